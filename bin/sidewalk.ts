@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+/**
+ * The one CLI. Each area registers its own subcommands; this file only wires them together.
+ */
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { configureLogging } from '../lib/log.js';
+import { errorMessage } from '../lib/errors.js';
+import { REPO_ROOT } from '../lib/paths.js';
+import { registerRuntimeCommands } from '../runtime/cli.js';
+import { registerArtifactCommands } from '../build/cli.js';
+import { registerOtaCommands } from '../ota/cli.js';
+import { registerDataCommands } from '../host-tools/data/cli.js';
+import { registerTrainCommands } from '../host-tools/train/cli.js';
+
+const { version } = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { version: string };
+
+const program = new Command('sidewalk')
+  .description('Sidewalk Guard: keeps e-scooters at walking speed on sidewalks.\nRun `sidewalk <command> --help` for details of each command.')
+  .version(version)
+  .option('-v, --verbose', 'debug logging (same as SIDEWALK_LOG=debug)')
+  .option('-q, --quiet', 'warnings and errors only')
+  .option('--log-json', 'log one JSON object per line (for journald)')
+  .showHelpAfterError()
+  .hook('preAction', (cmd) => {
+    const o = cmd.opts<{ verbose?: boolean; quiet?: boolean; logJson?: boolean }>();
+    configureLogging({
+      ...(o.verbose ? { level: 'debug' } : o.quiet ? { level: 'warn' } : {}),
+      ...(o.logJson ? { json: true } : {}),
+    });
+  });
+
+registerRuntimeCommands(program);
+registerArtifactCommands(program);
+registerOtaCommands(program);
+registerDataCommands(program);
+registerTrainCommands(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`sidewalk: ${errorMessage(err)}\n`);
+  process.exitCode = process.exitCode || 1;
+});
