@@ -1,5 +1,236 @@
-import type { Command } from 'commander';
+/**
+ * `sidewalk ota install|status|commit|rollback|daemon|sim-boot`: the updater's command line and the
+ * service loop that sidewalk-ota.service runs.
+ */
+import { readdir, readFile, rename, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { Command, Option } from 'commander';
+import { SidewalkError, errorMessage } from '../lib/errors.js';
+import { createLogger } from '../lib/log.js';
+import { createNotifier } from '../runtime/service/notify.js';
+import { DEFAULT_CONFIG_PATH, loadOtaConfig, type OtaConfig } from './config.js';
+import { acquireLock, createBootControl, createUpdater, simulatedFirmware } from './device.js';
+import { download } from './download.js';
+import { nodeFs } from './fs.js';
+import { readProvides } from './install/provides.js';
+import { VersionStore } from './install/store.js';
+import type { Outcome, ProgressEvent, UpdateKind, Updater } from './install/updater.js';
 
-export function registerOtaCommands(_program: Command): void {
-  // Commands land here as the area grows.
+const log = createLogger('ota:cli');
+
+const configOption = () => new Option('-c, --config <file>', 'OTA config (YAML)').default(DEFAULT_CONFIG_PATH);
+
+/** Progress on stderr, at most once a second (and at 100 %). */
+function progressPrinter(label: string): (done: number, total: number | null) => void {
+  let lastMs = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (now - lastMs < 1000 && done !== total) return;
+    lastMs = now;
+    const mib = (n: number) => (n / 1048576).toFixed(1);
+    const pct = total ? ` ${Math.floor((done / total) * 100)}%` : '';
+    process.stderr.write(`${label}${pct} (${mib(done)}${total ? `/${mib(total)}` : ''} MiB)\n`);
+  };
+}
+
+const isUrl = (s: string) => /^https?:\/\//i.test(s);
+
+/** Fetches a URL into <state_dir>/downloads (resumable), or returns the local file. */
+async function fetchArtifact(config: OtaConfig, source: string): Promise<{ path: string; owned: boolean }> {
+  if (!isUrl(source)) {
+    await stat(source).catch((err: Error) => {
+      throw new SidewalkError('OTA_ARTIFACT_MISSING', `${source}: ${err.message}`);
+    });
+    return { path: source, owned: false };
+  }
+  const name = basename(new URL(source).pathname) || 'artifact.mender';
+  const dest = join(config.state_dir, 'downloads', name);
+  const r = await download({
+    url: source,
+    dest,
+    retries: config.download.retries,
+    backoffMs: config.download.backoff_s * 1000,
+    maxBackoffMs: config.download.max_backoff_s * 1000,
+    idleTimeoutMs: config.download.idle_timeout_s * 1000,
+    onProgress: progressPrinter('download'),
+  });
+  log.info(`downloaded ${source} (${r.bytes} bytes, ${r.attempts} attempt(s))`);
+  return { path: dest, owned: true };
+}
+
+function report(out: Outcome, what: string): void {
+  if (out.kind === 'reboot') process.stdout.write(`${what}: rebooting (the updater continues after the boot)\n`);
+  else if (out.result === 'failure') {
+    process.exitCode = 1;
+    throw new SidewalkError('OTA_UPDATE_FAILED', `${what} failed and was rolled back: ${out.error ?? ''}`);
+  } else process.stdout.write(`${what}: ${out.result === 'success' ? 'done' : 'nothing to do'}\n`);
+}
+
+async function withUpdater<T>(config: OtaConfig, fn: (u: Updater) => Promise<T>): Promise<T> {
+  const release = await acquireLock(config.state_dir);
+  try {
+    const onProgress = progressPrinter('install');
+    const u = await createUpdater(config, { onProgress: (e: ProgressEvent) => onProgress(e.doneBytes, e.totalBytes) }).init();
+    return await fn(u);
+  } finally {
+    await release();
+  }
+}
+
+async function statusReport(config: OtaConfig): Promise<Record<string, unknown>> {
+  const u = await createUpdater(config).init();
+  const s = u.status();
+  const boot = createBootControl(config);
+  let booted: unknown = null;
+  let autoboot: unknown = null;
+  if (boot) {
+    booted = await boot.booted().catch((err: unknown) => ({ error: errorMessage(err) }));
+    autoboot = await boot.readAutoboot().catch((err: unknown) => ({ error: errorMessage(err) }));
+  }
+  const stores: Record<string, unknown> = {};
+  for (const kind of ['model', 'app'] as const) {
+    const store = new VersionStore(nodeFs, config.stores[kind]!, kind);
+    stores[kind] = { current: await store.current(), previous: await store.previous() };
+  }
+  return { state: s.state, update: s.update, last: s.last, booted, autoboot, stores, provides: (await readProvides(nodeFs, u.providesPath)).current };
+}
+
+/** Installs what arrives in the inbox: *.mender files, or *.url files holding one URL. */
+async function processInbox(config: OtaConfig): Promise<Outcome | null> {
+  const inbox = config.daemon.inbox_dir!;
+  const names = (await readdir(inbox).catch(() => [] as string[])).filter((n) => n.endsWith('.mender') || n.endsWith('.url')).sort();
+  const name = names[0];
+  if (!name) return null;
+  const taken = join(inbox, `${name}.taken`);
+  await rename(join(inbox, name), taken);
+  const source = name.endsWith('.url') ? (await readFile(taken, 'utf8')).trim() : taken;
+  log.info(`installing ${name} from the inbox`);
+  const { path, owned } = await fetchArtifact(config, source);
+  return withUpdater(config, (u) => u.install(path, { ownsArtifact: owned || !name.endsWith('.url') }));
+}
+
+async function daemon(config: OtaConfig, options: { once?: boolean }): Promise<void> {
+  const notifier = createNotifier();
+  let stopping = false;
+  let wake: (() => void) | null = null;
+  const stop = () => {
+    stopping = true;
+    wake?.();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  const watchdog = notifier.watchdogIntervalMs > 0 ? setInterval(() => void notifier.notify({ WATCHDOG: 1 }), notifier.watchdogIntervalMs / 2) : null;
+  try {
+    await notifier.notify({ READY: 1, STATUS: 'resuming from the journal' });
+    let out = await withUpdater(config, (u) => u.resume());
+    while (!stopping && out?.kind !== 'reboot') {
+      const s = await withUpdater(config, async (u) => u.status());
+      await notifier.notify({ STATUS: `${s.state}${s.last ? `; last ${s.last.artifactName}: ${s.last.result}` : ''}` });
+      try {
+        out = (await processInbox(config)) ?? { kind: 'idle', result: 'nothing' };
+      } catch (err) {
+        log.error(errorMessage(err));
+      }
+      if (options.once) break;
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, config.daemon.poll_s * 1000).unref();
+      });
+    }
+    if (out?.kind === 'reboot') await notifier.notify({ STATUS: 'rebooting' });
+  } finally {
+    if (watchdog) clearInterval(watchdog);
+    await notifier.notify({ STOPPING: 1 });
+    notifier.close();
+  }
+}
+
+export function registerOtaCommands(program: Command): void {
+  const ota = program
+    .command('ota')
+    .description('Over-the-air updates: install Mender artifacts (OS to the inactive A/B slot with a tryboot trial, models and the app to A/B stores), with automatic rollback.');
+
+  ota
+    .command('install')
+    .description('Install an artifact from a file or an http(s) URL (downloaded with resume). OS updates end in a trial reboot; the daemon (or `ota daemon --once`) verifies and commits after it.')
+    .argument('<source>', '.mender file or http(s) URL')
+    .addOption(configOption())
+    .action(async (source: string, opts: { config: string }) => {
+      const config = loadOtaConfig(opts.config);
+      const { path, owned } = await fetchArtifact(config, source);
+      report(await withUpdater(config, (u) => u.install(path, { ownsArtifact: owned })), `install ${basename(path)}`);
+    });
+
+  ota
+    .command('status')
+    .description('Show the update state (journal), the booted slot, autoboot.txt, store versions and device provides.')
+    .addOption(configOption())
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const r = await statusReport(loadOtaConfig(opts.config));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        return;
+      }
+      const last = r.last as { artifactName: string; result: string; error: string | null } | null;
+      const lines = [
+        `state:    ${String(r.state)}`,
+        `update:   ${r.update ? JSON.stringify(r.update) : '-'}`,
+        `last:     ${last ? `${last.artifactName}: ${last.result}${last.error ? ` (${last.error})` : ''}` : '-'}`,
+        `booted:   ${JSON.stringify(r.booted)}`,
+        `autoboot: ${JSON.stringify(r.autoboot)}`,
+        `stores:   ${JSON.stringify(r.stores)}`,
+        `provides: ${JSON.stringify(r.provides)}`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+
+  ota
+    .command('commit')
+    .description('Commit the update under trial now (skips the rest of its health checks).')
+    .addOption(configOption())
+    .action(async (opts: { config: string }) => {
+      const config = loadOtaConfig(opts.config);
+      report(await withUpdater(config, (u) => u.commitNow()), 'commit');
+    });
+
+  ota
+    .command('rollback')
+    .description('Abort the update in progress, or (with --kind, when idle) return to the previous OS slot, model or app.')
+    .addOption(configOption())
+    .addOption(new Option('--kind <kind>', 'what to roll back when no update is in progress').choices(['os', 'model', 'app']))
+    .action(async (opts: { config: string; kind?: 'os' | 'model' | 'app' }) => {
+      const config = loadOtaConfig(opts.config);
+      const kind: UpdateKind | undefined = opts.kind === 'os' ? 'rootfs' : opts.kind;
+      const out = await withUpdater(config, (u) => u.rollbackNow(kind));
+      if (out.kind === 'reboot') process.stdout.write('rollback: rebooting\n');
+      else process.stdout.write(`rollback: ${out.result === 'nothing' ? 'nothing to do' : 'done'}\n`);
+    });
+
+  ota
+    .command('daemon')
+    .description('The service loop (sidewalk-ota.service): resume or roll back from the journal, then install artifacts dropped in the inbox (*.mender, or *.url holding a URL). Sends READY/WATCHDOG to systemd.')
+    .addOption(configOption())
+    .option('--once', 'resume and process the inbox once, then exit')
+    .action(async (opts: { config: string; once?: boolean }) => {
+      await daemon(loadOtaConfig(opts.config), { once: opts.once ?? false });
+    });
+
+  ota
+    .command('sim-boot')
+    .description('Simulated boot backend only: power the simulated device on (or complete its reboot) and print the slot the firmware model boots.')
+    .addOption(configOption())
+    .option('--power-cut', 'lose power first (clears the one-shot tryboot flag)')
+    .action(async (opts: { config: string; powerCut?: boolean }) => {
+      const config = loadOtaConfig(opts.config);
+      if (config.boot.backend !== 'simulated') throw new SidewalkError('OTA_NOT_SIMULATED', `${opts.config}: boot.backend is ${config.boot.backend}, not simulated`);
+      const fw = simulatedFirmware(config);
+      if (opts.powerCut) fw.powerCut();
+      const b = fw.boot();
+      if (!b.ok) {
+        process.exitCode = 1;
+        throw new SidewalkError('OTA_SIM_BRICKED', `the simulated device does not boot: ${b.reason}`);
+      }
+      process.stdout.write(`booted slot ${b.slot} (partition ${b.partition}${b.tryboot ? ', tryboot' : ''}), OS ${b.os.version}\n`);
+    });
 }

@@ -1,5 +1,136 @@
-import type { Command } from 'commander';
+/**
+ * `sidewalk data ...`: ingest rides into the dataset database, flag, label, split, export, and the
+ * tools around them. Every command takes --db (default $SIDEWALK_DATA_DB or ./sidewalk-data/dataset.db).
+ */
+import { Command, Option } from 'commander';
+import { SidewalkError } from '../../lib/errors.js';
+import { loadDataConfig } from './config.js';
+import { defaultDbPath, openDatabase, storeRootFor, type Db } from './db.js';
+import { exportDataset, readModelManifest } from './export.js';
+import { reflagAll } from './filters.js';
+import { ingestPaths } from './ingest.js';
+import { relabelAll } from './labels.js';
+import { scoreFrames } from './score.js';
+import { createTfliteClassifier } from '../../runtime/inference/classifier.js';
+import { assignSplits } from './splits.js';
+import { datasetStats, formatStats } from './stats.js';
+import { FrameStore } from './store.js';
+import { registerMoreDataCommands } from './cli-more.js';
 
-export function registerDataCommands(_program: Command): void {
-  // Commands land here as the area grows.
+export interface CommonOpts {
+  db?: string;
+  config?: string;
+}
+
+export function withDb<T>(opts: CommonOpts, fn: (db: Db, store: FrameStore) => Promise<T>): Promise<T> {
+  const file = opts.db ?? defaultDbPath();
+  const db = openDatabase(file);
+  return fn(db, new FrameStore(storeRootFor(file))).finally(() => db.close());
+}
+
+export function common(cmd: Command): Command {
+  return cmd
+    .option('--db <file>', 'dataset database (default $SIDEWALK_DATA_DB or ./sidewalk-data/dataset.db); images are stored in objects/ beside it')
+    .option('--config <file>', 'data settings (YAML/JSON): filters thresholds, labelling.riderMap, labelling.modelThreshold');
+}
+
+const positive = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!(n > 0)) throw new SidewalkError('DATA_BAD_OPTION', `${name} must be a positive number, got "${v}"`);
+  return n;
+};
+
+export function registerDataCommands(program: Command): void {
+  const data = program.command('data').description('ride recordings -> dataset: ingest, quality flags, labels, splits, export');
+
+  common(data.command('ingest')
+    .description('ingest new-format ride folders, legacy runN/ folders, or videos (with an optional CSV/GPX sensor log); a folder of those works too.\nIdempotent by content hash; each ride lands completely or not at all.')
+    .argument('<path...>', 'ride folder, legacy run folder, video file, or a folder containing them')
+    .option('--location <name>', 'location for inputs that do not name one (required for legacy runs and videos)')
+    .option('--fps <n>', 'frame rate for extracting video frames', positive('--fps'), 5)
+    .option('--sensors <file>', 'sensor log (CSV or GPX) for a video; default <video>.csv or <video>.gpx beside it'))
+    .action(async (paths: string[], o: CommonOpts & { location?: string; fps: number; sensors?: string }) => {
+      const config = loadDataConfig(o.config);
+      await withDb(o, async (db, store) => {
+        const results = await ingestPaths(paths, { db, store, config, fps: o.fps, ...(o.location ? { location: o.location } : {}), ...(o.sensors ? { sensorLog: o.sensors } : {}) });
+        const count = (s: string): number => results.filter((r) => r.status === s).length;
+        process.stdout.write(`${count('added')} added (${results.reduce((n, r) => n + r.frames, 0)} frames), ${count('skipped')} already present, ${count('failed')} failed\n`);
+        const failed = results.find((r) => r.status === 'failed');
+        if (failed) throw failed.error;
+      });
+    });
+
+  common(data.command('stats')
+    .description('frames per location, class, split, quality flag and label source')
+    .option('--location <name>', 'only this location')
+    .option('--json', 'machine-readable output'))
+    .action(async (o: CommonOpts & { location?: string; json?: boolean }) => {
+      await withDb(o, async (db) => {
+        const stats = datasetStats(db, o.location);
+        process.stdout.write(o.json ? `${JSON.stringify(stats, null, 2)}\n` : formatStats(stats));
+      });
+    });
+
+  common(data.command('filter')
+    .description('re-evaluate quality flags (low_speed, blurry, dark, near_duplicate) of every frame with the thresholds of --config; nothing is deleted'))
+    .action(async (o: CommonOpts) => {
+      const config = loadDataConfig(o.config);
+      await withDb(o, async (db) => {
+        process.stdout.write(`${reflagAll(db, config.filters)} frames flagged\n`);
+      });
+    });
+
+  common(data.command('label')
+    .description('re-run labelling (rider mapping + model agreement/threshold) on every frame not labelled by a person; the rest is queued for review.\nWith --model, first score the frames with that model bundle (the current model) and label with its scores.')
+    .option('--model <bundle>', 'model bundle folder (model.tflite + manifest.json) to score frames with first')
+    .option('--location <name>', 'with --model: only score frames of this location')
+    .addOption(new Option('--delegate <d>', 'with --model: TFLite delegate').choices(['none', 'xnnpack']).default('none')))
+    .action(async (o: CommonOpts & { model?: string; location?: string; delegate: 'none' | 'xnnpack' }) => {
+      const config = loadDataConfig(o.config);
+      await withDb(o, async (db, store) => {
+        if (o.model) {
+          const classifier = await createTfliteClassifier(o.model, { delegate: o.delegate });
+          try {
+            const n = await scoreFrames(db, store, classifier, o.location ? { location: o.location } : {});
+            process.stdout.write(`${n} frames scored with ${classifier.manifest.name}@${classifier.manifest.version}\n`);
+          } finally {
+            await classifier.close();
+          }
+        }
+        process.stdout.write(`${relabelAll(db, config)} frames changed\n`);
+      });
+    });
+
+  common(data.command('split')
+    .description('assign rides (never single frames) to train/val/test, stratified by class, deterministic from --seed; a frozen test split never changes')
+    .requiredOption('--location <name>', 'location to split')
+    .option('--seed <seed>', 'seed for the ride order', '1')
+    .option('--fractions <train,val,test>', 'target shares of frames', '0.7,0.15,0.15')
+    .option('--reset', 're-assign train/val (and test unless frozen) from scratch')
+    .option('--freeze-test', 'freeze the test split of this location after assigning'))
+    .action(async (o: CommonOpts & { location: string; seed: string; fractions: string; reset?: boolean; freezeTest?: boolean }) => {
+      const f = o.fractions.split(',').map(Number);
+      if (f.length !== 3 || f.some((v) => !(v >= 0))) throw new SidewalkError('DATA_BAD_OPTION', `--fractions must be three numbers, got "${o.fractions}"`);
+      await withDb(o, async (db) => {
+        const r = assignSplits(db, { location: o.location, seed: o.seed, fractions: { train: f[0]!, val: f[1]!, test: f[2]! }, reset: o.reset === true, freezeTest: o.freezeTest === true });
+        process.stdout.write(`${r.assigned} rides assigned; rides per split: train=${r.bySplit.train} val=${r.bySplit.val} test=${r.bySplit.test}${r.testFrozen ? ' (test frozen)' : ''}\n`);
+      });
+    });
+
+  common(data.command('export')
+    .description('write train/val/test folders per class, cropped and resized as the model manifest says, plus dataset.json (counts, balance, rides, filters, content hash)')
+    .requiredOption('--location <name>', 'location to export')
+    .requiredOption('--out <dir>', 'output folder (must be empty or absent)')
+    .requiredOption('--manifest <file>', 'model manifest.json (or bundle folder) giving input size and crop')
+    .addOption(new Option('--include-flagged', 'include frames with quality flags')))
+    .action(async (o: CommonOpts & { location: string; out: string; manifest: string; includeFlagged?: boolean }) => {
+      const manifest = await readModelManifest(o.manifest);
+      await withDb(o, async (db, store) => {
+        const m = await exportDataset(db, store, { location: o.location, outDir: o.out, manifest, includeFlagged: o.includeFlagged === true });
+        const n = Object.values(m.counts).reduce((s, c) => s + Object.values(c).reduce((a, b) => a + b, 0), 0);
+        process.stdout.write(`${n} images exported to ${o.out}; snapshot ${m.content_hash}\n`);
+      });
+    });
+
+  registerMoreDataCommands(data);
 }

@@ -1,5 +1,71 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { resolve } from 'node:path';
+import { runTrainer, type TrainOptions, type TrainVariant } from './trainer.js';
+import { defaultVenvDir } from './venv.js';
 
-export function registerTrainCommands(_program: Command): void {
-  // Commands land here as the area grows.
+function integer(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    return n;
+  };
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+function semver(value: string): string {
+  if (!/^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/.test(value)) throw new InvalidArgumentError('expected a semantic version such as 1.2.0');
+  return value;
+}
+
+function variants(value: string): TrainVariant[] {
+  const list = value.split(',').map((v) => v.trim());
+  for (const v of list) if (v !== 'float32' && v !== 'int8') throw new InvalidArgumentError(`unknown variant ${v}; expected float32,int8`);
+  return list as TrainVariant[];
+}
+
+interface TrainFlags {
+  data: string; out: string; arch: TrainOptions['arch']; weights: TrainOptions['weights']; inputSize: number; alpha: number;
+  epochs: number; fineTuneEpochs: number; fineTuneFrom: number; batchSize: number; seed: number; colorOrder: 'rgb' | 'bgr';
+  crop: string; variants: TrainVariant[]; resume?: boolean; name: string; version: string; location: string; demoOnly?: boolean;
+}
+
+export function registerTrainCommands(program: Command): void {
+  program
+    .command('train')
+    .description('Train a ground classifier on a dataset export and write TFLite model bundles (float32 and int8).\n' +
+      'Runs Keras/TensorFlow in its own Python venv, created on first use (a few minutes) at\n' +
+      `${defaultVenvDir()} (override with SIDEWALK_TRAIN_VENV; base interpreter: SIDEWALK_PYTHON or python3 >= 3.10).\n` +
+      'Output: OUT/float32/ and OUT/int8/ bundles (model.tflite + manifest.json, plus model_edgetpu.tflite when\n' +
+      'edgetpu_compiler is installed), OUT/model.keras, OUT/checkpoints/ (for --resume), OUT/train-summary.json.')
+    .requiredOption('--data <dir>', 'dataset export: DIR/{train,val,test}/{bike_lane,crosswalk,side,street}/*.png|jpg (+ dataset.json)')
+    .requiredOption('--out <dir>', 'output folder')
+    .addOption(new Option('--arch <arch>', 'network').choices(['mobilenetv2', 'tiny']).default('mobilenetv2'))
+    .addOption(new Option('--weights <weights>', 'MobileNetV2 initial weights').choices(['imagenet', 'none']).default('imagenet'))
+    .option('--input-size <n>', 'square input size in pixels', integer(16), 224)
+    .option('--alpha <a>', 'MobileNetV2 width multiplier', positiveNumber, 1.0)
+    .option('--epochs <n>', 'stage 1 epochs (head; the whole net for tiny or --weights none)', integer(1), 10)
+    .option('--fine-tune-epochs <n>', 'stage 2 epochs (MobileNetV2 only; 0 skips)', integer(0), 10)
+    .option('--fine-tune-from <layer>', 'stage 2 unfreezes backbone layers from this index on', integer(0), 100)
+    .option('--batch-size <n>', 'batch size', integer(1), 32)
+    .option('--seed <s>', 'random seed (data order, augmentation, initial weights)', integer(0), 42)
+    .addOption(new Option('--color-order <order>', 'channel order the model is trained and served with').choices(['rgb', 'bgr']).default('rgb'))
+    .option('--crop <x,y,w,h>', 'region of the camera frame fed to the model, as fractions', '0,0,1,1')
+    .option('--variants <list>', 'TFLite exports', variants, ['float32', 'int8'] as TrainVariant[])
+    .option('--resume', 'continue from OUT/checkpoints/ after an interrupted run')
+    .option('--name <name>', 'model name in the manifest', 'sidewalk')
+    .option('--version <v>', 'model version in the manifest', semver, '0.1.0')
+    .option('--location <location>', 'city/location the model is for', 'unknown')
+    .option('--demo-only', 'mark the bundles as demo models that must never be deployed for road use')
+    .action(async (flags: TrainFlags) => {
+      const result = await runTrainer({ ...flags, data: resolve(flags.data), out: resolve(flags.out) });
+      for (const bundle of result.bundles) {
+        const acc = bundle.test_accuracy === null ? '' : `\ttest_accuracy=${bundle.test_accuracy.toFixed(4)}`;
+        process.stdout.write(`${bundle.variant}\t${bundle.dir}${acc}\n`);
+      }
+    });
 }

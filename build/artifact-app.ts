@@ -1,0 +1,106 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SidewalkError } from '../lib/errors.js';
+import { REPO_ROOT } from '../lib/paths.js';
+import type { ArtifactInfo } from '../ota/artifact/index.js';
+import { APP_VERSION_KEY } from '../ota/artifact/index.js';
+import { writeArtifact, type CliCompression } from './mender-artifact-cli.js';
+
+/**
+ * `sidewalk artifact app` and `sidewalk artifact rootfs`.
+ * App: module-image `sidewalk-app`, payload = one reproducible tarball of the built runtime
+ * (dist/ without tests and benchmarks, package.json, package-lock.json); provides
+ * rootfs-image.sidewalk-app.version = package.json version.
+ * Rootfs: `rootfs-image` (default), or module-image `rootfs-tryboot` that still provides the standard
+ * rootfs-image.version key (reference ota.md §1.8, last row), with a correct type-info type.
+ */
+export const APP_PAYLOAD_TYPE = 'sidewalk-app';
+export const TRYBOOT_PAYLOAD_TYPE = 'rootfs-tryboot';
+
+interface Common {
+  deviceTypes: string[];
+  output: string;
+  privateKeyPath?: string;
+  compression?: CliCompression;
+}
+
+function optional(o: Common): { privateKeyPath?: string; compression?: CliCompression } {
+  return { ...(o.privateKeyPath ? { privateKeyPath: o.privateKeyPath } : {}), ...(o.compression ? { compression: o.compression } : {}) };
+}
+
+async function run(cmd: string, args: string[], cwd: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new SidewalkError('BUILD_TAR_FAILED', `${cmd} ${args.slice(0, 3).join(' ')}: exit ${code}: ${stderr.trim()}`)),
+    );
+  });
+}
+
+export async function buildAppArtifact(o: Common & { repoRoot?: string }): Promise<ArtifactInfo> {
+  const root = o.repoRoot ?? REPO_ROOT;
+  const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version?: string };
+  if (typeof version !== 'string' || version === '') throw new SidewalkError('BUILD_APP_INVALID', `${root}/package.json: no version`);
+  for (const need of ['dist/bin/sidewalk.js', 'package.json', 'package-lock.json']) {
+    if (!(await stat(join(root, need)).catch(() => null))) {
+      throw new SidewalkError('BUILD_APP_INVALID', `${join(root, need)} is missing (run \`npm run build\` first)`);
+    }
+  }
+  const tmp = await mkdtemp(join(tmpdir(), 'sidewalk-app-'));
+  try {
+    const tarball = join(tmp, `${APP_PAYLOAD_TYPE}-${version}.tar.gz`);
+    await run('tar', [
+      '--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0',
+      '--exclude=dist/test', '--exclude=dist/bench', '--exclude=*.map',
+      '-czf', tarball, 'dist', 'package.json', 'package-lock.json',
+    ], root);
+    return await writeArtifact({
+      kind: 'module-image',
+      type: APP_PAYLOAD_TYPE,
+      name: `${APP_PAYLOAD_TYPE}-${version}`,
+      deviceTypes: o.deviceTypes,
+      output: o.output,
+      files: [tarball],
+      softwareName: APP_PAYLOAD_TYPE,
+      softwareVersion: version,
+      ...optional(o),
+    });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+// The provides key above must be the one the reader compares min_app_version against.
+void (APP_VERSION_KEY satisfies `rootfs-image.${typeof APP_PAYLOAD_TYPE}.version`);
+
+export async function buildRootfsArtifact(o: Common & { image: string; name: string; softwareVersion?: string; tryboot?: boolean }): Promise<ArtifactInfo> {
+  const version = o.softwareVersion ?? o.name;
+  if (o.tryboot) {
+    return writeArtifact({
+      kind: 'module-image',
+      type: TRYBOOT_PAYLOAD_TYPE,
+      name: o.name,
+      deviceTypes: o.deviceTypes,
+      output: o.output,
+      files: [o.image],
+      noDefaultSoftwareVersion: true,
+      noDefaultClearsProvides: true,
+      provides: { 'rootfs-image.version': version },
+      clearsProvides: ['rootfs-image.*'],
+      ...optional(o),
+    });
+  }
+  return writeArtifact({
+    kind: 'rootfs-image',
+    name: o.name,
+    deviceTypes: o.deviceTypes,
+    output: o.output,
+    files: [o.image],
+    softwareVersion: version,
+    ...optional(o),
+  });
+}

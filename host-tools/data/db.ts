@@ -1,0 +1,149 @@
+/**
+ * The dataset database: one SQLite file (better-sqlite3, WAL) beside a content-addressed image store.
+ * Schema changes are numbered migrations recorded in `migrations`; a database newer than this code is refused.
+ * Quality problems are flags (frame_flags), never deletions; a frame's final label and its source are
+ * kept apart from what the rider pressed and what a model said.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { SidewalkError } from '../../lib/errors.js';
+
+export type Db = Database.Database;
+export type Split = 'train' | 'val' | 'test';
+export type LabelSource = 'rider' | 'agreed' | 'model' | 'review' | 'synthetic';
+
+const MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE locations (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        test_frozen_at TEXT,
+        last_training_labelled INTEGER NOT NULL DEFAULT 0,
+        last_training_at TEXT
+      );
+      CREATE TABLE rides (
+        id INTEGER PRIMARY KEY,
+        content_hash TEXT NOT NULL UNIQUE,
+        source_kind TEXT NOT NULL CHECK (source_kind IN ('ride', 'legacy', 'video')),
+        source_path TEXT NOT NULL,
+        ride_key TEXT,
+        location_id INTEGER NOT NULL REFERENCES locations(id),
+        device TEXT,
+        model_name TEXT,
+        model_version TEXT,
+        labels_json TEXT,
+        started_at TEXT,
+        ended_at TEXT,
+        frame_count INTEGER NOT NULL,
+        synthetic INTEGER NOT NULL DEFAULT 0,
+        split TEXT CHECK (split IN ('train', 'val', 'test')),
+        ingested_at TEXT NOT NULL
+      );
+      CREATE INDEX rides_location ON rides(location_id);
+      CREATE TABLE frames (
+        id INTEGER PRIMARY KEY,
+        ride_id INTEGER NOT NULL REFERENCES rides(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        time_ms REAL,
+        lat REAL,
+        lon REAL,
+        alt_m REAL,
+        speed_raw REAL,
+        speed_kph REAL,
+        rider_label TEXT,
+        model_scores TEXT,
+        model_version TEXT,
+        label TEXT,
+        label_source TEXT CHECK (label_source IN ('rider', 'agreed', 'model', 'review', 'synthetic')),
+        review_state TEXT CHECK (review_state IN ('queued', 'done')),
+        content_hash TEXT NOT NULL,
+        path TEXT NOT NULL,
+        width INTEGER,
+        height INTEGER,
+        luma_mean REAL,
+        blur_var REAL,
+        dhash TEXT,
+        legacy_json TEXT,
+        UNIQUE (ride_id, idx)
+      );
+      CREATE INDEX frames_hash ON frames(content_hash);
+      CREATE INDEX frames_review ON frames(review_state);
+      CREATE TABLE frame_flags (
+        frame_id INTEGER NOT NULL REFERENCES frames(id) ON DELETE CASCADE,
+        flag TEXT NOT NULL,
+        PRIMARY KEY (frame_id, flag)
+      ) WITHOUT ROWID;
+      CREATE TABLE triggers (
+        id INTEGER PRIMARY KEY,
+        location_id INTEGER NOT NULL REFERENCES locations(id),
+        created_at TEXT NOT NULL,
+        labelled_frames INTEGER NOT NULL,
+        new_frames INTEGER NOT NULL,
+        command TEXT,
+        exit_code INTEGER,
+        finished_at TEXT
+      );
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** Default database path: $SIDEWALK_DATA_DB or ./sidewalk-data/dataset.db. */
+export function defaultDbPath(): string {
+  return resolve(process.env.SIDEWALK_DATA_DB ?? join('sidewalk-data', 'dataset.db'));
+}
+
+/** The content-addressed image store that belongs to a database file. */
+export function storeRootFor(dbPath: string): string {
+  return join(dirname(resolve(dbPath)), 'objects');
+}
+
+export function openDatabase(file: string): Db {
+  mkdirSync(dirname(resolve(file)), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(file);
+  } catch (err) {
+    throw new SidewalkError('DATA_DB_OPEN', `${file}: cannot open dataset database (${(err as Error).message})`, { cause: err });
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db, file);
+  return db;
+}
+
+function migrate(db: Db, file: string): void {
+  db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const current = (db.prepare('SELECT MAX(version) AS v FROM migrations').get() as { v: number | null }).v ?? 0;
+  if (current > SCHEMA_VERSION) {
+    throw new SidewalkError('DATA_DB_TOO_NEW', `${file}: schema version ${current} is newer than this tool's ${SCHEMA_VERSION}`);
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    })();
+  }
+}
+
+export function locationId(db: Db, name: string): number {
+  db.prepare('INSERT OR IGNORE INTO locations (name) VALUES (?)').run(name);
+  return (db.prepare('SELECT id FROM locations WHERE name = ?').get(name) as { id: number }).id;
+}
+
+export function getSetting<T>(db: Db, key: string): T | undefined {
+  const row = db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+  return row ? (JSON.parse(row.value) as T) : undefined;
+}
+
+export function setSetting(db: Db, key: string, value: unknown): void {
+  db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(value));
+}

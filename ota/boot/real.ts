@@ -1,0 +1,116 @@
+/**
+ * The real Raspberry Pi backend (reference ota.md §4): slots are block devices (by-partuuid or
+ * by-label links), the booted slot and the trial flag come from /proc/device-tree/chosen/bootloader,
+ * the tryboot flag is set through the firmware mailbox (`vcmailbox 0x00038064 4 0 1`, works on mainline
+ * and busybox too) or by `systemctl reboot "0 tryboot"` (downstream kernel), and a commit rewrites
+ * autoboot.txt on the mounted FAT selector partition.
+ * Only its pure parts run in tests; the rest needs the hardware.
+ */
+import { spawn } from 'node:child_process';
+import { realpath, readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { SidewalkError } from '../../lib/errors.js';
+import { createLogger } from '../../lib/log.js';
+import { nodeFs, type OtaFileHandle } from '../fs.js';
+import { readBootloaderDt } from './device-tree.js';
+import { AutobootFile, slotOfPartition, type BootControl, type BootState, type PartitionKind, type SlotConfig, type SlotName } from './types.js';
+
+const log = createLogger('ota:boot');
+
+export type TrybootMethod = 'vcmailbox' | 'reboot-arg';
+
+export interface RealBootOptions {
+  selectorDir: string;
+  slots: Record<SlotName, SlotConfig>;
+  dtRoot?: string;
+  trybootMethod?: TrybootMethod;
+  /** Runs a command; injectable for tests. */
+  run?: (command: string, args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/** The commands a reboot runs, in order. */
+export function rebootCommands(method: TrybootMethod, tryboot: boolean): [string, string[]][] {
+  if (!tryboot) return [['systemctl', ['reboot']]];
+  if (method === 'vcmailbox') {
+    // SET_REBOOT_FLAGS (0x00038064), 4-byte buffer, request length 0, value 1 = tryboot.
+    return [
+      ['vcmailbox', ['0x00038064', '4', '0', '1']],
+      ['systemctl', ['reboot']],
+    ];
+  }
+  return [['systemctl', ['reboot', '0 tryboot']]];
+}
+
+/** /sys/class/block/<dev>/size counts 512-byte sectors whatever the device's block size. */
+export function sysfsSizeBytes(sizeFileText: string, source: string): number {
+  const sectors = Number(sizeFileText.trim());
+  if (!Number.isSafeInteger(sectors) || sectors <= 0) throw new SidewalkError('OTA_SLOT_MISSING', `${source}: not a sector count: ${JSON.stringify(sizeFileText)}`);
+  return sectors * 512;
+}
+
+function defaultRun(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+export class RealBootControl implements BootControl {
+  readonly slots: Readonly<Record<SlotName, SlotConfig>>;
+  #dtRoot: string;
+  #method: TrybootMethod;
+  #run: NonNullable<RealBootOptions['run']>;
+  #autoboot: AutobootFile;
+
+  constructor(options: RealBootOptions) {
+    this.slots = options.slots;
+    this.#dtRoot = options.dtRoot ?? '/proc/device-tree';
+    this.#method = options.trybootMethod ?? 'vcmailbox';
+    this.#run = options.run ?? defaultRun;
+    this.#autoboot = new AutobootFile(nodeFs, options.selectorDir, options.slots);
+  }
+
+  async booted(): Promise<BootState> {
+    const dt = await readBootloaderDt(nodeFs, this.#dtRoot);
+    const slot = slotOfPartition(this.slots, dt.partition);
+    if (!slot) throw new SidewalkError('OTA_BOOT_UNKNOWN_SLOT', `firmware booted partition ${dt.partition}, which is neither slot's boot partition (${this.slots.A.bootPartition}, ${this.slots.B.bootPartition})`);
+    return { slot, partition: dt.partition, tryboot: dt.tryboot };
+  }
+
+  readAutoboot() {
+    return this.#autoboot.read();
+  }
+
+  commit(slot: SlotName): Promise<void> {
+    return this.#autoboot.commit(slot);
+  }
+
+  async reboot(options: { tryboot: boolean }): Promise<void> {
+    for (const [command, args] of rebootCommands(this.#method, options.tryboot)) {
+      log.info(`running ${command} ${args.join(' ')}`);
+      const r = await this.#run(command, args);
+      if (r.code !== 0) {
+        throw new SidewalkError('OTA_REBOOT_FAILED', `${command} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+      }
+    }
+  }
+
+  openPartition(slot: SlotName, kind: PartitionKind, mode: 'r' | 'r+'): Promise<OtaFileHandle> {
+    return nodeFs.open(this.#device(slot, kind), mode);
+  }
+
+  async partitionSize(slot: SlotName, kind: PartitionKind): Promise<number> {
+    const dev = await realpath(this.#device(slot, kind));
+    const sizeFile = `/sys/class/block/${basename(dev)}/size`;
+    return sysfsSizeBytes(await readFile(sizeFile, 'utf8'), sizeFile);
+  }
+
+  #device(slot: SlotName, kind: PartitionKind): string {
+    return kind === 'boot' ? this.slots[slot].bootDevice : this.slots[slot].rootDevice;
+  }
+}

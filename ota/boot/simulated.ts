@@ -1,0 +1,207 @@
+/**
+ * Simulated Raspberry Pi boot: partitions are files, and SimulatedFirmware models the firmware's
+ * tryboot rules (raspberrypi/documentation config_txt/autoboot.adoc):
+ *  - the one-shot tryboot flag is cleared by the firmware BEFORE it boots, and a power loss clears it;
+ *  - `[tryboot]` boot_partition is used only when the flag was set, `[all]` otherwise;
+ *  - a trial boot that fails (unbootable partition, kernel panic, watchdog reset) resets into a normal boot;
+ *  - a default partition that cannot boot, or an unreadable autoboot.txt, leaves the device bricked.
+ * The firmware writes /proc/device-tree/chosen/bootloader/{partition,tryboot} as big-endian integers
+ * under `dtRoot`, which SimulatedBootControl reads with the same code as the real backend.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SidewalkError } from '../../lib/errors.js';
+import type { OtaFileHandle, OtaFs } from '../fs.js';
+import { parseAutoboot } from './autoboot.js';
+import { encodeDtU32, readBootloaderDt } from './device-tree.js';
+import { checkSimImage, type SimImageInfo } from './sim-image.js';
+import {
+  AutobootFile,
+
+  slotOfPartition,
+  type BootControl,
+  type BootState,
+  type PartitionKind,
+  type SlotConfig,
+  type SlotName,
+} from './types.js';
+
+export interface SimulatedLayout {
+  selectorDir: string;
+  dtRoot: string;
+  slots: Record<SlotName, SlotConfig>;
+}
+
+/** MBR layout of image.md §1: p1 selector, p2/p3 boot A/B, p5/p6 root A/B. */
+export function simulatedLayout(dir: string): SimulatedLayout {
+  return {
+    selectorDir: join(dir, 'p1-selector'),
+    dtRoot: join(dir, 'device-tree'),
+    slots: {
+      A: { bootPartition: 2, bootDevice: join(dir, 'p2-boot-a.img'), rootDevice: join(dir, 'p5-root-a.img') },
+      B: { bootPartition: 3, bootDevice: join(dir, 'p3-boot-b.img'), rootDevice: join(dir, 'p6-root-b.img') },
+    },
+  };
+}
+
+export type BootOutcome =
+  | { ok: true; slot: SlotName; partition: number; tryboot: boolean; os: SimImageInfo; log: string[] }
+  | { ok: false; reason: string; log: string[] };
+
+export class SimulatedFirmware {
+  readonly layout: SimulatedLayout;
+  #trybootFlag = false;
+  #rebootRequested = false;
+
+  /** With `persistFlagFile`, the flag outlives this process (CLI demos: `sidewalk ota sim-boot`). */
+  #flagFile: string | null;
+
+  constructor(layout: SimulatedLayout, options: { persistFlagFile?: string } = {}) {
+    this.layout = layout;
+    this.#flagFile = options.persistFlagFile ?? null;
+    if (this.#flagFile) {
+      try {
+        this.#trybootFlag = readFileSync(this.#flagFile, 'utf8').trim() === '1';
+      } catch {
+        this.#trybootFlag = false;
+      }
+    }
+  }
+
+  #saveFlag(): void {
+    if (this.#flagFile) writeFileSync(this.#flagFile, this.#trybootFlag ? '1' : '0');
+  }
+
+  /** Writes a fresh disk: partitions of the given sizes, slot A holding `imageA`, autoboot.txt defaulting to A. */
+  static createDisk(layout: SimulatedLayout, options: { bootBytes: number; rootBytes: number; bootA: Buffer; rootA: Buffer }): void {
+    mkdirSync(layout.selectorDir, { recursive: true });
+    writeFileSync(join(layout.selectorDir, 'autoboot.txt'), '[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\n');
+    const fill = (bytes: number, image?: Buffer) => {
+      const buf = Buffer.alloc(bytes);
+      image?.copy(buf);
+      return buf;
+    };
+    writeFileSync(layout.slots.A.bootDevice, fill(options.bootBytes, options.bootA));
+    writeFileSync(layout.slots.A.rootDevice, fill(options.rootBytes, options.rootA));
+    writeFileSync(layout.slots.B.bootDevice, fill(options.bootBytes));
+    writeFileSync(layout.slots.B.rootDevice, fill(options.rootBytes));
+  }
+
+  get trybootFlag(): boolean {
+    return this.#trybootFlag;
+  }
+
+  get rebootRequested(): boolean {
+    return this.#rebootRequested;
+  }
+
+  /** What `reboot` asks of the hardware: the flag (when asked) survives a clean reboot, nothing else. */
+  requestReboot(tryboot: boolean): void {
+    if (tryboot) this.#trybootFlag = true;
+    this.#rebootRequested = true;
+    this.#saveFlag();
+  }
+
+  /** Power loss: the flag lives in a register that does not survive it. */
+  powerCut(): void {
+    this.#trybootFlag = false;
+    this.#saveFlag();
+  }
+
+  slotImage(slot: SlotName, kind: PartitionKind): SimImageInfo | null {
+    const cfg = this.layout.slots[slot];
+    return checkSimImage(readFileSync(kind === 'boot' ? cfg.bootDevice : cfg.rootDevice));
+  }
+
+  /** Powers on (or completes a reboot): decides the partition as the firmware would, then "runs the kernel". */
+  boot(): BootOutcome {
+    const log: string[] = [];
+    let tryboot = this.#trybootFlag;
+    this.#trybootFlag = false;
+    this.#rebootRequested = false;
+    this.#saveFlag();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let autoboot;
+      try {
+        autoboot = parseAutoboot(readFileSync(join(this.layout.selectorDir, 'autoboot.txt'), 'utf8'));
+      } catch (err) {
+        return { ok: false, reason: `autoboot.txt unusable: ${(err as Error).message}`, log };
+      }
+      const partition = tryboot ? autoboot.trybootPartition : autoboot.defaultPartition;
+      const slot = slotOfPartition(this.layout.slots, partition);
+      const boot = slot ? this.slotImage(slot, 'boot') : null;
+      const root = slot ? this.slotImage(slot, 'root') : null;
+      const problem = !slot
+        ? `partition ${partition} is not a slot`
+        : !boot
+          ? `boot partition ${partition} is not bootable`
+          : !root
+            ? `slot ${slot} root filesystem is damaged (kernel cannot mount it)`
+            : root.panics
+              ? `slot ${slot} kernel panics`
+              : null;
+      if (problem === null) {
+        log.push(`booted partition ${partition} (slot ${slot})${tryboot ? ' in tryboot mode' : ''}`);
+        const dir = join(this.layout.dtRoot, 'chosen', 'bootloader');
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'partition'), encodeDtU32(partition));
+        writeFileSync(join(dir, 'tryboot'), encodeDtU32(tryboot ? 1 : 0));
+        return { ok: true, slot: slot!, partition, tryboot, os: root!, log };
+      }
+      log.push(problem);
+      if (!tryboot) return { ok: false, reason: problem, log };
+      // The trial failed; the watchdog/panic reset boots again with the flag already cleared.
+      tryboot = false;
+    }
+    return { ok: false, reason: 'no bootable partition', log };
+  }
+}
+
+export class SimulatedBootControl implements BootControl {
+  readonly slots: Readonly<Record<SlotName, SlotConfig>>;
+  #fs: OtaFs;
+  #layout: SimulatedLayout;
+  #firmware: SimulatedFirmware;
+  #autoboot: AutobootFile;
+
+  constructor(options: { fs: OtaFs; firmware: SimulatedFirmware }) {
+    this.#fs = options.fs;
+    this.#firmware = options.firmware;
+    this.#layout = options.firmware.layout;
+    this.slots = this.#layout.slots;
+    this.#autoboot = new AutobootFile(this.#fs, this.#layout.selectorDir, this.slots);
+  }
+
+  async booted(): Promise<BootState> {
+    const dt = await readBootloaderDt(this.#fs, this.#layout.dtRoot);
+    const slot = slotOfPartition(this.slots, dt.partition);
+    if (!slot) throw new SidewalkError('OTA_BOOT_UNKNOWN_SLOT', `booted from partition ${dt.partition}, which is neither slot's boot partition`);
+    return { slot, partition: dt.partition, tryboot: dt.tryboot };
+  }
+
+  readAutoboot() {
+    return this.#autoboot.read();
+  }
+
+  commit(slot: SlotName): Promise<void> {
+    return this.#autoboot.commit(slot);
+  }
+
+  async reboot(options: { tryboot: boolean }): Promise<void> {
+    this.#firmware.requestReboot(options.tryboot);
+  }
+
+  openPartition(slot: SlotName, kind: PartitionKind, mode: 'r' | 'r+'): Promise<OtaFileHandle> {
+    const cfg = this.slots[slot];
+    return this.#fs.open(kind === 'boot' ? cfg.bootDevice : cfg.rootDevice, mode);
+  }
+
+  async partitionSize(slot: SlotName, kind: PartitionKind): Promise<number> {
+    const cfg = this.slots[slot];
+    const path = kind === 'boot' ? cfg.bootDevice : cfg.rootDevice;
+    const st = await this.#fs.stat(path);
+    if (!st) throw new SidewalkError('OTA_SLOT_MISSING', `${path}: slot ${slot} ${kind} partition does not exist`);
+    return st.size;
+  }
+}
+

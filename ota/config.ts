@@ -1,0 +1,234 @@
+/**
+ * The updater's configuration (/etc/sidewalk/ota.yaml): one YAML file, one JSON Schema with the
+ * defaults. Every violation is reported as `path: message` before anything is touched.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Ajv, type SchemaObject } from 'ajv';
+import { parseDocument } from 'yaml';
+import { SidewalkError } from '../lib/errors.js';
+import { formatSchemaError } from '../runtime/config/load.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/sidewalk/ota.yaml';
+
+export interface HealthConfig {
+  ready_timeout_s: number;
+  window_s: number;
+  poll_s: number;
+  stale_after_s: number;
+  max_restarts: number;
+  max_unreadable: number;
+  min_confidence: number | null;
+  max_inference_ms: number | null;
+  commands: string[][];
+}
+
+export interface SlotYaml {
+  boot_partition: number;
+  boot_device: string;
+  root_device: string;
+}
+
+export interface OtaConfig {
+  device_type: string;
+  state_dir: string;
+  stores: { model: string | null; app: string | null };
+  keys: string[];
+  allow_unsigned: boolean;
+  boot: {
+    backend: 'real' | 'simulated' | 'none';
+    selector_dir: string;
+    dt_root: string;
+    tryboot_method: 'vcmailbox' | 'reboot-arg';
+    simulated_dir: string | null;
+    slots: { A: SlotYaml; B: SlotYaml } | null;
+  };
+  runtime: {
+    source: 'metrics' | 'status-file';
+    metrics_url: string;
+    status_file: string;
+    reload_command: string[];
+    restart_command: string[];
+  };
+  health: { os: HealthConfig; model: HealthConfig; app: HealthConfig };
+  lock: { max_speed_kph: number; poll_s: number; timeout_s: number; unknown_speed_is_moving: boolean };
+  download: { retries: number; backoff_s: number; max_backoff_s: number; idle_timeout_s: number };
+  daemon: { inbox_dir: string | null; poll_s: number };
+}
+
+const nonNeg = { type: 'number', minimum: 0 } as const;
+const argv = { type: 'array', items: { type: 'string' }, minItems: 1 } as const;
+
+function healthSchema(defaults: { window_s: number; ready_timeout_s: number }): SchemaObject {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      ready_timeout_s: { ...nonNeg, default: defaults.ready_timeout_s, description: 'How long the runtime may take to report ready (with the new version).' },
+      window_s: { ...nonNeg, default: defaults.window_s, description: 'How long it must then stay healthy.' },
+      poll_s: { type: 'number', exclusiveMinimum: 0, default: 2 },
+      stale_after_s: { type: 'number', exclusiveMinimum: 0, default: 5, description: 'A decision older than this fails the window.' },
+      max_restarts: { type: 'integer', minimum: 0, default: 0, description: 'Runtime restarts tolerated in the window (more = crash loop).' },
+      max_unreadable: { type: 'integer', minimum: 0, default: 3, description: 'Consecutive failed status reads tolerated.' },
+      min_confidence: { type: 'number', minimum: 0, maximum: 1, nullable: true, default: null },
+      max_inference_ms: { type: 'number', exclusiveMinimum: 0, nullable: true, default: null },
+      commands: { type: 'array', items: argv, default: [], description: 'Extra checks (argv lists); each must exit 0.' },
+    },
+  };
+}
+
+const slotSchema: SchemaObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['boot_partition', 'boot_device', 'root_device'],
+  properties: {
+    boot_partition: { type: 'integer', minimum: 1, maximum: 63 },
+    boot_device: { type: 'string', minLength: 1 },
+    root_device: { type: 'string', minLength: 1 },
+  },
+};
+
+export const otaConfigSchema: SchemaObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['device_type'],
+  properties: {
+    device_type: { type: 'string', minLength: 1, description: 'Matched against artifacts\' device_type (e.g. raspberrypi4).' },
+    state_dir: { type: 'string', default: '/data/ota', description: 'OTA state on the data partition: journal, provides, downloads.' },
+    stores: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        model: { type: 'string', nullable: true, default: null, description: 'Model store (default <state_dir>/stores/model).' },
+        app: { type: 'string', nullable: true, default: null, description: 'App store (default <state_dir>/stores/app).' },
+      },
+    },
+    keys: { type: 'array', items: { type: 'string' }, default: [], description: 'PEM public key files that may sign artifacts.' },
+    allow_unsigned: { type: 'boolean', default: false },
+    boot: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        backend: { enum: ['real', 'simulated', 'none'], default: 'real' },
+        selector_dir: { type: 'string', default: '/boot/selector', description: 'Mount point of the FAT partition holding autoboot.txt.' },
+        dt_root: { type: 'string', default: '/proc/device-tree' },
+        tryboot_method: { enum: ['vcmailbox', 'reboot-arg'], default: 'vcmailbox' },
+        simulated_dir: { type: 'string', nullable: true, default: null, description: 'Folder of a simulated disk (backend: simulated).' },
+        slots: {
+          type: 'object',
+          nullable: true,
+          default: null,
+          additionalProperties: false,
+          required: ['A', 'B'],
+          properties: { A: slotSchema, B: slotSchema },
+        },
+      },
+    },
+    runtime: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        source: { enum: ['metrics', 'status-file'], default: 'metrics' },
+        metrics_url: { type: 'string', default: 'http://127.0.0.1:9101/metrics' },
+        status_file: { type: 'string', default: '/run/sidewalk/status.json' },
+        reload_command: { ...argv, default: ['systemctl', 'reload-or-restart', 'sidewalk-runtime.service'] },
+        restart_command: { ...argv, default: ['systemctl', 'restart', 'sidewalk-runtime.service'] },
+      },
+    },
+    health: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        os: healthSchema({ ready_timeout_s: 180, window_s: 60 }),
+        model: healthSchema({ ready_timeout_s: 60, window_s: 120 }),
+        app: healthSchema({ ready_timeout_s: 90, window_s: 120 }),
+      },
+    },
+    lock: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        max_speed_kph: { ...nonNeg, default: 1, description: 'Above this speed the scooter counts as moving: no install, switch or reboot.' },
+        poll_s: { type: 'number', exclusiveMinimum: 0, default: 5 },
+        timeout_s: { ...nonNeg, default: 0, description: 'Give up after waiting this long for the scooter to stop (0 = wait forever).' },
+        unknown_speed_is_moving: { type: 'boolean', default: false },
+      },
+    },
+    download: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        retries: { type: 'integer', minimum: 0, default: 8 },
+        backoff_s: { type: 'number', exclusiveMinimum: 0, default: 2 },
+        max_backoff_s: { type: 'number', exclusiveMinimum: 0, default: 300 },
+        idle_timeout_s: { type: 'number', exclusiveMinimum: 0, default: 60 },
+      },
+    },
+    daemon: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        inbox_dir: { type: 'string', nullable: true, default: null, description: 'Artifacts (*.mender) or URLs (*.url) dropped here are installed (default <state_dir>/inbox).' },
+        poll_s: { type: 'number', exclusiveMinimum: 0, default: 30 },
+      },
+    },
+  },
+};
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false });
+const validate = ajv.compile<OtaConfig>(otaConfigSchema);
+
+export function validateOtaConfig(raw: unknown, source = 'ota config'): OtaConfig {
+  const data = structuredClone(raw ?? {});
+  if (!validate(data)) {
+    const problems = (validate.errors ?? []).map(formatSchemaError);
+    throw new SidewalkError('CONFIG_INVALID', `${source} is invalid:\n  ${problems.join('\n  ')}`, { details: { problems } });
+  }
+  if (data.boot.backend === 'real' && data.boot.slots === null) {
+    throw new SidewalkError('CONFIG_INVALID', `${source} is invalid:\n  boot.slots: required when boot.backend is real`, { details: { problems: ['boot.slots: required when boot.backend is real'] } });
+  }
+  if (data.boot.backend === 'simulated' && data.boot.simulated_dir === null) {
+    throw new SidewalkError('CONFIG_INVALID', `${source} is invalid:\n  boot.simulated_dir: required when boot.backend is simulated`, { details: { problems: ['boot.simulated_dir: required when boot.backend is simulated'] } });
+  }
+  data.stores.model ??= join(data.state_dir, 'stores', 'model');
+  data.stores.app ??= join(data.state_dir, 'stores', 'app');
+  data.daemon.inbox_dir ??= join(data.state_dir, 'inbox');
+  return data;
+}
+
+/** Reads the YAML file; relative paths in it resolve against its folder. */
+export function loadOtaConfig(path: string): OtaConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new SidewalkError('CONFIG_UNREADABLE', `cannot read OTA config ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
+    throw new SidewalkError('CONFIG_INVALID', `${path} is not valid YAML:\n  ${problems.join('\n  ')}`, { details: { problems } });
+  }
+  const raw = doc.toJS() as Record<string, unknown> | null;
+  const base = dirname(resolve(path));
+  const c = validateOtaConfig(raw, path);
+  const abs = (p: string) => resolve(base, p);
+  c.state_dir = abs(c.state_dir);
+  const rawStores = (raw?.stores ?? {}) as Record<string, unknown>;
+  c.stores.model = rawStores.model ? abs(c.stores.model!) : join(c.state_dir, 'stores', 'model');
+  c.stores.app = rawStores.app ? abs(c.stores.app!) : join(c.state_dir, 'stores', 'app');
+  c.daemon.inbox_dir = (raw?.daemon as Record<string, unknown> | undefined)?.inbox_dir ? abs(c.daemon.inbox_dir!) : join(c.state_dir, 'inbox');
+  c.keys = c.keys.map(abs);
+  c.boot.selector_dir = abs(c.boot.selector_dir);
+  if (c.boot.simulated_dir) c.boot.simulated_dir = abs(c.boot.simulated_dir);
+  c.runtime.status_file = abs(c.runtime.status_file);
+  return c;
+}

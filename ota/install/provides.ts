@@ -1,0 +1,52 @@
+/**
+ * The device's provides (artifact_name, rootfs-image.version, rootfs-image.sidewalk-app.version, ...)
+ * on the data partition, replaced atomically on commit. `clears_artifact_provides` patterns (`*` = any
+ * run of characters) erase matching keys unless the new artifact provides that key (Mender spec).
+ */
+import { SidewalkError } from '../../lib/errors.js';
+import { readIfExists, replaceFile, type OtaFs } from '../fs.js';
+
+export interface ProvidesFile {
+  current: Record<string, string>;
+  /** What `current` was before the last commit (for a manual rollback). */
+  previous: Record<string, string> | null;
+}
+
+function globToRegExp(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}
+
+export function applyProvides(current: Record<string, string>, provides: Record<string, string>, clears: string[]): Record<string, string> {
+  const patterns = clears.map(globToRegExp);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(current)) {
+    if (!(k in provides) && patterns.some((p) => p.test(k))) continue;
+    out[k] = v;
+  }
+  return { ...out, ...provides };
+}
+
+const sameRecord = (a: Record<string, string>, b: Record<string, string>) =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+
+export async function readProvides(fs: OtaFs, path: string): Promise<ProvidesFile> {
+  const bytes = await readIfExists(fs, path);
+  if (!bytes) return { current: {}, previous: null };
+  try {
+    const parsed = JSON.parse(bytes.toString('utf8')) as ProvidesFile;
+    if (typeof parsed.current !== 'object' || parsed.current === null) throw new Error('"current" must be an object');
+    return { current: parsed.current, previous: parsed.previous ?? null };
+  } catch (err) {
+    throw new SidewalkError('OTA_PROVIDES_INVALID', `${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Idempotent: a resumed commit that already applied these provides writes nothing. */
+export async function commitProvides(fs: OtaFs, path: string, provides: Record<string, string>, clears: string[]): Promise<ProvidesFile> {
+  const file = await readProvides(fs, path);
+  const next = applyProvides(file.current, provides, clears);
+  if (sameRecord(next, file.current)) return file;
+  const updated: ProvidesFile = { current: next, previous: file.current };
+  await replaceFile(fs, path, `${JSON.stringify(updated, null, 2)}\n`);
+  return updated;
+}

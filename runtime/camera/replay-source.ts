@@ -1,0 +1,207 @@
+/**
+ * FrameSource over a recording, decoded by ffmpeg to RGB24 at the requested size:
+ *  - a video file (probed with ffprobe first; anything else is CAMERA_NOT_A_VIDEO),
+ *  - a folder of JPEGs (natural order: img_2 before img_10), streamed into ffmpeg's image2pipe demuxer,
+ *  - a legacy run folder (img_NNNNN.jpg + raw_data.txt): images in frame order, mediaTimeMs from the
+ *    log's time column (runtime/recorder/legacy-run.ts); the speed column belongs to the sensors room.
+ * Real-time mode paces frames by their media time and skips the ones whose time has passed; otherwise
+ * every frame is delivered as fast as next() is called.
+ */
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SidewalkError } from '../../lib/errors.js';
+import { createLogger } from '../../lib/log.js';
+import { isLegacyRunDir, readLegacyRun } from '../recorder/legacy-run.js';
+import type { Frame, FrameSource, FrameSourceStats } from '../types.js';
+import { probeStream, probeVideo, RawVideoReader } from './ffmpeg-reader.js';
+
+const log = createLogger('runtime:camera:replay');
+const DEFAULT_IMAGE_FPS = 10;
+
+export type ReplayInputKind = 'video' | 'jpeg-folder' | 'legacy-run';
+
+export interface ReplaySourceOptions {
+  /** Video file, folder of JPEGs, or legacy run folder. */
+  input: string;
+  /** Output size; default the recording's own (first image's for folders). */
+  width?: number;
+  height?: number;
+  /** Pace by media time (default true); false delivers every frame as fast as possible. */
+  realtime?: boolean;
+  /** Frame rate of image folders, and of legacy runs whose log has no usable time. Default 10. */
+  fps?: number | null;
+}
+
+const naturalOrder = new Intl.Collator('en', { numeric: true, sensitivity: 'base' }).compare;
+
+/** JPEG files of a folder in natural order. */
+export async function listJpegs(dir: string): Promise<string[]> {
+  const names = (await readdir(dir)).filter((n) => /^\.?[^.]/.test(n) && /\.jpe?g$/i.test(extname(n)));
+  return names.sort(naturalOrder).map((n) => join(dir, n));
+}
+
+export class ReplaySource implements FrameSource {
+  readonly stats: FrameSourceStats = { frames: 0, dropped: 0, restarts: 0 };
+  readonly #options: ReplaySourceOptions;
+  #kind: ReplayInputKind | null = null;
+  #reader: RawVideoReader | null = null;
+  #width = 0;
+  #height = 0;
+  #fps = DEFAULT_IMAGE_FPS;
+  /** Per-frame media times (legacy runs); null = index/fps. */
+  #mediaTimesMs: number[] | null = null;
+  #index = 0;
+  #delivered: Uint8Array | null = null;
+  #startNs: bigint | null = null;
+  #abort = new AbortController();
+
+  constructor(options: ReplaySourceOptions) {
+    this.#options = options;
+  }
+
+  get description(): string {
+    const size = this.#width ? ` ${this.#width}x${this.#height}@${Number(this.#fps.toFixed(3))}` : '';
+    return `replay ${this.#kind ?? 'input'} ${basename(this.#options.input)}${size}${this.#options.realtime === false ? ' (as fast as possible)' : ''}`;
+  }
+
+  /** What the input turned out to be (after start()). */
+  get inputKind(): ReplayInputKind | null {
+    return this.#kind;
+  }
+
+  async start(): Promise<void> {
+    const { input } = this.#options;
+    const info = await stat(input).catch((err: unknown) => {
+      throw new SidewalkError('CAMERA_INPUT_MISSING', `replay input ${input} cannot be read: ${(err as Error).message}`, { cause: err });
+    });
+    let args: string[];
+    let feed: Readable | undefined;
+    if (info.isDirectory()) {
+      const images = await this.#folderImages(input);
+      const first = await probeStream(images[0]!);
+      this.#setSize(first.width, first.height);
+      feed = Readable.from(concatFiles(images));
+      args = ['-v', 'error', '-f', 'image2pipe', '-c:v', 'mjpeg', '-framerate', String(this.#fps), '-i', '-'];
+    } else {
+      this.#kind = 'video';
+      const probe = await probeVideo(input);
+      this.#setSize(probe.width, probe.height);
+      this.#fps = probe.fps || this.#options.fps || 25;
+      args = ['-v', 'error', '-nostdin', '-i', input, '-map', '0:v:0'];
+    }
+    args.push('-an', '-sn', '-dn', '-fps_mode', 'passthrough', '-vf', `scale=${this.#width}:${this.#height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-');
+    this.#abort = new AbortController();
+    this.#index = 0;
+    this.#startNs = null;
+    this.#reader = new RawVideoReader({ args, frameBytes: this.#width * this.#height * 3, label: input, ...(feed ? { input: feed } : {}) });
+    this.#reader.start();
+    log.info(`replaying ${this.description}`);
+  }
+
+  async next(): Promise<Frame | null> {
+    const reader = this.#reader;
+    if (!reader) return null;
+    if (this.#delivered) reader.release(this.#delivered);
+    this.#delivered = null;
+    for (;;) {
+      const data = await reader.read();
+      if (!data) return null;
+      const index = this.#index++;
+      const mediaTimeMs = this.#mediaTime(index);
+      if (this.#options.realtime ?? true) {
+        const now = process.hrtime.bigint();
+        this.#startNs ??= now - BigInt(Math.round(mediaTimeMs * 1e6));
+        const nextDueNs = this.#startNs + BigInt(Math.round(this.#mediaTime(index + 1) * 1e6));
+        if (now >= nextDueNs) {
+          // Its successor is already due: this frame's time has passed.
+          this.stats.dropped++;
+          reader.release(data);
+          continue;
+        }
+        const waitMs = Number(this.#startNs + BigInt(Math.round(mediaTimeMs * 1e6)) - now) / 1e6;
+        if (waitMs > 0) {
+          try {
+            await sleep(waitMs, undefined, { signal: this.#abort.signal });
+          } catch {
+            reader.release(data);
+            return null; // stopped while waiting
+          }
+        }
+      }
+      this.#delivered = data;
+      this.stats.frames++;
+      const stride = this.#width * 3;
+      return { seq: index, capturedAtNs: process.hrtime.bigint(), mediaTimeMs, width: this.#width, height: this.#height, stride, format: 'rgb24', data };
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    const reader = this.#reader;
+    this.#reader = null;
+    await reader?.stop();
+  }
+
+  #setSize(nativeWidth: number, nativeHeight: number): void {
+    this.#width = this.#options.width ?? nativeWidth;
+    this.#height = this.#options.height ?? nativeHeight;
+    if (!(Number.isInteger(this.#width) && Number.isInteger(this.#height) && this.#width > 0 && this.#height > 0)) {
+      throw new SidewalkError('CAMERA_OPTIONS_INVALID', `replay size ${this.#width}x${this.#height} is not a positive integer size`);
+    }
+  }
+
+  async #folderImages(dir: string): Promise<string[]> {
+    this.#fps = this.#options.fps ?? DEFAULT_IMAGE_FPS;
+    if (await isLegacyRunDir(dir)) {
+      const run = await readLegacyRun(dir);
+      if (run.images.length > 0) {
+        this.#kind = 'legacy-run';
+        this.#mediaTimesMs = legacyMediaTimes(run.images.map((i) => i.frame), new Map(run.raw.map((r) => [r.frame, r.time])), this.#fps);
+        return run.images.map((i) => i.path);
+      }
+    }
+    this.#kind = 'jpeg-folder';
+    const images = await listJpegs(dir);
+    if (images.length === 0) throw new SidewalkError('CAMERA_INPUT_EMPTY', `replay folder ${dir} has no .jpg/.jpeg images`, { details: { dir } });
+    return images;
+  }
+
+  #mediaTime(index: number): number {
+    const times = this.#mediaTimesMs;
+    if (times && index < times.length) return times[index]!;
+    const last = times && times.length > 0 ? times[times.length - 1]! + (index - times.length + 1) * (1000 / this.#fps) : null;
+    return last ?? (index * 1000) / this.#fps;
+  }
+}
+
+/**
+ * Media times (ms from the first image) of legacy images from the log's time column (seconds).
+ * Images without a log row, or with a time that does not advance, get the previous time + 1/fps.
+ */
+export function legacyMediaTimes(frames: number[], timeByFrame: Map<number, number>, fps: number): number[] {
+  const out: number[] = [];
+  let t0: number | null = null;
+  for (const frame of frames) {
+    const time = timeByFrame.get(frame);
+    const previous = out.length > 0 ? out[out.length - 1]! : null;
+    if (time !== undefined && Number.isFinite(time)) {
+      t0 ??= time - (previous === null ? 0 : (previous + 1000 / fps) / 1000);
+      const ms = (time - t0) * 1000;
+      if (previous === null || ms > previous) {
+        out.push(ms);
+        continue;
+      }
+    }
+    out.push(previous === null ? 0 : previous + 1000 / fps);
+  }
+  return out;
+}
+
+async function* concatFiles(paths: string[]): AsyncGenerator<Buffer> {
+  for (const path of paths) {
+    for await (const chunk of createReadStream(path)) yield chunk as Buffer;
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * The runtime's configuration: one YAML file, one JSON Schema. The schema carries the defaults
+ * and the documentation (descriptions); README's configuration reference is generated from the
+ * same facts. Field names are snake_case, like the rest of our on-disk formats.
+ */
+import type { SchemaObject } from 'ajv';
+
+export type Mode = 'limit' | 'monitor' | 'record' | 'replay';
+
+export interface RuntimeConfig {
+  mode: Mode;
+  device: { id: string; location: string };
+  model: { bundle: string; delegate: 'xnnpack' | 'cpu' | 'edgetpu'; num_threads: number };
+  camera: {
+    source: 'rpicam' | 'replay' | 'synthetic';
+    width: number;
+    height: number;
+    fps: number;
+    rpicam: {
+      binary: string;
+      sensor_mode: string | null;
+      buffer_count: number;
+      frame_timeout_ms: number;
+      stride: number | null;
+      restart_min_ms: number;
+      restart_max_ms: number;
+    };
+    replay: { input: string | null; realtime: boolean; fps: number | null };
+    synthetic: { script: string; seed: number };
+  };
+  decision: {
+    window_frames: number;
+    sidewalk_enter: number;
+    road_below: number;
+    sidewalk_exit: number | null;
+    road_exit: number | null;
+    enter_frames: number;
+    exit_frames: number;
+    fail_safe_release_frames: number;
+    min_speed_kph: number;
+    fail_safe_after_ms: number;
+  };
+  speed: { full_kph: number; sidewalk_kph: number; fail_safe_kph: number; ramp_s: number };
+  limiter: {
+    kind: 'simulated' | 'gpio' | 'pwm' | 'serial';
+    simulated: { log_file: string | null };
+    gpio: { backend: 'libgpiod' | 'sysfs'; line: string; active_low: boolean };
+    pwm: { chip_path: string; channel: number; period_ns: number; duty_at_zero_ns: number; duty_at_full_ns: number };
+    serial: { device: string; baud: number; protocol: 'line' | 'vesc'; reply_timeout_ms: number };
+  };
+  speed_source: {
+    kind: 'none' | 'simulated' | 'nmea' | 'replay-log';
+    simulated_kph: number;
+    nmea: { device: string; baud: number; stale_after_ms: number };
+    replay_log: { speed_scale: number };
+  };
+  metrics: { enabled: boolean; host: string; port: number };
+  recording: { dir: string };
+  health: { stale_after_ms: number };
+}
+
+const positive = { type: 'number', exclusiveMinimum: 0 } as const;
+const nullableString = { type: 'string', nullable: true } as const;
+
+export const runtimeConfigSchema: SchemaObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['mode', 'model'],
+  properties: {
+    mode: {
+      type: 'string',
+      enum: ['limit', 'monitor', 'record', 'replay'],
+      default: 'limit',
+      description: 'limit: actuate; monitor: decide and report, never actuate; record: collect rides; replay: run a recording through the pipeline.',
+    },
+    device: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      required: [],
+      properties: {
+        id: { type: 'string', default: 'dev-scooter', description: 'Device id, stamped on metrics and recordings.' },
+        location: { type: 'string', default: 'unknown', description: 'City/location this scooter runs in.' },
+      },
+    },
+    model: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['bundle'],
+      properties: {
+        bundle: { type: 'string', minLength: 1, description: 'Model bundle directory (model.tflite + manifest.json).' },
+        delegate: {
+          type: 'string',
+          enum: ['xnnpack', 'cpu', 'edgetpu'],
+          default: 'xnnpack',
+          description: 'xnnpack (fast CPU), cpu (plain interpreter), edgetpu (Coral; needs libedgetpu.so.1 and model_edgetpu.tflite).',
+        },
+        num_threads: { type: 'integer', minimum: 1, maximum: 8, default: 2, description: 'TFLite threads.' },
+      },
+    },
+    camera: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      required: [],
+      properties: {
+        source: { type: 'string', enum: ['rpicam', 'replay', 'synthetic'], default: 'rpicam', description: 'rpicam: the Pi camera via rpicam-vid; replay: a recording; synthetic: generated scenes (tests).' },
+        width: { type: 'integer', minimum: 16, maximum: 4096, default: 256, description: 'Requested frame width; a multiple of 64 avoids ISP row padding.' },
+        height: { type: 'integer', minimum: 16, maximum: 4096, default: 256, description: 'Requested frame height (even).' },
+        fps: { type: 'number', exclusiveMinimum: 0, maximum: 120, default: 15, description: 'Camera frame rate; keep it near the inference rate.' },
+        rpicam: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          required: [],
+          properties: {
+            binary: { type: 'string', default: 'rpicam-vid', description: 'Camera program (libcamera-vid on old Bullseye images).' },
+            sensor_mode: { ...nullableString, default: null, description: 'rpicam-vid --mode W:H:bit-depth:packing, e.g. a full field-of-view binned mode.' },
+            buffer_count: { type: 'integer', minimum: 2, maximum: 16, default: 4, description: 'Camera buffers; fewer buffers, fresher frames.' },
+            frame_timeout_ms: { type: 'integer', minimum: 100, default: 2000, description: 'Restart the camera when no frame arrives for this long.' },
+            stride: { type: 'integer', nullable: true, minimum: 16, default: null, description: 'Y row stride in bytes; null = width rounded up to 64.' },
+            restart_min_ms: { type: 'integer', minimum: 10, default: 250, description: 'First camera restart back-off.' },
+            restart_max_ms: { type: 'integer', minimum: 10, default: 10000, description: 'Longest camera restart back-off.' },
+          },
+        },
+        replay: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          required: [],
+          properties: {
+            input: { ...nullableString, default: null, description: 'Video file, folder of JPEGs, or legacy run folder.' },
+            realtime: { type: 'boolean', default: true, description: 'Pace frames at recording speed (false: as fast as possible).' },
+            fps: { type: 'number', nullable: true, exclusiveMinimum: 0, default: null, description: 'Frame rate for image folders.' },
+          },
+        },
+        synthetic: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          required: [],
+          properties: {
+            script: { type: 'string', default: 'street:5,side:5,street:5', description: 'Scene segments kind:seconds.' },
+            seed: { type: 'integer', default: 1, description: 'Scene randomness seed.' },
+          },
+        },
+      },
+    },
+    decision: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      required: [],
+      properties: {
+        window_frames: { type: 'integer', minimum: 1, maximum: 100, default: 6, description: 'Running average length (legacy: 6).' },
+        sidewalk_enter: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Sidewalk group average must exceed this (legacy: 0.5).' },
+        road_below: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Road group average must be below this (legacy: 0.5).' },
+        sidewalk_exit: { type: 'number', nullable: true, minimum: 0, maximum: 1, default: null, description: 'Hysteresis: stay on the sidewalk while its average is above this (null: sidewalk_enter, as legacy).' },
+        road_exit: { type: 'number', nullable: true, minimum: 0, maximum: 1, default: null, description: 'Hysteresis: ... and the road average is below this (null: road_below, as legacy).' },
+        enter_frames: { type: 'integer', minimum: 1, maximum: 100, default: 1, description: 'Consecutive sidewalk frames needed to enter the sidewalk state (1 = legacy).' },
+        exit_frames: { type: 'integer', minimum: 1, maximum: 100, default: 1, description: 'Consecutive road frames needed to leave it (1 = legacy).' },
+        fail_safe_release_frames: { type: 'integer', minimum: 1, maximum: 100, default: 1, description: 'Valid frames needed to leave the fail-safe.' },
+        min_speed_kph: { type: 'number', minimum: 0, default: 0, description: 'Below this speed the on-sidewalk state does not change.' },
+        fail_safe_after_ms: { type: 'integer', minimum: 50, default: 1500, description: 'Fail-safe when no valid decision for this long.' },
+      },
+    },
+    speed: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      required: [],
+      properties: {
+        full_kph: { ...positive, maximum: 100, default: 25, description: 'Limit off a sidewalk (the scooter\'s own maximum).' },
+        sidewalk_kph: { ...positive, maximum: 100, default: 6, description: 'Walking-speed limit on a sidewalk.' },
+        fail_safe_kph: { ...positive, maximum: 100, default: 6, description: 'Limit while the fail-safe is active.' },
+        ramp_s: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 10, description: 'Seconds for a full <-> sidewalk limit change.' },
+      },
+    },
+    limiter: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      required: [],
+      properties: {
+        kind: { type: 'string', enum: ['simulated', 'gpio', 'pwm', 'serial'], default: 'simulated', description: 'Speed limiter backend (docs/wiring.md).' },
+        simulated: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          required: [],
+          properties: { log_file: { ...nullableString, default: null, description: 'JSONL of every command.' } },
+        },
+        gpio: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          required: [],
+          properties: {
+            backend: { type: 'string', enum: ['libgpiod', 'sysfs'], default: 'libgpiod', description: 'libgpiod character device (Pi 4 and 5), or the deprecated sysfs interface.' },
+            line: { type: 'string', default: 'GPIO17', description: 'Line name of the limit output.' },
+            active_low: { type: 'boolean', default: true, description: 'Limited = line driven low (un-driven with pull-down also reads limited).' },
+          },
+        },
+        pwm: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          required: [],
+          properties: {
+            chip_path: { type: 'string', default: '/sys/class/pwm/pwmchip0', description: 'pwmchip directory or its device path.' },
+            channel: { type: 'integer', minimum: 0, default: 0, description: 'PWM channel of the chip.' },
+            period_ns: { type: 'integer', minimum: 1000, default: 20000000, description: 'PWM period (20 ms = RC servo/ESC pulse).' },
+            duty_at_zero_ns: { type: 'integer', minimum: 0, default: 1000000, description: 'Duty cycle that limits to 0 km/h.' },
+            duty_at_full_ns: { type: 'integer', minimum: 0, default: 2000000, description: 'Duty cycle at speed.full_kph (no limit).' },
+          },
+        },
+        serial: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          required: [],
+          properties: {
+            device: { type: 'string', default: '/dev/serial0', description: 'Motor controller serial port.' },
+            baud: { type: 'integer', minimum: 1200, default: 115200, description: 'Controller baud rate.' },
+            protocol: { type: 'string', enum: ['line', 'vesc'], default: 'line', description: 'line: `LIMIT <kph>` text protocol; vesc: VESC UART packets.' },
+            reply_timeout_ms: { type: 'integer', minimum: 10, default: 200, description: 'How long to wait for the controller to acknowledge.' },
+          },
+        },
+      },
+    },
+    speed_source: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      required: [],
+      properties: {
+        kind: { type: 'string', enum: ['none', 'simulated', 'nmea', 'replay-log'], default: 'none', description: 'Where the scooter speed comes from (for decision.min_speed_kph).' },
+        simulated_kph: { type: 'number', minimum: 0, default: 15, description: 'Constant speed of the simulated source.' },
+        nmea: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          required: [],
+          properties: {
+            device: { type: 'string', default: '/dev/ttyAMA0', description: 'GPS serial port.' },
+            baud: { type: 'integer', minimum: 1200, default: 9600, description: 'GPS baud rate.' },
+            stale_after_ms: { type: 'integer', minimum: 100, default: 3000, description: 'A fix older than this is no speed at all.' },
+          },
+        },
+        replay_log: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          required: [],
+          properties: { speed_scale: { ...positive, default: 1, description: 'km/h per unit of the logged speed column.' } },
+        },
+      },
+    },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      required: [],
+      properties: {
+        enabled: { type: 'boolean', default: true, description: 'Serve /metrics.' },
+        host: { type: 'string', default: '127.0.0.1', description: 'Listen address (loopback: the on-device Prometheus agent scrapes it).' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 9101, description: 'Metrics port (0: any free port).' },
+      },
+    },
+    recording: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      required: [],
+      properties: { dir: { type: 'string', default: '/var/lib/sidewalk/rides', description: 'Where record mode writes rides.' } },
+    },
+    health: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      required: [],
+      properties: {
+        stale_after_ms: { type: 'integer', minimum: 100, default: 3000, description: 'No WATCHDOG=1 when the last frame or inference is older than this.' },
+      },
+    },
+  },
+};

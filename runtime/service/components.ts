@@ -1,0 +1,196 @@
+/**
+ * Builds the runtime's parts from a validated config. The only place that maps config fields onto
+ * the rooms' factories.
+ */
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { Frame, FrameSource, SpeedLimiter, SpeedSource } from '../types.js';
+import type { DecisionRecord, FrameClassifier } from './pipeline.js';
+import type { RuntimeConfig } from '../config/schema.js';
+import { DecisionEngine } from '../decision/index.js';
+import { Ramp, createSpeedLimiter, type SpeedLimiterConfig } from '../actuators/index.js';
+import { createSpeedSource } from '../sensors/index.js';
+import { createFrameSource } from '../camera/index.js';
+import { createTfliteClassifier } from '../inference/index.js';
+import { RideRecorder } from '../recorder/ride-recorder.js';
+import { REPO_ROOT } from '../../lib/paths.js';
+import { createLogger } from '../../lib/log.js';
+import { errorMessage } from '../../lib/errors.js';
+
+const log = createLogger('runtime:components');
+
+export interface FrameRecorder {
+  addFrame(frame: Frame, decision: DecisionRecord): void;
+  close(): Promise<void>;
+}
+
+export interface Components {
+  source: FrameSource;
+  classifier: FrameClassifier;
+  decision: DecisionEngine;
+  ramp: Ramp;
+  limiter: SpeedLimiter;
+  speedSource: SpeedSource | null;
+  recorder: FrameRecorder | null;
+}
+
+const APP_VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** Loads and verifies the configured model bundle and starts its inference worker. */
+export async function loadClassifier(config: RuntimeConfig): Promise<FrameClassifier> {
+  const classifier = await createTfliteClassifier(config.model.bundle, {
+    delegate: config.model.delegate === 'cpu' ? 'none' : config.model.delegate,
+    numThreads: config.model.num_threads,
+    appVersion: APP_VERSION,
+  });
+  const { manifest } = classifier;
+  return {
+    info: {
+      name: manifest.name,
+      version: manifest.version,
+      location: manifest.location,
+      sha256: manifest.files['model.tflite']?.sha256 ?? '',
+      backend: classifier.backend,
+    },
+    labels: manifest.labels,
+    groups: manifest.groups,
+    classify: (frame) => classifier.classify(frame),
+    close: () => classifier.close(),
+  };
+}
+
+export function limiterConfig(config: RuntimeConfig): SpeedLimiterConfig {
+  const { limiter, speed } = config;
+  switch (limiter.kind) {
+    case 'simulated':
+      return { kind: 'simulated', logFile: limiter.simulated.log_file, safeLimitKph: speed.fail_safe_kph };
+    case 'gpio':
+      return { kind: 'gpio', backend: limiter.gpio.backend, line: limiter.gpio.line, activeLow: limiter.gpio.active_low, sidewalkLimitKph: speed.sidewalk_kph };
+    case 'pwm':
+      return {
+        kind: 'pwm',
+        chipPath: limiter.pwm.chip_path,
+        channel: limiter.pwm.channel,
+        periodNs: limiter.pwm.period_ns,
+        dutyAtZeroNs: limiter.pwm.duty_at_zero_ns,
+        dutyAtFullNs: limiter.pwm.duty_at_full_ns,
+        fullSpeedKph: speed.full_kph,
+        safeLimitKph: speed.fail_safe_kph,
+      };
+    case 'serial':
+      return {
+        kind: 'serial',
+        device: limiter.serial.device,
+        baud: limiter.serial.baud,
+        protocol: limiter.serial.protocol,
+        replyTimeoutMs: limiter.serial.reply_timeout_ms,
+        safeLimitKph: speed.fail_safe_kph,
+      };
+  }
+}
+
+function speedSourceFor(config: RuntimeConfig): SpeedSource | null {
+  const s = config.speed_source;
+  switch (s.kind) {
+    case 'none':
+    case 'replay-log': // needs a recording's log; wired by replay of legacy runs
+      return null;
+    case 'simulated':
+      return createSpeedSource({ kind: 'simulated', speedKph: s.simulated_kph });
+    case 'nmea':
+      return createSpeedSource({ kind: 'nmea', device: s.nmea.device, baud: s.nmea.baud, staleAfterMs: s.nmea.stale_after_ms });
+  }
+}
+
+function frameSourceFor(config: RuntimeConfig): FrameSource {
+  const c = config.camera;
+  return createFrameSource({
+    source: c.source,
+    width: c.width,
+    height: c.height,
+    fps: c.fps,
+    rpicam: {
+      binary: c.rpicam.binary,
+      sensorMode: c.rpicam.sensor_mode,
+      bufferCount: c.rpicam.buffer_count,
+      stride: c.rpicam.stride,
+      frameTimeoutMs: c.rpicam.frame_timeout_ms,
+      restartMinMs: c.rpicam.restart_min_ms,
+      restartMaxMs: c.rpicam.restart_max_ms,
+    },
+    replay: { input: c.replay.input, realtime: c.replay.realtime, fps: c.replay.fps },
+    synthetic: { script: c.synthetic.script, seed: c.synthetic.seed, realtime: true },
+  });
+}
+
+/** Serialises recorder writes; frames are copied because sources reuse their buffers. */
+function recorderAdapter(recorder: RideRecorder): FrameRecorder {
+  let chain: Promise<void> = Promise.resolve();
+  let failed = false;
+  return {
+    addFrame(frame, decision) {
+      if (failed) return;
+      const copy: Frame = { ...frame, data: frame.data.slice() };
+      const scores = Object.values(decision.probabilities);
+      chain = chain
+        .then(() => recorder.addFrame(copy, { speed_kph: decision.speedKph, scores }))
+        .catch((err: unknown) => {
+          failed = true;
+          log.error(`recording stopped: ${errorMessage(err)}`);
+        });
+    },
+    async close() {
+      await chain;
+      await recorder.close();
+    },
+  };
+}
+
+/**
+ * Everything the service needs. The limiter is built first and, if anything after it fails (bad
+ * model, bad camera), is driven to its safe state before the error propagates.
+ */
+export async function buildComponents(config: RuntimeConfig): Promise<Components> {
+  const limiter = createSpeedLimiter(limiterConfig(config));
+  try {
+    const classifier = await loadClassifier(config);
+    const { speed, decision: d } = config;
+    const decision = new DecisionEngine({
+      windowFrames: d.window_frames,
+      sidewalkEnter: d.sidewalk_enter,
+      roadBelow: d.road_below,
+      sidewalkExit: d.sidewalk_exit,
+      roadExit: d.road_exit,
+      enterFrames: d.enter_frames,
+      exitFrames: d.exit_frames,
+      minSpeedKph: d.min_speed_kph,
+      failSafeAfterMs: d.fail_safe_after_ms,
+      failSafeReleaseFrames: d.fail_safe_release_frames,
+      sidewalkLimitKph: speed.sidewalk_kph,
+      fullSpeedKph: speed.full_kph,
+      failSafeLimitKph: speed.fail_safe_kph,
+    });
+    // The ramp starts where the limiter's init() leaves it: the safe (fail-safe) limit.
+    const ramp = new Ramp(speed.fail_safe_kph, { rampS: speed.ramp_s, fullSpeedKph: speed.full_kph, sidewalkLimitKph: speed.sidewalk_kph });
+    const recorder =
+      config.mode === 'record'
+        ? recorderAdapter(
+            await RideRecorder.open({
+              dir: join(config.recording.dir, `${config.device.id}-${new Date().toISOString().replace(/[:.]/g, '')}`),
+              device: config.device.id,
+              location: config.device.location,
+              model: { name: classifier.info.name, version: classifier.info.version },
+              labels: [...classifier.labels],
+            }),
+          )
+        : null;
+    return { source: frameSourceFor(config), classifier, decision, ramp, limiter, speedSource: speedSourceFor(config), recorder };
+  } catch (err) {
+    await limiter
+      .init()
+      .then(() => limiter.safeState())
+      .then(() => limiter.close())
+      .catch((e: unknown) => log.error(`could not put the limiter in its safe state: ${errorMessage(e)}`));
+    throw err;
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * The hot path: frame -> classify -> decide -> ramp -> actuate, one frame in flight.
+ * Knows nothing about config files, systemd or HTTP; the service (service.ts) wires those around it.
+ *
+ * Time: live and real-time replay use the monotonic clock; "as fast as possible" replay uses the
+ * frames' media time, so a replay decides and ramps exactly as the ride did, however fast it runs.
+ */
+import type { Frame, FrameSource, SpeedLimiter, SpeedSource } from '../types.js';
+import { createLogger } from '../../lib/log.js';
+import { errorMessage } from '../../lib/errors.js';
+import type { RuntimeMetrics } from '../../telemetry/runtime-metrics.js';
+import type { DecisionEngine, DecisionOutput } from '../decision/index.js';
+import type { Ramp } from '../actuators/ramp.js';
+
+const log = createLogger('runtime:pipeline');
+
+export interface Classification {
+  probabilities: Float32Array;
+  preprocessMs: number;
+  inferenceMs: number;
+}
+
+export interface ModelInfo {
+  name: string;
+  version: string;
+  location: string;
+  /** sha256 of the model file actually loaded. */
+  sha256: string;
+  backend: string;
+}
+
+export interface FrameClassifier {
+  readonly info: ModelInfo;
+  readonly labels: readonly string[];
+  readonly groups: { sidewalk: readonly string[]; road: readonly string[] };
+  classify(frame: Frame): Promise<Classification>;
+  close(): Promise<void>;
+}
+
+export interface DecisionRecord {
+  seq: number;
+  mediaTimeMs: number | null;
+  nowMs: number;
+  probabilities: Record<string, number>;
+  top: string;
+  onSidewalk: boolean;
+  failSafe: boolean;
+  targetLimitKph: number;
+  limitKph: number;
+  speedKph: number | null;
+  inferenceMs: number;
+  frameToActuationMs: number;
+}
+
+export interface PipelineOptions {
+  source: FrameSource;
+  classifier: FrameClassifier;
+  decision: DecisionEngine;
+  ramp: Ramp;
+  /** null in monitor mode: decide and report, never actuate. */
+  limiter: SpeedLimiter | null;
+  speedSource: SpeedSource | null;
+  metrics: RuntimeMetrics;
+  /** 'monotonic' for live/real-time runs, 'media' for as-fast-as-possible replay. */
+  timebase: 'monotonic' | 'media';
+  /** Called after every decided frame (recording, live display, decisions file). */
+  onDecision?: (record: DecisionRecord, frame: Frame) => void;
+  /** Called once after the first frame has been classified (READY=1). */
+  onFirstClassification?: () => void;
+}
+
+const monotonicMs = () => performance.now();
+
+export class Pipeline {
+  #o: PipelineOptions;
+  #classifier: FrameClassifier;
+  #running = false;
+  #loop: Promise<void> | null = null;
+  #lastFrameAtMs = -Infinity;
+  #lastInferenceAtMs = -Infinity;
+  #lastMediaTimeMs = 0;
+  #lastCommandedKph: number | null = null;
+  #wasOnSidewalk = false;
+  #wasFailSafe = false;
+  #reportedDropped = 0;
+  #reportedRestarts = 0;
+  #firstDone = false;
+  #fpsWindow: number[] = [];
+  #lastOutput: DecisionOutput | null = null;
+  #actuating: Promise<void> = Promise.resolve();
+  #inFlight = false;
+  #halted = false;
+  #pending: { limitKph: number; frameCapturedAtNs: bigint | undefined } | null = null;
+
+  constructor(options: PipelineOptions) {
+    this.#o = options;
+    this.#classifier = options.classifier;
+  }
+
+  get classifier(): FrameClassifier {
+    return this.#classifier;
+  }
+
+  /** Monotonic ms of the last frame taken from the source / last successful inference (watchdog freshness). */
+  get lastFrameAtMs(): number {
+    return this.#lastFrameAtMs;
+  }
+  get lastInferenceAtMs(): number {
+    return this.#lastInferenceAtMs;
+  }
+  get lastOutput(): DecisionOutput | null {
+    return this.#lastOutput;
+  }
+  get framesPerSecond(): number {
+    const w = this.#fpsWindow;
+    return w.length < 2 ? 0 : ((w.length - 1) * 1000) / (w[w.length - 1]! - w[0]!);
+  }
+
+  /** Swaps the classifier between two frames (SIGHUP reload, model OTA); returns the old one. */
+  swapClassifier(next: FrameClassifier): FrameClassifier {
+    const old = this.#classifier;
+    this.#classifier = next;
+    return old;
+  }
+
+  /** Runs until the source ends or stop() is called. Resolves when the loop has finished. */
+  run(): Promise<void> {
+    this.#running = true;
+    this.#loop = this.#runLoop();
+    return this.#loop;
+  }
+
+  /** No limiter command leaves the pipeline after this resolves (the service then applies the safe state). */
+  async halt(): Promise<void> {
+    this.#halted = true;
+    await this.#actuating;
+  }
+
+  async stop(): Promise<void> {
+    this.#halted = true;
+    this.#running = false;
+    await this.#o.source.stop();
+    await this.#loop;
+    await this.#actuating;
+  }
+
+  /**
+   * Advances time without a frame: fail-safe timing and the ramp keep running while the camera
+   * is gone. Called by the service's control timer in live mode.
+   */
+  tick(): void {
+    if (this.#o.timebase !== 'monotonic') return;
+    const nowMs = monotonicMs();
+    const out = this.#decide(nowMs, null, this.#speedKph(undefined));
+    this.#apply(out, nowMs, undefined);
+  }
+
+  async #runLoop(): Promise<void> {
+    const { source } = this.#o;
+    while (this.#running) {
+      const frame = await source.next();
+      if (frame === null) break;
+      await this.#processFrame(frame);
+    }
+    this.#running = false;
+  }
+
+  async #processFrame(frame: Frame): Promise<void> {
+    const { metrics, source } = this.#o;
+    this.#lastFrameAtMs = monotonicMs();
+    this.#countSourceStats(source);
+    const nowMs = this.#o.timebase === 'media' ? (frame.mediaTimeMs ?? this.#lastMediaTimeMs) : monotonicMs();
+    this.#lastMediaTimeMs = frame.mediaTimeMs ?? nowMs;
+
+    let result: Classification | null = null;
+    try {
+      result = await this.#classifier.classify(frame);
+    } catch (err) {
+      metrics.inferenceErrorsTotal.inc();
+      log.warn(`classification of frame ${frame.seq} failed: ${errorMessage(err)}`);
+    }
+    if (result) {
+      this.#lastInferenceAtMs = monotonicMs();
+      metrics.framesTotal.inc();
+      metrics.inferenceSeconds.observe(result.inferenceMs / 1000);
+      metrics.preprocessSeconds.observe(result.preprocessMs / 1000);
+      const labels = this.#classifier.labels;
+      for (let i = 0; i < labels.length; i++) metrics.classConfidence.set({ class: labels[i]! }, result.probabilities[i] ?? 0);
+      this.#fpsWindow.push(this.#lastInferenceAtMs);
+      if (this.#fpsWindow.length > 30) this.#fpsWindow.shift();
+      metrics.framesPerSecond.set(this.framesPerSecond);
+    }
+
+    const speedKph = this.#speedKph(frame.mediaTimeMs);
+    const out = this.#decide(nowMs, result?.probabilities ?? null, speedKph);
+    const limitKph = this.#apply(out, nowMs, frame.capturedAtNs);
+    const frameToActuationMs = Number(process.hrtime.bigint() - frame.capturedAtNs) / 1e6;
+
+    if (result && !this.#firstDone) {
+      this.#firstDone = true;
+      this.#o.onFirstClassification?.();
+    }
+    if (this.#o.onDecision && result) {
+      const labels = this.#classifier.labels;
+      const probabilities: Record<string, number> = {};
+      let top = 0;
+      for (let i = 0; i < labels.length; i++) {
+        probabilities[labels[i]!] = result.probabilities[i]!;
+        if (result.probabilities[i]! > result.probabilities[top]!) top = i;
+      }
+      this.#o.onDecision(
+        {
+          seq: frame.seq,
+          mediaTimeMs: frame.mediaTimeMs ?? null,
+          nowMs,
+          probabilities,
+          top: labels[top]!,
+          onSidewalk: out.onSidewalk,
+          failSafe: out.failSafe,
+          targetLimitKph: out.targetLimitKph,
+          limitKph,
+          speedKph,
+          inferenceMs: result.inferenceMs,
+          frameToActuationMs,
+        },
+        frame,
+      );
+    }
+  }
+
+  #decide(nowMs: number, probabilities: Float32Array | null, speedKph: number | null): DecisionOutput {
+    const { labels, groups } = this.#classifier;
+    return this.#o.decision.step({ nowMs, probabilities, labels, groups, speedKph });
+  }
+
+  #speedKph(mediaTimeMs: number | undefined): number | null {
+    const reading = this.#o.speedSource?.current(mediaTimeMs) ?? null;
+    if (reading) this.#o.metrics.speedKph.set(reading.speedKph);
+    return reading?.speedKph ?? null;
+  }
+
+  #countSourceStats(source: FrameSource): void {
+    const { dropped, restarts } = source.stats;
+    if (dropped > this.#reportedDropped) this.#o.metrics.droppedFramesTotal.inc(dropped - this.#reportedDropped);
+    if (restarts > this.#reportedRestarts) this.#o.metrics.cameraRestartsTotal.inc(restarts - this.#reportedRestarts);
+    this.#reportedDropped = dropped;
+    this.#reportedRestarts = restarts;
+  }
+
+  /** Updates state metrics, ramps, and commands the limiter when the ramped limit changed. */
+  #apply(out: DecisionOutput, nowMs: number, frameCapturedAtNs: bigint | undefined): number {
+    const { metrics, ramp, limiter } = this.#o;
+    this.#lastOutput = out;
+    if (out.onSidewalk && !this.#wasOnSidewalk) metrics.limitActivationsTotal.inc();
+    if (out.failSafe && !this.#wasFailSafe) {
+      metrics.failSafeActivationsTotal.inc();
+      log.warn(`fail-safe engaged: ${out.reason}`);
+    } else if (!out.failSafe && this.#wasFailSafe) {
+      log.info('fail-safe released: decisions are fresh again');
+    }
+    this.#wasOnSidewalk = out.onSidewalk;
+    this.#wasFailSafe = out.failSafe;
+    metrics.onSidewalk.set(out.onSidewalk ? 1 : 0);
+    metrics.failSafeActive.set(out.failSafe ? 1 : 0);
+    metrics.targetSpeedLimitKph.set(out.targetLimitKph);
+
+    const limitKph = ramp.step(out.targetLimitKph, nowMs, out.failSafe);
+    metrics.speedLimitKph.set(limitKph);
+    // Every frame re-commands the limit (controllers such as VESC need refreshing); timer ticks
+    // only command changes.
+    if (limiter && (frameCapturedAtNs !== undefined || limitKph !== this.#lastCommandedKph)) {
+      this.#lastCommandedKph = limitKph;
+      this.#command(limiter, limitKph, frameCapturedAtNs);
+    }
+    return limitKph;
+  }
+
+  /**
+   * One command in flight; while a slow device is busy only the newest limit waits, so commands
+   * never pile up or arrive out of order.
+   */
+  #command(limiter: SpeedLimiter, limitKph: number, frameCapturedAtNs: bigint | undefined): void {
+    if (this.#halted) return;
+    this.#pending = { limitKph, frameCapturedAtNs };
+    if (this.#inFlight) return;
+    this.#inFlight = true;
+    this.#actuating = (async () => {
+      while (this.#pending && !this.#halted) {
+        const { limitKph: kph, frameCapturedAtNs: at } = this.#pending;
+        this.#pending = null;
+        try {
+          await limiter.setLimit(kph, at);
+          if (at !== undefined) this.#o.metrics.frameToActuationSeconds.observe(Number(process.hrtime.bigint() - at) / 1e9);
+        } catch (err) {
+          log.error(`speed limiter command failed: ${errorMessage(err)}`);
+        }
+      }
+      this.#inFlight = false;
+    })();
+  }
+}

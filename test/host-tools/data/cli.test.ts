@@ -1,0 +1,50 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { DIST_ROOT } from '../../helpers/paths.js';
+import { legacyRows, writeLegacyRun } from '../../helpers/legacy-writer.js';
+import { workspace, type Workspace } from './workspace.js';
+
+const run = promisify(execFile);
+const CLI = join(DIST_ROOT, 'test', 'host-tools', 'data', 'data-cli.js');
+
+async function sidewalk(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [CLI, ...args], { env: { ...process.env, SIDEWALK_LOG: 'warn' } });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('sidewalk data CLI', () => {
+  let ws: Workspace;
+  before(async () => { ws = await workspace(); ws.db.close(); });
+  after(async () => { await ws.close().catch(() => {}); });
+
+  test('ingest, stats --json, and a malformed run exits non-zero naming file and line', async () => {
+    const { raw, out } = legacyRows(4, { speed: (i) => (i === 0 ? 2 : 20) });
+    await writeLegacyRun(join(ws.dir, 'in', 'run1'), { raw, out });
+    const a = await sidewalk(['data', 'ingest', join(ws.dir, 'in'), '--db', ws.dbPath, '--location', 'Niwot']);
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(a.stdout, /1 added \(4 frames\)/);
+    const s = await sidewalk(['data', 'stats', '--json', '--db', ws.dbPath]);
+    const stats = JSON.parse(s.stdout) as { location: string; frames: number; byFlag: Record<string, number> }[];
+    assert.equal(stats[0]!.location, 'Niwot');
+    assert.equal(stats[0]!.frames, 4);
+    assert.equal(stats[0]!.byFlag.low_speed, 1);
+    const bad = await writeLegacyRun(join(ws.dir, 'bad', 'run9'), legacyRows(2, { startFrame: 50 }));
+    const text = await readFile(join(bad, 'raw_data.txt'), 'utf8');
+    await writeFile(join(bad, 'raw_data.txt'), text.replace(/,1\n$/, ',x\n'));
+    const b = await sidewalk(['data', 'ingest', bad, '--db', ws.dbPath, '--location', 'Niwot']);
+    assert.equal(b.code, 1, `stdout: ${b.stdout} stderr: ${b.stderr}`);
+    assert.match(b.stderr, /DATA_LEGACY_MALFORMED: .*raw_data\.txt line 2 column 19 \(joystick\)/);
+    const legacyNoLoc = await sidewalk(['data', 'ingest', join(ws.dir, 'in'), '--db', join(ws.dir, 'other.db')]);
+    assert.equal(legacyNoLoc.code, 1);
+    assert.match(legacyNoLoc.stderr, /DATA_LOCATION_REQUIRED/);
+  });
+});

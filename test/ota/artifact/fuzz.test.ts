@@ -1,0 +1,123 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openArtifact, type ArtifactPolicy } from '../../../ota/artifact/index.js';
+import { isSidewalkError } from '../../../lib/errors.js';
+import { chunked, collect, makeKeys, makeTempDir, menderArtifact, type TestKeys } from './fixtures.js';
+
+/** Deterministic mutations of small real artifacts: each is accepted with the exact payload, or refused with a SidewalkError. */
+const CASES_PER_ARTIFACT = 200;
+const CASE_TIMEOUT_MS = 10_000;
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let keys: TestKeys;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function mutate(src: Buffer, rnd: () => number): { bytes: Buffer; what: string } {
+  const at = (n: number): number => Math.floor(rnd() * n);
+  const kind = at(4);
+  if (kind === 0) {
+    const b = Buffer.from(src);
+    const flips = 1 + at(4);
+    const where: number[] = [];
+    for (let i = 0; i < flips; i++) {
+      const pos = at(b.length);
+      b[pos] = b[pos]! ^ (1 + at(255));
+      where.push(pos);
+    }
+    return { bytes: b, what: `flip ${where.join(',')}` };
+  }
+  if (kind === 1) {
+    const cut = at(src.length);
+    return { bytes: src.subarray(0, cut), what: `truncate ${cut}` };
+  }
+  if (kind === 2) {
+    const pos = at(src.length);
+    const block = Buffer.alloc(rnd() < 0.5 ? 512 : 1 + at(700));
+    if (rnd() < 0.5) for (let i = 0; i < block.length; i++) block[i] = at(256);
+    return { bytes: Buffer.concat([src.subarray(0, pos), block, src.subarray(pos)]), what: `insert ${block.length} at ${pos}` };
+  }
+  const pos = at(src.length);
+  const len = 1 + at(600);
+  return { bytes: Buffer.concat([src.subarray(0, pos), src.subarray(pos + len)]), what: `delete ${len} at ${pos}` };
+}
+
+async function readAll(bytes: Buffer, policy: ArtifactPolicy, signal: AbortSignal): Promise<Map<string, Buffer>> {
+  const opened = await openArtifact(chunked(bytes, 300), policy);
+  const out = new Map<string, Buffer>();
+  try {
+    for await (const p of opened.payloads()) {
+      signal.throwIfAborted();
+      out.set(p.name, await collect(p.stream));
+    }
+  } finally {
+    await opened.close();
+  }
+  return out;
+}
+
+function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, what: string): Promise<T> {
+  const signal = AbortSignal.timeout(CASE_TIMEOUT_MS);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new Error(`${what}: no verdict within ${CASE_TIMEOUT_MS} ms (hang)`));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work(signal).then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+before(async () => {
+  ({ dir, cleanup } = await makeTempDir('sidewalk-artifact-fuzz-'));
+  keys = await makeKeys(dir);
+  await writeFile(join(dir, 'a.bin'), Buffer.from('payload a '.repeat(40)));
+  await writeFile(join(dir, 'b.txt'), Buffer.from('second file\n'));
+});
+after(() => cleanup());
+
+for (const [label, extra, policy, seed] of [
+  ['ec-gzip', ['-k', 'EC'], 'EC', 1],
+  ['rsa-lzma', ['-k', 'RSA', '--compression', 'lzma'], 'RSA', 2],
+  ['unsigned-none', ['--compression', 'none'], 'NONE', 3],
+] as const) {
+  test(`fuzz ${label}: ${CASES_PER_ARTIFACT} seeded mutations, each accepted intact or refused with a SidewalkError`, async () => {
+    const file = join(dir, `${label}.mender`);
+    const args = extra.map((a) => (a === 'EC' ? keys.ecPrivate : a === 'RSA' ? keys.rsaPrivate : a));
+    await menderArtifact(['write', 'module-image', '-T', 'fuzz', '-t', 'dev', '-n', label, '-f', join(dir, 'a.bin'), '-f', join(dir, 'b.txt'), ...args, '-o', file]);
+    const original = await readFile(file);
+    const pol: ArtifactPolicy =
+      policy === 'EC' ? { publicKeys: [keys.ecPublicPem] } : policy === 'RSA' ? { publicKeys: [keys.rsaPublicPem] } : { publicKeys: [], allowUnsigned: true };
+    const expected = await readAll(original, pol, AbortSignal.timeout(CASE_TIMEOUT_MS));
+    assert.equal(expected.size, 2);
+    const rnd = mulberry32(seed * 7919);
+    const codes = new Map<string, number>();
+    let accepted = 0;
+    for (let i = 0; i < CASES_PER_ARTIFACT; i++) {
+      const { bytes, what } = mutate(original, rnd);
+      const name = `${label} case ${i} (${what})`;
+      try {
+        const got = await withTimeout((signal) => readAll(bytes, pol, signal), name);
+        assert.deepEqual([...got.keys()], [...expected.keys()], name);
+        for (const [k, v] of expected) assert.ok(got.get(k)!.equals(v), `${name}: accepted with different ${k}`);
+        accepted++;
+      } catch (err) {
+        if (err instanceof assert.AssertionError) throw err;
+        assert.ok(isSidewalkError(err), `${name}: crashed with ${err instanceof Error ? err.stack : String(err)}`);
+        codes.set(err.code, (codes.get(err.code) ?? 0) + 1);
+      }
+    }
+    // Both outcomes occur (padding flips are harmless; most mutations must be refused).
+    assert.ok(codes.size >= 3, `refusal codes seen: ${[...codes.keys()].join(', ')}`);
+    assert.ok(accepted < CASES_PER_ARTIFACT / 2, `${accepted} accepted`);
+  });
+}

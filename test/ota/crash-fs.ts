@@ -1,0 +1,192 @@
+/**
+ * A power-cut simulator around the real filesystem: counts every mutating operation (open for
+ * writing, write, fsync, rename, unlink, rm, mkdir, symlink, directory fsync) and "cuts the power"
+ * at operation N. A write that is cut lands only partly (a seeded random prefix, at a byte offset).
+ * After the cut every call throws. With `loseUnsynced`, powerOff() also reverts every file written
+ * since its last fsync to its last fsync'd content (a page cache that never reached the card), so a
+ * missing fsync shows up as lost data.
+ */
+import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { nodeFs, type OtaFileHandle, type OtaFs } from '../../ota/fs.js';
+
+export class PowerCut extends Error {
+  readonly powerLoss = true;
+  constructor(op: string) {
+    super(`power cut at ${op}`);
+  }
+}
+
+/** Small deterministic PRNG (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface CrashFsOptions {
+  /** 1-based index of the operation that is cut; null = never. */
+  cutAt: number | null;
+  random?: () => number;
+  loseUnsynced?: boolean;
+  /** Also fsync the real files (slow); durability is modelled by loseUnsynced either way. */
+  realSync?: boolean;
+}
+
+export class CrashFs implements OtaFs {
+  ops = 0;
+  /** What the cut operation was (for failure messages). */
+  cutOp: string | null = null;
+  /** Operation log: kind and path, for picking cut points. */
+  readonly log: { kind: string; path: string }[] = [];
+  #base: OtaFs;
+  #cutAt: number | null;
+  #random: () => number;
+  #loseUnsynced: boolean;
+  #realSync: boolean;
+  #dead = false;
+  /** path -> content at its last fsync (null: did not exist). */
+  #dirty = new Map<string, Buffer | null>();
+
+  constructor(options: CrashFsOptions, base: OtaFs = nodeFs) {
+    this.#base = base;
+    this.#cutAt = options.cutAt;
+    this.#random = options.random ?? Math.random;
+    this.#loseUnsynced = options.loseUnsynced ?? false;
+    this.#realSync = options.realSync ?? false;
+  }
+
+  get cut(): boolean {
+    return this.#dead;
+  }
+
+  #alive(op: string): void {
+    if (this.#dead) throw new PowerCut(`${op} (after the cut)`);
+  }
+
+  /** Counts an operation; true when this is the one that gets cut. */
+  #tick(kind: string, path: string): boolean {
+    this.#alive(`${kind} ${path}`);
+    this.ops++;
+    this.log.push({ kind, path });
+    if (this.#cutAt !== null && this.ops >= this.#cutAt) {
+      this.#dead = true;
+      this.cutOp = `#${this.ops} ${kind} ${path}`;
+      return true;
+    }
+    return false;
+  }
+
+  #markDirty(path: string): void {
+    if (this.#dirty.has(path)) return;
+    this.#dirty.set(path, existsSync(path) ? readFileSync(path) : null);
+  }
+
+  /** Applies the loss of unsynced data (when enabled). Call once after the cut. */
+  powerOff(): void {
+    this.#dead = true;
+    if (!this.#loseUnsynced) return;
+    for (const [path, content] of this.#dirty) {
+      if (!existsSync(path)) continue;
+      if (content === null) truncateSync(path, 0);
+      else writeFileSync(path, content);
+    }
+    this.#dirty.clear();
+  }
+
+  async open(path: string, flags: 'r' | 'w' | 'a' | 'r+'): Promise<OtaFileHandle> {
+    if (flags === 'r') this.#alive(`open ${path}`);
+    else {
+      if (flags === 'w' || !existsSync(path)) this.#markDirty(path);
+      if (this.#tick(`open(${flags})`, path)) throw new PowerCut(`open ${path}`);
+    }
+    const inner = await this.#base.open(path, flags);
+    return {
+      write: async (data, position) => {
+        this.#markDirty(path);
+        if (this.#tick('write', path)) {
+          const keep = Math.floor(this.#random() * data.length);
+          if (keep > 0) await inner.write(data.subarray(0, keep), position);
+          await inner.close();
+          throw new PowerCut(`write ${path} after ${keep} of ${data.length} bytes`);
+        }
+        await inner.write(data, position);
+      },
+      read: async (buffer, position) => {
+        this.#alive(`read ${path}`);
+        return inner.read(buffer, position);
+      },
+      sync: async () => {
+        if (this.#tick('fsync', path)) {
+          await inner.close();
+          throw new PowerCut(`fsync ${path}`);
+        }
+        if (this.#realSync) await inner.sync();
+        this.#dirty.delete(path);
+      },
+      close: async () => {
+        await inner.close();
+      },
+    };
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    this.#alive(`read ${path}`);
+    return this.#base.readFile(path);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    if (this.#tick('rename', `${from} -> ${to}`)) throw new PowerCut(`rename ${from}`);
+    await this.#base.rename(from, to);
+    if (this.#dirty.has(from)) {
+      this.#dirty.set(to, this.#dirty.get(from)!);
+      this.#dirty.delete(from);
+    }
+  }
+
+  async unlink(path: string): Promise<void> {
+    if (this.#tick('unlink', path)) throw new PowerCut(`unlink ${path}`);
+    await this.#base.unlink(path);
+    this.#dirty.delete(path);
+  }
+
+  async rm(path: string): Promise<void> {
+    if (this.#tick('rm', path)) throw new PowerCut(`rm ${path}`);
+    await this.#base.rm(path);
+    for (const p of this.#dirty.keys()) if (p === path || p.startsWith(`${path}/`)) this.#dirty.delete(p);
+  }
+
+  async mkdir(path: string): Promise<void> {
+    if (this.#tick('mkdir', path)) throw new PowerCut(`mkdir ${path}`);
+    await this.#base.mkdir(path);
+  }
+
+  async symlink(target: string, path: string): Promise<void> {
+    if (this.#tick('symlink', path)) throw new PowerCut(`symlink ${path}`);
+    await this.#base.symlink(target, path);
+  }
+
+  async readlink(path: string): Promise<string> {
+    this.#alive(`readlink ${path}`);
+    return this.#base.readlink(path);
+  }
+
+  async readdir(path: string): Promise<string[]> {
+    this.#alive(`readdir ${path}`);
+    return this.#base.readdir(path);
+  }
+
+  async stat(path: string) {
+    this.#alive(`stat ${path}`);
+    return this.#base.stat(path);
+  }
+
+  async syncDir(path: string): Promise<void> {
+    if (this.#tick('fsync-dir', path)) throw new PowerCut(`fsync dir ${path}`);
+    if (this.#realSync) await this.#base.syncDir(path);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Runs one update on a SimDevice with the power cut at operation N, then powers the device on again
+ * (as many boots as the updater asks for) and reports what state it settled in.
+ */
+import { configureLogging } from '../../lib/log.js';
+import { isPowerLoss, type Outcome, type Updater } from '../../ota/install/updater.js';
+import { CrashFs, rng } from './crash-fs.js';
+import type { SimDevice } from './sim-device.js';
+
+export interface CutRun {
+  cutOp: string | null;
+  ops: number;
+  /** How the update ended according to the journal; 'none' when it never started. */
+  result: 'success' | 'failure' | 'none';
+  error: string | null;
+  bootedSlot: 'A' | 'B';
+  bootedVersion: string;
+  boots: number;
+}
+
+configureLogging({ level: 'silent' });
+
+export class BrickedError extends Error {}
+
+export async function runWithCut(
+  dev: SimDevice,
+  start: (u: Updater) => Promise<Outcome>,
+  cut: { cutAt: number | null; seed?: number; loseUnsynced?: boolean },
+): Promise<CutRun> {
+  let boots = 0;
+  const bootOnce = () => {
+    boots++;
+    const b = dev.boot();
+    if (!b.ok) throw new BrickedError(`device does not boot: ${b.reason} (${b.log.join('; ')})`);
+    return b;
+  };
+  bootOnce();
+  const crash = new CrashFs({ cutAt: cut.cutAt, random: rng(cut.seed ?? 1), loseUnsynced: cut.loseUnsynced ?? false });
+  try {
+    let out = await start(await dev.updater(crash).init());
+    while (out.kind === 'reboot') {
+      bootOnce();
+      out = await (await dev.updater(crash).init()).resume();
+    }
+  } catch (err) {
+    if (!isPowerLoss(err)) throw err;
+  }
+  if (crash.cut) {
+    crash.powerOff();
+    dev.firmware.powerCut();
+  }
+  // Power on again; the updater resumes or rolls back from its journal, rebooting as often as it asks.
+  let updater: Updater;
+  for (let i = 0; ; i++) {
+    if (i > 6) throw new Error('updater keeps asking for reboots');
+    bootOnce();
+    updater = await dev.updater(new CrashFs({ cutAt: null })).init();
+    if ((await updater.resume()).kind !== 'reboot') break;
+  }
+  const status = updater.status();
+  if (status.state !== 'idle') throw new Error(`updater settled in state ${status.state}, not idle`);
+  const b = dev.lastBoot!;
+  if (!b.ok) throw new BrickedError('not booted');
+  return {
+    cutOp: crash.cutOp,
+    ops: crash.ops,
+    result: status.last ? status.last.result : 'none',
+    error: status.last?.error ?? null,
+    bootedSlot: b.slot,
+    bootedVersion: b.os.version,
+    boots,
+  };
+}

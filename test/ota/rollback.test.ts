@@ -1,0 +1,195 @@
+/**
+ * Automatic rollback (no command given): an OS slot that fails its health checks, an OS image that
+ * never comes up in its trial boot, a model or app that fails its health window, a payload with a bad
+ * checksum; plus power cuts during those rollbacks, the update lock, and manual rollback after a commit.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { isSidewalkError } from '../../lib/errors.js';
+import { CrashFs } from './crash-fs.js';
+import { runWithCut } from './power-cut-harness.js';
+import { SimDevice, fakeArtifact, modelArtifact, modelBundle, osArtifact, type FakeArtifact } from './sim-device.js';
+
+const ARTIFACT = '/data/ota/downloads/next.mender';
+
+describe('automatic rollback', () => {
+  let template: string;
+  before(() => {
+    template = SimDevice.template();
+  });
+  after(() => rmSync(template, { recursive: true, force: true }));
+
+  async function withDevice<T>(artifact: FakeArtifact, fn: (dev: SimDevice) => Promise<T>): Promise<T> {
+    const dev = SimDevice.fromTemplate(template);
+    dev.artifacts.set(ARTIFACT, artifact);
+    try {
+      return await fn(dev);
+    } finally {
+      dev.remove();
+    }
+  }
+
+  const currentModel = (dev: SimDevice) => readlinkSync(join(dev.stateDir, 'stores', 'model', 'current'));
+
+  test('an OS slot that fails its health checks is rolled back to the old slot', async () => {
+    await withDevice(osArtifact('2.0'), async (dev) => {
+      dev.unhealthy.add('2.0');
+      const r = await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt: null });
+      assert.equal(r.result, 'failure');
+      assert.match(r.error ?? '', /health check failed: 2.0 is unhealthy/);
+      assert.equal(r.bootedSlot, 'A');
+      assert.equal(r.bootedVersion, '1.0');
+      assert.equal(dev.autobootDefaultSlot(), 'A');
+      assert.equal(r.boots, 4, 'start, trial of B, reboot back to A, power-on');
+      assert.equal(dev.provides().artifact_name, 'os-1.0');
+    });
+  });
+
+  test('an OS image whose kernel panics in its trial boot falls back by itself and is rolled back', async () => {
+    await withDevice(osArtifact('2.0', { panics: true }), async (dev) => {
+      const r = await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt: null });
+      assert.equal(r.result, 'failure');
+      assert.match(r.error ?? '', /trial boot of slot B did not come up \(booted slot A\)/);
+      assert.equal(r.bootedVersion, '1.0');
+      assert.equal(dev.autobootDefaultSlot(), 'A');
+    });
+  });
+
+  test('a model that fails its health window is rolled back to the previous model', async () => {
+    await withDevice(modelArtifact('2.0.0'), async (dev) => {
+      dev.unhealthy.add('model-2.0.0');
+      const r = await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt: null });
+      assert.equal(r.result, 'failure');
+      assert.equal(currentModel(dev), join('versions', '1.0.0'));
+      assert.deepEqual(dev.notified, ['model', 'model'], 'runtime told to load 2.0.0, then 1.0.0 again');
+      assert.equal(dev.provides()['rootfs-image.sidewalk-model.version'], undefined);
+    });
+  });
+
+  test('a payload with a bad checksum never becomes active', async () => {
+    for (const artifact of [osArtifact('2.0'), modelArtifact('2.0.0')]) {
+      await withDevice(artifact, async (dev) => {
+        const file = artifact.files[artifact.files.length - 1]!;
+        file.data = Buffer.from(file.data);
+        file.data[100]! ^= 1; // content no longer matches the sha256 in info.files
+        const r = await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt: null });
+        assert.equal(r.result, 'failure');
+        assert.match(r.error ?? '', /ARTIFACT_PAYLOAD_CHECKSUM/);
+        assert.equal(r.bootedSlot, 'A');
+        assert.equal(currentModel(dev), join('versions', '1.0.0'));
+      });
+    }
+  });
+
+  test('a model whose manifest does not match its files is refused before the switch', async () => {
+    const files = modelBundle('2.0.0');
+    files[0] = { name: 'model.tflite', data: Buffer.alloc(100, 7) };
+    await withDevice(fakeArtifact('sidewalk-model', 'model-2.0.0', files), async (dev) => {
+      const r = await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt: null });
+      assert.equal(r.result, 'failure');
+      assert.match(r.error ?? '', /OTA_MODEL_INVALID: manifest.json: files.model.tflite.sha256/);
+      assert.deepEqual(dev.notified, []);
+    });
+  });
+
+  for (const [label, artifact, unhealthy] of [
+    ['an OS slot failing its checks', osArtifact('2.0'), '2.0'],
+    ['a model failing its health window', modelArtifact('2.0.0'), 'model-2.0.0'],
+  ] as const) {
+    test(`power cuts at every operation of ${label} still end on the old version`, async () => {
+      let ops = 0;
+      await withDevice(artifact, async (dev) => {
+        dev.unhealthy.add(unhealthy);
+        dev.boot();
+        const counting = new CrashFs({ cutAt: null });
+        let out = await (await dev.updater(counting).init()).install(ARTIFACT);
+        while (out.kind === 'reboot') {
+          dev.boot();
+          out = await (await dev.updater(counting).init()).resume();
+        }
+        ops = counting.ops;
+      });
+      assert.ok(ops > 10);
+      for (let cutAt = 1; cutAt <= ops; cutAt++) {
+        await withDevice(artifact, async (dev) => {
+          dev.unhealthy.add(unhealthy);
+          const r = await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt, seed: cutAt, loseUnsynced: cutAt % 2 === 0 });
+          const ctx = `cut at ${r.cutOp}: ${r.error}`;
+          assert.notEqual(r.result, 'success', ctx);
+          assert.equal(r.bootedVersion, '1.0', ctx);
+          assert.equal(dev.autobootDefaultSlot(), 'A', ctx);
+          assert.equal(currentModel(dev), join('versions', '1.0.0'), ctx);
+        });
+      }
+    });
+  }
+
+  test('nothing is installed or rebooted while the scooter moves', async () => {
+    await withDevice(osArtifact('2.0'), async (dev) => {
+      dev.boot();
+      let polls = 0;
+      const slotB = dev.firmware.layout.slots.B.rootDevice;
+      const u = await dev
+        .updater(new CrashFs({ cutAt: null }), {
+          isMoving: async () => {
+            polls++;
+            if (polls <= 4) assert.equal(dev.firmware.slotImage('B', 'root'), null, 'slot B untouched while moving');
+            assert.equal(dev.firmware.rebootRequested, false);
+            return polls <= 3;
+          },
+        })
+        .init();
+      const out = await u.install(ARTIFACT);
+      assert.deepEqual(out, { kind: 'reboot' });
+      assert.ok(polls >= 4, `isMoving asked ${polls} times`);
+      assert.ok(readFileSync(slotB).length > 0);
+      assert.equal(dev.firmware.slotImage('B', 'root')?.version, '2.0');
+    });
+  });
+
+  test('the update gives up when the scooter keeps moving past the lock timeout', async () => {
+    await withDevice(modelArtifact('2.0.0'), async (dev) => {
+      dev.moving = true;
+      dev.boot();
+      let t = 0;
+      const u = await dev.updater(new CrashFs({ cutAt: null }), { lockTimeoutMs: 1000, now: () => (t += 100) }).init();
+      const out = await u.install(ARTIFACT);
+      assert.equal(out.kind, 'idle');
+      assert.match(out.kind === 'idle' ? (out.error ?? '') : '', /OTA_LOCKED/);
+      assert.equal(currentModel(dev), join('versions', '1.0.0'));
+      assert.deepEqual(dev.notified, []);
+    });
+  });
+
+  test('a committed model and a committed OS can be rolled back by command', async () => {
+    await withDevice(modelArtifact('2.0.0'), async (dev) => {
+      const r = await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt: null });
+      assert.equal(r.result, 'success');
+      assert.equal(currentModel(dev), join('versions', '2.0.0'));
+      const back = await runWithCut(dev, (u) => u.rollbackNow('model'), { cutAt: null });
+      assert.equal(back.result, 'success');
+      assert.equal(currentModel(dev), join('versions', '1.0.0'));
+    });
+    await withDevice(osArtifact('2.0'), async (dev) => {
+      const r = await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt: null });
+      assert.equal(r.bootedSlot, 'B');
+      const back = await runWithCut(dev, (u) => u.rollbackNow('rootfs'), { cutAt: null });
+      assert.equal(back.result, 'success');
+      assert.equal(back.bootedSlot, 'A');
+      assert.equal(back.bootedVersion, '1.0');
+      assert.equal(dev.autobootDefaultSlot(), 'A');
+      assert.equal(dev.provides().artifact_name, 'os-1.0');
+    });
+  });
+
+  test('a second install while one is in progress is refused', async () => {
+    await withDevice(osArtifact('2.0'), async (dev) => {
+      dev.boot();
+      const u = await dev.updater(new CrashFs({ cutAt: null })).init();
+      assert.deepEqual(await u.install(ARTIFACT), { kind: 'reboot' });
+      await assert.rejects(u.install(ARTIFACT), (err) => isSidewalkError(err, 'OTA_BUSY'));
+    });
+  });
+});

@@ -1,0 +1,70 @@
+/** A socat pty pair: two linked pseudo-terminals, the stand-in for a UART and its peer. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface PtyPair {
+  /** Device the code under test opens. */
+  device: string;
+  /** Device the test's peer (responder / GPS simulator) opens. */
+  peer: string;
+  close(): Promise<void>;
+}
+
+export async function socatPair(): Promise<PtyPair> {
+  const dir = await mkdtemp(join(tmpdir(), 'sidewalk-pty-'));
+  const device = join(dir, 'dev');
+  const peer = join(dir, 'peer');
+  const child: ChildProcess = spawn('socat', [`pty,raw,echo=0,link=${device}`, `pty,raw,echo=0,link=${peer}`], { stdio: 'ignore' });
+  const deadline = Date.now() + 5000;
+  const ready = async () => (await access(device).then(() => true, () => false)) && (await access(peer).then(() => true, () => false));
+  while (!(await ready())) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`socat did not create ${device} and ${peer}`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return {
+    device,
+    peer,
+    async close() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The far end of a pty, read and written directly (independently of runtime/actuators/serial-port.ts). */
+export interface PtyPeer {
+  received: Buffer[];
+  onData(handler: (chunk: Buffer) => void): void;
+  write(data: Buffer | string): void;
+  close(): Promise<void>;
+}
+
+export async function openPeer(path: string): Promise<PtyPeer> {
+  const { openSync, constants, writeSync } = await import('node:fs');
+  const { ReadStream } = await import('node:tty');
+  const fd = openSync(path, constants.O_RDWR | constants.O_NOCTTY);
+  const stream = new ReadStream(fd);
+  const received: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => received.push(chunk));
+  return {
+    received,
+    onData: (handler) => stream.on('data', handler),
+    write: (data) => {
+      writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        stream.once('close', () => resolve());
+        stream.destroy();
+      }),
+  };
+}

@@ -1,0 +1,158 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RpicamSource, type RpicamSourceOptions } from '../../../runtime/camera/rpicam-source.js';
+import { i420FrameBytes, parseSceneScript, renderScene, rgbToI420, segmentAt } from '../../../runtime/camera/scenes.js';
+import type { Frame } from '../../../runtime/types.js';
+import { isSidewalkError } from '../../../lib/errors.js';
+import { REPO_ROOT } from '../../helpers/paths.js';
+import { isAlive, meanLuma, sameI420Pixels } from './frame-helpers.js';
+
+const FAKE = join(REPO_ROOT, 'test', 'fixtures', 'fake-rpicam-vid');
+let tmp = '';
+
+before(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'sidewalk-rpicam-'));
+});
+after(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+function fakeCamera(env: Record<string, string>, options: Partial<RpicamSourceOptions> = {}): RpicamSource {
+  return new RpicamSource({
+    width: 128,
+    height: 64,
+    fps: 30,
+    binary: FAKE,
+    frameTimeoutMs: 3000,
+    restartMinMs: 20,
+    restartMaxMs: 200,
+    env: { ...process.env, SIDEWALK_LOG: 'silent', ...env },
+    ...options,
+  });
+}
+
+async function nextFrame(source: RpicamSource): Promise<Frame> {
+  const frame = await source.next();
+  assert.ok(frame, 'live source ended');
+  return frame;
+}
+
+async function readPid(file: string): Promise<number> {
+  for (;;) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (text.trim()) return Number(text);
+    await sleep(10);
+  }
+}
+
+describe('RpicamSource with the fake rpicam-vid', () => {
+  test('frames have the padded stride, the right size and the scripted content', async () => {
+    const fps = 30;
+    const script = 'side:0.5,street:0.5';
+    const source = fakeCamera({ FAKE_RPICAM_SCRIPT: script, FAKE_RPICAM_SEED: '2' }, { width: 100, fps });
+    await source.start();
+    assert.equal(source.stride, 128);
+    const frames: { seq: number; luma: number; data: Uint8Array; capturedAtNs: bigint }[] = [];
+    for (let i = 0; i < 30; i++) {
+      const f = await nextFrame(source);
+      assert.equal(f.format, 'yuv420');
+      assert.equal(f.width, 100);
+      assert.equal(f.height, 64);
+      assert.equal(f.stride, 128);
+      assert.equal(f.data.length, i420FrameBytes(128, 64));
+      frames.push({ seq: f.seq, luma: meanLuma(f), data: Uint8Array.from(f.data), capturedAtNs: f.capturedAtNs });
+    }
+    await source.stop();
+    assert.equal(source.stats.restarts, 0);
+    assert.equal(source.stats.frames, 30);
+    // seq counts every frame the camera wrote (dropped ones included), so it names the fake's frame index.
+    const parsed = parseSceneScript(script);
+    const rgb = new Uint8Array(100 * 64 * 3);
+    const expected = new Uint8Array(i420FrameBytes(128, 64));
+    for (const f of [frames[0]!, frames[frames.length - 1]!]) {
+      const tS = f.seq / fps;
+      const { kind, index } = segmentAt(parsed, tS);
+      renderScene(kind, { width: 100, height: 64, offsetM: (tS * 12) / 3.6, seed: 2 + index * 7919 }, rgb);
+      rgbToI420(rgb, 100, 64, 128, expected);
+      assert.ok(sameI420Pixels(f.data, expected, 100, 64, 128), `frame ${f.seq} is not the fake's ${kind} frame`);
+    }
+    const side = frames.filter((f) => segmentAt(parsed, f.seq / fps).kind === 'side').map((f) => f.luma);
+    const street = frames.filter((f) => segmentAt(parsed, f.seq / fps).kind === 'street').map((f) => f.luma);
+    assert.ok(side.length > 0 && street.length > 0);
+    assert.ok(Math.min(...side) > Math.max(...street) + 20, `sidewalk Y ${Math.min(...side)} vs street Y ${Math.max(...street)}`);
+    for (let i = 1; i < frames.length; i++) assert.ok(frames[i]!.capturedAtNs > frames[i - 1]!.capturedAtNs);
+  });
+
+  test('a killed camera is restarted and frames resume', async () => {
+    const pidFile = join(tmp, 'killed.pid');
+    const source = fakeCamera({ FAKE_RPICAM_PIDFILE: pidFile });
+    await source.start();
+    for (let i = 0; i < 5; i++) await nextFrame(source);
+    const firstPid = await readPid(pidFile);
+    await rm(pidFile);
+    process.kill(firstPid, 'SIGKILL');
+    const seqBefore = (await nextFrame(source)).seq;
+    let resumed = 0;
+    while (resumed < 5) if ((await nextFrame(source)).seq > seqBefore) resumed++;
+    assert.equal(source.stats.restarts, 1);
+    const secondPid = await readPid(pidFile);
+    assert.notEqual(secondPid, firstPid);
+    await source.stop();
+    assert.equal(isAlive(secondPid), false, 'stop() left the camera process running');
+  });
+
+  test('a camera that exits by itself is restarted each time', async () => {
+    const source = fakeCamera({ FAKE_RPICAM_EXIT_AFTER_FRAMES: '4' });
+    await source.start();
+    for (let i = 0; i < 10; i++) await nextFrame(source);
+    assert.ok(source.stats.restarts >= 2, `restarts ${source.stats.restarts}`);
+    await source.stop();
+  });
+
+  test('a stalled camera is killed and restarted after frameTimeoutMs', async () => {
+    const pidFile = join(tmp, 'stalled.pid');
+    const source = fakeCamera({ FAKE_RPICAM_STALL_AFTER_FRAMES: '3', FAKE_RPICAM_PIDFILE: pidFile }, { frameTimeoutMs: 300 });
+    await source.start();
+    for (let i = 0; i < 3; i++) await nextFrame(source);
+    const stalledPid = await readPid(pidFile);
+    await rm(pidFile);
+    for (let i = 0; i < 3; i++) await nextFrame(source);
+    assert.ok(source.stats.restarts >= 1);
+    const restartedPid = await readPid(pidFile);
+    assert.notEqual(restartedPid, stalledPid);
+    for (let i = 0; i < 50 && isAlive(stalledPid); i++) await sleep(20);
+    assert.equal(isAlive(stalledPid), false, 'the stalled camera process was left running');
+    await source.stop();
+  });
+
+  test('a slow consumer gets the newest frame; older ones are counted as dropped', async () => {
+    const source = fakeCamera({}, { fps: 60 });
+    await source.start();
+    const first = await nextFrame(source);
+    await sleep(300);
+    const latest = await nextFrame(source);
+    assert.ok(latest.seq - first.seq >= 2, `seq ${first.seq} -> ${latest.seq}`);
+    assert.equal(source.stats.dropped, latest.seq - first.seq - 1);
+    await source.stop();
+    assert.equal(await source.next(), null);
+  });
+
+  test("'probe' measures the stride from the camera's own output", async () => {
+    const source = fakeCamera({ FAKE_RPICAM_STRIDE: '160' }, { width: 128, stride: 'probe' });
+    await source.start();
+    assert.equal(source.stride, 160);
+    const f = await nextFrame(source);
+    assert.equal(f.stride, 160);
+    assert.equal(f.data.length, i420FrameBytes(160, 64));
+    await source.stop();
+  });
+
+  test('a missing binary is a clear error at start()', async () => {
+    const source = new RpicamSource({ width: 64, height: 64, fps: 10, binary: join(tmp, 'no-such-rpicam-vid') });
+    await assert.rejects(source.start(), (e: unknown) => isSidewalkError(e, 'CAMERA_BINARY_MISSING') && e.message.includes('no-such-rpicam-vid'));
+  });
+});

@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfigFile, validateConfig } from '../../../runtime/config/load.js';
+import { isSidewalkError } from '../../../lib/errors.js';
+import { configReferenceMarkdown } from '../../../runtime/config/reference.js';
+import { REPO_ROOT } from '../../helpers/paths.js';
+
+async function withFile(text: string, fn: (path: string) => void | Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
+  try {
+    const path = join(dir, 'runtime.yaml');
+    await writeFile(path, text);
+    await fn(path);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('a minimal config gets the legacy decision defaults and resolves paths against its folder', async () => {
+  await withFile('model:\n  bundle: models/current\n', (path) => {
+    const c = loadConfigFile(path);
+    assert.equal(c.mode, 'limit');
+    assert.equal(c.decision.window_frames, 6);
+    assert.equal(c.decision.sidewalk_enter, 0.5);
+    assert.equal(c.decision.road_below, 0.5);
+    assert.equal(c.speed.ramp_s, 10);
+    assert.equal(c.metrics.host, '127.0.0.1');
+    assert.equal(c.model.bundle, join(path, '..', 'models/current'));
+  });
+});
+
+test('every violation is reported as path: message', () => {
+  try {
+    validateConfig({ mode: 'fly', model: {}, camera: { width: 3, colour: 'red' }, speed: { sidewalk_kph: -1 } });
+    assert.fail('expected CONFIG_INVALID');
+  } catch (err) {
+    assert.ok(isSidewalkError(err, 'CONFIG_INVALID'));
+    const problems = err.details.problems as string[];
+    assert.deepEqual(problems.sort(), [
+      'camera.colour: unknown field',
+      'camera.width: must be >= 16',
+      'mode: must be one of limit, monitor, record, replay',
+      'model.bundle: required field is missing',
+      'speed.sidewalk_kph: must be > 0',
+    ]);
+  }
+});
+
+test('YAML syntax errors name the line', async () => {
+  await withFile('model:\n  bundle: [unclosed\n', (path) => {
+    assert.throws(() => loadConfigFile(path), (err: unknown) => isSidewalkError(err, 'CONFIG_INVALID') && /line \d+/.test(err.message));
+  });
+});
+
+test('a missing file is CONFIG_UNREADABLE naming the path', () => {
+  assert.throws(() => loadConfigFile('/nonexistent/runtime.yaml'), /CONFIG_UNREADABLE|nonexistent\/runtime.yaml/);
+});
+
+test('the shipped example config is valid', () => {
+  const c = loadConfigFile(join(REPO_ROOT, 'image/rootfs/etc/sidewalk/runtime.yaml'));
+  assert.equal(c.limiter.kind, 'gpio');
+  assert.equal(c.decision.enter_frames, 2);
+});
+
+test("README's configuration reference is the one generated from the schema", async () => {
+  const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+  const block = readme.split('<!-- config-reference:start')[1]!.split('<!-- config-reference:end -->')[0]!;
+  const body = block.slice(block.indexOf('-->') + 3).trim();
+  assert.equal(body, configReferenceMarkdown(), 'run: node dist/bin/sidewalk.js config reference --update-readme');
+});
