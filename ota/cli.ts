@@ -89,7 +89,7 @@ async function statusReport(config: OtaConfig): Promise<Record<string, unknown>>
   }
   const stores: Record<string, unknown> = {};
   for (const kind of ['model', 'app'] as const) {
-    const store = new VersionStore(nodeFs, config.stores[kind]!, kind);
+    const store = new VersionStore(nodeFs, config.stores[kind], kind);
     stores[kind] = { current: await store.current(), previous: await store.previous() };
   }
   return { state: s.state, update: s.update, last: s.last, booted, autoboot, stores, provides: (await readProvides(nodeFs, u.providesPath)).current };

@@ -32,7 +32,7 @@ export interface SlotYaml {
 export interface OtaConfig {
   device_type: string;
   state_dir: string;
-  stores: { model: string | null; app: string | null };
+  stores: { model: string; app: string };
   keys: string[];
   allow_unsigned: boolean;
   boot: {
@@ -95,14 +95,14 @@ export const otaConfigSchema: SchemaObject = {
   required: ['device_type'],
   properties: {
     device_type: { type: 'string', minLength: 1, description: 'Matched against artifacts\' device_type (e.g. raspberrypi4).' },
-    state_dir: { type: 'string', default: '/data/ota', description: 'OTA state on the data partition: journal, provides, downloads.' },
+    state_dir: { type: 'string', default: '/var/lib/sidewalk/ota', description: 'OTA state on the data partition: journal, provides, downloads, inbox.' },
     stores: {
       type: 'object',
       additionalProperties: false,
       default: {},
       properties: {
-        model: { type: 'string', nullable: true, default: null, description: 'Model store (default <state_dir>/stores/model).' },
-        app: { type: 'string', nullable: true, default: null, description: 'App store (default <state_dir>/stores/app).' },
+        model: { type: 'string', default: '/var/lib/sidewalk/models', description: 'Model store; the runtime loads <model>/current (runtime.yaml model.bundle).' },
+        app: { type: 'string', default: '/var/lib/sidewalk/app', description: 'App store; the runtime runs from <app>/current.' },
       },
     },
     keys: { type: 'array', items: { type: 'string' }, default: [], description: 'PEM public key files that may sign artifacts.' },
@@ -198,8 +198,6 @@ export function validateOtaConfig(raw: unknown, source = 'ota config'): OtaConfi
   if (data.boot.backend === 'simulated' && data.boot.simulated_dir === null) {
     throw new SidewalkError('CONFIG_INVALID', `${source} is invalid:\n  boot.simulated_dir: required when boot.backend is simulated`, { details: { problems: ['boot.simulated_dir: required when boot.backend is simulated'] } });
   }
-  data.stores.model ??= join(data.state_dir, 'stores', 'model');
-  data.stores.app ??= join(data.state_dir, 'stores', 'app');
   data.daemon.inbox_dir ??= join(data.state_dir, 'inbox');
   return data;
 }
@@ -222,9 +220,8 @@ export function loadOtaConfig(path: string): OtaConfig {
   const c = validateOtaConfig(raw, path);
   const abs = (p: string) => resolve(base, p);
   c.state_dir = abs(c.state_dir);
-  const rawStores = (raw?.stores ?? {}) as Record<string, unknown>;
-  c.stores.model = rawStores.model ? abs(c.stores.model!) : join(c.state_dir, 'stores', 'model');
-  c.stores.app = rawStores.app ? abs(c.stores.app!) : join(c.state_dir, 'stores', 'app');
+  c.stores.model = abs(c.stores.model);
+  c.stores.app = abs(c.stores.app);
   c.daemon.inbox_dir = (raw?.daemon as Record<string, unknown> | undefined)?.inbox_dir ? abs(c.daemon.inbox_dir!) : join(c.state_dir, 'inbox');
   c.keys = c.keys.map(abs);
   c.boot.selector_dir = abs(c.boot.selector_dir);

@@ -85,7 +85,7 @@ export function createUpdater(config: OtaConfig, options: { onProgress?: (e: Pro
   return new Updater({
     fs: nodeFs,
     stateDir: config.state_dir,
-    stores: { model: new VersionStore(nodeFs, config.stores.model!, 'model'), app: new VersionStore(nodeFs, config.stores.app!, 'app') },
+    stores: { model: new VersionStore(nodeFs, config.stores.model, 'model'), app: new VersionStore(nodeFs, config.stores.app, 'app') },
     boot: createBootControl(config),
     async openArtifact(path) {
       const publicKeys = config.keys.map((k) => {

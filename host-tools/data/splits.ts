@@ -2,8 +2,8 @@
  * Train/val/test splits BY RIDE (a ride's frames never straddle splits: neighbouring frames are near
  * copies), stratified by location and by each ride's dominant class, deterministic from a seed.
  * Rides are taken in the order of sha256(seed, ride content hash) and each goes to the split furthest
- * below its target share of frames for that class (a class with at least as many rides as splits first
- * gives each split one ride). Once a location's test split is frozen, its test
+ * below its target share of frames for that class (with enough rides, each split first gets one ride of
+ * the location and one of each class). Once a location's test split is frozen, its test
  * rides stay, and new rides only go to train/val.
  */
 import { createHash } from 'node:crypto';
@@ -27,8 +27,6 @@ export interface SplitResult {
   testFrozen: boolean;
 }
 
-const SPLITS: Split[] = ['train', 'val', 'test'];
-
 export function assignSplits(db: Db, opts: SplitOptions): SplitResult {
   const loc = db.prepare('SELECT id, test_frozen_at FROM locations WHERE name = ?').get(opts.location) as { id: number; test_frozen_at: string | null } | undefined;
   if (!loc) throw new SidewalkError('DATA_LOCATION_UNKNOWN', `location "${opts.location}" has no rides`);
@@ -48,7 +46,10 @@ export function assignSplits(db: Db, opts: SplitOptions): SplitResult {
         (SELECT COUNT(*) FROM frames f WHERE f.ride_id = r.id AND f.label IS NOT NULL) AS n
       FROM rides r WHERE r.location_id = ?`).all(loc.id) as { id: number; hash: string; split: Split | null; cls: string | null; n: number }[];
     const byClass = new Map<string, typeof rides>();
-    for (const r of rides) {
+    const locRides: Record<Split, number> = { train: 0, val: 0, test: 0 };
+    for (const r of rides) if (r.split) locRides[r.split]++;
+    const active = (['test', 'val', 'train'] as Split[]).filter((s) => targets[s] > 0);
+    for (const r of [...rides].sort((a, b) => ((a.cls ?? '') < (b.cls ?? '') ? -1 : (a.cls ?? '') > (b.cls ?? '') ? 1 : 0))) {
       const key = r.cls ?? '(unlabelled)';
       byClass.set(key, [...(byClass.get(key) ?? []), r]);
     }
@@ -63,9 +64,11 @@ export function assignSplits(db: Db, opts: SplitOptions): SplitResult {
         const sum = have.train + have.val + have.test + Math.max(1, r.n);
         let best: Split = 'train';
         let bestDeficit = -Infinity;
-        const active = SPLITS.filter((s) => targets[s] > 0);
-        // Small classes: every active split first gets one ride, when the class has enough rides.
-        const empty = group.length >= active.length ? active.find((s) => have[s] === 0) : undefined;
+        // Small data: every active split first gets one ride of the location, then one of each class,
+        // when there are enough rides for that.
+        const emptyLoc = rides.length >= active.length ? active.find((s) => locRides[s] === 0) : undefined;
+        const emptyClass = group.length >= active.length ? active.find((s) => have[s] === 0) : undefined;
+        const empty = emptyLoc ?? emptyClass;
         if (empty) best = empty;
         else {
           for (const s of active) {
@@ -75,8 +78,12 @@ export function assignSplits(db: Db, opts: SplitOptions): SplitResult {
         }
         update.run(best, r.id);
         have[best] += Math.max(1, r.n);
+        locRides[best]++;
         assigned++;
       }
+    }
+    if (opts.freezeTest && !frozen && locRides.test === 0) {
+      throw new SidewalkError('DATA_SPLIT_EMPTY_TEST', `location "${opts.location}" has no test rides; refusing to freeze an empty test split`);
     }
     if (opts.freezeTest && !frozen) db.prepare('UPDATE locations SET test_frozen_at = ? WHERE id = ?').run(new Date().toISOString(), loc.id);
   })();

@@ -101,8 +101,12 @@ export class RideWatcher {
 
   start(): void {
     this.#running = true;
+    let first = true;
     const loop = (): void => {
-      this.#scanning = this.scanOnce().catch((err) => log.error(`scan failed: ${errorMessage(err)}`)).finally(() => {
+      // The first scan also removes store files left by an ingest that was interrupted before its commit.
+      const sweep = first ? this.#opts.store.removeOrphans(this.#opts.db).then(() => undefined) : Promise.resolve();
+      first = false;
+      this.#scanning = sweep.then(() => this.scanOnce()).catch((err) => log.error(`scan failed: ${errorMessage(err)}`)).finally(() => {
         if (this.#running) this.#timer = setTimeout(loop, this.#opts.pollMs ?? 2000);
       });
     };

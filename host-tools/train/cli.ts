@@ -30,7 +30,7 @@ function variants(value: string): TrainVariant[] {
 
 interface TrainFlags {
   data: string; out: string; arch: TrainOptions['arch']; weights: TrainOptions['weights']; inputSize: number; alpha: number;
-  epochs: number; fineTuneEpochs: number; fineTuneFrom: number; batchSize: number; seed: number; colorOrder: 'rgb' | 'bgr';
+  epochs: number; fineTuneEpochs: number; fineTuneFrom: number; batchSize: number; patience: number; seed: number; colorOrder: 'rgb' | 'bgr';
   crop: string; variants: TrainVariant[]; resume?: boolean; name: string; version: string; location: string; demoOnly?: boolean;
 }
 
@@ -52,6 +52,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--fine-tune-epochs <n>', 'stage 2 epochs (MobileNetV2 only; 0 skips)', integer(0), 10)
     .option('--fine-tune-from <layer>', 'stage 2 unfreezes backbone layers from this index on', integer(0), 100)
     .option('--batch-size <n>', 'batch size', integer(1), 32)
+    .option('--patience <n>', 'early stopping: epochs without val_loss improvement before a stage ends', integer(1), 3)
     .option('--seed <s>', 'random seed (data order, augmentation, initial weights)', integer(0), 42)
     .addOption(new Option('--color-order <order>', 'channel order the model is trained and served with').choices(['rgb', 'bgr']).default('rgb'))
     .option('--crop <x,y,w,h>', 'region of the camera frame fed to the model, as fractions', '0,0,1,1')

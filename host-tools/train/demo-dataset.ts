@@ -3,7 +3,10 @@
  * camera uses: DIR/{train,val,test}/{bike_lane,crosswalk,side,street}/NNNNN.png + dataset.json.
  * Splits use disjoint seed ranges, so validation and test scenes have looks the model never saw.
  *
- *   node dist/host-tools/train/demo-dataset.js --out DIR [--per-class 300] [--width 160 --height 120] [--seed 1]
+ * Each class folder mixes frame sizes and aspect ratios (the device asks the camera for frames near the
+ * model's input size, which need not be the training images' shape), all resized by the same preprocessing.
+ *
+ *   node dist/host-tools/train/demo-dataset.js --out DIR [--per-class 300] [--seed 1]
  */
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -16,23 +19,26 @@ import { writePngSequence } from './png-frames.js';
 export interface DemoDatasetOptions {
   /** Training images per class; val gets a fifth of it and test a third. */
   perClass: number;
-  width: number;
-  height: number;
   seed: number;
+  /** Frame sizes, used in turn; default FRAME_SIZES. */
+  sizes?: ReadonlyArray<readonly [number, number]>;
 }
+
+/** 4:3, square, 16:9 and model-sized frames. */
+export const FRAME_SIZES: ReadonlyArray<readonly [number, number]> = [[160, 120], [96, 96], [192, 108], [64, 64]];
 
 /** Disjoint seed bases per split (scene seeds select lighting, colours, geometry and markings). */
 const SPLIT_SEED_BASE = { train: 1_000_000, val: 2_000_000, test: 3_000_000 } as const;
 
-function* sceneFrames(kind: SceneKind, count: number, seedBase: number, options: DemoDatasetOptions): Generator<Uint8Array> {
-  const rand = createPrng(seedBase ^ options.seed ^ SCENE_KINDS.indexOf(kind) * 7919);
+function* sceneFrames(kind: SceneKind, count: number, seedBase: number, seed: number, width: number, height: number): Generator<Uint8Array> {
+  const rand = createPrng(seedBase ^ seed ^ (width * 1000 + height) ^ SCENE_KINDS.indexOf(kind) * 7919);
   for (let i = 0; i < count; i++) {
-    const out = new Uint8Array(options.width * options.height * 3);
+    const out = new Uint8Array(width * height * 3);
     renderScene(kind, {
-      width: options.width,
-      height: options.height,
+      width,
+      height,
       offsetM: rand() * 200,
-      seed: seedBase + options.seed * 10_000 + i,
+      seed: seedBase + seed * 10_000 + width * 10 + i * 1000,
       // Mostly full variation, some near-canonical looks.
       variation: rand() < 0.2 ? rand() * 0.5 : 0.5 + rand() * 0.5,
     }, out);
@@ -45,9 +51,13 @@ export async function writeDemoDataset(dir: string, options: DemoDatasetOptions,
   const counts: Record<string, number> = {};
   const sizes = { train: options.perClass, val: Math.max(4, Math.round(options.perClass / 5)), test: Math.max(4, Math.round(options.perClass / 3)) };
   for (const [split, count] of Object.entries(sizes) as Array<[keyof typeof sizes, number]>) {
+    const frameSizes = options.sizes ?? FRAME_SIZES;
     for (const kind of SCENE_KINDS) {
-      await writePngSequence(join(dir, split, kind), sceneFrames(kind, count, SPLIT_SEED_BASE[split], options),
-        { width: options.width, height: options.height });
+      for (const [i, [width, height]] of frameSizes.entries()) {
+        const n = Math.floor(count / frameSizes.length) + (i < count % frameSizes.length ? 1 : 0);
+        await writePngSequence(join(dir, split, kind), sceneFrames(kind, n, SPLIT_SEED_BASE[split], options.seed, width, height),
+          { width, height, pattern: `${width}x${height}_%05d.png` });
+      }
       counts[split] = (counts[split] ?? 0) + count;
     }
     onProgress(`${split}: ${counts[split]} images`);
@@ -64,13 +74,11 @@ async function main(): Promise<void> {
     options: {
       out: { type: 'string' },
       'per-class': { type: 'string', default: '300' },
-      width: { type: 'string', default: '160' },
-      height: { type: 'string', default: '120' },
       seed: { type: 'string', default: '1' },
     },
   });
   if (!values.out) throw new Error('--out DIR is required');
-  const options = { perClass: Number(values['per-class']), width: Number(values.width), height: Number(values.height), seed: Number(values.seed) };
+  const options = { perClass: Number(values['per-class']), seed: Number(values.seed) };
   for (const [k, v] of Object.entries(options)) if (!Number.isInteger(v) || v < 1) throw new Error(`--${k}: expected a positive integer`);
   const result = await writeDemoDataset(values.out, options, (m) => process.stderr.write(`[demo-dataset] ${m}\n`));
   process.stdout.write(`${JSON.stringify(result)}\n`);

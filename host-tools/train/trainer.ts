@@ -23,6 +23,8 @@ export interface TrainOptions {
   fineTuneEpochs?: number;
   fineTuneFrom?: number;
   batchSize?: number;
+  /** Early stopping: epochs without val_loss improvement before a stage ends. */
+  patience?: number;
   seed?: number;
   colorOrder?: 'rgb' | 'bgr';
   /** "x,y,width,height" fractions of the camera frame. */
@@ -66,6 +68,7 @@ export function trainerArgs(options: TrainOptions): string[] {
   add('--fine-tune-epochs', options.fineTuneEpochs);
   add('--fine-tune-from', options.fineTuneFrom);
   add('--batch-size', options.batchSize);
+  add('--patience', options.patience);
   add('--seed', options.seed);
   add('--color-order', options.colorOrder);
   add('--crop', options.crop);

@@ -69,8 +69,6 @@ export async function openArtifact(source: Readable, policy: ArtifactPolicy): Pr
     e = await tar.next();
     if (e?.name !== 'manifest') throw misplaced(e, 'manifest');
     const manifestBytes = await readRegular(tar, e, MAX_MANIFEST_BYTES);
-    const manifest = parseManifest(manifestBytes);
-    checkMember(manifest, 'version', versionBytes);
 
     e = await tar.next();
     let signature: ArtifactInfo['signature'] = null;
@@ -84,6 +82,10 @@ export async function openArtifact(source: Readable, policy: ArtifactPolicy): Pr
     } else if (!policy.allowUnsigned) {
       throw new SidewalkError(E.UNSIGNED, `artifact: no manifest.sig after manifest${keys.length > 0 ? ' (a signed artifact is required)' : ''}`);
     }
+
+    // Only now (signature checked) is the manifest trusted enough to parse.
+    const manifest = parseManifest(manifestBytes);
+    checkMember(manifest, 'version', versionBytes);
 
     if (e === null || !HEADER.test(e.name)) throw misplaced(e, 'header.tar[.gz|.xz]');
     const headerName = e.name;

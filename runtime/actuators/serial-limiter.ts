@@ -53,6 +53,8 @@ export function formatLineCommand(limitKph: number): string {
 }
 
 interface Pending {
+  /** The value an echoing controller must answer with ("OK 6.0"); null for VESC. */
+  echo: string | null;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -182,14 +184,15 @@ export class SerialLimiter implements SpeedLimiter {
   }
 
   async #transact(wire: string): Promise<void> {
-    if (!this.#port.isOpen) throw closedError(this.kind);
+    if (!this.#port.isOpen) {
+      throw this.#open ? new SidewalkError('LIMITER_SERIAL_LOST', `serial ${this.#config.device}: device lost, waiting to reopen it`) : closedError(this.kind);
+    }
     const timeoutMs = this.#config.replyTimeoutMs ?? 200;
+    let timer: NodeJS.Timeout | undefined;
+    let pending: Pending | undefined;
     const reply = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending = null;
-        reject(new SidewalkError('LIMITER_SERIAL_TIMEOUT', `serial ${this.#config.device}: no acknowledgement within ${timeoutMs} ms for ${describe(wire)}`));
-      }, timeoutMs);
-      this.#pending = {
+      pending = {
+        echo: wire.startsWith('LIMIT ') ? wire.slice(6).trim() : null,
         resolve: () => {
           clearTimeout(timer);
           resolve();
@@ -199,9 +202,21 @@ export class SerialLimiter implements SpeedLimiter {
           reject(err);
         },
       };
+      timer = setTimeout(() => {
+        if (this.#pending === pending) this.#pending = null;
+        reject(new SidewalkError('LIMITER_SERIAL_TIMEOUT', `serial ${this.#config.device}: no acknowledgement within ${timeoutMs} ms for ${describe(wire)}`));
+      }, timeoutMs);
     });
+    this.#pending = pending!;
     this.#lastSentAtMs = performance.now();
-    await this.#port.write(Buffer.from(wire, 'latin1'));
+    try {
+      await this.#port.write(Buffer.from(wire, 'latin1'));
+    } catch (err) {
+      clearTimeout(timer);
+      if (this.#pending === pending) this.#pending = null;
+      reply.catch(() => undefined); // never settled now; keep it from surfacing as unhandled
+      throw err;
+    }
     await reply;
     this.acknowledged.push(wire);
     if (this.acknowledged.length > 1000) this.acknowledged.splice(0, 500);
@@ -218,7 +233,11 @@ export class SerialLimiter implements SpeedLimiter {
   #onData(chunk: Buffer): void {
     if (this.#config.protocol === 'line') {
       for (const line of this.#lines.push(chunk)) {
-        if (/^OK(\s|$)/.test(line)) this.#settle();
+        const ok = /^OK(?:\s+(\S+))?/.exec(line);
+        if (ok && ok[1] !== undefined && this.#pending?.echo != null && ok[1] !== this.#pending.echo) {
+          // An echoed value that is not ours is a late reply to an earlier command.
+          log.debug(() => `ignoring stale reply ${JSON.stringify(line)} (waiting for OK ${this.#pending?.echo})`);
+        } else if (ok) this.#settle();
         else if (/^ERR(\s|$)/.test(line)) this.#settle(new SidewalkError('LIMITER_SERIAL_REJECTED', `serial ${this.#config.device}: controller replied "${line}"`));
         else log.debug(() => `ignoring line from controller: ${JSON.stringify(line)}`);
       }

@@ -13,7 +13,7 @@ import { createLogger } from '../../lib/log.js';
 import type { Frame, FrameSource, FrameSourceStats } from '../types.js';
 import { BufferPool } from './buffer-pool.js';
 import { findExecutable, measureStride } from './rpicam-probe.js';
-import { defaultStride, i420FrameBytes } from './scenes.js';
+import { defaultStride, i420FrameBytes } from './i420.js';
 
 const log = createLogger('runtime:camera:rpicam');
 const STDERR_TAIL_LINES = 12;
@@ -40,10 +40,6 @@ export interface RpicamSourceOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-interface Ready {
-  frame: Frame;
-}
-
 export class RpicamSource implements FrameSource {
   readonly stats: FrameSourceStats = { frames: 0, dropped: 0, restarts: 0 };
   readonly #options: RpicamSourceOptions;
@@ -54,7 +50,7 @@ export class RpicamSource implements FrameSource {
   #child: ChildProcess | null = null;
   #filling: Uint8Array | null = null;
   #fillOffset = 0;
-  #ready: Ready | null = null;
+  #ready: Frame | null = null;
   #delivered: Uint8Array | null = null;
   #waiters: ((frame: Frame | null) => void)[] = [];
   #seq = 0;
@@ -87,9 +83,6 @@ export class RpicamSource implements FrameSource {
   async start(): Promise<void> {
     const { width, height } = this.#options;
     this.#binary = await this.#resolveBinary();
-    if (width % 64 !== 0) {
-      log.warn(`width ${width} is not a multiple of 64: the ISP pads rows, so frames carry ${defaultStride(width) - width} padding bytes per row; prefer a multiple of 64`);
-    }
     const configured = this.#options.stride;
     if (configured === 'probe') {
       this.#stride = await measureStride(this.#binary, this.#args(), width, height, this.#options.env);
@@ -100,6 +93,9 @@ export class RpicamSource implements FrameSource {
         throw new SidewalkError('CAMERA_STRIDE_INVALID', `camera.rpicam.stride ${this.#stride} must be even and >= width ${width}`);
       }
     }
+    if (width % 64 !== 0) {
+      log.warn(`width ${width} is not a multiple of 64: the ISP pads each row to ${this.#stride} bytes (${this.#stride - width} wasted); prefer a multiple of 64`);
+    }
     this.#frameBytes = i420FrameBytes(this.#stride, height);
     this.#pool = new BufferPool(this.#frameBytes, 3);
     this.#running = true;
@@ -109,14 +105,15 @@ export class RpicamSource implements FrameSource {
   next(): Promise<Frame | null> {
     this.#pool?.release(this.#delivered);
     this.#delivered = null;
-    if (this.#ready) return Promise.resolve(this.#take());
     if (!this.#running) return Promise.resolve(null);
+    if (this.#ready) return Promise.resolve(this.#take());
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
   async stop(): Promise<void> {
     this.#running = false;
     this.#clearTimers();
+    this.#ready = null;
     for (const resolve of this.#waiters.splice(0)) resolve(null);
     const child = this.#child;
     this.#child = null;
@@ -196,10 +193,10 @@ export class RpicamSource implements FrameSource {
     this.#fillOffset = 0;
     if (this.#ready) {
       this.stats.dropped++;
-      this.#pool!.release(this.#ready.frame.data);
+      this.#pool!.release(this.#ready.data);
     }
     const { width, height } = this.#options;
-    this.#ready = { frame: { seq: this.#seq++, capturedAtNs, width, height, stride: this.#stride, format: 'yuv420', data } };
+    this.#ready = { seq: this.#seq++, capturedAtNs, width, height, stride: this.#stride, format: 'yuv420', data };
     if (++this.#framesSinceSpawn === 1) this.#backoffMs = this.#options.restartMinMs ?? 250; // healthy again
     this.#watchdog?.refresh();
     const waiter = this.#waiters.shift();
@@ -207,7 +204,7 @@ export class RpicamSource implements FrameSource {
   }
 
   #take(): Frame {
-    const { frame } = this.#ready!;
+    const frame = this.#ready!;
     this.#ready = null;
     this.#delivered = frame.data;
     this.stats.frames++;

@@ -92,8 +92,10 @@ function errorMessage(err: unknown, id?: number, data?: ArrayBuffer): WorkerMess
  */
 function shutdown(last?: WorkerMessage): void {
   port.removeAllListeners('message');
+  // A listener keeps this thread's event loop (and so its environment) alive; the main thread
+  // has unref'd the worker, so the process can still exit.
+  port.on('message', () => undefined);
   if (last !== undefined) port.postMessage(last);
-  port.unref();
 }
 
 function serve(initial: ReturnType<typeof createRunner>): void {

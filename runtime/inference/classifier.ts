@@ -76,7 +76,7 @@ export async function createTfliteClassifier(bundleOrDir: string | ModelBundle, 
         `${path}: XNNPACK delegate shim not built; run 'node scripts/build-native.mjs' (needs gcc)`, { cause: err });
     });
     // XNNPACK 2.9 leaves quantised ops to the slow reference kernels unless asked (QS8 = 1, QU8 = 2).
-    const flags = process.env.SIDEWALK_XNNPACK_QS8 === '1' ? { float32: 0, int8: 1, uint8: 2 }[bundle.manifest.input.dtype] : 0;
+    const flags = { float32: 0, int8: 1, uint8: 2 }[bundle.manifest.input.dtype];
     delegate = { path, options: [['num_threads', String(numThreads)], ['flags', String(flags)]] };
     backend = 'xnnpack';
   } else if (options.delegate === 'edgetpu') {

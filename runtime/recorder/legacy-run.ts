@@ -2,7 +2,8 @@
  * Reader for the legacy Python system's run folders (`runN/`):
  *   img_NNNNN.jpg   one JPEG per frame (number = frame column below)
  *   raw_data.txt    sensors, 19 columns: frame, time, gps[6] (lat, lon, alt, 3 more), imu[9], speed, joystick
- *   out_data.txt    model output, 17 columns: frame, label, scores[6], sidewalk flag, pos[3], vel[3]
+ *   out_data.txt    model output: frame, label, scores[6], sidewalk flag, pos[3], vel[3] (15 values; the
+ *                   brief says 17 columns: both 15 and 17 are accepted, see LEGACY_OUT_COLUMN_COUNTS)
  *
  * The legacy format strings are lost, so the parser is deliberately tolerant. ASSUMPTIONS:
  *  - One row per line, LF or CRLF; blank lines are ignored.
@@ -13,6 +14,7 @@
  *  - Numbers are decimal or exponent floats; "nan"/"inf" (any case, as Python prints them) are accepted
  *    (GPS without a fix); "True"/"False" are accepted as 1/0 (a Python bool printed with %s).
  *  - frame and joystick are integers (a float with .0 is accepted); label is a numeric class index.
+ *  - img_NNNNN.jpg's number is the `frame` column of both logs (any number of digits is accepted).
  *  - time is stored as written (seconds, the unit of Python's time.time(), assumed by callers).
  *  - speed is on the legacy scale (unknown unit; its low-speed threshold was 10) and is not converted.
  * Errors are SidewalkError DATA_LEGACY_MALFORMED naming the file, line and column.

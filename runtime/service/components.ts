@@ -65,7 +65,16 @@ export function limiterConfig(config: RuntimeConfig): SpeedLimiterConfig {
     case 'simulated':
       return { kind: 'simulated', logFile: limiter.simulated.log_file, safeLimitKph: speed.fail_safe_kph };
     case 'gpio':
-      return { kind: 'gpio', backend: limiter.gpio.backend, line: limiter.gpio.line, activeLow: limiter.gpio.active_low, sidewalkLimitKph: speed.sidewalk_kph };
+      return {
+        kind: 'gpio',
+        backend: limiter.gpio.backend,
+        line: limiter.gpio.line,
+        activeLow: limiter.gpio.active_low,
+        sidewalkLimitKph: speed.sidewalk_kph,
+        // A digital line has two states: anything at or below the higher of the sidewalk and
+        // fail-safe limits must read "limited".
+        thresholdKph: Math.max(speed.sidewalk_kph, speed.fail_safe_kph) + 0.05,
+      };
     case 'pwm':
       return {
         kind: 'pwm',

@@ -1,8 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ingestPaths } from '../../../host-tools/data/ingest.js';
+import { ingestOne, ingestPaths } from '../../../host-tools/data/ingest.js';
 import { findRide, ridePoints, toGeoJson, toKml } from '../../../host-tools/data/map.js';
 import { synthesizeRides } from '../../../host-tools/data/synth.js';
 import { sha256 } from '../../../host-tools/data/images.js';
@@ -60,5 +61,20 @@ describe('synthetic rides and maps', () => {
     assert.equal((kml.match(/<Placemark>/g) ?? []).length, 28);
     assert.match(kml, /<name>by prediction<\/name>/);
     assert.match(kml, /<styleUrl>#street<\/styleUrl>/);
+  });
+
+  test('a ride whose frames are a video is ingested frame by frame', async () => {
+    const [src] = await synthesizeRides({ outDir: join(ws.dir, 'v'), rides: 1, seed: 9, script: 'street:1,side:1', fps: 5, width: 96, height: 64, location: 'Denver' });
+    await new Promise<void>((resolve, reject) => {
+      const ff = spawn('ffmpeg', ['-v', 'error', '-framerate', '5', '-i', join(src!, 'frames', '%06d.jpg'), '-c:v', 'libx264', '-pix_fmt', 'yuv420p', join(src!, 'ride.mp4')]);
+      ff.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg ${code}`))));
+    });
+    await rm(join(src!, 'frames'), { recursive: true });
+    const meta = JSON.parse(await readFile(join(src!, 'ride.json'), 'utf8'));
+    await writeFile(join(src!, 'ride.json'), JSON.stringify({ ...meta, frames: { kind: 'video', file: 'ride.mp4', count: 10, fps: 5 } }));
+    const r = await ingestOne(src!, 'ride', { db: ws.db, store: ws.store, config: ws.config });
+    assert.equal(r.frames, 10);
+    const labels = (ws.db.prepare('SELECT label FROM frames WHERE ride_id = ? ORDER BY idx').all(r.rideId) as { label: string }[]).map((x) => x.label);
+    assert.deepEqual(labels, [...Array(5).fill('street'), ...Array(5).fill('side')]);
   });
 });

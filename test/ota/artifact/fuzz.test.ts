@@ -90,7 +90,7 @@ for (const [label, extra, policy, seed] of [
   ['rsa-lzma', ['-k', 'RSA', '--compression', 'lzma'], 'RSA', 2],
   ['unsigned-none', ['--compression', 'none'], 'NONE', 3],
 ] as const) {
-  test(`fuzz ${label}: ${CASES_PER_ARTIFACT} seeded mutations, each accepted intact or refused with a SidewalkError`, async () => {
+  test(`fuzz ${label}: ${CASES_PER_ARTIFACT} seeded mutations, each accepted intact or refused with a SidewalkError`, async (t) => {
     const file = join(dir, `${label}.mender`);
     const args = extra.map((a) => (a === 'EC' ? keys.ecPrivate : a === 'RSA' ? keys.rsaPrivate : a));
     await menderArtifact(['write', 'module-image', '-T', 'fuzz', '-t', 'dev', '-n', label, '-f', join(dir, 'a.bin'), '-f', join(dir, 'b.txt'), ...args, '-o', file]);
@@ -116,6 +116,7 @@ for (const [label, extra, policy, seed] of [
         codes.set(err.code, (codes.get(err.code) ?? 0) + 1);
       }
     }
+    t.diagnostic(`${label}: ${accepted} accepted intact; refused: ${JSON.stringify(Object.fromEntries(codes))}`);
     // Both outcomes occur (padding flips are harmless; most mutations must be refused).
     assert.ok(codes.size >= 3, `refusal codes seen: ${[...codes.keys()].join(', ')}`);
     assert.ok(accepted < CASES_PER_ARTIFACT / 2, `${accepted} accepted`);

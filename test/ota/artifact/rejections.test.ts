@@ -95,6 +95,10 @@ describe('refusals, each with its code', () => {
       return ms;
     };
     await refused(edit(signed, flip), EC(), 'ARTIFACT_SIGNATURE_INVALID', /manifest\.sig/);
+    // The signature is checked before the manifest is parsed: garbage is a signature failure when signed.
+    const garbage = (ms: TarMember[]): TarMember[] => (member(ms, 'manifest').data = Buffer.concat([member(ms, 'manifest').data, Buffer.from('../../etc/shadow\n')]), ms);
+    await refused(edit(signed, garbage), EC(), 'ARTIFACT_SIGNATURE_INVALID');
+    await refused(edit(unsigned, garbage), UNSIGNED_OK, 'ARTIFACT_MANIFEST_INVALID', /line 4/);
     const headerLine = (ms: TarMember[]): TarMember[] => {
       rehash(ms, 'header.tar.gz', Buffer.from('not the header'));
       return ms;

@@ -103,13 +103,17 @@ describeSpeedLimiterContract('serial line protocol (socat pty pair)', () => seri
 describeSpeedLimiterContract('serial VESC COMM_SET_MCCONF_TEMP_SETUP (socat pty pair)', () => serialHarness('vesc'));
 
 describe('serial limiter', () => {
-  const withPair = async (reply: () => Reply, config: Partial<SerialLimiterConfig>, fn: (limiter: SpeedLimiter, lines: string[], device: string) => Promise<void>) => {
+  const withPair = async (
+    reply: () => Reply,
+    config: Partial<SerialLimiterConfig>,
+    fn: (limiter: SpeedLimiter, lines: string[], device: string, peer: PtyPeer) => Promise<void>,
+  ) => {
     const pair = await socatPair();
     const peer = await openPeer(pair.peer);
     const lines = lineResponder(peer, reply);
     const limiter = new SerialLimiter({ kind: 'serial', device: pair.device, baud: 115200, protocol: 'line', safeLimitKph: 6, replyTimeoutMs: 2000, keepaliveMs: 0, ...config });
     try {
-      await fn(limiter, lines, pair.device);
+      await fn(limiter, lines, pair.device, peer);
     } finally {
       await limiter.close().catch(() => undefined);
       await peer.close();
@@ -142,6 +146,44 @@ describe('serial limiter', () => {
       assert.ok(seen >= 5, `saw ${seen} lines`);
       assert.deepEqual(lines.slice(0, 2), ['LIMIT 6.0', 'LIMIT 25.0']);
       assert.ok(lines.slice(2).every((l) => l === 'LIMIT 25.0'), 'keepalive repeats the current limit');
+    }));
+
+  test('an unplugged adapter fails commands; plugged back in, the current limit is sent again', async () => {
+    const pair = await socatPair();
+    let peer = await openPeer(pair.peer);
+    lineResponder(peer, () => 'ok');
+    const limiter = new SerialLimiter({ kind: 'serial', device: pair.device, baud: 115200, protocol: 'line', safeLimitKph: 6, replyTimeoutMs: 300, keepaliveMs: 50, reopenDelayMs: 20 });
+    try {
+      await limiter.init();
+      await limiter.setLimit(25);
+      await peer.close();
+      await pair.unplug();
+      await assert.rejects(limiter.setLimit(20), (e: unknown) =>
+        ['LIMITER_SERIAL_LOST', 'LIMITER_SERIAL_TIMEOUT', 'SERIAL_WRITE_FAILED'].some((code) => isSidewalkError(e, code)),
+      );
+      await pair.plug();
+      peer = await openPeer(pair.peer);
+      const lines = lineResponder(peer, () => 'ok');
+      await settle(async () => lines.includes('LIMIT 20.0'), (seen) => seen, 5000);
+      assert.ok(lines.includes('LIMIT 20.0'), 'the wanted limit reaches the controller after replug');
+      await limiter.setLimit(21);
+      assert.equal(lines.at(-1), 'LIMIT 21.0');
+    } finally {
+      await limiter.close().catch(() => undefined);
+      await peer.close();
+      await pair.close();
+    }
+  });
+
+  test('an echoed OK for another value is a stale reply and does not acknowledge the command', () =>
+    withPair(() => 'silent', { replyTimeoutMs: 300 }, async (limiter, lines, _device, peer) => {
+      peer.onData(() => {
+        // Always "OK 6.0": right for the init command, a stale echo for LIMIT 25.0.
+        peer.write('OK 6.0\n');
+      });
+      await limiter.init();
+      await assert.rejects(limiter.setLimit(25), (e: unknown) => isSidewalkError(e, 'LIMITER_SERIAL_TIMEOUT') && /LIMIT 25\.0/.test((e as Error).message));
+      assert.deepEqual(lines, ['LIMIT 6.0', 'LIMIT 25.0']);
     }));
 
   test('a missing device fails with SERIAL_OPEN_FAILED naming it', async () => {

@@ -1,6 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -137,6 +137,7 @@ describe('RpicamSource with the fake rpicam-vid', () => {
     const latest = await nextFrame(source);
     assert.ok(latest.seq - first.seq >= 2, `seq ${first.seq} -> ${latest.seq}`);
     assert.equal(source.stats.dropped, latest.seq - first.seq - 1);
+    await sleep(100); // a newer frame is waiting; stop() must still end the stream
     await source.stop();
     assert.equal(await source.next(), null);
   });
@@ -149,6 +150,25 @@ describe('RpicamSource with the fake rpicam-vid', () => {
     assert.equal(f.stride, 160);
     assert.equal(f.data.length, i420FrameBytes(160, 64));
     await source.stop();
+  });
+
+  test('libcamera-vid is used when rpicam-vid is not on PATH (old Bullseye images)', async () => {
+    const bin = join(tmp, 'bin');
+    await mkdir(bin, { recursive: true });
+    await symlink(FAKE, join(bin, 'libcamera-vid'));
+    const savedPath = process.env.PATH;
+    process.env.PATH = bin;
+    try {
+      const source = new RpicamSource({ width: 64, height: 32, fps: 30, env: { ...process.env, PATH: savedPath } });
+      await source.start();
+      assert.match(source.description, /libcamera-vid/);
+      assert.equal((await nextFrame(source)).data.length, i420FrameBytes(64, 32));
+      await source.stop();
+      process.env.PATH = bin.replace('/bin', '/none');
+      await assert.rejects(new RpicamSource({ width: 64, height: 32, fps: 30 }).start(), (e: unknown) => isSidewalkError(e, 'CAMERA_BINARY_MISSING'));
+    } finally {
+      process.env.PATH = savedPath;
+    }
   });
 
   test('a missing binary is a clear error at start()', async () => {

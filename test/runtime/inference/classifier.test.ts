@@ -82,8 +82,9 @@ describe('TFLite classifier, XNNPACK vs plain interpreter', () => {
   for (const fixture of ['float', 'int8']) {
     test(`${fixture}: both backends find the trained class on rgb24 and padded yuv420 frames`, async () => {
       const xnnpack = await createTfliteClassifier(join(FIXTURES, fixture), { delegate: 'xnnpack', numThreads: 1 });
+      classifiers.push(xnnpack);
       const cpu = await createTfliteClassifier(join(FIXTURES, fixture), { delegate: 'none', numThreads: 1 });
-      classifiers.push(xnnpack, cpu);
+      classifiers.push(cpu);
       assert.equal(xnnpack.backend, 'xnnpack');
       assert.equal(cpu.backend, 'cpu');
       assert.deepEqual(xnnpack.manifest.labels, LABELS);
@@ -129,6 +130,7 @@ describe('TFLite classifier, XNNPACK vs plain interpreter', () => {
 
   test('a second frame while one is in flight is MODEL_CLASSIFIER_BUSY; after close MODEL_CLASSIFIER_CLOSED', async () => {
     const c = await createTfliteClassifier(join(FIXTURES, 'float'), { delegate: 'xnnpack', numThreads: 1 });
+    classifiers.push(c);
     const first = c.classify(rgbFrame(groundRgb('street'), 1));
     await assert.rejects(c.classify(rgbFrame(groundRgb('street'), 2)), (err) => isSidewalkError(err, 'MODEL_CLASSIFIER_BUSY'));
     assert.equal(top1((await first).probabilities), 'street');

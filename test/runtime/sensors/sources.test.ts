@@ -52,6 +52,36 @@ describe('NMEA GPS source over a serial pty (socat)', () => {
   });
 });
 
+test('NMEA source: the GPS unplugged and plugged back in is read again', async () => {
+  const pair = await socatPair();
+  let peer = await openPeer(pair.peer);
+  const source = new NmeaSpeedSource({ kind: 'nmea', device: pair.device, staleAfterMs: 60_000, reopenDelayMs: 20 });
+  try {
+    await source.start();
+    peer.write(`${RMC_CLASSIC}\r\n`);
+    await settle(async () => source.current(), (r) => r !== null);
+    await peer.close();
+    await pair.unplug();
+    await pair.plug();
+    peer = await openPeer(pair.peer);
+    // Keep sending until the source has reopened its side and reads the new speed.
+    const read = await settle(
+      async () => {
+        peer.write(`${GNVTG_LA}\r\n`);
+        return source.current()?.speedKph;
+      },
+      (v) => v === 22.502,
+      5000,
+    );
+    assert.equal(read, 22.502);
+    assert.ok(source.reopens >= 1);
+  } finally {
+    await source.stop();
+    await peer.close();
+    await pair.close();
+  }
+});
+
 describe('simulated speed source', () => {
   test('constant speed, and a script interpolated by time since start or by mediaTimeMs', async () => {
     let now = 100;
