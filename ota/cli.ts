@@ -92,7 +92,7 @@ async function statusReport(config: OtaConfig): Promise<Record<string, unknown>>
     const store = new VersionStore(nodeFs, config.stores[kind], kind);
     stores[kind] = { current: await store.current(), previous: await store.previous() };
   }
-  return { state: s.state, update: s.update, last: s.last, booted, autoboot, stores, provides: (await readProvides(nodeFs, u.providesPath)).current };
+  return { state: s.state, update: s.update, last: s.last, booted, autoboot, stores, provides: (await readProvides(nodeFs, u.providesPath, config.factory_provides)).current };
 }
 
 /** Installs what arrives in the inbox: *.mender files, or *.url files holding one URL. */

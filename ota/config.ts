@@ -35,6 +35,7 @@ export interface OtaConfig {
   stores: { model: string; app: string };
   keys: string[];
   allow_unsigned: boolean;
+  factory_provides: Record<string, string>;
   boot: {
     backend: 'real' | 'simulated' | 'none';
     selector_dir: string;
@@ -107,6 +108,12 @@ export const otaConfigSchema: SchemaObject = {
     },
     keys: { type: 'array', items: { type: 'string' }, default: [], description: 'PEM public key files that may sign artifacts.' },
     allow_unsigned: { type: 'boolean', default: false },
+    factory_provides: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      default: {},
+      description: 'What the factory image provides until the first commit writes provides.json (artifact_name, rootfs-image.version, rootfs-image.sidewalk-app.version, ...).',
+    },
     boot: {
       type: 'object',
       additionalProperties: false,

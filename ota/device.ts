@@ -95,7 +95,7 @@ export function createUpdater(config: OtaConfig, options: { onProgress?: (e: Pro
           throw new SidewalkError('CONFIG_KEY_UNREADABLE', `keys: cannot read ${k}: ${(err as Error).message}`);
         }
       });
-      const deviceProvides = (await readProvides(nodeFs, providesPath)).current;
+      const deviceProvides = (await readProvides(nodeFs, providesPath, config.factory_provides)).current;
       return openArtifact(createReadStream(path), { publicKeys, allowUnsigned: config.allow_unsigned, deviceType: config.device_type, deviceProvides });
     },
     health: {
@@ -114,29 +114,39 @@ export function createUpdater(config: OtaConfig, options: { onProgress?: (e: Pro
         return config.lock.unknown_speed_is_moving;
       }
     },
+    factoryProvides: config.factory_provides,
     lockPollMs: config.lock.poll_s * 1000,
     lockTimeoutMs: config.lock.timeout_s * 1000,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
 }
 
-/** One driver of the journal at a time: `<state_dir>/lock` holds the owner's pid (stale owners are replaced). */
+async function bootId(): Promise<string> {
+  return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
+}
+
+/**
+ * One driver of the journal at a time: `<state_dir>/lock` holds the owner's pid and boot id. An owner
+ * that is gone, or that ran before the last reboot (pids are reused), is replaced.
+ */
 export async function acquireLock(stateDir: string): Promise<() => Promise<void>> {
   const path = join(stateDir, 'lock');
   await nodeFs.mkdir(stateDir);
+  const me = `${process.pid} ${await bootId()}`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await open(path, 'wx');
-      await handle.writeFile(`${process.pid}\n`);
+      await handle.writeFile(`${me}\n`);
       await handle.close();
       return async () => {
         await unlink(path).catch(() => {});
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      const [pidText, owner] = (await readFile(path, 'utf8').catch(() => '')).trim().split(' ');
+      const pid = Number(pidText);
       let alive = false;
-      if (Number.isInteger(pid) && pid > 0) {
+      if (Number.isInteger(pid) && pid > 0 && owner === (await bootId())) {
         try {
           process.kill(pid, 0);
           alive = true;
@@ -145,6 +155,7 @@ export async function acquireLock(stateDir: string): Promise<() => Promise<void>
         }
       }
       if (alive) throw new SidewalkError('OTA_LOCK_HELD', `${path}: another updater (pid ${pid}) is working; try again when it is done`);
+      log.warn(`${path}: removing a stale lock (pid ${pidText}${owner === (await bootId()) ? '' : ', from an earlier boot'})`);
       await unlink(path).catch(() => {});
     }
   }

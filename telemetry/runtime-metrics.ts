@@ -25,6 +25,7 @@ export interface RuntimeMetrics {
   cameraRestartsTotal: Counter;
   inferenceErrorsTotal: Counter;
   modelInfo: Gauge<'name' | 'version' | 'location' | 'sha256' | 'backend'>;
+  appInfo: Gauge<'version'>;
   speedKph: Gauge;
   framesPerSecond: Gauge;
 }
@@ -108,6 +109,12 @@ export function createRuntimeMetrics(options: { defaultMetrics?: boolean } = {})
       name: 'sidewalk_model_info',
       help: 'The loaded model (value 1).',
       labelNames: ['name', 'version', 'location', 'sha256', 'backend'] as const,
+      registers,
+    }),
+    appInfo: new Gauge({
+      name: 'sidewalk_app_info',
+      help: 'The running app (value 1); the OTA updater checks it after an app update.',
+      labelNames: ['version'] as const,
       registers,
     }),
     speedKph: new Gauge({ name: 'sidewalk_speed_kph', help: 'Latest scooter speed reading, km/h.', registers }),

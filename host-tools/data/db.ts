@@ -88,6 +88,10 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         finished_at TEXT
       );
       CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      -- For ad-hoc queries: a frame with its ride's split, its location and its flags.
+      CREATE VIEW frames_view AS
+        SELECT f.*, r.split, l.name AS location, (SELECT group_concat(flag) FROM frame_flags ff WHERE ff.frame_id = f.id) AS flags
+        FROM frames f JOIN rides r ON r.id = f.ride_id JOIN locations l ON l.id = r.location_id;
     `,
   },
 ];

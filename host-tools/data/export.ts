@@ -33,6 +33,8 @@ export interface DatasetManifest {
   source_rides: { content_hash: string; ride_key: string | null; split: Split; frames: number }[];
   filters: { excluded_flags: string[] | 'none'; thresholds: unknown };
   skipped_labels: Record<string, number>;
+  /** Identical images also present in a held-out split, left out of train/val. */
+  cross_split_duplicates_dropped: number;
 }
 
 /** Reads manifest.json (or a bundle folder holding it) and checks the fields export needs. */
@@ -79,7 +81,19 @@ export async function exportDataset(db: Db, store: FrameStore, opts: ExportOptio
       ORDER BY r.split, f.label, f.content_hash`).all(loc.id) as { hash: string; path: string; label: string; split: Split; ride_hash: string; ride_key: string | null }[];
   const skipped: Record<string, number> = {};
   const seen = new Set<string>();
+  // The same image in two rides of different splits would leak: held-out splits win (test, then val).
+  const rank: Record<Split, number> = { test: 0, val: 1, train: 2 };
+  const bestSplit = new Map<string, Split>();
+  for (const r of rows) {
+    const b = bestSplit.get(r.hash);
+    if (!b || rank[r.split] < rank[b]) bestSplit.set(r.hash, r.split);
+  }
+  let crossSplit = 0;
   const selected = rows.filter((r) => {
+    if (bestSplit.get(r.hash) !== r.split) {
+      crossSplit++;
+      return false;
+    }
     if (!opts.manifest.labels.includes(r.label)) {
       skipped[r.label] = (skipped[r.label] ?? 0) + 1;
       return false;
@@ -131,6 +145,7 @@ export async function exportDataset(db: Db, store: FrameStore, opts: ExportOptio
     source_rides: [...rides.values()].sort((a, b) => (a.content_hash < b.content_hash ? -1 : 1)),
     filters: { excluded_flags: opts.includeFlagged ? 'none' : ['low_speed', 'blurry', 'dark', 'near_duplicate'], thresholds: getSetting(db, 'filters') ?? 'ingest defaults' },
     skipped_labels: skipped,
+    cross_split_duplicates_dropped: crossSplit,
   };
   await writeFile(join(opts.outDir, 'dataset.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;

@@ -192,12 +192,19 @@ async function rideSource(dir: string): Promise<IngestSource> {
   const fill = (r: SensorRecord | undefined, key: 'lat' | 'lon' | 'alt_m' | 'speed_kph', tMs: number): number | null => {
     const own = r?.[key];
     if (own !== undefined && own !== null) return own;
-    let best: number | null = null;
-    for (const s of samples) {
-      if (s.t_ms > tMs) break;
-      if (s[key] !== undefined && s[key] !== null) best = s[key]!;
+    // Latest sample at or before tMs that has the field (binary search, then a short walk back).
+    let lo = 0;
+    let hi = samples.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (samples[mid]!.t_ms <= tMs) lo = mid + 1;
+      else hi = mid;
     }
-    return best;
+    for (let i = lo - 1; i >= 0; i--) {
+      const v = samples[i]![key];
+      if (v !== undefined && v !== null) return v;
+    }
+    return null;
   };
   return {
     kind: 'ride',

@@ -31,17 +31,17 @@ function variants(value: string): TrainVariant[] {
 interface TrainFlags {
   data: string; out: string; arch: TrainOptions['arch']; weights: TrainOptions['weights']; inputSize: number; alpha: number;
   epochs: number; fineTuneEpochs: number; fineTuneFrom: number; batchSize: number; patience: number; seed: number; colorOrder: 'rgb' | 'bgr';
-  crop: string; variants: TrainVariant[]; resume?: boolean; name: string; version: string; location: string; demoOnly?: boolean;
+  crop: string; variants: TrainVariant[]; resume?: boolean; name: string; modelVersion: string; location: string; demoOnly?: boolean;
 }
 
 export function registerTrainCommands(program: Command): void {
   program
     .command('train')
-    .description('Train a ground classifier on a dataset export and write TFLite model bundles (float32 and int8).\n' +
-      'Runs Keras/TensorFlow in its own Python venv, created on first use (a few minutes) at\n' +
-      `${defaultVenvDir()} (override with SIDEWALK_TRAIN_VENV; base interpreter: SIDEWALK_PYTHON or python3 >= 3.10).\n` +
-      'Output: OUT/float32/ and OUT/int8/ bundles (model.tflite + manifest.json, plus model_edgetpu.tflite when\n' +
-      'edgetpu_compiler is installed), OUT/model.keras, OUT/checkpoints/ (for --resume), OUT/train-summary.json.')
+    .description('Train a ground classifier on a dataset export and write TFLite model bundles (float32 and int8).\n\n' +
+      'Keras/TensorFlow runs in its own Python venv, created on first use (a few minutes) at ' +
+      `${defaultVenvDir()} (override: SIDEWALK_TRAIN_VENV; base interpreter: SIDEWALK_PYTHON or python3 >= 3.10).\n\n` +
+      'Writes OUT/float32/ and OUT/int8/ bundles (model.tflite + manifest.json, plus model_edgetpu.tflite when ' +
+      'edgetpu_compiler is on PATH), OUT/model.keras, OUT/checkpoints/ (for --resume) and OUT/train-summary.json.')
     .requiredOption('--data <dir>', 'dataset export: DIR/{train,val,test}/{bike_lane,crosswalk,side,street}/*.png|jpg (+ dataset.json)')
     .requiredOption('--out <dir>', 'output folder')
     .addOption(new Option('--arch <arch>', 'network').choices(['mobilenetv2', 'tiny']).default('mobilenetv2'))
@@ -59,11 +59,12 @@ export function registerTrainCommands(program: Command): void {
     .option('--variants <list>', 'TFLite exports', variants, ['float32', 'int8'] as TrainVariant[])
     .option('--resume', 'continue from OUT/checkpoints/ after an interrupted run')
     .option('--name <name>', 'model name in the manifest', 'sidewalk')
-    .option('--version <v>', 'model version in the manifest', semver, '0.1.0')
+    .option('--model-version <v>', 'model version in the manifest (not --version: that one is the CLI\'s own)', semver, '0.1.0')
     .option('--location <location>', 'city/location the model is for', 'unknown')
     .option('--demo-only', 'mark the bundles as demo models that must never be deployed for road use')
     .action(async (flags: TrainFlags) => {
-      const result = await runTrainer({ ...flags, data: resolve(flags.data), out: resolve(flags.out) });
+      const { modelVersion, ...rest } = flags;
+      const result = await runTrainer({ ...rest, version: modelVersion, data: resolve(flags.data), out: resolve(flags.out) });
       for (const bundle of result.bundles) {
         const acc = bundle.test_accuracy === null ? '' : `\ttest_accuracy=${bundle.test_accuracy.toFixed(4)}`;
         process.stdout.write(`${bundle.variant}\t${bundle.dir}${acc}\n`);

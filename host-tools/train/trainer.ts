@@ -109,7 +109,10 @@ export async function runTrainer(options: TrainOptions): Promise<TrainResult> {
   let failure: TrainEvent | undefined;
   const run = await runLines(venv.python, trainerArgs(options), {
     cwd: TRAIN_DIR,
-    env: { ...process.env, PYTHONPATH: TRAIN_DIR, PYTHONUNBUFFERED: '1', TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
+    env: {
+      ...process.env, PYTHONPATH: TRAIN_DIR, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1',
+      TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2',
+    },
     tailLines: 60,
     onStdoutLine: (line) => {
       let event: TrainEvent | undefined;

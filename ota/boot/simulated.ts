@@ -15,16 +15,7 @@ import type { OtaFileHandle, OtaFs } from '../fs.js';
 import { parseAutoboot } from './autoboot.js';
 import { encodeDtU32, readBootloaderDt } from './device-tree.js';
 import { checkSimImage, type SimImageInfo } from './sim-image.js';
-import {
-  AutobootFile,
-
-  slotOfPartition,
-  type BootControl,
-  type BootState,
-  type PartitionKind,
-  type SlotConfig,
-  type SlotName,
-} from './types.js';
+import { AutobootFile, slotOfPartition, type BootControl, type BootState, type PartitionKind, type SlotConfig, type SlotName } from './types.js';
 
 export interface SimulatedLayout {
   selectorDir: string;

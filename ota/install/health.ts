@@ -150,6 +150,7 @@ function versionProblem(s: RuntimeStatus, c: HealthCriteria): string | null {
   if (c.expectModelVersion !== undefined && s.modelVersion !== c.expectModelVersion) {
     return `runtime reports model ${s.modelVersion ?? '(none)'}, expected ${c.expectModelVersion}`;
   }
+  // The runtime reports its version as sidewalk_app_info{version} (or app_version in the status file).
   if (c.expectAppVersion !== undefined && s.appVersion !== c.expectAppVersion) {
     return `runtime reports app ${s.appVersion ?? '(none)'}, expected ${c.expectAppVersion}`;
   }

@@ -16,11 +16,13 @@ function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 }
 
-export function applyProvides(current: Record<string, string>, provides: Record<string, string>, clears: string[]): Record<string, string> {
+/** `protect`: patterns of keys that no clear may erase (what lives outside the replaced payload). */
+export function applyProvides(current: Record<string, string>, provides: Record<string, string>, clears: string[], protect: string[] = []): Record<string, string> {
   const patterns = clears.map(globToRegExp);
+  const kept = protect.map(globToRegExp);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(current)) {
-    if (!(k in provides) && patterns.some((p) => p.test(k))) continue;
+    if (!(k in provides) && patterns.some((p) => p.test(k)) && !kept.some((p) => p.test(k))) continue;
     out[k] = v;
   }
   return { ...out, ...provides };
@@ -29,9 +31,10 @@ export function applyProvides(current: Record<string, string>, provides: Record<
 const sameRecord = (a: Record<string, string>, b: Record<string, string>) =>
   Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
 
-export async function readProvides(fs: OtaFs, path: string): Promise<ProvidesFile> {
+/** `factory`: what a device that never committed an update provides (from the image, via the OTA config). */
+export async function readProvides(fs: OtaFs, path: string, factory: Record<string, string> = {}): Promise<ProvidesFile> {
   const bytes = await readIfExists(fs, path);
-  if (!bytes) return { current: {}, previous: null };
+  if (!bytes) return { current: { ...factory }, previous: null };
   try {
     const parsed = JSON.parse(bytes.toString('utf8')) as ProvidesFile;
     if (typeof parsed.current !== 'object' || parsed.current === null) throw new Error('"current" must be an object');
@@ -42,9 +45,15 @@ export async function readProvides(fs: OtaFs, path: string): Promise<ProvidesFil
 }
 
 /** Idempotent: a resumed commit that already applied these provides writes nothing. */
-export async function commitProvides(fs: OtaFs, path: string, provides: Record<string, string>, clears: string[]): Promise<ProvidesFile> {
-  const file = await readProvides(fs, path);
-  const next = applyProvides(file.current, provides, clears);
+export async function commitProvides(
+  fs: OtaFs,
+  path: string,
+  provides: Record<string, string>,
+  clears: string[],
+  options: { factory?: Record<string, string>; protect?: string[] } = {},
+): Promise<ProvidesFile> {
+  const file = await readProvides(fs, path, options.factory);
+  const next = applyProvides(file.current, provides, clears, options.protect);
   if (sameRecord(next, file.current)) return file;
   const updated: ProvidesFile = { current: next, previous: file.current };
   await replaceFile(fs, path, `${JSON.stringify(updated, null, 2)}\n`);

@@ -9,95 +9,23 @@
  * Rootfs updates go to the inactive slot and are tried once with the firmware's tryboot flag; model and
  * app bundles go to A/B stores and are switched without a reboot, then watched for a health window.
  */
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { SidewalkError, errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import type { OpenedArtifact } from '../artifact/types.js';
-import { otherSlot, type BootControl, type PartitionKind, type SlotName } from '../boot/types.js';
-import type { OtaFs } from '../fs.js';
+import { otherSlot, type BootControl, type SlotName } from '../boot/types.js';
 import { Journal, type OtaState } from '../journal.js';
-import type { HealthResult } from './health.js';
 import { commitProvides, readProvides } from './provides.js';
-import { VersionStore, checkVersionName, type StoreKind } from './store.js';
+import { stageBundle, writeRootfsPayloads } from './payloads.js';
+import type { StoreKind } from './store.js';
+import type { JournalData, LastResult, Outcome, UpdateContext, UpdateKind, UpdaterOptions } from './types.js';
+
+export type { JournalData, LastResult, Outcome, ProgressEvent, UpdateContext, UpdateKind, UpdaterOptions } from './types.js';
 
 const log = createLogger('ota:updater');
 
-export type UpdateKind = 'rootfs' | StoreKind;
-
-export interface UpdateContext {
-  id: string;
-  kind: UpdateKind;
-  artifactName: string;
-  /** The artifact file on the data partition (null for a manual rollback). */
-  artifactPath: string | null;
-  /** Delete artifactPath at cleanup (it was downloaded by us). */
-  ownsArtifact: boolean;
-  provides: Record<string, string>;
-  clearsProvides: string[];
-  fromSlot?: SlotName;
-  targetSlot?: SlotName;
-  version?: string;
-  fromVersion?: string | null;
-  fromPrevious?: string | null;
-  verifyAttempts?: number;
-  rebootAttempts?: number;
-  error?: string;
-}
-
-export interface LastResult {
-  id: string;
-  kind: UpdateKind;
-  artifactName: string;
-  result: 'success' | 'failure';
-  error: string | null;
-  atMs: number;
-}
-
-export interface JournalData {
-  update: UpdateContext | null;
-  last: LastResult | null;
-}
-
-export type Outcome =
-  | { kind: 'idle'; result: 'success' | 'failure' | 'nothing'; error?: string }
-  | { kind: 'reboot' };
-
-export interface ProgressEvent {
-  state: OtaState;
-  doneBytes: number;
-  totalBytes: number | null;
-}
-
-export interface UpdaterOptions {
-  fs: OtaFs;
-  /** OTA state folder on the data partition: journal.log, provides.json, downloads/. */
-  stateDir: string;
-  stores: Record<StoreKind, VersionStore>;
-  /** null when the device has no A/B OS slots (rootfs artifacts are refused). */
-  boot: BootControl | null;
-  openArtifact(path: string): Promise<OpenedArtifact>;
-  health: {
-    os(): Promise<HealthResult>;
-    model(version: string): Promise<HealthResult>;
-    app(version: string): Promise<HealthResult>;
-  };
-  /** Tells the runtime to load the switched store (reload for a model, restart for the app). */
-  notifyRuntime(kind: StoreKind): Promise<void>;
-  /** Update lock: nothing is installed, switched or rebooted while this says true. */
-  isMoving(): Promise<boolean>;
-  lockPollMs?: number;
-  /** Give up waiting for the scooter to stop after this long (0 = wait forever). */
-  lockTimeoutMs?: number;
-  maxVerifyAttempts?: number;
-  sleep?(ms: number): Promise<void>;
-  now?(): number;
-  onProgress?(event: ProgressEvent): void;
-}
-
 const ROOTFS_TYPES = new Set(['rootfs-image', 'rootfs-tryboot']);
 const STORE_TYPES: Record<string, StoreKind> = { 'sidewalk-model': 'model', 'sidewalk-app': 'app' };
-const READ_CHUNK = 1 << 20;
 
 export class Updater {
   #o: UpdaterOptions;
@@ -179,7 +107,7 @@ export class Updater {
       return this.#drive(false);
     }
     if (!kind) throw new SidewalkError('OTA_NOTHING_TO_ROLL_BACK', 'no update in progress; name what to roll back (os, model or app)');
-    const provides = (await readProvides(this.#o.fs, this.providesPath)).previous ?? {};
+    const provides = (await readProvides(this.#o.fs, this.providesPath, this.#o.factoryProvides)).previous ?? {};
     const base = { id: `${this.#now()}`, artifactName: provides.artifact_name ?? '(previous)', artifactPath: null, ownsArtifact: false, provides, clearsProvides: ['*'] };
     if (kind === 'rootfs') {
       const from = await this.#committedBootedSlot();
@@ -391,87 +319,19 @@ export class Updater {
   }
 
   async #writeSlot(u: UpdateContext): Promise<void> {
-    const boot = this.#bootControl();
-    const slot = u.targetSlot!;
-    const seen = new Set<PartitionKind>();
-    const total = this.#artifact!.info.files.reduce((a, f) => a + Math.max(0, f.size), 0);
-    let done = 0;
-    for await (const payload of this.#artifact!.payloads()) {
-      const kind: PartitionKind = /(^boot\b|\.vfat$)/i.test(payload.name) ? 'boot' : 'root';
-      if (seen.has(kind)) throw new SidewalkError('OTA_PAYLOAD_LAYOUT', `artifact ${u.artifactName}: more than one ${kind} image (${payload.name})`);
-      seen.add(kind);
-      const capacity = await boot.partitionSize(slot, kind);
-      if (payload.size > capacity) {
-        throw new SidewalkError('OTA_IMAGE_TOO_LARGE', `${payload.name}: ${payload.size} bytes do not fit slot ${slot} ${kind} partition (${capacity} bytes)`);
-      }
-      const hash = createHash('sha256');
-      const handle = await boot.openPartition(slot, kind, 'r+');
-      let offset = 0;
-      try {
-        for await (const chunk of payload.stream as AsyncIterable<Buffer>) {
-          await handle.write(chunk, offset);
-          hash.update(chunk);
-          offset += chunk.length;
-          done += chunk.length;
-          this.#o.onProgress?.({ state: 'install', doneBytes: done, totalBytes: total || null });
-        }
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await this.#verifyPartition(slot, kind, offset, hash.digest('hex'));
-      log.info(`wrote ${payload.name} (${offset} bytes) to slot ${slot} ${kind}`);
-    }
+    await writeRootfsPayloads(this.#bootControl(), u.targetSlot!, this.#artifact!, (done, total) =>
+      this.#o.onProgress?.({ state: 'install', doneBytes: done, totalBytes: total }),
+    );
     await this.#artifact!.close();
     this.#artifact = null;
-    if (!seen.has('root')) throw new SidewalkError('OTA_PAYLOAD_LAYOUT', `artifact ${u.artifactName}: no root filesystem image`);
-  }
-
-  /** Reads the written range back: a card that lost writes is caught before we boot it. */
-  async #verifyPartition(slot: SlotName, kind: PartitionKind, bytes: number, sha256: string): Promise<void> {
-    const handle = await this.#bootControl().openPartition(slot, kind, 'r');
-    const hash = createHash('sha256');
-    const buf = Buffer.alloc(Math.min(READ_CHUNK, Math.max(bytes, 1)));
-    try {
-      for (let pos = 0; pos < bytes; ) {
-        const n = await handle.read(buf.subarray(0, Math.min(buf.length, bytes - pos)), pos);
-        if (n <= 0) break;
-        hash.update(buf.subarray(0, n));
-        pos += n;
-      }
-    } finally {
-      await handle.close();
-    }
-    const got = hash.digest('hex');
-    if (got !== sha256) throw new SidewalkError('OTA_SLOT_VERIFY', `slot ${slot} ${kind}: read back sha256 ${got}, wrote ${sha256}`);
   }
 
   async #stage(u: UpdateContext): Promise<string> {
-    const store = this.#o.stores[u.kind as StoreKind];
-    await store.beginStaging();
-    const total = this.#artifact!.info.files.reduce((a, f) => a + Math.max(0, f.size), 0);
-    let done = 0;
-    const onBytes = (n: number) => {
-      done += n;
-      this.#o.onProgress?.({ state: 'install', doneBytes: done, totalBytes: total || null });
-    };
-    for await (const payload of this.#artifact!.payloads()) {
-      if (u.kind === 'app') await store.stageTar(payload.stream, payload.name, onBytes);
-      else await store.stageFile(payload.name, payload.stream as AsyncIterable<Buffer>, onBytes);
-    }
+    const version = await stageBundle(this.#o.stores[u.kind as StoreKind], this.#artifact!, declaredVersion(u), (done, total) =>
+      this.#o.onProgress?.({ state: 'install', doneBytes: done, totalBytes: total }),
+    );
     await this.#artifact!.close();
     this.#artifact = null;
-    const declared = declaredVersion(u);
-    let version: string;
-    if (u.kind === 'model') {
-      version = await store.validateModel();
-      if (declared !== null && declared !== version) {
-        throw new SidewalkError('OTA_MODEL_INVALID', `artifact ${u.artifactName} declares version ${declared}, its manifest.json says ${version}`);
-      }
-    } else {
-      version = checkVersionName(declared ?? u.artifactName, `artifact ${u.artifactName}`);
-    }
-    await store.finishStaging(version);
     return version;
   }
 
@@ -489,7 +349,10 @@ export class Updater {
     } else {
       await this.#o.stores[u.kind].prune([u.version, u.fromVersion]);
     }
-    await commitProvides(this.#o.fs, this.providesPath, u.provides, u.clearsProvides);
+    // Models and the app live on the data partition, not in the OS slot: an OS update's
+    // `rootfs-image.*` clears must not erase their versions.
+    const protect = u.kind === 'rootfs' ? ['rootfs-image.sidewalk-model.*', 'rootfs-image.sidewalk-app.*'] : [];
+    await commitProvides(this.#o.fs, this.providesPath, u.provides, u.clearsProvides, { ...(this.#o.factoryProvides ? { factory: this.#o.factoryProvides } : {}), protect });
     await this.#go('cleanup', u, this.#result(u, 'success'));
   }
 
@@ -520,6 +383,7 @@ export class Updater {
 }
 
 function declaredVersion(u: UpdateContext): string | null {
+  if (u.kind === 'rootfs') return null;
   const type = u.kind === 'model' ? 'sidewalk-model' : 'sidewalk-app';
   return u.provides[`rootfs-image.${type}.version`] ?? u.provides[`${type}.version`] ?? null;
 }

@@ -331,12 +331,16 @@ export function sceneScriptDurationS(script: SceneScript): number {
  */
 export function segmentAt(script: SceneScript, tS: number): { kind: SceneKind; index: number } {
   const total = sceneScriptDurationS(script);
-  let t = ((tS % total) + total) % total;
+  let t = tS % total;
+  if (t < 0) t += total;
+  // Boundaries are compared with a tolerance so frame n at n/fps lands in the intended segment
+  // despite binary fractions (0.2 * 3 !== 0.6).
+  let endS = 0;
   for (const [index, segment] of script.entries()) {
-    if (t < segment.durationS) return { kind: segment.kind, index };
-    t -= segment.durationS;
+    endS += segment.durationS;
+    if (t < endS - 1e-9) return { kind: segment.kind, index };
   }
-  return { kind: script[script.length - 1]!.kind, index: script.length - 1 };
+  return { kind: script[0]!.kind, index: 0 };
 }
 
 /** The scene kind playing at `tS` seconds (the script repeats after its end). */

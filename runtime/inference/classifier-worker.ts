@@ -1,19 +1,28 @@
 /**
- * The inference worker thread: owns one TFLite interpreter (tfjs-tflite-node's raw runner) and does
- * preprocessing and inference, so the main thread (watchdog, limiter, MQTT) never blocks on them.
- * Preprocessing writes straight into the interpreter's input tensor array; the frame buffer arrives
- * transferred and goes back with the result, so frames cross threads without copies.
+ * The inference worker thread: hosts the TFLite interpreters (tfjs-tflite-node's raw runner) of
+ * every classifier in the process and does preprocessing and inference, so the main thread
+ * (watchdog, limiter, MQTT) never blocks on them. Preprocessing writes straight into the
+ * interpreter's input tensor array; frame buffers arrive transferred and go back with the result.
+ *
+ * One worker for all models, for the life of the process: tfjs-tflite-node 0.0.2 keeps a static
+ * Napi::FunctionReference (TensorInfo::constructor) that the last thread to load the addon
+ * overwrites, so interpreters created in a second worker, or a worker torn down after another
+ * loaded the addon, abort the process ("Entering the V8 API without proper locking",
+ * "Check failed: node->IsInUse()", "free(): invalid pointer"). Interpreters are never released
+ * either: their finalizers call Napi::Reference::Unref, which crashed under forced GC.
  */
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { isSidewalkError, SidewalkError } from '../../lib/errors.js';
 import type { FrameFormat } from '../types.js';
 import { InferenceErrorCode } from './errors.js';
 import type { ModelManifest } from './manifest-types.js';
 import { Preprocessor, type ModelInputArray } from './preprocess.js';
 
-export interface WorkerInit {
+export interface LoadRequest {
+  type: 'load';
+  modelId: number;
   model: ArrayBuffer;
   modelFile: string;
   manifest: ModelManifest;
@@ -23,41 +32,55 @@ export interface WorkerInit {
 
 export interface ClassifyRequest {
   type: 'classify';
+  modelId: number;
   id: number;
   width: number;
   height: number;
   stride: number;
   format: FrameFormat;
   data: ArrayBuffer;
-  byteOffset: number;
   byteLength: number;
 }
 
-/** Tells the worker to stop serving (see shutdown()). */
-export interface CloseRequest { type: 'close' }
+/** Stops serving a model (its interpreter stays allocated, see above). */
+export interface UnloadRequest { type: 'unload'; modelId: number }
+
+export type WorkerRequest = LoadRequest | ClassifyRequest | UnloadRequest;
 
 export type WorkerMessage =
-  | { type: 'ready' }
+  | { type: 'loaded'; modelId: number }
   | { type: 'result'; id: number; probabilities: Float32Array; preprocessMs: number; inferenceMs: number; data: ArrayBuffer }
-  | { type: 'error'; id?: number; code: string; message: string; data?: ArrayBuffer };
+  | { type: 'error'; modelId?: number; id?: number; code: string; message: string; data?: ArrayBuffer };
 
 /** The part of tfjs-tflite-node's native runner we use (its .d.ts pulls in tfjs-tflite web types). */
 interface NativeTensor { readonly dataType: string; readonly shape: string; readonly name: string; data(): ModelInputArray | Float32Array }
 interface NativeRunner { getInputs(): NativeTensor[]; getOutputs(): NativeTensor[]; infer(): boolean }
 type NativeRunnerClass = new (model: ArrayBuffer, options: { threads?: number; delegate?: { path: string; options: Array<[string, string]> } }) => NativeRunner;
 
-const port = parentPort!;
-const init = workerData as WorkerInit;
+interface Loaded {
+  request: LoadRequest;
+  runner: NativeRunner;
+  input: ModelInputArray;
+  output: Float32Array | Int8Array | Uint8Array;
+  preprocessor?: Preprocessor;
+}
 
-function createRunner(): { runner: NativeRunner; input: ModelInputArray; output: Float32Array | Int8Array | Uint8Array } {
-  const { TFLiteNodeModelRunner } = createRequire(import.meta.url)('tfjs-tflite-node') as { TFLiteNodeModelRunner: NativeRunnerClass };
+const port = parentPort!;
+const { TFLiteNodeModelRunner } = createRequire(import.meta.url)('tfjs-tflite-node') as { TFLiteNodeModelRunner: NativeRunnerClass };
+const models = new Map<number, Loaded>();
+/** Every interpreter ever created, referenced until the process ends (never finalized). */
+const keepAlive: unknown[] = [];
+
+function load(request: LoadRequest): Loaded {
   let runner: NativeRunner;
   try {
-    runner = new TFLiteNodeModelRunner(init.model, { threads: init.numThreads, ...(init.delegate ? { delegate: init.delegate } : {}) });
+    runner = new TFLiteNodeModelRunner(request.model, { threads: request.numThreads, ...(request.delegate ? { delegate: request.delegate } : {}) });
+    keepAlive.push(runner);
   } catch (err) {
-    throw new SidewalkError(InferenceErrorCode.MODEL_LOAD_FAILED, `${init.modelFile}: TFLite could not load it: ${(err as Error).message.trim()}`, { cause: err });
+    throw new SidewalkError(InferenceErrorCode.MODEL_LOAD_FAILED, `${request.modelFile}: TFLite could not load it: ${(err as Error).message.trim()}`, { cause: err });
   }
-  const spec = init.manifest.input;
+  const spec = request.manifest.input;
+  const labels = request.manifest.labels.length;
   const inputs = runner.getInputs();
   const outputs = runner.getOutputs();
   const problems: string[] = [];
@@ -70,78 +93,60 @@ function createRunner(): { runner: NativeRunner; input: ModelInputArray; output:
     if (inTensor.dataType !== spec.dtype) problems.push(`input tensor ${inTensor.name} is ${inTensor.dataType}, manifest.json input.dtype is ${spec.dtype}`);
   }
   if (outputs.length !== 1 || outTensor === undefined) problems.push(`${outputs.length} output tensors, expected 1`);
-  else if (outTensor.shape !== `1,${init.manifest.labels.length}`) {
-    problems.push(`output tensor ${outTensor.name} has shape [${outTensor.shape}], manifest.json has ${init.manifest.labels.length} labels`);
+  else if (outTensor.shape !== `1,${labels}`) {
+    problems.push(`output tensor ${outTensor.name} has shape [${outTensor.shape}], manifest.json has ${labels} labels`);
   } else if (!['float32', 'int8', 'uint8'].includes(outTensor.dataType)) {
     problems.push(`output tensor ${outTensor.name} is ${outTensor.dataType}, expected float32, int8 or uint8`);
   }
   if (problems.length > 0) {
-    throw new SidewalkError(InferenceErrorCode.MODEL_INPUT_MISMATCH, `${init.modelFile}: ${problems.join('; ')}`, { details: { problems } });
+    throw new SidewalkError(InferenceErrorCode.MODEL_INPUT_MISMATCH, `${request.modelFile}: ${problems.join('; ')}`, { details: { problems } });
   }
-  return { runner, input: inTensor!.data() as ModelInputArray, output: outTensor!.data() as Float32Array | Int8Array | Uint8Array };
+  return { request, runner, input: inTensor!.data() as ModelInputArray, output: outTensor!.data() as Float32Array | Int8Array | Uint8Array };
 }
 
-function errorMessage(err: unknown, id?: number, data?: ArrayBuffer): WorkerMessage {
+function classify(model: Loaded, request: ClassifyRequest): WorkerMessage & { type: 'result' } {
+  const { manifest, modelFile } = model.request;
+  const t0 = performance.now();
+  if (model.preprocessor === undefined || !model.preprocessor.matches(request)) {
+    model.preprocessor = new Preprocessor(manifest.input, request);
+  }
+  model.preprocessor.run(new Uint8Array(request.data, 0, request.byteLength), model.input);
+  const t1 = performance.now();
+  if (!model.runner.infer()) throw new SidewalkError(InferenceErrorCode.MODEL_INFERENCE_FAILED, `${modelFile}: interpreter invoke failed`);
+  const t2 = performance.now();
+  const labels = manifest.labels.length;
+  const quant = manifest.output?.quantization;
+  const probabilities = new Float32Array(labels);
+  const raw = model.output;
+  for (let i = 0; i < labels; i++) {
+    probabilities[i] = quant === undefined || raw instanceof Float32Array ? raw[i]! : (raw[i]! - quant.zero_point) * quant.scale;
+  }
+  return { type: 'result', id: request.id, probabilities, preprocessMs: t1 - t0, inferenceMs: t2 - t1, data: request.data };
+}
+
+function failure(err: unknown, extra: { modelId?: number; id?: number; data?: ArrayBuffer }): WorkerMessage {
   const code = isSidewalkError(err) ? err.code : InferenceErrorCode.MODEL_INFERENCE_FAILED;
-  return { type: 'error', code, message: (err as Error).message ?? String(err), ...(id === undefined ? {} : { id }), ...(data ? { data } : {}) };
+  return { type: 'error', code, message: err instanceof Error ? err.message : String(err), ...extra };
 }
 
-/**
- * Stops serving but keeps the interpreter and the environment alive (the main thread parks this
- * worker; see parkWorker() in classifier.ts for why it is never torn down on purpose).
- */
-function shutdown(last?: WorkerMessage): void {
-  port.removeAllListeners('message');
-  // A listener keeps this thread's event loop (and so its environment) alive; the main thread
-  // has unref'd the worker, so the process can still exit.
-  port.on('message', () => undefined);
-  if (last !== undefined) port.postMessage(last);
-}
-
-function serve(initial: ReturnType<typeof createRunner>): void {
-  let state: ReturnType<typeof createRunner> | undefined = initial;
-  const labelCount = init.manifest.labels.length;
-  const outQuant = init.manifest.output?.quantization;
-  let preprocessor: Preprocessor | undefined;
-
-  port.on('message', (request: ClassifyRequest | CloseRequest) => {
-    if (request.type === 'close' || state === undefined) {
-      state = undefined;
-      preprocessor = undefined;
-      shutdown();
-      return;
-    }
-    const frameData = new Uint8Array(request.data, request.byteOffset, request.byteLength);
+port.on('message', (request: WorkerRequest) => {
+  if (request.type === 'load') {
     try {
-      const t0 = performance.now();
-      if (preprocessor === undefined || !preprocessor.matches(request)) {
-        preprocessor = new Preprocessor(init.manifest.input, request);
-      }
-      preprocessor.run(frameData, state.input);
-      const t1 = performance.now();
-      if (!state.runner.infer()) throw new SidewalkError(InferenceErrorCode.MODEL_INFERENCE_FAILED, `${init.modelFile}: interpreter invoke failed`);
-      const t2 = performance.now();
-      const probabilities = new Float32Array(labelCount);
-      const raw = state.output;
-      for (let i = 0; i < labelCount; i++) {
-        probabilities[i] = outQuant === undefined || raw instanceof Float32Array ? raw[i]! : (raw[i]! - outQuant.zero_point) * outQuant.scale;
-      }
-      const message: WorkerMessage = { type: 'result', id: request.id, probabilities, preprocessMs: t1 - t0, inferenceMs: t2 - t1, data: request.data };
-      port.postMessage(message, [probabilities.buffer, request.data]);
+      models.set(request.modelId, load(request));
+      port.postMessage({ type: 'loaded', modelId: request.modelId } satisfies WorkerMessage);
     } catch (err) {
-      port.postMessage(errorMessage(err, request.id, request.data), [request.data]);
+      port.postMessage(failure(err, { modelId: request.modelId }));
     }
-  });
-}
-
-let created: ReturnType<typeof createRunner> | undefined;
-try {
-  created = createRunner();
-} catch (err) {
-  shutdown(errorMessage(err));
-}
-if (created !== undefined) {
-  serve(created);
-  created = undefined;
-  port.postMessage({ type: 'ready' } satisfies WorkerMessage);
-}
+  } else if (request.type === 'unload') {
+    models.delete(request.modelId);
+  } else {
+    try {
+      const model = models.get(request.modelId);
+      if (model === undefined) throw new SidewalkError(InferenceErrorCode.MODEL_CLASSIFIER_CLOSED, `model ${request.modelId} is not loaded in the inference worker`);
+      const result = classify(model, request);
+      port.postMessage(result, [result.probabilities.buffer as ArrayBuffer, request.data]);
+    } catch (err) {
+      port.postMessage(failure(err, { id: request.id, data: request.data }), [request.data]);
+    }
+  }
+});

@@ -1,8 +1,12 @@
 /**
  * Classifier: frames in, probabilities (manifest.labels order) out. The bundle is loaded and verified
- * on the calling thread; one worker thread then owns the interpreter and does preprocessing and
- * inference (runtime.md §0 item 3: invoke is synchronous and would starve the watchdog).
- * One classify() in flight at a time: the runtime holds one frame in flight (DESIGN.md).
+ * on the calling thread; the process's inference worker thread then hosts the interpreter and does
+ * preprocessing and inference (runtime.md §0 item 3: invoke is synchronous and would starve the
+ * watchdog). A worker crash or hang ends every classifier on it (MODEL_WORKER_CRASHED /
+ * MODEL_INFERENCE_TIMEOUT); the service should then exit and let systemd restart it, because
+ * reloading tfjs-tflite-node in a new thread after a terminated one is not safe (classifier-worker.ts).
+ * One classify() in flight per classifier: the runtime holds one frame in flight (DESIGN.md).
+ * All classifiers share one worker (tfjs-tflite-node cannot be used from several threads).
  */
 import { Worker } from 'node:worker_threads';
 import { access } from 'node:fs/promises';
@@ -12,7 +16,7 @@ import { createLogger } from '../../lib/log.js';
 import { DIST_ROOT } from '../../lib/paths.js';
 import type { Frame } from '../types.js';
 import { EDGETPU_MODEL_FILE, loadModelBundle, MODEL_FILE, type ModelBundle } from './bundle.js';
-import type { ClassifyRequest, CloseRequest, WorkerInit, WorkerMessage } from './classifier-worker.js';
+import type { ClassifyRequest, LoadRequest, UnloadRequest, WorkerMessage } from './classifier-worker.js';
 import { probeEdgeTpu, type EdgeTpuProbeOptions } from './edgetpu.js';
 import { InferenceErrorCode } from './errors.js';
 import type { ModelManifest } from './manifest-types.js';
@@ -53,7 +57,7 @@ export interface TfliteClassifierOptions {
   edgetpu?: EdgeTpuProbeOptions & { device?: string };
   /** The XNNPACK shim (default dist/native/libsidewalk_xnnpack.so, built by scripts/build-native.mjs). */
   xnnpackLibrary?: string;
-  /** Worker script; only tests replace it. */
+  /** Worker script; only tests replace it (each URL gets its own shared worker). */
   workerUrl?: URL;
 }
 
@@ -67,7 +71,7 @@ export async function createTfliteClassifier(bundleOrDir: string | ModelBundle, 
   let backend: ClassifierBackend = 'cpu';
   let model = bundle.model;
   let modelFile = join(bundle.dir, MODEL_FILE);
-  let delegate: WorkerInit['delegate'];
+  let delegate: LoadRequest['delegate'];
 
   if (options.delegate === 'xnnpack') {
     const path = options.xnnpackLibrary ?? XNNPACK_LIBRARY;
@@ -92,157 +96,169 @@ export async function createTfliteClassifier(bundleOrDir: string | ModelBundle, 
     backend = 'edgetpu';
   }
 
-  const init: WorkerInit = { model: new Uint8Array(model).buffer, modelFile, manifest: bundle.manifest, numThreads, ...(delegate ? { delegate } : {}) };
-  const worker = new Worker(options.workerUrl ?? new URL('./classifier-worker.js', import.meta.url), {
-    workerData: init,
-    transferList: [init.model],
-    stdout: false,
-    stderr: false,
-  });
-  await new Promise<void>((resolve, reject) => {
-    const fail = (err: SidewalkError, exited = false): void => {
-      cleanup();
-      if (!exited) parkWorker(worker);
-      reject(err);
-    };
-    const onMessage = (msg: WorkerMessage): void => {
-      if (msg.type === 'ready') {
-        cleanup();
-        resolve();
-      } else if (msg.type === 'error') {
-        fail(new SidewalkError(msg.code, msg.message));
-      }
-    };
-    const onError = (err: Error): void => fail(crashed(modelFile, `failed while loading: ${err.message}`, err));
-    const onExit = (code: number): void => fail(crashed(modelFile, `exited with code ${code} while loading`), true);
-    const cleanup = (): void => {
-      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
-    };
-    worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+  const host = inferenceHost(options.workerUrl ?? DEFAULT_WORKER_URL);
+  const modelId = await host.load({
+    type: 'load', modelId: 0, model: new Uint8Array(model).buffer, modelFile, manifest: bundle.manifest, numThreads, ...(delegate ? { delegate } : {}),
   });
   log.info(`loaded ${bundle.manifest.name} ${bundle.manifest.version} (${backend}, ${numThreads} threads)`, { model: modelFile });
-  return new TfliteClassifier(worker, bundle.manifest, backend, modelFile, options.timeoutMs ?? 10_000);
+  return new TfliteClassifier(host, modelId, bundle.manifest, backend, modelFile, options.timeoutMs ?? 10_000);
 }
 
-/**
- * Stops using a worker without tearing it down: tfjs-tflite-node 0.0.2's Interpreter/TensorInfo
- * destructors (Napi::Reference::Unref in finalizers) corrupt the heap when a worker environment
- * holding an interpreter is freed ("free(): invalid pointer", "Check failed: node->IsInUse()"),
- * in about 1 of 4 test runs. A parked worker keeps its interpreter (memory of one model) until the
- * process exits; unref() lets the process exit. Model swaps are rare, so the leak is bounded.
- */
-function parkWorker(worker: Worker): void {
-  worker.removeAllListeners('message');
-  worker.postMessage({ type: 'close' } satisfies CloseRequest);
-  worker.unref();
+const DEFAULT_WORKER_URL = new URL('./classifier-worker.js', import.meta.url);
+const hosts = new Map<string, InferenceHost>();
+
+/** The process's inference worker for `url` (one for all models; see classifier-worker.ts why). */
+function inferenceHost(url: URL): InferenceHost {
+  let host = hosts.get(url.href);
+  if (host === undefined || host.dead !== undefined) {
+    host = new InferenceHost(url);
+    hosts.set(url.href, host);
+  }
+  return host;
 }
 
-function crashed(modelFile: string, what: string, cause?: unknown): SidewalkError {
-  return new SidewalkError(InferenceErrorCode.MODEL_WORKER_CRASHED, `inference worker for ${modelFile} ${what}`, cause === undefined ? {} : { cause });
+type Reply = WorkerMessage & { type: 'result' | 'error' };
+
+/** Owns the worker thread: routes replies by id, keeps the process alive only while models are open. */
+class InferenceHost {
+  readonly #worker: Worker;
+  readonly #loads = new Map<number, { resolve(id: number): void; reject(err: SidewalkError): void; modelFile: string }>();
+  readonly #requests = new Map<number, (reply: Reply | SidewalkError) => void>();
+  #nextModelId = 1;
+  #nextRequestId = 1;
+  #openModels = 0;
+  dead: SidewalkError | undefined;
+
+  constructor(url: URL) {
+    this.#worker = new Worker(url, { stdout: false, stderr: false });
+    this.#worker.unref();
+    this.#worker.on('message', (msg: WorkerMessage) => this.#onMessage(msg));
+    this.#worker.on('error', (err) => this.kill(crashed(`crashed: ${err.message}`, err)));
+    this.#worker.on('exit', (code) => this.kill(crashed(`exited with code ${code}`)));
+  }
+
+  load(request: LoadRequest): Promise<number> {
+    if (this.dead !== undefined) return Promise.reject(this.dead);
+    const modelId = this.#nextModelId++;
+    this.#open(+1);
+    return new Promise<number>((resolve, reject) => {
+      this.#loads.set(modelId, { resolve, reject: (err) => { this.#open(-1); reject(err); }, modelFile: request.modelFile });
+      this.#worker.postMessage({ ...request, modelId }, [request.model]);
+    });
+  }
+
+  unload(modelId: number): void {
+    if (this.dead === undefined) this.#worker.postMessage({ type: 'unload', modelId } satisfies UnloadRequest);
+    this.#open(-1);
+  }
+
+  /** Sends a classify request; `transfer` is the frame buffer. */
+  classify(request: Omit<ClassifyRequest, 'id'>, transfer: boolean): { id: number; reply: Promise<Reply | SidewalkError> } {
+    const id = this.#nextRequestId++;
+    const reply = new Promise<Reply | SidewalkError>((resolve) => {
+      if (this.dead !== undefined) { resolve(this.dead); return; }
+      this.#requests.set(id, resolve);
+      this.#worker.postMessage({ ...request, id }, transfer ? [request.data] : []);
+    });
+    return { id, reply };
+  }
+
+  /** Stops the worker (crash, hang): every model on it is gone and every waiter gets `reason`. */
+  kill(reason: SidewalkError): void {
+    if (this.dead !== undefined) return;
+    this.dead = reason;
+    log.error(reason.message, { code: reason.code });
+    void this.#worker.terminate();
+    for (const load of this.#loads.values()) load.reject(reason);
+    for (const resolve of this.#requests.values()) resolve(reason);
+    this.#loads.clear();
+    this.#requests.clear();
+  }
+
+  #open(delta: number): void {
+    this.#openModels += delta;
+    if (this.#openModels > 0) this.#worker.ref();
+    else this.#worker.unref();
+  }
+
+  #onMessage(msg: WorkerMessage): void {
+    if (msg.type === 'loaded' || (msg.type === 'error' && msg.modelId !== undefined)) {
+      const modelId = msg.modelId!;
+      const load = this.#loads.get(modelId);
+      this.#loads.delete(modelId);
+      if (load === undefined) return;
+      if (msg.type === 'loaded') load.resolve(modelId);
+      else load.reject(new SidewalkError(msg.code, msg.message));
+      return;
+    }
+    const resolve = this.#requests.get(msg.id!);
+    this.#requests.delete(msg.id!);
+    resolve?.(msg);
+  }
 }
 
-interface Pending {
-  id: number;
-  frame: Frame;
-  /** True when frame.data's own buffer was transferred (and must be re-attached). */
-  transferred: boolean;
-  byteLength: number;
-  resolve(result: ClassifyResult): void;
-  reject(err: SidewalkError): void;
-  timer: NodeJS.Timeout;
+function crashed(what: string, cause?: unknown): SidewalkError {
+  return new SidewalkError(InferenceErrorCode.MODEL_WORKER_CRASHED, `inference worker ${what}`, cause === undefined ? {} : { cause });
 }
 
 class TfliteClassifier implements Classifier {
   readonly manifest: ModelManifest;
   readonly backend: ClassifierBackend;
-  readonly #worker: Worker;
+  readonly #host: InferenceHost;
+  readonly #modelId: number;
   readonly #modelFile: string;
   readonly #timeoutMs: number;
-  #pending: Pending | undefined;
-  #nextId = 1;
-  /** Set once the worker is gone (closed, crashed or timed out); every later call rejects with it. */
-  #dead: SidewalkError | undefined;
-  #stopped: Promise<void> = Promise.resolve();
+  #busy = false;
+  #closed = false;
 
-  constructor(worker: Worker, manifest: ModelManifest, backend: ClassifierBackend, modelFile: string, timeoutMs: number) {
-    this.#worker = worker;
+  constructor(host: InferenceHost, modelId: number, manifest: ModelManifest, backend: ClassifierBackend, modelFile: string, timeoutMs: number) {
+    this.#host = host;
+    this.#modelId = modelId;
     this.manifest = manifest;
     this.backend = backend;
     this.#modelFile = modelFile;
     this.#timeoutMs = timeoutMs;
-    worker.on('message', (msg: WorkerMessage) => this.#onMessage(msg));
-    worker.on('error', (err) => this.#kill(crashed(modelFile, `crashed: ${err.message}`, err)));
-    worker.on('exit', (code) => this.#kill(crashed(modelFile, `exited with code ${code}`)));
   }
 
-  classify(frame: Frame): Promise<ClassifyResult> {
-    if (this.#dead !== undefined) return Promise.reject(this.#dead);
-    if (this.#pending !== undefined) {
-      return Promise.reject(new SidewalkError(InferenceErrorCode.MODEL_CLASSIFIER_BUSY, `frame ${frame.seq}: a classify() is already in flight (one frame at a time)`));
+  async classify(frame: Frame): Promise<ClassifyResult> {
+    if (this.#closed) throw new SidewalkError(InferenceErrorCode.MODEL_CLASSIFIER_CLOSED, `classifier for ${this.#modelFile} is closed`);
+    if (this.#host.dead !== undefined) throw this.#host.dead;
+    if (this.#busy) {
+      throw new SidewalkError(InferenceErrorCode.MODEL_CLASSIFIER_BUSY, `frame ${frame.seq}: a classify() is already in flight (one frame at a time)`);
     }
+    this.#busy = true;
     const { data } = frame;
-    const ownsBuffer = data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
-    const buffer = ownsBuffer ? (data.buffer as ArrayBuffer) : new Uint8Array(data).buffer;
-    const request: ClassifyRequest = {
-      type: 'classify', id: this.#nextId++, width: frame.width, height: frame.height, stride: frame.stride, format: frame.format,
-      data: buffer, byteOffset: 0, byteLength: data.byteLength,
-    };
-    return new Promise<ClassifyResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#kill(new SidewalkError(InferenceErrorCode.MODEL_INFERENCE_TIMEOUT,
-          `${this.#modelFile}: frame ${frame.seq} took longer than ${this.#timeoutMs} ms; inference worker stopped`));
-      }, this.#timeoutMs);
-      this.#pending = { id: request.id, frame, transferred: false, byteLength: data.byteLength, resolve, reject, timer };
-      try {
-        this.#worker.postMessage(request, [buffer]);
-        this.#pending.transferred = ownsBuffer;
-      } catch {
-        // Untransferable buffer (e.g. Node's Buffer pool): send a copy instead.
-        const copy = new Uint8Array(data).buffer;
-        this.#worker.postMessage({ ...request, data: copy }, [copy]);
+    const byteLength = data.byteLength;
+    // Transfer the caller's buffer when the frame owns all of it; otherwise send one copy.
+    const owns = data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && byteLength === data.buffer.byteLength;
+    const buffer = owns ? (data.buffer as ArrayBuffer) : new Uint8Array(data).buffer;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const { reply } = this.#host.classify({
+        type: 'classify', modelId: this.#modelId, width: frame.width, height: frame.height, stride: frame.stride, format: frame.format,
+        data: buffer, byteLength,
+      }, true);
+      const timeout = new Promise<SidewalkError>((resolve) => {
+        timer = setTimeout(() => resolve(new SidewalkError(InferenceErrorCode.MODEL_INFERENCE_TIMEOUT,
+          `${this.#modelFile}: frame ${frame.seq} took longer than ${this.#timeoutMs} ms; inference worker stopped`)), this.#timeoutMs);
+      });
+      const msg = await Promise.race([reply, timeout]);
+      if (msg instanceof SidewalkError) {
+        if (msg.code === InferenceErrorCode.MODEL_INFERENCE_TIMEOUT) this.#host.kill(msg);
+        throw msg;
       }
-    });
-  }
-
-  #onMessage(msg: WorkerMessage): void {
-    const pending = this.#pending;
-    if (pending === undefined || msg.type === 'ready' || msg.id !== pending.id) return;
-    this.#pending = undefined;
-    clearTimeout(pending.timer);
-    if (pending.transferred && msg.data !== undefined) {
-      pending.frame.data = new Uint8Array(msg.data, 0, pending.byteLength);
-    }
-    if (msg.type === 'result') {
-      pending.resolve({ probabilities: msg.probabilities, preprocessMs: msg.preprocessMs, inferenceMs: msg.inferenceMs });
-    } else {
-      pending.reject(new SidewalkError(msg.code, msg.message));
-    }
-  }
-
-  #kill(reason: SidewalkError): void {
-    if (this.#dead === undefined) {
-      this.#dead = reason;
-      if (reason.code === InferenceErrorCode.MODEL_CLASSIFIER_CLOSED) {
-        // Parked, not terminated: tearing down a worker that holds a tfjs-tflite-node interpreter
-        // intermittently aborts the whole process (its destructors double-free); see parkWorker().
-        parkWorker(this.#worker);
-      } else {
-        log.error(reason.message, { code: reason.code });
-        this.#stopped = this.#worker.terminate().then(() => undefined);
-      }
-    }
-    const pending = this.#pending;
-    if (pending !== undefined) {
-      this.#pending = undefined;
-      clearTimeout(pending.timer);
-      pending.reject(this.#dead);
+      if (owns && msg.data !== undefined) frame.data = new Uint8Array(msg.data, 0, byteLength);
+      if (msg.type === 'error') throw new SidewalkError(msg.code, msg.message);
+      return { probabilities: msg.probabilities, preprocessMs: msg.preprocessMs, inferenceMs: msg.inferenceMs };
+    } finally {
+      clearTimeout(timer);
+      this.#busy = false;
     }
   }
 
   async close(): Promise<void> {
-    if (this.#dead === undefined) {
-      this.#kill(new SidewalkError(InferenceErrorCode.MODEL_CLASSIFIER_CLOSED, `classifier for ${this.#modelFile} is closed`));
-    }
-    await this.#stopped;
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#host.unload(this.#modelId);
   }
 }

@@ -44,21 +44,30 @@ function makeAxis(offset: number, length: number, outSize: number): Axis {
   const support = Math.max(1, scale);
   const lo = Math.floor(offset);
   const hi = Math.ceil(offset + length) - 1;
+  // Pixel j covers [j, j+1), centre j + 0.5; it has weight while |j + 0.5 - centre| < support.
+  const jMins = new Int32Array(outSize);
+  const jMaxs = new Int32Array(outSize);
+  let widest = 1;
+  for (let i = 0; i < outSize; i++) {
+    const centre = offset + (i + 0.5) * scale;
+    jMins[i] = Math.floor(centre - support - 0.5) + 1;
+    jMaxs[i] = Math.ceil(centre + support - 0.5) - 1;
+    widest = Math.max(widest, Math.min(jMaxs[i]!, hi) - Math.max(jMins[i]!, lo) + 1);
+  }
+  // As few taps as any output needs (1 at 1:1, 2 when enlarging): the per-frame loops are this long.
   // Never more taps than the crop is wide, so every read stays inside the crop (and the frame).
-  const taps = Math.min(Math.ceil(support) * 2 + 1, hi - lo + 1);
+  const taps = Math.min(widest, hi - lo + 1);
   const start = new Int32Array(outSize);
   const weights = new Float32Array(outSize * taps);
   let first = hi;
   let end = lo;
   for (let i = 0; i < outSize; i++) {
     const centre = offset + (i + 0.5) * scale;
-    // Pixel j covers [j, j+1), centre j + 0.5; it has weight while |j + 0.5 - centre| < support.
-    const jMin = Math.floor(centre - support - 0.5) + 1;
-    const jMax = Math.ceil(centre + support - 0.5) - 1;
+    const jMin = jMins[i]!;
     const s = Math.min(Math.max(jMin, lo), hi - taps + 1);
     start[i] = s;
     let sum = 0;
-    for (let j = jMin; j <= jMax; j++) {
+    for (let j = jMin; j <= jMaxs[i]!; j++) {
       const w = 1 - Math.abs(j + 0.5 - centre) / support;
       if (w <= 0) continue;
       // Taps outside the crop repeat its edge pixel (as cropping first, then scaling, does).
@@ -79,40 +88,68 @@ interface PlanePass {
   channels: number;
   /** Horizontal pass results: (y.end - y.first) rows of outWidth*channels values. */
   rows: Float32Array;
-  /** Vertical pass results: outHeight*outWidth*channels values. */
+  /** Vertical pass results: outHeight*outWidth*channels values (the same array as `rows` when the vertical axis is 1:1). */
   out: Float32Array;
+  verticalIdentity: boolean;
+}
+
+/** 1:1 axis: output i reads exactly source first + i with weight 1 (a crop at model size). */
+function isIdentity(a: Axis, outSize: number): boolean {
+  if (a.taps !== 1 || a.end - a.first !== outSize) return false;
+  for (let i = 0; i < outSize; i++) if (a.start[i] !== a.first + i || a.weights[i] !== 1) return false;
+  return true;
 }
 
 function makePass(x0: number, w: number, y0: number, h: number, outW: number, outH: number, channels: number): PlanePass {
   const x = makeAxis(x0, w, outW);
   const y = makeAxis(y0, h, outH);
-  return { x, y, channels, rows: new Float32Array((y.end - y.first) * outW * channels), out: new Float32Array(outW * outH * channels) };
+  const rows = new Float32Array((y.end - y.first) * outW * channels);
+  const verticalIdentity = isIdentity(y, outH);
+  return { x, y, channels, rows, out: verticalIdentity ? rows : new Float32Array(outW * outH * channels), verticalIdentity };
 }
 
 function runPass(p: PlanePass, data: Uint8Array, base: number, stride: number, outW: number, outH: number): void {
   const { x, y, channels: ch, rows, out } = p;
   const rowLength = outW * ch;
+  const xTaps = x.taps;
+  const xStart = x.start;
+  const xWeights = x.weights;
+  // Horizontal: the single-channel planes (Y, U, V) at 1 or 2 taps are the camera's common cases
+  // (model-sized frames, 2x chroma), so they get loops the JIT can keep tight.
   for (let sy = y.first; sy < y.end; sy++) {
     const src = base + sy * stride;
-    const dst = (sy - y.first) * rowLength;
-    for (let dx = 0; dx < outW; dx++) {
-      const s0 = src + x.start[dx]! * ch;
-      const w0 = dx * x.taps;
-      for (let c = 0; c < ch; c++) {
-        let acc = 0;
-        for (let k = 0; k < x.taps; k++) acc += data[s0 + k * ch + c]! * x.weights[w0 + k]!;
-        rows[dst + dx * ch + c] = acc;
+    let d = (sy - y.first) * rowLength;
+    if (ch === 1 && xTaps === 1) {
+      for (let dx = 0; dx < outW; dx++) rows[d++] = data[src + xStart[dx]!]! * xWeights[dx]!;
+    } else if (ch === 1 && xTaps === 2) {
+      for (let dx = 0; dx < outW; dx++) {
+        const s0 = src + xStart[dx]!;
+        rows[d++] = data[s0]! * xWeights[2 * dx]! + data[s0 + 1]! * xWeights[2 * dx + 1]!;
+      }
+    } else {
+      for (let dx = 0; dx < outW; dx++) {
+        const s0 = src + xStart[dx]! * ch;
+        const w0 = dx * xTaps;
+        for (let c = 0; c < ch; c++) {
+          let acc = 0;
+          for (let k = 0; k < xTaps; k++) acc += data[s0 + k * ch + c]! * xWeights[w0 + k]!;
+          rows[d++] = acc;
+        }
       }
     }
   }
+  if (p.verticalIdentity) return; // `out` is `rows`
+  // Vertical: whole rows at a time, one tap after another (sequential memory access).
   for (let dy = 0; dy < outH; dy++) {
     const r0 = (y.start[dy]! - y.first) * rowLength;
     const w0 = dy * y.taps;
     const dst = dy * rowLength;
-    for (let i = 0; i < rowLength; i++) {
-      let acc = 0;
-      for (let k = 0; k < y.taps; k++) acc += rows[r0 + k * rowLength + i]! * y.weights[w0 + k]!;
-      out[dst + i] = acc;
+    const first = y.weights[w0]!;
+    for (let i = 0; i < rowLength; i++) out[dst + i] = rows[r0 + i]! * first;
+    for (let k = 1; k < y.taps; k++) {
+      const w = y.weights[w0 + k]!;
+      const rk = r0 + k * rowLength;
+      for (let i = 0; i < rowLength; i++) out[dst + i] += rows[rk + i]! * w;
     }
   }
 }
@@ -155,7 +192,7 @@ export class Preprocessor {
     } else {
       const luma = makePass(x0, x1 - x0, y0, y1 - y0, outW, outH, 1);
       this.#passes = [luma, makePass(x0 / 2, (x1 - x0) / 2, y0 / 2, (y1 - y0) / 2, outW, outH, 1)];
-      this.#passes.push({ ...this.#passes[1]!, rows: new Float32Array(this.#passes[1]!.rows.length), out: new Float32Array(outW * outH) });
+      this.#passes.push(makePass(x0 / 2, (x1 - x0) / 2, y0 / 2, (y1 - y0) / 2, outW, outH, 1));
       this.#bytesNeeded = stride * height + 2 * (stride / 2) * (height / 2);
     }
   }
@@ -195,12 +232,26 @@ export class Preprocessor {
     const bgr = spec.color_order === 'bgr';
     const rIndex = bgr ? 2 : 0;
     const bIndex = bgr ? 0 : 2;
+    const p0 = this.#passes[0]!.out;
+    if (this.geometry.format === 'yuv420' && spec.dtype === 'float32') {
+      // The hot case (camera frames, float model) in one branch-free loop.
+      const pu = this.#passes[1]!.out;
+      const pv = this.#passes[2]!.out;
+      for (let i = 0, o = 0; i < n; i++, o += 3) {
+        const yy = p0[i]!;
+        const u = pu[i]! - 128;
+        const v = pv[i]! - 128;
+        out[o + rIndex] = clamp255(yy + 1.402 * v) * scale + offset;
+        out[o + 1] = clamp255(yy - 0.344136 * u - 0.714136 * v) * scale + offset;
+        out[o + bIndex] = clamp255(yy + 1.772 * u) * scale + offset;
+      }
+      return;
+    }
     const quantised = spec.dtype !== 'float32';
     const qScale = quantised ? 1 / spec.quantization!.scale : 1;
     const qZero = quantised ? spec.quantization!.zero_point : 0;
     const [qMin, qMax] = spec.dtype === 'int8' ? [-128, 127] : [0, 255];
     const yuv = this.geometry.format === 'yuv420';
-    const p0 = this.#passes[0]!.out;
     const pu = yuv ? this.#passes[1]!.out : p0;
     const pv = yuv ? this.#passes[2]!.out : p0;
     for (let i = 0; i < n; i++) {
@@ -219,9 +270,9 @@ export class Preprocessor {
         g = p0[i * 3 + 1]!;
         b = p0[i * 3 + 2]!;
       }
-      r = r < 0 ? 0 : r > 255 ? 255 : r;
-      g = g < 0 ? 0 : g > 255 ? 255 : g;
-      b = b < 0 ? 0 : b > 255 ? 255 : b;
+      r = clamp255(r);
+      g = clamp255(g);
+      b = clamp255(b);
       const o = i * 3;
       if (!quantised) {
         out[o + rIndex] = r * scale + offset;
@@ -234,6 +285,10 @@ export class Preprocessor {
       }
     }
   }
+}
+
+function clamp255(v: number): number {
+  return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
 function clampRound(v: number, lo: number, hi: number): number {

@@ -34,7 +34,7 @@ export interface Components {
   recorder: FrameRecorder | null;
 }
 
-const APP_VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+export const APP_VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** Loads and verifies the configured model bundle and starts its inference worker. */
 export async function loadClassifier(config: RuntimeConfig): Promise<FrameClassifier> {

@@ -7,7 +7,7 @@
  */
 import type { Frame, FrameSource, SpeedLimiter, SpeedSource } from '../types.js';
 import { createLogger } from '../../lib/log.js';
-import { errorMessage } from '../../lib/errors.js';
+import { errorMessage, isSidewalkError } from '../../lib/errors.js';
 import type { RuntimeMetrics } from '../../telemetry/runtime-metrics.js';
 import type { DecisionEngine, DecisionOutput } from '../decision/index.js';
 import type { Ramp } from '../actuators/ramp.js';
@@ -48,6 +48,7 @@ export interface DecisionRecord {
   targetLimitKph: number;
   limitKph: number;
   speedKph: number | null;
+  preprocessMs: number;
   inferenceMs: number;
   frameToActuationMs: number;
 }
@@ -70,6 +71,7 @@ export interface PipelineOptions {
 }
 
 const monotonicMs = () => performance.now();
+const FATAL_INFERENCE_CODES = new Set(['MODEL_WORKER_CRASHED', 'MODEL_INFERENCE_TIMEOUT', 'MODEL_CLASSIFIER_CLOSED']);
 
 export class Pipeline {
   #o: PipelineOptions;
@@ -177,6 +179,9 @@ export class Pipeline {
       result = await this.#classifier.classify(frame);
     } catch (err) {
       metrics.inferenceErrorsTotal.inc();
+      // A dead or hung inference worker cannot be recovered in-process (tfjs-tflite-node is not
+      // safe to reload across threads): end the run so systemd restarts the service.
+      if (isSidewalkError(err) && FATAL_INFERENCE_CODES.has(err.code)) throw err;
       log.warn(`classification of frame ${frame.seq} failed: ${errorMessage(err)}`);
     }
     if (result) {
@@ -220,6 +225,7 @@ export class Pipeline {
           targetLimitKph: out.targetLimitKph,
           limitKph,
           speedKph,
+          preprocessMs: result.preprocessMs,
           inferenceMs: result.inferenceMs,
           frameToActuationMs,
         },

@@ -10,7 +10,7 @@ import type { RuntimeMetrics, MetricsServer } from '../../telemetry/runtime-metr
 import { serveMetrics } from '../../telemetry/runtime-metrics.js';
 import type { Notifier } from './notify.js';
 import { Pipeline, type DecisionRecord, type FrameClassifier } from './pipeline.js';
-import type { Components } from './components.js';
+import { APP_VERSION, type Components } from './components.js';
 
 const log = createLogger('runtime:service');
 
@@ -72,6 +72,7 @@ export class RuntimeService {
     // The limiter comes up in its safe state before anything else can command it.
     await components.limiter.init();
     setModelInfo(metrics, components.classifier);
+    metrics.appInfo.set({ version: APP_VERSION }, 1);
     if (config.metrics.enabled) {
       this.#metricsServer = await serveMetrics(metrics.registry, {
         host: config.metrics.host,

@@ -76,6 +76,11 @@ export function texturedImage(width: number, height: number, seed: number, brigh
       rgb[i + 2] = Math.min(255, Math.round(v * (0.5 + (seed % 5) / 10)));
     }
   }
+  // Stamp the seed's bits into the first row so every seed gives a different image (and content hash).
+  for (let bit = 0; bit < 16 && (bit + 1) * 2 <= width; bit++) {
+    const v = (seed >> bit) & 1 ? 255 : 0;
+    for (let x = bit * 2; x < bit * 2 + 2; x++) rgb.fill(v, x * 3, x * 3 + 3);
+  }
   return { width, height, rgb };
 }
 

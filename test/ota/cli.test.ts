@@ -5,7 +5,7 @@
  * a model from an HTTP server that drops the connection, a bad model rolled back by itself.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,10 +27,16 @@ describe('sidewalk ota (CLI, end to end)', () => {
   let dropNext = true;
   const files = new Map<string, Buffer>();
 
-  const sidewalk = (...args: string[]) => {
-    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, SIDEWALK_LOG: 'warn' } });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
+  /** Runs the CLI without blocking this process (the test's HTTP server must keep answering). */
+  const sidewalk = (...args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, SIDEWALK_LOG: 'warn' } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
   /** The stand-in runtime: reports the model `current` points at; version 3.x never gets ready. */
   const runtimeTick = () => {
     const manifest = JSON.parse(readFileSync(join(dir, 'models', 'current', 'manifest.json'), 'utf8')) as { version: string };
@@ -65,6 +71,7 @@ describe('sidewalk ota (CLI, end to end)', () => {
         'state_dir: state',
         'stores: { model: models, app: app }',
         'keys: [key.pub.pem]',
+        'factory_provides: { artifact_name: os-1.0, rootfs-image.version: "1.0", rootfs-image.sidewalk-app.version: 1.0.0 }',
         'boot: { backend: simulated, simulated_dir: disk }',
         `runtime: { source: status-file, status_file: status.json, reload_command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(join(dir, 'tick.mjs'))}], restart_command: ["true"] }`,
         'health:',
@@ -88,7 +95,7 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
     writeFileSync(join(dir, 'root.ext4'), makeSimImage({ version: '2.0', bodyBytes: 120_000 }));
     mender(['write', 'module-image', '-T', 'rootfs-tryboot', '-t', 'raspberrypi4', '-n', 'os-2.0', '--no-default-software-version', '--no-default-clears-provides',
       '-p', 'rootfs-image.version:2.0', '--clears-provides', 'rootfs-image.*', '-f', 'boot.vfat', '-f', 'root.ext4', '-k', 'key.pem', '-o', 'os-2.0.mender']);
-    for (const v of ['2.0.0', '3.0.0']) {
+    for (const v of ['2.0.0', '2.1.0', '3.0.0']) {
       mkdirSync(join(dir, `m${v}`));
       const args = ['write', 'module-image', '-T', 'sidewalk-model', '-t', 'raspberrypi4', '-n', `model-${v}`, '--software-name', 'sidewalk-model', '--software-version', v, '-k', 'key.pem', '-o', `model-${v}.mender`];
       for (const f of modelBundle(v)) {
@@ -118,17 +125,17 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
     await new Promise((r) => server.close(r));
   });
 
-  test('every ota command has help', () => {
-    const r = sidewalk('ota', '--help');
+  test('every ota command has help', async () => {
+    const r = await sidewalk('ota', '--help');
     assert.equal(r.status, 0);
     for (const c of ['install', 'status', 'commit', 'rollback', 'daemon']) assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
-    assert.match(sidewalk('ota', 'install', '--help').stdout, /file or an http\(s\) URL/);
+    assert.match((await sidewalk('ota', 'install', '--help')).stdout, /file or an http\(s\) URL/);
   });
 
-  test('a config violation is reported as path: message', () => {
+  test('a config violation is reported as path: message', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'device_type: 4\nlock: { max_speed_kph: -1, speed: 3 }\nboot: { backend: floppy }\n');
-    const r = sidewalk('ota', 'status', '-c', bad);
+    const r = await sidewalk('ota', 'status', '-c', bad);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /CONFIG_INVALID/);
     assert.match(r.stderr, /device_type: must be string/);
@@ -137,50 +144,66 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
     assert.match(r.stderr, /boot\.backend: must be one of real, simulated, none/);
   });
 
-  test('an OS update: install, trial boot, verify and commit by the daemon', () => {
-    assert.match(sidewalk('ota', 'sim-boot', '-c', config).stdout, /booted slot A .*OS 1\.0/);
+  test('an OS update: install, trial boot, verify and commit by the daemon', async () => {
+    assert.match((await sidewalk('ota', 'sim-boot', '-c', config)).stdout, /booted slot A .*OS 1\.0/);
     runtimeTick();
-    const install = sidewalk('ota', 'install', join(dir, 'os-2.0.mender'), '-c', config);
+    const install = await sidewalk('ota', 'install', join(dir, 'os-2.0.mender'), '-c', config);
     assert.equal(install.status, 0, install.stderr);
     assert.match(install.stdout, /rebooting/);
     assert.match(install.stderr, /install 100%/);
-    assert.match(sidewalk('ota', 'sim-boot', '-c', config).stdout, /booted slot B \(partition 3, tryboot\), OS 2\.0/);
+    assert.match((await sidewalk('ota', 'sim-boot', '-c', config)).stdout, /booted slot B \(partition 3, tryboot\), OS 2\.0/);
     runtimeTick();
-    const d = sidewalk('ota', 'daemon', '--once', '-c', config);
+    const d = await sidewalk('ota', 'daemon', '--once', '-c', config);
     assert.equal(d.status, 0, d.stderr);
-    const s = JSON.parse(sidewalk('ota', 'status', '--json', '-c', config).stdout) as Record<string, any>;
+    const s = JSON.parse((await sidewalk('ota', 'status', '--json', '-c', config)).stdout) as Record<string, any>;
     assert.equal(s.state, 'idle');
     assert.equal(s.last.result, 'success', JSON.stringify(s.last));
     assert.equal(s.autoboot.defaultPartition, 3);
     assert.equal(s.provides['rootfs-image.version'], '2.0');
-    assert.match(sidewalk('ota', 'sim-boot', '-c', config, '--power-cut').stdout, /booted slot B \(partition 3\), OS 2\.0/);
+    assert.equal(s.provides['rootfs-image.sidewalk-app.version'], '1.0.0', 'the app lives on the data partition: an OS update keeps its version');
+    assert.match((await sidewalk('ota', 'sim-boot', '-c', config, '--power-cut')).stdout, /booted slot B \(partition 3\), OS 2\.0/);
   });
 
-  test('a model from a URL whose connection drops, then a bad model that rolls itself back', () => {
+  test('a model from a URL whose connection drops, then a bad model that rolls itself back', async () => {
     runtimeTick();
-    const good = sidewalk('ota', 'install', `${base}/model-2.0.0.mender`, '-c', config);
+    const good = await sidewalk('ota', 'install', `${base}/model-2.0.0.mender`, '-c', config);
     assert.equal(good.status, 0, good.stderr);
     assert.match(good.stdout, /done/);
     assert.equal(readlinkSync(join(dir, 'models', 'current')), 'versions/2.0.0');
-    const bad = sidewalk('ota', 'install', `${base}/model-3.0.0.mender`, '-c', config);
+    const bad = await sidewalk('ota', 'install', `${base}/model-3.0.0.mender`, '-c', config);
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /OTA_UPDATE_FAILED: .*health check failed: not ready/);
     assert.equal(readlinkSync(join(dir, 'models', 'current')), 'versions/2.0.0');
-    const s = JSON.parse(sidewalk('ota', 'status', '--json', '-c', config).stdout) as Record<string, any>;
+    const s = JSON.parse((await sidewalk('ota', 'status', '--json', '-c', config)).stdout) as Record<string, any>;
     assert.deepEqual(s.stores.model, { current: '2.0.0', previous: '1.0.0' });
     assert.equal(s.provides['rootfs-image.sidewalk-model.version'], '2.0.0');
     const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
     assert.equal(sha(join(dir, 'models', 'current', 'model.tflite')), sha(join(dir, 'm2.0.0', 'model.tflite')));
   });
 
-  test('a tampered artifact is refused before anything is written', () => {
+  test('a tampered artifact is refused before anything is written', async () => {
     const tampered = Buffer.from(readFileSync(join(dir, 'model-2.0.0.mender')));
     const at = tampered.indexOf(Buffer.from('model-2.0.0'));
     tampered[at + 6] = '9'.charCodeAt(0);
     writeFileSync(join(dir, 'tampered.mender'), tampered);
-    const r = sidewalk('ota', 'install', join(dir, 'tampered.mender'), '-c', config);
+    const r = await sidewalk('ota', 'install', join(dir, 'tampered.mender'), '-c', config);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /ARTIFACT_/);
+    assert.equal(readlinkSync(join(dir, 'models', 'current')), 'versions/2.0.0');
+  });
+
+  test('the daemon installs what is dropped in its inbox', async () => {
+    runtimeTick();
+    mkdirSync(join(dir, 'state', 'inbox'), { recursive: true });
+    writeFileSync(join(dir, 'state', 'inbox', 'next.url'), `${base}/model-2.1.0.mender\n`);
+    const d = await sidewalk('ota', 'daemon', '--once', '-c', config);
+    assert.equal(d.status, 0, d.stderr);
+    assert.equal(readlinkSync(join(dir, 'models', 'current')), 'versions/2.1.0');
+    const s = JSON.parse((await sidewalk('ota', 'status', '--json', '-c', config)).stdout) as Record<string, any>;
+    assert.equal(s.last.artifactName, 'model-2.1.0');
+    assert.deepEqual(s.stores.model, { current: '2.1.0', previous: '2.0.0' });
+    const rb = await sidewalk('ota', 'rollback', '--kind', 'model', '-c', config);
+    assert.equal(rb.status, 0, rb.stderr);
     assert.equal(readlinkSync(join(dir, 'models', 'current')), 'versions/2.0.0');
   });
 });

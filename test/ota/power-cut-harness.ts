@@ -25,7 +25,14 @@ export class BrickedError extends Error {}
 export async function runWithCut(
   dev: SimDevice,
   start: (u: Updater) => Promise<Outcome>,
-  cut: { cutAt: number | null; seed?: number; loseUnsynced?: boolean },
+  cut: {
+    cutAt: number | null;
+    seed?: number;
+    loseUnsynced?: boolean;
+    recoveryCutAt?: number;
+    /** Only the updater process dies (kill -9, OOM): no data is lost and the device keeps running; systemd restarts the updater. */
+    processCrash?: boolean;
+  },
 ): Promise<CutRun> {
   let boots = 0;
   const bootOnce = () => {
@@ -45,19 +52,29 @@ export async function runWithCut(
   } catch (err) {
     if (!isPowerLoss(err)) throw err;
   }
-  if (crash.cut) {
+  const restartWithoutBoot = crash.cut && cut.processCrash === true;
+  if (crash.cut && !restartWithoutBoot) {
     crash.powerOff();
     dev.firmware.powerCut();
   }
   // Power on again; the updater resumes or rolls back from its journal, rebooting as often as it asks.
-  let updater: Updater;
+  // With `recoveryCutAt` the power fails once more during that first recovery.
+  let updater: Updater | null = null;
   for (let i = 0; ; i++) {
-    if (i > 6) throw new Error('updater keeps asking for reboots');
-    bootOnce();
-    updater = await dev.updater(new CrashFs({ cutAt: null })).init();
-    if ((await updater.resume()).kind !== 'reboot') break;
+    if (i > 8) throw new Error('updater keeps asking for reboots');
+    if (i > 0 || !restartWithoutBoot) bootOnce();
+    const fs = new CrashFs({ cutAt: i === 0 ? (cut.recoveryCutAt ?? null) : null, random: rng((cut.seed ?? 1) + 7), loseUnsynced: cut.loseUnsynced ?? false });
+    try {
+      updater = await dev.updater(fs).init();
+      if ((await updater.resume()).kind !== 'reboot') break;
+    } catch (err) {
+      if (!isPowerLoss(err)) throw err;
+      fs.powerOff();
+      dev.firmware.powerCut();
+      updater = null;
+    }
   }
-  const status = updater.status();
+  const status = updater!.status();
   if (status.state !== 'idle') throw new Error(`updater settled in state ${status.state}, not idle`);
   const b = dev.lastBoot!;
   if (!b.ok) throw new BrickedError('not booted');

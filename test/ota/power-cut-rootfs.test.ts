@@ -1,5 +1,5 @@
 /**
- * Power cuts during an OS (rootfs) update: at every journaled step and filesystem operation, at random
+ * Power cuts (and updater process kills) during an OS (rootfs) update: at every journaled step and filesystem operation, at random
  * byte offsets while the slot and autoboot.txt are written, with and without losing unsynced data.
  * After each cut the simulated firmware boots the device again and the updater resumes: the device must
  * always boot a good slot, end idle with a consistent result, and keep every user file.
@@ -58,12 +58,12 @@ describe('power cuts during a rootfs update', () => {
   });
   after(() => rmSync(template, { recursive: true, force: true }));
 
-  async function run(cutAt: number | null, seed: number, loseUnsynced: boolean): Promise<CutRun> {
+  async function run(cutAt: number | null, seed: number, loseUnsynced: boolean, recoveryCutAt?: number, processCrash = false): Promise<CutRun> {
     const dev = SimDevice.fromTemplate(template);
     try {
       dev.artifacts.set(ARTIFACT, artifact);
-      const r = await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt, seed, loseUnsynced });
-      check(dev, r, userData, `cut ${cutAt} seed ${seed}${loseUnsynced ? ' lose-unsynced' : ''}`);
+      const r = await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt, seed, loseUnsynced, processCrash, ...(recoveryCutAt ? { recoveryCutAt } : {}) });
+      check(dev, r, userData, `cut ${cutAt}${recoveryCutAt ? ` then ${recoveryCutAt} while recovering` : ''} seed ${seed}${loseUnsynced ? ' lose-unsynced' : ''}`);
       return r;
     } finally {
       dev.remove();
@@ -80,7 +80,7 @@ describe('power cuts during a rootfs update', () => {
     assert.equal(r.boots, 3, 'start, trial boot, power-on after');
   });
 
-  test('a cut at every operation, keeping or losing unsynced data, always leaves a bootable, consistent device', async () => {
+  test('a cut at every operation, keeping or losing unsynced data, always leaves a bootable, consistent device', async (t) => {
     assert.ok(totalOps > 0);
     const results = { success: 0, failure: 0, none: 0 };
     for (let cutAt = 1; cutAt <= totalOps; cutAt++) {
@@ -88,6 +88,7 @@ describe('power cuts during a rootfs update', () => {
     }
     // Early cuts roll back, cuts after the commit keep the new slot: both must occur.
     assert.ok(results.failure > 0 && results.success > 0, JSON.stringify(results));
+    t.diagnostic(`cut points: ${totalOps * 2} (${totalOps} operations x keep/lose unsynced data) -> ${JSON.stringify(results)}`);
   });
 
   test('cuts at random byte offsets while writing the slots and autoboot.txt', async () => {
@@ -100,5 +101,36 @@ describe('power cuts during a rootfs update', () => {
       n++;
     }
     assert.equal(n, 240);
+  });
+
+  test('a second power cut while the device recovers from the first', async (t) => {
+    // First cuts spread over the whole update; second cuts at every early step of the recovery.
+    const firsts = Array.from({ length: 12 }, (_, i) => 1 + Math.floor((i * (totalOps - 1)) / 11));
+    let n = 0;
+    for (const first of firsts) {
+      for (let second = 1; second <= 12; second++) {
+        await run(first, first * 100 + second, second % 2 === 0, second);
+        n++;
+      }
+    }
+    t.diagnostic(`cut points: ${n} pairs`);
+    assert.equal(n, 144);
+  });
+
+  test('the updater process killed at every operation (device keeps running) resumes from its journal', async (t) => {
+    const results = { success: 0, failure: 0, none: 0 };
+    let cutSuccesses = 0;
+    for (let cutAt = 1; cutAt <= totalOps; cutAt++) {
+      const killed = await run(cutAt, cutAt, false, undefined, true);
+      const cut = await run(cutAt, cutAt, false);
+      results[killed.result]++;
+      if (cut.result === 'success') {
+        cutSuccesses++;
+        assert.equal(killed.result, 'success', `killed at ${killed.cutOp}: ${killed.error}`);
+      }
+    }
+    // Killed while verifying inside the trial boot, it re-runs the checks and commits; a power cut there rolls back.
+    assert.ok(results.success > cutSuccesses, `${JSON.stringify(results)} vs ${cutSuccesses} after power cuts`);
+    t.diagnostic(`kill points: ${totalOps} -> ${JSON.stringify(results)} (power cuts at the same points: ${cutSuccesses} successes)`);
   });
 });

@@ -88,11 +88,11 @@ for (const kind of ['model', 'app'] as const) {
     });
     after(() => rmSync(template, { recursive: true, force: true }));
 
-    async function run(cutAt: number | null, seed: number, loseUnsynced: boolean): Promise<CutRun> {
+    async function run(cutAt: number | null, seed: number, loseUnsynced: boolean, processCrash = false): Promise<CutRun> {
       const dev = SimDevice.fromTemplate(template);
       try {
         dev.artifacts.set(ARTIFACT, artifact);
-        const r = await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt, seed, loseUnsynced });
+        const r = await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt, seed, loseUnsynced, processCrash });
         checkStore(dev, kind, '2.0.0', r, userData, `cut ${cutAt} seed ${seed}${loseUnsynced ? ' lose-unsynced' : ''}`);
         if (r.result === 'success') assert.ok(dev.notified.includes(kind), 'runtime was told to load the new bundle');
         return r;
@@ -107,17 +107,25 @@ for (const kind of ['model', 'app'] as const) {
       assert.equal(r.result, 'success', r.error ?? '');
     });
 
-    test('a cut at every operation leaves a complete current bundle and a consistent store', async () => {
+    test('a cut at every operation leaves a complete current bundle and a consistent store', async (t) => {
       const results = { success: 0, failure: 0, none: 0 };
       for (let cutAt = 1; cutAt <= totalOps; cutAt++) {
         for (const lose of [false, true]) results[(await run(cutAt, cutAt, lose)).result]++;
       }
       assert.ok(results.failure > 0 && results.success > 0, JSON.stringify(results));
+      t.diagnostic(`cut points: ${totalOps * 2} (${totalOps} operations x keep/lose unsynced data) -> ${JSON.stringify(results)}`);
+    });
+
+    test('the updater process killed at every operation resumes or rolls back', async (t) => {
+      const results = { success: 0, failure: 0, none: 0 };
+      for (let cutAt = 1; cutAt <= totalOps; cutAt++) results[(await run(cutAt, cutAt, false, true)).result]++;
+      assert.ok(results.success > 0 && results.failure > 0, JSON.stringify(results));
+      t.diagnostic(`kill points: ${totalOps} -> ${JSON.stringify(results)}`);
     });
 
     test('cuts at random byte offsets while bundle files are written', async () => {
       const random = rng(kind === 'model' ? 7 : 8);
-      for (let i = 0; i < 120; i++) {
+      for (let i = 0; i < 150; i++) {
         const r = await run(writeOps[Math.floor(random() * writeOps.length)]!, 500 + i, i % 2 === 0);
         assert.equal(r.result, 'failure', 'a cut while staging rolls back');
       }

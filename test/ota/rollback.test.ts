@@ -98,7 +98,7 @@ describe('automatic rollback', () => {
     ['an OS slot failing its checks', osArtifact('2.0'), '2.0'],
     ['a model failing its health window', modelArtifact('2.0.0'), 'model-2.0.0'],
   ] as const) {
-    test(`power cuts at every operation of ${label} still end on the old version`, async () => {
+    test(`power cuts at every operation of ${label} still end on the old version`, async (t) => {
       let ops = 0;
       await withDevice(artifact, async (dev) => {
         dev.unhealthy.add(unhealthy);
@@ -123,6 +123,7 @@ describe('automatic rollback', () => {
           assert.equal(currentModel(dev), join('versions', '1.0.0'), ctx);
         });
       }
+      t.diagnostic(`cut points: ${ops}`);
     });
   }
 

@@ -107,7 +107,8 @@ describe('data ingest', () => {
     for (let i = 0; i < 4; i++) {
       const img = texturedImage(64, 48, i);
       const frame: Frame = { seq: i, capturedAtNs: BigInt(i) * 200_000_000n, width: 64, height: 48, stride: 192, format: 'rgb24', data: img.rgb };
-      await rec.addFrame(frame, { lat: 39.7, lon: -104.9, speed_kph: i === 0 ? 2 : 14, rider_label: i < 2 ? 'side' : null, scores: i === 1 ? [0, 0, 0.1, 0.9] : [0.01, 0.01, 0.95, 0.03] });
+      if (i === 3) await rec.addSample({ t_ms: 550, lat: 39.8, lon: -104.8 }); // a GPS fix between frames
+      await rec.addFrame(frame, { ...(i === 3 ? {} : { lat: 39.7, lon: -104.9 }), speed_kph: i === 0 ? 2 : 14, rider_label: i < 2 ? 'side' : null, scores: i === 1 ? [0, 0, 0.1, 0.9] : [0.01, 0.01, 0.95, 0.03] });
     }
     await rec.close();
     const r = await ingestOne(dir, 'ride', { db: ws.db, store: ws.store, config: ws.config });
@@ -116,6 +117,7 @@ describe('data ingest', () => {
     assert.equal(frames[0]!.loc, 'Denver');
     assert.deepEqual(frames.map((f) => [f.label, f.label_source, f.review_state]), [['side', 'agreed', null], [null, null, 'queued'], ['side', 'model', null], ['side', 'model', null]]);
     assert.equal(frames[2]!.time_ms, 400);
+    assert.deepEqual([frames[2]!.lat, frames[3]!.lat, frames[3]!.lon], [39.7, 39.8, -104.8]);
     assert.equal(frames[0]!.model_version, 'm@2.0.0');
     const low = ws.db.prepare("SELECT COUNT(*) AS n FROM frame_flags ff JOIN frames f ON f.id = ff.frame_id WHERE f.ride_id = ? AND flag = 'low_speed'").get(r.rideId) as { n: number };
     assert.equal(low.n, 1);

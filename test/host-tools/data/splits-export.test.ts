@@ -42,6 +42,8 @@ describe('splits and export', () => {
     assert.equal(r.assigned, 12);
     const first = splitsOf(ws);
     assert.ok([...first.values()].every((s) => s !== null));
+    const mixed = ws.db.prepare('SELECT ride_id FROM frames_view GROUP BY ride_id HAVING COUNT(DISTINCT split) > 1').all();
+    assert.deepEqual(mixed, []);
     // Each class (4 rides of 3 frames) gets rides in more than one split.
     const perClass = ws.db.prepare(`SELECT f.label, COUNT(DISTINCT r.split) AS n FROM rides r JOIN frames f ON f.ride_id = r.id GROUP BY f.label`).all() as { label: string; n: number }[];
     assert.equal(perClass.length, 3);
@@ -68,6 +70,14 @@ describe('splits and export', () => {
     const stats = datasetStats(ws.db, 'LA')[0]!;
     assert.equal(stats.testFrozen, true);
     assert.equal(stats.frames, 54);
+  });
+
+  test('an empty test split is never frozen', async () => {
+    await writeLegacyRun(join(ws.dir, 'solo', 'run77'), legacyRows(2, { startFrame: 770 }));
+    await ingestPaths([join(ws.dir, 'solo')], { db: ws.db, store: ws.store, config: ws.config, location: 'Solo', progress: false });
+    assert.throws(() => assignSplits(ws.db, { location: 'Solo', seed: 1, freezeTest: true }), /DATA_SPLIT_EMPTY_TEST|no test rides/);
+    const solo = ws.db.prepare("SELECT test_frozen_at, (SELECT split FROM rides r WHERE r.location_id = l.id) AS split FROM locations l WHERE name = 'Solo'").get();
+    assert.deepEqual(solo, { test_frozen_at: null, split: null }, 'the refused call changed nothing');
   });
 
   test('export crops and resizes per the manifest; no ride is in two splits; the snapshot hash is stable', async () => {
@@ -97,7 +107,7 @@ describe('splits and export', () => {
     const total = Object.values(ds.counts).reduce((s, c) => s + Object.values(c).reduce((a, b) => a + b, 0), 0);
     assert.equal(files, total);
     // Every ride's frames sit in one split folder.
-    const rides = ws.db.prepare('SELECT r.content_hash AS ride, f.content_hash AS frame FROM frames f JOIN rides r ON r.id = f.ride_id').all() as { ride: string; frame: string }[];
+    const rides = ws.db.prepare("SELECT r.content_hash AS ride, f.content_hash AS frame FROM frames f JOIN rides r ON r.id = f.ride_id JOIN locations l ON l.id = r.location_id WHERE l.name = 'LA'").all() as { ride: string; frame: string }[];
     const rideSplits = new Map<string, Set<string>>();
     for (const r of rides) if (frameSplit.has(r.frame)) rideSplits.set(r.ride, (rideSplits.get(r.ride) ?? new Set()).add(frameSplit.get(r.frame)!));
     assert.ok([...rideSplits.values()].every((s) => s.size === 1));
@@ -107,5 +117,13 @@ describe('splits and export', () => {
     const ds2 = await exportDataset(ws.db, ws.store, { location: 'LA', outDir: join(ws.dir, 'export2'), manifest: m });
     assert.equal(ds2.content_hash, ds.content_hash);
     await assert.rejects(exportDataset(ws.db, ws.store, { location: 'LA', outDir: out1, manifest: m }), /not empty/);
+    assert.equal(ds.cross_split_duplicates_dropped, 0);
+    // A train ride that re-uses an image of a test ride: the copy is left out of train.
+    const testFrame = ws.db.prepare("SELECT f.* FROM frames f JOIN rides r ON r.id = f.ride_id WHERE r.split = 'test' LIMIT 1").get() as Record<string, unknown>;
+    const trainRide = ws.db.prepare("SELECT id FROM rides WHERE split = 'train' LIMIT 1").get() as { id: number };
+    ws.db.prepare('INSERT INTO frames (ride_id, idx, label, content_hash, path) VALUES (?, 99, ?, ?, ?)').run(trainRide.id, testFrame.label, testFrame.content_hash, testFrame.path);
+    const ds3 = await exportDataset(ws.db, ws.store, { location: 'LA', outDir: join(ws.dir, 'export3'), manifest: m });
+    assert.equal(ds3.cross_split_duplicates_dropped, 1);
+    assert.equal(ds3.content_hash, ds.content_hash);
   });
 });

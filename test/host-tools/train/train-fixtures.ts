@@ -59,13 +59,13 @@ interface NativeRunner { getInputs(): NativeTensor[]; getOutputs(): NativeTensor
 type NativeRunnerClass = new (model: ArrayBuffer, options: { threads: number }) => NativeRunner;
 
 /** Classifies rgb24 frames with a bundle's model.tflite exactly as the device would prepare them. */
-export async function classifyWithDeviceRuntime(bundleDir: string, frames: Uint8Array[], size: number):
+export async function classifyWithDeviceRuntime(bundleDir: string, frames: Uint8Array[], frameSize: number):
 Promise<{ probabilities: number[][]; inputType: string }> {
   const manifest = JSON.parse(await readFile(join(bundleDir, 'manifest.json'), 'utf8')) as ModelManifest;
   const bytes = await readFile(join(bundleDir, 'model.tflite'));
   const { TFLiteNodeModelRunner } = createRequire(import.meta.url)('tfjs-tflite-node') as { TFLiteNodeModelRunner: NativeRunnerClass };
   const runner = new TFLiteNodeModelRunner(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), { threads: 1 });
-  const pre = new Preprocessor(manifest.input, { width: size, height: size, stride: size * 3, format: 'rgb24' });
+  const pre = new Preprocessor(manifest.input, { width: frameSize, height: frameSize, stride: frameSize * 3, format: 'rgb24' });
   const input = runner.getInputs()[0]!;
   const probabilities: number[][] = [];
   for (const frame of frames) {

@@ -62,6 +62,15 @@ describe('health window', () => {
     assert.deepEqual(r, { ok: false, reason: 'not ready within 1000 ms: runtime reports model 1.0.0, expected 2.0.0' });
   });
 
+  test('an app update is healthy only when the runtime reports the new app version', async () => {
+    const expect = { ...criteria, expectAppVersion: '2.0.0' };
+    assert.equal((await runHealthWindow(scripted(() => healthy({ appVersion: '2.0.0' })), expect, fakeClock())).ok, true);
+    const silent = await runHealthWindow(scripted(() => healthy({ appVersion: null })), expect, fakeClock());
+    assert.match(!silent.ok ? silent.reason : '', /runtime reports app \(none\), expected 2.0.0/);
+    const old = await runHealthWindow(scripted(() => healthy({ appVersion: '1.0.0' })), expect, fakeClock());
+    assert.match(!old.ok ? old.reason : '', /runtime reports app 1.0.0, expected 2.0.0/);
+  });
+
   test('fails on a crash loop (process start changes) and on unreachable runtime', async () => {
     const loop = await runHealthWindow(scripted((i) => healthy({ processStartS: 100 + Math.floor(i / 3) })), criteria, fakeClock());
     assert.equal(loop.ok, false);

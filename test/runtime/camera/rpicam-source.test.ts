@@ -1,6 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -169,6 +169,30 @@ describe('RpicamSource with the fake rpicam-vid', () => {
     } finally {
       process.env.PATH = savedPath;
     }
+  });
+
+  test('a camera that never delivers is restarted with back-off while next() waits; stop() ends the wait', async () => {
+    const source = fakeCamera({}, { binary: '/bin/false', restartMinMs: 10, restartMaxMs: 40 });
+    await source.start();
+    const pending = source.next();
+    while (source.stats.restarts < 3) await sleep(20);
+    await source.stop();
+    assert.equal(await pending, null);
+    assert.equal(source.stats.frames, 0);
+  });
+
+  test('the fake camera takes its scene script from a JSON file', async () => {
+    const scriptFile = join(tmp, 'script.json');
+    await writeFile(scriptFile, JSON.stringify([{ kind: 'bike_lane', durationS: 5 }]));
+    const source = fakeCamera({ FAKE_RPICAM_SCRIPT: scriptFile, FAKE_RPICAM_SEED: '4' }, { width: 64, height: 48 });
+    await source.start();
+    const f = await nextFrame(source);
+    const rgb = new Uint8Array(64 * 48 * 3);
+    const expected = new Uint8Array(i420FrameBytes(64, 48));
+    renderScene('bike_lane', { width: 64, height: 48, offsetM: ((f.seq / 30) * 12) / 3.6, seed: 4 }, rgb);
+    rgbToI420(rgb, 64, 48, 64, expected);
+    assert.ok(sameI420Pixels(f.data, expected, 64, 48, 64));
+    await source.stop();
   });
 
   test('a missing binary is a clear error at start()', async () => {

@@ -117,6 +117,13 @@ describe('scene scripts', () => {
     assert.equal(sceneAt(script, 2), 'street');
     assert.equal(sceneAt(script, 3.6), 'crosswalk');
     assert.equal(sceneAt(script, 4.1), 'side');
+    assert.equal(sceneAt(script, -0.25), 'crosswalk');
+  });
+
+  test('frame n at n/fps lands in the intended segment despite binary fractions', () => {
+    const script = parseSceneScript('side:0.2,crosswalk:0.2,bike_lane:0.2,street:0.2');
+    const kinds = Array.from({ length: 10 }, (_, n) => sceneAt(script, n / 10));
+    assert.deepEqual(kinds, ['side', 'side', 'crosswalk', 'crosswalk', 'bike_lane', 'bike_lane', 'street', 'street', 'side', 'side']);
   });
 
   test('a bad item is named in the error', () => {

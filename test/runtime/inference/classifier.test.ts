@@ -138,6 +138,24 @@ describe('TFLite classifier, XNNPACK vs plain interpreter', () => {
     await assert.rejects(c.classify(rgbFrame(groundRgb('street'), 3)), (err) => isSidewalkError(err, 'MODEL_CLASSIFIER_CLOSED'));
   });
 
+  test('two models share the worker: parallel frames, then a swap (close + load) like an OTA model update', async () => {
+    const float = await createTfliteClassifier(join(FIXTURES, 'float'), { delegate: 'xnnpack', numThreads: 1 });
+    classifiers.push(float);
+    const int8 = await createTfliteClassifier(join(FIXTURES, 'int8'), { delegate: 'xnnpack', numThreads: 1 });
+    classifiers.push(int8);
+    for (const label of LABELS) {
+      const [a, b] = await Promise.all([float.classify(rgbFrame(groundRgb(label), 1)), int8.classify(yuvFrame(groundRgb(label), 2))]);
+      assert.equal(top1(a.probabilities), label);
+      assert.equal(top1(b.probabilities), label);
+    }
+    await float.close();
+    await assert.rejects(float.classify(rgbFrame(groundRgb('side'), 3)), (err) => isSidewalkError(err, 'MODEL_CLASSIFIER_CLOSED'));
+    const next = await createTfliteClassifier(join(FIXTURES, 'float'), { delegate: 'none', numThreads: 1 });
+    classifiers.push(next);
+    assert.equal(top1((await next.classify(rgbFrame(groundRgb('bike_lane'), 4))).probabilities), 'bike_lane');
+    assert.equal(top1((await int8.classify(rgbFrame(groundRgb('crosswalk'), 5))).probabilities), 'crosswalk');
+  });
+
   test('a frame with a wrong byte count is rejected and the classifier keeps working', async () => {
     const c = await createTfliteClassifier(join(FIXTURES, 'float'), { delegate: 'none', numThreads: 1 });
     classifiers.push(c);
@@ -162,6 +180,16 @@ describe('TFLite classifier failures', () => {
     await assert.rejects(c.classify(rgbFrame(groundRgb('side'), 1)), (err) =>
       isSidewalkError(err, 'MODEL_WORKER_CRASHED') && /simulated native failure/.test(err.message));
     await assert.rejects(c.classify(rgbFrame(groundRgb('side'), 2)), (err) => isSidewalkError(err, 'MODEL_WORKER_CRASHED'));
+    await c.close();
+  });
+
+  test('a classify that never returns is MODEL_INFERENCE_TIMEOUT and the worker is stopped', async () => {
+    const c = await createTfliteClassifier(join(FIXTURES, 'float'), {
+      delegate: 'none', timeoutMs: 300, workerUrl: new URL('./silent-worker.js', import.meta.url),
+    });
+    await assert.rejects(c.classify(rgbFrame(groundRgb('side'), 7)), (err) =>
+      isSidewalkError(err, 'MODEL_INFERENCE_TIMEOUT') && /frame 7 took longer than 300 ms/.test(err.message));
+    await assert.rejects(c.classify(rgbFrame(groundRgb('side'), 8)), (err) => isSidewalkError(err, 'MODEL_INFERENCE_TIMEOUT'));
     await c.close();
   });
 

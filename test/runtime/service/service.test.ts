@@ -43,6 +43,7 @@ test('limits on the sidewalk, releases after, survives a camera crash with the f
     assert.ok(svc.notify.messages.some((m) => m.startsWith('STATUS=') || m.includes('\nSTATUS=')), 'STATUS= sent');
     await svc.waitFor(() => svc.notify.messages.includes('WATCHDOG=1'), 5000, 'WATCHDOG=1');
     assert.equal(await svc.metric('sidewalk_fail_safe_activations_total'), 0);
+    assert.equal(await svc.metric('sidewalk_app_info'), 1, 'the app version is reported for the OTA health check');
 
     // The camera dies: the service restarts it and holds the fail-safe limit in the gap.
     const cameraPid = Number(await readFile(join(svc.dir, 'camera.pid'), 'utf8'));
