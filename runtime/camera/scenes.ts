@@ -13,6 +13,7 @@
  * geometry and markings; the same (kind, options) always gives the same bytes.
  */
 import { SidewalkError } from '../../lib/errors.js';
+import { createPrng } from '../../lib/prng.js';
 
 export { defaultStride, i420FrameBytes, rgbToI420 } from './i420.js';
 
@@ -33,17 +34,7 @@ export interface SceneOptions {
 
 type Rgb = [number, number, number];
 
-/** mulberry32: tiny, fast, good enough for scene parameters. */
-export function createPrng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { createPrng };
 
 /** Integer hash of a lattice point -> [0, 1). */
 function hash3(x: number, y: number, s: number): number {

@@ -6,6 +6,7 @@
  * since its last fsync to its last fsync'd content (a page cache that never reached the card), so a
  * missing fsync shows up as lost data.
  */
+import { createPrng } from '../../lib/prng.js';
 import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { nodeFs, type OtaFileHandle, type OtaFs } from '../../ota/fs.js';
 
@@ -17,16 +18,7 @@ export class PowerCut extends Error {
 }
 
 /** Small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = createPrng;
 
 export interface CrashFsOptions {
   /** 1-based index of the operation that is cut; null = never. */

@@ -1,3 +1,4 @@
+import { createPrng } from '../../../lib/prng.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -13,17 +14,6 @@ const CASE_TIMEOUT_MS = 10_000;
 let dir: string;
 let cleanup: () => Promise<void>;
 let keys: TestKeys;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(src: Buffer, rnd: () => number): { bytes: Buffer; what: string } {
   const at = (n: number): number => Math.floor(rnd() * n);
@@ -99,7 +89,7 @@ for (const [label, extra, policy, seed] of [
       policy === 'EC' ? { publicKeys: [keys.ecPublicPem] } : policy === 'RSA' ? { publicKeys: [keys.rsaPublicPem] } : { publicKeys: [], allowUnsigned: true };
     const expected = await readAll(original, pol, AbortSignal.timeout(CASE_TIMEOUT_MS));
     assert.equal(expected.size, 2);
-    const rnd = mulberry32(seed * 7919);
+    const rnd = createPrng(seed * 7919);
     const codes = new Map<string, number>();
     let accepted = 0;
     for (let i = 0; i < CASES_PER_ARTIFACT; i++) {

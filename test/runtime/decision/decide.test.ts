@@ -1,3 +1,4 @@
+import { createPrng } from '../../../lib/prng.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -15,17 +16,8 @@ import { LEGACY_LABELS, LegacyDecision } from './legacy-decision.js';
 const GROUPS = { sidewalk: ['side', 'crosswalk'], road: ['street', 'bike_lane'] };
 const FRAME_MS = 66;
 
-/** Deterministic PRNG (mulberry32) so scripted sequences are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so scripted sequences are reproducible. */
+const rng = createPrng;
 
 /** A softmax-like vector leaning toward `sidewalkShare` of the mass on the sidewalk classes. */
 function frame(random: () => number, sidewalkShare: number): Float32Array {
