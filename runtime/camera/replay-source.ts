@@ -19,7 +19,7 @@ import type { Frame, FrameSource, FrameSourceStats } from '../types.js';
 import { probeStream, probeVideo, RawVideoReader } from './ffmpeg-reader.js';
 
 const log = createLogger('runtime:camera:replay');
-const DEFAULT_IMAGE_FPS = 10;
+export const DEFAULT_IMAGE_FPS = 10;
 
 export type ReplayInputKind = 'video' | 'jpeg-folder' | 'legacy-run';
 

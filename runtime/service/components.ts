@@ -11,6 +11,8 @@ import { DecisionEngine } from '../decision/index.js';
 import { Ramp, createSpeedLimiter, type SpeedLimiterConfig } from '../actuators/index.js';
 import { createSpeedSource } from '../sensors/index.js';
 import { createFrameSource } from '../camera/index.js';
+import { DEFAULT_IMAGE_FPS, legacyMediaTimes } from '../camera/replay-source.js';
+import { isLegacyRunDir, readLegacyRun } from '../recorder/legacy-run.js';
 import { createTfliteClassifier } from '../inference/index.js';
 import { RideRecorder } from '../recorder/ride-recorder.js';
 import { REPO_ROOT } from '../../lib/paths.js';
@@ -98,17 +100,32 @@ export function limiterConfig(config: RuntimeConfig): SpeedLimiterConfig {
   }
 }
 
-function speedSourceFor(config: RuntimeConfig): SpeedSource | null {
+async function speedSourceFor(config: RuntimeConfig): Promise<SpeedSource | null> {
   const s = config.speed_source;
+  const replayInput = config.camera.source === 'replay' ? config.camera.replay.input : null;
   switch (s.kind) {
     case 'none':
-    case 'replay-log': // needs a recording's log; wired by replay of legacy runs
+    case 'replay-log':
+      // A legacy run's speed column feeds the speed source, at the same media times as its frames.
+      if (replayInput && (await isLegacyRunDir(replayInput))) return legacySpeedSource(replayInput, config);
       return null;
     case 'simulated':
       return createSpeedSource({ kind: 'simulated', speedKph: s.simulated_kph });
     case 'nmea':
       return createSpeedSource({ kind: 'nmea', device: s.nmea.device, baud: s.nmea.baud, staleAfterMs: s.nmea.stale_after_ms });
   }
+}
+
+async function legacySpeedSource(dir: string, config: RuntimeConfig): Promise<SpeedSource> {
+  const run = await readLegacyRun(dir);
+  const frames = run.images.map((i) => i.frame);
+  const rowByFrame = new Map(run.raw.map((r) => [r.frame, r]));
+  const times = legacyMediaTimes(frames, new Map(run.raw.map((r) => [r.frame, r.time])), config.camera.replay.fps ?? DEFAULT_IMAGE_FPS);
+  const samples = frames.flatMap((frame, i) => {
+    const row = rowByFrame.get(frame);
+    return row ? [{ timeMs: times[i]!, speedKph: row.speed }] : [];
+  });
+  return createSpeedSource({ kind: 'replay-log', samples, speedScale: config.speed_source.replay_log.speed_scale });
 }
 
 function frameSourceFor(config: RuntimeConfig): FrameSource {
@@ -193,7 +210,7 @@ export async function buildComponents(config: RuntimeConfig): Promise<Components
             }),
           )
         : null;
-    return { source: frameSourceFor(config), classifier, decision, ramp, limiter, speedSource: speedSourceFor(config), recorder };
+    return { source: frameSourceFor(config), classifier, decision, ramp, limiter, speedSource: await speedSourceFor(config), recorder };
   } catch (err) {
     await limiter
       .init()
