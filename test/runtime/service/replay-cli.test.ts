@@ -52,7 +52,6 @@ test('the bundled sample ride: the demo model finds both sidewalk stretches and 
 
 test('the real dashcam video (H.264 with audio, 960x540, real timestamps) replays end to end', () => {
   // Only decoding and the pipeline are checked: the demo model knows synthetic scenes only (it calls this road a sidewalk).
-
   const s = replay([join(SHARED_ROOT, 'data/video/dashcam-solidWhiteRight.mp4'), '--model', DEMO_MODEL]);
   assert.equal(s.frames, 221);
   assert.ok(Math.abs(s.durationS - 8.76) < 0.1, `duration ${s.durationS}`);
