@@ -172,6 +172,30 @@ function recorderAdapter(recorder: RideRecorder): FrameRecorder {
   };
 }
 
+export function decisionEngineFor(config: RuntimeConfig): DecisionEngine {
+  const { speed, decision: d } = config;
+  return new DecisionEngine({
+    windowFrames: d.window_frames,
+    sidewalkEnter: d.sidewalk_enter,
+    roadBelow: d.road_below,
+    sidewalkExit: d.sidewalk_exit,
+    roadExit: d.road_exit,
+    enterFrames: d.enter_frames,
+    exitFrames: d.exit_frames,
+    minSpeedKph: d.min_speed_kph,
+    failSafeAfterMs: d.fail_safe_after_ms,
+    failSafeReleaseFrames: d.fail_safe_release_frames,
+    sidewalkLimitKph: speed.sidewalk_kph,
+    fullSpeedKph: speed.full_kph,
+    failSafeLimitKph: speed.fail_safe_kph,
+  });
+}
+
+export function rampFor(config: RuntimeConfig, startKph: number): Ramp {
+  const { speed } = config;
+  return new Ramp(startKph, { rampS: speed.ramp_s, fullSpeedKph: speed.full_kph, sidewalkLimitKph: speed.sidewalk_kph });
+}
+
 /**
  * Everything the service needs. The limiter is built first and, if anything after it fails (bad
  * model, bad camera), is driven to its safe state before the error propagates.
@@ -180,24 +204,9 @@ export async function buildComponents(config: RuntimeConfig): Promise<Components
   const limiter = createSpeedLimiter(limiterConfig(config));
   try {
     const classifier = await loadClassifier(config);
-    const { speed, decision: d } = config;
-    const decision = new DecisionEngine({
-      windowFrames: d.window_frames,
-      sidewalkEnter: d.sidewalk_enter,
-      roadBelow: d.road_below,
-      sidewalkExit: d.sidewalk_exit,
-      roadExit: d.road_exit,
-      enterFrames: d.enter_frames,
-      exitFrames: d.exit_frames,
-      minSpeedKph: d.min_speed_kph,
-      failSafeAfterMs: d.fail_safe_after_ms,
-      failSafeReleaseFrames: d.fail_safe_release_frames,
-      sidewalkLimitKph: speed.sidewalk_kph,
-      fullSpeedKph: speed.full_kph,
-      failSafeLimitKph: speed.fail_safe_kph,
-    });
+    const decision = decisionEngineFor(config);
     // The ramp starts where the limiter's init() leaves it: the safe (fail-safe) limit.
-    const ramp = new Ramp(speed.fail_safe_kph, { rampS: speed.ramp_s, fullSpeedKph: speed.full_kph, sidewalkLimitKph: speed.sidewalk_kph });
+    const ramp = rampFor(config, config.speed.fail_safe_kph);
     const recorder =
       config.mode === 'record'
         ? recorderAdapter(

@@ -76,6 +76,8 @@ const FATAL_INFERENCE_CODES = new Set(['MODEL_WORKER_CRASHED', 'MODEL_INFERENCE_
 export class Pipeline {
   #o: PipelineOptions;
   #classifier: FrameClassifier;
+  #decision: DecisionEngine;
+  #ramp: Ramp;
   #running = false;
   #loop: Promise<void> | null = null;
   #lastFrameAtMs = -Infinity;
@@ -97,6 +99,8 @@ export class Pipeline {
   constructor(options: PipelineOptions) {
     this.#o = options;
     this.#classifier = options.classifier;
+    this.#decision = options.decision;
+    this.#ramp = options.ramp;
   }
 
   get classifier(): FrameClassifier {
@@ -123,6 +127,20 @@ export class Pipeline {
     const old = this.#classifier;
     this.#classifier = next;
     return old;
+  }
+
+  /** The limit currently commanded (ramped), km/h. */
+  get limitKph(): number {
+    return this.#ramp.limitKph;
+  }
+
+  /**
+   * Replaces the decision engine and/or the ramp between two frames (SIGHUP with changed
+   * decision or speed settings). Pass a ramp that starts at `limitKph` so the limit does not jump.
+   */
+  swapControl(next: { decision?: DecisionEngine; ramp?: Ramp }): void {
+    if (next.decision) this.#decision = next.decision;
+    if (next.ramp) this.#ramp = next.ramp;
   }
 
   /** Runs until the source ends or stop() is called. Resolves when the loop has finished. */
@@ -236,7 +254,7 @@ export class Pipeline {
 
   #decide(nowMs: number, probabilities: Float32Array | null, speedKph: number | null): DecisionOutput {
     const { labels, groups } = this.#classifier;
-    return this.#o.decision.step({ nowMs, probabilities, labels, groups, speedKph });
+    return this.#decision.step({ nowMs, probabilities, labels, groups, speedKph });
   }
 
   #speedKph(mediaTimeMs: number | undefined): number | null {
@@ -255,7 +273,7 @@ export class Pipeline {
 
   /** Updates state metrics, ramps, and commands the limiter when the ramped limit changed. */
   #apply(out: DecisionOutput, nowMs: number, frameCapturedAtNs: bigint | undefined): number {
-    const { metrics, ramp, limiter } = this.#o;
+    const { metrics, limiter } = this.#o;
     this.#lastOutput = out;
     if (out.onSidewalk && !this.#wasOnSidewalk) metrics.limitActivationsTotal.inc();
     if (out.failSafe && !this.#wasFailSafe) {
@@ -270,7 +288,7 @@ export class Pipeline {
     metrics.failSafeActive.set(out.failSafe ? 1 : 0);
     metrics.targetSpeedLimitKph.set(out.targetLimitKph);
 
-    const limitKph = ramp.step(out.targetLimitKph, nowMs, out.failSafe);
+    const limitKph = this.#ramp.step(out.targetLimitKph, nowMs, out.failSafe);
     metrics.speedLimitKph.set(limitKph);
     // Every frame re-commands the limit (controllers such as VESC need refreshing); timer ticks
     // only command changes.

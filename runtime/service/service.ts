@@ -10,13 +10,15 @@ import type { RuntimeMetrics, MetricsServer } from '../../telemetry/runtime-metr
 import { serveMetrics } from '../../telemetry/runtime-metrics.js';
 import type { Notifier } from './notify.js';
 import { Pipeline, type DecisionRecord, type FrameClassifier } from './pipeline.js';
-import { APP_VERSION, type Components } from './components.js';
+import { APP_VERSION, decisionEngineFor, rampFor, type Components } from './components.js';
 
 const log = createLogger('runtime:service');
 
 /** How often the control timer advances fail-safe timing and the ramp without frames. */
 const CONTROL_TICK_MS = 100;
 const STATUS_EVERY_MS = 5000;
+/** Config sections that only a restart applies (they own processes, devices or sockets). */
+const RESTART_ONLY = ['mode', 'device', 'camera', 'limiter', 'speed_source', 'metrics', 'recording'] as const;
 
 export interface ServiceOptions {
   config: RuntimeConfig;
@@ -37,9 +39,12 @@ export class RuntimeService {
   #timers: NodeJS.Timeout[] = [];
   #stopping: Promise<void> | null = null;
   #ready = false;
+  /** The config in force (reloads replace the parts they can apply). */
+  #config: RuntimeConfig;
 
   constructor(options: ServiceOptions) {
     this.#o = options;
+    this.#config = options.config;
     const { components, config, metrics } = options;
     this.#pipeline = new Pipeline({
       source: components.source,
@@ -114,21 +119,32 @@ export class RuntimeService {
   }
 
   /**
-   * SIGHUP: re-read the config and load the model beside the current one; swap between two frames.
-   * The limiter, ramp and decision state are untouched. A failed reload keeps the running model.
+   * SIGHUP: re-read the config, load the model beside the current one and swap it in between two
+   * frames; changed decision or speed settings take effect too, with the ramp continuing from the
+   * limit in force (the limiter's state is never dropped). Camera, limiter, speed source, metrics
+   * and mode need a restart. A failed reload keeps everything as it was.
    */
   async reload(): Promise<void> {
     const { notifier } = this.#o;
     await notifier.notify({ RELOADING: 1, STATUS: 'reloading' });
     try {
-      const config = this.#o.reloadConfig ? this.#o.reloadConfig() : this.#o.config;
+      const current = this.#config;
+      const config = this.#o.reloadConfig ? this.#o.reloadConfig() : current;
+      const changed = (key: keyof RuntimeConfig) => JSON.stringify(config[key]) !== JSON.stringify(current[key]);
+      const needRestart = RESTART_ONLY.filter(changed);
+      if (needRestart.length > 0) log.warn(`reload: ${needRestart.join(', ')} changed; that takes effect after a restart`);
       const next = await this.#o.loadClassifier(config);
       const old = this.#pipeline.swapClassifier(next);
+      this.#pipeline.swapControl({
+        ...(changed('decision') || changed('speed') ? { decision: decisionEngineFor(config) } : {}),
+        ...(changed('speed') ? { ramp: rampFor(config, this.#pipeline.limitKph) } : {}),
+      });
+      this.#config = { ...config, ...Object.fromEntries(RESTART_ONLY.map((k) => [k, current[k]])) };
       setModelInfo(this.#o.metrics, next);
       await old.close();
       log.info(`reloaded: model ${next.info.name} ${next.info.version}`);
     } catch (err) {
-      log.error(`reload failed, keeping the running model: ${errorMessage(err)}`);
+      log.error(`reload failed, keeping the running model and settings: ${errorMessage(err)}`);
     } finally {
       await notifier.notify({ READY: 1, STATUS: this.#statusLine() });
     }
@@ -137,7 +153,7 @@ export class RuntimeService {
   statusFields(): Record<string, unknown> {
     const out = this.#pipeline.lastOutput;
     return {
-      mode: this.#o.config.mode,
+      mode: this.#config.mode,
       ready: this.#ready,
       fresh: this.#fresh(),
       fps: Number(this.#pipeline.framesPerSecond.toFixed(1)),
@@ -149,14 +165,14 @@ export class RuntimeService {
 
   #fresh(): boolean {
     const now = performance.now();
-    const stale = this.#o.config.health.stale_after_ms;
+    const stale = this.#config.health.stale_after_ms;
     return now - this.#pipeline.lastFrameAtMs < stale && now - this.#pipeline.lastInferenceAtMs < stale;
   }
 
   #statusLine(): string {
     const out = this.#pipeline.lastOutput;
     const state = out?.failSafe ? 'FAIL-SAFE' : out?.onSidewalk ? 'sidewalk' : 'road';
-    return `${this.#o.config.mode}: ${this.#pipeline.framesPerSecond.toFixed(1)} fps, ${state}, model ${this.#pipeline.classifier.info.version}`;
+    return `${this.#config.mode}: ${this.#pipeline.framesPerSecond.toFixed(1)} fps, ${state}, model ${this.#pipeline.classifier.info.version}`;
   }
 
   #onReady(): void {

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { parse, stringify } from 'yaml';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../helpers/paths.js';
 import { FAKE_RPICAM, startService } from '../../helpers/service-process.js';
@@ -29,7 +30,7 @@ function baseConfig(overrides: { decision?: object; camera?: object; health?: ob
   };
 }
 
-test('limits on the sidewalk, releases after, survives a camera crash with the fail-safe, reloads on SIGHUP and stops safe on SIGTERM', async () => {
+test('limits on the sidewalk, releases after, survives a camera crash with the fail-safe, applies a reloaded config on SIGHUP and stops safe on SIGTERM', async () => {
   const svc = await startService(baseConfig(), { FAKE_RPICAM_SCRIPT: 'street:3,side:4', WATCHDOG_USEC: '400000' });
   try {
     await svc.waitFor(() => svc.notify.messages.some((m) => m.includes('READY=1')), 30000, 'READY=1');
@@ -53,11 +54,17 @@ test('limits on the sidewalk, releases after, survives a camera crash with the f
     const framesAfterRestart = (await svc.metric('sidewalk_frames_total')) ?? 0;
     await svc.waitFor(async () => ((await svc.metric('sidewalk_frames_total')) ?? 0) > framesAfterRestart + 10, 10000, 'frames after restart');
 
-    // SIGHUP: config and model reload, frames keep flowing, limiter state kept.
+    // SIGHUP: config and model reload while frames keep flowing; the new sidewalk speed applies.
+    const configPath = join(svc.dir, 'runtime.yaml');
+    const config = parse(await readFile(configPath, 'utf8')) as { speed: { sidewalk_kph: number } };
+    config.speed.sidewalk_kph = 8;
+    await writeFile(configPath, stringify(config));
     const before = svc.notify.messages.length;
+    const commandsBefore = (await svc.limiterCommands()).length;
     svc.child.kill('SIGHUP');
     await svc.waitFor(() => svc.notify.messages.slice(before).some((m) => m.includes('READY=1')), 15000, 'READY=1 after reload');
     assert.ok(svc.notify.messages.slice(before).some((m) => m.includes('RELOADING=1')));
+    await svc.waitFor(async () => (await svc.limiterCommands()).slice(commandsBefore).some((c) => c.limitKph === 8), 20000, 'the reloaded sidewalk speed (8 km/h)');
 
     svc.child.kill('SIGTERM');
     const { code } = await svc.exited;
