@@ -96,7 +96,7 @@ export function createUpdater(config: OtaConfig, options: { onProgress?: (e: Pro
         }
       });
       const deviceProvides = (await readProvides(nodeFs, providesPath, config.factory_provides)).current;
-      return openArtifact(createReadStream(path), { publicKeys, allowUnsigned: config.allow_unsigned, deviceType: config.device_type, deviceProvides });
+      return openArtifact(createReadStream(path, { highWaterMark: 1 << 20 }), { publicKeys, allowUnsigned: config.allow_unsigned, deviceType: config.device_type, deviceProvides });
     },
     health: {
       os: () => runHealthWindow(probe, criteria(config.health.os)),

@@ -38,19 +38,21 @@ export class FrameStore {
     for (const rel of relPaths) await rm(this.abs(rel), { force: true });
   }
 
-  /** Deletes files (and temp files) no frame references; returns how many. */
+  /**
+   * Deletes files (and temp files) no frame references; returns how many. Each stored name is looked
+   * up by its hash through the frames_hash index, so memory stays flat however large the database.
+   */
   async removeOrphans(db: Db): Promise<number> {
-    const referenced = new Set((db.prepare('SELECT DISTINCT path FROM frames').all() as { path: string }[]).map((r) => r.path));
+    const referenced = db.prepare('SELECT 1 FROM frames WHERE content_hash = ? LIMIT 1');
     let removed = 0;
     const dirs = await readdir(this.root).catch(() => [] as string[]);
     for (const d of dirs) {
       const files = await readdir(join(this.root, d)).catch(() => [] as string[]);
       for (const f of files) {
-        const rel = join(d, f);
-        if (!referenced.has(rel)) {
-          await rm(this.abs(rel), { force: true });
-          removed++;
-        }
+        const hash = /^([0-9a-f]{64})\.jpg$/.exec(f)?.[1];
+        if (hash !== undefined && hash.startsWith(d) && referenced.get(hash) !== undefined) continue;
+        await rm(this.abs(join(d, f)), { force: true });
+        removed++;
       }
     }
     return removed;

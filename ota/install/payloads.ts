@@ -34,14 +34,16 @@ export async function writeRootfsPayloads(boot: BootControl, slot: SlotName, art
     if (payload.size > capacity) {
       throw new SidewalkError('OTA_IMAGE_TOO_LARGE', `${payload.name}: ${payload.size} bytes do not fit slot ${slot} ${kind} partition (${capacity} bytes)`);
     }
-    const hash = createHash('sha256');
+    // The reader checks the payload against the signed manifest while streaming; the read-back is
+    // compared with that same manifest checksum, so no third hash pass is needed here.
+    const expected = artifact.info.files.find((f) => f.name === payload.name)?.sha256;
+    if (expected === undefined) throw new SidewalkError('OTA_PAYLOAD_LAYOUT', `artifact ${artifact.info.name}: ${payload.name} is not in its manifest`);
     const handle = await boot.openPartition(slot, kind, 'r+');
     let offset = 0;
     try {
       for await (const chunk of payload.stream as AsyncIterable<Buffer>) {
         if (offset + chunk.length > capacity) throw new SidewalkError('OTA_IMAGE_TOO_LARGE', `${payload.name}: more than ${capacity} bytes for slot ${slot} ${kind}`);
         await handle.write(chunk, offset);
-        hash.update(chunk);
         offset += chunk.length;
         done += chunk.length;
         onProgress?.(done, total);
@@ -50,7 +52,7 @@ export async function writeRootfsPayloads(boot: BootControl, slot: SlotName, art
     } finally {
       await handle.close();
     }
-    await verifyPartition(boot, slot, kind, offset, hash.digest('hex'));
+    await verifyPartition(boot, slot, kind, offset, expected);
     log.info(`wrote ${payload.name} (${offset} bytes) to slot ${slot} ${kind}`);
   }
   if (!seen.has('root')) throw new SidewalkError('OTA_PAYLOAD_LAYOUT', `artifact ${artifact.info.name}: no root filesystem image`);
@@ -72,7 +74,7 @@ async function verifyPartition(boot: BootControl, slot: SlotName, kind: Partitio
     await handle.close();
   }
   const got = hash.digest('hex');
-  if (got !== sha256) throw new SidewalkError('OTA_SLOT_VERIFY', `slot ${slot} ${kind}: read back sha256 ${got}, wrote ${sha256}`);
+  if (got !== sha256) throw new SidewalkError('OTA_SLOT_VERIFY', `slot ${slot} ${kind}: read back sha256 ${got}, the artifact's is ${sha256}`);
 }
 
 /**
