@@ -62,16 +62,38 @@ def class_weights(items):
     return {i: total / (len(counts) * n) for i, n in enumerate(counts) if n > 0}
 
 
+def _read_meta(data_dir):
+    meta_path = os.path.join(data_dir, "dataset.json")
+    if not os.path.isfile(meta_path):
+        return meta_path, None
+    try:
+        with open(meta_path, encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as err:
+        raise TrainError("TRAIN_DATASET_JSON", f"{meta_path}: {err}")
+    if not isinstance(meta, dict):
+        raise TrainError("TRAIN_DATASET_JSON", f"{meta_path}: not a JSON object")
+    return meta_path, meta
+
+
+def exported_crop(data_dir):
+    """The camera-frame crop a `sidewalk data export` already applied (dataset.json preprocessing.crop), or None."""
+    meta_path, meta = _read_meta(data_dir)
+    crop = (meta or {}).get("preprocessing", {}).get("crop") if meta else None
+    if crop is None:
+        return None
+    try:
+        values = tuple(float(crop[k]) for k in ("x", "y", "width", "height"))
+    except (KeyError, TypeError, ValueError):
+        raise TrainError("TRAIN_DATASET_JSON", f"{meta_path}: preprocessing.crop needs numeric x, y, width, height")
+    return values
+
+
 def dataset_hash(data_dir, splits):
     """dataset.json's content_hash when the export has one, else a hash of every file's path and bytes."""
-    meta_path = os.path.join(data_dir, "dataset.json")
-    if os.path.isfile(meta_path):
-        try:
-            with open(meta_path, encoding="utf-8") as f:
-                meta = json.load(f)
-        except (OSError, ValueError) as err:
-            raise TrainError("TRAIN_DATASET_JSON", f"{meta_path}: {err}")
-        value = meta.get("content_hash") if isinstance(meta, dict) else None
+    meta_path, meta = _read_meta(data_dir)
+    if meta is not None:
+        value = meta.get("content_hash")
         if not isinstance(value, str) or not value:
             raise TrainError("TRAIN_DATASET_JSON", f"{meta_path}: field content_hash is missing or not a string")
         return value

@@ -21,6 +21,9 @@ class Preprocess:
     scale: float = 1.0 / 127.5
     offset: float = -1.0
     crop: tuple = (0.0, 0.0, 1.0, 1.0)  # x, y, width, height as fractions of the frame
+    # The crop of the CAMERA frame the manifest states, when the training images were already cropped
+    # to it (a `sidewalk data export`); None = `crop` itself (images are whole camera frames).
+    frame_crop: tuple = None
 
     def load(self, path):
         """File -> cropped, resized RGB uint8 [height, width, 3] (what the camera path yields before normalising)."""
@@ -56,7 +59,7 @@ class Preprocess:
 
     def manifest_input(self):
         """The manifest's `input` fields that describe this preprocessing (dtype/quantization added per variant)."""
-        x, y, w, h = self.crop
+        x, y, w, h = self.frame_crop if self.frame_crop is not None else self.crop
         return {
             "width": self.width,
             "height": self.height,
@@ -78,7 +81,15 @@ def parse_crop(text):
     return values
 
 
-def for_training(input_size, color_order="rgb", crop=(0.0, 0.0, 1.0, 1.0)):
+def for_training(input_size, color_order="rgb", crop=(0.0, 0.0, 1.0, 1.0), exported_crop=None):
+    """`exported_crop`: the crop a dataset export already applied to its images (dataset.json's
+    preprocessing.crop). Those images are not cropped again, and the manifest states that crop, so
+    the device crops its camera frames exactly as the training images were cropped."""
     if color_order not in ("rgb", "bgr"):
         raise TrainError("TRAIN_BAD_COLOR_ORDER", f"--color-order {color_order!r}: expected rgb or bgr")
+    if exported_crop is not None:
+        if tuple(crop) != (0.0, 0.0, 1.0, 1.0):
+            raise TrainError("TRAIN_CROP_TWICE", f"--crop {','.join(map(str, crop))}: the dataset export is already cropped "
+                             f"({','.join(map(str, exported_crop))}, dataset.json preprocessing.crop); do not crop again")
+        return Preprocess(width=input_size, height=input_size, color_order=color_order, frame_crop=tuple(exported_crop))
     return Preprocess(width=input_size, height=input_size, color_order=color_order, crop=tuple(crop))

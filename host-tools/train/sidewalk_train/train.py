@@ -62,7 +62,7 @@ def _fit(model, stage, epochs, initial_epoch, learning_rate, train_ds, val_ds, w
 def run(args):
     keras.utils.set_random_seed(args.seed)
     tf.config.experimental.enable_op_determinism()
-    pre = preprocess.for_training(args.input_size, args.color_order, preprocess.parse_crop(args.crop))
+    pre = preprocess.for_training(args.input_size, args.color_order, preprocess.parse_crop(args.crop), dataset.exported_crop(args.data))
     splits = dataset.scan(args.data)
     counts = {split: dict(zip(LABELS, dataset.class_counts(items))) for split, items in splits.items()}
     emit("dataset", dir=args.data, counts=counts)
