@@ -63,6 +63,8 @@ interface Loaded {
   input: ModelInputArray;
   output: Float32Array | Int8Array | Uint8Array;
   preprocessor?: Preprocessor;
+  /** Dequantised output, reused every frame: postMessage copies it, so nothing is transferred or allocated for it. */
+  probabilities: Float32Array;
 }
 
 const port = parentPort!;
@@ -101,7 +103,10 @@ function load(request: LoadRequest): Loaded {
   if (problems.length > 0) {
     throw new SidewalkError(InferenceErrorCode.MODEL_INPUT_MISMATCH, `${request.modelFile}: ${problems.join('; ')}`, { details: { problems } });
   }
-  return { request, runner, input: inTensor!.data() as ModelInputArray, output: outTensor!.data() as Float32Array | Int8Array | Uint8Array };
+  return {
+    request, runner, input: inTensor!.data() as ModelInputArray, output: outTensor!.data() as Float32Array | Int8Array | Uint8Array,
+    probabilities: new Float32Array(labels),
+  };
 }
 
 function classify(model: Loaded, request: ClassifyRequest): WorkerMessage & { type: 'result' } {
@@ -114,13 +119,10 @@ function classify(model: Loaded, request: ClassifyRequest): WorkerMessage & { ty
   const t1 = performance.now();
   if (!model.runner.infer()) throw new SidewalkError(InferenceErrorCode.MODEL_INFERENCE_FAILED, `${modelFile}: interpreter invoke failed`);
   const t2 = performance.now();
-  const labels = manifest.labels.length;
   const quant = manifest.output?.quantization;
-  const probabilities = new Float32Array(labels);
-  const raw = model.output;
-  for (let i = 0; i < labels; i++) {
-    probabilities[i] = quant === undefined || raw instanceof Float32Array ? raw[i]! : (raw[i]! - quant.zero_point) * quant.scale;
-  }
+  const { probabilities, output: raw } = model;
+  if (quant === undefined || raw instanceof Float32Array) probabilities.set(raw);
+  else for (let i = 0; i < probabilities.length; i++) probabilities[i] = (raw[i]! - quant.zero_point) * quant.scale;
   return { type: 'result', id: request.id, probabilities, preprocessMs: t1 - t0, inferenceMs: t2 - t1, data: request.data };
 }
 
@@ -144,7 +146,7 @@ port.on('message', (request: WorkerRequest) => {
       const model = models.get(request.modelId);
       if (model === undefined) throw new SidewalkError(InferenceErrorCode.MODEL_CLASSIFIER_CLOSED, `model ${request.modelId} is not loaded in the inference worker`);
       const result = classify(model, request);
-      port.postMessage(result, [result.probabilities.buffer as ArrayBuffer, request.data]);
+      port.postMessage(result, [request.data]);
     } catch (err) {
       port.postMessage(failure(err, { id: request.id, data: request.data }), [request.data]);
     }
