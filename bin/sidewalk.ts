@@ -12,6 +12,9 @@ import { registerArtifactCommands } from '../build/cli.js';
 import { registerOtaCommands } from '../ota/cli.js';
 import { registerDataCommands } from '../host-tools/data/cli.js';
 import { registerTrainCommands } from '../host-tools/train/cli.js';
+import { registerEvalCommands } from '../host-tools/eval/cli.js';
+import { registerRegistryCommands } from '../host-tools/registry/cli.js';
+import { registerPipelineCommands } from '../host-tools/pipeline/cli.js';
 
 const { version } = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { version: string };
 
@@ -35,6 +38,9 @@ registerArtifactCommands(program);
 registerOtaCommands(program);
 registerDataCommands(program);
 registerTrainCommands(program);
+registerEvalCommands(program);
+registerRegistryCommands(program);
+registerPipelineCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`sidewalk: ${errorMessage(err)}\n`);

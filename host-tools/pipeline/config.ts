@@ -1,0 +1,138 @@
+/**
+ * Pipeline settings (`--config pipeline.yaml`): how to export, train, evaluate, gate and package.
+ * Validated with Ajv against one schema that also fills the defaults; every violation is reported as
+ * `path: message`. The defaults are deliberately small (tiny CNN, no pretrained weights, 64 px) so a
+ * run works anywhere; production settings live in a file (host-tools/pipeline/pipeline.example.yaml).
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Ajv } from 'ajv';
+import { parseDocument } from 'yaml';
+import { SidewalkError } from '../../lib/errors.js';
+import { formatSchemaError } from '../../runtime/config/load.js';
+import type { GateConfig } from '../registry/gates.js';
+
+export interface PipelineConfig {
+  export: {
+    /** Whole camera frames are exported at this size; the trainer and the device crop and resize from it. */
+    width: number;
+    height: number;
+    includeFlagged: boolean;
+    /** Seed for assigning new rides to train/val (the frozen test split never changes). */
+    splitSeed: number;
+  };
+  train: {
+    arch: 'tiny' | 'mobilenetv2';
+    weights: 'none' | 'imagenet';
+    inputSize: number;
+    alpha: number;
+    epochs: number;
+    fineTuneEpochs: number;
+    fineTuneFrom: number;
+    batchSize: number;
+    patience: number;
+    seed: number;
+    colorOrder: 'rgb' | 'bgr';
+    /** "x,y,width,height" fractions of the camera frame. */
+    crop: string;
+    /** The TFLite export that is evaluated, registered and packaged. */
+    variant: 'float32' | 'int8';
+    /** Model name in the manifest; default sidewalk-<location in lower case>. */
+    name?: string;
+  };
+  eval: { delegate?: 'xnnpack' | 'none' };
+  gates: GateConfig;
+  package: {
+    /** Private signing key (PEM); without it no artifact is made. */
+    key?: string;
+    deviceTypes: string[];
+  };
+}
+
+const rate = { type: 'number', minimum: 0, maximum: 1 } as const;
+
+export const PIPELINE_CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    export: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        width: { type: 'integer', minimum: 16, maximum: 4096, default: 160 },
+        height: { type: 'integer', minimum: 16, maximum: 4096, default: 120 },
+        includeFlagged: { type: 'boolean', default: false },
+        splitSeed: { type: 'integer', minimum: 0, default: 1 },
+      },
+    },
+    train: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        arch: { enum: ['tiny', 'mobilenetv2'], default: 'tiny' },
+        weights: { enum: ['none', 'imagenet'], default: 'none' },
+        inputSize: { type: 'integer', minimum: 16, maximum: 512, default: 64 },
+        alpha: { type: 'number', exclusiveMinimum: 0, default: 1 },
+        epochs: { type: 'integer', minimum: 1, default: 10 },
+        fineTuneEpochs: { type: 'integer', minimum: 0, default: 0 },
+        fineTuneFrom: { type: 'integer', minimum: 0, default: 100 },
+        batchSize: { type: 'integer', minimum: 1, default: 32 },
+        patience: { type: 'integer', minimum: 1, default: 3 },
+        seed: { type: 'integer', minimum: 0, default: 42 },
+        colorOrder: { enum: ['rgb', 'bgr'], default: 'rgb' },
+        crop: { type: 'string', pattern: '^\\s*[0-9.]+\\s*(,\\s*[0-9.]+\\s*){3}$', default: '0,0,1,1' },
+        variant: { enum: ['float32', 'int8'], default: 'float32' },
+        name: { type: 'string', pattern: '^[A-Za-z0-9._-]+$' },
+      },
+    },
+    eval: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: { delegate: { enum: ['xnnpack', 'none'] } },
+    },
+    gates: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        accuracyTolerance: { ...rate, default: 0.01 },
+        sidewalkRecallMin: { ...rate, default: 0.9 },
+        roadFalseLimitMax: { ...rate, default: 0.1 },
+      },
+    },
+    package: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        key: { type: 'string', minLength: 1 },
+        deviceTypes: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9._-]+$' }, minItems: 1, default: ['raspberrypi4', 'raspberrypi5'] },
+      },
+    },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false });
+const validate = ajv.compile<PipelineConfig>(PIPELINE_CONFIG_SCHEMA);
+
+/** Validates a parsed config (defaults filled in); PIPELINE_CONFIG_INVALID lists every violation. */
+export function validatePipelineConfig(raw: unknown, source = 'pipeline config'): PipelineConfig {
+  const data = structuredClone(raw ?? {});
+  if (!validate(data)) {
+    const problems = (validate.errors ?? []).map(formatSchemaError);
+    throw new SidewalkError('PIPELINE_CONFIG_INVALID', `${source} is invalid:\n  ${problems.join('\n  ')}`, { details: { problems } });
+  }
+  return data;
+}
+
+/** Reads a YAML (or JSON) config file; package.key resolves against the file's folder. No file: defaults. */
+export function loadPipelineConfig(file?: string): PipelineConfig {
+  if (!file) return validatePipelineConfig({});
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SidewalkError('PIPELINE_CONFIG_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
+    throw new SidewalkError('PIPELINE_CONFIG_INVALID', `${file} is not valid YAML:\n  ${problems.join('\n  ')}`, { details: { problems } });
+  }
+  const config = validatePipelineConfig(doc.toJS(), file);
+  if (config.package.key) config.package.key = resolve(dirname(resolve(file)), config.package.key);
+  return config;
+}
