@@ -5,6 +5,7 @@
  * statements. The statements are repeated here because ingest.ts keeps them inside ingestOne; if they
  * change there, change them here.
  */
+import { createPrng } from '../lib/prng.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_DATA_CONFIG } from '../host-tools/data/config.js';
@@ -38,16 +39,7 @@ export function procStatus(): Record<string, number> {
 }
 
 /** Small deterministic PRNG so runs are comparable. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = createPrng;
 
 export function insertSyntheticRows(db: Db, totalRows: number, framesPerRide: number, checkpointRows: number[]): RowsRun {
   const config = DEFAULT_DATA_CONFIG;

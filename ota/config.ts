@@ -2,12 +2,10 @@
  * The updater's configuration (/etc/sidewalk/ota.yaml): one YAML file, one JSON Schema with the
  * defaults. Every violation is reported as `path: message` before anything is touched.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Ajv, type SchemaObject } from 'ajv';
-import { parseDocument } from 'yaml';
+import type { SchemaObject } from 'ajv';
 import { SidewalkError } from '../lib/errors.js';
-import { formatSchemaError } from '../runtime/config/load.js';
+import { compileConfigSchema, readYamlFile, validateConfigObject } from '../lib/config-file.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sidewalk/ota.yaml';
 
@@ -190,15 +188,10 @@ export const otaConfigSchema: SchemaObject = {
   },
 };
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false });
-const validate = ajv.compile<OtaConfig>(otaConfigSchema);
+const validate = compileConfigSchema<OtaConfig>(otaConfigSchema);
 
 export function validateOtaConfig(raw: unknown, source = 'ota config'): OtaConfig {
-  const data = structuredClone(raw ?? {});
-  if (!validate(data)) {
-    const problems = (validate.errors ?? []).map(formatSchemaError);
-    throw new SidewalkError('CONFIG_INVALID', `${source} is invalid:\n  ${problems.join('\n  ')}`, { details: { problems } });
-  }
+  const data = validateConfigObject(validate, raw, source);
   if (data.boot.backend === 'real' && data.boot.slots === null) {
     throw new SidewalkError('CONFIG_INVALID', `${source} is invalid:\n  boot.slots: required when boot.backend is real`, { details: { problems: ['boot.slots: required when boot.backend is real'] } });
   }
@@ -211,18 +204,7 @@ export function validateOtaConfig(raw: unknown, source = 'ota config'): OtaConfi
 
 /** Reads the YAML file; relative paths in it resolve against its folder. */
 export function loadOtaConfig(path: string): OtaConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new SidewalkError('CONFIG_UNREADABLE', `cannot read OTA config ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
-    throw new SidewalkError('CONFIG_INVALID', `${path} is not valid YAML:\n  ${problems.join('\n  ')}`, { details: { problems } });
-  }
-  const raw = doc.toJS() as Record<string, unknown> | null;
+  const raw = readYamlFile(path) as Record<string, unknown> | null;
   const base = dirname(resolve(path));
   const c = validateOtaConfig(raw, path);
   const abs = (p: string) => resolve(base, p);

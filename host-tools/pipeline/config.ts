@@ -4,12 +4,8 @@
  * `path: message`. The defaults are deliberately small (tiny CNN, no pretrained weights, 64 px) so a
  * run works anywhere; production settings live in a file (host-tools/pipeline/pipeline.example.yaml).
  */
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Ajv } from 'ajv';
-import { parseDocument } from 'yaml';
-import { SidewalkError } from '../../lib/errors.js';
-import { formatSchemaError } from '../../runtime/config/load.js';
+import { compileConfigSchema, readYamlFile, validateConfigObject } from '../../lib/config-file.js';
 import type { GateConfig } from '../registry/gates.js';
 
 export interface PipelineConfig {
@@ -105,34 +101,17 @@ export const PIPELINE_CONFIG_SCHEMA = {
   },
 } as const;
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false });
-const validate = ajv.compile<PipelineConfig>(PIPELINE_CONFIG_SCHEMA);
+const validate = compileConfigSchema<PipelineConfig>(PIPELINE_CONFIG_SCHEMA);
 
 /** Validates a parsed config (defaults filled in); PIPELINE_CONFIG_INVALID lists every violation. */
 export function validatePipelineConfig(raw: unknown, source = 'pipeline config'): PipelineConfig {
-  const data = structuredClone(raw ?? {});
-  if (!validate(data)) {
-    const problems = (validate.errors ?? []).map(formatSchemaError);
-    throw new SidewalkError('PIPELINE_CONFIG_INVALID', `${source} is invalid:\n  ${problems.join('\n  ')}`, { details: { problems } });
-  }
-  return data;
+  return validateConfigObject(validate, raw, source, 'PIPELINE_CONFIG_INVALID');
 }
 
 /** Reads a YAML (or JSON) config file; package.key resolves against the file's folder. No file: defaults. */
 export function loadPipelineConfig(file?: string): PipelineConfig {
   if (!file) return validatePipelineConfig({});
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new SidewalkError('PIPELINE_CONFIG_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
-  }
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
-    throw new SidewalkError('PIPELINE_CONFIG_INVALID', `${file} is not valid YAML:\n  ${problems.join('\n  ')}`, { details: { problems } });
-  }
-  const config = validatePipelineConfig(doc.toJS(), file);
+  const config = validatePipelineConfig(readYamlFile(file, 'PIPELINE_CONFIG'), file);
   if (config.package.key) config.package.key = resolve(dirname(resolve(file)), config.package.key);
   return config;
 }
