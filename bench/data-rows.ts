@@ -13,6 +13,7 @@ import { locationId, type Db } from '../host-tools/data/db.js';
 import { flagRide } from '../host-tools/data/filters.js';
 import { decideLabel, scoresByClass } from '../host-tools/data/labels.js';
 import { objectPath } from '../host-tools/data/store.js';
+import { INSERT_FLAG_SQL, INSERT_FRAME_SQL, INSERT_RIDE_SQL } from '../host-tools/data/ingest.js';
 
 export interface RowsRun {
   rows: number;
@@ -45,12 +46,9 @@ export function insertSyntheticRows(db: Db, totalRows: number, framesPerRide: nu
   const config = DEFAULT_DATA_CONFIG;
   const rand = mulberry32(1);
   const known = db.prepare('SELECT id, frame_count FROM rides WHERE content_hash = ?');
-  const insertRide = db.prepare(`INSERT INTO rides (content_hash, source_kind, source_path, ride_key, location_id, device, model_name, model_version,
-      labels_json, started_at, ended_at, frame_count, synthetic, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const insertFrame = db.prepare(`INSERT INTO frames (ride_id, idx, time_ms, lat, lon, alt_m, speed_raw, speed_kph, rider_label, model_scores,
-      model_version, label, label_source, review_state, content_hash, path, width, height, luma_mean, blur_var, dhash, legacy_json)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const insertFlag = db.prepare('INSERT INTO frame_flags (frame_id, flag) VALUES (?, ?)');
+  const insertRide = db.prepare(INSERT_RIDE_SQL);
+  const insertFrame = db.prepare(INSERT_FRAME_SQL);
+  const insertFlag = db.prepare(INSERT_FLAG_SQL);
   const labels = config.labels;
   const model = { name: 'bench-model', version: '1.0.0' };
   const checkpoints: RowsRun['checkpoints'] = [];

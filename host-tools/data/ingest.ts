@@ -17,6 +17,14 @@ import { Progress } from './progress.js';
 import { expandInputs, openSource, type SourceKind } from './sources.js';
 import type { FrameStore } from './store.js';
 
+/** The statements a ride lands with (shared with bench:data so it measures this exact path). */
+export const INSERT_RIDE_SQL = `INSERT INTO rides (content_hash, source_kind, source_path, ride_key, location_id, device, model_name, model_version,
+  labels_json, started_at, ended_at, frame_count, synthetic, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const INSERT_FRAME_SQL = `INSERT INTO frames (ride_id, idx, time_ms, lat, lon, alt_m, speed_raw, speed_kph, rider_label, model_scores,
+  model_version, label, label_source, review_state, content_hash, path, width, height, luma_mean, blur_var, dhash, legacy_json)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const INSERT_FLAG_SQL = 'INSERT INTO frame_flags (frame_id, flag) VALUES (?, ?)';
+
 const log = createLogger('data:ingest');
 
 export interface IngestOptions {
@@ -78,12 +86,9 @@ export async function ingestOne(path: string, kind: SourceKind, opts: IngestOpti
       if (isNew) added.push(rel);
       paths.push(rel);
     }
-    const insertRide = db.prepare(`INSERT INTO rides (content_hash, source_kind, source_path, ride_key, location_id, device, model_name, model_version,
-      labels_json, started_at, ended_at, frame_count, synthetic, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    const insertFrame = db.prepare(`INSERT INTO frames (ride_id, idx, time_ms, lat, lon, alt_m, speed_raw, speed_kph, rider_label, model_scores,
-      model_version, label, label_source, review_state, content_hash, path, width, height, luma_mean, blur_var, dhash, legacy_json)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    const insertFlag = db.prepare('INSERT INTO frame_flags (frame_id, flag) VALUES (?, ?)');
+    const insertRide = db.prepare(INSERT_RIDE_SQL);
+    const insertFrame = db.prepare(INSERT_FRAME_SQL);
+    const insertFlag = db.prepare(INSERT_FLAG_SQL);
     const rideId = db.transaction((): number => {
       if (known.get(src.contentHash)) throw new SidewalkError('DATA_RIDE_RACE', `${path}: ingested concurrently`);
       const rideId = Number(insertRide.run(src.contentHash, kind, path, src.rideKey, locationId(db, location), src.device, src.model?.name ?? null,
