@@ -82,7 +82,7 @@ export async function ingestOne(path: string, kind: SourceKind, opts: IngestOpti
     const flags = flagRide(kind, frames.map((f, i) => ({ speedRaw: f.speedRaw, speedKph: f.speedKph, ...metrics[i]! })), config.filters);
     const paths: string[] = [];
     for (let i = 0; i < frames.length; i++) {
-      const [rel, isNew] = await store.put(frames[i]!.file, hashes[i]!);
+      const [rel, isNew] = await store.put(frames[i]!.file, hashes[i]!, { move: src.temporaryFrames });
       if (isNew) added.push(rel);
       paths.push(rel);
     }

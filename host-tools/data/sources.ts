@@ -45,6 +45,8 @@ export interface IngestSource {
   endedAt: string | null;
   synthetic: boolean;
   frames(): Promise<IngestFrame[]>;
+  /** True when frames() extracted its files into a temporary folder: ingest may move them into the store. */
+  readonly temporaryFrames: boolean;
   cleanup(): Promise<void>;
 }
 
@@ -141,6 +143,7 @@ async function legacySource(dir: string): Promise<IngestSource> {
         legacy: { frame: img.frame, gpsExtra: r.gpsExtra, imu: r.imu, ...(o ? { out: { label: o.label, scores: o.scores, sidewalk: o.sidewalk, pos: o.pos, vel: o.vel } } : {}) },
       };
     }),
+    temporaryFrames: false,
     cleanup: async () => {},
   };
 }
@@ -243,6 +246,9 @@ async function rideSource(dir: string): Promise<IngestSource> {
         };
       });
     },
+    get temporaryFrames() {
+      return tmpDir !== null;
+    },
     cleanup: async () => {
       if (tmpDir) await rm(tmpDir, { recursive: true, force: true });
     },
@@ -281,6 +287,9 @@ async function videoSource(file: string, opts: { fps: number; sensorLog?: string
           speedRaw: null, speedKph: s?.speedKph ?? null, riderInput: s?.label ?? null, scores: null, trueLabel: null, legacy: null,
         };
       });
+    },
+    get temporaryFrames() {
+      return tmpDir !== null;
     },
     cleanup: async () => {
       if (tmpDir) await rm(tmpDir, { recursive: true, force: true });

@@ -22,14 +22,23 @@ export class FrameStore {
     return join(this.root, relPath);
   }
 
-  /** Copies `src` into the store under its hash; returns [relative path, whether it was new]. */
-  async put(src: string, hash: string): Promise<[string, boolean]> {
+  /**
+   * Copies `src` into the store under its hash (or moves it, for temporary files); returns
+   * [relative path, whether it was new].
+   */
+  async put(src: string, hash: string, options: { move?: boolean } = {}): Promise<[string, boolean]> {
     const rel = objectPath(hash);
     const dest = this.abs(rel);
     if (await stat(dest).then(() => true, () => false)) return [rel, false];
     await mkdir(join(this.root, hash.slice(0, 2)), { recursive: true });
     const tmp = `${dest}.tmp-${process.pid}`;
-    await copyFile(src, tmp);
+    if (options.move) {
+      // Same filesystem: a rename instead of a copy (extracted video frames are deleted afterwards anyway).
+      const moved = await rename(src, tmp).then(() => true, () => false);
+      if (!moved) await copyFile(src, tmp);
+    } else {
+      await copyFile(src, tmp);
+    }
     await rename(tmp, dest);
     return [rel, true];
   }
