@@ -37,6 +37,7 @@ export function createRuntimeMetrics(options: { defaultMetrics?: boolean } = {})
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const latency = (name: string, help: string) => new Histogram({ name, help, buckets: LATENCY_BUCKETS_S, registers });
   return {
     registry,
     framesTotal: new Counter({ name: 'sidewalk_frames_total', help: 'Frames classified.', registers }),
@@ -45,24 +46,9 @@ export function createRuntimeMetrics(options: { defaultMetrics?: boolean } = {})
       help: 'Frames superseded by a newer frame before inference could take them.',
       registers,
     }),
-    inferenceSeconds: new Histogram({
-      name: 'sidewalk_inference_duration_seconds',
-      help: 'TFLite invoke time per frame.',
-      buckets: LATENCY_BUCKETS_S,
-      registers,
-    }),
-    preprocessSeconds: new Histogram({
-      name: 'sidewalk_preprocess_duration_seconds',
-      help: 'Crop, resize, colour conversion and normalisation time per frame.',
-      buckets: LATENCY_BUCKETS_S,
-      registers,
-    }),
-    frameToActuationSeconds: new Histogram({
-      name: 'sidewalk_frame_to_actuation_seconds',
-      help: 'From frame capture to the speed limiter command it caused.',
-      buckets: LATENCY_BUCKETS_S,
-      registers,
-    }),
+    inferenceSeconds: latency('sidewalk_inference_duration_seconds', 'TFLite invoke time per frame.'),
+    preprocessSeconds: latency('sidewalk_preprocess_duration_seconds', 'Crop, resize, colour conversion and normalisation time per frame.'),
+    frameToActuationSeconds: latency('sidewalk_frame_to_actuation_seconds', 'From frame capture to the speed limiter command it caused.'),
     classConfidence: new Gauge({
       name: 'sidewalk_class_confidence_ratio',
       help: 'Latest model probability per class (0..1).',

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import type { OtaFs } from '../fs.js';
+import { slotOfPartition, type BootState, type SlotConfig, type SlotName } from './types.js';
 
 export function decodeDtU32(bytes: Buffer, source: string): number {
   if (bytes.length !== 4) {
@@ -32,4 +33,15 @@ export async function readBootloaderDt(fs: OtaFs, dtRoot: string): Promise<{ par
     return decodeDtU32(bytes, path);
   };
   return { partition: await read('partition'), tryboot: (await read('tryboot')) === 1 };
+}
+
+/** Which slot the firmware booted and whether this is a tryboot, from the device tree; both backends use it. */
+export async function readBootState(fs: OtaFs, dtRoot: string, slots: Readonly<Record<SlotName, SlotConfig>>): Promise<BootState> {
+  const dt = await readBootloaderDt(fs, dtRoot);
+  const slot = slotOfPartition(slots, dt.partition);
+  if (!slot) {
+    throw new SidewalkError('OTA_BOOT_UNKNOWN_SLOT',
+      `firmware booted partition ${dt.partition}, which is neither slot's boot partition (${slots.A.bootPartition}, ${slots.B.bootPartition})`);
+  }
+  return { slot, partition: dt.partition, tryboot: dt.tryboot };
 }

@@ -12,8 +12,8 @@ import { basename } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { nodeFs, type OtaFileHandle } from '../fs.js';
-import { readBootloaderDt } from './device-tree.js';
-import { AutobootFile, slotOfPartition, type BootControl, type BootState, type PartitionKind, type SlotConfig, type SlotName } from './types.js';
+import { readBootState } from './device-tree.js';
+import { AutobootFile, type BootControl, type BootState, type PartitionKind, type SlotConfig, type SlotName } from './types.js';
 
 const log = createLogger('ota:boot');
 
@@ -75,11 +75,8 @@ export class RealBootControl implements BootControl {
     this.#autoboot = new AutobootFile(nodeFs, options.selectorDir, options.slots);
   }
 
-  async booted(): Promise<BootState> {
-    const dt = await readBootloaderDt(nodeFs, this.#dtRoot);
-    const slot = slotOfPartition(this.slots, dt.partition);
-    if (!slot) throw new SidewalkError('OTA_BOOT_UNKNOWN_SLOT', `firmware booted partition ${dt.partition}, which is neither slot's boot partition (${this.slots.A.bootPartition}, ${this.slots.B.bootPartition})`);
-    return { slot, partition: dt.partition, tryboot: dt.tryboot };
+  booted(): Promise<BootState> {
+    return readBootState(nodeFs, this.#dtRoot, this.slots);
   }
 
   readAutoboot() {

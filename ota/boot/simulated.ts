@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import type { OtaFileHandle, OtaFs } from '../fs.js';
 import { parseAutoboot } from './autoboot.js';
-import { encodeDtU32, readBootloaderDt } from './device-tree.js';
+import { encodeDtU32, readBootState } from './device-tree.js';
 import { checkSimImage, type SimImageInfo } from './sim-image.js';
 import { AutobootFile, slotOfPartition, type BootControl, type BootState, type PartitionKind, type SlotConfig, type SlotName } from './types.js';
 
@@ -163,11 +163,8 @@ export class SimulatedBootControl implements BootControl {
     this.#autoboot = new AutobootFile(this.#fs, this.#layout.selectorDir, this.slots);
   }
 
-  async booted(): Promise<BootState> {
-    const dt = await readBootloaderDt(this.#fs, this.#layout.dtRoot);
-    const slot = slotOfPartition(this.slots, dt.partition);
-    if (!slot) throw new SidewalkError('OTA_BOOT_UNKNOWN_SLOT', `booted from partition ${dt.partition}, which is neither slot's boot partition`);
-    return { slot, partition: dt.partition, tryboot: dt.tryboot };
+  booted(): Promise<BootState> {
+    return readBootState(this.#fs, this.#layout.dtRoot, this.slots);
   }
 
   readAutoboot() {

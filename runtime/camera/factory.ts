@@ -3,11 +3,10 @@
  * (camera.*) maps onto these fields one to one (snake_case there, camelCase here).
  */
 import { SidewalkError } from '../../lib/errors.js';
-import type { FrameFormat, FrameSource } from '../types.js';
+import type { FrameSource } from '../types.js';
 import { ReplaySource } from './replay-source.js';
-import { RpicamSource } from './rpicam-source.js';
-import type { SceneScript } from './scenes.js';
-import { SyntheticSource } from './synthetic-source.js';
+import { RpicamSource, type RpicamSourceOptions } from './rpicam-source.js';
+import { SyntheticSource, type SyntheticSourceOptions } from './synthetic-source.js';
 
 export interface CameraOptions {
   source: 'rpicam' | 'replay' | 'synthetic';
@@ -16,19 +15,8 @@ export interface CameraOptions {
   height: number;
   /** Camera frame rate (rpicam, synthetic). Replay videos use their own rate. */
   fps: number;
-  rpicam?: {
-    /** `rpicam-vid` (default; `libcamera-vid` is tried when only that exists) or a path. */
-    binary?: string;
-    /** `--mode W:H:bit-depth:packing`. */
-    sensorMode?: string | null;
-    bufferCount?: number | null;
-    /** Y row stride bytes; null = width rounded up to 64; 'probe' = measure at start. */
-    stride?: number | 'probe' | null;
-    frameTimeoutMs?: number;
-    restartMinMs?: number;
-    restartMaxMs?: number;
-    env?: NodeJS.ProcessEnv;
-  };
+  /** Options of the Pi camera (see RpicamSourceOptions for each field's meaning and default). */
+  rpicam?: Omit<RpicamSourceOptions, 'width' | 'height' | 'fps'>;
   replay?: {
     /** Video file, folder of JPEGs or legacy run folder (required for source 'replay'). */
     input: string | null;
@@ -37,17 +25,8 @@ export interface CameraOptions {
     /** Frame rate of image folders (default 10). */
     fps?: number | null;
   };
-  synthetic?: {
-    /** "street:5,side:5" or segments. */
-    script: string | SceneScript;
-    seed?: number;
-    /** Output format; yuv420 is laid out like rpicam-vid's (padded stride). Default rgb24. */
-    format?: FrameFormat;
-    realtime?: boolean;
-    /** Repeat the script forever (default false: the source ends after it). */
-    loop?: boolean;
-    speedKph?: number;
-  };
+  /** Generated scenes (see SyntheticSourceOptions); `script` is required. */
+  synthetic?: Omit<SyntheticSourceOptions, 'width' | 'height' | 'fps'>;
 }
 
 export function createFrameSource(options: CameraOptions): FrameSource {

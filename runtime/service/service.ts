@@ -10,6 +10,7 @@ import type { RuntimeMetrics, MetricsServer } from '../../telemetry/runtime-metr
 import { serveMetrics } from '../../telemetry/runtime-metrics.js';
 import type { Notifier } from './notify.js';
 import { Pipeline, type DecisionRecord, type FrameClassifier } from './pipeline.js';
+import type { Frame } from '../types.js';
 import { APP_VERSION, decisionEngineFor, rampFor, type Components } from './components.js';
 
 const log = createLogger('runtime:service');
@@ -56,10 +57,15 @@ export class RuntimeService {
       metrics,
       timebase: config.mode === 'replay' && !config.camera.replay.realtime ? 'media' : 'monotonic',
       onFirstClassification: () => this.#onReady(),
-      onDecision: (record, frame) => {
-        components.recorder?.addFrame(frame, record);
-        options.onDecision?.(record);
-      },
+      // Per-frame records are built only when something consumes them (recording, replay output).
+      ...(components.recorder || options.onDecision
+        ? {
+            onDecision: (record: DecisionRecord, frame: Frame) => {
+              components.recorder?.addFrame(frame, record);
+              options.onDecision?.(record);
+            },
+          }
+        : {}),
     });
   }
 

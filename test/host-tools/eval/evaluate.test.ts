@@ -10,9 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { isSidewalkError } from '../../../lib/errors.js';
-import { registerEvalCommands } from '../../../host-tools/eval/cli.js';
 import { evaluateBundle, EVAL_FORMAT, type EvalReport } from '../../../host-tools/eval/evaluate.js';
 import { perClassScores, safetyFigures } from '../../../host-tools/eval/metrics.js';
 import { PNG_SIGNATURE } from '../../../host-tools/eval/png.js';
@@ -21,6 +19,7 @@ import { writeDemoDataset } from '../../../host-tools/train/demo-dataset.js';
 import type { ModelManifest } from '../../../runtime/inference/manifest-types.js';
 import type { RideMeta } from '../../../runtime/recorder/ride-format.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
+import { runEvalCli } from './eval-cli.js';
 
 const DEMO_MODEL = join(REPO_ROOT, 'demo', 'model');
 
@@ -99,20 +98,7 @@ describe('sidewalk eval (real ffmpeg, real TFLite)', () => {
 
   test('a worse model (shuffled labels) scores visibly worse, through the CLI with two --model', async () => {
     const out = join(root, 'cli-report');
-    const program = new Command('sidewalk').exitOverride();
-    registerEvalCommands(program);
-    const stdout: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    // Record and pass through: the test runner reports earlier results through the same stream.
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-      stdout.push(String(chunk));
-      return write(chunk, ...rest);
-    }) as typeof process.stdout.write;
-    try {
-      await program.parseAsync(['eval', '--model', DEMO_MODEL, '--model', shuffled, '--data', data, '--out', out], { from: 'user' });
-    } finally {
-      process.stdout.write = write;
-    }
+    const stdout = await runEvalCli(['--model', DEMO_MODEL, '--model', shuffled, '--data', data, '--out', out]);
     const good = JSON.parse(await readFile(join(out, 'model', 'report.json'), 'utf8')) as EvalReport;
     const bad = JSON.parse(await readFile(join(out, 'shuffled', 'report.json'), 'utf8')) as EvalReport;
     checkConsistent(good);
@@ -122,8 +108,8 @@ describe('sidewalk eval (real ffmpeg, real TFLite)', () => {
     assert.ok(bad.accuracy <= good.accuracy - 0.5, `worse model ${bad.accuracy} vs demo ${good.accuracy}`);
     assert.ok(bad.safety.sidewalk_recall < good.safety.sidewalk_recall);
     await checkPng(join(out, 'shuffled', 'confusion.png'));
-    assert.match(stdout.join(''), /sidewalk-demo 1\.0\.1-shuffled \(float32/);
-    assert.match(stdout.join(''), /accuracy \d+\.\d\d% on 32 test images/);
+    assert.match(stdout, /sidewalk-demo 1\.0\.1-shuffled \(float32/);
+    assert.match(stdout, /accuracy \d+\.\d\d% on 32 test images/);
   });
 
   test('ride replay: synthetic rides through decision engine + ramp report time to limit and missed segments', async () => {

@@ -9,12 +9,11 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { registerEvalCommands } from '../../../host-tools/eval/cli.js';
 import { evaluateBundles, type EvalReport } from '../../../host-tools/eval/evaluate.js';
 import { runTrainer } from '../../../host-tools/train/trainer.js';
 import type { ModelManifest } from '../../../runtime/inference/manifest-types.js';
 import { SPLIT_SIZES, writeColourDataset } from '../train/train-fixtures.js';
+import { runEvalCli } from './eval-cli.js';
 
 const SIZE = 32;
 
@@ -64,22 +63,9 @@ describe('sidewalk eval --keras (real TensorFlow + TFLite)', () => {
     const manifest = JSON.parse(await readFile(join(bad, 'manifest.json'), 'utf8')) as ModelManifest;
     manifest.labels = [...manifest.labels].reverse();
     await writeFile(join(bad, 'manifest.json'), JSON.stringify(manifest));
-    const program = new Command('sidewalk').exitOverride();
-    registerEvalCommands(program);
-    const stdout: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    // Record and pass through: the test runner reports earlier results through the same stream.
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-      stdout.push(String(chunk));
-      return write(chunk, ...rest);
-    }) as typeof process.stdout.write;
-    try {
-      await program.parseAsync(['eval', '--model', join(trained, 'float32'), '--model', bad, '--data', data, '--keras', join(trained, 'model.keras')], { from: 'user' });
-    } finally {
-      process.stdout.write = write;
-    }
+    const stdout = await runEvalCli(['--model', join(trained, 'float32'), '--model', bad, '--data', data, '--keras', join(trained, 'model.keras')]);
     assert.equal(process.exitCode, 3);
     process.exitCode = 0;
-    assert.match(stdout.join(''), /parity int8: \d+\.\d\d% top-1 agreement with Keras \(target 98\.00%\) MISS/);
+    assert.match(stdout, /parity int8: \d+\.\d\d% top-1 agreement with Keras \(target 98\.00%\) MISS/);
   });
 });
