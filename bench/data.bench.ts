@@ -1,22 +1,27 @@
 /**
  * npm run bench:data — the data pipeline against its baselines, same machine, one run:
  *   (1) `sidewalk data ingest` of a video (+ CSV sensor log) vs bare ffmpeg extracting the same video at
- *       the same rate and size into JPEGs: frames/s of each and the ratio (target >= 0.8), plus where
- *       ingest spends the extra time (the same stages timed one by one on the bare ffmpeg's JPEGs);
+ *       the same rate, size and JPEG quality: frames/s of each and the ratio (target >= 0.8) from
+ *       interleaved rounds (order alternating), best and median; plus where ingest spends the extra time
+ *       (its stages timed one by one in this process);
  *   (2) 1,000,000 synthetic frame rows through the dataset DB the way ingest writes them (one
  *       transaction per ride): rows/s and peak RSS at 100k/250k/500k/1M rows (target: flat), then the
- *       cost of the orphan sweep every `data ingest` starts with, on that database.
+ *       cost of the orphan sweep every `data ingest` starts with, on that database, and of cross-ride
+ *       near-duplicate detection (one new ride's check, and the full re-flag with its memory).
  * Env: BENCH_DATA_VIDEO_FRAMES (default 3000), BENCH_DATA_VIDEO_SIZE (640x480), BENCH_DATA_FPS (10),
- *      BENCH_DATA_ROWS (1000000), BENCH_DATA_RIDE_FRAMES (5000 rows per ride transaction).
+ *      BENCH_DATA_ROUNDS (5), BENCH_DATA_ROWS (1000000), BENCH_DATA_RIDE_FRAMES (5000 rows per ride transaction).
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { DIST_ROOT } from '../lib/paths.js';
-import { openDatabase } from '../host-tools/data/db.js';
-import { checkJpeg, measureJpegs, sha256 } from '../host-tools/data/images.js';
+import { DEFAULT_DATA_CONFIG } from '../host-tools/data/config.js';
+import { locationId, openDatabase, type Db } from '../host-tools/data/db.js';
+import { CROSS_RIDE_FLAG, flagCrossRideDuplicates, flagLocationDuplicates } from '../host-tools/data/near-duplicates.js';
+import { checkJpeg, sha256 } from '../host-tools/data/images.js';
+import { extractFrames } from '../host-tools/data/sources.js';
 import { FrameStore } from '../host-tools/data/store.js';
 import { insertSyntheticRows, vmHwmBytes } from './data-rows.js';
 
@@ -27,8 +32,8 @@ const EXTRACT_FPS = Number(process.env.BENCH_DATA_FPS ?? 10);
 const ROWS = Number(process.env.BENCH_DATA_ROWS ?? 1_000_000);
 const RIDE_FRAMES = Number(process.env.BENCH_DATA_RIDE_FRAMES ?? 5000);
 const RATIO_TARGET = 0.8;
-/** Rounds of (bare ffmpeg, ingest); the best of each is compared. */
-const ROUNDS = 2;
+/** Rounds of (bare ffmpeg, ingest), the order alternating; best and median of each are compared. */
+const ROUNDS = Number(process.env.BENCH_DATA_ROUNDS ?? 5);
 /** "Flat": peak RSS may grow at most this much between 250k and 1M rows. */
 const RSS_GROWTH_TARGET_MB = 16;
 
@@ -36,8 +41,15 @@ const MB = 1024 * 1024;
 const mb = (b: number) => `${(b / MB).toFixed(1)} MB`;
 const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ stdout: string; seconds: number }> {
+/** CPU seconds (user + sys) of every child this process has waited for, grandchildren included (Linux). */
+function childCpuSeconds(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /s, '').split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100; // cutime + cstime, in USER_HZ (100 on Linux)
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ stdout: string; seconds: number; cpuSeconds: number }> {
   const t0 = performance.now();
+  const cpu0 = childCpuSeconds();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
@@ -46,7 +58,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     child.on('error', reject);
     child.on('close', (code) =>
-      code === 0 ? resolve({ stdout, seconds: (performance.now() - t0) / 1000 }) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.trim()}`)),
+      code === 0 ? resolve({ stdout, seconds: (performance.now() - t0) / 1000, cpuSeconds: childCpuSeconds() - cpu0 }) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.trim()}`)),
     );
   });
 }
@@ -67,34 +79,60 @@ interface ExtractResult {
   frames: number;
   ingestS: number[];
   bareS: number[];
+  ingestCpuS: number[];
+  bareCpuS: number[];
   stages: { name: string; seconds: number }[];
 }
+
+const median = (xs: number[]): number => {
+  const a = [...xs].sort((x, y) => x - y);
+  return a.length % 2 ? a[(a.length - 1) / 2]! : (a[a.length / 2 - 1]! + a[a.length / 2]!) / 2;
+};
 
 async function benchExtraction(dir: string): Promise<ExtractResult> {
   process.stderr.write(`(1) making a ${VIDEO_FRAMES}-frame ${VIDEO_SIZE} test video...\n`);
   const video = await makeVideo(dir);
-  // Same arguments ingest's extractor uses (fps filter, -q:v 2, native size).
-  const bareDir = (round: number) => join(dir, `bare-${round}`);
-  const bareArgs = (round: number) => ['-hide_banner', '-v', 'error', '-i', video, '-vf', `fps=${EXTRACT_FPS}`, '-an', '-q:v', '2', '-start_number', '0', join(bareDir(round), '%06d.jpg')];
+  // The JPEG settings ingest's extractor uses (fps filter, -q:v 2, native size); its files are byte-identical.
+  const bareArgs = (out: string) => ['-hide_banner', '-v', 'error', '-i', video, '-vf', `fps=${EXTRACT_FPS}`, '-an', '-q:v', '2', '-start_number', '0', join(out, '%06d.jpg')];
+  const cli = join(DIST_ROOT, 'bin', 'sidewalk.js');
   await run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', video, '-f', 'null', '-']); // warm the cache and the decoder once
   const bareS: number[] = [];
   const ingestS: number[] = [];
+  const bareCpuS: number[] = [];
+  const ingestCpuS: number[] = [];
   let files: string[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    process.stderr.write(`(1) round ${round + 1}/${ROUNDS}: bare ffmpeg extraction at ${EXTRACT_FPS} fps, then sidewalk data ingest (CLI)...\n`);
-    await mkdir(bareDir(round));
-    bareS.push((await run('ffmpeg', bareArgs(round))).seconds);
-    files = (await readdir(bareDir(round))).filter((f) => f.endsWith('.jpg')).sort().map((f) => join(bareDir(round), f));
+  const bare = async (round: number) => {
+    const out = join(dir, `bare-${round}`);
+    await mkdir(out);
+    const r = await run('ffmpeg', bareArgs(out));
+    bareS.push(r.seconds);
+    bareCpuS.push(r.cpuSeconds);
+    files = (await readdir(out)).filter((f) => f.endsWith('.jpg')).sort().map((f) => join(out, f));
+  };
+  const ingest = async (round: number) => {
     const db = join(dir, `ingest-${round}`, 'dataset.db');
-    const ingest = await run(process.execPath, [join(DIST_ROOT, 'bin', 'sidewalk.js'), 'data', 'ingest', video, '--location', 'bench', '--fps', String(EXTRACT_FPS), '--db', db],
+    const r = await run(process.execPath, [cli, 'data', 'ingest', video, '--location', 'bench', '--fps', String(EXTRACT_FPS), '--db', db],
       { ...process.env, SIDEWALK_LOG: 'warn' });
-    const m = /(\d+) added \((\d+) frames\)/.exec(ingest.stdout);
-    if (!m || Number(m[1]) !== 1 || Number(m[2]) !== files.length) throw new Error(`ingest did not add the video's ${files.length} frames: ${ingest.stdout.trim()}`);
-    ingestS.push(ingest.seconds);
+    const m = /(\d+) added \((\d+) frames\)/.exec(r.stdout);
+    // Round 0 runs bare ffmpeg first, so `files` holds its JPEGs.
+    if (!m || Number(m[1]) !== 1 || Number(m[2]) !== files.length) throw new Error(`ingest did not add the video's ${files.length} frames: ${r.stdout.trim()}`);
+    ingestS.push(r.seconds);
+    ingestCpuS.push(r.cpuSeconds);
     await rm(join(dir, `ingest-${round}`), { recursive: true, force: true });
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    const bareFirst = round % 2 === 0;
+    process.stderr.write(`(1) round ${round + 1}/${ROUNDS}: ${bareFirst ? 'bare ffmpeg extraction, then sidewalk data ingest (CLI)' : 'sidewalk data ingest (CLI), then bare ffmpeg extraction'} at ${EXTRACT_FPS} fps...\n`);
+    if (bareFirst) {
+      await bare(round);
+      await ingest(round);
+    } else {
+      await ingest(round);
+      await bare(round);
+    }
   }
 
-  // Ingest's own stages, timed one by one on the same JPEGs (what ingest does after ffmpeg).
+  // Ingest's stages, timed one by one in this process (in ingest the per-frame work overlaps ffmpeg).
   process.stderr.write(`(1) timing ingest's stages...\n`);
   const stages: ExtractResult['stages'] = [];
   const time = async (name: string, fn: () => Promise<unknown>) => {
@@ -102,24 +140,33 @@ async function benchExtraction(dir: string): Promise<ExtractResult> {
     await fn();
     stages.push({ name, seconds: (performance.now() - t0) / 1000 });
   };
-  await time('node process start + sha256 of the video (content hash)', async () => {
-    await run(process.execPath, ['-e', '0']);
-    sha256(await readFile(video));
-  });
+  await time('CLI start: node + module loading (`data ingest --help`)', () => run(process.execPath, [cli, 'data', 'ingest', '--help']));
+  await time('sha256 of the video (content hash)', async () => sha256(await readFile(video)));
+  const extractOut = join(dir, 'stage-extract');
+  await mkdir(extractOut);
+  await time('one ffmpeg: JPEGs + grey 160x120 stream + metrics in JS', () => extractFrames(video, extractOut, EXTRACT_FPS, async () => {}));
+  await rm(extractOut, { recursive: true });
   const hashes: string[] = [];
-  await time('read + checkJpeg + sha256 per JPEG', async () => {
+  await time('read + checkJpeg + sha256 per JPEG (alone)', async () => {
     for (const f of files) {
       const bytes = await readFile(f);
       checkJpeg(bytes, f);
       hashes.push(sha256(bytes));
     }
   });
-  await time('measureJpegs (2nd ffmpeg: decode to 160x120 grey + metrics)', () => measureJpegs(files));
   const store = new FrameStore(join(dir, 'stage-store'));
-  await time('copy into the content-addressed store', async () => {
-    for (let i = 0; i < files.length; i++) await store.put(files[i]!, hashes[i]!);
+  await time('move into the content-addressed store (alone)', async () => {
+    for (let i = 0; i < files.length; i++) await store.put(files[i]!, hashes[i]!, { move: true });
   });
-  return { frames: files.length, ingestS, bareS, stages };
+  const overlapOut = join(dir, 'stage-overlap');
+  await mkdir(overlapOut);
+  const store2 = new FrameStore(join(dir, 'stage-store-2'));
+  await time('the same ffmpeg with read + check + sha256 + move overlapped', () => extractFrames(video, overlapOut, EXTRACT_FPS, async (_i, file) => {
+    const bytes = await readFile(file);
+    checkJpeg(bytes, file);
+    await store2.put(file, sha256(bytes), { move: true });
+  }));
+  return { frames: files.length, ingestS, bareS, ingestCpuS, bareCpuS, stages };
 }
 
 async function benchRows(dir: string) {
@@ -150,10 +197,31 @@ async function benchRows(dir: string) {
     const sweepS = (performance.now() - t0) / 1000;
     clearInterval(timer);
     peak = Math.max(peak, process.memoryUsage.rss());
-    return { ...r, rssStart, sweepS, sweepRssGrowth: peak - rssBefore };
+    return { ...r, rssStart, sweepS, sweepRssGrowth: peak - rssBefore, cross: benchCrossRide(db) };
   } finally {
     db.close();
   }
+}
+
+/**
+ * Cross-ride near-duplicates on the 1M-row database (one location): the check ingest runs for a new
+ * ride (its frames against every earlier frame, streamed), and the full re-flag of `data filter`
+ * (band index over every frame of the location in memory). The synthetic dHashes are random, so this
+ * measures cost, not how many frames match.
+ */
+function benchCrossRide(db: Db) {
+  const d = DEFAULT_DATA_CONFIG.filters.duplicateMaxDistance;
+  const lastRide = db.prepare('SELECT MAX(id) FROM rides').pluck().get() as number;
+  let t0 = performance.now();
+  db.transaction(() => flagCrossRideDuplicates(db, lastRide, d))();
+  const rideS = (performance.now() - t0) / 1000;
+  const rssBefore = process.memoryUsage.rss();
+  t0 = performance.now();
+  const all = db.transaction(() => {
+    db.prepare('DELETE FROM frame_flags WHERE flag = ?').run(CROSS_RIDE_FLAG);
+    return flagLocationDuplicates(db, locationId(db, 'bench'), d);
+  })();
+  return { rideS, rideFrames: RIDE_FRAMES, allS: (performance.now() - t0) / 1000, ...all, rssGrowth: process.memoryUsage.rss() - rssBefore };
 }
 
 async function main(): Promise<void> {
@@ -166,14 +234,18 @@ async function main(): Promise<void> {
     const ingestFps = ex.frames / Math.min(...ex.ingestS);
     const list = (xs: number[]) => xs.map((x) => `${x.toFixed(2)} s`).join(', ');
     const ratio = ingestFps / bareFps;
+    // Each round's two runs sit side by side in time, so their ratio shares the machine's load of the moment.
+    const pairRatios = ex.bareS.map((b, i) => b / ex.ingestS[i]!);
     const out: string[] = [];
     out.push(`sidewalk data benchmark — ${new Date().toISOString()}, node ${process.version}`);
     out.push('');
     out.push(`(1) video ingest: ${VIDEO_FRAMES}-frame ${VIDEO_SIZE} H.264 (testsrc2, ${VIDEO_RATE} fps) + CSV sensor log, extracted at ${EXTRACT_FPS} fps -> ${ex.frames} JPEGs`);
-    out.push(`    bare ffmpeg -> JPEGs:          ${list(ex.bareS)}   best ${bareFps.toFixed(1)} frames/s`);
-    out.push(`    sidewalk data ingest (CLI):    ${list(ex.ingestS)}   best ${ingestFps.toFixed(1)} frames/s   (extraction + checks + metrics + store + DB)`);
-    out.push(`    ratio ingest/bare:             ${ratio.toFixed(2)}   (target >= ${RATIO_TARGET})   ${verdict(ratio >= RATIO_TARGET)}`);
-    out.push('    ingest stages beyond extraction, timed separately on the same JPEGs:');
+    out.push(`    bare ffmpeg -> JPEGs:          ${list(ex.bareS)}   best ${bareFps.toFixed(1)} frames/s, median ${(ex.frames / median(ex.bareS)).toFixed(1)}`);
+    out.push(`    sidewalk data ingest (CLI):    ${list(ex.ingestS)}   best ${ingestFps.toFixed(1)} frames/s, median ${(ex.frames / median(ex.ingestS)).toFixed(1)}   (CLI start + extraction + checks + metrics + store + DB)`);
+    out.push(`    ratio ingest/bare:             best-of-${ROUNDS} ${ratio.toFixed(2)}   (target >= ${RATIO_TARGET})   ${verdict(ratio >= RATIO_TARGET)}`);
+    out.push(`    ratio per round (same-round runs): ${pairRatios.map((r) => r.toFixed(2)).join(', ')}   median ${median(pairRatios).toFixed(2)}`);
+    out.push(`    CPU (user+sys, with children), median: bare ${median(ex.bareCpuS).toFixed(2)} s, ingest ${median(ex.ingestCpuS).toFixed(2)} s   (less sensitive to a busy machine than wall time)`);
+    out.push(`    ingest's stages, timed one by one in this process (bare ffmpeg best: ${Math.min(...ex.bareS).toFixed(2)} s):`);
     for (const s of ex.stages) out.push(`      ${s.name.padEnd(62)} ${s.seconds.toFixed(2)} s`);
     out.push('');
     out.push(`(2) DB ingest: ${rows.rows} synthetic frame rows, ${RIDE_FRAMES} rows per ride transaction (ingest's INSERTs, WAL)`);
@@ -187,6 +259,9 @@ async function main(): Promise<void> {
     const growth = r250 === undefined ? 0 : rEnd - r250;
     out.push(`    peak RSS growth 250k -> ${rows.rows}: ${mb(growth)}   (target <= ${RSS_GROWTH_TARGET_MB} MB, flat)   ${verdict(growth <= RSS_GROWTH_TARGET_MB * MB)}   VmHWM ${mb(rows.hwmBytes)}`);
     out.push(`    orphan sweep (start of every 'data ingest') on this DB, empty store: ${rows.sweepS.toFixed(2)} s, +${mb(rows.sweepRssGrowth)} RSS`);
+    const x = rows.cross;
+    out.push(`    cross-ride duplicates, ingest-time check of one ${x.rideFrames}-frame ride against ${x.frames - x.rideFrames} earlier frames: ${x.rideS.toFixed(2)} s`);
+    out.push(`    cross-ride duplicates, full re-flag of ${x.frames} frames: ${x.allS.toFixed(2)} s, band index ${mb(x.indexBytes)}, RSS +${mb(x.rssGrowth)}, ${x.flagged} flagged`);
     out.push('');
     out.push('summary                                  measured          target        result');
     const row = (name: string, value: string, target: string, ok: boolean) => out.push(`  ${name.padEnd(38)} ${value.padEnd(17)} ${target.padEnd(13)} ${verdict(ok)}`);

@@ -2,7 +2,7 @@
  * A simulated device for the OTA benchmark, built like test/ota/sim-device.ts but with a large,
  * sparse inactive root slot (SimulatedFirmware.createDisk allocates every partition in memory, which
  * would distort the RSS measurement), and the real artifact reader behind the Updater, opened as
- * ota/device.ts opens it (createReadStream of the artifact file).
+ * ota/device.ts opens it (createReadStream of the artifact file, 1 MiB reads).
  */
 import { createReadStream } from 'node:fs';
 import { mkdir, open, writeFile } from 'node:fs/promises';
@@ -12,10 +12,15 @@ import { openArtifact } from '../ota/artifact/index.js';
 import { makeSimImage } from '../ota/boot/sim-image.js';
 import { SimulatedBootControl, SimulatedFirmware, simulatedLayout } from '../ota/boot/simulated.js';
 import { nodeFs } from '../ota/fs.js';
+import { ARTIFACT_READ_BYTES } from '../ota/device.js';
 import { VersionStore } from '../ota/install/store.js';
 import { Updater, type ProgressEvent } from '../ota/install/updater.js';
+import { writeRootfsPayloads, type SlotVerify } from '../ota/install/payloads.js';
+import type { OpenedArtifact } from '../ota/artifact/types.js';
 
 export const DEVICE_TYPE = 'raspberrypi4';
+/** As ota/device.ts opens artifacts. */
+export const READ_CHUNK_BYTES = ARTIFACT_READ_BYTES;
 const CURRENT = { artifact_name: 'os-1.0', 'rootfs-image.version': '1.0' };
 
 /** Writes `bytes` of random (or, with `zero`, sparse zero) content. */
@@ -46,12 +51,14 @@ export async function writeRootfsArtifact(payload: string, output: string): Prom
 
 export interface BenchDevice {
   updater: Updater;
+  boot: SimulatedBootControl;
   /** The inactive slot's root partition file the installer writes. */
   targetRoot: string;
 }
 
 /** Slot A committed and booted (small sim images); slot B's root is a sparse file of `rootBytes`. */
-export async function makeDevice(dir: string, rootBytes: number, onProgress?: (e: ProgressEvent) => void): Promise<BenchDevice> {
+/** `readChunkBytes`: the artifact file's read size (createReadStream highWaterMark), 1 MiB as ota/device.ts by default. */
+export async function makeDevice(dir: string, rootBytes: number, onProgress?: (e: ProgressEvent) => void, readChunkBytes = READ_CHUNK_BYTES): Promise<BenchDevice> {
   const layout = simulatedLayout(join(dir, 'disk'));
   await mkdir(layout.selectorDir, { recursive: true });
   await writeFile(join(layout.selectorDir, 'autoboot.txt'), '[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\n');
@@ -67,12 +74,13 @@ export async function makeDevice(dir: string, rootBytes: number, onProgress?: (e
   const stateDir = join(dir, 'data', 'ota');
   await mkdir(stateDir, { recursive: true });
   await writeFile(join(stateDir, 'provides.json'), JSON.stringify({ current: CURRENT, previous: null }));
+  const boot = new SimulatedBootControl({ fs: nodeFs, firmware });
   const updater = new Updater({
     fs: nodeFs,
     stateDir,
     stores: { model: new VersionStore(nodeFs, join(stateDir, 'stores', 'model'), 'model'), app: new VersionStore(nodeFs, join(stateDir, 'stores', 'app'), 'app') },
-    boot: new SimulatedBootControl({ fs: nodeFs, firmware }),
-    openArtifact: async (path) => openArtifact(createReadStream(path), { publicKeys: [], allowUnsigned: true, deviceType: DEVICE_TYPE, deviceProvides: CURRENT }),
+    boot,
+    openArtifact: async (path) => openBenchArtifact(path, readChunkBytes),
     health: { os: async () => ({ ok: true, polls: 1 }), model: async () => ({ ok: true, polls: 1 }), app: async () => ({ ok: true, polls: 1 }) },
     notifyRuntime: async () => {},
     isMoving: async () => false,
@@ -81,7 +89,27 @@ export async function makeDevice(dir: string, rootBytes: number, onProgress?: (e
     ...(onProgress ? { onProgress } : {}),
   });
   await updater.init();
-  return { updater, targetRoot: layout.slots.B.rootDevice };
+  return { updater, boot, targetRoot: layout.slots.B.rootDevice };
+}
+
+/** As the Updater opens it: createReadStream with 1 MiB reads, no keys, the bench device's provides. */
+function openBenchArtifact(path: string, highWaterMark = READ_CHUNK_BYTES): Promise<OpenedArtifact> {
+  return openArtifact(createReadStream(path, { highWaterMark }), { publicKeys: [], allowUnsigned: true, deviceType: DEVICE_TYPE, deviceProvides: CURRENT });
+}
+
+/**
+ * Only the slot write of an install (open, stream, fsync, read-back with `verifySlot`), on the
+ * device's inactive slot B, without the journal: for policies the Updater does not yet pass through.
+ */
+export async function writeSlotOnly(device: BenchDevice, artifact: string, verifySlot: SlotVerify): Promise<number> {
+  const t0 = performance.now();
+  const opened = await openBenchArtifact(artifact);
+  try {
+    await writeRootfsPayloads(device.boot, 'B', opened, undefined, { verifySlot });
+  } finally {
+    await opened.close();
+  }
+  return (performance.now() - t0) / 1000;
 }
 
 /** Installs `artifact` up to the trial reboot; returns seconds. Throws unless the updater asks for the reboot. */
@@ -97,9 +125,9 @@ export async function installRootfs(device: BenchDevice, artifact: string): Prom
 }
 
 /** The artifact reader alone (parse, stream, sha256 check), as the installer opens it: seconds. */
-export async function readArtifactOnly(artifact: string, highWaterMark?: number): Promise<number> {
+export async function readArtifactOnly(artifact: string, highWaterMark = 64 * 1024): Promise<number> {
   const t0 = performance.now();
-  const opened = await openArtifact(createReadStream(artifact, highWaterMark ? { highWaterMark } : {}), { publicKeys: [], allowUnsigned: true, deviceType: DEVICE_TYPE, deviceProvides: CURRENT });
+  const opened = await openBenchArtifact(artifact, highWaterMark);
   try {
     for await (const p of opened.payloads()) for await (const _chunk of p.stream) void _chunk;
   } finally {

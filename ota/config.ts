@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { SchemaObject } from 'ajv';
 import { SidewalkError } from '../lib/errors.js';
 import { compileConfigSchema, readYamlFile, validateConfigObject } from '../lib/config-file.js';
+import type { SlotVerify } from './install/payloads.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sidewalk/ota.yaml';
 
@@ -37,10 +38,12 @@ export interface OtaConfig {
   boot: {
     backend: 'real' | 'simulated' | 'none';
     selector_dir: string;
+    selector_device: string | null;
     dt_root: string;
     tryboot_method: 'vcmailbox' | 'reboot-arg';
     simulated_dir: string | null;
     slots: { A: SlotYaml; B: SlotYaml } | null;
+    verify_slot: SlotVerify;
   };
   runtime: {
     source: 'metrics' | 'status-file';
@@ -119,6 +122,13 @@ export const otaConfigSchema: SchemaObject = {
       properties: {
         backend: { enum: ['real', 'simulated', 'none'], default: 'real' },
         selector_dir: { type: 'string', default: '/boot/selector', description: 'Mount point of the FAT partition holding autoboot.txt.' },
+        selector_device: {
+          type: 'string',
+          nullable: true,
+          default: null,
+          description:
+            'Raw block device of the FAT selector partition (e.g. /dev/disk/by-partuuid/ab12cd34-01); when set, autoboot.txt is committed by rewriting its one data sector in place (power-safe), and the partition must not be mounted read-write. Simulated backend: a FAT image file used as the selector.',
+        },
         dt_root: { type: 'string', default: '/proc/device-tree' },
         tryboot_method: { enum: ['vcmailbox', 'reboot-arg'], default: 'vcmailbox' },
         simulated_dir: { type: 'string', nullable: true, default: null, description: 'Folder of a simulated disk (backend: simulated).' },
@@ -129,6 +139,12 @@ export const otaConfigSchema: SchemaObject = {
           additionalProperties: false,
           required: ['A', 'B'],
           properties: { A: slotSchema, B: slotSchema },
+        },
+        verify_slot: {
+          enum: ['sampled', 'full', 'off'],
+          default: 'sampled',
+          description:
+            "How a written OS slot is read back after its fsync (its cached pages dropped first, so the card is read, not memory): sampled = 16 x 1 MiB ranges (first and last MiB included) hashed while writing, catches fake-capacity and dying cards for a fraction of a full pass; full = the whole image against the artifact's sha256 (a second hash pass, ~40% of install time on a Pi 4); off = no read-back. The artifact's signed checksum is checked while streaming in every case.",
         },
       },
     },
@@ -214,6 +230,7 @@ export function loadOtaConfig(path: string): OtaConfig {
   c.daemon.inbox_dir = (raw?.daemon as Record<string, unknown> | undefined)?.inbox_dir ? abs(c.daemon.inbox_dir!) : join(c.state_dir, 'inbox');
   c.keys = c.keys.map(abs);
   c.boot.selector_dir = abs(c.boot.selector_dir);
+  if (c.boot.selector_device) c.boot.selector_device = abs(c.boot.selector_device);
   if (c.boot.simulated_dir) c.boot.simulated_dir = abs(c.boot.simulated_dir);
   c.runtime.status_file = abs(c.runtime.status_file);
   return c;

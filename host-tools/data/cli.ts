@@ -72,7 +72,7 @@ export function registerDataCommands(program: Command): void {
     });
 
   common(data.command('filter')
-    .description('re-evaluate quality flags (low_speed, blurry, dark, near_duplicate) of every frame with the thresholds of --config; nothing is deleted'))
+    .description('re-evaluate quality flags (low_speed, blurry, dark, near_duplicate within a ride, duplicate_of_other_ride across rides of a location) of every frame with the thresholds of --config; nothing is deleted'))
     .action(async (o: CommonOpts) => {
       const config = loadDataConfig(o.config);
       await withDb(o, async (db) => {

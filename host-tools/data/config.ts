@@ -19,7 +19,10 @@ export interface DataConfig {
     blurMinVariance: number;
     /** Mean luma (0..255) below this => dark. */
     darkMaxLuma: number;
-    /** dHash Hamming distance to the previous kept frame of the ride at or below this => near_duplicate. */
+    /**
+     * dHash Hamming distance at or below this: to the previous kept frame of the ride => near_duplicate;
+     * to any frame of an earlier ride of the same location => duplicate_of_other_ride.
+     */
     duplicateMaxDistance: number;
   };
   labelling: {

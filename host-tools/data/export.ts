@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import type { ModelManifest } from '../../runtime/inference/manifest-types.js';
 import { getSetting, type Db, type Split } from './db.js';
+import { QUALITY_FLAGS } from './filters.js';
 import { sha256 } from './images.js';
 import type { FrameStore } from './store.js';
 
@@ -143,7 +144,7 @@ export async function exportDataset(db: Db, store: FrameStore, opts: ExportOptio
     counts,
     class_balance: Object.fromEntries(Object.entries(perClass).sort().map(([k, v]) => [k, Math.round((v / selected.length) * 1e4) / 1e4])),
     source_rides: [...rides.values()].sort((a, b) => (a.content_hash < b.content_hash ? -1 : 1)),
-    filters: { excluded_flags: opts.includeFlagged ? 'none' : ['low_speed', 'blurry', 'dark', 'near_duplicate'], thresholds: getSetting(db, 'filters') ?? 'ingest defaults' },
+    filters: { excluded_flags: opts.includeFlagged ? 'none' : [...QUALITY_FLAGS], thresholds: getSetting(db, 'filters') ?? 'ingest defaults' },
     skipped_labels: skipped,
     cross_split_duplicates_dropped: crossSplit,
   };

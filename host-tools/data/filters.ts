@@ -1,13 +1,15 @@
 /**
- * Quality flags (never deletions): low_speed, blurry, dark, near_duplicate. Computed from metrics stored
- * per frame, so thresholds can change later (`sidewalk data filter`) without decoding images again.
+ * Quality flags (never deletions): low_speed, blurry, dark, near_duplicate (within a ride) and
+ * duplicate_of_other_ride (near-duplicates.ts). Computed from metrics stored per frame, so thresholds can
+ * change later (`sidewalk data filter`) without decoding images again.
  */
 import type { DataConfig } from './config.js';
 import type { Db } from './db.js';
 import { setSetting } from './db.js';
 import { hammingHex } from './images.js';
+import { CROSS_RIDE_FLAG, flagLocationDuplicates } from './near-duplicates.js';
 
-export const QUALITY_FLAGS = ['low_speed', 'blurry', 'dark', 'near_duplicate'] as const;
+export const QUALITY_FLAGS = ['low_speed', 'blurry', 'dark', 'near_duplicate', CROSS_RIDE_FLAG] as const;
 export type QualityFlag = (typeof QUALITY_FLAGS)[number];
 
 export interface FlagInput {
@@ -34,23 +36,21 @@ export function flagRide(kind: 'ride' | 'legacy' | 'video', frames: FlagInput[],
   });
 }
 
-/** Recomputes every frame's flags with `filters`; returns the number of flagged frames. */
+/** Recomputes every frame's flags with `filters` (one transaction); returns the number of flagged frames. */
 export function reflagAll(db: Db, filters: DataConfig['filters']): number {
   const rides = db.prepare('SELECT id, source_kind AS kind FROM rides').all() as { id: number; kind: 'ride' | 'legacy' | 'video' }[];
   const frameStmt = db.prepare('SELECT id, speed_raw AS speedRaw, speed_kph AS speedKph, luma_mean AS lumaMean, blur_var AS blurVar, dhash FROM frames WHERE ride_id = ? ORDER BY idx');
-  const del = db.prepare('DELETE FROM frame_flags WHERE frame_id = ?');
   const ins = db.prepare('INSERT INTO frame_flags (frame_id, flag) VALUES (?, ?)');
-  let flagged = 0;
   db.transaction(() => {
+    db.prepare('DELETE FROM frame_flags').run();
     for (const ride of rides) {
       const frames = frameStmt.all(ride.id) as (FlagInput & { id: number })[];
       flagRide(ride.kind, frames, filters).forEach((flags, i) => {
-        del.run(frames[i]!.id);
         for (const fl of flags) ins.run(frames[i]!.id, fl);
-        if (flags.length) flagged++;
       });
     }
+    for (const loc of db.prepare('SELECT id FROM locations').pluck().all() as number[]) flagLocationDuplicates(db, loc, filters.duplicateMaxDistance);
     setSetting(db, 'filters', filters);
   })();
-  return flagged;
+  return (db.prepare('SELECT COUNT(DISTINCT frame_id) AS n FROM frame_flags').get() as { n: number }).n;
 }

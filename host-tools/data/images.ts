@@ -1,7 +1,9 @@
 /**
  * Frame image checks and quality metrics. JPEG structure is checked in JS (so a corrupt file is named
- * before anything is decoded); pixels are decoded by ONE ffmpeg per ride to 160x120 grey, from which
- * mean luma (darkness), variance of the Laplacian (blur) and a 64-bit dHash (near-duplicates) are taken.
+ * before anything is decoded); quality metrics are taken from a 160x120 grey copy of each frame: mean
+ * luma (darkness), variance of the Laplacian (blur) and a 64-bit dHash (near-duplicates). For JPEGs on
+ * disk, ONE ffmpeg per ride decodes them to that grey size (measureJpegs); video extraction gets the
+ * grey frames from its own decode (sources.ts) and feeds them through a GreyFrameReader.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -10,6 +12,8 @@ import { SidewalkError } from '../../lib/errors.js';
 
 export const METRIC_WIDTH = 160;
 export const METRIC_HEIGHT = 120;
+/** The ffmpeg filter that makes the grey metric frame: every path to the metrics must use this one. */
+export const METRIC_FILTER = `scale=${METRIC_WIDTH}:${METRIC_HEIGHT}:flags=area,format=gray`;
 
 export interface FrameMetrics {
   lumaMean: number;
@@ -65,12 +69,18 @@ export function metricsOf(grey: Uint8Array): FrameMetrics {
   let lapSum = 0;
   let lapSq = 0;
   const n = (w - 2) * (h - 2);
+  // Runs once per video frame during ingest: the row walk keeps left/centre in registers.
   for (let y = 1; y < h - 1; y++) {
-    for (let x = 1; x < w - 1; x++) {
-      const i = y * w + x;
-      const lap = grey[i - 1]! + grey[i + 1]! + grey[i - w]! + grey[i + w]! - 4 * grey[i]!;
+    const row = y * w;
+    let left = grey[row]!;
+    let mid = grey[row + 1]!;
+    for (let i = row + 1; i < row + w - 1; i++) {
+      const right = grey[i + 1]!;
+      const lap = left + right + grey[i - w]! + grey[i + w]! - 4 * mid;
       lapSum += lap;
       lapSq += lap * lap;
+      left = mid;
+      mid = right;
     }
   }
   const lapMean = lapSum / n;
@@ -93,9 +103,13 @@ function dhashOf(grey: Uint8Array): string {
       thumb[ty * tw + tx] = s / ((y1 - y0) * (x1 - x0));
     }
   }
-  let bits = 0n;
-  for (let ty = 0; ty < th; ty++) for (let tx = 0; tx < 8; tx++) bits = (bits << 1n) | (thumb[ty * tw + tx]! < thumb[ty * tw + tx + 1]! ? 1n : 0n);
-  return bits.toString(16).padStart(16, '0');
+  // 64 bits as two 32-bit halves (rows 0-3, rows 4-7), most significant first.
+  const half = (row0: number): string => {
+    let bits = 0;
+    for (let ty = row0; ty < row0 + 4; ty++) for (let tx = 0; tx < 8; tx++) bits = ((bits << 1) | (thumb[ty * tw + tx]! < thumb[ty * tw + tx + 1]! ? 1 : 0)) >>> 0;
+    return bits.toString(16).padStart(8, '0');
+  };
+  return half(0) + half(4);
 }
 
 export function hammingHex(a: string, b: string): number {
@@ -108,26 +122,57 @@ export function hammingHex(a: string, b: string): number {
   return n;
 }
 
+/**
+ * Cuts a raw grey METRIC_WIDTH x METRIC_HEIGHT byte stream, arriving in chunks of any size, into frames.
+ * `onFrame` gets a reused buffer: it must be consumed before returning.
+ */
+export class GreyFrameReader {
+  #frame = new Uint8Array(METRIC_WIDTH * METRIC_HEIGHT);
+  #filled = 0;
+  #count = 0;
+  #onFrame: (index: number, grey: Uint8Array) => void;
+
+  constructor(onFrame: (index: number, grey: Uint8Array) => void) {
+    this.#onFrame = onFrame;
+  }
+
+  push(chunk: Uint8Array): void {
+    let pos = 0;
+    while (pos < chunk.length) {
+      const n = Math.min(this.#frame.length - this.#filled, chunk.length - pos);
+      this.#frame.set(chunk.subarray(pos, pos + n), this.#filled);
+      this.#filled += n;
+      pos += n;
+      if (this.#filled === this.#frame.length) {
+        this.#filled = 0;
+        this.#onFrame(this.#count++, this.#frame);
+      }
+    }
+  }
+
+  /** Whole frames seen so far. */
+  get frames(): number {
+    return this.#count;
+  }
+
+  /** Bytes of an incomplete last frame (non-zero at the end of a stream means it was cut short). */
+  get partialBytes(): number {
+    return this.#filled;
+  }
+}
+
 function decodeBatch(files: string[], onFrame: (index: number, grey: Uint8Array) => void): Promise<number> {
   return new Promise((resolve, reject) => {
     const ff = spawn('ffmpeg', ['-hide_banner', '-v', 'error', '-f', 'image2pipe', '-c:v', 'mjpeg', '-i', '-',
-      '-vf', `scale=${METRIC_WIDTH}:${METRIC_HEIGHT}:flags=area,format=gray`, '-fps_mode', 'passthrough', '-f', 'rawvideo', '-'],
+      '-vf', METRIC_FILTER, '-fps_mode', 'passthrough', '-f', 'rawvideo', '-'],
     { stdio: ['pipe', 'pipe', 'pipe'] });
-    const frameBytes = METRIC_WIDTH * METRIC_HEIGHT;
-    let pending: Buffer = Buffer.alloc(0);
-    let count = 0;
+    const reader = new GreyFrameReader(onFrame);
     let err = '';
-    ff.stdout.on('data', (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      while (pending.length >= frameBytes) {
-        onFrame(count++, new Uint8Array(pending.subarray(0, frameBytes)));
-        pending = pending.subarray(frameBytes);
-      }
-    });
+    ff.stdout.on('data', (chunk: Buffer) => reader.push(chunk));
     ff.stderr.on('data', (c: Buffer) => { err = (err + c.toString()).slice(-2000); });
     ff.stdin.on('error', () => { /* ffmpeg gave up; reported by the exit code */ });
     ff.on('error', (e) => reject(new SidewalkError('DATA_FFMPEG', `cannot run ffmpeg: ${e.message}`)));
-    ff.on('close', (code) => (code === 0 ? resolve(count) : reject(new SidewalkError('DATA_IMAGE_CORRUPT', `ffmpeg exited ${code}: ${err.trim()}`))));
+    ff.on('close', (code) => (code === 0 ? resolve(reader.frames) : reject(new SidewalkError('DATA_IMAGE_CORRUPT', `ffmpeg exited ${code}: ${err.trim()}`))));
     void (async () => {
       for (const f of files) {
         const bytes = await readFile(f);

@@ -1,11 +1,14 @@
 /**
  * Ingest: rides, legacy runs and videos into the dataset database. Per ride: content hash (a known
- * ride is skipped: idempotent and resumable), JPEG checks naming the bad file, quality metrics from one
- * ffmpeg, copy into the content-addressed store, then ONE transaction for the ride, its frames, flags
- * and labels. If anything fails, the transaction rolls back and the objects this ride added are removed,
- * so a bad ride never half-lands.
+ * ride is skipped: idempotent and resumable); then per frame, as soon as its JPEG is complete (for a
+ * video while ffmpeg still extracts the rest): JPEG check naming the bad file, sha256, copy (or move)
+ * into the content-addressed store; quality metrics come from the video extraction's own decode, or from
+ * one ffmpeg over the ride's JPEG files; then ONE transaction for the ride, its frames, flags and labels.
+ * If anything fails, the transaction rolls back and the objects this ride added are removed, so a bad
+ * ride never half-lands.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { SidewalkError, errorMessage } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import type { DataConfig } from './config.js';
@@ -13,6 +16,7 @@ import { getSetting, locationId, type Db } from './db.js';
 import { flagRide, reflagAll } from './filters.js';
 import { checkJpeg, measureJpegs, sha256 } from './images.js';
 import { decideLabel, scoresByClass } from './labels.js';
+import { findCrossRideDuplicates, INSERT_CROSS_RIDE_FLAG_SQL } from './near-duplicates.js';
 import { Progress } from './progress.js';
 import { expandInputs, openSource, type SourceKind } from './sources.js';
 import type { FrameStore } from './store.js';
@@ -69,26 +73,30 @@ export async function ingestOne(path: string, kind: SourceKind, opts: IngestOpti
   if (!location) throw new SidewalkError('DATA_LOCATION_REQUIRED', `${path}: a ${kind} input does not name its location; pass --location`);
   const added: string[] = [];
   try {
-    const frames = await src.frames();
-    if (frames.length === 0) throw new SidewalkError('DATA_RIDE_EMPTY', `${path}: no frames`);
     const hashes: string[] = [];
     const sizes: { width: number; height: number }[] = [];
-    for (const f of frames) {
-      const bytes = await readFile(f.file);
-      sizes.push(checkJpeg(bytes, f.file));
-      hashes.push(sha256(bytes));
-    }
-    const metrics = await measureJpegs(frames.map((f) => f.file));
-    const flags = flagRide(kind, frames.map((f, i) => ({ speedRaw: f.speedRaw, speedKph: f.speedKph, ...metrics[i]! })), config.filters);
     const paths: string[] = [];
-    for (let i = 0; i < frames.length; i++) {
-      const [rel, isNew] = await store.put(frames[i]!.file, hashes[i]!, { move: src.temporaryFrames });
+    const frames = await src.frames(async (f) => {
+      const bytes = readFileSync(f.file); // sync: a small local file; a threadpool round trip costs more than the read
+      sizes.push(checkJpeg(bytes, f.file));
+      const hash = sha256(bytes);
+      hashes.push(hash);
+      const [rel, isNew] = await store.put(f.file, hash, { move: src.temporaryFrames });
       if (isNew) added.push(rel);
       paths.push(rel);
-    }
+    });
+    if (frames.length === 0) throw new SidewalkError('DATA_RIDE_EMPTY', `${path}: no frames`);
+    // JPEGs that came without metrics (rides, legacy runs) are decoded by one ffmpeg for the ride.
+    const measured = await measureJpegs(frames.filter((f) => f.metrics === null).map((f) => f.file));
+    let next = 0;
+    const metrics = frames.map((f) => f.metrics ?? measured[next++]!);
+    const flags = flagRide(kind, frames.map((f, i) => ({ speedRaw: f.speedRaw, speedKph: f.speedKph, ...metrics[i]! })), config.filters);
+    // Read before the write transaction: at a million frames the lookup takes seconds.
+    const duplicateOf = findCrossRideDuplicates(db, location, metrics.map((m) => m.dhash), config.filters.duplicateMaxDistance);
     const insertRide = db.prepare(INSERT_RIDE_SQL);
     const insertFrame = db.prepare(INSERT_FRAME_SQL);
     const insertFlag = db.prepare(INSERT_FLAG_SQL);
+    const insertDuplicateFlag = db.prepare(INSERT_CROSS_RIDE_FLAG_SQL);
     const rideId = db.transaction((): number => {
       if (known.get(src.contentHash)) throw new SidewalkError('DATA_RIDE_RACE', `${path}: ingested concurrently`);
       const rideId = Number(insertRide.run(src.contentHash, kind, path, src.rideKey, locationId(db, location), src.device, src.model?.name ?? null,
@@ -102,6 +110,7 @@ export async function ingestOne(path: string, kind: SourceKind, opts: IngestOpti
           scores ? JSON.stringify(scores) : null, scores && src.model ? `${src.model.name}@${src.model.version}` : null, d.label, d.source, d.reviewState,
           hashes[i], paths[i], sizes[i]!.width, sizes[i]!.height, m.lumaMean, m.blurVar, m.dhash, f.legacy ? JSON.stringify(f.legacy) : null).lastInsertRowid);
         for (const fl of flags[i]!) insertFlag.run(frameId, fl);
+        if (duplicateOf[i] != null) insertDuplicateFlag.run(frameId, duplicateOf[i]);
       });
       return rideId;
     })();

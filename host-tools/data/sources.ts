@@ -2,16 +2,18 @@
  * Turns the three kinds of input into one shape for ingest: new-format rides (ride.json), legacy run
  * folders (raw_data.txt) and plain videos (+ optional CSV/GPX sensor log, frames extracted by ffmpeg).
  * Every source yields a content hash of its input bytes first, so a known ride is skipped before any
- * decoding, and then its frames.
+ * decoding, and then its frames, handed over one by one as each JPEG is complete (for a video: while
+ * ffmpeg is still extracting the later ones).
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { readLegacyRun } from '../../runtime/recorder/legacy-run.js';
 import { frameFileName, readRide, RIDE_META_FILE, SENSORS_FILE, type SensorRecord } from '../../runtime/recorder/ride-format.js';
-import { sha256 } from './images.js';
+import { GreyFrameReader, METRIC_FILTER, metricsOf, sha256, type FrameMetrics } from './images.js';
 import { readSensorLog, sampleAt, type SensorSample } from './sensor-log.js';
 
 export interface IngestFrame {
@@ -29,7 +31,12 @@ export interface IngestFrame {
   scores: number[] | null;
   trueLabel: string | null;
   legacy: unknown;
+  /** Quality metrics from the extraction's own decode (video frames); null: measure the JPEG file. */
+  metrics: FrameMetrics | null;
 }
+
+/** Receives each frame, in order, once its JPEG file is complete. */
+export type FrameSink = (frame: IngestFrame) => Promise<void>;
 
 export interface IngestSource {
   kind: 'ride' | 'legacy' | 'video';
@@ -44,8 +51,9 @@ export interface IngestSource {
   startedAt: string | null;
   endedAt: string | null;
   synthetic: boolean;
-  frames(): Promise<IngestFrame[]>;
-  /** True when frames() extracted its files into a temporary folder: ingest may move them into the store. */
+  /** Hands every frame to `sink` (in order, as soon as its file is complete) and returns them all. */
+  frames(sink: FrameSink): Promise<IngestFrame[]>;
+  /** True when frames() extracts its files into a temporary folder: ingest may move them into the store. */
   readonly temporaryFrames: boolean;
   cleanup(): Promise<void>;
 }
@@ -94,6 +102,11 @@ async function hashFiles(files: string[]): Promise<string[]> {
 
 const nul = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
+async function feed(frames: IngestFrame[], sink: FrameSink): Promise<IngestFrame[]> {
+  for (const f of frames) await sink(f);
+  return frames;
+}
+
 async function legacySource(dir: string): Promise<IngestSource> {
   const run = await readLegacyRun(dir);
   const rawFile = join(dir, 'raw_data.txt');
@@ -125,7 +138,7 @@ async function legacySource(dir: string): Promise<IngestSource> {
     startedAt: Number.isFinite(t0) && t0 > 1e9 ? new Date(t0 * 1000).toISOString() : null,
     endedAt: null,
     synthetic: false,
-    frames: async () => run.images.map((img, index) => {
+    frames: (sink) => feed(run.images.map((img, index) => {
       const r = byFrame.get(img.frame)!;
       const o = outByFrame.get(img.frame);
       return {
@@ -141,34 +154,88 @@ async function legacySource(dir: string): Promise<IngestSource> {
         scores: null,
         trueLabel: null,
         legacy: { frame: img.frame, gpsExtra: r.gpsExtra, imu: r.imu, ...(o ? { out: { label: o.label, scores: o.scores, sidewalk: o.sidewalk, pos: o.pos, vel: o.vel } } : {}) },
+        metrics: null,
       };
-    }),
+    }), sink),
     temporaryFrames: false,
     cleanup: async () => {},
   };
 }
 
-function extractFrames(video: string, outDir: string, fps: number | null): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const vf = fps ? ['-vf', `fps=${fps}`] : [];
-    const ff = spawn('ffmpeg', ['-hide_banner', '-v', 'error', '-i', video, ...vf, '-an', '-q:v', '2', '-start_number', '0', join(outDir, '%06d.jpg')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    ff.stderr.on('data', (c: Buffer) => { err = (err + c.toString()).slice(-2000); });
-    ff.on('error', (e) => reject(new SidewalkError('DATA_FFMPEG', `cannot run ffmpeg: ${e.message}`)));
-    ff.on('close', (code) => (code === 0 ? resolve() : reject(new SidewalkError('DATA_VIDEO_DECODE', `${video}: ffmpeg exited ${code}: ${err.trim()}`))));
+const frameFile = (dir: string, index: number): string => join(dir, frameFileName(index)); // ffmpeg's %06d.jpg
+
+/**
+ * Extracts a video's frames into `outDir` with ONE decode: a split filter feeds both the JPEG files
+ * (the settings of a bare `ffmpeg -vf fps=N -q:v 2` extraction) and a grey 160x120 raw stream on stdout,
+ * from which the quality metrics are taken while ffmpeg runs. Frame i goes to `onFrame` as soon as its
+ * file is complete: the image2 muxer writes files one after another, so file i is complete once file
+ * i+1 exists or ffmpeg has exited. Returns the number of frames.
+ */
+export async function extractFrames(video: string, outDir: string, fps: number | null,
+  onFrame: (index: number, file: string, metrics: FrameMetrics) => Promise<void>): Promise<number> {
+  // ffmpeg converts to one of these (full-range YUV) for its JPEG encoder anyway; doing it once before the
+  // split serves both branches, and the metric branch then sees what a decoded JPEG holds (measureJpegs).
+  const jpegFormats = 'format=yuvj420p|yuvj422p|yuvj444p';
+  const graph = `[0:v]${fps ? `fps=${fps},` : ''}${jpegFormats},split=2[jpeg][grey];[grey]${METRIC_FILTER}[metrics]`;
+  const ff = spawn('ffmpeg', ['-hide_banner', '-v', 'error', '-i', video, '-filter_complex', graph,
+    '-map', '[jpeg]', '-an', '-q:v', '2', '-start_number', '0', join(outDir, '%06d.jpg'),
+    '-map', '[metrics]', '-f', 'rawvideo', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Every metric frame and the exit wake the loop below (events counts them, so none is missed).
+  const state: { exit: { code: number | null; error?: Error } | null; events: number; wake: (() => void) | null } = { exit: null, events: 0, wake: null };
+  const signal = (): void => {
+    state.events++;
+    state.wake?.();
+    state.wake = null;
+  };
+  const closed = new Promise<void>((resolve) => {
+    ff.on('close', (code) => { state.exit ??= { code }; signal(); resolve(); });
+    ff.on('error', (e) => { state.exit ??= { code: null, error: e }; signal(); resolve(); });
   });
+  const metrics: FrameMetrics[] = [];
+  const reader = new GreyFrameReader((_i, grey) => { metrics.push(metricsOf(grey)); signal(); });
+  let err = '';
+  ff.stdout.on('data', (c: Buffer) => reader.push(c));
+  ff.stderr.on('data', (c: Buffer) => { err = (err + c.toString()).slice(-2000); });
+  const fail = (msg: string): never => { throw new SidewalkError('DATA_VIDEO_DECODE', `${video}: ${msg}`, { details: { file: video } }); };
+  try {
+    // existsSync: one stat per frame while this thread mostly waits on ffmpeg; cheaper than a threadpool round trip.
+    let i = 0;
+    for (;;) {
+      const seen = state.events;
+      const exit = state.exit;
+      if (exit) {
+        if (exit.error) throw new SidewalkError('DATA_FFMPEG', `cannot run ffmpeg: ${exit.error.message}`);
+        if (exit.code !== 0) fail(`ffmpeg exited ${exit.code}: ${err.trim()}`);
+        if (i >= metrics.length) break;
+        if (!existsSync(frameFile(outDir, i))) fail(`ffmpeg wrote ${i} JPEGs but ${metrics.length} metric frames`);
+      } else if (i >= metrics.length || !existsSync(frameFile(outDir, i + 1))) {
+        if (seen === state.events) await new Promise<void>((r) => (state.wake = r));
+        continue;
+      }
+      await onFrame(i, frameFile(outDir, i), metrics[i]!);
+      i++;
+    }
+    if (reader.partialBytes !== 0) fail(`the metric stream ended inside frame ${reader.frames} (byte ${reader.partialBytes} of it)`);
+    if (existsSync(frameFile(outDir, i))) fail(`ffmpeg wrote more JPEGs than the ${i} metric frames`);
+    return i;
+  } finally {
+    // A frame was refused: stop ffmpeg, and wait so it writes nothing into a folder being removed.
+    if (!state.exit) ff.kill('SIGKILL');
+    await closed;
+  }
 }
 
-async function extracted(video: string, fps: number | null): Promise<{ dir: string; files: string[] }> {
-  const dir = await mkdtemp(join(tmpdir(), 'sidewalk-frames-'));
-  try {
-    await extractFrames(video, dir, fps);
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.jpg')).sort().map((f) => join(dir, f));
-  return { dir, files };
+/** Extracts into a new temporary folder (recorded in `tmp` first, so cleanup() removes it whatever happens). */
+async function extracted(video: string, fps: number | null, tmp: { dir: string | null },
+  toFrame: (index: number, file: string, metrics: FrameMetrics) => IngestFrame, sink: FrameSink): Promise<IngestFrame[]> {
+  tmp.dir = await mkdtemp(join(tmpdir(), 'sidewalk-frames-'));
+  const frames: IngestFrame[] = [];
+  await extractFrames(video, tmp.dir, fps, async (index, file, metrics) => {
+    const f = toFrame(index, file, metrics);
+    frames.push(f);
+    await sink(f);
+  });
+  return frames;
 }
 
 async function rideSource(dir: string): Promise<IngestSource> {
@@ -180,7 +247,7 @@ async function rideSource(dir: string): Promise<IngestSource> {
   samples.sort((a, b) => a.t_ms - b.t_ms);
   const sensorsFile = join(dir, SENSORS_FILE);
   let frameFiles: string[] = [];
-  let tmpDir: string | null = null;
+  const tmp: { dir: string | null } = { dir: null };
   let hashParts: string[];
   if (meta.frames.kind === 'jpeg') {
     frameFiles = Array.from({ length: meta.frames.count }, (_, i) => join(dir, meta.frames.kind === 'jpeg' ? meta.frames.dir : '', frameFileName(i)));
@@ -221,13 +288,8 @@ async function rideSource(dir: string): Promise<IngestSource> {
     startedAt: meta.started_at,
     endedAt: meta.ended_at,
     synthetic: meta.synthetic === true,
-    frames: async () => {
-      if (meta.frames.kind === 'video') {
-        const ex = await extracted(join(dir, meta.frames.file), null);
-        tmpDir = ex.dir;
-        frameFiles = ex.files;
-      }
-      return frameFiles.map((file, index) => {
+    frames: (sink) => {
+      const toFrame = (index: number, file: string, metrics: FrameMetrics | null): IngestFrame => {
         const r = frameRecords.get(index);
         if (!r) throw new SidewalkError('DATA_RIDE_MALFORMED', `${sensorsFile}: no record for frame ${index} (truncated?)`, { details: { file: sensorsFile } });
         return {
@@ -243,14 +305,17 @@ async function rideSource(dir: string): Promise<IngestSource> {
           scores: r.scores ?? null,
           trueLabel: r.true_label ?? null,
           legacy: null,
+          metrics,
         };
-      });
+      };
+      if (meta.frames.kind === 'video') return extracted(join(dir, meta.frames.file), null, tmp, toFrame, sink);
+      return feed(frameFiles.map((file, index) => toFrame(index, file, null)), sink);
     },
     get temporaryFrames() {
-      return tmpDir !== null;
+      return tmp.dir !== null;
     },
     cleanup: async () => {
-      if (tmpDir) await rm(tmpDir, { recursive: true, force: true });
+      if (tmp.dir) await rm(tmp.dir, { recursive: true, force: true });
     },
   };
 }
@@ -263,7 +328,7 @@ async function videoSource(file: string, opts: { fps: number; sensorLog?: string
     samples = log.samples;
     logHash = sha256(log.bytes);
   }
-  let tmpDir: string | null = null;
+  const tmp: { dir: string | null } = { dir: null };
   return {
     kind: 'video',
     path: file,
@@ -276,23 +341,19 @@ async function videoSource(file: string, opts: { fps: number; sensorLog?: string
     startedAt: null,
     endedAt: null,
     synthetic: false,
-    frames: async () => {
-      const ex = await extracted(file, opts.fps);
-      tmpDir = ex.dir;
-      return ex.files.map((f, index) => {
-        const tMs = (index * 1000) / opts.fps;
-        const s = sampleAt(samples, tMs);
-        return {
-          index, file: f, timeMs: tMs, lat: s?.lat ?? null, lon: s?.lon ?? null, altM: s?.altM ?? null,
-          speedRaw: null, speedKph: s?.speedKph ?? null, riderInput: s?.label ?? null, scores: null, trueLabel: null, legacy: null,
-        };
-      });
-    },
+    frames: (sink) => extracted(file, opts.fps, tmp, (index, f, metrics) => {
+      const tMs = (index * 1000) / opts.fps;
+      const s = sampleAt(samples, tMs);
+      return {
+        index, file: f, timeMs: tMs, lat: s?.lat ?? null, lon: s?.lon ?? null, altM: s?.altM ?? null,
+        speedRaw: null, speedKph: s?.speedKph ?? null, riderInput: s?.label ?? null, scores: null, trueLabel: null, legacy: null, metrics,
+      };
+    }, sink),
     get temporaryFrames() {
-      return tmpDir !== null;
+      return tmp.dir !== null;
     },
     cleanup: async () => {
-      if (tmpDir) await rm(tmpDir, { recursive: true, force: true });
+      if (tmp.dir) await rm(tmp.dir, { recursive: true, force: true });
     },
   };
 }

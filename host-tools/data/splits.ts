@@ -4,11 +4,14 @@
  * Rides are taken in the order of sha256(seed, ride content hash) and each goes to the split furthest
  * below its target share of frames for that class (with enough rides, each split first gets one ride of
  * the location and one of each class). Once a location's test split is frozen, its test
- * rides stay, and new rides only go to train/val.
+ * rides stay, and new rides only go to train/val. A ride sharing near-duplicate frames with rides
+ * already placed (duplicate_of_other_ride, either direction) joins the split it shares most frames
+ * with, as long as that split is still below its target share.
  */
 import { createHash } from 'node:crypto';
 import { SidewalkError } from '../../lib/errors.js';
 import type { Db, Split } from './db.js';
+import { CROSS_RIDE_FLAG } from './near-duplicates.js';
 
 export interface SplitOptions {
   location: string;
@@ -53,6 +56,18 @@ export function assignSplits(db: Db, opts: SplitOptions): SplitResult {
       const key = r.cls ?? '(unlabelled)';
       byClass.set(key, [...(byClass.get(key) ?? []), r]);
     }
+    // Duplicate frames shared between two rides of the location, both directions.
+    const links = new Map<number, Map<number, number>>();
+    for (const l of db.prepare(`SELECT f.ride_id AS a, g.ride_id AS b, COUNT(*) AS n FROM frame_flags ff
+        JOIN frames f ON f.id = ff.frame_id JOIN frames g ON g.id = ff.ref_frame_id JOIN rides r ON r.id = f.ride_id
+        WHERE ff.flag = ? AND r.location_id = ? GROUP BY f.ride_id, g.ride_id`).all(CROSS_RIDE_FLAG, loc.id) as { a: number; b: number; n: number }[]) {
+      for (const [x, y] of [[l.a, l.b], [l.b, l.a]] as const) {
+        const m = links.get(x) ?? new Map<number, number>();
+        m.set(y, (m.get(y) ?? 0) + l.n);
+        links.set(x, m);
+      }
+    }
+    const splitOf = new Map(rides.map((r) => [r.id, r.split]));
     const update = db.prepare('UPDATE rides SET split = ? WHERE id = ?');
     for (const group of byClass.values()) {
       const have: Record<Split, number> = { train: 0, val: 0, test: 0 };
@@ -69,14 +84,23 @@ export function assignSplits(db: Db, opts: SplitOptions): SplitResult {
         const emptyLoc = rides.length >= active.length ? active.find((s) => locRides[s] === 0) : undefined;
         const emptyClass = group.length >= active.length ? active.find((s) => have[s] === 0) : undefined;
         const empty = emptyLoc ?? emptyClass;
+        const deficit = (s: Split): number => (targets[s] / total) * sum - have[s];
+        // The split holding most of this ride's shared duplicate frames, if still below target.
+        const shared: Record<Split, number> = { train: 0, val: 0, test: 0 };
+        for (const [other, n] of links.get(r.id) ?? []) {
+          const s = splitOf.get(other);
+          if (s) shared[s] += n;
+        }
+        const linked = active.filter((s) => shared[s] > 0 && deficit(s) > 0).sort((a, b) => shared[b] - shared[a] || deficit(b) - deficit(a))[0];
         if (empty) best = empty;
+        else if (linked) best = linked;
         else {
           for (const s of active) {
-            const deficit = (targets[s] / total) * sum - have[s];
-            if (deficit > bestDeficit) { best = s; bestDeficit = deficit; }
+            if (deficit(s) > bestDeficit) { best = s; bestDeficit = deficit(s); }
           }
         }
         update.run(best, r.id);
+        splitOf.set(r.id, best);
         have[best] += Math.max(1, r.n);
         locRides[best]++;
         assigned++;

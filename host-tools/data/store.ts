@@ -3,7 +3,8 @@
  * in (temp + rename) BEFORE the ride's transaction commits; files that no committed frame references
  * (a crash or a rolled-back ride) are orphans and are removed by `removeOrphans`. One writer at a time.
  */
-import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from './db.js';
 
@@ -22,6 +23,9 @@ export class FrameStore {
     return join(this.root, relPath);
   }
 
+  /** Shard folders known to exist, so a ride's thousands of puts do not each mkdir. */
+  #shards = new Set<string>();
+
   /**
    * Copies `src` into the store under its hash (or moves it, for temporary files); returns
    * [relative path, whether it was new].
@@ -29,16 +33,17 @@ export class FrameStore {
   async put(src: string, hash: string, options: { move?: boolean } = {}): Promise<[string, boolean]> {
     const rel = objectPath(hash);
     const dest = this.abs(rel);
-    if (await stat(dest).then(() => true, () => false)) return [rel, false];
-    await mkdir(join(this.root, hash.slice(0, 2)), { recursive: true });
-    const tmp = `${dest}.tmp-${process.pid}`;
-    if (options.move) {
-      // Same filesystem: a rename instead of a copy (extracted video frames are deleted afterwards anyway).
-      const moved = await rename(src, tmp).then(() => true, () => false);
-      if (!moved) await copyFile(src, tmp);
-    } else {
-      await copyFile(src, tmp);
+    if (existsSync(dest)) return [rel, false];
+    const shard = join(this.root, hash.slice(0, 2));
+    if (!this.#shards.has(shard)) {
+      await mkdir(shard, { recursive: true });
+      this.#shards.add(shard);
     }
+    // A rename is atomic, so a moved file can go straight to its name (on the same filesystem: extracted
+    // video frames); a copy goes through a temp file so no half-written object ever has a hash's name.
+    if (options.move && (await rename(src, dest).then(() => true, () => false))) return [rel, true];
+    const tmp = `${dest}.tmp-${process.pid}`;
+    await copyFile(src, tmp);
     await rename(tmp, dest);
     return [rel, true];
   }

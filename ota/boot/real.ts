@@ -2,8 +2,16 @@
  * The real Raspberry Pi backend (reference ota.md §4): slots are block devices (by-partuuid or
  * by-label links), the booted slot and the trial flag come from /proc/device-tree/chosen/bootloader,
  * the tryboot flag is set through the firmware mailbox (`vcmailbox 0x00038064 4 0 1`, works on mainline
- * and busybox too) or by `systemctl reboot "0 tryboot"` (downstream kernel), and a commit rewrites
- * autoboot.txt on the mounted FAT selector partition.
+ * and busybox too) or by `systemctl reboot "0 tryboot"` (downstream kernel).
+ * A commit rewrites autoboot.txt:
+ *  - with `selectorDevice` (boot.selector_device, e.g. /dev/disk/by-partuuid/ab12cd34-01): in place on the
+ *    raw selector partition, one 512-byte sector, FATs and directory untouched (ota/boot/fat.ts). The
+ *    partition must then NOT be mounted read-write: the vfat driver would cache and rewrite the same
+ *    sectors behind our back. Mount it read-only or not at all. Only when an in-place rewrite is
+ *    impossible (autoboot.txt longer than the canonical text) does it fall back to the rename below,
+ *    which then needs `selectorDir` mounted rw and is logged as not atomic.
+ *  - without: tmp file + fsync + rename + fsync of the mounted `selectorDir`. On vfat that is NOT atomic
+ *    (reference ota.md §4.4): a power cut in the rename can leave no autoboot.txt, and the device unbootable.
  * Only its pure parts run in tests; the rest needs the hardware.
  */
 import { spawn } from 'node:child_process';
@@ -12,8 +20,9 @@ import { basename } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { nodeFs, type OtaFileHandle } from '../fs.js';
+import { DeviceAutobootFile } from './autoboot-device.js';
 import { readBootState } from './device-tree.js';
-import { AutobootFile, type BootControl, type BootState, type PartitionKind, type SlotConfig, type SlotName } from './types.js';
+import { AutobootFile, type AutobootStore, type BootControl, type BootState, type PartitionKind, type SlotConfig, type SlotName } from './types.js';
 
 const log = createLogger('ota:boot');
 
@@ -21,6 +30,8 @@ export type TrybootMethod = 'vcmailbox' | 'reboot-arg';
 
 export interface RealBootOptions {
   selectorDir: string;
+  /** Raw block device of the FAT selector partition; when set, autoboot.txt is read and committed through it. */
+  selectorDevice?: string | null;
   slots: Record<SlotName, SlotConfig>;
   dtRoot?: string;
   trybootMethod?: TrybootMethod;
@@ -65,14 +76,18 @@ export class RealBootControl implements BootControl {
   #dtRoot: string;
   #method: TrybootMethod;
   #run: NonNullable<RealBootOptions['run']>;
-  #autoboot: AutobootFile;
+  #autoboot: AutobootStore;
+  /** Set when commits rename autoboot.txt on the mounted selector (no selectorDevice). */
+  #renamedPath: string | null;
 
   constructor(options: RealBootOptions) {
     this.slots = options.slots;
     this.#dtRoot = options.dtRoot ?? '/proc/device-tree';
     this.#method = options.trybootMethod ?? 'vcmailbox';
     this.#run = options.run ?? defaultRun;
-    this.#autoboot = new AutobootFile(nodeFs, options.selectorDir, options.slots);
+    const mounted = new AutobootFile(nodeFs, options.selectorDir, options.slots);
+    this.#renamedPath = options.selectorDevice ? null : mounted.path;
+    this.#autoboot = options.selectorDevice ? new DeviceAutobootFile(nodeFs, options.selectorDevice, options.slots, mounted) : mounted;
   }
 
   booted(): Promise<BootState> {
@@ -84,6 +99,7 @@ export class RealBootControl implements BootControl {
   }
 
   commit(slot: SlotName): Promise<void> {
+    if (this.#renamedPath) log.warn(`committing slot ${slot} by replacing ${this.#renamedPath} with a rename: not atomic on FAT; set boot.selector_device`);
     return this.#autoboot.commit(slot);
   }
 

@@ -7,26 +7,37 @@
  *  - a default partition that cannot boot, or an unreadable autoboot.txt, leaves the device bricked.
  * The firmware writes /proc/device-tree/chosen/bootloader/{partition,tryboot} as big-endian integers
  * under `dtRoot`, which SimulatedBootControl reads with the same code as the real backend.
+ * The selector is either a folder (autoboot.txt as a plain file) or, like on the card, a FAT image that
+ * the firmware model reads through ota/boot/fat.ts and the updater rewrites in place.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import type { OtaFileHandle, OtaFs } from '../fs.js';
-import { parseAutoboot } from './autoboot.js';
+import { parseAutoboot, type Autoboot } from './autoboot.js';
+import { DeviceAutobootFile } from './autoboot-device.js';
 import { encodeDtU32, readBootState } from './device-tree.js';
+import { locateFile, parseSync, readContent } from './fat.js';
 import { checkSimImage, type SimImageInfo } from './sim-image.js';
-import { AutobootFile, slotOfPartition, type BootControl, type BootState, type PartitionKind, type SlotConfig, type SlotName } from './types.js';
+import { AutobootFile, slotOfPartition, type AutobootStore, type BootControl, type BootState, type PartitionKind, type SlotConfig, type SlotName } from './types.js';
+
+const CANONICAL_AUTOBOOT = '[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\n';
 
 export interface SimulatedLayout {
+  /** autoboot.txt in a folder (used when selectorImage is null). */
   selectorDir: string;
+  /** A FAT image file as the selector partition (the firmware reads its FAT, the updater rewrites a sector). */
+  selectorImage: string | null;
   dtRoot: string;
   slots: Record<SlotName, SlotConfig>;
 }
 
 /** MBR layout of image.md §1: p1 selector, p2/p3 boot A/B, p5/p6 root A/B. */
-export function simulatedLayout(dir: string): SimulatedLayout {
+export function simulatedLayout(dir: string, options: { selectorImage?: string | null } = {}): SimulatedLayout {
   return {
     selectorDir: join(dir, 'p1-selector'),
+    selectorImage: options.selectorImage ?? null,
     dtRoot: join(dir, 'device-tree'),
     slots: {
       A: { bootPartition: 2, bootDevice: join(dir, 'p2-boot-a.img'), rootDevice: join(dir, 'p5-root-a.img') },
@@ -65,8 +76,13 @@ export class SimulatedFirmware {
 
   /** Writes a fresh disk: partitions of the given sizes, slot A holding `imageA`, autoboot.txt defaulting to A. */
   static createDisk(layout: SimulatedLayout, options: { bootBytes: number; rootBytes: number; bootA: Buffer; rootA: Buffer }): void {
-    mkdirSync(layout.selectorDir, { recursive: true });
-    writeFileSync(join(layout.selectorDir, 'autoboot.txt'), '[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\n');
+    if (layout.selectorImage) {
+      mkdirSync(dirname(layout.selectorImage), { recursive: true });
+      createFatImage(layout.selectorImage, { 'autoboot.txt': CANONICAL_AUTOBOOT });
+    } else {
+      mkdirSync(layout.selectorDir, { recursive: true });
+      writeFileSync(join(layout.selectorDir, 'autoboot.txt'), CANONICAL_AUTOBOOT);
+    }
     const fill = (bytes: number, image?: Buffer) => {
       const buf = Buffer.alloc(bytes);
       image?.copy(buf);
@@ -104,6 +120,15 @@ export class SimulatedFirmware {
     return checkSimImage(readFileSync(kind === 'boot' ? cfg.bootDevice : cfg.rootDevice));
   }
 
+  /** autoboot.txt as the firmware reads it: by its 8.3 name through the FAT of the selector image, or from the folder. */
+  readAutoboot(): Autoboot {
+    const image = this.layout.selectorImage;
+    if (!image) return parseAutoboot(readFileSync(join(this.layout.selectorDir, 'autoboot.txt'), 'utf8'));
+    const bytes = readFileSync(image);
+    const file = parseSync(locateFile('autoboot.txt', image), bytes);
+    return parseAutoboot(parseSync(readContent(file, image), bytes).toString('utf8'), `${image}:autoboot.txt`);
+  }
+
   /** Powers on (or completes a reboot): decides the partition as the firmware would, then "runs the kernel". */
   boot(): BootOutcome {
     const log: string[] = [];
@@ -114,7 +139,7 @@ export class SimulatedFirmware {
     for (let attempt = 0; attempt < 2; attempt++) {
       let autoboot;
       try {
-        autoboot = parseAutoboot(readFileSync(join(this.layout.selectorDir, 'autoboot.txt'), 'utf8'));
+        autoboot = this.readAutoboot();
       } catch (err) {
         return { ok: false, reason: `autoboot.txt unusable: ${(err as Error).message}`, log };
       }
@@ -153,14 +178,15 @@ export class SimulatedBootControl implements BootControl {
   #fs: OtaFs;
   #layout: SimulatedLayout;
   #firmware: SimulatedFirmware;
-  #autoboot: AutobootFile;
+  #autoboot: AutobootStore;
 
   constructor(options: { fs: OtaFs; firmware: SimulatedFirmware }) {
     this.#fs = options.fs;
     this.#firmware = options.firmware;
     this.#layout = options.firmware.layout;
     this.slots = this.#layout.slots;
-    this.#autoboot = new AutobootFile(this.#fs, this.#layout.selectorDir, this.slots);
+    const image = this.#layout.selectorImage;
+    this.#autoboot = image ? new DeviceAutobootFile(this.#fs, image, this.slots) : new AutobootFile(this.#fs, this.#layout.selectorDir, this.slots);
   }
 
   booted(): Promise<BootState> {
@@ -193,3 +219,21 @@ export class SimulatedBootControl implements BootControl {
   }
 }
 
+/**
+ * Makes a FAT image file with the real dosfstools and mtools (as the image build does): `mkfs.fat -C`,
+ * then `mcopy` of each file into the root directory. Default: FAT12, 64 KiB.
+ */
+export function createFatImage(path: string, files: Record<string, string | Buffer>, options: { fatBits?: 12 | 16 | 32; sizeKiB?: number } = {}): void {
+  const fatBits = options.fatBits ?? 12;
+  const sizeKiB = options.sizeKiB ?? { 12: 64, 16: 16 * 1024, 32: 34 * 1024 }[fatBits];
+  rmSync(path, { force: true });
+  try {
+    execFileSync('mkfs.fat', ['-C', '-F', String(fatBits), '-n', 'SELECTOR', path, String(sizeKiB)], { stdio: 'pipe' });
+    for (const [name, content] of Object.entries(files)) {
+      execFileSync('mcopy', ['-i', path, '-', `::${name}`], { input: content, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+    }
+  } catch (err) {
+    const e = err as { stderr?: Buffer; message: string };
+    throw new SidewalkError('OTA_SIM_SELECTOR', `${path}: cannot make a FAT${fatBits} image (mkfs.fat/mcopy from dosfstools/mtools): ${e.stderr?.toString().trim() || e.message}`);
+  }
+}

@@ -44,8 +44,19 @@ export function slotOfPartition(slots: Readonly<Record<SlotName, SlotConfig>>, p
   return SLOT_NAMES.find((s) => slots[s].bootPartition === partition) ?? null;
 }
 
-/** Shared by both backends: the selector partition's autoboot.txt. */
-export class AutobootFile {
+/** Where autoboot.txt lives: a mounted directory (AutobootFile) or a raw FAT device (DeviceAutobootFile). */
+export interface AutobootStore {
+  read(): Promise<Autoboot>;
+  /** Makes `slot` the `[all]` default and the other slot the `[tryboot]` target; no write when already so. */
+  commit(slot: SlotName): Promise<void>;
+}
+
+/**
+ * autoboot.txt in a mounted directory. The rename is atomic on ext4-like file systems, but NOT on a
+ * vfat mount (reference ota.md §4.4): there a power cut can leave no autoboot.txt at all. The real
+ * selector should use DeviceAutobootFile (boot.selector_device).
+ */
+export class AutobootFile implements AutobootStore {
   readonly path: string;
   #fs: OtaFs;
   #slots: Readonly<Record<SlotName, SlotConfig>>;

@@ -4,6 +4,7 @@ import type { BootControl, SlotName } from '../boot/types.js';
 import type { OtaFs } from '../fs.js';
 import type { OtaState } from '../journal.js';
 import type { HealthResult } from './health.js';
+import type { SlotVerify } from './payloads.js';
 import type { StoreKind, VersionStore } from './store.js';
 
 export type UpdateKind = 'rootfs' | StoreKind;
@@ -76,6 +77,8 @@ export interface UpdaterOptions {
   sleep?(ms: number): Promise<void>;
   now?(): number;
   onProgress?(event: ProgressEvent): void;
+  /** How a written OS slot is read back (ota.yaml boot.verify_slot); default sampled. */
+  verifySlot?: SlotVerify;
   /** Provides of a device that has never committed an update (provides.json missing). */
   factoryProvides?: Record<string, string>;
 }

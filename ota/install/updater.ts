@@ -319,8 +319,12 @@ export class Updater {
   }
 
   async #writeSlot(u: UpdateContext): Promise<void> {
-    await writeRootfsPayloads(this.#bootControl(), u.targetSlot!, this.#artifact!, (done, total) =>
-      this.#o.onProgress?.({ state: 'install', doneBytes: done, totalBytes: total }),
+    await writeRootfsPayloads(
+      this.#bootControl(),
+      u.targetSlot!,
+      this.#artifact!,
+      (done, total) => this.#o.onProgress?.({ state: 'install', doneBytes: done, totalBytes: total }),
+      { verifySlot: this.#o.verifySlot ?? 'sampled' },
     );
     await this.#artifact!.close();
     this.#artifact = null;

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { SidewalkError } from '../../lib/errors.js';
+import { lazyValidator } from '../../lib/config-file.js';
 import { REPO_ROOT } from '../../lib/paths.js';
 import { InferenceErrorCode } from './errors.js';
 import { MANIFEST_SCHEMA } from './manifest-schema.js';
@@ -36,7 +37,7 @@ export interface LoadBundleOptions {
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true });
-const validateSchema = ajv.compile<ModelManifest>(MANIFEST_SCHEMA);
+const validateSchema = lazyValidator(() => ajv.compile<ModelManifest>(MANIFEST_SCHEMA));
 
 export async function loadModelBundle(dir: string, options: LoadBundleOptions = {}): Promise<ModelBundle> {
   const manifestPath = join(dir, MANIFEST_FILE);

@@ -12,6 +12,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
+import { lazyValidator } from '../../lib/config-file.js';
 
 export const RIDE_FORMAT = 'sidewalk-ride/1';
 export const RIDE_META_FILE = 'ride.json';
@@ -126,8 +127,8 @@ export const SENSOR_RECORD_SCHEMA = {
 } as const;
 
 const ajv = new Ajv({ allErrors: true, allowUnionTypes: true });
-const validateMeta = ajv.compile(RIDE_META_SCHEMA);
-const validateRecord = ajv.compile(SENSOR_RECORD_SCHEMA);
+const validateMeta = lazyValidator(() => ajv.compile(RIDE_META_SCHEMA));
+const validateRecord = lazyValidator(() => ajv.compile(SENSOR_RECORD_SCHEMA));
 
 function describe(errors: ErrorObject[] | null | undefined): string {
   return (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'invalid'}`).join('; ');

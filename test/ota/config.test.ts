@@ -44,6 +44,7 @@ describe('OTA config', () => {
   test('the example config in ota/ validates', () => {
     const c = loadOtaConfig(join(REPO_ROOT, 'ota', 'ota.example.yaml'));
     assert.equal(c.boot.slots?.B.boot_partition, 3);
+    assert.equal(c.boot.selector_device, '/dev/disk/by-partuuid/ab12cd34-01');
     assert.equal(c.health.model.min_confidence, 0.55);
   });
 

@@ -95,10 +95,20 @@ describe('data ingest', () => {
     const images = new Map(raw.map((r, i) => [r.frame, jpegs[i]!]));
     const run = await writeLegacyRun(join(ws.dir, 'q', 'run4'), { raw, out, images });
     const config = { ...ws.config, filters: { ...ws.config.filters, blurMinVariance: 10, darkMaxLuma: 40 } };
-    const r = await ingestOne(run, 'legacy', { db: ws.db, store: ws.store, config, location: 'LA' });
+    // A location of its own: frames like these in LA's earlier rides would add duplicate_of_other_ride.
+    const r = await ingestOne(run, 'legacy', { db: ws.db, store: ws.store, config, location: 'Boulder' });
     const rows = ws.db.prepare('SELECT f.idx, group_concat(ff.flag) AS flags FROM frames f LEFT JOIN frame_flags ff ON ff.frame_id = f.id WHERE f.ride_id = ? GROUP BY f.idx ORDER BY f.idx').all(r.rideId) as { idx: number; flags: string | null }[];
     const flags = rows.map((x) => (x.flags ?? '').split(',').filter(Boolean).sort().join('+'));
     assert.deepEqual(flags, ['', 'near_duplicate', 'blurry', 'dark', '']);
+
+    // A second ride over the same scenes: at ingest, each frame is flagged against the first ride's.
+    const again = legacyRows(5, { startFrame: 400 });
+    const run2 = await writeLegacyRun(join(ws.dir, 'q', 'run5'), { raw: again.raw, out: again.out, images: new Map(again.raw.map((row, i) => [row.frame, jpegs[i]!])) });
+    const r2 = await ingestOne(run2, 'legacy', { db: ws.db, store: ws.store, config, location: 'Boulder' });
+    const refs = ws.db
+      .prepare("SELECT ref.ride_id AS refRide FROM frames f JOIN frame_flags ff ON ff.frame_id = f.id AND ff.flag = 'duplicate_of_other_ride' JOIN frames ref ON ref.id = ff.ref_frame_id WHERE f.ride_id = ? ORDER BY f.idx")
+      .all(r2.rideId) as { refRide: number }[];
+    assert.deepEqual(refs.map((x) => x.refRide), [r.rideId, r.rideId, r.rideId, r.rideId, r.rideId]);
   });
 
   test('new-format rides: location from ride.json, labels agreed with recorded scores', async () => {
