@@ -3,7 +3,7 @@
  * in (temp + rename) BEFORE the ride's transaction commits; files that no committed frame references
  * (a crash or a rolled-back ride) are orphans and are removed by `removeOrphans`. One writer at a time.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from './db.js';
@@ -41,7 +41,14 @@ export class FrameStore {
     }
     // A rename is atomic, so a moved file can go straight to its name (on the same filesystem: extracted
     // video frames); a copy goes through a temp file so no half-written object ever has a hash's name.
-    if (options.move && (await rename(src, dest).then(() => true, () => false))) return [rel, true];
+    if (options.move) {
+      try {
+        renameSync(src, dest); // sync: one metadata call; a threadpool round trip per frame costs more
+        return [rel, true];
+      } catch {
+        // another filesystem: copy below
+      }
+    }
     const tmp = `${dest}.tmp-${process.pid}`;
     await copyFile(src, tmp);
     await rename(tmp, dest);
