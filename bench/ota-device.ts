@@ -2,7 +2,7 @@
  * A simulated device for the OTA benchmark, built like test/ota/sim-device.ts but with a large,
  * sparse inactive root slot (SimulatedFirmware.createDisk allocates every partition in memory, which
  * would distort the RSS measurement), and the real artifact reader behind the Updater, opened as
- * ota/device.ts opens it (createReadStream of the artifact file, 1 MiB reads).
+ * ota/device.ts opens it (createReadStream of the artifact file, ARTIFACT_READ_BYTES reads).
  */
 import { createReadStream } from 'node:fs';
 import { mkdir, open, writeFile } from 'node:fs/promises';
@@ -57,7 +57,7 @@ export interface BenchDevice {
 }
 
 /** Slot A committed and booted (small sim images); slot B's root is a sparse file of `rootBytes`. */
-/** `readChunkBytes`: the artifact file's read size (createReadStream highWaterMark), 1 MiB as ota/device.ts by default. */
+/** `readChunkBytes`: the artifact file's read size (createReadStream highWaterMark), as ota/device.ts by default. */
 export async function makeDevice(dir: string, rootBytes: number, onProgress?: (e: ProgressEvent) => void, readChunkBytes = READ_CHUNK_BYTES): Promise<BenchDevice> {
   const layout = simulatedLayout(join(dir, 'disk'));
   await mkdir(layout.selectorDir, { recursive: true });
@@ -92,7 +92,7 @@ export async function makeDevice(dir: string, rootBytes: number, onProgress?: (e
   return { updater, boot, targetRoot: layout.slots.B.rootDevice };
 }
 
-/** As the Updater opens it: createReadStream with 1 MiB reads, no keys, the bench device's provides. */
+/** As the Updater opens it: createReadStream with ARTIFACT_READ_BYTES reads, no keys, the bench device's provides. */
 function openBenchArtifact(path: string, highWaterMark = READ_CHUNK_BYTES): Promise<OpenedArtifact> {
   return openArtifact(createReadStream(path, { highWaterMark }), { publicKeys: [], allowUnsigned: true, deviceType: DEVICE_TYPE, deviceProvides: CURRENT });
 }
