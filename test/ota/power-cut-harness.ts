@@ -22,6 +22,17 @@ configureLogging({ level: 'silent' });
 
 export class BrickedError extends Error {}
 
+/** A whole OS update without a cut, booting as often as it asks; `counting` learns how many operations it makes. */
+export async function runUncut(dev: SimDevice, artifact: string, counting: CrashFs): Promise<Outcome> {
+  dev.boot();
+  let out = await (await dev.updater(counting).init()).install(artifact);
+  while (out.kind === 'reboot') {
+    dev.boot();
+    out = await (await dev.updater(counting).init()).resume();
+  }
+  return out;
+}
+
 export async function runWithCut(
   dev: SimDevice,
   start: (u: Updater) => Promise<Outcome>,

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { runWithCut, type CutRun } from './power-cut-harness.js';
+import { runUncut, runWithCut, type CutRun } from './power-cut-harness.js';
 import { CrashFs, rng } from './crash-fs.js';
 import { SimDevice, osArtifact } from './sim-device.js';
 
@@ -44,12 +44,7 @@ describe('power cuts during a rootfs update', () => {
     // Count the operations of a full update to know where to cut.
     dev.artifacts.set(ARTIFACT, artifact);
     const counting = new CrashFs({ cutAt: null });
-    dev.boot();
-    let out = await (await dev.updater(counting).init()).install(ARTIFACT);
-    while (out.kind === 'reboot') {
-      dev.boot();
-      out = await (await dev.updater(counting).init()).resume();
-    }
+    const out = await runUncut(dev, ARTIFACT, counting);
     dev.remove();
     assert.deepEqual(out, { kind: 'idle', result: 'success' });
     totalOps = counting.ops;

@@ -21,7 +21,7 @@ import { nodeFs } from '../../ota/fs.js';
 import { isPowerLoss } from '../../ota/install/updater.js';
 import { AUTOBOOT_A, AUTOBOOT_B, changedSectors, fsckFat, mtools } from './boot/fat-tools.js';
 import { CrashFs, rng } from './crash-fs.js';
-import { runWithCut, type CutRun } from './power-cut-harness.js';
+import { runUncut, runWithCut, type CutRun } from './power-cut-harness.js';
 import { SimDevice, osArtifact } from './sim-device.js';
 
 /** What a commit torn between the two digits leaves: the new default, the old tryboot target. */
@@ -145,12 +145,7 @@ describe('power cuts during a whole rootfs update with a FAT selector', () => {
     createFatImage(join(template, SELECTOR), { 'autoboot.txt': AUTOBOOT_A });
     const dev = device();
     const counting = new CrashFs({ cutAt: null });
-    dev.boot();
-    let out = await (await dev.updater(counting).init()).install(ARTIFACT);
-    while (out.kind === 'reboot') {
-      dev.boot();
-      out = await (await dev.updater(counting).init()).resume();
-    }
+    const out = await runUncut(dev, ARTIFACT, counting);
     assert.deepEqual(out, { kind: 'idle', result: 'success' });
     assert.equal(firmwareText(join(dev.dir, SELECTOR)), AUTOBOOT_B);
     dev.remove();
