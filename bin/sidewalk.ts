@@ -1,20 +1,13 @@
 #!/usr/bin/env node
 /**
- * The one CLI. Each area registers its own subcommands; this file only wires them together.
+ * The one CLI. Each area registers its own subcommands (bin/areas.ts); this file only wires them together.
  */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { configureLogging } from '../lib/log.js';
 import { errorMessage } from '../lib/errors.js';
 import { REPO_ROOT } from '../lib/paths.js';
-import { registerRuntimeCommands } from '../runtime/cli.js';
-import { registerArtifactCommands } from '../build/cli.js';
-import { registerOtaCommands } from '../ota/cli.js';
-import { registerDataCommands } from '../host-tools/data/cli.js';
-import { registerTrainCommands } from '../host-tools/train/cli.js';
-import { registerEvalCommands } from '../host-tools/eval/cli.js';
-import { registerRegistryCommands } from '../host-tools/registry/cli.js';
-import { registerPipelineCommands } from '../host-tools/pipeline/cli.js';
+import { areasFor } from './areas.js';
 
 const { version } = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { version: string };
 
@@ -33,14 +26,7 @@ const program = new Command('sidewalk')
     });
   });
 
-registerRuntimeCommands(program);
-registerArtifactCommands(program);
-registerOtaCommands(program);
-registerDataCommands(program);
-registerTrainCommands(program);
-registerEvalCommands(program);
-registerRegistryCommands(program);
-registerPipelineCommands(program);
+for (const area of areasFor(process.argv.slice(2))) (await area.load())(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`sidewalk: ${errorMessage(err)}\n`);
