@@ -220,11 +220,11 @@ export function flagLocationDuplicates(db: Db, locationId: number, maxDistance: 
 export const INSERT_CROSS_RIDE_FLAG_SQL = `INSERT INTO frame_flags (frame_id, flag, ref_frame_id) VALUES (?, '${CROSS_RIDE_FLAG}', ?)`;
 
 /**
- * For each hash: the earliest frame (by ride id, then frame id) of the location's rides with id below
- * `beforeRide` within maxDistance, or null. Only these hashes are held in memory; the location's frames
+ * For each hash: the earliest frame (by ride id, then frame id) of the location's rides within
+ * maxDistance, or null. Only these hashes are held in memory; the location's frames
  * are streamed past their band index (about 1 s per 250k stored frames).
  */
-function earliestMatches(db: Db, locationId: number, beforeRide: number, dhashes: (string | null)[], maxDistance: number): (number | null)[] {
+function earliestMatches(db: Db, locationId: number, dhashes: (string | null)[], maxDistance: number): (number | null)[] {
   const own = dhashes.flatMap((d, k) => (d ? [k] : []));
   const out: (number | null)[] = dhashes.map(() => null);
   if (own.length === 0) return out;
@@ -234,9 +234,9 @@ function earliestMatches(db: Db, locationId: number, beforeRide: number, dhashes
   const index = new BandIndex(hi, lo, maxDistance);
   const bestRide = new Float64Array(own.length).fill(Infinity);
   const bestFrame = new Float64Array(own.length).fill(Infinity);
-  const earlier = db.prepare(`SELECT f.id, f.ride_id, f.dhash FROM rides r JOIN frames f ON f.ride_id = r.id
-    WHERE r.location_id = ? AND r.id < ? AND f.dhash IS NOT NULL`).raw();
-  for (const [id, ride, dhash] of earlier.iterate(locationId, beforeRide) as IterableIterator<[number, number, string]>) {
+  const stored = db.prepare(`SELECT f.id, f.ride_id, f.dhash FROM rides r JOIN frames f ON f.ride_id = r.id
+    WHERE r.location_id = ? AND f.dhash IS NOT NULL`).raw();
+  for (const [id, ride, dhash] of stored.iterate(locationId) as IterableIterator<[number, number, string]>) {
     const [h, l] = parseDhash(dhash);
     index.scan(h, l, (i, distance) => {
       if (distance <= maxDistance && (ride < bestRide[i]! || (ride === bestRide[i] && id < bestFrame[i]!))) {
@@ -256,25 +256,5 @@ function earliestMatches(db: Db, locationId: number, beforeRide: number, dhashes
  */
 export function findCrossRideDuplicates(db: Db, location: string, dhashes: (string | null)[], maxDistance: number): (number | null)[] {
   const loc = db.prepare('SELECT id FROM locations WHERE name = ?').pluck().get(location) as number | undefined;
-  return loc === undefined ? dhashes.map(() => null) : earliestMatches(db, loc, Number.MAX_SAFE_INTEGER, dhashes, maxDistance);
-}
-
-/**
- * Flags the frames of ride `rideId` that near-duplicate a frame of an earlier ride of its location;
- * returns how many. Runs inside the caller's transaction, after the ride's frames are inserted.
- */
-export function flagCrossRideDuplicates(db: Db, rideId: number, maxDistance: number): number {
-  const ride = db.prepare('SELECT location_id FROM rides WHERE id = ?').pluck().get(rideId) as number | undefined;
-  if (ride === undefined) return 0;
-  const own = db.prepare('SELECT id, dhash FROM frames WHERE ride_id = ? ORDER BY id').raw().all(rideId) as [number, string | null][];
-  db.prepare('DELETE FROM frame_flags WHERE flag = ? AND frame_id IN (SELECT id FROM frames WHERE ride_id = ?)').run(CROSS_RIDE_FLAG, rideId);
-  const matches = earliestMatches(db, ride, rideId, own.map(([, d]) => d), maxDistance);
-  const insert = db.prepare(INSERT_CROSS_RIDE_FLAG_SQL);
-  let flagged = 0;
-  matches.forEach((m, k) => {
-    if (m === null) return;
-    insert.run(own[k]![0], m);
-    flagged++;
-  });
-  return flagged;
+  return loc === undefined ? dhashes.map(() => null) : earliestMatches(db, loc, dhashes, maxDistance);
 }

@@ -38,7 +38,15 @@ export interface SlotWriteOptions {
   verifySlot?: SlotVerify;
 }
 
-const totalOf = (a: OpenedArtifact) => a.info.files.reduce((sum, f) => sum + Math.max(0, f.size), 0) || null;
+/** Adds up the bytes moved so far and reports them against the artifact's payload total. */
+function progressCounter(artifact: OpenedArtifact, onProgress?: Progress): (bytes: number) => void {
+  const total = artifact.info.files.reduce((sum, f) => sum + Math.max(0, f.size), 0) || null;
+  let done = 0;
+  return (bytes) => {
+    done += bytes;
+    onProgress?.(done, total);
+  };
+}
 
 /** `boot.vfat` / `*.vfat` / `boot*` go to the slot's boot partition, the other file to its root partition. */
 export function partitionFor(payloadName: string): PartitionKind {
@@ -201,12 +209,7 @@ export async function writeRootfsPayloads(
 ): Promise<void> {
   const verify = options.verifySlot ?? 'sampled';
   const seen = new Set<PartitionKind>();
-  const total = totalOf(artifact);
-  let done = 0;
-  const onWritten = (bytes: number) => {
-    done += bytes;
-    onProgress?.(done, total);
-  };
+  const onWritten = progressCounter(artifact, onProgress);
   for await (const payload of artifact.payloads()) {
     const kind = partitionFor(payload.name);
     if (seen.has(kind)) throw new SidewalkError('OTA_PAYLOAD_LAYOUT', `artifact ${artifact.info.name}: more than one ${kind} image (${payload.name})`);
@@ -333,12 +336,7 @@ async function readBack(boot: BootControl, slot: SlotName, kind: PartitionKind, 
  */
 export async function stageBundle(store: VersionStore, artifact: OpenedArtifact, declared: string | null, onProgress?: Progress): Promise<string> {
   await store.beginStaging();
-  const total = totalOf(artifact);
-  let done = 0;
-  const onBytes = (n: number) => {
-    done += n;
-    onProgress?.(done, total);
-  };
+  const onBytes = progressCounter(artifact, onProgress);
   for await (const payload of artifact.payloads()) {
     if (store.kind === 'app') await store.stageTar(payload.stream, payload.name, onBytes);
     else await store.stageFile(payload.name, payload.stream as AsyncIterable<Buffer>, onBytes);

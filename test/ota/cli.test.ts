@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { serveLocal } from '../helpers/local-http.js';
 import { makeSimImage } from '../../ota/boot/sim-image.js';
 import { SimulatedFirmware, simulatedLayout } from '../../ota/boot/simulated.js';
 import { REPO_ROOT } from '../helpers/paths.js';
@@ -22,7 +22,7 @@ const CLI = join(REPO_ROOT, 'dist', 'bin', 'sidewalk.js');
 describe('sidewalk ota (CLI, end to end)', () => {
   let dir: string;
   let config: string;
-  let server: Server;
+  let server: Awaited<ReturnType<typeof serveLocal>>;
   let base = '';
   let dropNext = true;
   const files = new Map<string, Buffer>();
@@ -105,7 +105,7 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
       mender(args);
       files.set(`/model-${v}.mender`, readFileSync(join(dir, `model-${v}.mender`)));
     }
-    server = createServer((req, res) => {
+    server = await serveLocal((req, res) => {
       const body = files.get(req.url ?? '');
       if (!body) return void res.writeHead(404).end();
       const m = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
@@ -116,13 +116,11 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
         res.write(body.subarray(start, start + 2000), () => res.destroy());
       } else res.end(body.subarray(start));
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const addr = server.address();
-    base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    base = server.base;
   });
   after(async () => {
     rmSync(dir, { recursive: true, force: true });
-    await new Promise((r) => server.close(r));
+    await server.close();
   });
 
   test('every ota command has help', async () => {

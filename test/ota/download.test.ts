@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { serveLocal } from '../helpers/local-http.js';
 import { configureLogging } from '../../lib/log.js';
 import { isSidewalkError } from '../../lib/errors.js';
 import { download } from '../../ota/download.js';
@@ -16,7 +17,7 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('download', () => {
   let dir: string;
-  let server: Server;
+  let server: Awaited<ReturnType<typeof serveLocal>>;
   let base: string;
   const seen: IncomingHttpHeaders[] = [];
   /** Per path: how many more requests get their connection dropped mid-way. */
@@ -25,7 +26,7 @@ describe('download', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sidewalk-dl-'));
-    server = createServer((req, res) => {
+    server = await serveLocal((req, res) => {
       seen.push(req.headers);
       const path = req.url ?? '/';
       if (path === '/missing') {
@@ -51,13 +52,11 @@ describe('download', () => {
       }
       res.end(BODY.subarray(start));
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const addr = server.address();
-    base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    base = server.base;
   });
   after(async () => {
     rmSync(dir, { recursive: true, force: true });
-    await new Promise((r) => server.close(r));
+    await server.close();
   });
 
   test('resumes with a Range request after the connection drops mid-way', async () => {

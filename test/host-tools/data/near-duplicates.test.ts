@@ -10,7 +10,7 @@ import { reflagAll } from '../../../host-tools/data/filters.js';
 import { hammingHex } from '../../../host-tools/data/images.js';
 import { ingestPaths } from '../../../host-tools/data/ingest.js';
 import {
-  BandIndex, CROSS_RIDE_FLAG, bandLayout, findCrossRideDuplicates, firstEarlierMatches, flagCrossRideDuplicates, hamming64, parseDhash,
+  BandIndex, CROSS_RIDE_FLAG, bandLayout, findCrossRideDuplicates, firstEarlierMatches, hamming64, parseDhash,
 } from '../../../host-tools/data/near-duplicates.js';
 import { assignSplits } from '../../../host-tools/data/splits.js';
 import { datasetStats, formatStats } from '../../../host-tools/data/stats.js';
@@ -140,13 +140,6 @@ describe('cross-ride near-duplicates: database', () => {
     }
     assert.equal(flagged.size, expected);
     assert.ok(expected > 20);
-    // The ingest path (one ride, inside its transaction) gives the same flags for each ride.
-    const rides = ws.db.prepare('SELECT id FROM rides ORDER BY id').pluck().all() as number[];
-    ws.db.prepare('DELETE FROM frame_flags WHERE flag = ?').run(CROSS_RIDE_FLAG);
-    let n = 0;
-    for (const r of rides) n += ws.db.transaction(() => flagCrossRideDuplicates(ws.db, r, d))();
-    assert.equal(n, expected);
-    assert.deepEqual(crossFlags(ws.db), flagged);
     // Before a new ride's transaction: its hashes against every frame the location holds.
     const locA = locationId(ws.db, 'A');
     const probe = [...frames.filter((f) => f.loc === locA).slice(-30).map((f) => f.dhash), null, 'ffffffffffffffff'];

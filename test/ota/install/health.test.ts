@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { serveLocal } from '../../helpers/local-http.js';
 import { configureLogging } from '../../../lib/log.js';
 import { metricsProbe, parseRuntimeMetrics, runHealthWindow, statusFileProbe, type HealthClock, type HealthCriteria, type RuntimeProbe, type RuntimeStatus } from '../../../ota/install/health.js';
 import { createRuntimeMetrics } from '../../../telemetry/runtime-metrics.js';
@@ -98,19 +98,17 @@ describe('health window', () => {
 
 describe('runtime status sources', () => {
   let dir: string;
-  let server: Server;
+  let server: Awaited<ReturnType<typeof serveLocal>>;
   let url: string;
   let body = '';
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sidewalk-health-'));
-    server = createServer((_req, res) => res.end(body));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const addr = server.address();
-    url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/metrics`;
+    server = await serveLocal((_req, res) => res.end(body));
+    url = `${server.base}/metrics`;
   });
   after(async () => {
     rmSync(dir, { recursive: true, force: true });
-    await new Promise((r) => server.close(r));
+    await server.close();
   });
 
   test('reads the runtime status file', async () => {
