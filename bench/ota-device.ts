@@ -2,25 +2,22 @@
  * A simulated device for the OTA benchmark, built like test/ota/sim-device.ts but with a large,
  * sparse inactive root slot (SimulatedFirmware.createDisk allocates every partition in memory, which
  * would distort the RSS measurement), and the real artifact reader behind the Updater, opened as
- * ota/device.ts opens it (createReadStream of the artifact file, ARTIFACT_READ_BYTES reads).
+ * ota/device.ts opens it (openArtifactFile).
  */
-import { createReadStream } from 'node:fs';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runMenderArtifact } from '../build/mender-artifact-cli.js';
-import { openArtifact } from '../ota/artifact/index.js';
+import { openArtifactFile } from '../ota/artifact/index.js';
 import { makeSimImage } from '../ota/boot/sim-image.js';
 import { SimulatedBootControl, SimulatedFirmware, simulatedLayout } from '../ota/boot/simulated.js';
 import { nodeFs } from '../ota/fs.js';
-import { ARTIFACT_READ_BYTES } from '../ota/device.js';
 import { VersionStore } from '../ota/install/store.js';
 import { Updater, type ProgressEvent } from '../ota/install/updater.js';
-import { writeRootfsPayloads, type SlotVerify } from '../ota/install/payloads.js';
+import { writeRootfsPayloads } from '../ota/install/payloads.js';
+import type { SlotVerify } from '../ota/install/slot-verify.js';
 import type { OpenedArtifact } from '../ota/artifact/types.js';
 
 export const DEVICE_TYPE = 'raspberrypi4';
-/** As ota/device.ts opens artifacts. */
-export const READ_CHUNK_BYTES = ARTIFACT_READ_BYTES;
 const CURRENT = { artifact_name: 'os-1.0', 'rootfs-image.version': '1.0' };
 
 /** Writes `bytes` of random (or, with `zero`, sparse zero) content. */
@@ -57,8 +54,7 @@ export interface BenchDevice {
 }
 
 /** Slot A committed and booted (small sim images); slot B's root is a sparse file of `rootBytes`. */
-/** `readChunkBytes`: the artifact file's read size (createReadStream highWaterMark), as ota/device.ts by default. */
-export async function makeDevice(dir: string, rootBytes: number, onProgress?: (e: ProgressEvent) => void, readChunkBytes = READ_CHUNK_BYTES): Promise<BenchDevice> {
+export async function makeDevice(dir: string, rootBytes: number, onProgress?: (e: ProgressEvent) => void): Promise<BenchDevice> {
   const layout = simulatedLayout(join(dir, 'disk'));
   await mkdir(layout.selectorDir, { recursive: true });
   await writeFile(join(layout.selectorDir, 'autoboot.txt'), '[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\n');
@@ -80,7 +76,7 @@ export async function makeDevice(dir: string, rootBytes: number, onProgress?: (e
     stateDir,
     stores: { model: new VersionStore(nodeFs, join(stateDir, 'stores', 'model'), 'model'), app: new VersionStore(nodeFs, join(stateDir, 'stores', 'app'), 'app') },
     boot,
-    openArtifact: async (path) => openBenchArtifact(path, readChunkBytes),
+    openArtifact: openBenchArtifact,
     health: { os: async () => ({ ok: true, polls: 1 }), model: async () => ({ ok: true, polls: 1 }), app: async () => ({ ok: true, polls: 1 }) },
     notifyRuntime: async () => {},
     isMoving: async () => false,
@@ -92,9 +88,9 @@ export async function makeDevice(dir: string, rootBytes: number, onProgress?: (e
   return { updater, boot, targetRoot: layout.slots.B.rootDevice };
 }
 
-/** As the Updater opens it: createReadStream with ARTIFACT_READ_BYTES reads, no keys, the bench device's provides. */
-function openBenchArtifact(path: string, highWaterMark = READ_CHUNK_BYTES): Promise<OpenedArtifact> {
-  return openArtifact(createReadStream(path, { highWaterMark }), { publicKeys: [], allowUnsigned: true, deviceType: DEVICE_TYPE, deviceProvides: CURRENT });
+/** As the Updater opens it (ota/device.ts), with no keys and the bench device's provides. */
+function openBenchArtifact(path: string): Promise<OpenedArtifact> {
+  return openArtifactFile(path, { publicKeys: [], allowUnsigned: true, deviceType: DEVICE_TYPE, deviceProvides: CURRENT });
 }
 
 /**
@@ -125,11 +121,11 @@ export async function installRootfs(device: BenchDevice, artifact: string): Prom
 }
 
 /** The artifact reader alone (parse, stream, sha256 check), as the installer opens it: seconds. */
-export async function readArtifactOnly(artifact: string, highWaterMark = 64 * 1024): Promise<number> {
+export async function readArtifactOnly(artifact: string): Promise<number> {
   const t0 = performance.now();
-  const opened = await openBenchArtifact(artifact, highWaterMark);
+  const opened = await openBenchArtifact(artifact);
   try {
-    for await (const p of opened.payloads()) for await (const _chunk of p.stream) void _chunk;
+    for await (const p of opened.payloads()) for await (const chunk of p.chunks()) chunk.release();
   } finally {
     await opened.close();
   }

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { SchemaObject } from 'ajv';
 import { SidewalkError } from '../lib/errors.js';
 import { compileConfigSchema, readYamlFile, validateConfigObject } from '../lib/config-file.js';
-import type { SlotVerify } from './install/payloads.js';
+import type { SlotVerify } from './install/slot-verify.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sidewalk/ota.yaml';
 
@@ -144,7 +144,7 @@ export const otaConfigSchema: SchemaObject = {
           enum: ['sampled', 'full', 'off'],
           default: 'sampled',
           description:
-            "How a written OS slot is read back after its fsync (its cached pages dropped first, so the card is read, not memory): sampled = 16 x 1 MiB ranges (first and last MiB included) hashed while writing, catches fake-capacity and dying cards for a fraction of a full pass; full = the whole image against the artifact's sha256 (a second hash pass, ~40% of install time on a Pi 4); off = no read-back. The artifact's signed checksum is checked while streaming in every case.",
+            "How a written OS slot is read back after its fsync (its cached pages dropped first, so the card is read, not memory): sampled = 16 x 256 KiB ranges (the first and the last included) hashed while writing, catches fake-capacity and dying cards for a fraction of a full pass; full = the whole image against the artifact's sha256 (a second hash pass, ~40% of install time on a Pi 4); off = no read-back. The artifact's signed checksum is checked while streaming in every case.",
         },
       },
     },

@@ -4,12 +4,12 @@
  * Also the process lock that keeps the CLI and the daemon from driving the journal at the same time.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
-import { openArtifact } from './artifact/index.js';
+import { openArtifactFile } from './artifact/index.js';
 import { RealBootControl } from './boot/real.js';
 import { SimulatedBootControl, SimulatedFirmware, simulatedLayout } from './boot/simulated.js';
 import type { BootControl, SlotConfig, SlotName } from './boot/types.js';
@@ -26,13 +26,6 @@ function slots(y: { A: SlotYaml; B: SlotYaml }): Record<SlotName, SlotConfig> {
   const one = (s: SlotYaml): SlotConfig => ({ bootPartition: s.boot_partition, bootDevice: s.boot_device, rootDevice: s.root_device });
   return { A: one(y.A), B: one(y.B) };
 }
-
-/**
- * Read size of an artifact file (fs.ReadStream's default). Every read is a fresh buffer that lives
- * until a GC; bench:ota (2), a 1 GB install, peaked at 74-95 MB with 64 KiB, 80-102 MB with 128 KiB,
- * 105-126 MB with 1 MiB, while larger reads streamed only ~10-30% faster.
- */
-export const ARTIFACT_READ_BYTES = 64 * 1024;
 
 export function simulatedFirmware(config: OtaConfig): SimulatedFirmware {
   const dir = config.boot.simulated_dir!;
@@ -105,7 +98,7 @@ export function createUpdater(config: OtaConfig, options: { onProgress?: (e: Pro
         }
       });
       const deviceProvides = (await readProvides(nodeFs, providesPath, config.factory_provides)).current;
-      return openArtifact(createReadStream(path, { highWaterMark: ARTIFACT_READ_BYTES }), { publicKeys, allowUnsigned: config.allow_unsigned, deviceType: config.device_type, deviceProvides });
+      return openArtifactFile(path, { publicKeys, allowUnsigned: config.allow_unsigned, deviceType: config.device_type, deviceProvides });
     },
     health: {
       os: () => runHealthWindow(probe, criteria(config.health.os)),

@@ -1,16 +1,51 @@
 import { SidewalkError, isSidewalkError } from '../../lib/errors.js';
 import { ArtifactErrorCodes as E } from './errors.js';
+import type { PositionalSource } from './source.js';
+
+/** Read size from a positional source: headers and small members only (payloads are read pooled). */
+const FILL_BYTES = 64 * 1024;
+
+/** A source's own failure (I/O, network), as the reader reports it. */
+export function readFailed(label: string, offset: number, err: unknown): SidewalkError {
+  return new SidewalkError(E.READ_FAILED, `${label}: reading failed at byte ${offset}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
 
 /**
- * Pull-based reader over an async iterable of chunks: exact reads and bounded chunk streaming,
- * never more than one source chunk buffered. `label` names the stream in error messages.
+ * Pull-based reader over an async iterable of chunks, or over a positional source: exact reads and
+ * bounded chunk streaming, never more than one source chunk buffered. Over a positional source,
+ * skips cost nothing and `source` lets a caller read the bytes ahead itself. `label` names the
+ * stream in error messages.
  */
 export class ByteReader {
   readonly label: string;
   #it: AsyncIterator<Buffer>;
+  /** atPositions only: the source, and how a skip moves its next read. */
+  #positional: { source: PositionalSource; seek(position: number): void } | null = null;
   #buf: Buffer = Buffer.alloc(0);
   #eof = false;
   #offset = 0;
+
+  /** Reads `source` from position 0 (its positions are this reader's offsets). */
+  static atPositions(source: PositionalSource, label: string): ByteReader {
+    let position = 0;
+    async function* fills(): AsyncGenerator<Buffer> {
+      while (position < source.size) {
+        const buffer = Buffer.allocUnsafe(Math.min(FILL_BYTES, source.size - position));
+        const n = await source.read(buffer, position);
+        if (n === 0) return; // the file shrank: the caller's read reports what is missing
+        position += n;
+        yield buffer.subarray(0, n);
+      }
+    }
+    const reader = new ByteReader(fills(), label);
+    reader.#positional = {
+      source,
+      seek: (to) => {
+        position = to;
+      },
+    };
+    return reader;
+  }
 
   constructor(source: AsyncIterable<Buffer | Uint8Array | string>, label: string) {
     this.label = label;
@@ -22,7 +57,7 @@ export class ByteReader {
           r = await inner.next();
         } catch (err) {
           if (isSidewalkError(err)) throw err;
-          throw new SidewalkError(E.READ_FAILED, `${label}: reading failed at byte ${this.#offset}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+          throw readFailed(label, this.#offset, err);
         }
         if (r.done) return r;
         const v = r.value;
@@ -35,6 +70,11 @@ export class ByteReader {
   /** Bytes consumed so far. */
   get offset(): number {
     return this.#offset;
+  }
+
+  /** The positional source behind this reader (its position `offset` is the next unconsumed byte), or null for a stream. */
+  get source(): PositionalSource | null {
+    return this.#positional?.source ?? null;
   }
 
   async #fill(): Promise<boolean> {
@@ -87,7 +127,19 @@ export class ByteReader {
   }
 
   async skip(n: number, what: string): Promise<void> {
-    for await (const _ of this.chunks(n, what)) void _;
+    if (this.#positional === null) {
+      for await (const _ of this.chunks(n, what)) void _;
+      return;
+    }
+    // Past what is buffered, a positional skip only moves the position (the bytes are never read).
+    const rest = n - this.#take(Math.min(n, this.#buf.length)).length;
+    if (rest === 0) return;
+    const size = this.#positional.source.size;
+    const to = Math.min(this.#offset + rest, size);
+    const missing = this.#offset + rest - to;
+    this.#offset = to;
+    this.#positional.seek(to);
+    if (missing > 0) throw new SidewalkError(E.TRUNCATED, `${this.label}: ${what} ends at byte ${size}, ${missing} of ${n} bytes missing`);
   }
 
   /**

@@ -8,9 +8,11 @@ import { compressionOf, decompress } from './decompress.js';
 import { ArtifactErrorCodes as E } from './errors.js';
 import { parseHeader } from './header.js';
 import { parseManifest, parseVersion, type Manifest } from './manifest.js';
-import { PayloadCursor } from './payload-stream.js';
+import { PayloadCursor, type PayloadSource } from './payload-stream.js';
 import { checkPolicy } from './policy.js';
+import { PooledRange } from './pooled-range.js';
 import { parsePublicKeys, signatureSchemeOf, verifyManifestSignature } from './signature.js';
+import { openFileSource, windowOf } from './source.js';
 import { TarReader, type TarEntry } from './tar.js';
 import type { ArtifactInfo, ArtifactPayload, ArtifactPolicy, OpenedArtifact } from './types.js';
 
@@ -22,6 +24,8 @@ const MAX_SIG_BYTES = 8192;
 const MAX_HEADER_BYTES = 16 << 20;
 /** Zero padding accepted after an end-of-archive marker (writers pad to at most a 10 KiB record). */
 const MAX_TRAILING_BYTES = 1 << 20;
+/** Read size when an artifact has to be streamed (a pipe, not a file). */
+const STREAM_READ_BYTES = 64 * 1024;
 const HEADER = /^header\.tar(\.[a-z]+)?$/;
 const DATA = /^data\/(\d{4})\.tar(\.[a-z]+)?$/;
 const KNOWN = /^(version|manifest|manifest\.sig|manifest-augment|header\.tar.*|header-augment\.tar.*|data\/\d{4}\.tar.*)$/;
@@ -55,12 +59,27 @@ async function readRegular(tar: TarReader, e: TarEntry, max: number): Promise<Bu
  * (version, manifest, signature, header checksum, header, device policy) and returns; payload bytes
  * are verified while they stream. Memory stays bounded: only version/manifest/sig/header are buffered.
  */
-export async function openArtifact(source: Readable, policy: ArtifactPolicy): Promise<OpenedArtifact> {
-  const keys = parsePublicKeys(policy.publicKeys);
-  const outer = new ByteReader(source, 'artifact');
+export function openArtifact(source: Readable, policy: ArtifactPolicy): Promise<OpenedArtifact> {
+  return openFrom(new ByteReader(source, 'artifact'), async () => void source.destroy(), policy);
+}
+
+/**
+ * openArtifact() for a file: the same checks, but read at positions, so an uncompressed payload is
+ * copied in large reads into reused buffers (see ArtifactPayload.chunks) and skipped members are
+ * never read. A pipe or device that cannot be read at positions is streamed.
+ */
+export async function openArtifactFile(path: string, policy: ArtifactPolicy): Promise<OpenedArtifact> {
+  const source = await openFileSource(path);
+  if (source === null) return openArtifact(createReadStream(path, { highWaterMark: STREAM_READ_BYTES }), policy);
+  return openFrom(ByteReader.atPositions(source, 'artifact'), () => source.close(), policy);
+}
+
+/** `releaseSource` runs first on close or failure (so a read stalled on a stream settles). */
+async function openFrom(outer: ByteReader, releaseSource: () => Promise<void>, policy: ArtifactPolicy): Promise<OpenedArtifact> {
   const tar = new TarReader(outer);
   let inner: ByteReader | undefined;
   try {
+    const keys = parsePublicKeys(policy.publicKeys);
     let e = await tar.next();
     if (e?.name !== 'version') throw misplaced(e, 'version (first member)');
     const versionBytes = await readRegular(tar, e, MAX_VERSION_BYTES);
@@ -112,7 +131,10 @@ export async function openArtifact(source: Readable, policy: ArtifactPolicy): Pr
       if (e.type !== '0') throw new SidewalkError(E.UNEXPECTED_MEMBER, `artifact: member ${e.name} is not a regular file`);
       const dataCompression = compressionOf(e.name, 'data/0000.tar');
       info.compression = compression = dataCompression;
-      inner = new ByteReader(decompress(tar.body(e), dataCompression, e.name), e.name);
+      // Uncompressed in a file: the data tar is a window of it (its bodies are read where they lie).
+      const file = outer.source;
+      if (file !== null && dataCompression === 'none') inner = ByteReader.atPositions(windowOf(file, outer.offset, e.size), e.name);
+      else inner = new ByteReader(decompress(tar.body(e), dataCompression, e.name), e.name);
       dataTar = new TarReader(inner);
     } else if (files.length > 0) {
       throw new SidewalkError(E.TRUNCATED, `artifact: ends after ${headerName}, but the manifest lists ${files.length} payload file(s)`);
@@ -159,9 +181,17 @@ export async function openArtifact(source: Readable, policy: ArtifactPolicy): Pr
     const close = async (): Promise<void> => {
       if (closed) return;
       closed = true;
-      source.destroy(); // first, so a read stalled on the source settles
+      await releaseSource().catch(() => undefined);
       await inner?.close().catch(() => undefined);
       await outer.close().catch(() => undefined);
+    };
+
+    // A body read where it lies is skipped by the data tar afterwards, at no cost.
+    const payloadSource = (f: TarEntry): PayloadSource => {
+      const file = inner?.source ?? null;
+      if (file === null) return { streamed: dataTar!.body(f) };
+      const what = `member ${f.name} (header at byte ${f.headerOffset})`;
+      return { pooled: new PooledRange(file, f.bodyOffset, f.size, { label: inner!.label, what, offset: f.bodyOffset }) };
     };
 
     async function* payloads(): AsyncGenerator<ArtifactPayload> {
@@ -170,10 +200,14 @@ export async function openArtifact(source: Readable, policy: ArtifactPolicy): Pr
       try {
         while (pending !== null) {
           const f: TarEntry = pending;
-          const cursor = new PayloadCursor(f.name, dataTar!.body(f), expected.get(f.name)!);
-          yield { name: f.name, size: f.size, stream: cursor.stream() };
-          if (closed) throw new SidewalkError(E.CLOSED, 'artifact: closed while reading payloads');
-          await cursor.drain();
+          const cursor = new PayloadCursor(f.name, payloadSource(f), expected.get(f.name)!);
+          try {
+            yield { name: f.name, size: f.size, stream: cursor.stream(), chunks: () => cursor.chunks() };
+            if (closed) throw new SidewalkError(E.CLOSED, 'artifact: closed while reading payloads');
+            await cursor.drain();
+          } finally {
+            cursor.dispose();
+          }
           pending = await nextFile();
         }
         await finish();
@@ -185,7 +219,7 @@ export async function openArtifact(source: Readable, policy: ArtifactPolicy): Pr
 
     return { info, payloads, close };
   } catch (err) {
-    source.destroy();
+    await releaseSource().catch(() => undefined);
     await inner?.close().catch(() => undefined);
     await outer.close().catch(() => undefined);
     throw err;
@@ -194,7 +228,7 @@ export async function openArtifact(source: Readable, policy: ArtifactPolicy): Pr
 
 /** Reads a whole artifact file once, verifying everything (payload checksums included); returns its description. */
 export async function inspectArtifact(path: string, policy: ArtifactPolicy): Promise<ArtifactInfo> {
-  const artifact = await openArtifact(createReadStream(path, { highWaterMark: 1 << 20 }), policy);
+  const artifact = await openArtifactFile(path, policy);
   try {
     for await (const p of artifact.payloads()) p.stream.destroy(); // payloads() drains and verifies
   } finally {

@@ -13,6 +13,8 @@ export interface TarEntry {
   type: string;
   /** Byte offset of this entry's (first) header in its stream. */
   headerOffset: number;
+  /** Byte offset of this entry's body in its stream. */
+  bodyOffset: number;
 }
 
 const BLOCK = 512;
@@ -114,7 +116,7 @@ export class TarReader {
       }
       this.#left = size;
       this.#pad = (BLOCK - (size % BLOCK)) % BLOCK;
-      return { name, size, type, headerOffset };
+      return { name, size, type, headerOffset, bodyOffset: this.#in.offset };
     }
   }
 

@@ -40,11 +40,25 @@ export interface ArtifactInfo {
   scripts?: string[];
 }
 
+/** Payload bytes lent by the reader: `data` stays untouched until release(), after which its buffer may be read into again. */
+export interface PayloadChunk {
+  data: Buffer;
+  /** Hands the buffer back (idempotent). Call it once done with `data`, e.g. when its write has completed. */
+  release(): void;
+}
+
 export interface ArtifactPayload {
   name: string;
   size: number;
   /** Errors with ARTIFACT_PAYLOAD_CHECKSUM at its end when the content does not match the manifest. */
   stream: Readable;
+  /**
+   * The same bytes as lent chunks, without a copy: from an artifact file with an uncompressed data
+   * member they are read into a small pool of reused buffers, so each chunk must be released when
+   * the caller is done with it (holding the whole pool stalls the next chunk). Ends with the same
+   * ARTIFACT_PAYLOAD_CHECKSUM error. Consume either this or `stream`, not both.
+   */
+  chunks(): AsyncIterable<PayloadChunk>;
 }
 
 export interface OpenedArtifact {

@@ -4,7 +4,7 @@ import type { BootControl, SlotName } from '../boot/types.js';
 import type { OtaFs } from '../fs.js';
 import type { OtaState } from '../journal.js';
 import type { HealthResult } from './health.js';
-import type { SlotVerify } from './payloads.js';
+import type { SlotVerify } from './slot-verify.js';
 import type { StoreKind, VersionStore } from './store.js';
 
 export type UpdateKind = 'rootfs' | StoreKind;

@@ -49,7 +49,7 @@ export function fakeArtifact(payloadType: string, name: string, files: { name: s
   };
 }
 
-/** Opens a fake artifact with the reader's contract; `corrupt` flips a byte of the named file's content. */
+/** Opens a fake artifact with the reader's contract (stream, or chunks lent until released); `corrupt` flips a byte of the named file's content. */
 export function openFake(a: FakeArtifact, corrupt?: string): OpenedArtifact {
   return {
     info: a.info,
@@ -62,7 +62,16 @@ export function openFake(a: FakeArtifact, corrupt?: string): OpenedArtifact {
           for (let off = 0; off < data.length; off += CHUNK_BYTES) yield data.subarray(off, off + CHUNK_BYTES);
           if (sha(data) !== want) throw new SidewalkError('ARTIFACT_PAYLOAD_CHECKSUM', `${f.name}: invalid checksum`);
         }
-        yield { name: f.name, size: data.length, stream: Readable.from(chunks(), { objectMode: false }) };
+        const pieces = chunks();
+        // Lent chunks are poisoned on release, as a pooled reader would read over them: a consumer
+        // that releases a chunk before its write has landed writes garbage.
+        async function* lent() {
+          for await (const piece of pieces) {
+            const data = Buffer.from(piece);
+            yield { data, release: () => void data.fill(0xee) };
+          }
+        }
+        yield { name: f.name, size: data.length, stream: Readable.from(pieces, { objectMode: false }), chunks: lent };
       }
     },
     close: async () => {},

@@ -3,11 +3,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openArtifact, type ArtifactPolicy } from '../../../ota/artifact/index.js';
+import { openArtifact, openArtifactFile, type ArtifactPolicy, type OpenedArtifact } from '../../../ota/artifact/index.js';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { chunked, collect, makeKeys, makeTempDir, menderArtifact, type TestKeys } from './fixtures.js';
 
-/** Deterministic mutations of small real artifacts: each is accepted with the exact payload, or refused with a SidewalkError. */
+/**
+ * Deterministic mutations of small real artifacts: each is accepted with the exact payload, or refused
+ * with a SidewalkError, and the same verdict comes from a stream and from a file (read at positions,
+ * an uncompressed payload through the reader's buffer pool and hashing thread).
+ */
 const CASES_PER_ARTIFACT = 200;
 const CASE_TIMEOUT_MS = 10_000;
 
@@ -44,18 +48,50 @@ function mutate(src: Buffer, rnd: () => number): { bytes: Buffer; what: string }
   return { bytes: Buffer.concat([src.subarray(0, pos), src.subarray(pos + len)]), what: `delete ${len} at ${pos}` };
 }
 
-async function readAll(bytes: Buffer, policy: ArtifactPolicy, signal: AbortSignal): Promise<Map<string, Buffer>> {
-  const opened = await openArtifact(chunked(bytes, 300), policy);
+type Via = 'stream' | 'file';
+
+async function readAll(bytes: Buffer, policy: ArtifactPolicy, signal: AbortSignal, via: Via = 'stream'): Promise<Map<string, Buffer>> {
+  let opened: OpenedArtifact;
+  if (via === 'stream') {
+    opened = await openArtifact(chunked(bytes, 300), policy);
+  } else {
+    const file = join(dir, 'case.mender');
+    await writeFile(file, bytes);
+    opened = await openArtifactFile(file, policy);
+  }
   const out = new Map<string, Buffer>();
   try {
     for await (const p of opened.payloads()) {
       signal.throwIfAborted();
-      out.set(p.name, await collect(p.stream));
+      if (via === 'stream') {
+        out.set(p.name, await collect(p.stream));
+        continue;
+      }
+      const parts: Buffer[] = [];
+      for await (const chunk of p.chunks()) {
+        parts.push(Buffer.from(chunk.data));
+        chunk.release();
+      }
+      out.set(p.name, Buffer.concat(parts));
     }
   } finally {
     await opened.close();
   }
   return out;
+}
+
+/** 'accepted', or the refusal's code; anything but a SidewalkError is a crash. */
+async function verdict(bytes: Buffer, policy: ArtifactPolicy, expected: Map<string, Buffer>, name: string, via: Via): Promise<string> {
+  try {
+    const got = await withTimeout((signal) => readAll(bytes, policy, signal, via), name);
+    assert.deepEqual([...got.keys()], [...expected.keys()], name);
+    for (const [k, v] of expected) assert.ok(got.get(k)!.equals(v), `${name}: accepted with different ${k}`);
+    return 'accepted';
+  } catch (err) {
+    if (err instanceof assert.AssertionError) throw err;
+    assert.ok(isSidewalkError(err), `${name}: crashed with ${err instanceof Error ? err.stack : String(err)}`);
+    return err.code;
+  }
 }
 
 function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, what: string): Promise<T> {
@@ -80,7 +116,7 @@ for (const [label, extra, policy, seed] of [
   ['rsa-lzma', ['-k', 'RSA', '--compression', 'lzma'], 'RSA', 2],
   ['unsigned-none', ['--compression', 'none'], 'NONE', 3],
 ] as const) {
-  test(`fuzz ${label}: ${CASES_PER_ARTIFACT} seeded mutations, each accepted intact or refused with a SidewalkError`, async (t) => {
+  test(`fuzz ${label}: ${CASES_PER_ARTIFACT} seeded mutations, each accepted intact or refused with a SidewalkError, alike from a stream and a file`, async (t) => {
     const file = join(dir, `${label}.mender`);
     const args = extra.map((a) => (a === 'EC' ? keys.ecPrivate : a === 'RSA' ? keys.rsaPrivate : a));
     await menderArtifact(['write', 'module-image', '-T', 'fuzz', '-t', 'dev', '-n', label, '-f', join(dir, 'a.bin'), '-f', join(dir, 'b.txt'), ...args, '-o', file]);
@@ -89,22 +125,18 @@ for (const [label, extra, policy, seed] of [
       policy === 'EC' ? { publicKeys: [keys.ecPublicPem] } : policy === 'RSA' ? { publicKeys: [keys.rsaPublicPem] } : { publicKeys: [], allowUnsigned: true };
     const expected = await readAll(original, pol, AbortSignal.timeout(CASE_TIMEOUT_MS));
     assert.equal(expected.size, 2);
+    assert.deepEqual(await readAll(original, pol, AbortSignal.timeout(CASE_TIMEOUT_MS), 'file'), expected);
     const rnd = createPrng(seed * 7919);
     const codes = new Map<string, number>();
     let accepted = 0;
     for (let i = 0; i < CASES_PER_ARTIFACT; i++) {
       const { bytes, what } = mutate(original, rnd);
       const name = `${label} case ${i} (${what})`;
-      try {
-        const got = await withTimeout((signal) => readAll(bytes, pol, signal), name);
-        assert.deepEqual([...got.keys()], [...expected.keys()], name);
-        for (const [k, v] of expected) assert.ok(got.get(k)!.equals(v), `${name}: accepted with different ${k}`);
-        accepted++;
-      } catch (err) {
-        if (err instanceof assert.AssertionError) throw err;
-        assert.ok(isSidewalkError(err), `${name}: crashed with ${err instanceof Error ? err.stack : String(err)}`);
-        codes.set(err.code, (codes.get(err.code) ?? 0) + 1);
-      }
+      const fromStream = await verdict(bytes, pol, expected, `${name}, streamed`, 'stream');
+      const fromFile = await verdict(bytes, pol, expected, `${name}, from a file`, 'file');
+      assert.equal(fromFile, fromStream, `${name}: a file and a stream of the same bytes get different verdicts`);
+      if (fromStream === 'accepted') accepted++;
+      else codes.set(fromStream, (codes.get(fromStream) ?? 0) + 1);
     }
     t.diagnostic(`${label}: ${accepted} accepted intact; refused: ${JSON.stringify(Object.fromEntries(codes))}`);
     // Both outcomes occur (padding flips are harmless; most mutations must be refused).

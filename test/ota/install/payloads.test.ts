@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { SAMPLE_BYTES, SAMPLE_COUNT, sampleRanges, writeRootfsPayloads, type SlotVerify } from '../../../ota/install/payloads.js';
+import { writeRootfsPayloads } from '../../../ota/install/payloads.js';
+import { SAMPLE_BYTES, SAMPLE_COUNT, sampleRanges, type SlotVerify } from '../../../ota/install/slot-verify.js';
 import type { BootControl } from '../../../ota/boot/types.js';
 import type { OtaFileHandle } from '../../../ota/fs.js';
 import { isSidewalkError } from '../../../lib/errors.js';
@@ -25,6 +26,8 @@ interface Counters {
   reads: number;
   readBytes: number;
   syncs: number;
+  /** fsyncs with no write in flight: the final one, after the whole image was written (background ones run beside writes). */
+  syncsIdle: number;
   inFlight: number;
   maxInFlight: number;
   maxInFlightBytes: number;
@@ -34,7 +37,7 @@ interface Counters {
 /** Partitions in memory, with the faults of cards that acknowledge writes they never store. */
 function memoryBoot(sizes: { boot: number; root: number }, faults: SlotFaults = {}): { boot: BootControl; parts: Map<string, Buffer>; n: Counters } {
   const parts = new Map([['B:boot', Buffer.alloc(sizes.boot)], ['B:root', Buffer.alloc(sizes.root)]]);
-  const n: Counters = { reads: 0, readBytes: 0, syncs: 0, inFlight: 0, maxInFlight: 0, maxInFlightBytes: 0, inFlightAtClose: 0 };
+  const n: Counters = { reads: 0, readBytes: 0, syncs: 0, syncsIdle: 0, inFlight: 0, maxInFlight: 0, maxInFlightBytes: 0, inFlightAtClose: 0 };
   const jitter = faults.jitterSeed === undefined ? null : createPrng(faults.jitterSeed);
   let inFlightBytes = 0;
   const turns = async (k: number) => {
@@ -68,6 +71,7 @@ function memoryBoot(sizes: { boot: number; root: number }, faults: SlotFaults = 
         },
         sync: async () => {
           n.syncs++;
+          if (n.inFlight === 0) n.syncsIdle++;
         },
         close: async () => {
           n.inFlightAtClose = Math.max(n.inFlightAtClose, n.inFlight);
@@ -123,11 +127,11 @@ describe('writing OS payloads onto a slot', () => {
     assert.equal(full.n.readBytes, BIG_ROOT, 'full reads the whole image back');
   });
 
-  test('a card that wraps writes around to its start fails the sampled read-back at the first MiB', async () => {
+  test('a card that wraps writes around to its start fails the sampled read-back at the first range', async () => {
     const wrap = memoryBoot(big, { wrapAt: 20 * MiB });
     await assert.rejects(writeRootfsPayloads(wrap.boot, 'B', openFake(bigArtifact)), (err) => {
       assert.ok(verifyCode('root')(err), String(err));
-      assert.match((err as Error).message, new RegExp(`bytes 0\\.\\.${MiB} read back`));
+      assert.match((err as Error).message, new RegExp(`bytes 0\\.\\.${SAMPLE_BYTES} read back`));
       return true;
     });
   });
@@ -163,13 +167,13 @@ describe('writing OS payloads onto a slot', () => {
     const { boot, n } = memoryBoot(big, { jitterSeed: 5 });
     await assert.rejects(writeRootfsPayloads(boot, 'B', openFake(bigArtifact, 'root.ext4')), (err) => isSidewalkError(err, 'ARTIFACT_PAYLOAD_CHECKSUM'));
     assert.equal(n.inFlightAtClose, 0);
-    assert.equal(n.syncs, 0);
+    assert.equal(n.syncsIdle, 0, 'the final fsync is never reached');
     assert.equal(n.reads, 0);
   });
 });
 
 describe('sample ranges', () => {
-  test('16 ranges of 1 MiB: the first and last MiB, the rest spread evenly and 4 KiB aligned', () => {
+  test('16 ranges of SAMPLE_BYTES: the first and the last, the rest spread evenly and 4 KiB aligned', () => {
     const size = 1000 * MiB + 12345;
     const ranges = sampleRanges(size);
     assert.equal(ranges.length, SAMPLE_COUNT);
@@ -184,7 +188,10 @@ describe('sample ranges', () => {
   });
 
   test('an image no larger than the samples together is one range: all of it', () => {
-    assert.deepEqual(sampleRanges(5 * MiB + 3), [{ start: 0, end: 5 * MiB + 3 }]);
+    const together = SAMPLE_COUNT * SAMPLE_BYTES;
+    assert.deepEqual(sampleRanges(together - 3), [{ start: 0, end: together - 3 }]);
+    assert.deepEqual(sampleRanges(together), [{ start: 0, end: together }]);
+    assert.equal(sampleRanges(together + 1).length, SAMPLE_COUNT);
     assert.deepEqual(sampleRanges(0), []);
   });
 });
