@@ -144,7 +144,7 @@ export const otaConfigSchema: SchemaObject = {
           enum: ['sampled', 'full', 'off'],
           default: 'sampled',
           description:
-            "How a written OS slot is read back after its fsync (its cached pages dropped first, so the card is read, not memory): sampled = 16 x 256 KiB ranges (the first and the last included) hashed while writing, catches fake-capacity and dying cards for a fraction of a full pass; full = the whole image against the artifact's sha256 (a second hash pass, ~40% of install time on a Pi 4); off = no read-back. The artifact's signed checksum is checked while streaming in every case.",
+            "How a written OS slot is read back after its fsync (with O_DIRECT, or after dropping its cached pages, so the card is read, not memory): sampled = 16 x 256 KiB ranges (the first and the last included) hashed while writing, catches fake-capacity and dying cards for a fraction of a full pass; full = the whole image against the artifact's sha256 (a second hash pass, ~40% of install time on a Pi 4); off = no read-back. The artifact's signed checksum is checked while streaming in every case.",
         },
       },
     },

@@ -4,6 +4,8 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
@@ -70,19 +72,58 @@ class RangeHashes {
   }
 }
 
-/**
- * Evicts the partition's cached pages (posix_fadvise DONTNEED through GNU dd), so the read-back
- * comes from the medium and not from the page cache the writes just filled; works on block devices
- * and regular files (fsync'd, hence clean, pages). Not fatal when it cannot: dd missing or not GNU,
- * or a tmpfs-backed file (dd succeeds there, the pages stay). The path comes from the slot config.
- */
-async function dropCachedPages(boot: BootControl, slot: SlotName, kind: PartitionKind): Promise<void> {
+/** Alignment of O_DIRECT offsets, lengths and memory: a 4 KiB page suits 512-byte and 4Kn media alike. */
+const DIRECT_ALIGN = 4096;
+const WASM_PAGE_BYTES = 64 * 1024;
+/** The one part of the WebAssembly global used here (@types/node does not declare it). */
+const { Memory: WasmMemory } = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
+
+/** How the read-back reached the medium, for the log. */
+type ReadBackMode = 'O_DIRECT' | 'cache dropped' | 'through the handle';
+
+/** What a read-back reads through. */
+interface ReadHandle {
+  read(buffer: Buffer, position: number): Promise<number>;
+  close(): Promise<void>;
+  /** Allocates the read buffers this handle needs. */
+  buffer(bytes: number): Buffer;
+}
+
+function devicePath(boot: BootControl, slot: SlotName, kind: PartitionKind): string | undefined {
   const config = boot.slots?.[slot];
-  const path = kind === 'boot' ? config?.bootDevice : config?.rootDevice;
-  if (!path) {
-    log.debug(`slot ${slot} ${kind}: no device path (not a real or simulated boot control), no cache to drop`);
-    return;
+  return kind === 'boot' ? config?.bootDevice : config?.rootDevice;
+}
+
+/**
+ * The partition opened with O_DIRECT: reads bypass the page cache and come from the medium, not from
+ * the pages the writes just filled. Node cannot allocate aligned Buffers; a WebAssembly memory starts
+ * on a page boundary, so the read buffers live in one. Null where O_DIRECT cannot be opened.
+ */
+async function openDirect(path: string): Promise<ReadHandle | null> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_DIRECT);
+  } catch (err) {
+    log.debug(`${path}: no O_DIRECT (${(err as Error).message}); dropping the cached pages instead`);
+    return null;
   }
+  return {
+    read: async (buffer, position) => (await handle.read(buffer, 0, buffer.length, position)).bytesRead,
+    close: () => handle.close(),
+    buffer: (bytes) => {
+      const pages = Math.ceil(bytes / WASM_PAGE_BYTES);
+      return Buffer.from(new WasmMemory({ initial: pages, maximum: pages }).buffer, 0, bytes);
+    },
+  };
+}
+
+/**
+ * Evicts the partition's cached pages (posix_fadvise DONTNEED through GNU dd), for a read-back
+ * through the page cache where O_DIRECT is refused. Works on block devices and regular files
+ * (fsync'd, hence clean, pages). Not fatal when it cannot: dd missing or not GNU, or a tmpfs-backed
+ * file (dd succeeds there, the pages stay).
+ */
+async function dropCachedPages(path: string): Promise<void> {
   try {
     await execFileAsync('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none'], { timeout: 60_000 });
   } catch (err) {
@@ -92,19 +133,44 @@ async function dropCachedPages(boot: BootControl, slot: SlotName, kind: Partitio
 }
 
 /**
- * Reads the ranges back (after evicting the cache) and compares each with its hash: a card that lost
- * writes is caught before we boot it. The ranges are read in READ_CHUNK pieces, READ_AHEAD of them in
- * flight (the sampled ranges are scattered: parallel reads hide the card's seek latency), hashed in order.
+ * Reads the ranges back from the medium (O_DIRECT; else after dropping the cached pages; a handle
+ * without a device path as it is) and compares each with its hash: a card that lost writes is
+ * caught before we boot it. Reads are DIRECT_ALIGN aligned (only each range's own bytes are hashed)
+ * and at most READ_CHUNK long, READ_AHEAD of them in flight (the sampled ranges are scattered:
+ * parallel reads hide the card's seek latency), hashed in order.
  */
-async function readBack(boot: BootControl, slot: SlotName, kind: PartitionKind, ranges: ByteRange[], sha256s: string[]): Promise<void> {
-  await dropCachedPages(boot, slot, kind);
+async function readBack(boot: BootControl, slot: SlotName, kind: PartitionKind, ranges: ByteRange[], sha256s: string[]): Promise<ReadBackMode> {
+  const path = devicePath(boot, slot, kind);
+  const direct = path ? await openDirect(path) : null;
+  if (direct) {
+    try {
+      await readRanges(direct, slot, kind, ranges, sha256s);
+      return 'O_DIRECT';
+    } catch (err) {
+      // A medium whose blocks are larger than DIRECT_ALIGN refuses the reads: read through the cache.
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      log.warn(`${path}: O_DIRECT read refused (${(err as Error).message}); dropping the cached pages instead`);
+    }
+  }
+  if (path) await dropCachedPages(path);
+  else log.debug(`slot ${slot} ${kind}: no device path (not a real or simulated boot control), read through its handle`);
+  const handle = await boot.openPartition(slot, kind, 'r');
+  await readRanges({ read: (buffer, position) => handle.read(buffer, position), close: () => handle.close(), buffer: (bytes) => Buffer.allocUnsafe(bytes) }, slot, kind, ranges, sha256s);
+  return path ? 'cache dropped' : 'through the handle';
+}
+
+async function readRanges(handle: ReadHandle, slot: SlotName, kind: PartitionKind, ranges: ByteRange[], sha256s: string[]): Promise<void> {
   const pieces = ranges.flatMap((r, range) => {
-    const out: { range: number; pos: number; bytes: number }[] = [];
-    for (let pos = r.start; pos < r.end; pos += READ_CHUNK) out.push({ range, pos, bytes: Math.min(READ_CHUNK, r.end - pos) });
+    const out: { range: number; pos: number; bytes: number; from: number; to: number }[] = [];
+    const alignedEnd = Math.ceil(r.end / DIRECT_ALIGN) * DIRECT_ALIGN;
+    for (let pos = Math.floor(r.start / DIRECT_ALIGN) * DIRECT_ALIGN; pos < r.end; pos += READ_CHUNK) {
+      const bytes = Math.min(READ_CHUNK, alignedEnd - pos);
+      // This range's bytes within the piece.
+      out.push({ range, pos, bytes, from: Math.max(r.start - pos, 0), to: Math.min(r.end - pos, bytes) });
+    }
     return out;
   });
-  const handle = await boot.openPartition(slot, kind, 'r');
-  const buffers = Array.from({ length: Math.min(READ_AHEAD, pieces.length) }, () => Buffer.allocUnsafe(READ_CHUNK));
+  const buffers = Array.from({ length: Math.min(READ_AHEAD, pieces.length) }, () => handle.buffer(READ_CHUNK));
   const reads: Promise<number>[] = [];
   const start = (k: number) => {
     const piece = pieces[k];
@@ -116,8 +182,8 @@ async function readBack(boot: BootControl, slot: SlotName, kind: PartitionKind, 
     let short = false;
     for (const [k, piece] of pieces.entries()) {
       const n = await reads[k]!;
-      if (n < piece.bytes) short = true; // a slot smaller than what was written: fails the compare below
-      if (n > 0) hash.update(buffers[k % buffers.length]!.subarray(0, n));
+      if (n < piece.to) short = true; // a slot smaller than what was written: fails the compare below
+      if (n > piece.from) hash.update(buffers[k % buffers.length]!.subarray(piece.from, Math.min(n, piece.to)));
       start(k + buffers.length);
       if (pieces[k + 1]?.range === piece.range) continue;
       const got = hash.digest('hex');
@@ -134,7 +200,6 @@ async function readBack(boot: BootControl, slot: SlotName, kind: PartitionKind, 
     await handle.close();
   }
 }
-
 
 /**
  * The read-back of one written image, after its final fsync. Checking sampled ranges while the
@@ -170,7 +235,7 @@ export class SlotChecker {
   async finish(): Promise<string> {
     if (this.#ranges.length === 0) return 'no read-back';
     const digests = this.#hashes ? this.#hashes.digests() : [this.#manifestSha256];
-    await readBack(this.#boot, this.#slot, this.#kind, this.#ranges, digests);
-    return this.#hashes === null ? 'read back all of it' : `read back ${this.#ranges.length} x ${SAMPLE_BYTES} bytes`;
+    const mode = await readBack(this.#boot, this.#slot, this.#kind, this.#ranges, digests);
+    return `read back ${this.#hashes === null ? 'all of it' : `${this.#ranges.length} x ${SAMPLE_BYTES} bytes`} (${mode})`;
   }
 }
