@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import type { ArtifactPayload } from '../../../ota/artifact/index.js';
 
 const run = promisify(execFile);
 
@@ -129,5 +130,15 @@ export function chunked(buf: Buffer, chunkBytes = 777): Readable {
 export async function collect(stream: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** Collects a payload through its lent chunks (each copied, then released). */
+export async function collectChunks(payload: ArtifactPayload): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of payload.chunks()) {
+    parts.push(Buffer.from(chunk.data));
+    chunk.release();
+  }
   return Buffer.concat(parts);
 }

@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openArtifact, openArtifactFile, type ArtifactPolicy, type OpenedArtifact } from '../../../ota/artifact/index.js';
 import { isSidewalkError } from '../../../lib/errors.js';
-import { chunked, collect, makeKeys, makeTempDir, menderArtifact, type TestKeys } from './fixtures.js';
+import { chunked, collect, collectChunks, makeKeys, makeTempDir, menderArtifact, type TestKeys } from './fixtures.js';
 
 /**
  * Deterministic mutations of small real artifacts: each is accepted with the exact payload, or refused
@@ -63,16 +63,7 @@ async function readAll(bytes: Buffer, policy: ArtifactPolicy, signal: AbortSigna
   try {
     for await (const p of opened.payloads()) {
       signal.throwIfAborted();
-      if (via === 'stream') {
-        out.set(p.name, await collect(p.stream));
-        continue;
-      }
-      const parts: Buffer[] = [];
-      for await (const chunk of p.chunks()) {
-        parts.push(Buffer.from(chunk.data));
-        chunk.release();
-      }
-      out.set(p.name, Buffer.concat(parts));
+      out.set(p.name, via === 'stream' ? await collect(p.stream) : await collectChunks(p));
     }
   } finally {
     await opened.close();

@@ -9,7 +9,7 @@ import { openArtifact, openArtifactFile, type ArtifactPolicy, type OpenedArtifac
 import { POOL_BUFFERS, POOL_CHUNK_BYTES, PooledRange } from '../../../ota/artifact/pooled-range.js';
 import type { PositionalSource } from '../../../ota/artifact/source.js';
 import { isSidewalkError } from '../../../lib/errors.js';
-import { chunked, collect, makeTempDir, menderArtifact } from './fixtures.js';
+import { chunked, collect, collectChunks, makeTempDir, menderArtifact } from './fixtures.js';
 
 /** Artifact files read at positions: the same verdicts and bytes as a stream, payloads lent from a bounded pool. */
 const POLICY: ArtifactPolicy = { publicKeys: [], allowUnsigned: true };
@@ -31,14 +31,7 @@ async function writeArtifact(name: string, compression: 'none' | 'gzip'): Promis
 async function readChunks(opened: OpenedArtifact): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   try {
-    for await (const p of opened.payloads()) {
-      const parts: Buffer[] = [];
-      for await (const chunk of p.chunks()) {
-        parts.push(Buffer.from(chunk.data));
-        chunk.release();
-      }
-      out.set(p.name, Buffer.concat(parts));
-    }
+    for await (const p of opened.payloads()) out.set(p.name, await collectChunks(p));
   } finally {
     await opened.close();
   }
