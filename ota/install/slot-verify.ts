@@ -13,8 +13,9 @@ import type { BootControl, PartitionKind, SlotName } from '../boot/types.js';
 
 const log = createLogger('ota:slot-verify');
 const execFileAsync = promisify(execFile);
+/** Read-back reads: at most this long, and as many in flight as fit the budget (all 16 samples at once). */
 const READ_CHUNK = 1 << 20;
-const READ_AHEAD = 4;
+const READ_BUDGET_BYTES = 4 << 20;
 /**
  * `sampled` read-back: this many ranges of this size, the first and the last always among them. A
  * card that loses or wraps writes is caught by where the ranges lie, not by their size; 256 KiB
@@ -85,8 +86,8 @@ type ReadBackMode = 'O_DIRECT' | 'cache dropped' | 'through the handle';
 interface ReadHandle {
   read(buffer: Buffer, position: number): Promise<number>;
   close(): Promise<void>;
-  /** Allocates the read buffers this handle needs. */
-  buffer(bytes: number): Buffer;
+  /** Allocates `count` read buffers of `bytes` each, as this handle needs them. */
+  buffers(count: number, bytes: number): Buffer[];
 }
 
 function devicePath(boot: BootControl, slot: SlotName, kind: PartitionKind): string | undefined {
@@ -110,9 +111,11 @@ async function openDirect(path: string): Promise<ReadHandle | null> {
   return {
     read: async (buffer, position) => (await handle.read(buffer, 0, buffer.length, position)).bytesRead,
     close: () => handle.close(),
-    buffer: (bytes) => {
-      const pages = Math.ceil(bytes / WASM_PAGE_BYTES);
-      return Buffer.from(new WasmMemory({ initial: pages, maximum: pages }).buffer, 0, bytes);
+    buffers: (count, bytes) => {
+      const stride = Math.ceil(bytes / DIRECT_ALIGN) * DIRECT_ALIGN;
+      const pages = Math.ceil((count * stride) / WASM_PAGE_BYTES);
+      const memory = Buffer.from(new WasmMemory({ initial: pages, maximum: pages }).buffer);
+      return Array.from({ length: count }, (_x, i) => memory.subarray(i * stride, i * stride + bytes));
     },
   };
 }
@@ -135,9 +138,9 @@ async function dropCachedPages(path: string): Promise<void> {
 /**
  * Reads the ranges back from the medium (O_DIRECT; else after dropping the cached pages; a handle
  * without a device path as it is) and compares each with its hash: a card that lost writes is
- * caught before we boot it. Reads are DIRECT_ALIGN aligned (only each range's own bytes are hashed)
- * and at most READ_CHUNK long, READ_AHEAD of them in flight (the sampled ranges are scattered:
- * parallel reads hide the card's seek latency), hashed in order.
+ * caught before we boot it. Reads are DIRECT_ALIGN aligned (only each range's own bytes are
+ * hashed), at most READ_CHUNK long, as many in flight as READ_BUDGET_BYTES holds (the sampled
+ * ranges are scattered: parallel reads hide the card's seek latency), and hashed in order.
  */
 async function readBack(boot: BootControl, slot: SlotName, kind: PartitionKind, ranges: ByteRange[], sha256s: string[]): Promise<ReadBackMode> {
   const path = devicePath(boot, slot, kind);
@@ -155,7 +158,7 @@ async function readBack(boot: BootControl, slot: SlotName, kind: PartitionKind, 
   if (path) await dropCachedPages(path);
   else log.debug(`slot ${slot} ${kind}: no device path (not a real or simulated boot control), read through its handle`);
   const handle = await boot.openPartition(slot, kind, 'r');
-  await readRanges({ read: (buffer, position) => handle.read(buffer, position), close: () => handle.close(), buffer: (bytes) => Buffer.allocUnsafe(bytes) }, slot, kind, ranges, sha256s);
+  await readRanges({ read: (buffer, position) => handle.read(buffer, position), close: () => handle.close(), buffers: (count, bytes) => Array.from({ length: count }, () => Buffer.allocUnsafe(bytes)) }, slot, kind, ranges, sha256s);
   return path ? 'cache dropped' : 'through the handle';
 }
 
@@ -170,7 +173,9 @@ async function readRanges(handle: ReadHandle, slot: SlotName, kind: PartitionKin
     }
     return out;
   });
-  const buffers = Array.from({ length: Math.min(READ_AHEAD, pieces.length) }, () => handle.buffer(READ_CHUNK));
+  const bufferBytes = pieces.reduce((most, p) => Math.max(most, p.bytes), 0);
+  const inFlight = Math.min(pieces.length, Math.max(1, Math.floor(READ_BUDGET_BYTES / Math.max(bufferBytes, 1))));
+  const buffers = handle.buffers(inFlight, bufferBytes);
   const reads: Promise<number>[] = [];
   const start = (k: number) => {
     const piece = pieces[k];
