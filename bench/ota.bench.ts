@@ -14,7 +14,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPO_ROOT } from '../lib/paths.js';
@@ -72,6 +72,12 @@ async function throughput(dir: string) {
   await writeRootfsArtifact(payload, artifact);
   const copies: number[] = [];
   const installs: number[] = [];
+  /** CPU seconds of the whole process (every thread: main, hashing thread, libuv pool) per counted run. */
+  const cpu = { copy: [] as number[], install: [] as number[] };
+  const cpuSeconds = (since: NodeJS.CpuUsage) => {
+    const u = process.cpuUsage(since);
+    return (u.user + u.system) / 1e6;
+  };
   const slotOnly: Record<'full' | 'off', number[]> = { full: [], off: [] };
   // Each run gets a fresh sparse slot, as the install onto a real (never written) card partition would.
   const freshDevice = async () => {
@@ -85,13 +91,19 @@ async function throughput(dir: string) {
     const counted = round > 0;
     process.stderr.write(`(1) ${counted ? `round ${round}/${ROUNDS}` : 'warm-up round'}: plain copy, install (verify_slot: ${DEFAULT_VERIFY}), slot write with verify_slot full and off...\n`);
     let device = await freshDevice();
+    let since = process.cpuUsage();
     const copyS = await plainCopy(payload, join(dir, 'copy'));
+    const copyCpu = cpuSeconds(since);
     await rm(join(dir, 'copy'));
     syncAll();
+    since = process.cpuUsage();
     const installS = await installRootfs(device, artifact);
+    const installCpu = cpuSeconds(since);
     if (counted) {
       copies.push(copyS);
       installs.push(installS);
+      cpu.copy.push(copyCpu);
+      cpu.install.push(installCpu);
     }
     for (const policy of ['full', 'off'] as const) {
       device = await freshDevice();
@@ -108,7 +120,7 @@ async function throughput(dir: string) {
   const sha256S = (performance.now() - t0) / 1000;
   await rm(artifact);
   await rm(payload);
-  return { bytes, copies, installs, slotOnly, readerS, sha256S };
+  return { bytes, copies, installs, cpu, slotOnly, readerS, sha256S };
 }
 
 interface BigResult {
@@ -219,6 +231,8 @@ async function main(): Promise<void> {
     const sameRound = t.copies.map((c, i) => c / t.installs[i]!);
     const median = [...sameRound].sort((a, b) => a - b)[sameRound.length >> 1]!;
     out.push(`    same-round ratios:                ${sameRound.map((r) => r.toFixed(2)).join(' ')}   median ${median.toFixed(2)}`);
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+    out.push(`    CPU (all threads, median):        copy ${med(t.cpu.copy).toFixed(2)} s, install ${med(t.cpu.install).toFixed(2)} s: on ${availableParallelism()} cores the install takes at least ${(med(t.cpu.install) / availableParallelism()).toFixed(2)} s`);
     out.push(`    for information, the slot write alone (no journal):`);
     out.push(`      verify_slot: full               ${slotRow('full')}  (whole image read back with O_DIRECT: a second sha256 pass)`);
     out.push(`      verify_slot: off                ${slotRow('off')}  (no read-back)`);
