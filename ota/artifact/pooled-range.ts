@@ -20,7 +20,8 @@ export interface RangeLabel {
  * A byte range of a positional source, read ahead into a fixed pool of reused buffers: how an
  * uncompressed payload is copied (few large reads, no allocation per chunk, memory bounded by the
  * pool). The buffers are shared memory, so a chunk can be hashed on another thread. Each chunk is
- * lent to the consumer until it calls release(); only then is its buffer read into again. A consumer holding every buffer of the pool stalls next() until it releases one.
+ * lent to the consumer until it calls release(); only then is its buffer read into again. A
+ * consumer holding every buffer of the pool stalls next() until it releases one.
  */
 export class PooledRange {
   #source: PositionalSource;

@@ -77,7 +77,10 @@ class RangeHashes {
 const DIRECT_ALIGN = 4096;
 const WASM_PAGE_BYTES = 64 * 1024;
 /** The one part of the WebAssembly global used here (@types/node does not declare it). */
-const { Memory: WasmMemory } = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
+interface WasmGlobal {
+  Memory: new (descriptor: { initial: number; maximum: number }) => { buffer: ArrayBuffer };
+}
+const WasmMemory = (globalThis as unknown as { WebAssembly: WasmGlobal }).WebAssembly.Memory;
 
 /** How the read-back reached the medium, for the log. */
 type ReadBackMode = 'O_DIRECT' | 'cache dropped' | 'through the handle';
@@ -158,7 +161,12 @@ async function readBack(boot: BootControl, slot: SlotName, kind: PartitionKind, 
   if (path) await dropCachedPages(path);
   else log.debug(`slot ${slot} ${kind}: no device path (not a real or simulated boot control), read through its handle`);
   const handle = await boot.openPartition(slot, kind, 'r');
-  await readRanges({ read: (buffer, position) => handle.read(buffer, position), close: () => handle.close(), buffers: (count, bytes) => Array.from({ length: count }, () => Buffer.allocUnsafe(bytes)) }, slot, kind, ranges, sha256s);
+  const cached: ReadHandle = {
+    read: (buffer, position) => handle.read(buffer, position),
+    close: () => handle.close(),
+    buffers: (count, bytes) => Array.from({ length: count }, () => Buffer.allocUnsafe(bytes)),
+  };
+  await readRanges(cached, slot, kind, ranges, sha256s);
   return path ? 'cache dropped' : 'through the handle';
 }
 
@@ -212,7 +220,6 @@ async function readRanges(handle: ReadHandle, slot: SlotName, kind: PartitionKin
  * reads slowed the stream by more than they saved at the end.
  */
 export class SlotChecker {
-  readonly policy: SlotVerify;
   #boot: BootControl;
   #slot: SlotName;
   #kind: PartitionKind;
@@ -222,7 +229,6 @@ export class SlotChecker {
   #manifestSha256: string;
 
   constructor(boot: BootControl, slot: SlotName, kind: PartitionKind, policy: SlotVerify, size: number, manifestSha256: string) {
-    this.policy = policy;
     this.#boot = boot;
     this.#slot = slot;
     this.#kind = kind;
