@@ -21,8 +21,7 @@ const keep = () => {};
 export class PayloadCursor {
   readonly name: string;
   #next: () => Promise<PayloadChunk | null>;
-  /** Chunks lent from a pool: the Readable hands out copies, since its consumers keep what they get. */
-  #pooled: boolean;
+  /** A WorkerSha256 exactly when the chunks are lent from a pool. */
   #hash: Hash | WorkerSha256;
   #expected: string;
   #finished = false;
@@ -34,7 +33,6 @@ export class PayloadCursor {
     if ('pooled' in source) {
       const range = source.pooled;
       this.#next = () => range.next();
-      this.#pooled = true;
       this.#hash = new WorkerSha256(`data/0000/${name}`);
     } else {
       const it = source.streamed[Symbol.asyncIterator]();
@@ -42,7 +40,6 @@ export class PayloadCursor {
         const r = await it.next();
         return r.done ? null : { data: r.value, release: keep };
       };
-      this.#pooled = false;
       this.#hash = createHash('sha256');
     }
     this.#expected = expectedSha256;
@@ -110,7 +107,8 @@ export class PayloadCursor {
       read: () => {
         this.pull().then(
           (chunk) => {
-            if (chunk === null || !this.#pooled) return readable.push(chunk?.data ?? null);
+            // Pooled chunks are copied: a Readable's consumers keep what they get.
+            if (chunk === null || !(this.#hash instanceof WorkerSha256)) return readable.push(chunk?.data ?? null);
             const copy = Buffer.from(chunk.data);
             chunk.release();
             return readable.push(copy);
