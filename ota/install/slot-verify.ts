@@ -145,9 +145,9 @@ async function dropCachedPages(path: string): Promise<void> {
  * hashed), at most READ_CHUNK long, as many in flight as READ_BUDGET_BYTES holds (the sampled
  * ranges are scattered: parallel reads hide the card's seek latency), and hashed in order.
  */
-async function readBack(boot: BootControl, slot: SlotName, kind: PartitionKind, ranges: ByteRange[], sha256s: string[]): Promise<ReadBackMode> {
+async function readBack(boot: BootControl, slot: SlotName, kind: PartitionKind, ranges: ByteRange[], sha256s: string[], tryDirect: boolean): Promise<ReadBackMode> {
   const path = devicePath(boot, slot, kind);
-  const direct = path ? await openDirect(path) : null;
+  const direct = path && tryDirect ? await openDirect(path) : null;
   if (direct) {
     try {
       await readRanges(direct, slot, kind, ranges, sha256s);
@@ -227,14 +227,17 @@ export class SlotChecker {
   /** Null when the one range is the whole image: it is compared with the manifest's sha256. */
   #hashes: RangeHashes | null;
   #manifestSha256: string;
+  #tryDirect: boolean;
 
-  constructor(boot: BootControl, slot: SlotName, kind: PartitionKind, policy: SlotVerify, size: number, manifestSha256: string) {
+  /** `tryDirect: false` skips O_DIRECT and reads after a cache drop, as where O_DIRECT is refused (tests use it to reach that path). */
+  constructor(boot: BootControl, slot: SlotName, kind: PartitionKind, policy: SlotVerify, size: number, manifestSha256: string, tryDirect = true) {
     this.#boot = boot;
     this.#slot = slot;
     this.#kind = kind;
     this.#ranges = policy === 'off' ? [] : policy === 'full' ? [{ start: 0, end: size }] : sampleRanges(size);
     this.#hashes = this.#ranges.length > 1 ? new RangeHashes(this.#ranges) : null;
     this.#manifestSha256 = manifestSha256;
+    this.#tryDirect = tryDirect;
   }
 
   /** Feeds the written bytes at `offset` to the sampled ranges' hashes (before the write is issued). */
@@ -246,7 +249,7 @@ export class SlotChecker {
   async finish(): Promise<string> {
     if (this.#ranges.length === 0) return 'no read-back';
     const digests = this.#hashes ? this.#hashes.digests() : [this.#manifestSha256];
-    const mode = await readBack(this.#boot, this.#slot, this.#kind, this.#ranges, digests);
+    const mode = await readBack(this.#boot, this.#slot, this.#kind, this.#ranges, digests, this.#tryDirect);
     return `read back ${this.#hashes === null ? 'all of it' : `${this.#ranges.length} x ${SAMPLE_BYTES} bytes`} (${mode})`;
   }
 }

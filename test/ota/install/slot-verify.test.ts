@@ -58,8 +58,8 @@ const image = randomBytes(IMAGE_BYTES);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** Writes `data` at the start of slot B's root file and checks it with `policy`; returns finish()'s description. */
-async function writeAndCheck(boot: BootControl, policy: SlotVerify, data: Buffer, tamper?: (path: string) => Promise<void>): Promise<string> {
-  const checker = new SlotChecker(boot, 'B', 'root', policy, data.length, sha256(data));
+async function writeAndCheck(boot: BootControl, policy: SlotVerify, data: Buffer, tamper?: (path: string) => Promise<void>, tryDirect = true): Promise<string> {
+  const checker = new SlotChecker(boot, 'B', 'root', policy, data.length, sha256(data), tryDirect);
   const handle = await boot.openPartition('B', 'root', 'r+');
   for (let off = 0; off < data.length; off += MiB) {
     const chunk = data.subarray(off, off + MiB);
@@ -79,6 +79,20 @@ describe('slot read-back from the medium', () => {
       assert.match(how, directWorks ? /\(O_DIRECT\)$/ : /\(cache dropped\)$/, how);
       assert.match(how, policy === 'sampled' ? new RegExp(`${SAMPLE_COUNT} x ${SAMPLE_BYTES} bytes`) : /all of it/);
     }
+  });
+
+  test('without O_DIRECT the read-back drops the cached pages first and catches the same change', async () => {
+    const how = await writeAndCheck(await fileBoot('cached'), 'sampled', image, undefined, false);
+    assert.match(how, /\(cache dropped\)$/, how);
+    await assert.rejects(
+      writeAndCheck(await fileBoot('cached-bad'), 'full', image, async (path) => {
+        const h = await open(path, 'r+');
+        await h.write(Buffer.from([image[4096]! ^ 1]), 0, 1, 4096);
+        await h.sync();
+        await h.close();
+      }, false),
+      (err) => isSidewalkError(err, 'OTA_SLOT_VERIFY') && /read back sha256/.test(err.message),
+    );
   });
 
   test('a changed byte at the unaligned end of the image, at its start or in a middle range fails the read-back', async () => {
