@@ -8,6 +8,7 @@ import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runMenderArtifact } from '../build/mender-artifact-cli.js';
 import { openArtifactFile } from '../ota/artifact/index.js';
+import { formatAutoboot } from '../ota/boot/autoboot.js';
 import { makeSimImage } from '../ota/boot/sim-image.js';
 import { SimulatedBootControl, SimulatedFirmware, simulatedLayout } from '../ota/boot/simulated.js';
 import { nodeFs } from '../ota/fs.js';
@@ -57,7 +58,7 @@ export interface BenchDevice {
 export async function makeDevice(dir: string, rootBytes: number, onProgress?: (e: ProgressEvent) => void): Promise<BenchDevice> {
   const layout = simulatedLayout(join(dir, 'disk'));
   await mkdir(layout.selectorDir, { recursive: true });
-  await writeFile(join(layout.selectorDir, 'autoboot.txt'), '[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\n');
+  await writeFile(join(layout.selectorDir, 'autoboot.txt'), formatAutoboot(layout.slots.A.bootPartition, layout.slots.B.bootPartition));
   const padded = (image: Buffer, bytes: number) => Buffer.concat([image, Buffer.alloc(bytes - image.length)]);
   await writeFile(layout.slots.A.bootDevice, padded(makeSimImage({ version: 'boot-1.0', bodyBytes: 24 * 1024 }), 64 * 1024));
   await writeFile(layout.slots.A.rootDevice, padded(makeSimImage({ version: '1.0', bodyBytes: 200 * 1024 }), 320 * 1024));
@@ -95,7 +96,7 @@ function openBenchArtifact(path: string): Promise<OpenedArtifact> {
 
 /**
  * Only the slot write of an install (open, stream, fsync, read-back with `verifySlot`), on the
- * device's inactive slot B, without the journal: for policies the Updater does not yet pass through.
+ * device's inactive slot B, without the journal: how much of an install each verify_slot policy costs.
  */
 export async function writeSlotOnly(device: BenchDevice, artifact: string, verifySlot: SlotVerify): Promise<number> {
   const t0 = performance.now();

@@ -37,11 +37,11 @@ export class DeviceAutobootFile implements AutobootStore {
    */
   async commit(slot: SlotName): Promise<void> {
     const canonical = formatAutoboot(this.#slots[slot].bootPartition, this.#slots[otherSlot(slot)].bootPartition);
-    const { file, content } = await readFatFile(this.#fs, this.device, NAME);
-    if (content.toString('utf8') === canonical) return;
-    const text = canonical.length < file.size ? canonical.padEnd(file.size, '\n') : canonical;
+    const found = await readFatFile(this.#fs, this.device, NAME);
+    if (found.content.toString('utf8') === canonical) return;
+    const text = canonical.length < found.file.size ? canonical.padEnd(found.file.size, '\n') : canonical;
     try {
-      await rewriteInPlace(this.#fs, this.device, NAME, Buffer.from(text));
+      await rewriteInPlace(this.#fs, this.device, NAME, Buffer.from(text), found);
     } catch (err) {
       if (!isSidewalkError(err, 'OTA_SELECTOR_NOT_IN_PLACE') || !this.#fallback) throw err;
       log.warn(`${err.message}: replacing ${NAME} through the mounted file system instead, which is NOT atomic on FAT`);

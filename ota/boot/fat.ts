@@ -227,6 +227,7 @@ export async function readFatFile(fs: OtaFs, device: string, name: string): Prom
  * that holds it (read-modify-write, so bytes past the end of the file keep their value), then fsync
  * of the device and a read back. The FATs and the directory entry (size, clusters, dates) stay as they
  * are, so fsck has nothing to object to.
+ * `found`: the file as the caller just read it (readFatFile), so it is not located twice.
  * Refuses (OTA_SELECTOR_NOT_IN_PLACE) when the length differs or the data spans two sectors; the
  * caller then has to fall back to a non-atomic rewrite.
  * ASSUMPTION, not a guarantee: an SD card programs a 512-byte sector all-or-nothing (its controller
@@ -234,8 +235,14 @@ export async function readFatFile(fs: OtaFs, device: string, name: string): Prom
  * tests model the worse case of a sector torn at any byte; that is still safe here, because the old and
  * new autoboot.txt differ only in two digits and every mix of them is a valid file naming a slot.
  */
-export async function rewriteInPlace(fs: OtaFs, device: string, name: string, content: Buffer): Promise<{ written: boolean }> {
-  const { file, content: current } = await readFatFile(fs, device, name);
+export async function rewriteInPlace(
+  fs: OtaFs,
+  device: string,
+  name: string,
+  content: Buffer,
+  found?: { file: FatFile; content: Buffer },
+): Promise<{ written: boolean }> {
+  const { file, content: current } = found ?? (await readFatFile(fs, device, name));
   if (content.length !== file.size) {
     throw new SidewalkError('OTA_SELECTOR_NOT_IN_PLACE', `${device}: ${name} is ${file.size} bytes, the new content ${content.length}; only a same-length rewrite is in place`);
   }

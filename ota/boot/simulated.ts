@@ -15,14 +15,12 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import type { OtaFileHandle, OtaFs } from '../fs.js';
-import { parseAutoboot, type Autoboot } from './autoboot.js';
+import { formatAutoboot, parseAutoboot, type Autoboot } from './autoboot.js';
 import { DeviceAutobootFile } from './autoboot-device.js';
 import { encodeDtU32, readBootState } from './device-tree.js';
 import { locateFile, parseSync, readContent } from './fat.js';
 import { checkSimImage, type SimImageInfo } from './sim-image.js';
 import { AutobootFile, slotOfPartition, type AutobootStore, type BootControl, type BootState, type PartitionKind, type SlotConfig, type SlotName } from './types.js';
-
-const CANONICAL_AUTOBOOT = '[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\n';
 
 export interface SimulatedLayout {
   /** autoboot.txt in a folder (used when selectorImage is null). */
@@ -76,12 +74,13 @@ export class SimulatedFirmware {
 
   /** Writes a fresh disk: partitions of the given sizes, slot A holding `imageA`, autoboot.txt defaulting to A. */
   static createDisk(layout: SimulatedLayout, options: { bootBytes: number; rootBytes: number; bootA: Buffer; rootA: Buffer }): void {
+    const autoboot = formatAutoboot(layout.slots.A.bootPartition, layout.slots.B.bootPartition);
     if (layout.selectorImage) {
       mkdirSync(dirname(layout.selectorImage), { recursive: true });
-      createFatImage(layout.selectorImage, { 'autoboot.txt': CANONICAL_AUTOBOOT });
+      createFatImage(layout.selectorImage, { 'autoboot.txt': autoboot });
     } else {
       mkdirSync(layout.selectorDir, { recursive: true });
-      writeFileSync(join(layout.selectorDir, 'autoboot.txt'), CANONICAL_AUTOBOOT);
+      writeFileSync(join(layout.selectorDir, 'autoboot.txt'), autoboot);
     }
     const fill = (bytes: number, image?: Buffer) => {
       const buf = Buffer.alloc(bytes);

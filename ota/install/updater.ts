@@ -324,7 +324,7 @@ export class Updater {
       u.targetSlot!,
       this.#artifact!,
       (done, total) => this.#o.onProgress?.({ state: 'install', doneBytes: done, totalBytes: total }),
-      { verifySlot: this.#o.verifySlot ?? 'sampled' },
+      { verifySlot: this.#o.verifySlot },
     );
     await this.#artifact!.close();
     this.#artifact = null;
