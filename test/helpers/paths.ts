@@ -2,5 +2,9 @@ export { REPO_ROOT, DIST_ROOT } from '../../lib/paths.js';
 import { resolve } from 'node:path';
 import { REPO_ROOT } from '../../lib/paths.js';
 
-/** ../shared beside the repository (read-only reference data: real video, real Mender artifacts). */
-export const SHARED_ROOT = resolve(REPO_ROOT, '..', 'shared');
+/** Test data committed with the repository (provenance and licences in each folder's README.md). */
+export const FIXTURES = resolve(REPO_ROOT, 'test', 'fixtures');
+/** A real dashcam clip (MIT, test/fixtures/video/README.md). */
+export const DASHCAM_VIDEO = resolve(FIXTURES, 'video', 'dashcam-solidWhiteRight.mp4');
+/** Real Mender artifacts from public repositories (Apache-2.0, test/fixtures/mender-real/README.md). */
+export const MENDER_REAL_DIR = resolve(FIXTURES, 'mender-real');

@@ -6,7 +6,7 @@ import { isSidewalkError } from '../../../lib/errors.js';
 import { ingestPaths, ingestOne } from '../../../host-tools/data/ingest.js';
 import { RideRecorder } from '../../../runtime/recorder/ride-recorder.js';
 import type { Frame } from '../../../runtime/types.js';
-import { SHARED_ROOT } from '../../helpers/paths.js';
+import { DASHCAM_VIDEO } from '../../helpers/paths.js';
 import { encodeTestJpegs, legacyRows, texturedImage, writeLegacyRun } from '../../helpers/legacy-writer.js';
 import { snapshot, workspace, type Workspace } from './workspace.js';
 
@@ -137,7 +137,7 @@ describe('data ingest', () => {
     const vdir = join(ws.dir, 'video');
     await mkdir(vdir, { recursive: true });
     const video = join(vdir, 'dash.mp4');
-    await cp(join(SHARED_ROOT, 'data', 'video', 'dashcam-solidWhiteRight.mp4'), video);
+    await cp(DASHCAM_VIDEO, video);
     await writeFile(join(vdir, 'dash.csv'), 'time_s,lat,lon,speed_kph,label\n0,34.1,-118.3,3,street\n2,34.1001,-118.3,20,street\n');
     const r = await ingestOne(video, 'video', { db: ws.db, store: ws.store, config: ws.config, location: 'LA', fps: 2 });
     assert.equal(r.status, 'added');

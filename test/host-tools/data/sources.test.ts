@@ -8,10 +8,10 @@ import { isSidewalkError } from '../../../lib/errors.js';
 import { checkJpeg, hammingHex, measureJpegs, sha256, type FrameMetrics } from '../../../host-tools/data/images.js';
 import { ingestOne } from '../../../host-tools/data/ingest.js';
 import { extractFrames } from '../../../host-tools/data/sources.js';
-import { SHARED_ROOT } from '../../helpers/paths.js';
+import { DASHCAM_VIDEO } from '../../helpers/paths.js';
 import { snapshot, workspace, type Workspace } from './workspace.js';
 
-const DASHCAM = join(SHARED_ROOT, 'data', 'video', 'dashcam-solidWhiteRight.mp4');
+const DASHCAM = DASHCAM_VIDEO;
 
 function ffmpeg(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { inspectArtifact, openArtifact } from '../../../ota/artifact/index.js';
 import { isSidewalkError } from '../../../lib/errors.js';
-import { SHARED_ROOT } from '../../helpers/paths.js';
+import { MENDER_REAL_DIR } from '../../helpers/paths.js';
 import { collect } from './fixtures.js';
 
-const DIR = join(SHARED_ROOT, 'data', 'mender-real');
+const DIR = MENDER_REAL_DIR;
 
 // From data/mender-real/README.md (artifacts written by upstream tools, not by us).
 const CORPUS: { file: string; name: string; type: string; devices: string[]; compression: string; files: number }[] = [

@@ -9,7 +9,7 @@ import { createFrameSource, type CameraOptions } from '../../../runtime/camera/f
 import { i420FrameBytes } from '../../../runtime/camera/scenes.js';
 import type { Frame } from '../../../runtime/types.js';
 import { isSidewalkError } from '../../../lib/errors.js';
-import { REPO_ROOT, SHARED_ROOT } from '../../helpers/paths.js';
+import { REPO_ROOT, DASHCAM_VIDEO } from '../../helpers/paths.js';
 
 function assertLayout(frame: Frame, width: number, height: number): void {
   assert.equal(frame.width, width);
@@ -61,7 +61,7 @@ describeFrameSourceContract('replay (video)', {
   width: 160,
   height: 90,
   fps: 15,
-  replay: { input: join(SHARED_ROOT, 'data', 'video', 'dashcam-solidWhiteRight.mp4'), realtime: false },
+  replay: { input: DASHCAM_VIDEO, realtime: false },
 });
 describeFrameSourceContract('synthetic (yuv420, real time)', {
   source: 'synthetic',

@@ -8,10 +8,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ReplaySource, legacyMediaTimes } from '../../../runtime/camera/replay-source.js';
 import { createFrameSource } from '../../../runtime/camera/factory.js';
 import { isSidewalkError } from '../../../lib/errors.js';
-import { SHARED_ROOT } from '../../helpers/paths.js';
+import { DASHCAM_VIDEO } from '../../helpers/paths.js';
 import { meanLuma } from './frame-helpers.js';
 
-const VIDEO = join(SHARED_ROOT, 'data', 'video', 'dashcam-solidWhiteRight.mp4');
+const VIDEO = DASHCAM_VIDEO;
 let tmp = '';
 
 before(async () => {

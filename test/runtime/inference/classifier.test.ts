@@ -13,7 +13,7 @@ import { isSidewalkError } from '../../../lib/errors.js';
 import { loadModelBundle } from '../../../runtime/inference/bundle.js';
 import { createTfliteClassifier, type Classifier } from '../../../runtime/inference/classifier.js';
 import type { Frame } from '../../../runtime/types.js';
-import { REPO_ROOT, SHARED_ROOT } from '../../helpers/paths.js';
+import { REPO_ROOT, DASHCAM_VIDEO } from '../../helpers/paths.js';
 
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'models');
 const W = 320;
@@ -69,7 +69,7 @@ let tmp: string;
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'sidewalk-classifier-'));
   const out = join(tmp, 'frame.rgb');
-  await promisify(execFile)('ffmpeg', ['-v', 'error', '-y', '-ss', '3', '-i', join(SHARED_ROOT, 'data', 'video', 'dashcam-solidWhiteRight.mp4'),
+  await promisify(execFile)('ffmpeg', ['-v', 'error', '-y', '-ss', '3', '-i', DASHCAM_VIDEO,
     '-frames:v', '1', '-vf', `scale=${W}:${H}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', out]);
   dashcam = await readFile(out);
 });

@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Preprocessor, type ModelInputSpec } from '../../../runtime/inference/preprocess.js';
-import { SHARED_ROOT } from '../../helpers/paths.js';
+import { DASHCAM_VIDEO } from '../../helpers/paths.js';
 
 const run = promisify(execFile);
 const W = 320;
 const H = 180;
 const STRIDE = 384; // padded to 64 bytes, as the Pi 4 ISP does
-const VIDEO = join(SHARED_ROOT, 'data', 'video', 'dashcam-solidWhiteRight.mp4');
+const VIDEO = DASHCAM_VIDEO;
 
 let dir: string;
 let i420: Uint8Array;

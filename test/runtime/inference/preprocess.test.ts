@@ -13,12 +13,12 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { Preprocessor, type ModelInputSpec } from '../../../runtime/inference/preprocess.js';
-import { SHARED_ROOT } from '../../helpers/paths.js';
+import { DASHCAM_VIDEO } from '../../helpers/paths.js';
 
 const run = promisify(execFile);
 const W = 640;
 const H = 360;
-const VIDEO = join(SHARED_ROOT, 'data', 'video', 'dashcam-solidWhiteRight.mp4');
+const VIDEO = DASHCAM_VIDEO;
 
 let dir: string;
 let rgb: Uint8Array;

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, SHARED_ROOT } from '../../helpers/paths.js';
+import { REPO_ROOT, DASHCAM_VIDEO } from '../../helpers/paths.js';
 import { SIDEWALK_BIN } from '../../helpers/service-process.js';
 import { legacyRows, writeLegacyRun } from '../../helpers/legacy-writer.js';
 import type { RideSummary } from '../../../runtime/service/ride-summary.js';
@@ -52,7 +52,7 @@ test('the bundled sample ride: the demo model finds both sidewalk stretches and 
 
 test('the real dashcam video (H.264 with audio, 960x540, real timestamps) replays end to end', () => {
   // Only decoding and the pipeline are checked: the demo model knows synthetic scenes only (it calls this road a sidewalk).
-  const s = replay([join(SHARED_ROOT, 'data/video/dashcam-solidWhiteRight.mp4'), '--model', DEMO_MODEL]);
+  const s = replay([DASHCAM_VIDEO, '--model', DEMO_MODEL]);
   assert.equal(s.frames, 221);
   assert.ok(Math.abs(s.durationS - 8.76) < 0.1, `duration ${s.durationS}`);
   assert.equal(s.failSafeFrames, 0);
