@@ -31,6 +31,8 @@ export interface BundleManifest {
   node: { package: string; version: string; integrity: string };
   /** What to run: the launcher, relative to the bundle root. */
   entry: string;
+  /** The time stamp of every file (seconds): SOURCE_DATE_EPOCH. */
+  epoch: number;
   files: BundleFile[];
 }
 
@@ -71,14 +73,14 @@ export async function normalise(dir: string, epoch: number): Promise<void> {
 }
 
 /** Hashes every file (after normalise) and writes the manifest; returns it. */
-export async function writeManifest(dir: string, head: Omit<BundleManifest, 'format' | 'files'>, epoch: number): Promise<BundleManifest> {
+export async function writeManifest(dir: string, head: Omit<BundleManifest, 'format' | 'files' | 'epoch'>, epoch: number): Promise<BundleManifest> {
   const files: BundleFile[] = [];
   for (const path of await listFiles(dir)) {
     if (path === MANIFEST_NAME) continue;
     const st = await lstat(join(dir, path));
     files.push({ path, size: st.size, mode: st.mode & 0o111 ? '0755' : '0644', sha256: await sha256(join(dir, path)) });
   }
-  const manifest: BundleManifest = { format: MANIFEST_FORMAT, ...head, files };
+  const manifest: BundleManifest = { format: MANIFEST_FORMAT, ...head, epoch, files };
   const file = join(dir, MANIFEST_NAME);
   await writeFile(file, `${JSON.stringify(manifest, null, 1)}\n`, { mode: 0o644 });
   await utimes(file, epoch, epoch);
@@ -97,6 +99,9 @@ export async function verifyBundle(dir: string): Promise<BundleManifest> {
   }
   if (manifest.format !== MANIFEST_FORMAT || !Array.isArray(manifest.files)) {
     throw new SidewalkError('BUILD_BUNDLE_INVALID', `${path}: format is ${JSON.stringify(manifest.format)}, expected ${MANIFEST_FORMAT}`);
+  }
+  if (!Number.isSafeInteger(manifest.epoch) || manifest.epoch < 0 || typeof manifest.app?.version !== 'string') {
+    throw new SidewalkError('BUILD_BUNDLE_INVALID', `${path}: epoch must be a whole number of seconds and app.version a string`);
   }
   const listed = new Map(manifest.files.map((f) => [f.path, f]));
   for (const rel of await listFiles(dir)) {
