@@ -1,4 +1,5 @@
 import { readFile, readdir } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import { join, posix } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 
@@ -139,4 +140,73 @@ export async function packageFiles(repoRoot: string, p: DevicePackage): Promise<
   }
   await walk('');
   return out.sort();
+}
+
+/** Module specifiers a compiled file loads: static/dynamic imports, re-exports, workers by URL, require. */
+export function moduleSpecifiers(source: string): string[] {
+  const patterns = [
+    /\b(?:import|export)\s[^'";]*?\sfrom\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*['"]([^'"]+)['"]/g,
+    /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
+    /\bnew URL\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*,\s*import\.meta\.url/g,
+    /\brequire\(\s*['"]([^'"]+)['"]\s*\)/g,
+    /\bcreateRequire\([^)]*\)\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ];
+  const out = new Set<string>();
+  for (const re of patterns) for (const m of source.matchAll(re)) out.add(m[1]!);
+  return [...out];
+}
+
+/** The modules of the CLI areas marked `device: true` in compiled bin/areas.js (one entry per line). */
+export function deviceAreaModules(areasSource: string): string[] {
+  return areasSource
+    .split('\n')
+    .filter((line) => /\bdevice:\s*true\b/.test(line))
+    .flatMap((line) => [...line.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => posix.join('dist/bin', m[1]!)));
+}
+
+const packageOf = (spec: string): string => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+
+/**
+ * Everything the device CLI can load, from dist/bin/sidewalk.js and the device areas' modules:
+ * repository files (posix, relative) and npm package names. bin/areas.js is not followed (it names
+ * host areas too); the device ones are read from it instead.
+ */
+export async function deviceImportClosure(repoRoot: string): Promise<{ files: Map<string, string>; packages: Map<string, string> }> {
+  const areas = 'dist/bin/areas.js';
+  const entries = ['dist/bin/sidewalk.js', areas, ...deviceAreaModules(await readFile(join(repoRoot, areas), 'utf8'))];
+  const files = new Map<string, string>(entries.map((e) => [e, 'entry']));
+  const packages = new Map<string, string>();
+  const queue = entries.filter((e) => e !== areas);
+  while (queue.length > 0) {
+    const file = queue.shift()!;
+    const source = await readFile(join(repoRoot, file), 'utf8').catch(() => {
+      throw new SidewalkError('BUILD_BUNDLE_INCOMPLETE', `${file} (loaded by ${files.get(file)}) does not exist; run \`npm run build\``);
+    });
+    for (const spec of moduleSpecifiers(source)) {
+      if (spec.startsWith('.')) {
+        const target = posix.join(posix.dirname(file), spec);
+        if (!files.has(target)) {
+          files.set(target, file);
+          queue.push(target);
+        }
+      } else if (!spec.startsWith('node:') && !builtinModules.includes(spec)) {
+        if (!packages.has(packageOf(spec))) packages.set(packageOf(spec), file);
+      }
+    }
+  }
+  return { files, packages };
+}
+
+/** Throws BUILD_BUNDLE_INCOMPLETE if device code loads a file or package the bundle would not carry. */
+export async function checkDeviceClosure(repoRoot: string, distFiles: readonly string[], packages: readonly DevicePackage[]): Promise<void> {
+  const closure = await deviceImportClosure(repoRoot);
+  const shipped = new Set(distFiles);
+  for (const [file, by] of closure.files) {
+    if (!shipped.has(file)) throw new SidewalkError('BUILD_BUNDLE_INCOMPLETE', `${by} loads ${file}, which is outside the device folders (${DEVICE_DIST_AREAS.join(', ')} under dist/)`);
+  }
+  const names = new Set(packages.map((p) => p.name));
+  for (const [pkg, by] of closure.packages) {
+    if (!names.has(pkg)) throw new SidewalkError('BUILD_BUNDLE_INCOMPLETE', `${by} loads package ${pkg}, which is not a device dependency in package.json`);
+  }
 }

@@ -2,7 +2,7 @@ import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 
 import { dirname, join, resolve } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { REPO_ROOT } from '../../lib/paths.js';
-import { deviceDistFiles, devicePackages, packageFiles } from './contents.js';
+import { checkDeviceClosure, deviceDistFiles, devicePackages, packageFiles } from './contents.js';
 import { DEFAULT_EPOCH, MANIFEST_NAME, listFiles, normalise, writeManifest, type BundleManifest } from './manifest.js';
 import { buildNativeArm64 } from './native-arm64.js';
 import { EM_AARCH64, NODE_ARM64, defaultCacheDir, elfMachine, fetchNodeArm64 } from './node-arm64.js';
@@ -77,6 +77,7 @@ export async function buildAppBundle(o: BundleOptions): Promise<BundleResult> {
   await prepareOutput(out);
   const distFiles = await deviceDistFiles(repoRoot);
   const packages = await devicePackages(repoRoot);
+  await checkDeviceClosure(repoRoot, distFiles, packages);
   const node = await fetchNodeArm64(o.cacheDir ?? defaultCacheDir(), say);
 
   const staging = `${out}.partial-${process.pid}`;
