@@ -15,6 +15,7 @@ import { EM_AARCH64, NODE_ARM64, defaultCacheDir, elfMachine, fetchNodeArm64 } f
  *   dist/{bin,lib,runtime,ota,telemetry}/  device code; dist/native/libsidewalk_xnnpack.so (arm64)
  *   node_modules/...        production packages of that code, native addons rebuilt for arm64
  *   package.json            name, version, "type": "module"
+ *   README.md               the repository's README (units name it as their documentation)
  *   bundle-manifest.json    app version, Node version, arch, sha256 of every other file
  */
 export { MANIFEST_NAME, packBundle, verifyBundle, type BundleManifest } from './manifest.js';
@@ -86,6 +87,7 @@ export async function buildAppBundle(o: BundleOptions): Promise<BundleResult> {
     say(`staging ${distFiles.length} device files and ${packages.length} npm packages in ${staging}`);
     await copyInto(node.binary, join(staging, 'node', 'bin', 'node'));
     await copyInto(node.licence, join(staging, 'node', 'LICENSE'));
+    await copyInto(join(repoRoot, 'README.md'), join(staging, 'README.md'));
     for (const f of distFiles) await copyInto(join(repoRoot, f), join(staging, f));
     for (const p of packages) {
       for (const f of await packageFiles(repoRoot, p)) await copyInto(join(repoRoot, p.path, f), join(staging, p.path, f));
