@@ -198,15 +198,29 @@ export async function deviceImportClosure(repoRoot: string): Promise<{ files: Ma
   return { files, packages };
 }
 
-/** Throws BUILD_BUNDLE_INCOMPLETE if device code loads a file or package the bundle would not carry. */
-export async function checkDeviceClosure(repoRoot: string, distFiles: readonly string[], packages: readonly DevicePackage[]): Promise<void> {
+/** dist/ folders that never ship, whatever loads them: host tools (trainer, dataset store), build/, tests. */
+export const HOST_ONLY_DIST = ['host-tools', 'build', 'test', 'bench'] as const;
+
+/**
+ * Checks what the device CLI loads against what the bundle carries, and returns the loaded files
+ * outside the device folders (e.g. a device area's module elsewhere, such as first-boot provisioning),
+ * which ship too. Throws BUILD_BUNDLE_INCOMPLETE when device code loads a host-only file or a package
+ * that is not a device dependency.
+ */
+export async function deviceClosureExtras(repoRoot: string, distFiles: readonly string[], packages: readonly DevicePackage[]): Promise<string[]> {
   const closure = await deviceImportClosure(repoRoot);
   const shipped = new Set(distFiles);
+  const extras: string[] = [];
   for (const [file, by] of closure.files) {
-    if (!shipped.has(file)) throw new SidewalkError('BUILD_BUNDLE_INCOMPLETE', `${by} loads ${file}, which is outside the device folders (${DEVICE_DIST_AREAS.join(', ')} under dist/)`);
+    if (shipped.has(file)) continue;
+    if (HOST_ONLY_DIST.some((d) => file.startsWith(`dist/${d}/`))) {
+      throw new SidewalkError('BUILD_BUNDLE_INCOMPLETE', `${by} loads ${file}, which is host-only (dist/${HOST_ONLY_DIST.join(', dist/')} never go on a scooter)`);
+    }
+    extras.push(file);
   }
   const names = new Set(packages.map((p) => p.name));
   for (const [pkg, by] of closure.packages) {
     if (!names.has(pkg)) throw new SidewalkError('BUILD_BUNDLE_INCOMPLETE', `${by} loads package ${pkg}, which is not a device dependency in package.json`);
   }
+  return extras.sort();
 }

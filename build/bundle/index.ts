@@ -2,7 +2,7 @@ import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 
 import { dirname, join, resolve } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { REPO_ROOT } from '../../lib/paths.js';
-import { checkDeviceClosure, deviceDistFiles, devicePackages, packageFiles } from './contents.js';
+import { deviceClosureExtras, deviceDistFiles, devicePackages, packageFiles } from './contents.js';
 import { DEFAULT_EPOCH, MANIFEST_NAME, listFiles, normalise, writeManifest, type BundleManifest } from './manifest.js';
 import { buildNativeArm64 } from './native-arm64.js';
 import { EM_AARCH64, NODE_ARM64, defaultCacheDir, elfMachine, fetchNodeArm64 } from './node-arm64.js';
@@ -12,7 +12,8 @@ import { EM_AARCH64, NODE_ARM64, defaultCacheDir, elfMachine, fetchNodeArm64 } f
  * `sidewalk-app` artifact carries. Layout (build/README.md):
  *   bin/sidewalk            launcher: runs dist/bin/sidewalk.js with the bundled Node
  *   node/bin/node, node/LICENSE   the pinned official arm64 Node
- *   dist/{bin,lib,runtime,ota,telemetry}/  device code; dist/native/libsidewalk_xnnpack.so (arm64)
+ *   dist/{bin,lib,runtime,ota,telemetry}/  device code, plus any other file the device CLI areas load
+ *                           (never host-tools/ or build/); dist/native/libsidewalk_xnnpack.so (arm64)
  *   node_modules/...        production packages of that code, native addons rebuilt for arm64
  *   package.json            name, version, "type": "module"
  *   README.md               the repository's README (units name it as their documentation)
@@ -76,9 +77,9 @@ export async function buildAppBundle(o: BundleOptions): Promise<BundleResult> {
     throw new SidewalkError('BUILD_APP_INVALID', `${join(repoRoot, 'package.json')}: name or version missing`);
   }
   await prepareOutput(out);
-  const distFiles = await deviceDistFiles(repoRoot);
   const packages = await devicePackages(repoRoot);
-  await checkDeviceClosure(repoRoot, distFiles, packages);
+  const folders = await deviceDistFiles(repoRoot);
+  const distFiles = [...folders, ...(await deviceClosureExtras(repoRoot, folders, packages))];
   const node = await fetchNodeArm64(o.cacheDir ?? defaultCacheDir(), say);
 
   const staging = `${out}.partial-${process.pid}`;
