@@ -16,7 +16,11 @@ import { promisify } from 'node:util';
 import { buildBundleArtifact } from '../../build/bundle/artifact.js';
 import { buildAppBundle, packBundle, verifyBundle, type BundleManifest } from '../../build/bundle/index.js';
 import { EM_AARCH64, NODE_ARM64, elfMachine } from '../../build/bundle/node-arm64.js';
+import { createReadStream } from 'node:fs';
+import { ByteReader } from '../../ota/artifact/byte-reader.js';
+import { decompress } from '../../ota/artifact/decompress.js';
 import { inspectArtifact } from '../../ota/artifact/index.js';
+import { TarReader } from '../../ota/artifact/tar.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { makeKeys, makeTempDir, type TestKeys } from '../ota/artifact/fixtures.js';
 
@@ -63,6 +67,26 @@ describe('arm64 app bundle', () => {
     assert.deepEqual(checked.app, { name: pkg.name, version: pkg.version });
     assert.equal(checked.arch, 'arm64');
     assert.deepEqual(checked.node, { package: NODE_ARM64.package, version: NODE_ARM64.version, integrity: NODE_ARM64.integrity });
+  });
+
+  test("the updater's tar reader reads the tarball: folders and files only, each matching the manifest", async () => {
+    const tar = new TarReader(new ByteReader(decompress(createReadStream(tarballs[0]!), 'gzip', 'bundle'), 'bundle'));
+    const expected = new Map(manifest.files.map((f) => [f.path, f]));
+    let files = 0;
+    for (let e = await tar.next(); e; e = await tar.next()) {
+      assert.ok(e.type === '0' || e.type === '5', `${e.name}: tar type ${e.type}`);
+      if (e.type === '5') continue;
+      const name = e.name.replace(/^\.\//, '');
+      const hash = createHash('sha256');
+      for await (const chunk of tar.body(e)) hash.update(chunk);
+      if (name === 'bundle-manifest.json') continue;
+      const f = expected.get(name);
+      assert.ok(f, `${name} is not in the manifest`);
+      assert.equal(e.size, f.size, name);
+      assert.equal(hash.digest('hex'), f.sha256, name);
+      files++;
+    }
+    assert.equal(files, manifest.files.length);
   });
 
   test('device code only, and every binary in it is AArch64', async () => {
