@@ -7,13 +7,15 @@ import type { Command } from 'commander';
 
 export interface CliArea {
   commands: readonly string[];
+  /** Installed on the scooter (the arm64 app bundle, build/bundle/, carries only these areas). */
+  device?: true;
   load(): Promise<(program: Command) => void>;
 }
 
 export const CLI_AREAS: readonly CliArea[] = [
-  { commands: ['run', 'replay', 'config'], load: async () => (await import('../runtime/cli.js')).registerRuntimeCommands },
+  { commands: ['run', 'replay', 'config'], device: true, load: async () => (await import('../runtime/cli.js')).registerRuntimeCommands },
   { commands: ['artifact'], load: async () => (await import('../build/cli.js')).registerArtifactCommands },
-  { commands: ['ota'], load: async () => (await import('../ota/cli.js')).registerOtaCommands },
+  { commands: ['ota'], device: true, load: async () => (await import('../ota/cli.js')).registerOtaCommands },
   { commands: ['data'], load: async () => (await import('../host-tools/data/cli.js')).registerDataCommands },
   { commands: ['train'], load: async () => (await import('../host-tools/train/cli.js')).registerTrainCommands },
   { commands: ['eval'], load: async () => (await import('../host-tools/eval/cli.js')).registerEvalCommands },

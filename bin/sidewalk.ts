@@ -3,7 +3,7 @@
  * The one CLI. Each area registers its own subcommands (bin/areas.ts); this file only wires them together.
  */
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { configureLogging } from '../lib/log.js';
 import { errorMessage } from '../lib/errors.js';
 import { REPO_ROOT } from '../lib/paths.js';
@@ -26,7 +26,9 @@ const program = new Command('sidewalk')
     });
   });
 
-for (const area of areasFor(process.argv.slice(2))) (await area.load())(program);
+// The device's app bundle (build/bundle/, marked by its manifest) holds only the device areas.
+const inAppBundle = existsSync(`${REPO_ROOT}/bundle-manifest.json`);
+for (const area of areasFor(process.argv.slice(2))) if (area.device || !inAppBundle) (await area.load())(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`sidewalk: ${errorMessage(err)}\n`);

@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
 import { inspectArtifact, type ArtifactInfo } from '../ota/artifact/index.js';
 import { buildAppArtifact, buildRootfsArtifact } from './artifact-app.js';
 import { buildModelArtifact } from './artifact-model.js';
+import { buildBundleArtifact } from './bundle/artifact.js';
+import { buildAppBundle, packBundle } from './bundle/index.js';
 import { writeSigningKey, type KeyType } from './keys.js';
 import type { CliCompression } from './mender-artifact-cli.js';
 
@@ -56,6 +59,8 @@ function printInfo(file: string, i: ArtifactInfo): void {
   );
 }
 
+const say = (msg: string): void => void process.stderr.write(`[bundle] ${msg}\n`);
+
 function done(file: string, info: ArtifactInfo): void {
   process.stderr.write(`wrote ${file}: ${info.name} (${info.payloadType}, ${info.signature ? info.signature.scheme : 'unsigned'}), validated by mender-artifact and our reader\n`);
 }
@@ -70,10 +75,31 @@ export function registerArtifactCommands(program: Command): void {
       done(o.out, info);
     });
 
-  writeCommand(artifact, 'app', 'module-image of type sidewalk-app: a tarball of dist/, package.json and package-lock.json')
-    .action(async (o: WriteOpts) => {
-      const info = await buildAppArtifact(common(o));
+  writeCommand(artifact, 'app', 'module-image of type sidewalk-app: a tarball of dist/, package.json and package-lock.json (host arch), or with --arm64/--bundle the arm64 app bundle')
+    .option('--arm64', 'payload = the arm64 app bundle, built now (see `artifact bundle`)')
+    .option('--bundle <dir>', 'payload = this already built arm64 app bundle (checked against its manifest first)')
+    .action(async (o: WriteOpts & { arm64?: boolean; bundle?: string }) => {
+      const info = o.arm64 || o.bundle
+        ? await buildBundleArtifact({ ...common(o), ...(o.bundle ? { bundleDir: o.bundle } : { build: { say } }) })
+        : await buildAppArtifact(common(o));
       done(o.out, info);
+    });
+
+  artifact
+    .command('bundle')
+    .description('build the arm64 app bundle folder (pinned Node, arm64 addons, device code; what the image installs as /opt/sidewalk)')
+    .requiredOption('-o, --out <dir>', 'output folder (replaced if it holds an earlier bundle)')
+    .option('--tar <file>', 'also write its reproducible .tar.gz')
+    .option('--cache <dir>', 'cache for the pinned Node package (default ~/.cache/sidewalk)')
+    .action(async (o: { out: string; tar?: string; cache?: string }) => {
+      const started = Date.now();
+      const r = await buildAppBundle({ out: o.out, say, ...(o.cache ? { cacheDir: join(o.cache, 'arm64') } : {}) });
+      if (o.tar) await packBundle(r.dir, o.tar, r.manifest.epoch);
+      const m = r.manifest;
+      process.stdout.write(
+        `${r.dir}\n  ${m.app.name} ${m.app.version} ${m.arch}, node ${m.node.version}, ${m.files.length} files, ${(r.bytes / 1e6).toFixed(1)} MB` +
+          `${o.tar ? `\n  ${o.tar}` : ''}\n  ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      );
     });
 
   writeCommand(artifact, 'rootfs <image>', 'OS image for the inactive A/B slot: rootfs-image, or module rootfs-tryboot with --tryboot')
