@@ -49,11 +49,11 @@ export interface RunResult {
 /** Runs a command to completion; rejects with IMAGE_COMMAND_FAILED naming it and its stderr tail. */
 export function runTool(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? toolEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? toolEnv(), stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e: NodeJS.ErrnoException) => {
       reject(e.code === 'ENOENT' ? new SidewalkError('IMAGE_TOOL_MISSING', `${cmd} not found: install the Debian package ${TOOL_PACKAGES[cmd] ?? cmd}`) : e);
     });
@@ -64,6 +64,6 @@ export function runTool(cmd: string, args: readonly string[], options: { cwd?: s
       const tail = stderr.trim().split('\n').slice(-6).join(' | ');
       reject(new SidewalkError('IMAGE_COMMAND_FAILED', `${cmd} ${args.slice(0, 4).join(' ')}${args.length > 4 ? ' ...' : ''} failed (${signal ?? `exit ${code}`}): ${tail}`));
     });
-    child.stdin.end(options.input ?? '');
+    if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
