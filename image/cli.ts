@@ -3,7 +3,6 @@ import { SidewalkError } from '../lib/errors.js';
 import { REPO_ROOT } from '../lib/paths.js';
 import { buildImage, type BaseInput } from './build.js';
 import { DEFAULT_SIZES, type TableType } from './layout.js';
-import { provision } from './provision.js';
 
 interface BuildOpts {
   out: string;
@@ -66,17 +65,5 @@ export function registerImageCommands(program: Command): void {
       });
       const parts = r.layout.partitions.map((p) => `  p${p.number} ${p.name.padEnd(8)} ${p.fs.padEnd(4)} ${String(p.sizeMiB).padStart(5)} MiB  PARTUUID=${p.partuuid}`).join('\n');
       process.stdout.write(`${r.output}\n${parts}\n`);
-    });
-
-  program
-    .command('provision')
-    .description('first-boot provisioning on the scooter (sidewalk-provision.service): boot partition file -> data partition')
-    .requiredOption('--boot <dir>', 'mounted boot partition holding sidewalk-provision.yaml')
-    .requiredOption('--data <dir>', 'mounted data partition')
-    .option('--runtime-config <file>', "the image's runtime config", '/etc/sidewalk/runtime.yaml')
-    .option('--group-file <file>', 'group database (the service group owns the secrets)', '/etc/group')
-    .action(async (o: { boot: string; data: string; runtimeConfig: string; groupFile: string }) => {
-      const r = await provision({ bootDir: o.boot, dataDir: o.data, runtimeConfig: o.runtimeConfig, groupFile: o.groupFile });
-      process.stderr.write(r.state === 'provisioned' ? `provision: provisioned ${r.deviceId}; secrets moved from ${o.boot} to ${o.data}\n` : `provision: already provisioned as ${r.deviceId}\n`);
     });
 }
