@@ -28,6 +28,7 @@ export function makeSyntheticRoot(root: string): void {
   write(root, 'etc/shadow', 'root:*:19000:0:99999:7:::\n', 0o640);
   write(root, 'etc/gshadow', 'root:*::\n', 0o640);
   write(root, 'etc/hostname', 'sidewalk\n');
+  write(root, 'etc/sidewalk-os-version', '1.0\n');
   write(root, 'usr/bin/kill', '#!/bin/sh\n', 0o755);
   write(root, 'usr/bin/passwd', '#!/bin/sh\n', 0o4755);
   write(root, 'usr/sbin/wpa_supplicant', '#!/bin/sh\n', 0o755);
