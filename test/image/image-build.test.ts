@@ -195,6 +195,8 @@ describe('image build (MBR, synthetic base tarball)', () => {
       assert.match(readFileSync(join(c.data, 'device/secrets/wpa_supplicant-wlan0.conf'), 'utf8'), /ssid="Depot-5G"\n\tpsk="correct horse battery"/);
       const runtime = parse(readFileSync(join(c.data, 'device/runtime.yaml'), 'utf8')) as { mode: string; device: { id: string; location: string } };
       assert.deepEqual([runtime.mode, runtime.device], ['limit', { id: 'scooter-0042', location: 'Denver' }]);
+      const check = await runSidewalk(['config', 'check', join(c.data, 'device/runtime.yaml')]);
+      assert.equal(check.code, 0, check.stderr);
       assert.match(readFileSync(join(c.data, 'device/provisioned'), 'utf8'), /^scooter-0042\n/);
       assert.ok(!existsSync(join(c.boot, 'sidewalk-provision.yaml')), 'the secrets are deleted from FAT');
       const left = readFileSync(join(c.boot, 'sidewalk-provision.done.yaml'), 'utf8');
@@ -213,6 +215,8 @@ describe('image build (MBR, synthetic base tarball)', () => {
       assert.match(r.stderr, /^sidewalk: PROVISION_MISSING: .*monitor mode, limiter at its fail-safe$/m);
       const runtime = parse(readFileSync(join(c.data, 'device/runtime.yaml'), 'utf8')) as { mode: string; device: { id: string } };
       assert.deepEqual([runtime.mode, runtime.device.id], ['monitor', 'unprovisioned']);
+      const check = await runSidewalk(['config', 'check', join(c.data, 'device/runtime.yaml')]);
+      assert.equal(check.code, 0, check.stderr);
       assert.equal((JSON.parse(readFileSync(join(c.data, 'device/provision-status.json'), 'utf8')) as { state: string }).state, 'unprovisioned');
       assert.ok(!existsSync(join(c.data, 'device/provisioned')));
       assert.deepEqual(readdirSync(join(c.data, 'device/secrets')), []);
