@@ -24,11 +24,14 @@ export async function runStage(plan: StagePlan, progress: (step: number, what: s
   const w = (p: string) => join(plan.workDir, p);
   progress(1, `base root from ${plan.base.kind} ${plan.base.path}`);
   const base = await prepareBase(plan.base, w('root'), w('firmware'));
+  // Before the overlay edits /etc/gshadow & co.: as a normal user, a mode-0000 file from the base is unreadable.
+  progress(2, 'modes an unprivileged build could not read');
+  await recordUnreadable(w('root'));
 
-  progress(2, 'overlay: app bundle, units, /etc/sidewalk, fstab, data partition');
+  progress(3, 'overlay: app bundle, units, /etc/sidewalk, fstab, data partition');
   await applyOverlay(w('root'), w('data'), plan.layout, plan.overlay);
 
-  progress(3, `boot slots: ${base.bootFiles.length} firmware/kernel files each, config.txt, cmdline.txt; selector autoboot.txt`);
+  progress(4, `boot slots: ${base.bootFiles.length} firmware/kernel files each, config.txt, cmdline.txt; selector autoboot.txt`);
   await mkdir(w('selector'), { recursive: true });
   await writeFile(w('selector/autoboot.txt'), selectorAutoboot(plan.layout));
   const config = configTxt(base.configPrefix, await readFile(join(plan.overlay.repoRoot, 'image/boot/config.txt'), 'utf8'));
@@ -38,10 +41,6 @@ export async function runStage(plan: StagePlan, progress: (step: number, what: s
     await writeFile(join(dir, 'config.txt'), config);
     await writeFile(join(dir, 'cmdline.txt'), cmdline(plan.layout, slot));
   }
-
-  progress(4, 'modes an unprivileged mke2fs could not read');
-  await recordUnreadable(w('root'));
-  await recordUnreadable(w('data'));
 
   progress(5, 'genimage: FAT32 and ext4 filesystems, partition table');
   const cfg = genimageConfig(plan.layout, { selector: w('selector'), bootA: w('bootA'), bootB: w('bootB'), rootA: w('root'), rootB: null, data: w('data') });

@@ -6,7 +6,7 @@
  * of the card's data and boot A partitions.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,12 +148,15 @@ describe('image build (MBR, synthetic base tarball)', () => {
     const verify = (root: string) => spawnSync('systemd-analyze', ['verify', `--root=${root}`, '--man=no', ...DEVICE_UNITS.map((u) => `/etc/systemd/system/${u}`)], { encoding: 'utf8' });
     const r = verify(rootDump);
     assert.deepEqual({ status: r.status, output: `${r.stdout}${r.stderr}`.trim() }, { status: 0, output: '' });
-    // The same check on a copy with one misspelt key in the provisioning unit reports it.
-    const broken = join(work, 'rootA-broken');
-    execFileSync('cp', ['-a', rootDump, broken]);
-    const unit = join(broken, 'etc/systemd/system/sidewalk-provision.service');
-    writeFileSync(unit, readFileSync(unit, 'utf8').replace('RemainAfterExit=', 'RemainAfterExits='));
-    assert.match(`${verify(broken).stderr}`, /Unknown key 'RemainAfterExits'/);
+    // The same check with one misspelt key in the provisioning unit reports it.
+    const unit = join(rootDump, 'etc/systemd/system/sidewalk-provision.service');
+    const good = readFileSync(unit, 'utf8');
+    writeFileSync(unit, good.replace('RemainAfterExit=', 'RemainAfterExits='));
+    try {
+      assert.match(`${verify(rootDump).stderr}`, /Unknown key 'RemainAfterExits'/);
+    } finally {
+      writeFileSync(unit, good);
+    }
   });
 
   test(`systemd-analyze security --offline: exposure within ${JSON.stringify(EXPOSURE_LIMIT)}`, () => {
