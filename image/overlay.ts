@@ -61,6 +61,8 @@ export async function applyOverlay(rootDir: string, dataDir: string, layout: Lay
   await writeFile(join(rootDir, 'etc/sidewalk/ota.yaml'), await otaConfigFor(layout, join(input.repoRoot, 'ota/ota.example.yaml')));
   await writeFile(join(rootDir, 'etc/sidewalk/artifact-verify.pem'), await readFile(input.verifyKey));
   await writeFile(join(rootDir, 'etc/fstab'), fstab(layout));
+  await mkdir(join(rootDir, 'etc/systemd/system/boot-firmware.mount.d'), { recursive: true });
+  await writeFile(join(rootDir, 'etc/systemd/system/boot-firmware.mount.d/10-slot-a-only.conf'), bootMountDropIn(layout));
   if (!existsSync(join(rootDir, 'etc/machine-id'))) await writeFile(join(rootDir, 'etc/machine-id'), '');
   await mkdir(join(rootDir, 'etc/wpa_supplicant'), { recursive: true });
   await rm(join(rootDir, 'etc/wpa_supplicant/wpa_supplicant-wlan0.conf'), { force: true });
@@ -108,6 +110,20 @@ export function fstab(layout: Layout): string {
     'tmpfs\t/tmp\ttmpfs\tnosuid,nodev,mode=1777,size=64M\t0 0',
     'tmpfs\t/var/tmp\ttmpfs\tnosuid,nodev,mode=1777,size=16M\t0 0',
     `PARTUUID=${bootA}\t${PROVISION_BOOT_MOUNT}\tvfat\tnoauto,nofail,nodev,nosuid,noexec,umask=0077,x-systemd.device-timeout=10s\t0 0`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Boot slot A is mounted for provisioning only while slot A runs: while slot B runs, p2 belongs to the
+ * inactive slot, which the updater rewrites as a raw device underneath any mount.
+ */
+export function bootMountDropIn(layout: Layout): string {
+  return [
+    '# Written by `sidewalk image build`: mount boot slot A (provisioning) only when running from root A;',
+    '# while slot B runs, boot A is the inactive slot the updater rewrites.',
+    '[Unit]',
+    `ConditionKernelCommandLine=root=PARTUUID=${partition(layout, 'rootA').partuuid}`,
     '',
   ].join('\n');
 }

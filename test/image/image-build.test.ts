@@ -132,6 +132,7 @@ describe('image build (MBR, synthetic base tarball)', () => {
     assert.match(fstab, /^\/data\/log\t\/var\/log\tnone\tbind/m);
     assert.match(fstab, /^PARTUUID=ab12cd34-02\t\/boot\/firmware\tvfat\tnoauto,/m);
     assert.doesNotMatch(fstab, /\s\/\s/, 'no fstab line remounts the root read-write');
+    assert.match(card.debugfs(5, 'cat /etc/systemd/system/boot-firmware.mount.d/10-slot-a-only.conf'), /^ConditionKernelCommandLine=root=PARTUUID=ab12cd34-05$/m);
   });
 
   test('data partition: state directories moved off the read-only root, with their owners', () => {
