@@ -72,7 +72,7 @@ export async function ensureDebianBase(options: DebianBaseOptions): Promise<stri
       suite,
       partial,
       mirror,
-    ]);
+    ], { heartbeat: (s) => options.log(`base: mmdebstrap still running (${s} s)`) });
     await rename(partial, tar);
   } catch (err) {
     await rm(partial, { force: true });

@@ -46,7 +46,9 @@ export async function runStage(plan: StagePlan, progress: (step: number, what: s
   const cfg = genimageConfig(plan.layout, { selector: w('selector'), bootA: w('bootA'), bootB: w('bootB'), rootA: w('root'), rootB: null, data: w('data') });
   await writeFile(w('genimage.cfg'), cfg);
   for (const d of ['genimage-root', 'genimage-input', 'genimage-tmp']) await mkdir(w(d), { recursive: true });
-  await runTool('genimage', ['--config', w('genimage.cfg'), '--rootpath', w('genimage-root'), '--inputpath', w('genimage-input'), '--outputpath', w('out'), '--tmppath', w('genimage-tmp')]);
+  await runTool('genimage', ['--config', w('genimage.cfg'), '--rootpath', w('genimage-root'), '--inputpath', w('genimage-input'), '--outputpath', w('out'), '--tmppath', w('genimage-tmp')], {
+    heartbeat: (s) => progress(5, `genimage still writing filesystems (${s} s)`),
+  });
   return w('out/sdcard.img');
 }
 

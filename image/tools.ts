@@ -23,6 +23,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   newuidmap: 'uidmap',
 };
 
+const HEARTBEAT_MS = 15_000;
 const PATH_EXTRA = ['/usr/sbin', '/sbin'];
 
 /** PATH with the sbin folders, where mke2fs, debugfs and sfdisk live but a normal user's PATH may not look. */
@@ -47,17 +48,22 @@ export interface RunResult {
 }
 
 /** Runs a command to completion; rejects with IMAGE_COMMAND_FAILED naming it and its stderr tail. */
-export function runTool(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+export function runTool(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; heartbeat?: (seconds: number) => void } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
+    const started = Date.now();
+    // Long steps (mke2fs of a full root, mmdebstrap) say they are still working.
+    const ticker = options.heartbeat ? setInterval(() => options.heartbeat!(Math.round((Date.now() - started) / 1000)), HEARTBEAT_MS) : null;
     const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? toolEnv(), stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (b: Buffer) => out.push(b));
     child.stderr!.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e: NodeJS.ErrnoException) => {
+      if (ticker) clearInterval(ticker);
       reject(e.code === 'ENOENT' ? new SidewalkError('IMAGE_TOOL_MISSING', `${cmd} not found: install the Debian package ${TOOL_PACKAGES[cmd] ?? cmd}`) : e);
     });
     child.on('close', (code, signal) => {
+      if (ticker) clearInterval(ticker);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       if (code === 0) return resolve({ stdout, stderr });

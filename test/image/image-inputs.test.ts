@@ -4,7 +4,7 @@
  * half-written file) under the output name.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -71,6 +71,10 @@ describe('image build inputs', () => {
       mkdirSync(join(noFirmware, 'etc'), { recursive: true });
       writeFileSync(join(noFirmware, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
       writeFileSync(join(noFirmware, 'etc/group'), 'root:x:0:\n');
+      // A PATH with a shell only: genimage, fakeroot, mtools, tar are missing (dosfstools and e2fsprogs are found in /usr/sbin).
+      const shellOnly = join(work, 'shell-only-bin');
+      mkdirSync(shellOnly, { recursive: true });
+      if (!existsSync(join(shellOnly, 'sh'))) symlinkSync('/bin/sh', join(shellOnly, 'sh'));
       const appNoBin = join(work, 'app-no-bin');
       mkdirSync(appNoBin, { recursive: true });
       return [
@@ -82,6 +86,7 @@ describe('image build inputs', () => {
         { name: 'FAT32 boot slot below 64 MiB', args: [...build(out, ['--app', app, '--verify-key', keys.publicPem]), '--boot-size', '32'], code: 'IMAGE_INVALID_OPTION' },
         { name: 'unknown table type', args: build(out, ['--app', app, '--verify-key', keys.publicPem, '--table', 'apm']), code: 'IMAGE_INVALID_OPTION' },
         { name: 'a Pi OS image that is not one', args: build(out, ['--app', app, '--verify-key', keys.publicPem], ['--base-pios', keys.publicPem]), code: 'IMAGE_BASE_INVALID' },
+        { name: 'missing tools', args: build(out, ['--app', app, '--verify-key', keys.publicPem]), env: { PATH: shellOnly }, code: 'IMAGE_TOOL_MISSING' },
         // Fails inside the fakeroot stage, after work has started: the work folder goes too.
         { name: 'base without the Raspberry Pi firmware', args: build(out, ['--app', app, '--verify-key', keys.publicPem], ['--base-dir', noFirmware]), code: 'IMAGE_BASE_INVALID' },
       ].map((c) => ({ ...c, mustNotExist: [out], timeoutMs: 60_000 }));
@@ -90,6 +95,7 @@ describe('image build inputs', () => {
       for (const c of cases()) {
         const run = await expectCleanFailure(c);
         if (c.name.startsWith('base without')) assert.match(run.stderr, /include Debian's raspi-firmware package/);
+        if (c.name === 'missing tools') assert.match(run.stderr, /genimage, fakeroot, mcopy, tar not found: install the Debian packages genimage fakeroot mtools tar \(apt-get install/);
       }
       assert.deepEqual(readdirSync(work).filter((f) => f.startsWith('.bad.img')), [], 'no work folder left behind');
     });
