@@ -9,8 +9,8 @@
  * It also collects the Raspberry Pi boot files a slot needs: firmware, kernel, initramfs, device trees.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, chown, copyFile, lchown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
 import { runTool } from './tools.js';
 
@@ -91,6 +91,7 @@ async function piOsBase(image: string, rootDir: string, bootDir: string): Promis
     throw new SidewalkError('IMAGE_BASE_INVALID', `${image}: partition 2 (offset ${root.start * 512}) is not a clean ext4 filesystem (e2fsck -fn)`, { cause: err });
   });
   await runTool('debugfs', ['-R', `rdump / ${rootDir}`, rootDev]);
+  await restoreInodeAttributes(rootDev, rootDir);
   await rm(join(rootDir, 'lost+found'), { recursive: true, force: true });
   if (!existsSync(join(rootDir, 'etc'))) throw new SidewalkError('IMAGE_BASE_INVALID', `${image}: partition 2 holds no etc/: not a root filesystem`);
   // Its own cmdline.txt names its own root; ours replaces it. Its config.txt stays first, ours follows.
@@ -98,6 +99,47 @@ async function piOsBase(image: string, rootDir: string, bootDir: string): Promis
   await rm(join(bootDir, 'cmdline.txt'), { force: true });
   await rm(join(bootDir, 'config.txt'), { force: true });
   return { configPrefix: config ? `${config.trimEnd()}\n` : '', bootFiles: (await readdir(bootDir)).sort() };
+}
+
+/**
+ * rdump sets a file's mode before its owner, and a chown clears setuid/setgid bits; so owners and modes
+ * are set again from the ext4's own inodes (`ls -p` of every folder, one debugfs run): owner first, then mode.
+ */
+async function restoreInodeAttributes(rootDev: string, rootDir: string): Promise<void> {
+  const dirs: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    dirs.push(rel);
+    for (const entry of await readdir(join(rootDir, rel), { withFileTypes: true })) {
+      if (entry.isDirectory()) await walk(posix.join(rel, entry.name));
+    }
+  };
+  await walk('/');
+  const unquotable = dirs.filter((d) => /["\n]/.test(d));
+  if (unquotable.length > 0) throw new SidewalkError('IMAGE_BASE_INVALID', `${rootDev}: folder name ${JSON.stringify(unquotable[0])} cannot be listed by debugfs`);
+  const cmdFile = join(rootDir, '..', 'restore-attributes.debugfs');
+  await writeFile(cmdFile, dirs.map((d) => `ls -p "${d}"`).join('\n'));
+  const { stdout } = await runTool('debugfs', ['-f', cmdFile, rootDev]);
+  await rm(cmdFile);
+  let dir: string | null = null;
+  for (const line of stdout.split('\n')) {
+    const command = /^debugfs: ls -p "(.*)"$/.exec(line);
+    if (command) {
+      dir = command[1]!;
+      continue;
+    }
+    const f = line.split('/');
+    if (dir === null || f.length < 8 || f[5] === '..') continue;
+    const path = join(rootDir, dir, f[5] === '.' ? '' : f[5]!);
+    const mode = parseInt(f[2]!, 8);
+    const uid = Number(f[3]);
+    const gid = Number(f[4]);
+    if ((mode & 0o170000) === 0o120000) {
+      await lchown(path, uid, gid);
+      continue;
+    }
+    await chown(path, uid, gid);
+    await chmod(path, mode & 0o7777);
+  }
 }
 
 function compareVersions(a: string, b: string): number {

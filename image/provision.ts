@@ -13,7 +13,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync } from 'node:f
 import { chmod, chown, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseDocument, stringify, parse } from 'yaml';
-import { SidewalkError } from '../lib/errors.js';
+import { isSidewalkError, SidewalkError } from '../lib/errors.js';
 import { DEVICE_DIR, DEVICE_RUNTIME_CONFIG, PROVISION_DONE_FILE, PROVISION_FILE, PROVISION_STATUS, PROVISIONED_MARKER, SECRETS_DIR, SERVICE_USER, WIFI_CONFIG } from './device-paths.js';
 
 export interface ProvisionRecord {
@@ -125,13 +125,14 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionOutcome> 
       throw new SidewalkError('PROVISION_INVALID', `${filePath}: not YAML (${(err as Error).message.split('\n')[0]})`);
     }
     record = parseProvisionFile(raw, filePath);
-  } catch (err) {
+  } catch (caught) {
+    const err = isSidewalkError(caught) ? caught : new SidewalkError('PROVISION_UNREADABLE', `${filePath}: ${(caught as Error).message}`);
     if (provisioned !== null) {
       // A bad new file never undoes a good provisioning; it stays on FAT for the operator to fix.
-      throw new SidewalkError((err as SidewalkError).code, `${(err as Error).message}; keeping the current provisioning of ${provisioned}`);
+      throw new SidewalkError(err.code, `${err.message}; keeping the current provisioning of ${provisioned}`);
     }
-    await enterUnprovisioned(o, now, err as SidewalkError);
-    throw new SidewalkError((err as SidewalkError).code, `${(err as Error).message}; the scooter stays unprovisioned: runtime in monitor mode, limiter at its fail-safe`);
+    await enterUnprovisioned(o, now, err);
+    throw new SidewalkError(err.code, `${err.message}; the scooter stays unprovisioned: runtime in monitor mode, limiter at its fail-safe`);
   }
 
   const gid = serviceGid(o.groupFile ?? '/etc/group');
@@ -143,11 +144,11 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionOutcome> 
   if (record.credentials.kind === 'certificate') {
     await secret('client.crt', record.credentials.certPem);
     await secret('client.key', record.credentials.keyPem);
-    await rm(join(o.dataDir, SECRETS_DIR, 'mqtt-password'), { force: true });
+    for (const stale of ['mqtt-username', 'mqtt-password']) await rm(join(o.dataDir, SECRETS_DIR, stale), { force: true });
   } else {
     await secret('mqtt-username', `${record.credentials.username}\n`);
     await secret('mqtt-password', `${record.credentials.password}\n`);
-    await rm(join(o.dataDir, SECRETS_DIR, 'client.key'), { force: true });
+    for (const stale of ['client.crt', 'client.key']) await rm(join(o.dataDir, SECRETS_DIR, stale), { force: true });
   }
   if (record.wifi) await writeAtomic(join(o.dataDir, WIFI_CONFIG), wpaConfig(record.wifi), 0o600, 0);
   const identity = { device_id: record.deviceId, location: record.location, broker_url: record.broker.url, provisioned_at: now };

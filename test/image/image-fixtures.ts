@@ -86,7 +86,8 @@ export function makePiOsImage(work: string): string {
       `image pios.img { hdimage { partition-table-type = "mbr" disk-signature = 0xdeadbeef } partition boot { partition-type = 0x0C image = "boot.vfat" } partition root { partition-type = 0x83 image = "root.ext4" } }\n`,
   );
   for (const d of ['pios-gi-root', 'pios-gi-in', 'pios-gi-tmp']) mkdirSync(join(work, d), { recursive: true });
-  execFileSync('fakeroot', ['--', 'genimage', '--config', cfg, '--rootpath', join(work, 'pios-gi-root'), '--inputpath', join(work, 'pios-gi-in'), '--outputpath', join(work, 'pios-out'), '--tmppath', join(work, 'pios-gi-tmp')], { env: ENV, stdio: 'pipe' });
+  // Owners as Pi OS has them (shadow group 42), recorded by fakeroot for mke2fs.
+  execFileSync('fakeroot', ['--', 'sh', '-c', 'chown -R -h 0:0 "$1" && chown 0:42 "$1/etc/shadow" && shift && exec genimage "$@"', 'sh', root, '--config', cfg, '--rootpath', join(work, 'pios-gi-root'), '--inputpath', join(work, 'pios-gi-in'), '--outputpath', join(work, 'pios-out'), '--tmppath', join(work, 'pios-gi-tmp')], { env: ENV, stdio: 'pipe' });
   return join(work, 'pios-out/pios.img');
 }
 

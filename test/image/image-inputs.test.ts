@@ -50,6 +50,8 @@ describe('image build inputs', () => {
     assert.match(card.debugfs(4, 'cat /etc/fstab'), /^PARTUUID=a0000000-0000-4000-8000-000000000006\t\/data\t/m);
     assert.match(card.debugfs(4, 'cat /etc/sidewalk/ota.yaml'), /root_device: \/dev\/disk\/by-partuuid\/a0000000-0000-4000-8000-000000000005/);
     assert.equal(card.inode(4, '/opt/sidewalk/bin/sidewalk').mode, '0755');
+    assert.deepEqual(card.inode(4, '/etc/shadow'), { type: 'regular', mode: '0640', uid: 0, gid: 42 }, 'owners read from the Pi OS ext4');
+    assert.deepEqual(card.inode(4, '/usr/bin/passwd'), { type: 'regular', mode: '04755', uid: 0, gid: 0 });
     assert.equal(e2fsck(`${out}?offset=${card.offset(4)}`).status, 0);
   });
 
