@@ -9,7 +9,7 @@
  * It also collects the Raspberry Pi boot files a slot needs: firmware, kernel, initramfs, device trees.
  */
 import { existsSync } from 'node:fs';
-import { chmod, chown, copyFile, lchown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, lchown, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
 import { runTool } from './tools.js';
@@ -29,7 +29,7 @@ export async function prepareBase(source: BaseSource, rootDir: string, bootDir: 
   if (source.kind === 'dir') {
     if (!existsSync(join(source.path, 'etc'))) throw new SidewalkError('IMAGE_BASE_INVALID', `${source.path}: not a root filesystem (no etc/)`);
     await runTool('cp', ['-a', `${source.path}/.`, rootDir]);
-    await runTool('chown', ['-R', '-h', '0:0', rootDir]);
+    await chownToRoot(rootDir);
     return debianBootFiles(rootDir, bootDir);
   }
   if (source.kind === 'tar') {
@@ -139,6 +139,21 @@ async function restoreInodeAttributes(rootDev: string, rootDir: string): Promise
     }
     await chown(path, uid, gid);
     await chmod(path, mode & 0o7777);
+  }
+}
+
+/** Everything root-owned; setuid/setgid bits, which a chown clears, are set again. */
+async function chownToRoot(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isSymbolicLink()) {
+      await lchown(path, 0, 0);
+      continue;
+    }
+    const { mode } = await lstat(path);
+    await chown(path, 0, 0);
+    if (mode & 0o6000) await chmod(path, mode & 0o7777);
+    if (entry.isDirectory()) await chownToRoot(path);
   }
 }
 
