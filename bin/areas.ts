@@ -20,6 +20,8 @@ export const CLI_AREAS: readonly CliArea[] = [
   { commands: ['train'], load: async () => (await import('../host-tools/train/cli.js')).registerTrainCommands },
   { commands: ['eval'], load: async () => (await import('../host-tools/eval/cli.js')).registerEvalCommands },
   { commands: ['models'], load: async () => (await import('../host-tools/registry/cli.js')).registerRegistryCommands },
+  { commands: ['image'], load: async () => (await import('../image/cli.js')).registerImageCommands },
+  { commands: ['provision'], device: true, load: async () => (await import('../image/provision-cli.js')).registerProvisionCommands },
   { commands: ['pipeline'], load: async () => (await import('../host-tools/pipeline/cli.js')).registerPipelineCommands },
 ];
 

@@ -1,0 +1,75 @@
+/**
+ * The host tools an image build runs, each with the Debian package that provides it, so a missing one
+ * is reported as "install X" instead of a spawn error. Commands run with their output captured; a failure
+ * names the command and ends with its last lines of stderr.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { SidewalkError } from '../lib/errors.js';
+
+export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
+  genimage: 'genimage',
+  fakeroot: 'fakeroot',
+  'mkfs.fat': 'dosfstools',
+  'fsck.fat': 'dosfstools',
+  mcopy: 'mtools',
+  mtype: 'mtools',
+  mdir: 'mtools',
+  mke2fs: 'e2fsprogs',
+  e2fsck: 'e2fsprogs',
+  debugfs: 'e2fsprogs',
+  sfdisk: 'fdisk',
+  tar: 'tar',
+  mmdebstrap: 'mmdebstrap',
+  newuidmap: 'uidmap',
+};
+
+const HEARTBEAT_MS = 15_000;
+const PATH_EXTRA = ['/usr/sbin', '/sbin'];
+
+/** PATH with the sbin folders, where mke2fs, debugfs and sfdisk live but a normal user's PATH may not look. */
+export function toolEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const parts = (process.env.PATH ?? '/usr/bin:/bin').split(':');
+  for (const p of PATH_EXTRA) if (!parts.includes(p)) parts.push(p);
+  return { ...process.env, PATH: parts.join(':'), MTOOLS_SKIP_CHECK: '1', ...extra };
+}
+
+export function requireTools(names: readonly string[]): void {
+  const env = toolEnv();
+  const missing = names.filter((n) => spawnSync('sh', ['-c', `command -v "$1" >/dev/null`, 'sh', n], { env }).status !== 0);
+  if (missing.length > 0) {
+    const pkgs = [...new Set(missing.map((n) => TOOL_PACKAGES[n] ?? n))];
+    throw new SidewalkError('IMAGE_TOOL_MISSING', `${missing.join(', ')} not found: install the Debian package${pkgs.length > 1 ? 's' : ''} ${pkgs.join(' ')} (apt-get install ${pkgs.join(' ')})`);
+  }
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion; rejects with IMAGE_COMMAND_FAILED naming it and its stderr tail. */
+export function runTool(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; heartbeat?: (seconds: number) => void } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    // Long steps (mke2fs of a full root, mmdebstrap) say they are still working.
+    const ticker = options.heartbeat ? setInterval(() => options.heartbeat!(Math.round((Date.now() - started) / 1000)), HEARTBEAT_MS) : null;
+    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? toolEnv(), stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (ticker) clearInterval(ticker);
+      reject(e.code === 'ENOENT' ? new SidewalkError('IMAGE_TOOL_MISSING', `${cmd} not found: install the Debian package ${TOOL_PACKAGES[cmd] ?? cmd}`) : e);
+    });
+    child.on('close', (code, signal) => {
+      if (ticker) clearInterval(ticker);
+      const stdout = Buffer.concat(out).toString('utf8');
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (code === 0) return resolve({ stdout, stderr });
+      const tail = stderr.trim().split('\n').slice(-6).join(' | ');
+      reject(new SidewalkError('IMAGE_COMMAND_FAILED', `${cmd} ${args.slice(0, 4).join(' ')}${args.length > 4 ? ' ...' : ''} failed (${signal ?? `exit ${code}`}): ${tail}`));
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+  });
+}
