@@ -153,7 +153,7 @@ async function legacySource(dir: string): Promise<IngestSource> {
         riderInput: r.joystick,
         scores: null,
         trueLabel: null,
-        legacy: { frame: img.frame, gpsExtra: r.gpsExtra, imu: r.imu, ...(o ? { out: { label: o.label, scores: o.scores, sidewalk: o.sidewalk, pos: o.pos, vel: o.vel } } : {}) },
+        legacy: { frame: img.frame, gpsExtra: r.gpsExtra, imu: r.imu, ...(o ? { out: { layout: run.outLayout, joystick: o.joystick, scores: o.scores, sidewalk: o.sidewalk } } : {}) },
         metrics: null,
       };
     }), sink),

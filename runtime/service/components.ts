@@ -117,7 +117,7 @@ async function speedSourceFor(config: RuntimeConfig): Promise<SpeedSource | null
 }
 
 async function legacySpeedSource(dir: string, config: RuntimeConfig): Promise<SpeedSource> {
-  const run = await readLegacyRun(dir);
+  const run = await readLegacyRun(dir, { out: false });
   const frames = run.images.map((i) => i.frame);
   const rowByFrame = new Map(run.raw.map((r) => [r.frame, r]));
   const times = legacyMediaTimes(frames, new Map(run.raw.map((r) => [r.frame, r.time])), config.camera.replay.fps ?? DEFAULT_IMAGE_FPS);
