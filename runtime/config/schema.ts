@@ -30,6 +30,8 @@ export interface RuntimeConfig {
   };
   decision: {
     window_frames: number;
+    group_score: 'max' | 'sum';
+    warmup: 'zeros' | 'partial';
     sidewalk_enter: number;
     road_below: number;
     sidewalk_exit: number | null;
@@ -153,6 +155,8 @@ export const runtimeConfigSchema: SchemaObject = {
       required: [],
       properties: {
         window_frames: { type: 'integer', minimum: 1, maximum: 100, default: 6, description: 'Running average length (legacy: 6).' },
+        group_score: { type: 'string', enum: ['max', 'sum'], default: 'max', description: "A frame's group score: max of the group's classes (legacy), or their sum." },
+        warmup: { type: 'string', enum: ['zeros', 'partial'], default: 'zeros', description: 'zeros: the window starts full of zeros and is always divided by window_frames (legacy); partial: average the frames seen so far.' },
         sidewalk_enter: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Sidewalk group average must exceed this (legacy: 0.5).' },
         road_below: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Road group average must be below this (legacy: 0.5).' },
         sidewalk_exit: { type: 'number', nullable: true, minimum: 0, maximum: 1, default: null, description: 'Hysteresis: stay on the sidewalk while its average is above this (null: sidewalk_enter, as legacy).' },

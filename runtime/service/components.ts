@@ -176,6 +176,8 @@ export function decisionEngineFor(config: RuntimeConfig): DecisionEngine {
   const { speed, decision: d } = config;
   return new DecisionEngine({
     windowFrames: d.window_frames,
+    groupScore: d.group_score,
+    warmup: d.warmup,
     sidewalkEnter: d.sidewalk_enter,
     roadBelow: d.road_below,
     sidewalkExit: d.sidewalk_exit,
