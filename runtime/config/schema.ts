@@ -42,7 +42,7 @@ export interface RuntimeConfig {
     min_speed_kph: number;
     fail_safe_after_ms: number;
   };
-  speed: { full_kph: number; sidewalk_kph: number; fail_safe_kph: number; ramp_s: number };
+  speed: { full_kph: number; sidewalk_kph: number; fail_safe_kph: number; ramp_s: number; limit_rule: 'measured' | 'ramp' };
   limiter: {
     kind: 'simulated' | 'gpio' | 'pwm' | 'serial';
     simulated: { log_file: string | null };
@@ -177,7 +177,13 @@ export const runtimeConfigSchema: SchemaObject = {
         full_kph: { ...positive, maximum: 100, default: 25, description: 'Limit off a sidewalk (the scooter\'s own maximum).' },
         sidewalk_kph: { ...positive, maximum: 100, default: 6, description: 'Walking-speed limit on a sidewalk.' },
         fail_safe_kph: { ...positive, maximum: 100, default: 6, description: 'Limit while the fail-safe is active.' },
-        ramp_s: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 10, description: 'Seconds for a full <-> sidewalk limit change.' },
+        ramp_s: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 10, description: 'Seconds for a full <-> sidewalk limit change: the rate of both limit rules.' },
+        limit_rule: {
+          type: 'string',
+          enum: ['measured', 'ramp'],
+          default: 'measured',
+          description: 'measured (legacy): the limit follows the measured speed (sidewalk: max(speed - delta, sidewalk_kph); off it: max(sidewalk_kph, min(speed + delta, full_kph)); delta = (full_kph - sidewalk_kph) / ramp_s per second), ramping from the last limit while no speed is fresh; ramp: always ramp from the last limit.',
+        },
       },
     },
     limiter: {
@@ -238,7 +244,7 @@ export const runtimeConfigSchema: SchemaObject = {
       default: {},
       required: [],
       properties: {
-        kind: { type: 'string', enum: ['none', 'simulated', 'nmea', 'replay-log'], default: 'none', description: 'Where the scooter speed comes from (for decision.min_speed_kph).' },
+        kind: { type: 'string', enum: ['none', 'simulated', 'nmea', 'replay-log'], default: 'none', description: 'Where the scooter speed comes from (for speed.limit_rule measured and decision.min_speed_kph).' },
         simulated_kph: { type: 'number', minimum: 0, default: 15, description: 'Constant speed of the simulated source.' },
         nmea: {
           type: 'object',

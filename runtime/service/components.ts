@@ -8,7 +8,7 @@ import type { Frame, FrameSource, SpeedLimiter, SpeedSource } from '../types.js'
 import type { DecisionRecord, FrameClassifier } from './pipeline.js';
 import type { RuntimeConfig } from '../config/schema.js';
 import { DecisionEngine } from '../decision/index.js';
-import { Ramp, createSpeedLimiter, type SpeedLimiterConfig } from '../actuators/index.js';
+import { createLimitRule, createSpeedLimiter, type LimitRule, type SpeedLimiterConfig } from '../actuators/index.js';
 import { createSpeedSource } from '../sensors/index.js';
 import { createFrameSource } from '../camera/index.js';
 import { DEFAULT_IMAGE_FPS, legacyMediaTimes } from '../camera/replay-source.js';
@@ -30,7 +30,7 @@ export interface Components {
   source: FrameSource;
   classifier: FrameClassifier;
   decision: DecisionEngine;
-  ramp: Ramp;
+  limitRule: LimitRule;
   limiter: SpeedLimiter;
   speedSource: SpeedSource | null;
   recorder: FrameRecorder | null;
@@ -193,9 +193,9 @@ export function decisionEngineFor(config: RuntimeConfig): DecisionEngine {
   });
 }
 
-export function rampFor(config: RuntimeConfig, startKph: number): Ramp {
+export function limitRuleFor(config: RuntimeConfig, startKph: number): LimitRule {
   const { speed } = config;
-  return new Ramp(startKph, { rampS: speed.ramp_s, fullSpeedKph: speed.full_kph, sidewalkLimitKph: speed.sidewalk_kph });
+  return createLimitRule(speed.limit_rule, startKph, { rampS: speed.ramp_s, fullSpeedKph: speed.full_kph, sidewalkLimitKph: speed.sidewalk_kph });
 }
 
 /**
@@ -207,8 +207,8 @@ export async function buildComponents(config: RuntimeConfig): Promise<Components
   try {
     const classifier = await loadClassifier(config);
     const decision = decisionEngineFor(config);
-    // The ramp starts where the limiter's init() leaves it: the safe (fail-safe) limit.
-    const ramp = rampFor(config, config.speed.fail_safe_kph);
+    // The limit rule starts where the limiter's init() leaves it: the safe (fail-safe) limit.
+    const limitRule = limitRuleFor(config, config.speed.fail_safe_kph);
     const recorder =
       config.mode === 'record'
         ? recorderAdapter(
@@ -221,7 +221,7 @@ export async function buildComponents(config: RuntimeConfig): Promise<Components
             }),
           )
         : null;
-    return { source: frameSourceFor(config), classifier, decision, ramp, limiter, speedSource: await speedSourceFor(config), recorder };
+    return { source: frameSourceFor(config), classifier, decision, limitRule, limiter, speedSource: await speedSourceFor(config), recorder };
   } catch (err) {
     await limiter
       .init()
