@@ -159,7 +159,7 @@ function recorderAdapter(recorder: RideRecorder): FrameRecorder {
       const copy: Frame = { ...frame, data: frame.data.slice() };
       const scores = Object.values(decision.probabilities);
       chain = chain
-        .then(() => recorder.addFrame(copy, { speed_kph: decision.speedKph, scores }))
+        .then(() => recorder.addFrame(copy, { speed_kph: decision.speedKph, scores, on_sidewalk: decision.onSidewalk }))
         .catch((err: unknown) => {
           failed = true;
           log.error(`recording stopped: ${errorMessage(err)}`);
