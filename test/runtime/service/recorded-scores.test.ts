@@ -73,4 +73,17 @@ describe('replay --recorded-scores', () => {
     await expectCleanFailure({ name: 'not a run', args: ['replay', dir, '--recorded-scores'], code: 'REPLAY_INPUT_UNKNOWN' });
     await expectCleanFailure({ name: 'no model', args: ['replay', post], code: 'REPLAY_MODEL_REQUIRED' });
   });
+  test('eval --rides DIR --recorded-scores: every legacy run in the folder, per run and in total, no model needed', async () => {
+    const runs = join(dir, 'many');
+    const flags = [1, 2].map((k) => legacyPython<number[]>({ cmd: 'ride', dir: join(runs, `run${k}`), imclass: legacyScores(10 + k, 200), speed: Array(200).fill(0.2) }));
+    const out = join(dir, 'eval-out');
+    const r = await runSidewalk(['eval', '--rides', runs, '--recorded-scores', '--out', out], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /recorded decision reproduced on 400 of 400 frames of 2 runs \(100\.00%\)/);
+    const report = JSON.parse(await readFile(join(out, 'recorded-scores.json'), 'utf8')) as { runs: RecordedAgreement[]; agreement: number };
+    assert.deepEqual(report.runs.map((x) => [x.frames, x.agreeing]), [[200, 200], [200, 200]]);
+    const lines = (await readFile(join(out, 'recorded-decisions.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as RecordedDecision);
+    assert.deepEqual(lines.map((l) => (l.on_sidewalk ? 1 : 0)), [...flags[0]!, ...flags[1]!]);
+    await expectCleanFailure({ name: 'eval without model or recorded scores', args: ['eval', '--rides', runs], code: 'EVAL_ARGS_MISSING' });
+  });
 });
