@@ -262,7 +262,7 @@ export const runtimeConfigSchema: SchemaObject = {
           additionalProperties: false,
           default: {},
           required: [],
-          properties: { speed_scale: { ...positive, default: 1, description: 'km/h per unit of the logged speed column.' } },
+          properties: { speed_scale: { ...positive, default: 0.0402336, description: "km/h per unit of the logged speed column (a legacy run's raw_data.txt logs motor rpm; scooter.py: 160 rpm ~ 4 mph, so 0.0402336)." } },
         },
       },
     },
