@@ -13,6 +13,7 @@ import { configReferenceMarkdown } from './config/reference.js';
 import type { RuntimeConfig } from './config/schema.js';
 import { buildComponents, decisionEngineFor, limitRuleFor, loadClassifier } from './service/components.js';
 import { formatAgreement, readRecordedRun, replayRecordedScores } from './service/recorded-scores.js';
+import type { LegacyOutLayout } from './recorder/legacy-run.js';
 import { RuntimeService } from './service/service.js';
 import { createNotifier } from './service/notify.js';
 import { createRuntimeMetrics } from '../telemetry/runtime-metrics.js';
@@ -57,6 +58,7 @@ export function registerRuntimeCommands(program: Command): void {
     .option('--fps <n>', 'frame rate for JPEG folders', Number)
     .option('--metrics-port <port>', 'serve /metrics on 127.0.0.1:PORT while replaying (0: any free port)', Number)
     .option('--live', 'show decisions as they happen (default with --realtime)')
+    .addOption(new Option('--legacy-layout <layout>', "with --recorded-scores: scooter.py's out_data.txt layout when the file fits both (DATA_LEGACY_LAYOUT_AMBIGUOUS)").choices(['live', 'post-process']))
     .action(async (input: string, opts: ReplayOptions) => {
       await replay(input, opts);
     });
@@ -93,6 +95,7 @@ export function registerRuntimeCommands(program: Command): void {
 interface ReplayOptions {
   model?: string;
   recordedScores?: boolean;
+  legacyLayout?: LegacyOutLayout;
   realtime?: boolean;
   out?: string;
   limiterLog?: string;
@@ -140,7 +143,10 @@ async function replay(input: string, opts: ReplayOptions): Promise<void> {
 async function replayRecorded(input: string, opts: ReplayOptions): Promise<void> {
   // The model is not loaded; the config still supplies the decision and speed settings.
   const config = opts.config ? loadConfigFile(opts.config) : validateConfig({ model: { bundle: opts.model ?? '-' } }, 'replay options');
-  const run = await readRecordedRun(resolve(input), { legacySpeedScale: config.speed_source.replay_log.speed_scale });
+  const run = await readRecordedRun(resolve(input), {
+    legacySpeedScale: config.speed_source.replay_log.speed_scale,
+    ...(opts.legacyLayout ? { legacyLayout: opts.legacyLayout } : {}),
+  });
   const lines: string[] = [];
   const result = replayRecordedScores(run, decisionEngineFor(config), limitRuleFor(config, config.speed.fail_safe_kph), (d) => {
     if (opts.out) lines.push(JSON.stringify(d));

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { SidewalkError } from '../../lib/errors.js';
-import { LEGACY_CLASSES, readLegacyRun } from '../recorder/legacy-run.js';
+import { LEGACY_CLASSES, readLegacyRun, type LegacyOutLayout } from '../recorder/legacy-run.js';
 import { readRide, RIDE_META_FILE } from '../recorder/ride-format.js';
 import { DEFAULT_GROUPS } from '../inference/manifest-types.js';
 import type { DecisionEngine } from '../decision/index.js';
@@ -69,8 +69,8 @@ export async function recordedRunKind(dir: string): Promise<RecordedRun['kind'] 
   return null;
 }
 
-async function readLegacyScores(dir: string, speedScale: number): Promise<RecordedRun> {
-  const run = await readLegacyRun(dir);
+async function readLegacyScores(dir: string, speedScale: number, layout: LegacyOutLayout | undefined): Promise<RecordedRun> {
+  const run = await readLegacyRun(dir, layout ? { layout } : {});
   const outFile = join(dir, 'out_data.txt');
   if (run.out === null) throw new SidewalkError('REPLAY_NO_RECORDED_SCORES', `${outFile}: missing; a legacy run's scores are in out_data.txt`, { details: { file: outFile } });
   if (run.outLayout === 'post-process') {
@@ -114,9 +114,9 @@ async function readRideScores(dir: string): Promise<RecordedRun> {
 }
 
 /** Reads a legacy run folder or a new-format ride folder's recorded scores. */
-export async function readRecordedRun(dir: string, options: { legacySpeedScale?: number } = {}): Promise<RecordedRun> {
+export async function readRecordedRun(dir: string, options: { legacySpeedScale?: number; legacyLayout?: LegacyOutLayout } = {}): Promise<RecordedRun> {
   const kind = await recordedRunKind(dir);
-  if (kind === 'legacy-run') return readLegacyScores(dir, options.legacySpeedScale ?? 1);
+  if (kind === 'legacy-run') return readLegacyScores(dir, options.legacySpeedScale ?? 1, options.legacyLayout);
   if (kind === 'ride') return readRideScores(dir);
   throw new SidewalkError('REPLAY_INPUT_UNKNOWN', `${dir}: not a legacy run folder (raw_data.txt) or a ride folder (ride.json); --recorded-scores needs one of those`, { details: { dir } });
 }

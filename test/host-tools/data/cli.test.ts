@@ -60,5 +60,8 @@ describe('sidewalk data CLI', () => {
       raw: both.raw, out: both.raw.map((r) => ({ frame: r.frame, joystick: 1, scores: [0, 0.3, 0.6, 0.1], sidewalk: 1 as const })),
     });
     await expectCleanFailure({ name: 'ingest ambiguous', args: ['data', 'ingest', ambiguous, '--db', ws.dbPath, '--location', 'Niwot'], code: 'DATA_LEGACY_LAYOUT_AMBIGUOUS' });
+    const named = await sidewalk(['data', 'ingest', ambiguous, '--db', ws.dbPath, '--location', 'Niwot', '--legacy-layout', 'live']);
+    assert.equal(named.code, 0, named.stderr);
+    assert.match(named.stdout, /1 added \(2 frames\)/);
   });
 });

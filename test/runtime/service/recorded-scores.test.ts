@@ -71,6 +71,10 @@ describe('replay --recorded-scores', () => {
     writeLegacyTexts(noOut, raw, null);
     await expectCleanFailure({ name: 'no out_data', args: ['replay', noOut, '--recorded-scores', '--out', join(dir, 'x.jsonl')], code: 'REPLAY_NO_RECORDED_SCORES', mustNotExist: [join(dir, 'x.jsonl')] });
     await expectCleanFailure({ name: 'not a run', args: ['replay', dir, '--recorded-scores'], code: 'REPLAY_INPUT_UNKNOWN' });
+    const both = join(dir, 'run4');
+    writeLegacyTexts(both, raw, raw.map((r) => ({ frame: r.frame, joystick: 1, scores: [0, 0.2, 0.7, 0.1], sidewalk: 0 as const })));
+    await expectCleanFailure({ name: 'ambiguous layout', args: ['replay', both, '--recorded-scores'], code: 'DATA_LEGACY_LAYOUT_AMBIGUOUS' });
+    assert.equal((await replayJson([both, '--recorded-scores', '--legacy-layout', 'live'])).compared, 3);
     await expectCleanFailure({ name: 'no model', args: ['replay', post], code: 'REPLAY_MODEL_REQUIRED' });
   });
   test('eval --rides DIR --recorded-scores: every legacy run in the folder, per run and in total, no model needed', async () => {
