@@ -1,7 +1,8 @@
 /**
  * Ride-level replay: every frame of recorded rides (sidewalk-ride/1) through the model, then through
- * the runtime's own DecisionEngine and Ramp with the default (legacy) configuration, at the frames'
- * recorded times. For each sidewalk segment (consecutive frames whose ground truth is in the
+ * the runtime's own DecisionEngine (default, legacy configuration) and the time Ramp, at the frames'
+ * recorded times (recorded speeds do not respond to the limit, so the measured-speed rule would not
+ * tell how fast the limit is reached). replayRecordedRuns replays recorded scores instead of a model. For each sidewalk segment (consecutive frames whose ground truth is in the
  * sidewalk group) it measures the time from entering the sidewalk to the decision and to the limit
  * actually reaching the sidewalk speed. A segment with no sidewalk decision at all is "missed".
  * Ground truth is `true_label` (synthetic rides), else a rider label that names a model class.

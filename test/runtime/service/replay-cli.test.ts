@@ -69,5 +69,8 @@ test("a legacy run folder replays with its raw_data.txt speed column as the spee
     // The speed column is motor rpm: 160 rpm ~ 4 mph (scooter.py), the default replay_log.speed_scale.
     assert.deepEqual(records.map((r) => r.speedKph), rows.raw.map((r) => r.speed * 0.0402336));
     assert.deepEqual(records.map((r) => Math.round(r.mediaTimeMs!)), rows.raw.map((_, i) => i * 200));
+    // A run whose out_data.txt scooter.py's post-process path rewrote: the images still replay.
+    const post = await writeLegacyRun(join(dir, 'run8'), { raw: rows.raw, out: rows.out, options: { path: 'post-process', frame: 'space' } });
+    assert.equal(replay([post, '--model', DEMO_MODEL]).frames, 20);
   });
 });
