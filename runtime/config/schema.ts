@@ -182,7 +182,7 @@ export const runtimeConfigSchema: SchemaObject = {
           type: 'string',
           enum: ['measured', 'ramp'],
           default: 'measured',
-          description: 'measured (legacy): the limit follows the measured speed (sidewalk: max(speed - delta, sidewalk_kph); off it: max(sidewalk_kph, min(speed + delta, full_kph)); delta = (full_kph - sidewalk_kph) / ramp_s per second), ramping from the last limit while no speed is fresh; ramp: always ramp from the last limit.',
+          description: 'measured (legacy): the limit follows the measured speed (sidewalk: max(speed - delta, sidewalk_kph); off it: max(sidewalk_kph, min(speed + delta, full_kph)); delta = (full_kph - sidewalk_kph) / ramp_s per second), ramping from the last limit while no speed is fresh; ramp: always ramp from the last limit. A gpio limiter (two states) always ramps.',
         },
       },
     },

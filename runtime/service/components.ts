@@ -195,7 +195,10 @@ export function decisionEngineFor(config: RuntimeConfig): DecisionEngine {
 
 export function limitRuleFor(config: RuntimeConfig, startKph: number): LimitRule {
   const { speed } = config;
-  return createLimitRule(speed.limit_rule, startKph, { rampS: speed.ramp_s, fullSpeedKph: speed.full_kph, sidewalkLimitKph: speed.sidewalk_kph });
+  // A GPIO line has two states: it asserts only at sidewalk speed, so a limit that trails the
+  // measured speed would never assert it while the rider holds their speed. It keeps the ramp.
+  const kind = config.limiter.kind === 'gpio' ? 'ramp' : speed.limit_rule;
+  return createLimitRule(kind, startKph, { rampS: speed.ramp_s, fullSpeedKph: speed.full_kph, sidewalkLimitKph: speed.sidewalk_kph });
 }
 
 /**
