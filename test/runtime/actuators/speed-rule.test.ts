@@ -7,6 +7,8 @@ import { Ramp } from '../../../runtime/actuators/ramp.js';
 import { DecisionEngine } from '../../../runtime/decision/index.js';
 import { createPrng } from '../../../lib/prng.js';
 import { legacyPython } from '../../helpers/legacy-writer.js';
+import { validateConfig } from '../../../runtime/config/load.js';
+import { limitRuleFor } from '../../../runtime/service/components.js';
 
 const LABELS = ['bike_lane', 'crosswalk', 'side', 'street'];
 const GROUPS = { sidewalk: ['side', 'crosswalk'], road: ['street', 'bike_lane'] };
@@ -76,6 +78,13 @@ describe('measured-speed limit rule', () => {
     assert.ok(Math.abs(rule.next({ targetKph: 4, onSidewalk: false, failSafe: true, speedKph: 20, nowMs: 1000 }) - 10.5) < 1e-9);
     assert.equal(rule.next({ targetKph: 4, onSidewalk: false, failSafe: true, speedKph: 5, nowMs: 2000 }), 4);
   });
+});
+
+test('the configured rule: measured by default, ramp on request, and always the ramp for a two-state gpio line', () => {
+  const config = (extra: object) => validateConfig({ model: { bundle: 'unused' }, ...extra }, 'test');
+  assert.equal(limitRuleFor(config({}), 6).kind, 'measured');
+  assert.equal(limitRuleFor(config({ speed: { limit_rule: 'ramp' } }), 6).kind, 'ramp');
+  assert.equal(limitRuleFor(config({ limiter: { kind: 'gpio' } }), 6).kind, 'ramp');
 });
 
 describe('safety property (property-based): on a sidewalk the commanded limit never exceeds max(measured speed, sidewalk limit)', () => {
