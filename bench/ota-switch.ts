@@ -42,7 +42,7 @@ export async function runModelSwitches(options: { bundles: [string, string]; swi
     source,
     classifier: await loadClassifier(configFor(options.bundles[0])),
     decision: new DecisionEngine(),
-    ramp: new Ramp(6),
+    limitRule: new Ramp(6),
     limiter: null,
     speedSource: null,
     metrics: createRuntimeMetrics({ defaultMetrics: false }),

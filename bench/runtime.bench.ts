@@ -125,7 +125,7 @@ async function main(): Promise<void> {
     source: camera,
     classifier,
     decision: new DecisionEngine(),
-    ramp: new Ramp(6),
+    limitRule: new Ramp(6),
     limiter,
     speedSource: null,
     metrics: createRuntimeMetrics({ defaultMetrics: false }),

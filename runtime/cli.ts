@@ -6,12 +6,14 @@ import { createWriteStream, readFileSync, writeFileSync, mkdirSync } from 'node:
 import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { createLogger } from '../lib/log.js';
-import { errorMessage } from '../lib/errors.js';
+import { errorMessage, SidewalkError } from '../lib/errors.js';
 import { REPO_ROOT } from '../lib/paths.js';
 import { loadConfigFile, validateConfig } from './config/load.js';
 import { configReferenceMarkdown } from './config/reference.js';
 import type { RuntimeConfig } from './config/schema.js';
-import { buildComponents, loadClassifier } from './service/components.js';
+import { buildComponents, decisionEngineFor, limitRuleFor, loadClassifier } from './service/components.js';
+import { formatAgreement, readRecordedRun, replayRecordedScores } from './service/recorded-scores.js';
+import type { LegacyOutLayout } from './recorder/legacy-run.js';
 import { RuntimeService } from './service/service.js';
 import { createNotifier } from './service/notify.js';
 import { createRuntimeMetrics } from '../telemetry/runtime-metrics.js';
@@ -45,9 +47,10 @@ export function registerRuntimeCommands(program: Command): void {
         'frames, fps, share of time on sidewalk, limit activations, time from entering a sidewalk to the limit being reached.',
     )
     .argument('<input>', 'video file, folder of JPEGs, or legacy run folder (img_NNNNN.jpg + raw_data.txt)')
-    .requiredOption('-m, --model <bundle>', 'model bundle directory (model.tflite + manifest.json)')
+    .option('-m, --model <bundle>', 'model bundle directory (model.tflite + manifest.json); required unless --recorded-scores')
+    .option('--recorded-scores', "decide from the scores recorded with the run instead of a model (a legacy run's out_data.txt, a ride's sensors.jsonl) and report agreement with the recorded decision (legacy swFlag)")
     .option('--realtime', 'pace frames at recording speed and show decisions live (default: as fast as possible)')
-    .option('-o, --out <file>', 'write every decision as JSON lines')
+    .option('-o, --out <file>', 'write every decision as JSON lines (with --recorded-scores: frame, on_sidewalk, recorded_on_sidewalk, agree, ...)')
     .option('--limiter-log <file>', 'write every simulated limiter command as JSON lines')
     .option('--json', 'print the summary as one JSON object')
     .option('--config <file>', 'take decision, speed and model settings from this runtime config')
@@ -55,6 +58,7 @@ export function registerRuntimeCommands(program: Command): void {
     .option('--fps <n>', 'frame rate for JPEG folders', Number)
     .option('--metrics-port <port>', 'serve /metrics on 127.0.0.1:PORT while replaying (0: any free port)', Number)
     .option('--live', 'show decisions as they happen (default with --realtime)')
+    .addOption(new Option('--legacy-layout <layout>', "with --recorded-scores: scooter.py's out_data.txt layout when the file fits both (DATA_LEGACY_LAYOUT_AMBIGUOUS)").choices(['live', 'post-process']))
     .action(async (input: string, opts: ReplayOptions) => {
       await replay(input, opts);
     });
@@ -89,7 +93,9 @@ export function registerRuntimeCommands(program: Command): void {
 }
 
 interface ReplayOptions {
-  model: string;
+  model?: string;
+  recordedScores?: boolean;
+  legacyLayout?: LegacyOutLayout;
   realtime?: boolean;
   out?: string;
   limiterLog?: string;
@@ -102,6 +108,8 @@ interface ReplayOptions {
 }
 
 async function replay(input: string, opts: ReplayOptions): Promise<void> {
+  if (opts.recordedScores) return replayRecorded(input, opts);
+  if (!opts.model) throw new SidewalkError('REPLAY_MODEL_REQUIRED', 'replay needs --model <bundle> (or --recorded-scores to decide from the scores recorded with the run)');
   const base = opts.config ? loadConfigFile(opts.config) : validateConfig({ model: { bundle: opts.model } }, 'replay options');
   const config: RuntimeConfig = {
     ...base,
@@ -129,6 +137,25 @@ async function replay(input: string, opts: ReplayOptions): Promise<void> {
   const result = summary.build();
   if (result.frames === 0) throw new Error(`no frame of ${input} could be classified`);
   process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${formatSummary(result)}\n`);
+}
+
+/** `replay --recorded-scores`: the recorded scores through the configured decision and limit rule, no model. */
+async function replayRecorded(input: string, opts: ReplayOptions): Promise<void> {
+  // The model is not loaded; the config still supplies the decision and speed settings.
+  const config = opts.config ? loadConfigFile(opts.config) : validateConfig({ model: { bundle: opts.model ?? '-' } }, 'replay options');
+  const run = await readRecordedRun(resolve(input), {
+    legacySpeedScale: config.speed_source.replay_log.speed_scale,
+    ...(opts.legacyLayout ? { legacyLayout: opts.legacyLayout } : {}),
+  });
+  const lines: string[] = [];
+  const result = replayRecordedScores(run, decisionEngineFor(config), limitRuleFor(config, config.speed.fail_safe_kph), (d) => {
+    if (opts.out) lines.push(JSON.stringify(d));
+  });
+  if (opts.out) {
+    mkdirSync(dirname(resolve(opts.out)), { recursive: true });
+    writeFileSync(resolve(opts.out), lines.length ? `${lines.join('\n')}\n` : '');
+  }
+  process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${formatAgreement(result)}\n`);
 }
 
 /** Builds the parts, runs the service until it ends or a signal stops it. */

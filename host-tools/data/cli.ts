@@ -9,6 +9,7 @@ import { defaultDbPath, openDatabase, storeRootFor, type Db } from './db.js';
 import { exportDataset, readModelManifest } from './export.js';
 import { reflagAll } from './filters.js';
 import { ingestPaths } from './ingest.js';
+import type { LegacyOutLayout } from '../../runtime/recorder/legacy-run.js';
 import { relabelAll } from './labels.js';
 import { scoreFrames } from './score.js';
 import { createTfliteClassifier } from '../../runtime/inference/classifier.js';
@@ -48,11 +49,12 @@ export function registerDataCommands(program: Command): void {
     .argument('<path...>', 'ride folder, legacy run folder, video file, or a folder containing them')
     .option('--location <name>', 'location for inputs that do not name one (required for legacy runs and videos)')
     .option('--fps <n>', 'frame rate for extracting video frames', positive('--fps'), 5)
-    .option('--sensors <file>', 'sensor log (CSV or GPX) for a video; default <video>.csv or <video>.gpx beside it'))
-    .action(async (paths: string[], o: CommonOpts & { location?: string; fps: number; sensors?: string }) => {
+    .option('--sensors <file>', 'sensor log (CSV or GPX) for a video; default <video>.csv or <video>.gpx beside it')
+    .addOption(new Option('--legacy-layout <layout>', "scooter.py's out_data.txt layout for legacy runs whose file fits both (DATA_LEGACY_LAYOUT_AMBIGUOUS)").choices(['live', 'post-process'])))
+    .action(async (paths: string[], o: CommonOpts & { location?: string; fps: number; sensors?: string; legacyLayout?: LegacyOutLayout }) => {
       const config = loadDataConfig(o.config);
       await withDb(o, async (db, store) => {
-        const results = await ingestPaths(paths, { db, store, config, fps: o.fps, ...(o.location ? { location: o.location } : {}), ...(o.sensors ? { sensorLog: o.sensors } : {}) });
+        const results = await ingestPaths(paths, { db, store, config, fps: o.fps, ...(o.location ? { location: o.location } : {}), ...(o.sensors ? { sensorLog: o.sensors } : {}), ...(o.legacyLayout ? { legacyLayout: o.legacyLayout } : {}) });
         const count = (s: string): number => results.filter((r) => r.status === s).length;
         process.stdout.write(`${count('added')} added (${results.reduce((n, r) => n + r.frames, 0)} frames), ${count('skipped')} already present, ${count('failed')} failed\n`);
         const failed = results.find((r) => r.status === 'failed');

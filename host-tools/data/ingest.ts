@@ -19,6 +19,7 @@ import { decideLabel, scoresByClass } from './labels.js';
 import { findCrossRideDuplicates, INSERT_CROSS_RIDE_FLAG_SQL } from './near-duplicates.js';
 import { Progress } from './progress.js';
 import { expandInputs, openSource, type SourceKind } from './sources.js';
+import type { LegacyOutLayout } from '../../runtime/recorder/legacy-run.js';
 import type { FrameStore } from './store.js';
 
 /** The statements a ride lands with (shared with bench:data so it measures this exact path). */
@@ -43,6 +44,8 @@ export interface IngestOptions {
   sensorLog?: string;
   /** Show a progress bar on stderr (default: when stderr is a TTY). */
   progress?: boolean;
+  /** Layout of legacy out_data.txt files that fit both scooter.py layouts (default: refuse them). */
+  legacyLayout?: LegacyOutLayout;
 }
 
 export interface IngestResult {
@@ -65,7 +68,7 @@ async function siblingLog(video: string): Promise<string | undefined> {
 export async function ingestOne(path: string, kind: SourceKind, opts: IngestOptions): Promise<IngestResult> {
   const { db, store, config } = opts;
   const sensorLog = kind === 'video' ? opts.sensorLog ?? (await siblingLog(path)) : undefined;
-  const src = await openSource(path, kind, { fps: opts.fps ?? 5, ...(sensorLog ? { sensorLog } : {}) });
+  const src = await openSource(path, kind, { fps: opts.fps ?? 5, ...(sensorLog ? { sensorLog } : {}), ...(opts.legacyLayout ? { legacyLayout: opts.legacyLayout } : {}) });
   const known = db.prepare('SELECT id, frame_count FROM rides WHERE content_hash = ?');
   const existing = known.get(src.contentHash) as { id: number; frame_count: number } | undefined;
   if (existing) return { path, kind, status: 'skipped', rideId: existing.id, frames: 0 };

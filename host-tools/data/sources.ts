@@ -11,7 +11,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
-import { readLegacyRun } from '../../runtime/recorder/legacy-run.js';
+import { readLegacyRun, type LegacyOutLayout } from '../../runtime/recorder/legacy-run.js';
 import { frameFileName, readRide, RIDE_META_FILE, SENSORS_FILE, type SensorRecord } from '../../runtime/recorder/ride-format.js';
 import { GreyFrameReader, METRIC_FILTER, metricsOf, sha256, type FrameMetrics } from './images.js';
 import { readSensorLog, sampleAt, type SensorSample } from './sensor-log.js';
@@ -107,8 +107,8 @@ async function feed(frames: IngestFrame[], sink: FrameSink): Promise<IngestFrame
   return frames;
 }
 
-async function legacySource(dir: string): Promise<IngestSource> {
-  const run = await readLegacyRun(dir);
+async function legacySource(dir: string, layout?: LegacyOutLayout): Promise<IngestSource> {
+  const run = await readLegacyRun(dir, layout ? { layout } : {});
   const rawFile = join(dir, 'raw_data.txt');
   const byFrame = new Map<number, (typeof run.raw)[number]>();
   for (const r of run.raw) if (!byFrame.has(r.frame)) byFrame.set(r.frame, r);
@@ -153,7 +153,7 @@ async function legacySource(dir: string): Promise<IngestSource> {
         riderInput: r.joystick,
         scores: null,
         trueLabel: null,
-        legacy: { frame: img.frame, gpsExtra: r.gpsExtra, imu: r.imu, ...(o ? { out: { label: o.label, scores: o.scores, sidewalk: o.sidewalk, pos: o.pos, vel: o.vel } } : {}) },
+        legacy: { frame: img.frame, gpsExtra: r.gpsExtra, imu: r.imu, ...(o ? { out: { layout: run.outLayout, joystick: o.joystick, scores: o.scores, sidewalk: o.sidewalk } } : {}) },
         metrics: null,
       };
     }), sink),
@@ -358,8 +358,8 @@ async function videoSource(file: string, opts: { fps: number; sensorLog?: string
   };
 }
 
-export async function openSource(path: string, kind: SourceKind, opts: { fps: number; sensorLog?: string }): Promise<IngestSource> {
-  if (kind === 'legacy') return legacySource(path);
+export async function openSource(path: string, kind: SourceKind, opts: { fps: number; sensorLog?: string; legacyLayout?: LegacyOutLayout }): Promise<IngestSource> {
+  if (kind === 'legacy') return legacySource(path, opts.legacyLayout);
   if (kind === 'ride') return rideSource(path);
   return videoSource(path, opts);
 }

@@ -1,11 +1,15 @@
 /** `sidewalk eval`: model bundle(s) on a dataset export split, with optional ride replay and Keras parity. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SidewalkError } from '../../lib/errors.js';
 import { evaluateBundles, type EvalReport } from './evaluate.js';
+import { findRecordedRuns, replayRecordedRuns } from './rides.js';
 
 interface EvalFlags {
-  model: string[];
-  data: string;
+  model?: string[];
+  data?: string;
+  recordedScores?: boolean;
   split: string;
   out?: string;
   keras?: string;
@@ -55,15 +59,20 @@ export function registerEvalCommands(program: Command): void {
       'sidewalk-eval/1) and OUT/report.html with PNG plots. With several --model, each gets OUT/<bundle folder>/.\n' +
       '--rides replays recorded rides through the decision engine and ramp (time to limit, missed sidewalk segments); ' +
       '--keras checks top-1 agreement between the Keras model and every --model export (float >= 99.5 %, int8 >= 98 %).')
-    .requiredOption('--model <bundle>', 'model bundle folder (manifest.json + model.tflite); repeat for several exports', collect)
-    .requiredOption('--data <dir>', 'dataset export: DIR/{train,val,test}/<class>/*.png|jpg (+ dataset.json)')
+    .option('--model <bundle>', 'model bundle folder (manifest.json + model.tflite); repeat for several exports', collect)
+    .option('--data <dir>', 'dataset export: DIR/{train,val,test}/<class>/*.png|jpg (+ dataset.json)')
     .option('--split <split>', 'split to evaluate', 'test')
     .option('--out <dir>', 'write report.json, report.html, confusion.png and per-class.png here')
     .option('--keras <model.keras>', 'Keras model written by `sidewalk train` (OUT/model.keras): report parity with each export')
     .option('--rides <dir>', 'folder of recorded rides (sidewalk-ride/1), e.g. from `sidewalk data synth`, for the ride-level replay')
+    .option('--recorded-scores', 'with --rides (rides or legacy runN/ folders), no model: replay the recorded scores through the decision and report agreement with the recorded decisions (legacy swFlag)')
     .addOption(new Option('--delegate <delegate>', 'TFLite delegate (default: xnnpack, what the device runs; the plain interpreter when the XNNPACK shim is not built)').choices(['xnnpack', 'none']))
     .option('--threads <n>', 'interpreter threads', threads, 2)
     .action(async (flags: EvalFlags) => {
+      if (flags.recordedScores) return recordedScores(flags);
+      if (!flags.model || !flags.data) {
+        throw new SidewalkError('EVAL_ARGS_MISSING', 'eval needs --model and --data (or --rides DIR --recorded-scores, which needs neither)');
+      }
       const reports = await evaluateBundles({
         models: flags.model.map((m) => resolve(m)),
         data: resolve(flags.data),
@@ -84,4 +93,21 @@ export function registerEvalCommands(program: Command): void {
         if (Object.values(parity).some((p) => !p.ok)) process.exitCode = 3;
       }
     });
+}
+
+/** `eval --rides DIR --recorded-scores`: agreement with the recorded decisions, per run and in total. */
+async function recordedScores(flags: EvalFlags): Promise<void> {
+  if (!flags.rides) throw new SidewalkError('EVAL_ARGS_MISSING', '--recorded-scores needs --rides DIR (ride folders or legacy runN/ folders)');
+  const decisions: string[] = [];
+  const report = await replayRecordedRuns(await findRecordedRuns(resolve(flags.rides)),
+    (dir, d) => { if (flags.out) decisions.push(JSON.stringify({ run: dir, ...d })); },
+    (m) => process.stderr.write(`[eval] ${m}\n`));
+  if (flags.out) {
+    const out = resolve(flags.out);
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'recorded-scores.json'), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(join(out, 'recorded-decisions.jsonl'), decisions.length ? `${decisions.join('\n')}\n` : '');
+  }
+  for (const r of report.runs) process.stdout.write(`${r.input}: ${r.agreeing}/${r.compared} frames agree${r.disagreeing_frames.length ? ` (differs at ${r.disagreeing_frames.slice(0, 10).join(', ')})` : ''}\n`);
+  process.stdout.write(`recorded decision reproduced on ${report.agreeing} of ${report.compared} frames of ${report.runs.length} runs (${pct(report.agreement)})\n`);
 }

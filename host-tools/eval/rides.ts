@@ -1,7 +1,8 @@
 /**
  * Ride-level replay: every frame of recorded rides (sidewalk-ride/1) through the model, then through
- * the runtime's own DecisionEngine and Ramp with the default (legacy) configuration, at the frames'
- * recorded times. For each sidewalk segment (consecutive frames whose ground truth is in the
+ * the runtime's own DecisionEngine (default, legacy configuration) and the time Ramp, at the frames'
+ * recorded times (recorded speeds do not respond to the limit, so the measured-speed rule would not
+ * tell how fast the limit is reached). replayRecordedRuns replays recorded scores instead of a model. For each sidewalk segment (consecutive frames whose ground truth is in the
  * sidewalk group) it measures the time from entering the sidewalk to the decision and to the limit
  * actually reaching the sidewalk speed. A segment with no sidewalk decision at all is "missed".
  * Ground truth is `true_label` (synthetic rides), else a rider label that names a model class.
@@ -16,6 +17,8 @@ import { DecisionEngine } from '../../runtime/decision/index.js';
 import type { Classifier } from '../../runtime/inference/index.js';
 import { frameFileName, readRide, RIDE_META_FILE, type RideOnDisk, type SensorRecord } from '../../runtime/recorder/ride-format.js';
 import { decodeImages, imageHeader } from './dataset.js';
+import { createLimitRule } from '../../runtime/actuators/speed-rule.js';
+import { readRecordedRun, recordedRunKind, replayRecordedScores, type RecordedAgreement, type RecordedDecision } from '../../runtime/service/recorded-scores.js';
 import { argmax } from './metrics.js';
 
 const log = createLogger('eval:rides');
@@ -175,4 +178,49 @@ export async function replayRides(rideDirs: readonly string[], classifier: Class
     segments,
     decision: { window_frames: cfg.windowFrames, ramp_s: new Ramp(cfg.fullSpeedKph).config.rampS, sidewalk_limit_kph: cfg.sidewalkLimitKph, full_speed_kph: cfg.fullSpeedKph },
   };
+}
+
+export interface RecordedScoresReport {
+  runs: RecordedAgreement[];
+  frames: number;
+  compared: number;
+  agreeing: number;
+  /** agreeing / compared over all runs (1 when nothing was compared). */
+  agreement: number;
+}
+
+/** DIR itself when it is a ride or a legacy run, else its sub-folders that are (sorted). */
+export async function findRecordedRuns(dir: string): Promise<string[]> {
+  if (await recordedRunKind(dir)) return [dir];
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: Error) => {
+    throw new SidewalkError('EVAL_RIDES_MISSING', `${dir}: cannot read the rides folder (${err.message})`, { details: { dir } });
+  });
+  const runs: string[] = [];
+  for (const e of entries.filter((d) => d.isDirectory()).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (await recordedRunKind(join(dir, e.name))) runs.push(join(dir, e.name));
+  }
+  if (runs.length === 0) throw new SidewalkError('EVAL_RIDES_MISSING', `${dir}: no ride folders (ride.json) or legacy run folders (raw_data.txt) found`, { details: { dir } });
+  return runs;
+}
+
+/**
+ * `eval --rides DIR --recorded-scores`: every run's recorded scores through the default (legacy)
+ * decision and limit rule, agreement with the recorded decisions per run and in total.
+ */
+export async function replayRecordedRuns(dirs: readonly string[],
+  onDecision: (dir: string, d: RecordedDecision) => void = () => undefined,
+  onProgress: (message: string) => void = () => undefined): Promise<RecordedScoresReport> {
+  const runs: RecordedAgreement[] = [];
+  for (const dir of dirs) {
+    const run = await readRecordedRun(dir);
+    const engine = new DecisionEngine();
+    const rule = createLimitRule('measured', engine.config.sidewalkLimitKph, { fullSpeedKph: engine.config.fullSpeedKph, sidewalkLimitKph: engine.config.sidewalkLimitKph });
+    const result = replayRecordedScores(run, engine, rule, (d) => onDecision(dir, d));
+    runs.push(result);
+    onProgress(`${dir}: recorded decision reproduced on ${result.agreeing} of ${result.compared} frames`);
+  }
+  const sum = (f: (r: RecordedAgreement) => number): number => runs.reduce((a, r) => a + f(r), 0);
+  const compared = sum((r) => r.compared);
+  const agreeing = sum((r) => r.agreeing);
+  return { runs, frames: sum((r) => r.frames), compared, agreeing, agreement: compared === 0 ? 1 : agreeing / compared };
 }

@@ -1,6 +1,7 @@
 export { createSpeedLimiter, type SpeedLimiterConfig } from './create.js';
 export { Ramp, rampStep, rampRateKphPerS, initialRampState, resolveRampConfig, DEFAULT_RAMP_CONFIG } from './ramp.js';
 export type { RampConfig, RampState } from './ramp.js';
+export { MeasuredSpeedLimitRule, createLimitRule, type LimitRule, type LimitRuleKind, type LimitStep } from './speed-rule.js';
 export { SimulatedLimiter, type SimulatedLimiterConfig, type LimitCommand } from './simulated-limiter.js';
 export { GpioLimiter, type GpioLimiterConfig, type GpioBackend } from './gpio-limiter.js';
 export { GpiodBackend } from './gpiod-backend.js';

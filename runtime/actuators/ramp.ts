@@ -1,11 +1,12 @@
 /**
- * Pure ramp / rate limiter between the decision's target limit and the SpeedLimiter (DESIGN.md:
- * "speed changes are ramped and rate-limited; a single frame can never slam the limit").
+ * Pure ramp / rate limiter between the decision's target limit and the SpeedLimiter: the 'ramp'
+ * limit rule, and the 'measured' rule's fallback while no speed is fresh (speed-rule.ts).
  * The commanded limit moves toward the target at span/rampS km/h per second, where span is
  * |fullSpeedKph - sidewalkLimitKph|, so a full <-> sidewalk change takes exactly rampS in either
  * direction. Time comes only from the caller's timestamps: the same steps give the same outputs.
  */
 import { SidewalkError } from '../../lib/errors.js';
+import type { LimitRule, LimitStep } from './speed-rule.js';
 
 export interface RampConfig {
   /** Seconds for a full <-> sidewalk change, both directions. Unit: s. Default 10 (DESIGN.md). Must be > 0. */
@@ -81,8 +82,9 @@ export function rampStep(state: RampState, targetKph: number, nowMs: number, con
   return { limitKph, atMs: nowMs };
 }
 
-/** Stateful wrapper for the runtime loop. */
-export class Ramp {
+/** Stateful wrapper for the runtime loop; the 'ramp' limit rule (it ignores the measured speed). */
+export class Ramp implements LimitRule {
+  readonly kind = 'ramp';
   readonly config: RampConfig;
   #state: RampState;
 
@@ -98,5 +100,14 @@ export class Ramp {
   step(targetKph: number, nowMs: number, failSafe = false): number {
     this.#state = rampStep(this.#state, targetKph, nowMs, this.config, failSafe);
     return this.#state.limitKph;
+  }
+
+  next(s: LimitStep): number {
+    return this.step(s.targetKph, s.nowMs, s.failSafe);
+  }
+
+  /** Sets the limit another rule commanded at `nowMs`, so a later ramp continues from it. */
+  reset(limitKph: number, nowMs: number): void {
+    this.#state = { limitKph, atMs: nowMs };
   }
 }

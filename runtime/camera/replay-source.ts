@@ -156,7 +156,7 @@ export class ReplaySource implements FrameSource {
   async #folderImages(dir: string): Promise<string[]> {
     this.#fps = this.#options.fps ?? DEFAULT_IMAGE_FPS;
     if (await isLegacyRunDir(dir)) {
-      const run = await readLegacyRun(dir);
+      const run = await readLegacyRun(dir, { out: false });
       if (run.images.length > 0) {
         this.#kind = 'legacy-run';
         this.#mediaTimesMs = legacyMediaTimes(run.images.map((i) => i.frame), new Map(run.raw.map((r) => [r.frame, r.time])), this.#fps);

@@ -30,6 +30,8 @@ export interface RuntimeConfig {
   };
   decision: {
     window_frames: number;
+    group_score: 'max' | 'sum';
+    warmup: 'zeros' | 'partial';
     sidewalk_enter: number;
     road_below: number;
     sidewalk_exit: number | null;
@@ -40,7 +42,7 @@ export interface RuntimeConfig {
     min_speed_kph: number;
     fail_safe_after_ms: number;
   };
-  speed: { full_kph: number; sidewalk_kph: number; fail_safe_kph: number; ramp_s: number };
+  speed: { full_kph: number; sidewalk_kph: number; fail_safe_kph: number; ramp_s: number; limit_rule: 'measured' | 'ramp' };
   limiter: {
     kind: 'simulated' | 'gpio' | 'pwm' | 'serial';
     simulated: { log_file: string | null };
@@ -153,6 +155,8 @@ export const runtimeConfigSchema: SchemaObject = {
       required: [],
       properties: {
         window_frames: { type: 'integer', minimum: 1, maximum: 100, default: 6, description: 'Running average length (legacy: 6).' },
+        group_score: { type: 'string', enum: ['max', 'sum'], default: 'max', description: "A frame's group score: max of the group's classes (legacy), or their sum." },
+        warmup: { type: 'string', enum: ['zeros', 'partial'], default: 'zeros', description: 'zeros: the window starts full of zeros and is always divided by window_frames (legacy); partial: average the frames seen so far.' },
         sidewalk_enter: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Sidewalk group average must exceed this (legacy: 0.5).' },
         road_below: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Road group average must be below this (legacy: 0.5).' },
         sidewalk_exit: { type: 'number', nullable: true, minimum: 0, maximum: 1, default: null, description: 'Hysteresis: stay on the sidewalk while its average is above this (null: sidewalk_enter, as legacy).' },
@@ -173,7 +177,13 @@ export const runtimeConfigSchema: SchemaObject = {
         full_kph: { ...positive, maximum: 100, default: 25, description: 'Limit off a sidewalk (the scooter\'s own maximum).' },
         sidewalk_kph: { ...positive, maximum: 100, default: 6, description: 'Walking-speed limit on a sidewalk.' },
         fail_safe_kph: { ...positive, maximum: 100, default: 6, description: 'Limit while the fail-safe is active.' },
-        ramp_s: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 10, description: 'Seconds for a full <-> sidewalk limit change.' },
+        ramp_s: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 10, description: 'Seconds for a full <-> sidewalk limit change: the rate of both limit rules.' },
+        limit_rule: {
+          type: 'string',
+          enum: ['measured', 'ramp'],
+          default: 'measured',
+          description: 'measured (legacy): the limit follows the measured speed (sidewalk: max(speed - delta, sidewalk_kph); off it: max(sidewalk_kph, min(speed + delta, full_kph)); delta = (full_kph - sidewalk_kph) / ramp_s per second), ramping from the last limit while no speed is fresh; ramp: always ramp from the last limit. A gpio limiter (two states) always ramps.',
+        },
       },
     },
     limiter: {
@@ -234,7 +244,7 @@ export const runtimeConfigSchema: SchemaObject = {
       default: {},
       required: [],
       properties: {
-        kind: { type: 'string', enum: ['none', 'simulated', 'nmea', 'replay-log'], default: 'none', description: 'Where the scooter speed comes from (for decision.min_speed_kph).' },
+        kind: { type: 'string', enum: ['none', 'simulated', 'nmea', 'replay-log'], default: 'none', description: 'Where the scooter speed comes from (for speed.limit_rule measured and decision.min_speed_kph).' },
         simulated_kph: { type: 'number', minimum: 0, default: 15, description: 'Constant speed of the simulated source.' },
         nmea: {
           type: 'object',
@@ -252,7 +262,7 @@ export const runtimeConfigSchema: SchemaObject = {
           additionalProperties: false,
           default: {},
           required: [],
-          properties: { speed_scale: { ...positive, default: 1, description: 'km/h per unit of the logged speed column.' } },
+          properties: { speed_scale: { ...positive, default: 0.0402336, description: "km/h per unit of the logged speed column (a legacy run's raw_data.txt logs motor rpm; scooter.py: 160 rpm ~ 4 mph, so 0.0402336)." } },
         },
       },
     },

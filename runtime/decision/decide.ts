@@ -3,10 +3,13 @@
  * `decide` is a pure function of (state, input, config): the runtime, host replay evaluation and the
  * tests all get the same outputs for the same inputs. State is small and never mutated in place.
  *
- * With the defaults it reproduces the legacy rule exactly: per-class running average over the last 6
- * valid frames (fewer while the window fills), then "sidewalk" iff sum(avg of sidewalk group) > 0.5
- * and sum(avg of road group) < 0.5. Hysteresis, the minimum speed and the fail-safe are additions
- * whose defaults leave that rule untouched while input keeps arriving.
+ * With the defaults it is the legacy scooter's rule exactly (docs/legacy.md): each frame's group score
+ * is the max of the group's classes; the window of the last 6 scores starts full of zeros and its sum
+ * (oldest to newest, as Python's sum) is always divided by 6; "sidewalk" iff the sidewalk average > 0.5
+ * and the road average < 0.5. `groupScore: 'sum'` and `warmup: 'partial'` are the earlier variant
+ * (sum of the group's per-class averages, averaged over a partly filled window). Hysteresis, the
+ * minimum speed and the fail-safe are additions whose defaults leave the rule untouched while input
+ * keeps arriving.
  *
  * The fail-safe needs steps: the caller must also step with `probabilities: null` on a timer when no
  * frame or inference arrives (camera gone, model stalled), or the fail-safe engages only when the
@@ -14,9 +17,16 @@
  */
 import { SidewalkError } from '../../lib/errors.js';
 
+export type GroupScore = 'max' | 'sum';
+export type Warmup = 'zeros' | 'partial';
+
 export interface DecisionConfig {
   /** Running-average length in valid frames (legacy: 6). Unit: frames. Default 6. */
   windowFrames: number;
+  /** A frame's group score: the max of the group's classes (legacy) or their sum. Default 'max'. */
+  groupScore: GroupScore;
+  /** The window starts full of zeros and is always divided by windowFrames (legacy), or averages the frames seen so far. Default 'zeros'. */
+  warmup: Warmup;
   /** Enter the sidewalk state when the sidewalk group's averaged sum is strictly above this. Unit: probability. Default 0.5. */
   sidewalkEnter: number;
   /** ... and the road group's averaged sum is strictly below this. Unit: probability. Default 0.5. */
@@ -51,6 +61,8 @@ export interface DecisionConfig {
 
 export const DEFAULT_DECISION_CONFIG: Readonly<DecisionConfig> = Object.freeze({
   windowFrames: 6,
+  groupScore: 'max',
+  warmup: 'zeros',
   sidewalkEnter: 0.5,
   roadBelow: 0.5,
   sidewalkExit: null,
@@ -104,9 +116,9 @@ export interface DecisionOutput {
   onSidewalk: boolean;
   failSafe: boolean;
   targetLimitKph: number;
-  /** Averaged sum of the sidewalk group (NaN before the first valid frame). */
+  /** Window average of the sidewalk group's score (NaN before the first valid frame with warmup 'partial'). */
   sidewalkScore: number;
-  /** Averaged sum of the road group (NaN before the first valid frame). */
+  /** Window average of the road group's score. */
   roadScore: number;
   reason: DecisionReason;
 }
@@ -131,6 +143,8 @@ export function resolveDecisionConfig(partial: Partial<DecisionConfig> = {}): De
     const v = config[field];
     if (v !== null && !(Number.isFinite(v) && v >= 0 && v <= 2)) bad(field, 'must be a probability sum in [0, 2] or null');
   }
+  if (config.groupScore !== 'max' && config.groupScore !== 'sum') bad('groupScore', "must be 'max' or 'sum'");
+  if (config.warmup !== 'zeros' && config.warmup !== 'partial') bad('warmup', "must be 'zeros' or 'partial'");
   if (!(config.minSpeedKph >= 0)) bad('minSpeedKph', 'must be >= 0');
   if (!(config.failSafeAfterMs > 0)) bad('failSafeAfterMs', 'must be > 0');
   for (const field of ['sidewalkLimitKph', 'fullSpeedKph'] as const) {
@@ -166,16 +180,28 @@ function validProbabilities(p: DecisionInput['probabilities'], labelCount: numbe
 }
 
 /**
- * Per-class mean over the window (summed oldest first, then divided), then the group sum in group order.
- * The legacy transcription in the tests computes it in the same order so results agree bit for bit.
+ * The window average of a group's score. Sums run oldest to newest from 0, as Python's sum() does, so
+ * results equal the legacy code's bit for bit (the order matters at the threshold). With warmup
+ * 'zeros' the missing frames are the zeros the legacy window starts with: they add nothing, but the
+ * sum is still divided by windowFrames.
  */
-function groupScore(history: readonly (readonly number[])[], indices: readonly number[]): number {
-  if (history.length === 0) return Number.NaN;
+function groupScore(history: readonly (readonly number[])[], indices: readonly number[], config: DecisionConfig): number {
+  const divisor = config.warmup === 'zeros' ? config.windowFrames : history.length;
+  if (divisor === 0) return Number.NaN;
+  if (config.groupScore === 'max') {
+    let sum = 0;
+    for (const frame of history) {
+      let score = indices.length === 0 ? 0 : frame[indices[0]!]!;
+      for (const i of indices) if (frame[i]! > score) score = frame[i]!;
+      sum += score;
+    }
+    return sum / divisor;
+  }
   let sum = 0;
   for (const i of indices) {
     let classSum = 0;
     for (const frame of history) classSum += frame[i]!;
-    sum += classSum / history.length;
+    sum += classSum / divisor;
   }
   return sum;
 }
@@ -215,8 +241,8 @@ export function decide(
         onSidewalk: state.onSidewalk,
         failSafe,
         targetLimitKph: target(state.onSidewalk, failSafe, config),
-        sidewalkScore: groupScore(history, sidewalkIdx),
-        roadScore: groupScore(history, roadIdx),
+        sidewalkScore: groupScore(history, sidewalkIdx, config),
+        roadScore: groupScore(history, roadIdx, config),
         reason,
       },
     };
@@ -226,8 +252,8 @@ export function decide(
   // frames) is treated like a gap seen step by step: fail-safe, old window dropped, release counted.
   const gapped = !state.failSafe && input.nowMs - lastValidMs >= config.failSafeAfterMs;
   const history = [...(gapped ? [] : state.history), probs].slice(-config.windowFrames);
-  const sidewalkScore = groupScore(history, sidewalkIdx);
-  const roadScore = groupScore(history, roadIdx);
+  const sidewalkScore = groupScore(history, sidewalkIdx, config);
+  const roadScore = groupScore(history, roadIdx, config);
   const evidence = state.onSidewalk
     ? sidewalkScore > (config.sidewalkExit ?? config.sidewalkEnter) && roadScore < (config.roadExit ?? config.roadBelow)
     : sidewalkScore > config.sidewalkEnter && roadScore < config.roadBelow;

@@ -5,4 +5,4 @@ export {
   DecisionEngine,
   DEFAULT_DECISION_CONFIG,
 } from './decide.js';
-export type { DecisionConfig, DecisionInput, DecisionOutput, DecisionReason, DecisionState } from './decide.js';
+export type { GroupScore, Warmup, DecisionConfig, DecisionInput, DecisionOutput, DecisionReason, DecisionState } from './decide.js';

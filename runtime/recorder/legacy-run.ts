@@ -1,73 +1,79 @@
 /**
- * Reader for the legacy Python system's run folders (`runN/`):
- *   img_NNNNN.jpg   one JPEG per frame (number = frame column below)
- *   raw_data.txt    sensors, 19 columns: frame, time, gps[6] (lat, lon, alt, 3 more), imu[9], speed, joystick
- *   out_data.txt    model output: frame, label, scores[6], sidewalk flag, pos[3], vel[3] (15 values; the
- *                   brief says 17 columns: both 15 and 17 are accepted, see LEGACY_OUT_COLUMN_COUNTS)
+ * Reader for the legacy Pi's run folders (`runN/`), exactly as its scooter.py wrote them
+ * (docs/legacy.md quotes the format strings):
+ *   img_NNNNN.jpg   one JPEG per frame, NNNNN = the frame number zero-padded to 5
+ *   raw_data.txt    '%5s,%9.2f,' + 2*'%14.9f,' + '%9.2f,' + 13*'%5.2f,' + '%d\n'  -> 19 fields:
+ *                   frame, seconds since start, gps[0..5] (lat, lon, alt, 3 more), imu[0..8], speed*1000
+ *                   (motor rpm), joystick
+ *   out_data.txt    '%5s,%d,' + 6*'%3.2f,' + '%d,' + 3*'%14.9f,' + 3*'%5.2f,' + '\n'  -> 16 fields, the
+ *                   last one empty (the trailing comma): frame, joystick, six scores, swFlag, pos[3], vel[3]
  *
- * The legacy format strings are lost, so the parser is deliberately tolerant. ASSUMPTIONS:
- *  - One row per line, LF or CRLF; blank lines are ignored.
- *  - Fields are separated by commas (surrounding spaces allowed) or, when a line has no comma, by
- *    runs of spaces/tabs. A comma line with an empty field ("1,,2") is malformed, not merged.
- *  - Python list brackets around a row or a group ("[1.0, 2.0]") are ignored.
- *  - An optional header: a first non-blank line whose first field is not a number.
- *  - Numbers are decimal or exponent floats; "nan"/"inf" (any case, as Python prints them) are accepted
- *    (GPS without a fix); "True"/"False" are accepted as 1/0 (a Python bool printed with %s).
- *  - frame and joystick are integers (a float with .0 is accepted); label is a numeric class index.
- *  - img_NNNNN.jpg's number is the `frame` column of both logs (any number of digits is accepted).
- *  - time is stored as written (seconds, the unit of Python's time.time(), assumed by callers).
- *  - speed is on the legacy scale (unknown unit; its low-speed threshold was 10) and is not converted.
- * Errors are SidewalkError DATA_LEGACY_MALFORMED naming the file, line and column.
+ * out_data.txt has two layouts, written by scooter.py's two code paths:
+ *  - live (camera): frame zero-padded ("00012"), scores = bike_lane, crosswalk, side, street, 0, 0
+ *  - post-process (-F on a folder of images): scores = 0, bike_lane, crosswalk, side, 0, 0 (street is
+ *    never written) and swFlag from a different rule (side and street alone); frame "%5s" of a number
+ *    is space-padded ("   12").
+ * The layout is decided per file from what it holds (see detectLayout); a file that fits both is
+ * refused with DATA_LEGACY_LAYOUT_AMBIGUOUS unless the caller names the layout.
+ * Errors are SidewalkError DATA_LEGACY_MALFORMED naming the file, line and field.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 
+/** The legacy model's classes, in its output (and imclass) order. */
+export const LEGACY_CLASSES = ['bike_lane', 'crosswalk', 'side', 'street'] as const;
+
 export const LEGACY_RAW_COLUMNS = [
   'frame', 'time',
-  'gps_lat', 'gps_lon', 'gps_alt', 'gps_4', 'gps_5', 'gps_6',
-  'imu_1', 'imu_2', 'imu_3', 'imu_4', 'imu_5', 'imu_6', 'imu_7', 'imu_8', 'imu_9',
-  'speed', 'joystick',
+  'gps_lat', 'gps_lon', 'gps_alt', 'gps_3', 'gps_4', 'gps_5',
+  'imu_yaw', 'imu_pitch', 'imu_roll', 'imu_ax', 'imu_ay', 'imu_az', 'imu_gx', 'imu_gy', 'imu_gz',
+  'speed_rpm', 'joystick',
 ] as const;
 
 export const LEGACY_OUT_COLUMNS = [
-  'frame', 'label',
+  'frame', 'joystick',
   'score_0', 'score_1', 'score_2', 'score_3', 'score_4', 'score_5',
-  'sidewalk', 'pos_x', 'pos_y', 'pos_z', 'vel_x', 'vel_y', 'vel_z',
+  'swFlag', 'pos_0', 'pos_1', 'pos_2', 'vel_0', 'vel_1', 'vel_2',
 ] as const;
-
-export const LEGACY_RAW_COLUMN_COUNT = LEGACY_RAW_COLUMNS.length; // 19
 
 export interface LegacyRawRow {
   /** 1-based line number in raw_data.txt (for error messages downstream). */
   line: number;
   frame: number;
-  /** As written; assumed seconds. */
+  /** Seconds since the run started (time.time() - time0). */
   time: number;
   lat: number;
   lon: number;
   alt: number;
-  /** The three GPS fields after lat, lon, alt (meaning unknown: kept verbatim). */
+  /** gps[3..5] (always 0 in scooter.py; kept verbatim). */
   gpsExtra: [number, number, number];
-  /** Nine IMU values, as written. */
+  /** imu[0..8]: yaw, pitch, roll (degrees), accelerometer xyz, gyroscope xyz. */
   imu: number[];
-  /** Legacy speed scale (not km/h). */
+  /** Motor speed in rpm (the MP2 controller's krpm * 1000). */
   speed: number;
-  /** Rider's joystick position: legacy 0 intersection/crosswalk, 1 sidewalk, 2 street. */
+  /** Joystick code: (1 - horizontal) + 2 * (1 - vertical), 0..3. */
   joystick: number;
 }
+
+export type LegacyOutLayout = 'live' | 'post-process';
 
 export interface LegacyOutRow {
   line: number;
   frame: number;
-  /** Predicted class index of the legacy model. */
-  label: number;
-  /** Six scores of the legacy model (its class order is not known to us). */
-  scores: number[];
-  /** Legacy decision: 1 on sidewalk, 0 not. */
-  sidewalk: number;
+  /** Joystick code at this frame (the post-process path reads it back from raw_data.txt; -1 when missing). */
+  joystick: number;
+  /** Legacy model scores in LEGACY_CLASSES order; street is null in the post-process layout (never written). */
+  scores: [number, number, number, number | null];
+  /** The legacy decision: 1 on a sidewalk, 0 not. */
+  sidewalk: 0 | 1;
   pos: [number, number, number];
   vel: [number, number, number];
+}
+
+export interface LegacyOutData {
+  layout: LegacyOutLayout | null;
+  rows: LegacyOutRow[];
 }
 
 export interface LegacyImage {
@@ -80,8 +86,9 @@ export interface LegacyImage {
 export interface LegacyRun {
   dir: string;
   raw: LegacyRawRow[];
-  /** null when out_data.txt is absent (a run recorded without the model). */
+  /** null when out_data.txt is absent or was not asked for. */
   out: LegacyOutRow[] | null;
+  outLayout: LegacyOutLayout | null;
   /** Sorted by frame number. */
   images: LegacyImage[];
 }
@@ -90,90 +97,83 @@ const RAW_FILE = 'raw_data.txt';
 const OUT_FILE = 'out_data.txt';
 const IMAGE_RE = /^img_(\d+)\.jpe?g$/i;
 
-/**
- * The out_data layout is frame, label, scores[6], sidewalk flag, pos[3], vel[3]: 1+1+6+1+3+3 = 15
- * named values. The brief states 17 columns; we do not know which two are missing from the layout,
- * so we accept exactly 15 or 17 columns: with 17, the two extra columns sit after the flag and before
- * pos (read as `extra`), which is the only placement where pos/vel still land on the final six.
- */
-export const LEGACY_OUT_COLUMN_COUNTS = [15, 17] as const;
+// What Python's %f / %d / %5s print: no exponent, 'nan' / 'inf' for non-finite floats.
+const FLOAT_RE = /^ *(-?\d+\.\d+|nan|-?inf)$/;
+const INT_RE = /^ *-?\d+$/;
+const FRAME_RE = /^ *\d+$/;
+/** Four rounded (2-decimal) softmax scores sum to 1 within this. */
+const SUM_TOLERANCE = 0.025;
 
-function malformed(file: string, line: number, message: string, column?: string): SidewalkError {
-  return new SidewalkError('DATA_LEGACY_MALFORMED', `${file} line ${line}${column ? ` column ${column}` : ''}: ${message}`, {
-    details: { file, line, ...(column ? { column } : {}) },
+function malformed(file: string, line: number, message: string, field?: string): SidewalkError {
+  return new SidewalkError('DATA_LEGACY_MALFORMED', `${file} line ${line}${field ? ` field ${field}` : ''}: ${message}`, {
+    details: { file, line, ...(field ? { field } : {}) },
   });
 }
 
-/** Splits one legacy line into fields (see the module comment for the accepted layouts). */
-export function splitLegacyLine(text: string): string[] {
-  const cleaned = text.replace(/[[\]()]/g, ' ').trim();
-  if (cleaned === '') return [];
-  if (cleaned.includes(',')) return cleaned.split(',').map((f) => f.trim());
-  return cleaned.split(/\s+/);
+function parseFloatField(token: string): number | null {
+  if (!FLOAT_RE.test(token)) return null;
+  const t = token.trim();
+  if (t === 'nan') return Number.NaN;
+  if (t === 'inf') return Number.POSITIVE_INFINITY;
+  if (t === '-inf') return Number.NEGATIVE_INFINITY;
+  return Number(t);
 }
 
-function parseNumber(token: string): number | null {
-  if (token === '') return null;
-  const lower = token.toLowerCase();
-  if (lower === 'nan' || lower === '-nan') return Number.NaN;
-  if (lower === 'inf' || lower === '+inf' || lower === 'infinity') return Number.POSITIVE_INFINITY;
-  if (lower === '-inf' || lower === '-infinity') return Number.NEGATIVE_INFINITY;
-  if (lower === 'true') return 1;
-  if (lower === 'false') return 0;
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(token)) return null;
-  return Number(token);
+type FieldKind = 'frame' | 'int' | 'float';
+
+interface ParsedLine {
+  line: number;
+  /** The frame field as written (for the padding check). */
+  frameText: string;
+  values: number[];
 }
 
-interface ParsedTable {
-  rows: { line: number; values: number[] }[];
-}
-
-function parseTable(file: string, text: string, names: readonly string[], counts: readonly number[]): ParsedTable {
-  const rows: ParsedTable['rows'] = [];
-  const lines = text.split(/\r?\n/);
-  let seenFirst = false;
-  for (let i = 0; i < lines.length; i++) {
+/**
+ * Splits the file into lines of comma fields and checks every field against the kind its format
+ * string gives it. `trailingComma`: the line ends with ',' (out_data.txt).
+ */
+function parseLines(file: string, text: string, names: readonly string[], kinds: readonly FieldKind[], trailingComma: boolean): ParsedLine[] {
+  const lines = text.split('\n');
+  const last = lines.length - 1;
+  // The file ends with a newline: the text after it is empty. Anything else is a cut-off last line.
+  if (lines[last] !== '') {
+    throw malformed(file, last + 1, 'the last line has no newline: the file was cut off while being written');
+  }
+  const out: ParsedLine[] = [];
+  for (let i = 0; i < last; i++) {
     const lineNo = i + 1;
-    const fields = splitLegacyLine(lines[i]!);
-    if (fields.length === 0) continue;
-    if (!seenFirst) {
-      seenFirst = true;
-      if (parseNumber(fields[0]!) === null && !/^[+-]?[\d.]/.test(fields[0]!)) continue; // header line
+    const content = lines[i]!.endsWith('\r') ? lines[i]!.slice(0, -1) : lines[i]!;
+    const fields = content.split(',');
+    const expected = kinds.length + (trailingComma ? 1 : 0);
+    if (fields.length !== expected) {
+      throw malformed(file, lineNo, `expected ${expected} comma-separated fields${trailingComma ? ' (the last one empty: the line ends with a comma)' : ''}, got ${fields.length}`);
     }
-    if (!counts.includes(fields.length)) {
-      const expected = counts.join(' or ');
-      const missing = fields.length < Math.min(...counts) ? `; first missing column is ${fields.length + 1} (${names[fields.length] ?? '?'})` : '';
-      throw malformed(file, lineNo, `expected ${expected} columns, got ${fields.length}${missing}`, fields.length < Math.min(...counts) ? names[fields.length] : undefined);
+    if (trailingComma && fields[expected - 1] !== '') {
+      throw malformed(file, lineNo, `expected the line to end with a comma, found ${JSON.stringify(fields[expected - 1])}`, `${expected}`);
     }
     const values: number[] = [];
-    for (let c = 0; c < fields.length; c++) {
-      const v = parseNumber(fields[c]!);
-      const name = columnName(names, fields.length, c);
-      if (v === null) throw malformed(file, lineNo, `${JSON.stringify(fields[c])} is not a number`, `${c + 1} (${name})`);
-      values.push(v);
+    for (let c = 0; c < kinds.length; c++) {
+      const token = fields[c]!;
+      const kind = kinds[c]!;
+      const value = kind === 'float' ? parseFloatField(token) : (kind === 'frame' ? FRAME_RE : INT_RE).test(token) ? Number(token.trim()) : null;
+      if (value === null) {
+        const what = kind === 'float' ? 'a %f number' : kind === 'frame' ? 'a frame number' : 'an integer';
+        throw malformed(file, lineNo, `${JSON.stringify(token)} is not ${what}`, `${c + 1} (${names[c]})`);
+      }
+      values.push(value);
     }
-    rows.push({ line: lineNo, values });
+    out.push({ line: lineNo, frameText: fields[0]!, values });
   }
-  return { rows };
+  return out;
 }
 
-function columnName(names: readonly string[], count: number, index: number): string {
-  if (count === names.length) return names[index] ?? `col_${index + 1}`;
-  // 17-column out_data: two extra columns after the sidewalk flag (index 9, 10).
-  if (index < 9) return names[index]!;
-  if (index < 11) return `extra_${index - 8}`;
-  return names[index - 2] ?? `col_${index + 1}`;
-}
-
-function integer(file: string, line: number, value: number, column: string): number {
-  if (!Number.isInteger(value)) throw malformed(file, line, `${value} is not an integer`, column);
-  return value;
-}
+const RAW_KINDS: FieldKind[] = ['frame', ...Array<FieldKind>(17).fill('float'), 'int'];
+const OUT_KINDS: FieldKind[] = ['frame', 'int', ...Array<FieldKind>(6).fill('float'), 'int', ...Array<FieldKind>(6).fill('float')];
 
 export function parseLegacyRawData(text: string, file = RAW_FILE): LegacyRawRow[] {
-  return parseTable(file, text, LEGACY_RAW_COLUMNS, [LEGACY_RAW_COLUMN_COUNT]).rows.map(({ line, values: v }) => ({
+  return parseLines(file, text, LEGACY_RAW_COLUMNS, RAW_KINDS, false).map(({ line, values: v }) => ({
     line,
-    frame: integer(file, line, v[0]!, '1 (frame)'),
+    frame: v[0]!,
     time: v[1]!,
     lat: v[2]!,
     lon: v[3]!,
@@ -181,23 +181,49 @@ export function parseLegacyRawData(text: string, file = RAW_FILE): LegacyRawRow[
     gpsExtra: [v[5]!, v[6]!, v[7]!],
     imu: v.slice(8, 17),
     speed: v[17]!,
-    joystick: integer(file, line, v[18]!, '19 (joystick)'),
+    joystick: v[18]!,
   }));
 }
 
-export function parseLegacyOutData(text: string, file = OUT_FILE): LegacyOutRow[] {
-  return parseTable(file, text, LEGACY_OUT_COLUMNS, LEGACY_OUT_COLUMN_COUNTS).rows.map(({ line, values: v }) => {
-    const tail = v.slice(v.length - 6);
-    return {
-      line,
-      frame: integer(file, line, v[0]!, '1 (frame)'),
-      label: integer(file, line, v[1]!, '2 (label)'),
-      scores: v.slice(2, 8),
-      sidewalk: v[8]!,
-      pos: [tail[0]!, tail[1]!, tail[2]!],
-      vel: [tail[3]!, tail[4]!, tail[5]!],
-    };
+/**
+ * Which code path wrote the file. Evidence, in order: a non-zero first score column is only ever
+ * written by the live path; a space-padded frame only by the post-process path; scores that cannot
+ * be a whole softmax (columns 4..6 summing clearly below 1 while column 3 is 0) only by the
+ * post-process path, which drops the street score. A file with none of these fits both.
+ */
+function detectLayout(file: string, rows: ParsedLine[]): LegacyOutLayout | null {
+  if (rows.length === 0) return null;
+  const live = rows.find((r) => r.values[2] !== 0);
+  const spacePadded = rows.find((r) => r.frameText.startsWith(' '));
+  if (live && spacePadded) {
+    throw new SidewalkError('DATA_LEGACY_LAYOUT_AMBIGUOUS',
+      `${file}: line ${spacePadded.line} has a space-padded frame (post-process layout) but line ${live.line} a non-zero score in field 3 (live layout); the file mixes both`,
+      { details: { file, line: live.line, field: '3 (score_0)' } });
+  }
+  if (live) return 'live';
+  if (spacePadded) return 'post-process';
+  const partial = rows.find((r) => r.values[3]! + r.values[4]! + r.values[5]! < 1 - SUM_TOLERANCE);
+  if (partial) return 'post-process';
+  throw new SidewalkError('DATA_LEGACY_LAYOUT_AMBIGUOUS',
+    `${file}: every line has 0.00 in field 3 and zero-padded frames, so it fits both scooter.py layouts (live with a bike_lane score of 0 throughout, ` +
+      'or post-process with the street score missing); name the layout to read it', { details: { file } });
+}
+
+export function parseLegacyOutData(text: string, file = OUT_FILE, layout?: LegacyOutLayout): LegacyOutData {
+  const lines = parseLines(file, text, LEGACY_OUT_COLUMNS, OUT_KINDS, true);
+  const chosen = layout ?? detectLayout(file, lines);
+  const rows = lines.map(({ line, values: v }): LegacyOutRow => {
+    const flag = v[8]!;
+    if (flag !== 0 && flag !== 1) throw malformed(file, line, `swFlag must be 0 or 1, got ${flag}`, '9 (swFlag)');
+    // Both paths write 0 in the last two score columns (and in the first, post-process).
+    const zeros = chosen === 'post-process' ? [2, 6, 7] : [6, 7];
+    for (const c of zeros) {
+      if (v[c] !== 0) throw malformed(file, line, `expected 0.00 in this ${chosen} layout column, got ${v[c]}`, `${c + 1} (${LEGACY_OUT_COLUMNS[c]})`);
+    }
+    const scores: LegacyOutRow['scores'] = chosen === 'post-process' ? [v[3]!, v[4]!, v[5]!, null] : [v[2]!, v[3]!, v[4]!, v[5]!];
+    return { line, frame: v[0]!, joystick: v[1]!, scores, sidewalk: flag, pos: [v[9]!, v[10]!, v[11]!], vel: [v[12]!, v[13]!, v[14]!] };
   });
+  return { layout: chosen, rows };
 }
 
 /** Lists img_NNNNN.jpg files sorted by frame number. */
@@ -219,8 +245,15 @@ export async function isLegacyRunDir(dir: string): Promise<boolean> {
   }
 }
 
+export interface ReadLegacyRunOptions {
+  /** Read out_data.txt (default true); replaying images through a new model does not need it. */
+  out?: boolean;
+  /** The out_data.txt layout when the file cannot tell (default: detect, refuse when ambiguous). */
+  layout?: LegacyOutLayout;
+}
+
 /** Reads a legacy run folder; raw_data.txt is required, out_data.txt optional. */
-export async function readLegacyRun(dir: string): Promise<LegacyRun> {
+export async function readLegacyRun(dir: string, options: ReadLegacyRunOptions = {}): Promise<LegacyRun> {
   const rawPath = join(dir, RAW_FILE);
   let rawText: string;
   try {
@@ -230,8 +263,7 @@ export async function readLegacyRun(dir: string): Promise<LegacyRun> {
   }
   const raw = parseLegacyRawData(rawText, rawPath);
   const outPath = join(dir, OUT_FILE);
-  let out: LegacyOutRow[] | null = null;
-  const outText = await readFile(outPath, 'utf8').catch(() => null);
-  if (outText !== null) out = parseLegacyOutData(outText, outPath);
-  return { dir, raw, out, images: await listLegacyImages(dir) };
+  const outText = options.out === false ? null : await readFile(outPath, 'utf8').catch(() => null);
+  const out = outText === null ? null : parseLegacyOutData(outText, outPath, options.layout);
+  return { dir, raw, out: out?.rows ?? null, outLayout: out?.layout ?? null, images: await listLegacyImages(dir) };
 }

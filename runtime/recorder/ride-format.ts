@@ -61,6 +61,8 @@ export interface SensorRecord {
   rider_label?: string | number | null;
   /** Model scores in RideMeta.labels order, when a model ran during recording. */
   scores?: number[];
+  /** The runtime's decision for this frame, when it ran (`sidewalk replay --recorded-scores` compares against it). */
+  on_sidewalk?: boolean;
   /** Ground truth for synthetic rides. */
   true_label?: string;
 }
@@ -122,6 +124,7 @@ export const SENSOR_RECORD_SCHEMA = {
     lat: num, lon: num, alt_m: num, speed_kph: num,
     rider_label: { type: ['string', 'integer', 'null'] },
     scores: { type: 'array', items: { type: 'number' } },
+    on_sidewalk: { type: 'boolean' },
     true_label: { type: 'string' },
   },
 } as const;

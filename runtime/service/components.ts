@@ -8,7 +8,7 @@ import type { Frame, FrameSource, SpeedLimiter, SpeedSource } from '../types.js'
 import type { DecisionRecord, FrameClassifier } from './pipeline.js';
 import type { RuntimeConfig } from '../config/schema.js';
 import { DecisionEngine } from '../decision/index.js';
-import { Ramp, createSpeedLimiter, type SpeedLimiterConfig } from '../actuators/index.js';
+import { createLimitRule, createSpeedLimiter, type LimitRule, type SpeedLimiterConfig } from '../actuators/index.js';
 import { createSpeedSource } from '../sensors/index.js';
 import { createFrameSource } from '../camera/index.js';
 import { DEFAULT_IMAGE_FPS, legacyMediaTimes } from '../camera/replay-source.js';
@@ -30,7 +30,7 @@ export interface Components {
   source: FrameSource;
   classifier: FrameClassifier;
   decision: DecisionEngine;
-  ramp: Ramp;
+  limitRule: LimitRule;
   limiter: SpeedLimiter;
   speedSource: SpeedSource | null;
   recorder: FrameRecorder | null;
@@ -117,7 +117,7 @@ async function speedSourceFor(config: RuntimeConfig): Promise<SpeedSource | null
 }
 
 async function legacySpeedSource(dir: string, config: RuntimeConfig): Promise<SpeedSource> {
-  const run = await readLegacyRun(dir);
+  const run = await readLegacyRun(dir, { out: false });
   const frames = run.images.map((i) => i.frame);
   const rowByFrame = new Map(run.raw.map((r) => [r.frame, r]));
   const times = legacyMediaTimes(frames, new Map(run.raw.map((r) => [r.frame, r.time])), config.camera.replay.fps ?? DEFAULT_IMAGE_FPS);
@@ -159,7 +159,7 @@ function recorderAdapter(recorder: RideRecorder): FrameRecorder {
       const copy: Frame = { ...frame, data: frame.data.slice() };
       const scores = Object.values(decision.probabilities);
       chain = chain
-        .then(() => recorder.addFrame(copy, { speed_kph: decision.speedKph, scores }))
+        .then(() => recorder.addFrame(copy, { speed_kph: decision.speedKph, scores, on_sidewalk: decision.onSidewalk }))
         .catch((err: unknown) => {
           failed = true;
           log.error(`recording stopped: ${errorMessage(err)}`);
@@ -176,6 +176,8 @@ export function decisionEngineFor(config: RuntimeConfig): DecisionEngine {
   const { speed, decision: d } = config;
   return new DecisionEngine({
     windowFrames: d.window_frames,
+    groupScore: d.group_score,
+    warmup: d.warmup,
     sidewalkEnter: d.sidewalk_enter,
     roadBelow: d.road_below,
     sidewalkExit: d.sidewalk_exit,
@@ -191,9 +193,12 @@ export function decisionEngineFor(config: RuntimeConfig): DecisionEngine {
   });
 }
 
-export function rampFor(config: RuntimeConfig, startKph: number): Ramp {
+export function limitRuleFor(config: RuntimeConfig, startKph: number): LimitRule {
   const { speed } = config;
-  return new Ramp(startKph, { rampS: speed.ramp_s, fullSpeedKph: speed.full_kph, sidewalkLimitKph: speed.sidewalk_kph });
+  // A GPIO line has two states: it asserts only at sidewalk speed, so a limit that trails the
+  // measured speed would never assert it while the rider holds their speed. It keeps the ramp.
+  const kind = config.limiter.kind === 'gpio' ? 'ramp' : speed.limit_rule;
+  return createLimitRule(kind, startKph, { rampS: speed.ramp_s, fullSpeedKph: speed.full_kph, sidewalkLimitKph: speed.sidewalk_kph });
 }
 
 /**
@@ -205,8 +210,8 @@ export async function buildComponents(config: RuntimeConfig): Promise<Components
   try {
     const classifier = await loadClassifier(config);
     const decision = decisionEngineFor(config);
-    // The ramp starts where the limiter's init() leaves it: the safe (fail-safe) limit.
-    const ramp = rampFor(config, config.speed.fail_safe_kph);
+    // The limit rule starts where the limiter's init() leaves it: the safe (fail-safe) limit.
+    const limitRule = limitRuleFor(config, config.speed.fail_safe_kph);
     const recorder =
       config.mode === 'record'
         ? recorderAdapter(
@@ -219,7 +224,7 @@ export async function buildComponents(config: RuntimeConfig): Promise<Components
             }),
           )
         : null;
-    return { source: frameSourceFor(config), classifier, decision, ramp, limiter, speedSource: await speedSourceFor(config), recorder };
+    return { source: frameSourceFor(config), classifier, decision, limitRule, limiter, speedSource: await speedSourceFor(config), recorder };
   } catch (err) {
     await limiter
       .init()

@@ -1,5 +1,5 @@
 /**
- * The hot path: frame -> classify -> decide -> ramp -> actuate, one frame in flight.
+ * The hot path: frame -> classify -> decide -> limit rule -> actuate, one frame in flight.
  * Knows nothing about config files, systemd or HTTP; the service (service.ts) wires those around it.
  *
  * Time: live and real-time replay use the monotonic clock; "as fast as possible" replay uses the
@@ -10,7 +10,7 @@ import { createLogger } from '../../lib/log.js';
 import { errorMessage, isSidewalkError } from '../../lib/errors.js';
 import type { RuntimeMetrics } from '../../telemetry/runtime-metrics.js';
 import type { DecisionEngine, DecisionOutput } from '../decision/index.js';
-import type { Ramp } from '../actuators/ramp.js';
+import type { LimitRule } from '../actuators/speed-rule.js';
 
 const log = createLogger('runtime:pipeline');
 
@@ -57,7 +57,8 @@ export interface PipelineOptions {
   source: FrameSource;
   classifier: FrameClassifier;
   decision: DecisionEngine;
-  ramp: Ramp;
+  /** From the decision's target and the measured speed to the commanded limit (actuators/speed-rule.ts). */
+  limitRule: LimitRule;
   /** null in monitor mode: decide and report, never actuate. */
   limiter: SpeedLimiter | null;
   speedSource: SpeedSource | null;
@@ -77,7 +78,7 @@ export class Pipeline {
   #o: PipelineOptions;
   #classifier: FrameClassifier;
   #decision: DecisionEngine;
-  #ramp: Ramp;
+  #limitRule: LimitRule;
   #running = false;
   #loop: Promise<void> | null = null;
   #lastFrameAtMs = -Infinity;
@@ -100,7 +101,7 @@ export class Pipeline {
     this.#o = options;
     this.#classifier = options.classifier;
     this.#decision = options.decision;
-    this.#ramp = options.ramp;
+    this.#limitRule = options.limitRule;
   }
 
   get classifier(): FrameClassifier {
@@ -129,18 +130,18 @@ export class Pipeline {
     return old;
   }
 
-  /** The limit currently commanded (ramped), km/h. */
+  /** The limit currently commanded, km/h. */
   get limitKph(): number {
-    return this.#ramp.limitKph;
+    return this.#limitRule.limitKph;
   }
 
   /**
-   * Replaces the decision engine and/or the ramp between two frames (SIGHUP with changed
-   * decision or speed settings). Pass a ramp that starts at `limitKph` so the limit does not jump.
+   * Replaces the decision engine and/or the limit rule between two frames (SIGHUP with changed
+   * decision or speed settings). Pass a rule that starts at `limitKph` so the limit does not jump.
    */
-  swapControl(next: { decision?: DecisionEngine; ramp?: Ramp }): void {
+  swapControl(next: { decision?: DecisionEngine; limitRule?: LimitRule }): void {
     if (next.decision) this.#decision = next.decision;
-    if (next.ramp) this.#ramp = next.ramp;
+    if (next.limitRule) this.#limitRule = next.limitRule;
   }
 
   /** Runs until the source ends or stop() is called. Resolves when the loop has finished. */
@@ -165,14 +166,15 @@ export class Pipeline {
   }
 
   /**
-   * Advances time without a frame: fail-safe timing and the ramp keep running while the camera
+   * Advances time without a frame: fail-safe timing and the limit rule keep running while the camera
    * is gone. Called by the service's control timer in live mode.
    */
   tick(): void {
     if (this.#o.timebase !== 'monotonic') return;
     const nowMs = monotonicMs();
-    const out = this.#decide(nowMs, null, this.#speedKph(undefined));
-    this.#apply(out, nowMs, undefined);
+    const speedKph = this.#speedKph(undefined);
+    const out = this.#decide(nowMs, null, speedKph);
+    this.#apply(out, nowMs, speedKph, undefined);
   }
 
   async #runLoop(): Promise<void> {
@@ -216,7 +218,7 @@ export class Pipeline {
 
     const speedKph = this.#speedKph(frame.mediaTimeMs);
     const out = this.#decide(nowMs, result?.probabilities ?? null, speedKph);
-    const limitKph = this.#apply(out, nowMs, frame.capturedAtNs);
+    const limitKph = this.#apply(out, nowMs, speedKph, frame.capturedAtNs);
     const frameToActuationMs = Number(process.hrtime.bigint() - frame.capturedAtNs) / 1e6;
 
     if (result && !this.#firstDone) {
@@ -271,8 +273,8 @@ export class Pipeline {
     this.#reportedRestarts = restarts;
   }
 
-  /** Updates state metrics, ramps, and commands the limiter when the ramped limit changed. */
-  #apply(out: DecisionOutput, nowMs: number, frameCapturedAtNs: bigint | undefined): number {
+  /** Updates state metrics, runs the limit rule, and commands the limiter when the limit changed. */
+  #apply(out: DecisionOutput, nowMs: number, speedKph: number | null, frameCapturedAtNs: bigint | undefined): number {
     const { metrics, limiter } = this.#o;
     this.#lastOutput = out;
     if (out.onSidewalk && !this.#wasOnSidewalk) metrics.limitActivationsTotal.inc();
@@ -288,11 +290,11 @@ export class Pipeline {
     metrics.failSafeActive.set(out.failSafe ? 1 : 0);
     metrics.targetSpeedLimitKph.set(out.targetLimitKph);
 
-    const limitKph = this.#ramp.step(out.targetLimitKph, nowMs, out.failSafe);
+    const limitKph = this.#limitRule.next({ targetKph: out.targetLimitKph, onSidewalk: out.onSidewalk, failSafe: out.failSafe, speedKph, nowMs });
     metrics.speedLimitKph.set(limitKph);
-    // Every frame re-commands the limit (controllers such as VESC need refreshing); timer ticks
-    // only command changes.
-    if (limiter && (frameCapturedAtNs !== undefined || limitKph !== this.#lastCommandedKph)) {
+    // As the legacy scooter: a command only when the limit changed. Controllers that need
+    // refreshing get it from their backend (the serial limiter's keepalive).
+    if (limiter && limitKph !== this.#lastCommandedKph) {
       this.#lastCommandedKph = limitKph;
       this.#command(limiter, limitKph, frameCapturedAtNs);
     }

@@ -11,7 +11,7 @@ import { serveMetrics } from '../../telemetry/runtime-metrics.js';
 import type { Notifier } from './notify.js';
 import { Pipeline, type DecisionRecord, type FrameClassifier } from './pipeline.js';
 import type { Frame } from '../types.js';
-import { APP_VERSION, decisionEngineFor, rampFor, type Components } from './components.js';
+import { APP_VERSION, decisionEngineFor, limitRuleFor, type Components } from './components.js';
 
 const log = createLogger('runtime:service');
 
@@ -51,7 +51,7 @@ export class RuntimeService {
       source: components.source,
       classifier: components.classifier,
       decision: components.decision,
-      ramp: components.ramp,
+      limitRule: components.limitRule,
       limiter: config.mode === 'monitor' ? null : components.limiter,
       speedSource: components.speedSource,
       metrics,
@@ -143,7 +143,7 @@ export class RuntimeService {
       const old = this.#pipeline.swapClassifier(next);
       this.#pipeline.swapControl({
         ...(changed('decision') || changed('speed') ? { decision: decisionEngineFor(config) } : {}),
-        ...(changed('speed') ? { ramp: rampFor(config, this.#pipeline.limitKph) } : {}),
+        ...(changed('speed') ? { limitRule: limitRuleFor(config, this.#pipeline.limitKph) } : {}),
       });
       this.#config = { ...config, ...Object.fromEntries(RESTART_ONLY.map((k) => [k, current[k]])) };
       setModelInfo(this.#o.metrics, next);

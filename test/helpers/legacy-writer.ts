@@ -1,47 +1,48 @@
 /**
- * Writes legacy run folders (`runN/`: img_NNNNN.jpg, raw_data.txt, out_data.txt) for tests, in the
- * text layout the legacy Python logger is assumed to have used (runtime/recorder/legacy-run.ts):
- * Python "%d,%f,..." rows by default; whitespace separation and a header line are options.
+ * Writes legacy run folders (`runN/`: img_NNNNN.jpg, raw_data.txt, out_data.txt) for tests. The two
+ * text files are written by python3 itself with the legacy scooter's format strings
+ * (test/helpers/legacy_scooter.py), so every test reads bytes exactly like the legacy Pi's.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LegacyOutRow, LegacyRawRow } from '../../runtime/recorder/legacy-run.js';
+import { REPO_ROOT } from '../../lib/paths.js';
+import type { LegacyRawRow } from '../../runtime/recorder/legacy-run.js';
+
+export const LEGACY_SCOOTER_PY = join(REPO_ROOT, 'test', 'helpers', 'legacy_scooter.py');
 
 export type LegacyRawInput = Omit<LegacyRawRow, 'line' | 'gpsExtra' | 'imu'> & Partial<Pick<LegacyRawRow, 'gpsExtra' | 'imu'>>;
-export type LegacyOutInput = Omit<LegacyOutRow, 'line'>;
+/** One out_data.txt row: `scores` is the legacy model's imclass (bike_lane, crosswalk, side, street). */
+export interface LegacyOutInput {
+  frame: number;
+  joystick: number;
+  scores: readonly number[];
+  sidewalk: 0 | 1;
+}
 
 export interface LegacyWriteOptions {
-  separator?: ',' | ', ' | ' ' | '\t';
-  header?: boolean;
-  /** Digits after the point for floats (Python's %f is 6). */
-  digits?: number;
+  /** Which scooter.py code path wrote out_data.txt (default live). */
+  path?: 'live' | 'post-process';
+  /** Frame field of out_data.txt: zero-padded (str(n).zfill(5), default) or '%5s' of a number (space-padded). */
+  frame?: 'zero' | 'space';
 }
 
-const f = (v: number, digits: number): string => (Number.isNaN(v) ? 'nan' : v.toFixed(digits));
-
-export function formatLegacyRawRow(r: LegacyRawInput, o: LegacyWriteOptions = {}): string {
-  const d = o.digits ?? 6;
-  const gpsExtra = r.gpsExtra ?? [0, 0, 0];
-  const imu = r.imu ?? [0, 0, 9.81, 0, 0, 0, 0, 0, 0];
-  return [String(r.frame), f(r.time, d), f(r.lat, d), f(r.lon, d), f(r.alt, d), ...gpsExtra.map((v) => f(v, d)),
-    ...imu.map((v) => f(v, d)), f(r.speed, d), String(r.joystick)].join(o.separator ?? ',');
+/** Runs one command of legacy_scooter.py (python3) and returns its JSON answer. */
+export function legacyPython<T>(command: Record<string, unknown>): T {
+  const r = spawnSync('python3', [LEGACY_SCOOTER_PY], { input: JSON.stringify(command), encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`legacy_scooter.py ${String(command.cmd)} failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
 }
 
-export function formatLegacyOutRow(r: LegacyOutInput, o: LegacyWriteOptions = {}): string {
-  const d = o.digits ?? 6;
-  return [String(r.frame), String(r.label), ...r.scores.map((v) => f(v, d)), String(r.sidewalk),
-    ...r.pos.map((v) => f(v, d)), ...r.vel.map((v) => f(v, d))].join(o.separator ?? ',');
-}
+const rawForPython = (r: LegacyRawInput) => ({
+  frame: r.frame, time: r.time, gps: [r.lat, r.lon, r.alt, ...(r.gpsExtra ?? [0, 0, 0])],
+  imu: r.imu ?? [0, 0, 0, 0, 0, 9.81, 0, 0, 0], speed: r.speed, joystick: r.joystick,
+});
+const outForPython = (o: LegacyOutInput) => ({ frame: o.frame, joystick: o.joystick, imclass: o.scores, swFlag: o.sidewalk });
 
-export function legacyRawText(rows: LegacyRawInput[], o: LegacyWriteOptions = {}): string {
-  const head = o.header ? 'frame,time,lat,lon,alt,g4,g5,g6,ax,ay,az,gx,gy,gz,mx,my,mz,speed,joystick\n' : '';
-  return head + rows.map((r) => `${formatLegacyRawRow(r, o)}\n`).join('');
-}
-
-export function legacyOutText(rows: LegacyOutInput[], o: LegacyWriteOptions = {}): string {
-  const head = o.header ? 'frame,label,s0,s1,s2,s3,s4,s5,sidewalk,px,py,pz,vx,vy,vz\n' : '';
-  return head + rows.map((r) => `${formatLegacyOutRow(r, o)}\n`).join('');
+/** Writes raw_data.txt and/or out_data.txt into `dir` with python3 and the legacy format strings. */
+export function writeLegacyTexts(dir: string, raw: LegacyRawInput[] | null, out: LegacyOutInput[] | null, o: LegacyWriteOptions = {}): void {
+  legacyPython({ cmd: 'write', dir, raw: raw?.map(rawForPython) ?? null, out: out?.map(outForPython) ?? null, path: o.path ?? 'live', frame: o.frame ?? 'zero' });
 }
 
 /** Encodes grey or RGB test images to JPEG with the real ffmpeg. */
@@ -101,19 +102,18 @@ export async function writeLegacyRun(dir: string, spec: LegacyRunSpec): Promise<
     images = new Map(spec.raw.map((r, i) => [r.frame, jpegs[i]!]));
   }
   for (const [frame, bytes] of images) await writeFile(join(dir, `img_${String(frame).padStart(5, '0')}.jpg`), bytes);
-  await writeFile(join(dir, 'raw_data.txt'), legacyRawText(spec.raw, spec.options));
-  if (spec.out) await writeFile(join(dir, 'out_data.txt'), legacyOutText(spec.out, spec.options));
+  writeLegacyTexts(dir, spec.raw, spec.out ?? null, spec.options);
   return dir;
 }
 
-/** A plausible legacy run: n frames at 5 fps moving north at `speed`, joystick per frame. */
+/** A plausible legacy run: n frames at 5 fps moving north at `speed` (rpm column), joystick per frame. */
 export function legacyRows(n: number, opts: { speed?: (i: number) => number; joystick?: (i: number) => number; startFrame?: number } = {}): { raw: LegacyRawInput[]; out: LegacyOutInput[] } {
   const raw: LegacyRawInput[] = [];
   const out: LegacyOutInput[] = [];
   for (let i = 0; i < n; i++) {
     const frame = (opts.startFrame ?? 0) + i;
-    raw.push({ frame, time: 1_600_000_000 + i * 0.2, lat: 34.05 + i * 1e-5, lon: -118.25, alt: 90 + i * 0.1, speed: opts.speed?.(i) ?? 15, joystick: opts.joystick?.(i) ?? 1 });
-    out.push({ frame, label: 2, scores: [0.1, 0.1, 0.6, 0.1, 0.05, 0.05], sidewalk: 1, pos: [i, 0, 0], vel: [1, 0, 0] });
+    raw.push({ frame, time: i * 0.2, lat: 34.05 + i * 1e-5, lon: -118.25, alt: 90 + i * 0.1, speed: opts.speed?.(i) ?? 15, joystick: opts.joystick?.(i) ?? 1 });
+    out.push({ frame, joystick: opts.joystick?.(i) ?? 1, scores: [0.1, 0.1, 0.7, 0.1], sidewalk: 1 });
   }
   return { raw, out };
 }

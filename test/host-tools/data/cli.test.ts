@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DIST_ROOT } from '../../helpers/paths.js';
 import { legacyRows, writeLegacyRun } from '../../helpers/legacy-writer.js';
+import { expectCleanFailure } from '../../helpers/cli-guard.js';
 import { workspace, type Workspace } from './workspace.js';
 
 const run = promisify(execFile);
@@ -42,9 +43,25 @@ describe('sidewalk data CLI', () => {
     await writeFile(join(bad, 'raw_data.txt'), text.replace(/,1\n$/, ',x\n'));
     const b = await sidewalk(['data', 'ingest', bad, '--db', ws.dbPath, '--location', 'Niwot']);
     assert.equal(b.code, 1, `stdout: ${b.stdout} stderr: ${b.stderr}`);
-    assert.match(b.stderr, /DATA_LEGACY_MALFORMED: .*raw_data\.txt line 2 column 19 \(joystick\)/);
+    assert.match(b.stderr, /DATA_LEGACY_MALFORMED: .*raw_data\.txt line 2 field 19 \(joystick\)/);
     const legacyNoLoc = await sidewalk(['data', 'ingest', join(ws.dir, 'in'), '--db', join(ws.dir, 'other.db')]);
     assert.equal(legacyNoLoc.code, 1);
     assert.match(legacyNoLoc.stderr, /DATA_LOCATION_REQUIRED/);
+  });
+  test("scooter.py's post-process layout ingests when the file tells it; a file that fits both layouts is refused", async () => {
+    const { raw } = legacyRows(3, { startFrame: 60 });
+    const out = raw.map((r, i) => ({ frame: r.frame, joystick: 1, scores: [0.1, 0.2, 0.3 + i * 0.1, 0.4 - i * 0.1], sidewalk: 0 as const }));
+    const post = await writeLegacyRun(join(ws.dir, 'post', 'run60'), { raw, out, options: { path: 'post-process', frame: 'space' } });
+    const a = await sidewalk(['data', 'ingest', post, '--db', ws.dbPath, '--location', 'Niwot']);
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(a.stdout, /1 added \(3 frames\)/);
+    const both = legacyRows(2, { startFrame: 70 });
+    const ambiguous = await writeLegacyRun(join(ws.dir, 'amb', 'run70'), {
+      raw: both.raw, out: both.raw.map((r) => ({ frame: r.frame, joystick: 1, scores: [0, 0.3, 0.6, 0.1], sidewalk: 1 as const })),
+    });
+    await expectCleanFailure({ name: 'ingest ambiguous', args: ['data', 'ingest', ambiguous, '--db', ws.dbPath, '--location', 'Niwot'], code: 'DATA_LEGACY_LAYOUT_AMBIGUOUS' });
+    const named = await sidewalk(['data', 'ingest', ambiguous, '--db', ws.dbPath, '--location', 'Niwot', '--legacy-layout', 'live']);
+    assert.equal(named.code, 0, named.stderr);
+    assert.match(named.stdout, /1 added \(2 frames\)/);
   });
 });

@@ -17,7 +17,7 @@ describe('data ingest', () => {
 
   test('legacy run folders land with speeds, positions, labels and low-speed flags; re-ingest adds nothing', async () => {
     const { raw, out } = legacyRows(6, { speed: (i) => (i < 2 ? 4 : 12.5), joystick: (i) => [1, 1, 0, 2, 2, 7][i]! });
-    const run = await writeLegacyRun(join(ws.dir, 'in', 'run1'), { raw, out, options: { separator: ' ', header: true } });
+    const run = await writeLegacyRun(join(ws.dir, 'in', 'run1'), { raw, out });
     const results = await ingestPaths([join(ws.dir, 'in')], { db: ws.db, store: ws.store, config: ws.config, location: 'LA', progress: false });
     assert.deepEqual(results.map((r) => [r.status, r.frames]), [['added', 6]]);
     const frames = ws.db.prepare('SELECT * FROM frames ORDER BY idx').all() as Record<string, unknown>[];
@@ -28,7 +28,7 @@ describe('data ingest', () => {
     assert.deepEqual(frames.map((f) => f.label), ['side', 'side', 'crosswalk', 'street', 'street', null]);
     assert.deepEqual(frames.map((f) => f.review_state), [null, null, null, null, null, 'queued']);
     assert.equal(frames[0]!.label_source, 'rider');
-    assert.deepEqual(JSON.parse(frames[0]!.legacy_json as string).out.scores, [0.1, 0.1, 0.6, 0.1, 0.05, 0.05]);
+    assert.deepEqual(JSON.parse(frames[0]!.legacy_json as string).out, { layout: 'live', joystick: 1, scores: [0.1, 0.1, 0.7, 0.1], sidewalk: 1 });
     const lowSpeed = ws.db.prepare("SELECT f.idx FROM frame_flags ff JOIN frames f ON f.id = ff.frame_id WHERE flag = 'low_speed' ORDER BY f.idx").all();
     assert.deepEqual(lowSpeed, [{ idx: 0 }, { idx: 1 }]);
     const stored = await readFile(ws.store.abs(frames[2]!.path as string));
@@ -81,7 +81,7 @@ describe('data ingest', () => {
     const lines = full.split('\n');
     lines[2] = lines[2]!.split(',').filter((_, i) => i !== 5).join(',');
     await writeFile(rawFile, lines.join('\n'));
-    await assert.rejects(ingestOne(run, 'legacy', { db: ws.db, store: ws.store, config: ws.config, location: 'LA' }), /raw_data\.txt line 3 column joystick: expected 19 columns, got 18/);
+    await assert.rejects(ingestOne(run, 'legacy', { db: ws.db, store: ws.store, config: ws.config, location: 'LA' }), /raw_data\.txt line 3: expected 19 comma-separated fields, got 18/);
     assert.deepEqual(await snapshot(ws), before);
   });
 

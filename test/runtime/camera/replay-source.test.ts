@@ -10,6 +10,7 @@ import { createFrameSource } from '../../../runtime/camera/factory.js';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { DASHCAM_VIDEO } from '../../helpers/paths.js';
 import { meanLuma } from './frame-helpers.js';
+import { writeLegacyTexts } from '../../helpers/legacy-writer.js';
 
 const VIDEO = DASHCAM_VIDEO;
 let tmp = '';
@@ -123,9 +124,8 @@ describe('ReplaySource: folders', () => {
   test('a legacy run folder replays img_NNNNN.jpg in frame order with media time from the log', async () => {
     const dir = join(tmp, 'run3');
     await mkdir(dir);
-    const times = [1500000000.0, 1500000000.25, 1500000000.6, 1500000001.0];
-    const rows = times.map((t, i) => [i + 1, t, 40.0, -105.2, 1600, 0, 0, 0, 0, 0, 9.8, 0, 0, 0, 0, 0, 0, 12.5, 1].join(','));
-    await writeFile(join(dir, 'raw_data.txt'), `${rows.join('\n')}\n`);
+    const times = [0, 0.25, 0.6, 1.0]; // seconds since the run started, as scooter.py logged them
+    writeLegacyTexts(dir, times.map((time, i) => ({ frame: i + 1, time, lat: 40, lon: -105.2, alt: 1600, speed: 12.5, joystick: 1 })), null);
     for (let i = 0; i < times.length; i++) writeGreyJpeg(join(dir, `img_${String(i + 1).padStart(5, '0')}.jpg`), 40 + 50 * i);
     const source = new ReplaySource({ input: dir, width: 32, height: 24, realtime: false, fps: 10 });
     await source.start();

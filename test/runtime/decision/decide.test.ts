@@ -11,7 +11,14 @@ import {
   type DecisionOutput,
 } from '../../../runtime/decision/index.js';
 import { isSidewalkError } from '../../../lib/errors.js';
-import { LEGACY_LABELS, LegacyDecision } from './legacy-decision.js';
+import { legacyPython } from '../../helpers/legacy-writer.js';
+
+/** The legacy model's classes, in its output order. */
+const LEGACY_LABELS = ['bike_lane', 'crosswalk', 'side', 'street'] as const;
+
+interface LegacyStep { swFlag: 0 | 1; sw_avg: number; street_avg: number }
+/** The legacy decision itself: the lines of the legacy scooter, run by python3 (test/helpers/legacy_scooter.py). */
+const legacyDecide = (frames: readonly ArrayLike<number>[]): LegacyStep[] => legacyPython<LegacyStep[]>({ cmd: 'decide', imclass: frames.map((f) => Array.from(f)) });
 
 const GROUPS = { sidewalk: ['side', 'crosswalk'], road: ['street', 'bike_lane'] };
 const FRAME_MS = 66;
@@ -43,7 +50,7 @@ function scriptedSequence(seed: number, frames: number): Float32Array[] {
   return out;
 }
 
-function input(nowMs: number, probabilities: Float32Array | null, speedKph: number | null = 15): DecisionInput {
+function input(nowMs: number, probabilities: DecisionInput['probabilities'], speedKph: number | null = 15): DecisionInput {
   return { nowMs, probabilities, labels: LEGACY_LABELS, groups: GROUPS, speedKph };
 }
 
@@ -55,31 +62,75 @@ function run(config: Partial<DecisionConfig>, steps: DecisionInput[]): DecisionO
 const transitions = (outs: readonly { onSidewalk: boolean }[]): number =>
   outs.reduce((n, o, i) => (i > 0 && o.onSidewalk !== outs[i - 1]!.onSidewalk ? n + 1 : n), 0);
 
-describe('decide: legacy agreement (defaults, hysteresis off, min speed 0)', () => {
+describe('decide: the legacy rule, run by python3, is the default', () => {
+  /** Steps the engine and requires per-frame equality with Python: flag, and both averages bit for bit. */
+  function agree(seq: readonly Float32Array[] | readonly number[][], config: Partial<DecisionConfig> = {}): DecisionOutput[] {
+    const legacy = legacyDecide(seq);
+    const outs = run(config, seq.map((p, i) => input(i * FRAME_MS, p)));
+    seq.forEach((_, i) => {
+      const got = outs[i]!;
+      const want = legacy[i]!;
+      assert.equal(got.onSidewalk, want.swFlag === 1, `frame ${i}`);
+      assert.equal(got.sidewalkScore, want.sw_avg, `frame ${i} sidewalk average`);
+      assert.equal(got.roadScore, want.street_avg, `frame ${i} road average`);
+      assert.equal(got.failSafe, false);
+      assert.equal(got.targetLimitKph, want.swFlag === 1 ? 6 : 25);
+    });
+    return outs;
+  }
+
   for (const seed of [1, 2, 3, 42, 1234]) {
-    test(`agrees exactly with the legacy transcription on scripted sequence seed=${seed}`, () => {
-      const seq = scriptedSequence(seed, 600);
-      const legacy = new LegacyDecision();
-      const outs = run({}, seq.map((p, i) => input(i * FRAME_MS, p)));
-      let sidewalkFrames = 0;
-      seq.forEach((p, i) => {
-        const expected = legacy.step(p);
-        const got = outs[i]!;
-        assert.equal(got.onSidewalk, expected.onSidewalk, `frame ${i}`);
-        assert.equal(got.sidewalkScore, expected.sidewalk, `frame ${i} sidewalk score`);
-        assert.equal(got.roadScore, expected.road, `frame ${i} road score`);
-        assert.equal(got.failSafe, false);
-        assert.equal(got.targetLimitKph, expected.onSidewalk ? 6 : 25);
-        if (expected.onSidewalk) sidewalkFrames++;
-      });
+    test(`random scripted sequence seed=${seed}: the same flag and averages on every frame`, () => {
+      const outs = agree(scriptedSequence(seed, 600));
+      const sidewalkFrames = outs.filter((o) => o.onSidewalk).length;
       // The script must exercise both states and switch between them.
       assert.ok(sidewalkFrames > 50 && sidewalkFrames < 550, `sidewalk frames ${sidewalkFrames}`);
       assert.ok(transitions(outs) >= 4);
     });
   }
 
-  test('averages over the frames seen so far while the 6-frame window fills', () => {
+  test('threshold edges: 2-decimal scores whose window sums land on 3.0 give the same flag as Python', () => {
+    // Scores near 0.5 in 0.01 steps: six of them often sum to 3 +- 1 ulp, where only the
+    // summation order decides whether the average is above 0.5.
+    const random = rng(99);
+    const pick = () => [0.47, 0.48, 0.49, 0.5, 0.51, 0.52, 0.53][Math.floor(random() * 7)]!;
+    const seq: number[][] = [];
+    for (let i = 0; i < 3000; i++) {
+      const side = pick();
+      const street = i % 3 === 0 ? pick() : Number((1 - side).toFixed(2));
+      seq.push([0, 0, side, street]);
+    }
+    const outs = agree(seq);
+    const legacy = legacyDecide(seq);
+    const atEdge = legacy.filter((l) => Math.abs(l.sw_avg - 0.5) < 1e-12 || Math.abs(l.street_avg - 0.5) < 1e-12).length;
+    assert.ok(atEdge > 50, `only ${atEdge} frames at the threshold`);
+    // The order matters: summed newest first, some of these windows would land on the other side of 0.5.
+    let orderSensitive = 0;
+    for (let i = 5; i < seq.length; i++) {
+      const window = seq.slice(i - 5, i + 1).map((f) => Math.max(f[2]!, f[1]!));
+      const forward = window.reduce((a, b) => a + b, 0) / 6;
+      const backward = [...window].reverse().reduce((a, b) => a + b, 0) / 6;
+      if ((forward > 0.5) !== (backward > 0.5)) orderSensitive++;
+    }
+    assert.ok(orderSensitive > 0, 'no window in the edge set is sensitive to the summation order');
+    assert.ok(outs.some((o) => o.onSidewalk) && outs.some((o) => !o.onSidewalk));
+    // The comparison has teeth: the earlier rule (group sum, partial warm-up) fails it.
+    assert.throws(() => agree(seq, { groupScore: 'sum', warmup: 'partial' }), assert.AssertionError);
+  });
+
+  test('the window starts full of zeros and is always divided by 6; a group scores its max class', () => {
     const engine = new DecisionEngine();
+    const a = engine.step(input(0, Float32Array.from([0, 0, 1, 0])));
+    assert.equal(a.sidewalkScore, 1 / 6);
+    assert.equal(a.onSidewalk, false, 'one sidewalk frame after start is 1/6, not 1');
+    for (let t = 1; t < 3; t++) engine.step(input(t * 66, Float32Array.from([0, 0.2, 0.7, 0.1])));
+    const d = engine.step(input(198, Float32Array.from([0, 0.2, 0.7, 0.1])));
+    assert.equal(d.sidewalkScore, (((1 + 0.699999988079071) + 0.699999988079071) + 0.699999988079071) / 6, 'max(side, crosswalk) per frame, not their sum');
+    assert.equal(d.onSidewalk, true);
+  });
+
+  test('the earlier rule stays available as options: group sum, partial warm-up', () => {
+    const engine = new DecisionEngine({ groupScore: 'sum', warmup: 'partial' });
     const a = engine.step(input(0, Float32Array.from([0, 0, 1, 0])));
     assert.equal(a.sidewalkScore, 1);
     assert.equal(a.onSidewalk, true);
@@ -87,6 +138,9 @@ describe('decide: legacy agreement (defaults, hysteresis off, min speed 0)', () 
     assert.equal(b.sidewalkScore, 0.5);
     assert.equal(b.roadScore, 0.5);
     assert.equal(b.onSidewalk, false, '0.5 is not > 0.5');
+    const sum = new DecisionEngine({ groupScore: 'sum' }).step(input(0, Float32Array.from([0, 0.25, 0.5, 0.25])));
+    assert.equal(sum.sidewalkScore, 0.25 / 6 + 0.5 / 6, 'sum of the per-class averages, zero-filled');
+    assert.throws(() => resolveDecisionConfig({ groupScore: 'mean' as 'max' }), (e: unknown) => isSidewalkError(e, 'DECISION_CONFIG_INVALID') && /groupScore/.test((e as Error).message));
   });
 });
 
@@ -156,7 +210,7 @@ describe('decide: fail-safe', () => {
     assert.equal(first.failSafe, true);
     assert.equal(first.reason, 'fail-safe-recovering');
     // The window was dropped on entering the fail-safe: only the fresh frame counts.
-    assert.equal(first.sidewalkScore, side[1]! + side[2]!);
+    assert.equal(first.sidewalkScore, Math.max(side[1]!, side[2]!) / 6);
     const second = engine.step(input(9132, street));
     assert.equal(second.failSafe, false);
     assert.equal(second.targetLimitKph, 25);
@@ -174,7 +228,7 @@ describe('decide: fail-safe', () => {
     const resumed = engine.step(input(500 + 1500, street));
     assert.equal(resumed.failSafe, true);
     assert.equal(resumed.reason, 'fail-safe-recovering');
-    assert.equal(resumed.roadScore, street[0]! + street[3]!, 'the window before the gap was dropped');
+    assert.equal(resumed.roadScore, Math.max(street[0]!, street[3]!) / 6, 'the window before the gap was dropped');
     assert.equal(engine.step(input(2100, street)).failSafe, false);
     const noGap = new DecisionEngine({ failSafeAfterMs: 1500 });
     noGap.step(input(0, side));

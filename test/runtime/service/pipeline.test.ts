@@ -5,7 +5,9 @@ import { DecisionEngine } from '../../../runtime/decision/index.js';
 import { Ramp } from '../../../runtime/actuators/ramp.js';
 import { Pipeline, type DecisionRecord } from '../../../runtime/service/pipeline.js';
 import { createRuntimeMetrics } from '../../../telemetry/runtime-metrics.js';
-import type { SpeedLimiter } from '../../../runtime/types.js';
+import type { SpeedLimiter, SpeedSource } from '../../../runtime/types.js';
+import { MeasuredSpeedLimitRule } from '../../../runtime/actuators/speed-rule.js';
+import { SimulatedSpeedSource } from '../../../runtime/sensors/index.js';
 import { OracleClassifier } from '../../helpers/oracle-classifier.js';
 
 class RecordingLimiter implements SpeedLimiter {
@@ -21,7 +23,7 @@ class RecordingLimiter implements SpeedLimiter {
   async close() {}
 }
 
-async function runScript(script: string, options: { failBetweenMs?: [number, number]; monitor?: boolean } = {}) {
+async function runScript(script: string, options: { failBetweenMs?: [number, number]; monitor?: boolean; speed?: SpeedSource } = {}) {
   const fps = 10;
   const source = new SyntheticSource({ script, width: 32, height: 24, fps, realtime: false });
   const limiter = new RecordingLimiter();
@@ -31,14 +33,17 @@ async function runScript(script: string, options: { failBetweenMs?: [number, num
     source,
     classifier: new OracleClassifier(script, options),
     decision: new DecisionEngine({ sidewalkLimitKph: 6, fullSpeedKph: 25, failSafeAfterMs: 1500 }),
-    ramp: new Ramp(6, { rampS: 10, fullSpeedKph: 25, sidewalkLimitKph: 6 }),
+    limitRule: options.speed
+      ? new MeasuredSpeedLimitRule(6, { rampS: 10, fullSpeedKph: 25, sidewalkLimitKph: 6 })
+      : new Ramp(6, { rampS: 10, fullSpeedKph: 25, sidewalkLimitKph: 6 }),
     limiter: options.monitor ? null : limiter,
-    speedSource: null,
+    speedSource: options.speed ?? null,
     metrics,
     timebase: 'media',
     onDecision: (r) => records.push(r),
   });
   await source.start();
+  await options.speed?.start();
   await pipeline.run();
   await pipeline.stop();
   return { records, limiter, metrics };
@@ -58,7 +63,10 @@ test('the limit ramps to sidewalk speed on a sidewalk segment and back to full s
   for (let i = 1; i < records.length; i++) {
     assert.ok(Math.abs(records[i]!.limitKph - records[i - 1]!.limitKph) <= 0.19 + 1e-9, `jump at frame ${i}`);
   }
-  assert.equal(limiter.commands.length, records.length, 'every frame re-commands the limit');
+  // As the legacy scooter: a command only when the limit changed.
+  const changes = records.filter((r, i) => r.limitKph !== (i === 0 ? null : records[i - 1]!.limitKph)).length;
+  assert.equal(limiter.commands.length, changes);
+  for (let i = 1; i < limiter.commands.length; i++) assert.notEqual(limiter.commands[i], limiter.commands[i - 1]);
 });
 
 test('inference failures engage the fail-safe after fail_safe_after_ms and it releases afterwards', async () => {
@@ -76,4 +84,14 @@ test('monitor mode decides but never commands the limiter', async () => {
   const { records, limiter } = await runScript('side:5', { monitor: true });
   assert.ok(records.some((r) => r.onSidewalk));
   assert.equal(limiter.commands.length, 0);
+});
+
+test('with a measured speed the limit follows it: entering a sidewalk at 8 km/h it is below 8 at once', async () => {
+  const speed = new SimulatedSpeedSource({ kind: 'simulated', speedKph: 8 });
+  const { records } = await runScript('street:5,side:5', { speed });
+  const entered = records.findIndex((r) => r.onSidewalk);
+  assert.ok(entered > 0);
+  assert.ok(Math.abs(records[entered - 1]!.limitKph - (8 + 0.19)) < 1e-9, 'on the street: measured speed + rate * frame interval');
+  assert.ok(Math.abs(records[entered]!.limitKph - (8 - 0.19)) < 1e-9, 'the first sidewalk frame: below the measured speed');
+  for (const r of records.filter((x) => x.onSidewalk)) assert.ok(r.limitKph <= Math.max(r.speedKph!, 6));
 });

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../../helpers/paths.js';
 import { startService } from '../../helpers/service-process.js';
 import { readRide } from '../../../runtime/recorder/ride-format.js';
+import { runSidewalk } from '../../helpers/cli-guard.js';
+import type { RecordedAgreement } from '../../../runtime/service/recorded-scores.js';
 
 test('record mode writes a complete ride (frames, sensors.jsonl with model scores, ride.json) and stops safe', async () => {
   const svc = await startService({
@@ -38,6 +40,12 @@ test('record mode writes a complete ride (frames, sensors.jsonl with model score
     const jpegs = (await readdir(join(rideDir, framesDir))).filter((f) => f.endsWith('.jpg'));
     assert.equal(jpegs.length, frames.length);
     assert.equal((await svc.limiterCommands()).at(-1)!.safe, true);
+    // The recorded scores replayed through the same decision reproduce the recorded decisions.
+    assert.ok(frames.every((r) => typeof r.on_sidewalk === 'boolean') && frames.some((r) => r.on_sidewalk), 'decisions recorded');
+    const replay = await runSidewalk(['replay', rideDir, '--recorded-scores', '--json'], { timeoutMs: 60_000 });
+    assert.equal(replay.code, 0, replay.stderr);
+    const agreement = JSON.parse(replay.stdout) as RecordedAgreement;
+    assert.deepEqual([agreement.kind, agreement.compared, agreement.agreement], ['ride', frames.length, 1]);
   } finally {
     await svc.stop();
   }

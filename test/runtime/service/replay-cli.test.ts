@@ -60,13 +60,17 @@ test('the real dashcam video (H.264 with audio, 960x540, real timestamps) replay
 
 test("a legacy run folder replays with its raw_data.txt speed column as the speed source", async () => {
   await withTmp(async (dir) => {
-    const rows = legacyRows(20, { speed: (i) => (i < 10 ? 20 : 3) });
+    const rows = legacyRows(20, { speed: (i) => (i < 10 ? 500 : 75) });
     const run = await writeLegacyRun(join(dir, 'run7'), { raw: rows.raw, out: rows.out });
     const out = join(dir, 'decisions.jsonl');
     const s = replay([run, '--model', DEMO_MODEL, '--out', out]);
     assert.equal(s.frames, 20);
     const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DecisionRecord);
-    assert.deepEqual(records.map((r) => r.speedKph), rows.raw.map((r) => r.speed));
+    // The speed column is motor rpm: 160 rpm ~ 4 mph (scooter.py), the default replay_log.speed_scale.
+    assert.deepEqual(records.map((r) => r.speedKph), rows.raw.map((r) => r.speed * 0.0402336));
     assert.deepEqual(records.map((r) => Math.round(r.mediaTimeMs!)), rows.raw.map((_, i) => i * 200));
+    // A run whose out_data.txt scooter.py's post-process path rewrote: the images still replay.
+    const post = await writeLegacyRun(join(dir, 'run8'), { raw: rows.raw, out: rows.out, options: { path: 'post-process', frame: 'space' } });
+    assert.equal(replay([post, '--model', DEMO_MODEL]).frames, 20);
   });
 });
