@@ -3,9 +3,10 @@ export { Ramp, rampStep, rampRateKphPerS, initialRampState, resolveRampConfig, D
 export type { RampConfig, RampState } from './ramp.js';
 export { SimulatedLimiter, type SimulatedLimiterConfig, type LimitCommand } from './simulated-limiter.js';
 export { GpioLimiter, type GpioLimiterConfig, type GpioBackend } from './gpio-limiter.js';
-export { GpiodBackend } from './gpiod-backend.js';
+export { GpiodBackend, detectGpiodTools, type GpiodTools } from './gpiod-backend.js';
 export { SysfsGpioBackend } from './sysfs-gpio-backend.js';
 export { PwmLimiter, type PwmLimiterConfig } from './pwm-limiter.js';
 export { SerialLimiter, formatLineCommand, type SerialLimiterConfig, type VescLimitOptions } from './serial-limiter.js';
 export { SerialPort, LineSplitter } from './serial-port.js';
 export { crc16Xmodem, encodeFrame, decodeFrames, float32Auto, setMcconfTempSetupPayload } from './vesc.js';
+export { forceLimitedState } from './force-safe.js';
