@@ -4,9 +4,10 @@
  *  - v2 (2.x, Debian 13): no gpiofind; `gpioset [-i] [-t PERIODS] NAME=V` holds the line until killed;
  *    with `-i` (a build option upstream) it reads `set NAME=V` / `get NAME` commands on stdin.
  * The chip models what the Raspberry Pi kernel does without `dtparam=strict_gpiod`: a released
- * line keeps the level it was last driven to, and a held line is busy for everyone else. Like the
- * real v2 interactive gpioset (tools/gpioset.c, readline() NULL -> continue), the fake keeps the line
- * after its stdin closes.
+ * line keeps the level it was last driven to, and a held line is busy for everyone else. A v1
+ * `--mode=signal` gpioset outlives its parent and keeps holding the line. The v2 interactive one
+ * behaves like tools/gpioset.c: at stdin EOF readline() returns NULL, the loop prints its prompt again,
+ * and with the parent gone that write kills it (SIGPIPE), so it releases the line (at its last level).
  */
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -114,7 +115,7 @@ while :; do
         *) echo "unknown command: '$cmd'" ;;
       esac
       printf 'gpioset> '
-    elif [ $rc -le 128 ]; then sleep 0.02; fi
+    elif [ $rc -le 128 ]; then printf 'gpioset> '; sleep 0.02; fi
   else
     sleep 0.02
   fi
