@@ -18,11 +18,12 @@ export interface PwmLimiterConfig {
   kind: 'pwm';
   /**
    * The PWM controller: its device name, e.g. "fe20c000.pwm" (Pi 4 PWM0) or "1f00098000.pwm" (Pi 5
-   * RP1 PWM0), its device path under /sys/devices, or a pwmchip directory itself.
+   * RP1 PWM0, under /sys/devices/platform/axi/1000120000.pcie/), its device path, or a pwmchip
+   * directory itself. Required: there is no default that is right on both boards.
    */
-  chipPath: string;
-  /** PWM channel on that chip (GPIO18: 0 on a Pi 4, 2 on a Pi 5; docs/wiring.md). */
-  channel: number;
+  chipPath: string | null;
+  /** PWM channel on that chip (GPIO18: 0 on a Pi 4, 2 on a Pi 5; docs/wiring.md). Required. */
+  channel: number | null;
   /** Unit: ns. e.g. 20000000 (50 Hz). */
   periodNs: number;
   /** Duty at 0 km/h. Unit: ns. */
@@ -43,7 +44,7 @@ const exists = (path: string): Promise<boolean> => access(path).then(() => true,
 
 export class PwmLimiter implements SpeedLimiter {
   readonly kind = 'pwm';
-  readonly #config: PwmLimiterConfig;
+  readonly #config: PwmLimiterConfig & { chipPath: string; channel: number };
   #channelDir: string | null = null;
   #chipDir: string | null = null;
   #dutyNs: number | null = null;
@@ -57,9 +58,11 @@ export class PwmLimiter implements SpeedLimiter {
       if (!(config[f] >= 0 && config[f] <= config.periodNs)) bad(`${f}=${config[f]} must be within 0..periodNs (${config.periodNs})`);
     }
     if (!(config.fullSpeedKph > 0)) bad(`fullSpeedKph=${config.fullSpeedKph} must be > 0`);
-    if (!(Number.isInteger(config.channel) && config.channel >= 0)) bad(`channel=${config.channel} must be an integer >= 0`);
+    if (!config.chipPath) bad('limiter.pwm.chip_path is required: the PWM controller, e.g. fe20c000.pwm (Pi 4) or 1f00098000.pwm (Pi 5); see docs/wiring.md');
+    if (config.channel === null) bad('limiter.pwm.channel is required: GPIO18 is channel 0 on a Pi 4 and channel 2 on a Pi 5; see docs/wiring.md');
+    if (!(Number.isInteger(config.channel) && config.channel! >= 0)) bad(`channel=${config.channel} must be an integer >= 0`);
     checkLimitKph('pwm', config.safeLimitKph);
-    this.#config = config;
+    this.#config = config as PwmLimiterConfig & { chipPath: string; channel: number };
   }
 
   /** Duty cycle (ns) for a limit. */

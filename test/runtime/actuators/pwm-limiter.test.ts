@@ -78,3 +78,9 @@ test('pwm: a duty above the period is refused at construction', () => {
     (e: unknown) => isSidewalkError(e, 'LIMITER_PWM_CONFIG_INVALID') && /dutyAtFullNs/.test((e as Error).message),
   );
 });
+
+test('pwm: the chip and the channel must be named (no default is right on both Pi 4 and Pi 5)', () => {
+  const base = { kind: 'pwm', periodNs: PERIOD_NS, dutyAtZeroNs: ZERO_NS, dutyAtFullNs: FULL_NS, fullSpeedKph: 25, safeLimitKph: 6 } as const;
+  assert.throws(() => new PwmLimiter({ ...base, chipPath: null, channel: 2 }), (e: unknown) => isSidewalkError(e, 'LIMITER_PWM_CONFIG_INVALID') && /chip_path is required.*1f00098000\.pwm/.test((e as Error).message));
+  assert.throws(() => new PwmLimiter({ ...base, chipPath: '1f00098000.pwm', channel: null }), (e: unknown) => isSidewalkError(e, 'LIMITER_PWM_CONFIG_INVALID') && /channel 2 on a Pi 5/.test((e as Error).message));
+});
