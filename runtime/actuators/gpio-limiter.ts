@@ -41,7 +41,7 @@ export interface GpioLimiterConfig {
    * conservative reading (limited during both ramps). Unit: km/h.
    */
   thresholdKph?: number;
-  libgpiod?: { gpiosetPath?: string; gpiofindPath?: string; spawn?: typeof nodeSpawn; settleMs?: number; replyTimeoutMs?: number; restartDelayMs?: number };
+  libgpiod?: { gpiosetPath?: string; gpiofindPath?: string; gpioinfoPath?: string; spawn?: typeof nodeSpawn; settleMs?: number; replyTimeoutMs?: number; restartDelayMs?: number };
   sysfs?: { root?: string; chipLabel?: string | null; offset?: number | null; exportTimeoutMs?: number };
 }
 

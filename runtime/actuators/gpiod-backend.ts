@@ -7,7 +7,8 @@
  *    holds it until killed. When gpioset was built with interactive mode (`-i` in its --help), one
  *    long-lived child per line takes `set NAME=V` on stdin, confirmed by `get NAME`, so a level change
  *    never releases the line.
- * Otherwise a level change restarts the child. A child that dies on its own is reported and
+ * Otherwise a level change restarts the child, which holds the line once v2 prints its `--banner`
+ * or v1's `gpioinfo CHIP` lists the line as a used output. A child that dies on its own is reported and
  * restarted with the last level. A released line keeps its last level on Raspberry Pi kernels unless
  * `dtparam=strict_gpiod` is set (docs/hardware.md), so the unit's stop path drives "limited"
  * explicitly with `driveOnce` (`sidewalk limiter safe`).
@@ -27,6 +28,8 @@ export interface GpiodBackendOptions {
   gpiosetPath?: string;
   /** v1 only (v2 has no gpiofind). */
   gpiofindPath?: string;
+  /** v1 only: `gpioinfo CHIP` shows when a new gpioset has taken the line. */
+  gpioinfoPath?: string;
   /** Injectable spawn (tests). */
   spawn?: typeof nodeSpawn;
   /** A non-interactive gpioset that survives this long after spawning holds the line. Unit: ms. Default 100. */
@@ -82,6 +85,7 @@ export class GpiodBackend implements GpioBackend {
     this.#opts = {
       gpiosetPath: 'gpioset',
       gpiofindPath: 'gpiofind',
+      gpioinfoPath: 'gpioinfo',
       settleMs: 100,
       replyTimeoutMs: 1000,
       restartDelayMs: 200,
@@ -180,13 +184,15 @@ export class GpiodBackend implements GpioBackend {
   #holdArgs(high: boolean): string[] {
     const value = high ? 1 : 0;
     if (this.#tools!.major === 1) return ['--mode=signal', this.#chip, `${this.#offset}=${value}`];
-    return [...(this.#tools!.interactive ? ['-i'] : []), `${this.#opts.line}=${value}`];
+    // v2 prints --banner only after it has requested the line: the sign it holds it.
+    return [this.#tools!.interactive ? '-i' : '--banner', `${this.#opts.line}=${value}`];
   }
 
   async #startChild(high: boolean): Promise<void> {
     const args = this.#holdArgs(high);
     const interactive = this.#tools!.interactive;
-    const child = this.#opts.spawn(this.#opts.gpiosetPath, args, { stdio: [interactive ? 'pipe' : 'ignore', interactive ? 'pipe' : 'ignore', 'pipe'] });
+    const banner = this.#tools!.major === 2 && !interactive;
+    const child = this.#opts.spawn(this.#opts.gpiosetPath, args, { stdio: [interactive ? 'pipe' : 'ignore', interactive || banner ? 'pipe' : 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdin?.on('error', () => undefined); // EPIPE when it died; its exit is handled below
@@ -198,7 +204,7 @@ export class GpiodBackend implements GpioBackend {
           () => null,
           (err: Error) => `${err.message} ${stderr.trim()}`,
         )
-      : await this.#settle(child, () => stderr);
+      : await this.#settle(child, () => stderr, banner ? 'banner' : 'gpioinfo');
     if (early !== null) {
       if (this.#child !== child) return; // stopped on purpose while settling (a newer write or close)
       this.#child = null;
@@ -217,21 +223,52 @@ export class GpiodBackend implements GpioBackend {
     });
   }
 
-  /** Resolves null once the child has survived settleMs, or why it did not. */
-  #settle(child: ChildProcess, stderr: () => string): Promise<string | null> {
+  /**
+   * Resolves null once the child holds the line, or says why it does not (it exited, or no sign
+   * within replyTimeoutMs): v2 prints its banner; for v1, `gpioinfo CHIP` lists the line as a used
+   * output, polled from settleMs on.
+   */
+  #settle(child: ChildProcess, stderr: () => string, sign: 'banner' | 'gpioinfo'): Promise<string | null> {
     return new Promise((resolve) => {
+      let finished = false;
+      let poll: NodeJS.Timeout | null = null;
       const onClose = (code: number | null, signal: string | null): void => done(`exited with ${code ?? signal}: ${stderr().trim()}`);
       const onError = (err: Error): void => done(err.message);
-      const timer = setTimeout(() => done(null), this.#opts.settleMs);
+      const onBanner = (): void => done(null);
+      const limitMs = Math.max(this.#opts.replyTimeoutMs, this.#opts.settleMs);
+      const timer = setTimeout(() => done(`no sign of holding the line within ${limitMs} ms (${sign})`), limitMs);
       const done = (why: string | null): void => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
+        if (poll) clearTimeout(poll);
         child.off('close', onClose);
         child.off('error', onError);
+        child.stdout?.off('data', onBanner);
         resolve(why);
+      };
+      const check = (): void => {
+        this.#lineHeld().then(
+          (held) => {
+            if (finished) return;
+            if (held) done(null);
+            else poll = setTimeout(check, 10);
+          },
+          (err: Error) => done(`gpioinfo ${this.#chip}: ${err.message}`),
+        );
       };
       child.on('close', onClose);
       child.on('error', onError);
+      if (sign === 'banner') child.stdout?.once('data', onBanner);
+      else poll = setTimeout(check, this.#opts.settleMs);
     });
+  }
+
+  /** v1: whether `gpioinfo CHIP` lists our line as a used output. */
+  async #lineHeld(): Promise<boolean> {
+    const { stdout } = await execFileAsync(this.#opts.gpioinfoPath, [this.#chip], { timeout: 5000 });
+    const row = stdout.split('\n').find((l) => new RegExp(`^\\s*line\\s+${this.#offset}:`).test(l));
+    return row !== undefined && /\boutput\b/.test(row) && /\[used/.test(row);
   }
 
   /** Sends `command` (may be empty) then `get LINE`, and checks the line reads `high`. */

@@ -29,6 +29,7 @@ export interface FakeGpiod {
   dir: string;
   gpiosetPath: string;
   gpiofindPath: string;
+  gpioinfoPath: string;
   logPath: string;
   /** The chip's level of the line ('0' / '1'), or null if never driven. Survives every gpioset. */
   level(): Promise<string | null>;
@@ -70,7 +71,7 @@ LOG="${logPath}"; LEVEL="${levelPath}"; HOLDER="${holderPath}"
 ARGS="$*"
 die() { echo "gpioset: $*" >&2; exit 1; }
 mode=hold; [ $GEN = 1 ] && mode=exit
-inter=0; value=''
+inter=0; value=''; banner=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -v|--version) echo "gpioset (libgpiod) ${version}"; echo "Copyright (C) 2017-2023 Bartosz Golaszewski"; exit 0 ;;
@@ -81,6 +82,7 @@ while [ $# -gt 0 ]; do
     --mode=*) [ $GEN = 1 ] || die "unrecognized option '$1'"; mode="\${1#--mode=}" ;;
     -i|--interactive) [ $GEN = 2 ] && [ $INTER = 1 ] || die "invalid option -- 'i'"; inter=1 ;;
     -t|--toggle) [ $GEN = 2 ] || die "invalid option -- 't'"; shift; [ "$1" = 0 ] && mode=exit ;;
+    --banner) [ $GEN = 2 ] || die "unrecognized option '$1'"; banner=1 ;;
     -*) die "unrecognized option '$1'" ;;
     *)
       if [ $GEN = 1 ]; then
@@ -97,7 +99,9 @@ done
 case "$value" in 0|1) ;; *) die "invalid line value: '$value'" ;; esac
 if [ $FAILSET = 1 ]; then die "error setting the GPIO line values: Device or resource busy"; fi
 if [ -f "$HOLDER" ] && kill -0 "$(cat "$HOLDER")" 2>/dev/null; then die "unable to request lines: Device or resource busy"; fi
-echo $$ > "$HOLDER"; echo "$value" > "$LEVEL"; echo "start $$ $ARGS" >> "$LOG"
+# The level changes in one step (a kill in between leaves the old one, like a line never taken).
+echo "$value" > "$LEVEL.tmp"; mv "$LEVEL.tmp" "$LEVEL"; echo $$ > "$HOLDER"; echo "start $$ $ARGS" >> "$LOG"
+[ $banner = 1 ] && echo "Setting line '${name}'..."
 # Releasing the line leaves its level as it was (Raspberry Pi kernel default).
 release() { rm -f "$HOLDER"; echo "stop $$" >> "$LOG"; }
 if [ "$mode" = exit ]; then release; exit 0; fi
@@ -109,7 +113,7 @@ while :; do
     read -r -t 0.05 cmd arg; rc=$?
     if [ $rc = 0 ]; then
       case "$cmd" in
-        set) case "$arg" in "${name}="[01]) echo "\${arg#*=}" > "$LEVEL" ;; *) echo "invalid line value: '$arg'" ;; esac ;;
+        set) case "$arg" in "${name}="[01]) echo "\${arg#*=}" > "$LEVEL.tmp"; mv "$LEVEL.tmp" "$LEVEL" ;; *) echo "invalid line value: '$arg'" ;; esac ;;
         get) if [ "$(cat "$LEVEL")" = 1 ]; then echo '"${name}"=active'; else echo '"${name}"=inactive'; fi ;;
         exit) release; exit 0 ;;
         *) echo "unknown command: '$cmd'" ;;
@@ -122,6 +126,13 @@ while :; do
 done
 `;
   await writeFile(gpiosetPath, script);
+  // v1 gpioinfo: the line is "[used]" by gpioset while a live process holds it.
+  const gpioinfoPath = join(dir, 'gpioinfo');
+  await writeFile(
+    gpioinfoPath,
+    `#!/bin/bash\n[ "$1" = "${chip}" ] || exit 1\necho "${chip} - 58 lines:"\nif [ -f "${holderPath}" ] && kill -0 "$(cat "${holderPath}")" 2>/dev/null; then\n  echo '\tline  ${offset}:   "${name}"  "gpioset"  output  active-high [used]'\nelse\n  echo '\tline  ${offset}:   "${name}"  unused  input  active-high'\nfi\n`,
+  );
+  await chmod(gpioinfoPath, 0o755);
   await chmod(gpiofindPath, 0o755);
   await chmod(gpiosetPath, 0o755);
   const lines = async (): Promise<string[]> => (await readFile(logPath, 'utf8')).split('\n').filter(Boolean);
@@ -139,6 +150,7 @@ done
     dir,
     gpiosetPath,
     gpiofindPath,
+    gpioinfoPath,
     logPath,
     level: async () => (await readFile(levelPath, 'utf8').catch(() => null))?.trim() ?? null,
     running,

@@ -16,7 +16,7 @@ const levelFor = (kph: number): string => (kph <= SIDEWALK + 0.05 ? '0' : '1');
 for (const tools of [
   { name: 'libgpiod v1 tools', generation: 1, interactive: false, holder: '--mode=signal gpiochip3 17=' },
   { name: 'libgpiod v2 tools, interactive gpioset', generation: 2, interactive: true, holder: '-i GPIO17=' },
-  { name: 'libgpiod v2 tools, gpioset without interactive mode', generation: 2, interactive: false, holder: 'GPIO17=' },
+  { name: 'libgpiod v2 tools, gpioset without interactive mode', generation: 2, interactive: false, holder: '--banner GPIO17=' },
 ] as const) {
   describeSpeedLimiterContract(`gpio (${tools.name}, fake chip)`, async () => {
     const fake = await fakeGpiod({ generation: tools.generation, interactive: tools.interactive });
@@ -26,7 +26,7 @@ for (const tools of [
       line: 'GPIO17',
       activeLow: true,
       sidewalkLimitKph: SIDEWALK,
-      libgpiod: { gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, settleMs: 30 },
+      libgpiod: { gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, gpioinfoPath: fake.gpioinfoPath, settleMs: 30 },
     });
     const holders = () => settle(() => fake.running(), (m) => m.size === 1);
     return {
@@ -126,7 +126,7 @@ describe('gpio limiter', () => {
     try {
       const limiter = new GpioLimiter({
         kind: 'gpio', backend: 'libgpiod', line: 'GPIO99', activeLow: true, sidewalkLimitKph: 6,
-        libgpiod: { gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath },
+        libgpiod: { gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, gpioinfoPath: fake.gpioinfoPath },
       });
       await assert.rejects(limiter.init(), (e: unknown) => isSidewalkError(e, 'LIMITER_GPIO_LINE_NOT_FOUND') && /GPIO99/.test((e as Error).message));
     } finally {
@@ -137,7 +137,7 @@ describe('gpio limiter', () => {
   test('libgpiod: a gpioset that cannot take the line fails with its stderr', async () => {
     const fake = await fakeGpiod({ failSet: true });
     try {
-      const backend = new GpiodBackend({ line: 'GPIO17', gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, settleMs: 500 });
+      const backend = new GpiodBackend({ line: 'GPIO17', gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, gpioinfoPath: fake.gpioinfoPath, settleMs: 500 });
       await assert.rejects(backend.open(false), (e: unknown) => isSidewalkError(e, 'LIMITER_GPIO_SET_FAILED') && /resource busy/.test((e as Error).message));
     } finally {
       await fake.cleanup();
@@ -147,7 +147,7 @@ describe('gpio limiter', () => {
   test('libgpiod: the real gpioset 1.6 accepts our arguments (and fails only for want of the chip here)', async () => {
     const fake = await fakeGpiod();
     try {
-      const backend = new GpiodBackend({ line: 'GPIO17', gpiosetPath: 'gpioset', gpiofindPath: fake.gpiofindPath, settleMs: 2000 });
+      const backend = new GpiodBackend({ line: 'GPIO17', gpiosetPath: 'gpioset', gpiofindPath: fake.gpiofindPath, gpioinfoPath: fake.gpioinfoPath, settleMs: 2000 });
       await assert.rejects(backend.open(false), (e: unknown) => {
         const message = (e as Error).message;
         return isSidewalkError(e, 'LIMITER_GPIO_SET_FAILED') && /--mode=signal gpiochip3 17=0/.test(message) && !/Usage|invalid|unrecognized/i.test(message) && /gpioset: /.test(message);
@@ -159,7 +159,7 @@ describe('gpio limiter', () => {
 
   test('libgpiod: a gpioset child that dies is restarted with the same level', async () => {
     const fake = await fakeGpiod();
-    const backend = new GpiodBackend({ line: 'GPIO17', gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, settleMs: 30, restartDelayMs: 20 });
+    const backend = new GpiodBackend({ line: 'GPIO17', gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, gpioinfoPath: fake.gpioinfoPath, settleMs: 30, restartDelayMs: 20 });
     const limiter = new GpioLimiter({ kind: 'gpio', backend: 'libgpiod', line: 'GPIO17', activeLow: true, sidewalkLimitKph: 6 }, backend);
     try {
       await limiter.init();

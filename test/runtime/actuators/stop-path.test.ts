@@ -32,14 +32,15 @@ interface Kill {
 }
 
 /** Runs the driver, SIGKILLs it after a random number of level changes (at least one), and reports where it stopped. */
-async function runAndKill(configPath: string, overrides: Partial<SpeedLimiterConfig>, env: Record<string, string>): Promise<Kill> {
-  const child = spawn(process.execPath, [DRIVER, configPath, JSON.stringify(overrides)], { env: { ...process.env, ...env, SIDEWALK_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function runAndKill(configPath: string, overrides: Partial<SpeedLimiterConfig>, env: Record<string, string>, hold = false): Promise<Kill> {
+  // hold: one change to full speed, then no more changes, killed while holding it.
+  const child = spawn(process.execPath, [DRIVER, configPath, JSON.stringify(overrides), ...(hold ? ['1'] : [])], { env: { ...process.env, ...env, SIDEWALK_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const changes = 1 + Math.floor(Math.random() * 6);
+  const changes = hold ? 1 : 1 + Math.floor(Math.random() * 6);
   // Half the kills land right after a change was confirmed, half somewhere in the middle of the next one.
-  const midChange = Math.random() < 0.5;
+  const midChange = !hold && Math.random() < 0.5;
   let seen = 0;
   let lastReported = '';
   await new Promise<void>((resolve, reject) => {
@@ -85,7 +86,7 @@ describe('stop path after SIGKILL (ExecStopPost: sidewalk limiter safe)', () => 
             assert.equal(result.code, 0, result.stderr);
             assert.match(result.stdout, new RegExp(`GPIO17 driven limited \\(low\\) with libgpiod v${generation}`));
           } else {
-            const tools = { libgpiod: { gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath } };
+            const tools = { libgpiod: { gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, gpioinfoPath: fake.gpioinfoPath } };
             await forceLimitedState({ ...limiterConfig(loadConfigFile(config)), ...tools } as SpeedLimiterConfig);
           }
           assert.equal(await fake.level(), '0', `kill ${i} (after "${kill.lastReported}", level was ${before}): the stop path left the line limited`);
@@ -104,7 +105,7 @@ describe('stop path after SIGKILL (ExecStopPost: sidewalk limiter safe)', () => 
     const env = { PATH: `${fake.dir}:${process.env.PATH}` };
     try {
       const config = await writeConfig(dir, { kind: 'gpio', gpio: { backend: 'libgpiod', line: 'GPIO17', active_low: true } });
-      await runAndKill(config, { libgpiod: { settleMs: 20 } } as Partial<SpeedLimiterConfig>, env);
+      await runAndKill(config, { libgpiod: { settleMs: 20 } } as Partial<SpeedLimiterConfig>, env, true);
       assert.equal((await fake.running()).size, 1, 'like the real gpioset --mode=signal, the fake outlives its parent');
       const result = await runSidewalk(['limiter', 'safe', '--config', config], { env });
       assert.notEqual(result.code, 0);
