@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { DIST_ROOT } from '../../helpers/paths.js';
-import { runSidewalk } from '../../helpers/cli-guard.js';
+import { expectCleanFailure, runSidewalk } from '../../helpers/cli-guard.js';
 import { forceLimitedState, type SpeedLimiterConfig } from '../../../runtime/actuators/index.js';
 import { limiterConfig } from '../../../runtime/service/components.js';
 import { loadConfigFile } from '../../../runtime/config/load.js';
@@ -166,6 +166,20 @@ describe('stop path after SIGKILL (ExecStopPost: sidewalk limiter safe)', () => 
       assert.equal(result.code, 0, result.stderr);
       const last = JSON.parse((await readFile(log, 'utf8')).trim().split('\n').at(-1)!) as { limitKph: number; safe?: boolean; stopPath?: boolean };
       assert.deepEqual([last.limitKph, last.safe, last.stopPath], [6, true, true]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sidewalk limiter safe: bad input', () => {
+  test('a missing config and a PWM limiter without its chip fail with one coded line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'stop-path-'));
+    try {
+      await expectCleanFailure({ name: 'limiter safe: missing config', args: ['limiter', 'safe', '--config', join(dir, 'nope.yaml')], code: 'CONFIG_UNREADABLE' });
+      const config = await writeConfig(dir, { kind: 'pwm' });
+      const failure = await expectCleanFailure({ name: 'limiter safe: pwm without chip_path', args: ['limiter', 'safe', '--config', config], code: 'LIMITER_PWM_CONFIG_INVALID' });
+      assert.match(failure.stderr, /chip_path is required/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
