@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createSpeedLimiter, GpioLimiter, GpiodBackend, SysfsGpioBackend } from '../../../runtime/actuators/index.js';
+import { createSpeedLimiter, detectGpiodTools, GpioLimiter, GpiodBackend, SysfsGpioBackend } from '../../../runtime/actuators/index.js';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { describeSpeedLimiterContract, settle } from './speed-limiter-contract.js';
 import { fakeGpiod } from './fake-gpiod.js';
@@ -172,6 +172,34 @@ describe('gpio limiter', () => {
       assert.match(backend.lastError ?? '', /died/);
     } finally {
       await limiter.close();
+      await fake.cleanup();
+    }
+  });
+});
+
+describe('libgpiod tools detection', () => {
+  test('the generation comes from gpioset --version; v2 interactive mode from --help', async () => {
+    for (const [generation, interactive, expected] of [
+      [1, false, { major: 1, version: '1.6.3', interactive: false }],
+      [2, true, { major: 2, version: '2.2.1', interactive: true }],
+      [2, false, { major: 2, version: '2.2.1', interactive: false }],
+    ] as const) {
+      const fake = await fakeGpiod({ generation, interactive });
+      try {
+        assert.deepEqual(await detectGpiodTools(fake.gpiosetPath), expected);
+      } finally {
+        await fake.cleanup();
+      }
+    }
+  });
+
+  test('an unknown gpioset is refused with a coded error', async () => {
+    const fake = await fakeGpiod();
+    try {
+      await writeFile(fake.gpiosetPath, '#!/bin/bash\necho "gpioset (libgpiod) v3.0.0"\n');
+      await assert.rejects(detectGpiodTools(fake.gpiosetPath), (e: unknown) => isSidewalkError(e, 'LIMITER_GPIO_UNAVAILABLE') && /v3\.0\.0/.test((e as Error).message));
+      await assert.rejects(detectGpiodTools(join(fake.dir, 'missing')), (e: unknown) => isSidewalkError(e, 'LIMITER_GPIO_UNAVAILABLE'));
+    } finally {
       await fake.cleanup();
     }
   });
