@@ -13,7 +13,7 @@ export interface CliArea {
 }
 
 export const CLI_AREAS: readonly CliArea[] = [
-  { commands: ['run', 'replay', 'config'], device: true, load: async () => (await import('../runtime/cli.js')).registerRuntimeCommands },
+  { commands: ['run', 'replay', 'config', 'limiter'], device: true, load: async () => (await import('../runtime/cli.js')).registerRuntimeCommands },
   { commands: ['artifact'], load: async () => (await import('../build/cli.js')).registerArtifactCommands },
   { commands: ['ota'], device: true, load: async () => (await import('../ota/cli.js')).registerOtaCommands },
   { commands: ['data'], load: async () => (await import('../host-tools/data/cli.js')).registerDataCommands },

@@ -1,6 +1,6 @@
 /**
  * `sidewalk run` (the device service), `sidewalk replay` (a recording through the same pipeline),
- * `sidewalk config ...` (check a config file, print the reference).
+ * `sidewalk config ...` (check a config file, print the reference), `sidewalk limiter safe` (the stop path).
  */
 import { createWriteStream, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -11,9 +11,10 @@ import { REPO_ROOT } from '../lib/paths.js';
 import { loadConfigFile, validateConfig } from './config/load.js';
 import { configReferenceMarkdown } from './config/reference.js';
 import type { RuntimeConfig } from './config/schema.js';
-import { buildComponents, decisionEngineFor, limitRuleFor, loadClassifier } from './service/components.js';
+import { buildComponents, decisionEngineFor, limiterConfig, limitRuleFor, loadClassifier } from './service/components.js';
 import { formatAgreement, readRecordedRun, replayRecordedScores } from './service/recorded-scores.js';
 import type { LegacyOutLayout } from './recorder/legacy-run.js';
+import { forceLimitedState } from './actuators/force-safe.js';
 import { RuntimeService } from './service/service.js';
 import { createNotifier } from './service/notify.js';
 import { createRuntimeMetrics } from '../telemetry/runtime-metrics.js';
@@ -61,6 +62,20 @@ export function registerRuntimeCommands(program: Command): void {
     .addOption(new Option('--legacy-layout <layout>', "with --recorded-scores: scooter.py's out_data.txt layout when the file fits both (DATA_LEGACY_LAYOUT_AMBIGUOUS)").choices(['live', 'post-process']))
     .action(async (input: string, opts: ReplayOptions) => {
       await replay(input, opts);
+    });
+
+  program
+    .command('limiter')
+    .description('Speed limiter output helpers.')
+    .command('safe')
+    .description(
+      "Force the limit output to its limited state without the runtime (sidewalk-runtime.service's ExecStopPost):\n" +
+        'GPIO line driven to the limited level, PWM at the safe duty, serial LIMIT acknowledged, or a simulated log line.',
+    )
+    .requiredOption('-c, --config <file>', 'runtime YAML config')
+    .action(async (opts: { config: string }) => {
+      const config = loadConfigFile(opts.config);
+      process.stdout.write(`${await forceLimitedState(limiterConfig(config))}\n`);
     });
 
   const config = program.command('config').description('Runtime configuration helpers.');

@@ -10,7 +10,7 @@ export type FrameFormat = 'rgb24' | 'yuv420';
  *  - rgb24: `height` rows of `stride` bytes (stride >= width*3), R,G,B per pixel.
  *  - yuv420 (I420, full-range BT.601 as rpicam-vid emits it): Y plane of `stride`*`height` bytes,
  *    then U and V planes of (`stride`/2)*(`height`/2) bytes each. `stride` is the ISP's padded row
- *    length (a multiple of 64 on a Pi 4), >= width.
+ *    length (a multiple of 64 on a Pi 4, of 128 on a Pi 5), >= width.
  */
 export interface Frame {
   seq: number;

@@ -2,7 +2,9 @@
  * The real Raspberry Pi backend (reference ota.md §4): slots are block devices (by-partuuid or
  * by-label links), the booted slot and the trial flag come from /proc/device-tree/chosen/bootloader,
  * the tryboot flag is set through the firmware mailbox (`vcmailbox 0x00038064 4 0 1`, works on mainline
- * and busybox too) or by `systemctl reboot "0 tryboot"` (downstream kernel).
+ * and busybox too; its reply is checked, see checkMailboxReply) or by `systemctl reboot "0 tryboot"`
+ * (downstream kernel; systemctl writes /run/systemd/reboot-param, which sidewalk-ota.service allows).
+ * An OS update first checks that the bootloader can do A/B tryboot (checkOsUpdateSupported).
  * A commit rewrites autoboot.txt:
  *  - with `selectorDevice` (boot.selector_device, e.g. /dev/disk/by-partuuid/ab12cd34-01): in place on the
  *    raw selector partition, one 512-byte sector, FATs and directory untouched (ota/boot/fat.ts). The
@@ -21,7 +23,7 @@ import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { nodeFs, type OtaFileHandle } from '../fs.js';
 import { DeviceAutobootFile } from './autoboot-device.js';
-import { readBootState } from './device-tree.js';
+import { checkTrybootSupport, readBootloaderInfo, readBootState } from './device-tree.js';
 import { AutobootFile, type AutobootStore, type BootControl, type BootState, type PartitionKind, type SlotConfig, type SlotName } from './types.js';
 
 const log = createLogger('ota:boot');
@@ -50,6 +52,24 @@ export function rebootCommands(method: TrybootMethod, tryboot: boolean): [string
     ];
   }
   return [['systemctl', ['reboot', '0 tryboot']]];
+}
+
+/**
+ * vcmailbox prints the whole buffer as hex words and exits 0 even when the firmware ignored the tag
+ * (raspberrypi/utils vcmailbox.c returns the ioctl's result). Word 1 is the buffer's response code
+ * (0x80000000 = success, 0x80000001 = parse error); word 4 is the tag's, whose bit 31 the firmware
+ * sets only when it handled the tag.
+ */
+export function checkMailboxReply(stdout: string, command: string): void {
+  const words = stdout.trim().split(/\s+/).map((w) => Number.parseInt(w, 16));
+  const hex = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? '?' : `0x${n.toString(16).padStart(8, '0')}`);
+  if (words.length < 5 || words.some((w) => Number.isNaN(w))) {
+    throw new SidewalkError('OTA_REBOOT_FAILED', `${command}: unexpected reply "${stdout.trim()}" (expected hex words)`);
+  }
+  if (words[1] !== 0x80000000) throw new SidewalkError('OTA_REBOOT_FAILED', `${command}: firmware response code ${hex(words[1])}, not 0x80000000 (tryboot flag not set)`);
+  if (((words[4]! >>> 31) & 1) !== 1) {
+    throw new SidewalkError('OTA_REBOOT_FAILED', `${command}: the firmware did not handle tag ${hex(words[2])} (tag response ${hex(words[4])}): tryboot flag not set; update the firmware (docs/hardware.md)`);
+  }
 }
 
 /** /sys/class/block/<dev>/size counts 512-byte sectors whatever the device's block size. */
@@ -110,7 +130,12 @@ export class RealBootControl implements BootControl {
       if (r.code !== 0) {
         throw new SidewalkError('OTA_REBOOT_FAILED', `${command} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
       }
+      if (command === 'vcmailbox') checkMailboxReply(r.stdout, `${command} ${args.join(' ')}`);
     }
+  }
+
+  async checkOsUpdateSupported(): Promise<void> {
+    checkTrybootSupport(await readBootloaderInfo(nodeFs, this.#dtRoot), this.#dtRoot);
   }
 
   openPartition(slot: SlotName, kind: PartitionKind, mode: 'r' | 'r+'): Promise<OtaFileHandle> {

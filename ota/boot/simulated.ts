@@ -17,7 +17,7 @@ import { SidewalkError } from '../../lib/errors.js';
 import type { OtaFileHandle, OtaFs } from '../fs.js';
 import { formatAutoboot, parseAutoboot, type Autoboot } from './autoboot.js';
 import { DeviceAutobootFile } from './autoboot-device.js';
-import { encodeDtU32, readBootState } from './device-tree.js';
+import { checkTrybootSupport, encodeDtU32, readBootloaderInfo, readBootState, type BootloaderInfo } from './device-tree.js';
 import { locateFile, parseSync, readContent } from './fat.js';
 import { checkSimImage, type SimImageInfo } from './sim-image.js';
 import { AutobootFile, slotOfPartition, type AutobootStore, type BootControl, type BootState, type PartitionKind, type SlotConfig, type SlotName } from './types.js';
@@ -55,9 +55,12 @@ export class SimulatedFirmware {
 
   /** With `persistFlagFile`, the flag outlives this process (CLI demos: `sidewalk ota sim-boot`). */
   #flagFile: string | null;
+  /** What the simulated EEPROM publishes in /chosen/bootloader at the next boot; default a 2024 Pi 4 release. */
+  bootloader: BootloaderInfo;
 
-  constructor(layout: SimulatedLayout, options: { persistFlagFile?: string } = {}) {
+  constructor(layout: SimulatedLayout, options: { persistFlagFile?: string; bootloader?: BootloaderInfo } = {}) {
     this.layout = layout;
+    this.bootloader = options.bootloader ?? { buildTimestamp: Date.UTC(2024, 3, 17) / 1000, capabilities: 0x7f };
     this.#flagFile = options.persistFlagFile ?? null;
     if (this.#flagFile) {
       try {
@@ -161,6 +164,10 @@ export class SimulatedFirmware {
         mkdirSync(dir, { recursive: true });
         writeFileSync(join(dir, 'partition'), encodeDtU32(partition));
         writeFileSync(join(dir, 'tryboot'), encodeDtU32(tryboot ? 1 : 0));
+        for (const [name, value] of [['build_timestamp', this.bootloader.buildTimestamp], ['capabilities', this.bootloader.capabilities]] as const) {
+          if (value === null) rmSync(join(dir, name), { force: true });
+          else writeFileSync(join(dir, name), encodeDtU32(value));
+        }
         return { ok: true, slot: slot!, partition, tryboot, os: root!, log };
       }
       log.push(problem);
@@ -202,6 +209,10 @@ export class SimulatedBootControl implements BootControl {
 
   async reboot(options: { tryboot: boolean }): Promise<void> {
     this.#firmware.requestReboot(options.tryboot);
+  }
+
+  async checkOsUpdateSupported(): Promise<void> {
+    checkTrybootSupport(await readBootloaderInfo(this.#fs, this.#layout.dtRoot), this.#layout.dtRoot);
   }
 
   openPartition(slot: SlotName, kind: PartitionKind, mode: 'r' | 'r+'): Promise<OtaFileHandle> {

@@ -32,6 +32,8 @@ export interface BootControl {
   commit(slot: SlotName): Promise<void>;
   /** Reboots; with `tryboot` the next boot (only) starts the `[tryboot]` partition. */
   reboot(options: { tryboot: boolean }): Promise<void>;
+  /** Throws OTA_BOOTLOADER_TOO_OLD when the running bootloader cannot do A/B tryboot (before an OS update writes anything). */
+  checkOsUpdateSupported?(): Promise<void>;
   openPartition(slot: SlotName, kind: PartitionKind, mode: 'r' | 'r+'): Promise<OtaFileHandle>;
   partitionSize(slot: SlotName, kind: PartitionKind): Promise<number>;
 }

@@ -304,6 +304,7 @@ export class Updater {
   /** The booted slot, which must also be the committed default (never overwrite what the firmware boots next). */
   async #committedBootedSlot(): Promise<SlotName> {
     const boot = this.#bootControl();
+    await boot.checkOsUpdateSupported?.(); // an old EEPROM cannot trial-boot the other slot (docs/hardware.md)
     const booted = await boot.booted();
     if (booted.tryboot) throw new SidewalkError('OTA_BUSY', `slot ${booted.slot} is running as an uncommitted trial boot`);
     const autoboot = await boot.readAutoboot();

@@ -1,8 +1,10 @@
 /**
  * GPIO limiter: one digital "limit" line. Limited (asserted) whenever the commanded limit is at or
  * below the sidewalk speed (+ epsilon); otherwise released to full speed. Active-low by default, so
- * a Pi that is off, rebooting or has released the line reads "limited" through the pull-down
- * (docs/wiring.md). The safe state is "limited".
+ * a Pi that is off or rebooting reads "limited" through the pull-down (docs/wiring.md). A line
+ * released by a process that died keeps its last level on Raspberry Pi kernels unless
+ * `dtparam=strict_gpiod` is set, so the runtime unit's stop path (`sidewalk limiter safe`, see
+ * forceSafe) drives "limited" again after any exit (docs/hardware.md). The safe state is "limited".
  */
 import { spawn as nodeSpawn } from 'node:child_process';
 import type { SpeedLimiter } from '../types.js';
@@ -15,8 +17,10 @@ export interface GpioBackend {
   readonly description: string;
   open(initialHigh: boolean): Promise<void>;
   write(high: boolean): Promise<void>;
-  /** Releases the line (the wiring's pull resistor decides its level afterwards). */
+  /** Stops holding the line (its level afterwards: see the backend). */
   close(): Promise<void>;
+  /** Drives the level without holding the line afterwards (the stop path, run by a fresh process). */
+  driveOnce(high: boolean): Promise<void>;
 }
 
 export interface GpioLimiterConfig {
@@ -37,7 +41,7 @@ export interface GpioLimiterConfig {
    * conservative reading (limited during both ramps). Unit: km/h.
    */
   thresholdKph?: number;
-  libgpiod?: { gpiosetPath?: string; gpiofindPath?: string; spawn?: typeof nodeSpawn; settleMs?: number; restartDelayMs?: number };
+  libgpiod?: { gpiosetPath?: string; gpiofindPath?: string; gpioinfoPath?: string; spawn?: typeof nodeSpawn; settleMs?: number; replyTimeoutMs?: number; restartDelayMs?: number };
   sysfs?: { root?: string; chipLabel?: string | null; offset?: number | null; exportTimeoutMs?: number };
 }
 
@@ -89,7 +93,15 @@ export class GpioLimiter implements SpeedLimiter {
     if (this.#open) await this.#drive(true);
   }
 
-  /** Drives "limited", then releases the line (the pull resistor keeps it limited). */
+  /**
+   * Drives "limited" without holding the line: for a process that is not the runtime (the unit's
+   * ExecStopPost), after whatever ended the runtime.
+   */
+  async forceSafe(): Promise<void> {
+    await this.backend.driveOnce(this.levelFor(true));
+  }
+
+  /** Drives "limited", then stops holding the line (see the backend for what the line does next). */
   async close(): Promise<void> {
     if (!this.#open) return;
     try {

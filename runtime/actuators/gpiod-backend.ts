@@ -1,9 +1,17 @@
 /**
- * libgpiod 1.6 backend for the digital limit line: `gpiofind NAME` locates the chip, then a
- * supervised long-running `gpioset --mode=signal CHIP OFFSET=VALUE` child holds the line (gpioset
- * holds a line only while it lives). Changing the value restarts the child; in the gap the line is
- * released, which the wiring (docs/wiring.md) makes read "limited", so a glitch only ever limits.
- * A child that dies on its own is reported and restarted with the last value.
+ * libgpiod backend for the digital limit line, for both generations of the command-line tools
+ * (their major version comes from `gpioset --version`, "gpioset (libgpiod) v2.2.1"):
+ *  - v1 (1.6.x, Pi OS bookworm): `gpiofind NAME` gives "CHIP OFFSET"; a supervised
+ *    `gpioset --mode=signal CHIP OFFSET=V` holds the line while it lives.
+ *  - v2 (2.x, Pi OS trixie): no gpiofind and no --mode; `gpioset NAME=V` finds the line by name and
+ *    holds it until killed. When gpioset was built with interactive mode (`-i` in its --help), one
+ *    long-lived child per line takes `set NAME=V` on stdin, confirmed by `get NAME`, so a level change
+ *    never releases the line.
+ * Otherwise a level change restarts the child, which holds the line once v2 prints its `--banner`
+ * or v1's `gpioinfo CHIP` lists the line as a used output. A child that dies on its own is reported and
+ * restarted with the last level. A released line keeps its last level on Raspberry Pi kernels unless
+ * `dtparam=strict_gpiod` is set (docs/hardware.md), so the unit's stop path drives "limited"
+ * explicitly with `driveOnce` (`sidewalk limiter safe`).
  */
 import { execFile, spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -18,17 +26,50 @@ export interface GpiodBackendOptions {
   /** Line name as the device tree labels it, e.g. "GPIO17". */
   line: string;
   gpiosetPath?: string;
+  /** v1 only (v2 has no gpiofind). */
   gpiofindPath?: string;
+  /** v1 only: `gpioinfo CHIP` shows when a new gpioset has taken the line. */
+  gpioinfoPath?: string;
   /** Injectable spawn (tests). */
   spawn?: typeof nodeSpawn;
-  /** A gpioset that survives this long after spawning is considered to hold the line. Unit: ms. Default 100. */
+  /** A non-interactive gpioset that survives this long after spawning holds the line. Unit: ms. Default 100. */
   settleMs?: number;
+  /** An interactive gpioset must answer a command within this. Unit: ms. Default 1000. */
+  replyTimeoutMs?: number;
   /** Delay before restarting a child that died on its own. Unit: ms. Default 200. */
   restartDelayMs?: number;
 }
 
+/** What the installed tools are. */
+export interface GpiodTools {
+  major: 1 | 2;
+  version: string;
+  /** v2 gpioset built with --enable-gpioset-interactive. */
+  interactive: boolean;
+}
+
+/** Runs `gpioset --version` (and, for v2, `--help`) to learn the tools' generation. */
+export async function detectGpiodTools(gpiosetPath = 'gpioset'): Promise<GpiodTools> {
+  let stdout: string;
+  try {
+    ({ stdout } = await execFileAsync(gpiosetPath, ['--version'], { timeout: 5000 }));
+  } catch (err) {
+    throw new SidewalkError('LIMITER_GPIO_UNAVAILABLE', `${gpiosetPath} --version failed (${(err as Error).message.trim()}); install the gpiod package`, { cause: err });
+  }
+  const match = /\(libgpiod\) v?(\d+)\.(\d+)(\S*)/.exec(stdout);
+  const major = Number(match?.[1]);
+  if (!match || (major !== 1 && major !== 2)) {
+    throw new SidewalkError('LIMITER_GPIO_UNAVAILABLE', `${gpiosetPath} --version: unsupported libgpiod tools "${stdout.split('\n')[0]?.trim()}" (expected v1.x or v2.x)`);
+  }
+  const version = `${match[1]}.${match[2]}${match[3]}`;
+  if (major === 1) return { major, version, interactive: false };
+  const { stdout: help } = await execFileAsync(gpiosetPath, ['--help'], { timeout: 5000 }).catch(() => ({ stdout: '' }));
+  return { major, version, interactive: /--interactive/.test(help) };
+}
+
 export class GpiodBackend implements GpioBackend {
   readonly #opts: Required<Omit<GpiodBackendOptions, 'spawn'>> & { spawn: typeof nodeSpawn };
+  #tools: GpiodTools | null = null;
   #chip = '';
   #offset = -1;
   #child: ChildProcess | null = null;
@@ -44,7 +85,9 @@ export class GpiodBackend implements GpioBackend {
     this.#opts = {
       gpiosetPath: 'gpioset',
       gpiofindPath: 'gpiofind',
+      gpioinfoPath: 'gpioinfo',
       settleMs: 100,
+      replyTimeoutMs: 1000,
       restartDelayMs: 200,
       spawn: nodeSpawn,
       ...options,
@@ -52,7 +95,13 @@ export class GpiodBackend implements GpioBackend {
   }
 
   get description(): string {
-    return `libgpiod ${this.#chip || '?'}:${this.#offset} (${this.#opts.line})`;
+    const where = this.#tools?.major === 1 ? `${this.#chip || '?'}:${this.#offset} ` : '';
+    return `libgpiod ${this.#tools ? `v${this.#tools.version}` : '?'} ${where}(${this.#opts.line})`;
+  }
+
+  /** The tools found by open() or driveOnce(). */
+  get tools(): GpiodTools | null {
+    return this.#tools;
   }
 
   /** The pid of the gpioset child holding the line, if any. */
@@ -61,6 +110,60 @@ export class GpiodBackend implements GpioBackend {
   }
 
   async open(initialHigh: boolean): Promise<void> {
+    await this.#prepare();
+    this.#closing = false;
+    await this.write(initialHigh);
+  }
+
+  async write(high: boolean): Promise<void> {
+    this.#wanted = high;
+    const child = this.#child;
+    if (child && this.#childValue === high) return;
+    if (child && this.#tools?.interactive) {
+      this.#childValue = null;
+      try {
+        await this.#command(child, `set ${this.#opts.line}=${high ? 1 : 0}`, high);
+        this.#childValue = high;
+        return;
+      } catch (err) {
+        // A child that cannot confirm the level is replaced; the error still reaches the caller.
+        await this.#stopChild();
+        throw err;
+      }
+    }
+    await this.#stopChild();
+    await this.#startChild(high);
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    this.#restartTimer = null;
+    await this.#stopChild();
+  }
+
+  /**
+   * Sets the level with a gpioset that exits at once (the stop path: nothing of ours holds the line
+   * any more). The line keeps the level afterwards (or, with strict_gpiod, falls to its pull).
+   */
+  async driveOnce(high: boolean): Promise<void> {
+    await this.#prepare();
+    const value = high ? 1 : 0;
+    const args = this.#tools!.major === 1 ? ['--mode=exit', this.#chip, `${this.#offset}=${value}`] : ['-t', '0', `${this.#opts.line}=${value}`];
+    try {
+      await execFileAsync(this.#opts.gpiosetPath, args, { timeout: 5000 });
+    } catch (err) {
+      const stderr = String((err as { stderr?: string }).stderr ?? '').trim() || (err as Error).message;
+      throw new SidewalkError('LIMITER_GPIO_SET_FAILED', `gpioset ${args.join(' ')}: ${stderr}`, { cause: err, details: { line: this.#opts.line } });
+    }
+  }
+
+  async #prepare(): Promise<void> {
+    this.#tools ??= await detectGpiodTools(this.#opts.gpiosetPath);
+    if (this.#tools.major === 1 && this.#offset < 0) await this.#findLine();
+  }
+
+  async #findLine(): Promise<void> {
     let stdout: string;
     try {
       ({ stdout } = await execFileAsync(this.#opts.gpiofindPath, [this.#opts.line], { timeout: 5000 }));
@@ -76,60 +179,123 @@ export class GpiodBackend implements GpioBackend {
     }
     this.#chip = match[1]!;
     this.#offset = Number(match[2]);
-    this.#closing = false;
-    await this.write(initialHigh);
   }
 
-  async write(high: boolean): Promise<void> {
-    this.#wanted = high;
-    if (this.#child && this.#childValue === high) return;
-    await this.#stopChild();
-    await this.#startChild(high);
-  }
-
-  async close(): Promise<void> {
-    this.#closing = true;
-    if (this.#restartTimer) clearTimeout(this.#restartTimer);
-    this.#restartTimer = null;
-    await this.#stopChild();
+  #holdArgs(high: boolean): string[] {
+    const value = high ? 1 : 0;
+    if (this.#tools!.major === 1) return ['--mode=signal', this.#chip, `${this.#offset}=${value}`];
+    // v2 prints --banner only after it has requested the line: the sign it holds it.
+    return [this.#tools!.interactive ? '-i' : '--banner', `${this.#opts.line}=${value}`];
   }
 
   async #startChild(high: boolean): Promise<void> {
-    const args = ['--mode=signal', this.#chip, `${this.#offset}=${high ? 1 : 0}`];
-    const child = this.#opts.spawn(this.#opts.gpiosetPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const args = this.#holdArgs(high);
+    const interactive = this.#tools!.interactive;
+    const banner = this.#tools!.major === 2 && !interactive;
+    const child = this.#opts.spawn(this.#opts.gpiosetPath, args, { stdio: [interactive ? 'pipe' : 'ignore', interactive || banner ? 'pipe' : 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin?.on('error', () => undefined); // EPIPE when it died; its exit is handled below
     this.#child = child;
     this.#childValue = high;
     child.on('error', (err) => log.error(`gpioset: ${err.message}`));
-    // Wait for the settle time; a gpioset that cannot get the line exits (closes) before that.
-    const early = await new Promise<string | null>((resolve) => {
-      const onClose = (code: number | null, signal: string | null): void => done(`exited with ${code ?? signal}: ${stderr.trim()}`);
-      const onError = (err: Error): void => done(err.message);
-      const timer = setTimeout(() => done(null), this.#opts.settleMs);
-      const done = (why: string | null): void => {
-        clearTimeout(timer);
-        child.off('close', onClose);
-        child.off('error', onError);
-        resolve(why);
-      };
-      child.on('close', onClose);
-      child.on('error', onError);
-    });
+    const early = interactive
+      ? await this.#command(child, '', high).then(
+          () => null,
+          (err: Error) => `${err.message} ${stderr.trim()}`,
+        )
+      : await this.#settle(child, () => stderr, banner ? 'banner' : 'gpioinfo');
     if (early !== null) {
       if (this.#child !== child) return; // stopped on purpose while settling (a newer write or close)
       this.#child = null;
       this.#childValue = null;
-      this.lastError = `gpioset ${args.join(' ')}: ${early}`;
-      throw new SidewalkError('LIMITER_GPIO_SET_FAILED', this.lastError, { details: { chip: this.#chip, offset: this.#offset } });
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      this.lastError = `gpioset ${args.join(' ')}: ${early.trim()}`;
+      throw new SidewalkError('LIMITER_GPIO_SET_FAILED', this.lastError, { details: { line: this.#opts.line } });
     }
     child.once('exit', (code, signal) => {
       if (this.#child !== child) return; // stopped on purpose
       this.#child = null;
       this.#childValue = null;
       this.lastError = `gpioset ${args.join(' ')} died (${code ?? signal}): ${stderr.trim()}`;
-      log.error(`${this.lastError}; restarting`, { chip: this.#chip, offset: this.#offset });
+      log.error(`${this.lastError}; restarting`, { line: this.#opts.line });
       this.#scheduleRestart();
+    });
+  }
+
+  /**
+   * Resolves null once the child holds the line, or says why it does not (it exited, or no sign
+   * within replyTimeoutMs): v2 prints its banner; for v1, `gpioinfo CHIP` lists the line as a used
+   * output, polled from settleMs on.
+   */
+  #settle(child: ChildProcess, stderr: () => string, sign: 'banner' | 'gpioinfo'): Promise<string | null> {
+    return new Promise((resolve) => {
+      let finished = false;
+      let poll: NodeJS.Timeout | null = null;
+      const onClose = (code: number | null, signal: string | null): void => done(`exited with ${code ?? signal}: ${stderr().trim()}`);
+      const onError = (err: Error): void => done(err.message);
+      const onBanner = (): void => done(null);
+      const limitMs = Math.max(this.#opts.replyTimeoutMs, this.#opts.settleMs);
+      const timer = setTimeout(() => done(`no sign of holding the line within ${limitMs} ms (${sign})`), limitMs);
+      const done = (why: string | null): void => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        if (poll) clearTimeout(poll);
+        child.off('close', onClose);
+        child.off('error', onError);
+        child.stdout?.off('data', onBanner);
+        resolve(why);
+      };
+      const check = (): void => {
+        this.#lineHeld().then(
+          (held) => {
+            if (finished) return;
+            if (held) done(null);
+            else poll = setTimeout(check, 10);
+          },
+          (err: Error) => done(`gpioinfo ${this.#chip}: ${err.message}`),
+        );
+      };
+      child.on('close', onClose);
+      child.on('error', onError);
+      if (sign === 'banner') child.stdout?.once('data', onBanner);
+      else poll = setTimeout(check, this.#opts.settleMs);
+    });
+  }
+
+  /** v1: whether `gpioinfo CHIP` lists our line as a used output. */
+  async #lineHeld(): Promise<boolean> {
+    const { stdout } = await execFileAsync(this.#opts.gpioinfoPath, [this.#chip], { timeout: 5000 });
+    const row = stdout.split('\n').find((l) => new RegExp(`^\\s*line\\s+${this.#offset}:`).test(l));
+    return row !== undefined && /\boutput\b/.test(row) && /\[used/.test(row);
+  }
+
+  /** Sends `command` (may be empty) then `get LINE`, and checks the line reads `high`. */
+  #command(child: ChildProcess, command: string, high: boolean): Promise<void> {
+    const line = this.#opts.line;
+    const reply = new RegExp(`"${line.replace(/[^\w]/g, '\\$&')}"=(active|inactive)\\s`);
+    return new Promise((resolve, reject) => {
+      let out = '';
+      const onData = (d: Buffer): void => {
+        out += d.toString();
+        const bad = /(invalid|unknown|error|cannot|unable)[^\n]*/i.exec(out);
+        if (bad) return done(`answered "${bad[0].trim()}"`);
+        const m = reply.exec(out);
+        if (m) done((m[1] === 'active') === high ? null : `reads ${m[1]} after ${command || 'start'}`);
+      };
+      const onExit = (code: number | null, signal: string | null): void => done(`exited with ${code ?? signal}`);
+      const timer = setTimeout(() => done(`no reply to "${command || 'get'}" within ${this.#opts.replyTimeoutMs} ms`), this.#opts.replyTimeoutMs);
+      const done = (why: string | null): void => {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.off('exit', onExit);
+        if (why === null) resolve();
+        else reject(new SidewalkError('LIMITER_GPIO_SET_FAILED', `gpioset -i ${line}: ${why}`, { details: { line } }));
+      };
+      child.stdout?.on('data', onData);
+      child.once('exit', onExit);
+      child.stdin?.write(`${command ? `${command}\n` : ''}get ${line}\n`);
     });
   }
 

@@ -1,12 +1,14 @@
 /**
  * PWM limiter: a throttle clamp driven by hardware PWM through /sys/class/pwm. The chip is found by
- * its device path (pwmchip numbers change between boards and kernels), the channel is exported, and
- * the limit maps linearly onto the duty cycle:
+ * its device (pwmchip numbers change between boards and kernels; on a Pi 5 pwmchip0 can be the fan),
+ * the channel is exported, and the limit maps linearly onto the duty cycle:
  *   duty_ns = dutyAtZeroNs + (dutyAtFullNs - dutyAtZeroNs) * clamp(limitKph, 0, fullSpeedKph) / fullSpeedKph
- * The safe state is the duty for safeLimitKph.
+ * The safe state is the duty for safeLimitKph. close() leaves the channel exported and running at
+ * that duty: the kernel keeps a sysfs PWM channel going after the process exits, so what outlives
+ * the runtime is the limited duty, never the last one (docs/wiring.md).
  */
 import { access, readdir, readFile, realpath, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SidewalkError } from '../../lib/errors.js';
 import type { SpeedLimiter } from '../types.js';
@@ -15,12 +17,13 @@ import { checkLimitKph, closedError } from './limit-check.js';
 export interface PwmLimiterConfig {
   kind: 'pwm';
   /**
-   * The PWM controller's device path, e.g. /sys/devices/platform/soc/fe20c000.pwm (Pi 4) or
-   * /sys/devices/platform/axi/1f00098000.pwm (Pi 5), or a pwmchip directory itself.
+   * The PWM controller: its device name, e.g. "fe20c000.pwm" (Pi 4 PWM0) or "1f00098000.pwm" (Pi 5
+   * RP1 PWM0, under /sys/devices/platform/axi/1000120000.pcie/), its device path, or a pwmchip
+   * directory itself. Required: there is no default that is right on both boards.
    */
-  chipPath: string;
-  /** PWM channel on that chip. */
-  channel: number;
+  chipPath: string | null;
+  /** PWM channel on that chip (GPIO18: 0 on a Pi 4, 2 on a Pi 5; docs/wiring.md). Required. */
+  channel: number | null;
   /** Unit: ns. e.g. 20000000 (50 Hz). */
   periodNs: number;
   /** Duty at 0 km/h. Unit: ns. */
@@ -41,7 +44,7 @@ const exists = (path: string): Promise<boolean> => access(path).then(() => true,
 
 export class PwmLimiter implements SpeedLimiter {
   readonly kind = 'pwm';
-  readonly #config: PwmLimiterConfig;
+  readonly #config: PwmLimiterConfig & { chipPath: string; channel: number };
   #channelDir: string | null = null;
   #chipDir: string | null = null;
   #dutyNs: number | null = null;
@@ -55,9 +58,11 @@ export class PwmLimiter implements SpeedLimiter {
       if (!(config[f] >= 0 && config[f] <= config.periodNs)) bad(`${f}=${config[f]} must be within 0..periodNs (${config.periodNs})`);
     }
     if (!(config.fullSpeedKph > 0)) bad(`fullSpeedKph=${config.fullSpeedKph} must be > 0`);
-    if (!(Number.isInteger(config.channel) && config.channel >= 0)) bad(`channel=${config.channel} must be an integer >= 0`);
+    if (!config.chipPath) bad('limiter.pwm.chip_path is required: the PWM controller, e.g. fe20c000.pwm (Pi 4) or 1f00098000.pwm (Pi 5); see docs/wiring.md');
+    if (config.channel === null) bad('limiter.pwm.channel is required: GPIO18 is channel 0 on a Pi 4 and channel 2 on a Pi 5; see docs/wiring.md');
+    if (!(Number.isInteger(config.channel) && config.channel! >= 0)) bad(`channel=${config.channel} must be an integer >= 0`);
     checkLimitKph('pwm', config.safeLimitKph);
-    this.#config = config;
+    this.#config = config as PwmLimiterConfig & { chipPath: string; channel: number };
   }
 
   /** Duty cycle (ns) for a limit. */
@@ -108,14 +113,12 @@ export class PwmLimiter implements SpeedLimiter {
     if (this.#channelDir) await this.#setDuty(this.dutyNsFor(this.#config.safeLimitKph));
   }
 
-  /** Safe duty, then output disabled and the channel unexported (the controller must read no PWM as limited). */
+  /** Safe duty, left running and exported: the limited duty outlives this process (see the header). */
   async close(): Promise<void> {
     const channelDir = this.#channelDir;
     if (!channelDir || !this.#chipDir) return;
     try {
       await this.safeState();
-      await this.#write(join(channelDir, 'enable'), '0');
-      await this.#write(join(this.#chipDir, 'unexport'), String(this.#config.channel));
     } finally {
       this.#channelDir = null;
       this.#chipDir = null;
@@ -132,7 +135,8 @@ export class PwmLimiter implements SpeedLimiter {
 
   async #findChip(): Promise<string> {
     const root = this.#config.sysfsRoot ?? '/sys/class/pwm';
-    const wanted = await realpath(this.#config.chipPath).catch(() => this.#config.chipPath);
+    const byName = !this.#config.chipPath.includes('/');
+    const wanted = byName ? this.#config.chipPath : await realpath(this.#config.chipPath).catch(() => this.#config.chipPath);
     let names: string[];
     try {
       names = (await readdir(root)).filter((n) => /^pwmchip\d+$/.test(n));
@@ -144,7 +148,8 @@ export class PwmLimiter implements SpeedLimiter {
       const dir = join(root, name);
       const real = await realpath(dir);
       found.push(real);
-      if (real === wanted || real.startsWith(`${wanted}/`)) return dir;
+      // A pwmchip lives at <device>/pwm/pwmchipN.
+      if (byName ? basename(dirname(dirname(real))) === wanted : real === wanted || real.startsWith(`${wanted}/`)) return dir;
     }
     throw new SidewalkError('LIMITER_PWM_UNAVAILABLE', `pwm limiter: no pwmchip under ${root} belongs to ${this.#config.chipPath} (found: ${found.join(', ') || 'none'})`);
   }

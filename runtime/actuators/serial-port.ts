@@ -1,17 +1,33 @@
 /**
- * A minimal serial port on plain Node: `stty -F DEV BAUD raw -echo` configures the line, then the
- * tty is opened with fs and read through a tty.ReadStream (libuv's non-blocking TTY handle; a plain
- * fs stream would park a thread-pool thread in read() forever). Shared by the serial limiter and
- * the NMEA GPS source. Tests use a socat pty pair.
+ * A minimal serial port on plain Node: `stty -F DEV BAUD raw -echo cs8 -parenb -cstopb -crtscts clocal`
+ * sets the whole line (8N1, no hardware flow control, modem lines ignored: a 3-wire UART) — `raw`
+ * alone keeps whatever parity, stop bits or flow control the tty inherited. Then the tty is opened
+ * with fs and read through a tty.ReadStream (libuv's non-blocking TTY handle; a plain fs stream would
+ * park a thread-pool thread in read() forever). One device serves one user in this process: a
+ * second open of the same tty (e.g. /dev/serial0 and /dev/ttyAMA0, which can be the same UART) is
+ * refused. Shared by the serial limiter and the NMEA GPS source. Tests use a socat pty pair.
  */
 import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { constants, openSync, closeSync } from 'node:fs';
+import { constants, openSync, closeSync, realpathSync } from 'node:fs';
 import { isatty, ReadStream } from 'node:tty';
 import { promisify } from 'node:util';
 import { SidewalkError } from '../../lib/errors.js';
 
 const execFileAsync = promisify(execFile);
+
+/** The line settings after the baud rate (see the header). */
+export const STTY_LINE_SETTINGS = ['raw', '-echo', 'cs8', '-parenb', '-cstopb', '-crtscts', 'clocal'] as const;
+
+/** Real paths of the ttys open in this process, and who has each. */
+const openDevices = new Map<string, SerialPort>();
+const realDevice = (device: string): string => {
+  try {
+    return realpathSync(device);
+  } catch {
+    return device;
+  }
+};
 
 export interface SerialPortOptions {
   device: string;
@@ -39,6 +55,8 @@ export class SerialPort extends EventEmitter<SerialPortEvents> {
   #stream: ReadStream | null = null;
   #closing = false;
   #reopenTimer: NodeJS.Timeout | null = null;
+  /** Real path of the open tty (the key in openDevices). */
+  #real: string | null = null;
   /** Times the device was lost and opened again. */
   reopens = 0;
 
@@ -75,10 +93,17 @@ export class SerialPort extends EventEmitter<SerialPortEvents> {
 
   async #openOnce(): Promise<void> {
     const { device, baud } = this.options;
+    const real = realDevice(device);
+    const holder = openDevices.get(real);
+    if (holder !== undefined && holder !== this) {
+      throw new SidewalkError('SERIAL_PORT_IN_USE', `serial ${device}: ${real} is already open in this process (as ${holder.options.device}); give each device its own UART (docs/hardware.md)`, {
+        details: { device, real },
+      });
+    }
     try {
-      await execFileAsync(this.options.sttyPath ?? 'stty', ['-F', device, String(baud), 'raw', '-echo'], { timeout: 5000 });
+      await execFileAsync(this.options.sttyPath ?? 'stty', ['-F', device, String(baud), ...STTY_LINE_SETTINGS], { timeout: 5000 });
     } catch (err) {
-      throw new SidewalkError('SERIAL_OPEN_FAILED', `serial ${device}: stty ${baud} raw -echo failed (${(err as Error).message.trim()})`, {
+      throw new SidewalkError('SERIAL_OPEN_FAILED', `serial ${device}: stty ${baud} ${STTY_LINE_SETTINGS.join(' ')} failed (${(err as Error).message.trim()})`, {
         cause: err,
         details: { device },
       });
@@ -103,10 +128,18 @@ export class SerialPort extends EventEmitter<SerialPortEvents> {
     stream.on('close', () => {
       if (this.#stream !== stream) return; // closed by close()
       this.#stream = null;
+      this.#release();
       this.emit('lost');
       this.#scheduleReopen();
     });
     this.#stream = stream;
+    this.#real = real;
+    openDevices.set(real, this);
+  }
+
+  #release(): void {
+    if (this.#real !== null && openDevices.get(this.#real) === this) openDevices.delete(this.#real);
+    this.#real = null;
   }
 
   write(data: Buffer | string): Promise<void> {
@@ -125,6 +158,7 @@ export class SerialPort extends EventEmitter<SerialPortEvents> {
     this.#reopenTimer = null;
     const stream = this.#stream;
     this.#stream = null;
+    this.#release();
     if (!stream || stream.destroyed) return;
     await new Promise<void>((resolve) => {
       stream.once('close', () => resolve());

@@ -1,7 +1,8 @@
 /**
  * Fallback backend for the limit line through the deprecated /sys/class/gpio interface (what the
  * `onoff` package uses). Recent kernels number sysfs GPIOs from a per-chip base (512, 522, 571, ...),
- * so the global number is computed from gpiochip*\/{label,base,ngpio}, never assumed.
+ * so the global number is computed from gpiochip*\/{label,base,ngpio}, never assumed. The line stays
+ * exported after close(), so it stays driven at the last ("limited") level when the process is gone.
  */
 import { access, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -71,15 +72,24 @@ export class SysfsGpioBackend implements GpioBackend {
     }
     // "high"/"low" sets output direction and value in one write: no glitch through the wrong level.
     await this.#write(join(dir, 'direction'), initialHigh ? 'high' : 'low');
+    await this.write(initialHigh);
   }
 
   async write(high: boolean): Promise<void> {
     await this.#write(join(this.#opts.root, `gpio${this.#number}`, 'value'), high ? '1' : '0');
   }
 
+  /**
+   * Leaves the line exported: the kernel keeps driving an exported output at its last level (the
+   * limiter's close() leaves "limited") after this process is gone, pull resistor or not.
+   */
   async close(): Promise<void> {
-    if (this.#number < 0) return;
-    await this.#write(join(this.#opts.root, 'unexport'), String(this.#number));
+    this.#number = -1;
+  }
+
+  /** Exports the line if needed and drives the level; it stays driven after exit (see close()). */
+  async driveOnce(high: boolean): Promise<void> {
+    await this.open(high);
     this.#number = -1;
   }
 

@@ -1,6 +1,7 @@
 /**
  * I420 (planar YUV 4:2:0) layout and conversion as rpicam-vid emits it: full-range BT.601, Y rows padded
  * to the ISP's stride, chroma stride = stride/2, planes back-to-back (reference/runtime.md section 2).
+ * The stride differs by board: Pi 4 (VC4) pads to 64 bytes, Pi 5 (PiSP) to 128 (docs/hardware.md).
  */
 import { SidewalkError } from '../../lib/errors.js';
 
@@ -8,9 +9,44 @@ function clamp(value: number): number {
   return value <= 0 ? 0 : value >= 255 ? 255 : Math.round(value);
 }
 
-/** The ISP's default Y row stride for a width (Pi 4 VC4: rows padded to 64 bytes). */
+const align64 = (n: number): number => Math.ceil(n / 64) * 64;
+
+/** Pi 4 (VC4 ISP): Y rows padded to 64 bytes, chroma rows half of that. */
 export function defaultStride(width: number): number {
-  return Math.ceil(width / 64) * 64;
+  return align64(width);
+}
+
+/**
+ * Pi 5 (PiSP back end): the chroma rows are aligned to 64 bytes and the Y stride is twice the
+ * chroma stride (libpisp compute_optimal_stride with the 4:2:0 ratio kept), so a multiple of 128.
+ */
+export function pispStride(width: number): number {
+  return 2 * align64(Math.ceil(width / 2));
+}
+
+export type IspKind = 'vc4' | 'pisp';
+
+/** The Y stride the board's ISP gives a width. */
+export function strideForIsp(isp: IspKind, width: number): number {
+  return isp === 'pisp' ? pispStride(width) : defaultStride(width);
+}
+
+/** Every Y stride a Raspberry Pi ISP is known to produce for a width (unpadded, VC4, PiSP). */
+export function knownStrides(width: number): number[] {
+  return [...new Set([width % 2 === 0 ? width : null, defaultStride(width), pispStride(width)].filter((s): s is number => s !== null))].sort((a, b) => a - b);
+}
+
+/** Refuses a measured stride no ISP produces: cutting frames with it would silently mis-cut every frame. */
+export function checkKnownStride(stride: number, width: number, height: number, source: string): number {
+  const known = knownStrides(width);
+  if (!known.includes(stride)) {
+    throw new SidewalkError(
+      'CAMERA_STRIDE_UNKNOWN',
+      `${source}: frames of ${i420FrameBytes(stride, height)} bytes for ${width}x${height} mean a Y stride of ${stride}, which no Raspberry Pi ISP produces (expected one of ${known.join(', ')}); set camera.rpicam.stride only if you know better`,
+      { details: { stride, width, height, known } },
+    );
+  }
+  return stride;
 }
 
 /** Bytes in one I420 frame with Y stride `stride` (chroma stride stride/2, chroma rows ceil(height/2)). */

@@ -2,18 +2,21 @@
  * The Pi camera: spawns `rpicam-vid --codec yuv420 -o -` and cuts its stdout into I420 frames.
  *
  * rpicam-vid writes raw frames back-to-back with no delimiter, each S*H*3/2 bytes where S is the ISP's
- * padded Y row stride (a multiple of 64 on a Pi 4; reference/runtime.md section 2), so frames are cut
+ * padded Y row stride (a multiple of 64 on a Pi 4, of 128 on a Pi 5 whose PiSP aligns chroma rows to
+ * 64; reference/runtime.md section 2, docs/hardware.md), so frames are cut
  * by byte count alone. Only the newest complete frame is kept (one frame in flight, DESIGN.md); the
  * rest are counted as dropped. The process is restarted with exponential back-off when it exits or
  * when no frame arrives for `frameTimeoutMs`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import type { Frame, FrameSource, FrameSourceStats } from '../types.js';
 import { BufferPool } from './buffer-pool.js';
 import { findExecutable, measureStride } from './rpicam-probe.js';
-import { defaultStride, i420FrameBytes } from './i420.js';
+import { checkKnownStride, i420FrameBytes, strideForIsp, type IspKind } from './i420.js';
 
 const log = createLogger('runtime:camera:rpicam');
 const STDERR_TAIL_LINES = 12;
@@ -29,8 +32,14 @@ export interface RpicamSourceOptions {
   sensorMode?: string | null;
   /** `--buffer-count`: fewer buffers = less stale frames. */
   bufferCount?: number | null;
-  /** Y row stride in bytes; default width rounded up to 64; 'probe' measures it with `--frames 3` at start. */
-  stride?: number | 'probe' | null;
+  /**
+   * Y row stride in bytes. Default 'board': from the device tree's compatible string, bcm2712 (Pi 5,
+   * PiSP) -> 2*align64(w/2), otherwise (Pi 4, VC4; or no device tree) align64(w). 'probe' measures it
+   * with `--frames 3` at start and refuses a size that matches no known stride.
+   */
+  stride?: number | 'probe' | 'board' | null;
+  /** Where the device tree is (tests). Default /proc/device-tree. */
+  dtRoot?: string;
   /** Restart the camera when no frame arrives for this long. Default 2000. */
   frameTimeoutMs?: number;
   /** Restart back-off: first delay, doubled per failed attempt up to the max. Defaults 250 / 10000. */
@@ -85,10 +94,15 @@ export class RpicamSource implements FrameSource {
     this.#binary = await this.#resolveBinary();
     const configured = this.#options.stride;
     if (configured === 'probe') {
-      this.#stride = await measureStride(this.#binary, this.#args(), width, height, this.#options.env);
+      const measured = await measureStride(this.#binary, this.#args(), width, height, this.#options.env);
+      this.#stride = checkKnownStride(measured, width, height, `${this.#binary} --frames`);
       log.info(`measured Y stride ${this.#stride} for width ${width}`);
+    } else if (configured === 'board' || configured === null || configured === undefined) {
+      const isp = await ispOfBoard(this.#options.dtRoot ?? '/proc/device-tree');
+      this.#stride = strideForIsp(isp ?? 'vc4', width);
+      log.info(`Y stride ${this.#stride} for width ${width} (${isp ? `${isp} ISP from the device tree` : 'no device tree: assuming a Pi 4 ISP'})`);
     } else {
-      this.#stride = configured ?? defaultStride(width);
+      this.#stride = configured;
       if (this.#stride < width || this.#stride % 2 !== 0) {
         throw new SidewalkError('CAMERA_STRIDE_INVALID', `camera.rpicam.stride ${this.#stride} must be even and >= width ${width}`);
       }
@@ -264,4 +278,11 @@ export function killAndWait(child: ChildProcess): Promise<void> {
     child.stderr?.destroy();
     child.kill('SIGTERM');
   });
+}
+
+/** The ISP of the board from /proc/device-tree/compatible (NUL-separated); null when unreadable. */
+export async function ispOfBoard(dtRoot: string): Promise<IspKind | null> {
+  const compatible = await readFile(join(dtRoot, 'compatible'), 'latin1').catch(() => null);
+  if (compatible === null) return null;
+  return compatible.split('\0').includes('brcm,bcm2712') ? 'pisp' : 'vc4';
 }

@@ -47,7 +47,7 @@ export interface RuntimeConfig {
     kind: 'simulated' | 'gpio' | 'pwm' | 'serial';
     simulated: { log_file: string | null };
     gpio: { backend: 'libgpiod' | 'sysfs'; line: string; active_low: boolean };
-    pwm: { chip_path: string; channel: number; period_ns: number; duty_at_zero_ns: number; duty_at_full_ns: number };
+    pwm: { chip_path: string | null; channel: number | null; period_ns: number; duty_at_zero_ns: number; duty_at_full_ns: number };
     serial: { device: string; baud: number; protocol: 'line' | 'vesc'; reply_timeout_ms: number };
   };
   speed_source: {
@@ -107,7 +107,7 @@ export const runtimeConfigSchema: SchemaObject = {
       required: [],
       properties: {
         source: { type: 'string', enum: ['rpicam', 'replay', 'synthetic'], default: 'rpicam', description: 'rpicam: the Pi camera via rpicam-vid; replay: a recording; synthetic: generated scenes (tests).' },
-        width: { type: 'integer', minimum: 16, maximum: 4096, default: 256, description: 'Requested frame width; a multiple of 64 avoids ISP row padding.' },
+        width: { type: 'integer', minimum: 16, maximum: 4096, default: 256, description: 'Requested frame width; a multiple of 128 avoids ISP row padding on Pi 4 and Pi 5.' },
         height: { type: 'integer', minimum: 16, maximum: 4096, default: 256, description: 'Requested frame height (even).' },
         fps: { type: 'number', exclusiveMinimum: 0, maximum: 120, default: 15, description: 'Camera frame rate; keep it near the inference rate.' },
         rpicam: {
@@ -120,7 +120,7 @@ export const runtimeConfigSchema: SchemaObject = {
             sensor_mode: { ...nullableString, default: null, description: 'rpicam-vid --mode W:H:bit-depth:packing, e.g. a full field-of-view binned mode.' },
             buffer_count: { type: 'integer', minimum: 2, maximum: 16, default: 4, description: 'Camera buffers; fewer buffers, fresher frames.' },
             frame_timeout_ms: { type: 'integer', minimum: 100, default: 2000, description: 'Restart the camera when no frame arrives for this long.' },
-            stride: { type: 'integer', nullable: true, minimum: 16, default: null, description: 'Y row stride in bytes; null = width rounded up to 64.' },
+            stride: { type: 'integer', nullable: true, minimum: 16, default: null, description: 'Y row stride in bytes; null = from the board (Pi 4: width rounded up to 64; Pi 5: 2*align64(width/2), a multiple of 128).' },
             restart_min_ms: { type: 'integer', minimum: 10, default: 250, description: 'First camera restart back-off.' },
             restart_max_ms: { type: 'integer', minimum: 10, default: 10000, description: 'Longest camera restart back-off.' },
           },
@@ -217,8 +217,8 @@ export const runtimeConfigSchema: SchemaObject = {
           default: {},
           required: [],
           properties: {
-            chip_path: { type: 'string', default: '/sys/class/pwm/pwmchip0', description: 'pwmchip directory or its device path.' },
-            channel: { type: 'integer', minimum: 0, default: 0, description: 'PWM channel of the chip.' },
+            chip_path: { ...nullableString, default: null, description: 'PWM controller: device name (Pi 4 `fe20c000.pwm`, Pi 5 `1f00098000.pwm`), device path or pwmchip directory; required (docs/wiring.md).' },
+            channel: { type: 'integer', nullable: true, minimum: 0, default: null, description: 'PWM channel; required (GPIO18: 0 on a Pi 4, 2 on a Pi 5).' },
             period_ns: { type: 'integer', minimum: 1000, default: 20000000, description: 'PWM period (20 ms = RC servo/ESC pulse).' },
             duty_at_zero_ns: { type: 'integer', minimum: 0, default: 1000000, description: 'Duty cycle that limits to 0 km/h.' },
             duty_at_full_ns: { type: 'integer', minimum: 0, default: 2000000, description: 'Duty cycle at speed.full_kph (no limit).' },
@@ -230,7 +230,7 @@ export const runtimeConfigSchema: SchemaObject = {
           default: {},
           required: [],
           properties: {
-            device: { type: 'string', default: '/dev/serial0', description: 'Motor controller serial port.' },
+            device: { type: 'string', default: '/dev/ttyAMA0', description: 'Motor controller serial port (GPIO14/15 UART on Pi 4 and 5 with the image config.txt; not /dev/serial0, docs/hardware.md).' },
             baud: { type: 'integer', minimum: 1200, default: 115200, description: 'Controller baud rate.' },
             protocol: { type: 'string', enum: ['line', 'vesc'], default: 'line', description: 'line: `LIMIT <kph>` text protocol; vesc: VESC UART packets.' },
             reply_timeout_ms: { type: 'integer', minimum: 10, default: 200, description: 'How long to wait for the controller to acknowledge.' },
@@ -252,7 +252,7 @@ export const runtimeConfigSchema: SchemaObject = {
           default: {},
           required: [],
           properties: {
-            device: { type: 'string', default: '/dev/ttyAMA0', description: 'GPS serial port.' },
+            device: { type: 'string', default: '/dev/ttyAMA0', description: 'GPS serial port; must differ from the limiter\'s (docs/hardware.md).' },
             baud: { type: 'integer', minimum: 1200, default: 9600, description: 'GPS baud rate.' },
             stale_after_ms: { type: 'integer', minimum: 100, default: 3000, description: 'A fix older than this is no speed at all.' },
           },

@@ -47,6 +47,8 @@ describe('sidewalk-ota.service', () => {
     assert.match(text, /^WatchdogSec=\d+$/m);
     assert.match(text, /^ExecStart=\/opt\/sidewalk\/bin\/sidewalk .*ota daemon --config \/etc\/sidewalk\/ota\.yaml$/m);
     assert.match(text, /^ReadWritePaths=.*\/var\/lib\/sidewalk/m);
+    // `systemctl reboot "0 tryboot"` writes /run/systemd/reboot-param atomically (temp file + rename).
+    assert.match(text, /^ReadWritePaths=.*\/run\/systemd(\s|$)/m);
     assert.match(text, /^WantedBy=multi-user\.target$/m);
   });
 });

@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createSpeedLimiter, GpioLimiter, GpiodBackend, SysfsGpioBackend } from '../../../runtime/actuators/index.js';
+import { createSpeedLimiter, detectGpiodTools, GpioLimiter, GpiodBackend, SysfsGpioBackend } from '../../../runtime/actuators/index.js';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { describeSpeedLimiterContract, settle } from './speed-limiter-contract.js';
 import { fakeGpiod } from './fake-gpiod.js';
@@ -12,31 +12,39 @@ const SIDEWALK = 6;
 /** Active-low line: limited = physical 0. */
 const levelFor = (kph: number): string => (kph <= SIDEWALK + 0.05 ? '0' : '1');
 
-describeSpeedLimiterContract('gpio (libgpiod, fake gpioset)', async () => {
-  const fake = await fakeGpiod();
-  const limiter = createSpeedLimiter({
-    kind: 'gpio',
-    backend: 'libgpiod',
-    line: 'GPIO17',
-    activeLow: true,
-    sidewalkLimitKph: SIDEWALK,
-    libgpiod: { gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, settleMs: 30 },
+/** The same contract against both generations of the libgpiod tools, read from the fake chip. */
+for (const tools of [
+  { name: 'libgpiod v1 tools', generation: 1, interactive: false, holder: '--mode=signal gpiochip3 17=' },
+  { name: 'libgpiod v2 tools, interactive gpioset', generation: 2, interactive: true, holder: '-i GPIO17=' },
+  { name: 'libgpiod v2 tools, gpioset without interactive mode', generation: 2, interactive: false, holder: '--banner GPIO17=' },
+] as const) {
+  describeSpeedLimiterContract(`gpio (${tools.name}, fake chip)`, async () => {
+    const fake = await fakeGpiod({ generation: tools.generation, interactive: tools.interactive });
+    const limiter = createSpeedLimiter({
+      kind: 'gpio',
+      backend: 'libgpiod',
+      line: 'GPIO17',
+      activeLow: true,
+      sidewalkLimitKph: SIDEWALK,
+      libgpiod: { gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, gpioinfoPath: fake.gpioinfoPath, settleMs: 30 },
+    });
+    const holders = () => settle(() => fake.running(), (m) => m.size === 1);
+    return {
+      limiter,
+      safeLimitKph: SIDEWALK,
+      fullSpeedKph: 25,
+      // The chip's level, and one gpioset (of the expected grammar) holding the line.
+      observe: async () => ({ level: await fake.level(), holders: [...(await holders()).values()].map((a) => a.startsWith(tools.holder)) }),
+      expectedFor: (kph) => ({ level: levelFor(kph), holders: [true] }),
+      assertReleased: async () => {
+        assert.equal((await settle(() => fake.running(), (m) => m.size === 0)).size, 0, 'no gpioset holds the line after close');
+        assert.equal(await fake.level(), '0', 'the line was left limited');
+        if (tools.interactive) assert.equal((await fake.invocations()).length, 1, 'one gpioset for the whole run: no level change released the line');
+      },
+      cleanup: () => fake.cleanup(),
+    };
   });
-  /** The one gpioset child holding the line, as "CHIP OFFSET=VALUE" with the mode flag. */
-  const holder = () => settle(() => fake.running(), (m) => m.size === 1);
-  return {
-    limiter,
-    safeLimitKph: SIDEWALK,
-    fullSpeedKph: 25,
-    observe: async () => [...(await holder()).values()],
-    expectedFor: (kph) => [`--mode=signal gpiochip3 17=${levelFor(kph)}`],
-    assertReleased: async () => {
-      assert.equal((await settle(() => fake.running(), (m) => m.size === 0)).size, 0, 'no gpioset holds the line after close');
-      assert.equal((await fake.invocations()).at(-1), '--mode=signal gpiochip3 17=0', 'the line was last driven limited');
-    },
-    cleanup: () => fake.cleanup(),
-  };
-});
+}
 
 describeSpeedLimiterContract('gpio (sysfs, temp tree)', async () => {
   const kernel = await fakeGpioSysfs();
@@ -50,21 +58,22 @@ describeSpeedLimiterContract('gpio (sysfs, temp tree)', async () => {
   });
   // GPIO17 on the pinctrl chip at base 512 is sysfs gpio529.
   const dir = join(kernel.classDir, 'gpio529');
+  const observeLevel = async () => {
+    const value = (await readFile(join(dir, 'value'), 'utf8')).trim();
+    const direction = (await readFile(join(dir, 'direction'), 'utf8')).trim();
+    // "high"/"low" in direction sets the level until value is written.
+    return value || { high: '1', low: '0' }[direction];
+  };
   return {
     limiter,
     safeLimitKph: SIDEWALK,
     fullSpeedKph: 25,
-    observe: async () => {
-      const value = (await readFile(join(dir, 'value'), 'utf8')).trim();
-      const direction = (await readFile(join(dir, 'direction'), 'utf8')).trim();
-      // "high"/"low" in direction sets the level until value is written.
-      return value || { high: '1', low: '0' }[direction];
-    },
+    observe: observeLevel,
     expectedFor: levelFor,
     assertReleased: async () => {
-      const released = await settle(async () => kernel.released.get('gpio529'), (v) => v !== undefined);
-      assert.ok(released, 'gpio529 was unexported');
-      assert.equal(released.value, '0', 'driven limited before release');
+      // Left exported and driven limited: the kernel keeps driving it after the process exits.
+      assert.equal(kernel.released.get('gpio529'), undefined, 'gpio529 stays exported');
+      assert.equal(await observeLevel(), '0', 'driven limited');
     },
     cleanup: () => kernel.stop(),
   };
@@ -117,7 +126,7 @@ describe('gpio limiter', () => {
     try {
       const limiter = new GpioLimiter({
         kind: 'gpio', backend: 'libgpiod', line: 'GPIO99', activeLow: true, sidewalkLimitKph: 6,
-        libgpiod: { gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath },
+        libgpiod: { gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, gpioinfoPath: fake.gpioinfoPath },
       });
       await assert.rejects(limiter.init(), (e: unknown) => isSidewalkError(e, 'LIMITER_GPIO_LINE_NOT_FOUND') && /GPIO99/.test((e as Error).message));
     } finally {
@@ -128,7 +137,7 @@ describe('gpio limiter', () => {
   test('libgpiod: a gpioset that cannot take the line fails with its stderr', async () => {
     const fake = await fakeGpiod({ failSet: true });
     try {
-      const backend = new GpiodBackend({ line: 'GPIO17', gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, settleMs: 500 });
+      const backend = new GpiodBackend({ line: 'GPIO17', gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, gpioinfoPath: fake.gpioinfoPath, settleMs: 500 });
       await assert.rejects(backend.open(false), (e: unknown) => isSidewalkError(e, 'LIMITER_GPIO_SET_FAILED') && /resource busy/.test((e as Error).message));
     } finally {
       await fake.cleanup();
@@ -138,7 +147,7 @@ describe('gpio limiter', () => {
   test('libgpiod: the real gpioset 1.6 accepts our arguments (and fails only for want of the chip here)', async () => {
     const fake = await fakeGpiod();
     try {
-      const backend = new GpiodBackend({ line: 'GPIO17', gpiosetPath: 'gpioset', gpiofindPath: fake.gpiofindPath, settleMs: 2000 });
+      const backend = new GpiodBackend({ line: 'GPIO17', gpiosetPath: 'gpioset', gpiofindPath: fake.gpiofindPath, gpioinfoPath: fake.gpioinfoPath, settleMs: 2000 });
       await assert.rejects(backend.open(false), (e: unknown) => {
         const message = (e as Error).message;
         return isSidewalkError(e, 'LIMITER_GPIO_SET_FAILED') && /--mode=signal gpiochip3 17=0/.test(message) && !/Usage|invalid|unrecognized/i.test(message) && /gpioset: /.test(message);
@@ -150,7 +159,7 @@ describe('gpio limiter', () => {
 
   test('libgpiod: a gpioset child that dies is restarted with the same level', async () => {
     const fake = await fakeGpiod();
-    const backend = new GpiodBackend({ line: 'GPIO17', gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, settleMs: 30, restartDelayMs: 20 });
+    const backend = new GpiodBackend({ line: 'GPIO17', gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, gpioinfoPath: fake.gpioinfoPath, settleMs: 30, restartDelayMs: 20 });
     const limiter = new GpioLimiter({ kind: 'gpio', backend: 'libgpiod', line: 'GPIO17', activeLow: true, sidewalkLimitKph: 6 }, backend);
     try {
       await limiter.init();
@@ -163,6 +172,34 @@ describe('gpio limiter', () => {
       assert.match(backend.lastError ?? '', /died/);
     } finally {
       await limiter.close();
+      await fake.cleanup();
+    }
+  });
+});
+
+describe('libgpiod tools detection', () => {
+  test('the generation comes from gpioset --version; v2 interactive mode from --help', async () => {
+    for (const [generation, interactive, expected] of [
+      [1, false, { major: 1, version: '1.6.3', interactive: false }],
+      [2, true, { major: 2, version: '2.2.1', interactive: true }],
+      [2, false, { major: 2, version: '2.2.1', interactive: false }],
+    ] as const) {
+      const fake = await fakeGpiod({ generation, interactive });
+      try {
+        assert.deepEqual(await detectGpiodTools(fake.gpiosetPath), expected);
+      } finally {
+        await fake.cleanup();
+      }
+    }
+  });
+
+  test('an unknown gpioset is refused with a coded error', async () => {
+    const fake = await fakeGpiod();
+    try {
+      await writeFile(fake.gpiosetPath, '#!/bin/bash\necho "gpioset (libgpiod) v3.0.0"\n');
+      await assert.rejects(detectGpiodTools(fake.gpiosetPath), (e: unknown) => isSidewalkError(e, 'LIMITER_GPIO_UNAVAILABLE') && /v3\.0\.0/.test((e as Error).message));
+      await assert.rejects(detectGpiodTools(join(fake.dir, 'missing')), (e: unknown) => isSidewalkError(e, 'LIMITER_GPIO_UNAVAILABLE'));
+    } finally {
       await fake.cleanup();
     }
   });

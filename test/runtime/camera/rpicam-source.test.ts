@@ -8,6 +8,7 @@ import { RpicamSource, type RpicamSourceOptions } from '../../../runtime/camera/
 import { i420FrameBytes, parseSceneScript, renderScene, rgbToI420, segmentAt } from '../../../runtime/camera/scenes.js';
 import type { Frame } from '../../../runtime/types.js';
 import { isSidewalkError } from '../../../lib/errors.js';
+import { defaultStride, knownStrides, pispStride } from '../../../runtime/camera/i420.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
 import { isAlive, meanLuma, sameI420Pixels } from './frame-helpers.js';
 
@@ -142,14 +143,35 @@ describe('RpicamSource with the fake rpicam-vid', () => {
     assert.equal(await source.next(), null);
   });
 
-  test("'probe' measures the stride from the camera's own output", async () => {
-    const source = fakeCamera({ FAKE_RPICAM_STRIDE: '160' }, { width: 128, stride: 'probe' });
+  test("'probe' measures the stride from the camera's own output (a Pi 5 PiSP stride)", async () => {
+    // 320 wide: a Pi 4 pads rows to 320, a Pi 5 to 2*align64(160) = 384.
+    const source = fakeCamera({ FAKE_RPICAM_STRIDE: '384' }, { width: 320, stride: 'probe' });
     await source.start();
-    assert.equal(source.stride, 160);
+    assert.equal(source.stride, 384);
     const f = await nextFrame(source);
-    assert.equal(f.stride, 160);
-    assert.equal(f.data.length, i420FrameBytes(160, 64));
+    assert.equal(f.stride, 384);
+    assert.equal(f.data.length, i420FrameBytes(384, 64));
     await source.stop();
+  });
+
+  test("'probe' refuses a frame size that matches no ISP's stride", async () => {
+    const source = fakeCamera({ FAKE_RPICAM_STRIDE: '352' }, { width: 320, stride: 'probe' });
+    await assert.rejects(source.start(), (e: unknown) => isSidewalkError(e, 'CAMERA_STRIDE_UNKNOWN') && /320, 384/.test((e as Error).message));
+    await source.stop();
+  });
+
+  test('the default stride follows the board in the device tree: bcm2712 (Pi 5) -> 128-byte rows', async () => {
+    for (const [compatible, stride] of [['raspberrypi,5-model-b\0brcm,bcm2712\0', 384], ['raspberrypi,4-model-b\0brcm,bcm2711\0', 320]] as const) {
+      const dtRoot = join(tmp, `dt-${stride}`);
+      await mkdir(dtRoot, { recursive: true });
+      await writeFile(join(dtRoot, 'compatible'), compatible);
+      const source = fakeCamera({ FAKE_RPICAM_STRIDE: String(stride) }, { width: 320, dtRoot });
+      await source.start();
+      assert.equal(source.stride, stride, compatible);
+      const f = await nextFrame(source);
+      assert.equal(f.data.length, i420FrameBytes(stride, 64));
+      await source.stop();
+    }
   });
 
   test('libcamera-vid is used when rpicam-vid is not on PATH (old Bullseye images)', async () => {
@@ -199,4 +221,10 @@ describe('RpicamSource with the fake rpicam-vid', () => {
     const source = new RpicamSource({ width: 64, height: 64, fps: 10, binary: join(tmp, 'no-such-rpicam-vid') });
     await assert.rejects(source.start(), (e: unknown) => isSidewalkError(e, 'CAMERA_BINARY_MISSING') && e.message.includes('no-such-rpicam-vid'));
   });
+});
+
+test('ISP strides: Pi 4 pads Y rows to 64 bytes, Pi 5 PiSP to 2*align64(w/2)', () => {
+  assert.deepEqual([128, 200, 256, 320, 640, 100].map(defaultStride), [128, 256, 256, 320, 640, 128]);
+  assert.deepEqual([128, 200, 256, 320, 640, 100].map(pispStride), [128, 256, 256, 384, 640, 128]);
+  assert.deepEqual(knownStrides(320), [320, 384]);
 });
