@@ -70,13 +70,20 @@ describe('image build (MBR, synthetic base tarball)', () => {
   });
 
   test("each boot slot's cmdline.txt names its own root by PARTUUID, read-only", () => {
-    assert.match(card.fatRead(2, 'cmdline.txt'), /^console=serial0,115200 .*\broot=PARTUUID=ab12cd34-05 rootfstype=ext4 rootwait ro\b/);
+    assert.match(card.fatRead(2, 'cmdline.txt'), /^console=tty1 .*\broot=PARTUUID=ab12cd34-05 rootfstype=ext4 rootwait ro\b/);
     assert.match(card.fatRead(3, 'cmdline.txt'), /\broot=PARTUUID=ab12cd34-06 /);
     for (const n of [2, 3]) {
+      // The UARTs are the limiter's and the GPS's (docs/hardware.md): no serial console on them.
+      assert.doesNotMatch(card.fatRead(n, 'cmdline.txt'), /console=(serial|ttyAMA|ttyS)/);
       assert.deepEqual(card.fatList(n), ['bcm2711-rpi-4-b.dtb', 'cmdline.txt', 'config.txt', 'fixup4.dat', 'initrd.img', 'start4.elf', 'vmlinuz']);
       const config = card.fatRead(n, 'config.txt');
       assert.match(config, /^kernel=vmlinuz\ninitramfs initrd\.img followkernel\n/);
       assert.ok(config.includes(readFileSync(join(REPO_ROOT, 'image/boot/config.txt'), 'utf8').trim()), 'image/boot/config.txt is included');
+      // The hardware settings of docs/hardware.md, read from the built card: a released GPIO line
+      // reverts to its pull (limited), the full UART is enabled and taken from Bluetooth.
+      for (const line of ['dtparam=strict_gpiod', 'enable_uart=1', 'dtoverlay=disable-bt']) {
+        assert.match(config, new RegExp(`^${line}$`, 'm'), `${line} in boot slot ${n}'s config.txt`);
+      }
     }
     assert.equal(card.fatRead(2, 'vmlinuz'), 'simulated kernel\n');
   });
@@ -158,6 +165,18 @@ describe('image build (MBR, synthetic base tarball)', () => {
     } finally {
       writeFileSync(unit, good);
     }
+  });
+
+  test('the hardware watchdog is on and the runtime unit restores the limited state after any exit', () => {
+    const watchdog = readFileSync(join(rootDump, 'etc/systemd/system.conf.d/sidewalk-watchdog.conf'), 'utf8');
+    assert.match(watchdog, /^RuntimeWatchdogSec=\d+s$/m);
+    const runtime = readFileSync(join(rootDump, 'etc/systemd/system/sidewalk-runtime.service'), 'utf8');
+    assert.match(runtime, /^ExecStopPost=\/opt\/sidewalk\/bin\/sidewalk limiter safe --config \S+$/m);
+    // The card's drop-in moves the runtime to the provisioned config; the stop path must read the same file.
+    const dropIn = readFileSync(join(rootDump, 'etc/systemd/system/sidewalk-runtime.service.d/10-device-config.conf'), 'utf8');
+    const config = (key: string) => [...dropIn.matchAll(new RegExp(`^${key}=\\S.* --config (\\S+)$`, 'gm'))].map((m) => m[1]);
+    assert.deepEqual(config('ExecStart'), ['/data/device/runtime.yaml']);
+    assert.deepEqual(config('ExecStopPost'), ['/data/device/runtime.yaml']);
   });
 
   test(`systemd-analyze security --offline: exposure within ${JSON.stringify(EXPOSURE_LIMIT)}`, () => {
