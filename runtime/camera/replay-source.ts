@@ -33,6 +33,11 @@ export interface ReplaySourceOptions {
   realtime?: boolean;
   /** Frame rate of image folders, and of legacy runs whose log has no usable time. Default 10. */
   fps?: number | null;
+  /**
+   * ffmpeg's decode errors (a truncated or corrupt input) end the replay with CAMERA_DECODE_ERRORS
+   * instead of a warning with their count. Default false.
+   */
+  strict?: boolean;
 }
 
 const naturalOrder = new Intl.Collator('en', { numeric: true, sensitivity: 'base' }).compare;
@@ -108,7 +113,10 @@ export class ReplaySource implements FrameSource {
     this.#delivered = null;
     for (;;) {
       const data = await reader.read();
-      if (!data) return null;
+      if (!data) {
+        this.#reportDecodeErrors(reader);
+        return null;
+      }
       const index = this.#index++;
       const mediaTimeMs = this.#mediaTime(index);
       if (this.#options.realtime ?? true) {
@@ -143,6 +151,17 @@ export class ReplaySource implements FrameSource {
     const reader = this.#reader;
     this.#reader = null;
     await reader?.stop();
+  }
+
+  #decodeErrorsReported = false;
+
+  #reportDecodeErrors(reader: RawVideoReader): void {
+    const { count, last } = reader.decodeErrors;
+    if (count === 0 || this.#decodeErrorsReported || this.#abort.signal.aborted) return;
+    this.#decodeErrorsReported = true;
+    const what = `${this.#options.input}: ffmpeg reported ${count} decode error${count === 1 ? '' : 's'} after ${this.stats.frames} frames (truncated or corrupt input?); last: ${last}`;
+    if (this.#options.strict) throw new SidewalkError('CAMERA_DECODE_ERRORS', what, { details: { input: this.#options.input, count } });
+    log.warn(`${what} (--strict makes this an error)`);
   }
 
   #setSize(nativeWidth: number, nativeHeight: number): void {
