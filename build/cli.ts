@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
 import { inspectArtifact, type ArtifactInfo } from '../ota/artifact/index.js';
 import { buildAppArtifact, buildRootfsArtifact } from './artifact-app.js';
@@ -28,6 +29,8 @@ async function checkInputFile(path: string, what: string, code: string): Promise
 /** The output must not be an existing folder (mender-artifact would fail late with its own words). */
 async function checkOutputPath(path: string): Promise<void> {
   if ((await stat(path).catch(() => null))?.isDirectory()) throw new SidewalkError('BUILD_INVALID_OPTION', `--out ${path} is a folder; give a .mender file path`, { details: { path } });
+  const folder = await stat(dirname(resolve(path))).catch(() => null);
+  if (!folder?.isDirectory()) throw new SidewalkError('BUILD_INVALID_OPTION', `--out ${path}: its folder ${dirname(resolve(path))} does not exist or is not a folder`, { details: { path } });
 }
 
 function common(o: WriteOpts): { deviceTypes: string[]; output: string; privateKeyPath?: string; compression?: CliCompression } {

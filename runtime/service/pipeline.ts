@@ -172,7 +172,7 @@ export class Pipeline {
     this.#halted = true;
     this.#running = false;
     await this.#o.source.stop();
-    await this.#loop;
+    await this.#loop?.catch(() => {}); // an error that ended the loop went to run()'s caller
     await this.#actuating;
   }
 
