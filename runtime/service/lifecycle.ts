@@ -36,6 +36,11 @@ export class Acquired {
     this.#held.push({ name, release });
   }
 
+  /** From now on hold() releases what it is given at once (a stop has begun). */
+  refuseMore(): void {
+    this.#releasing = true;
+  }
+
   /** Releases everything, newest first. Returns the names whose release failed or timed out. */
   async releaseAll(): Promise<string[]> {
     this.#releasing = true;

@@ -26,6 +26,8 @@ const STATUS_EVERY_MS = 5000;
  * inside the unit's TimeoutStopSec (15 s, image/systemd/sidewalk-runtime.service). Unit: ms.
  */
 export const STOP_DEADLINE_MS = 10_000;
+/** How long a stop waits for a start-up step in progress (loading a model) to finish. Unit: ms. */
+const STARTING_SETTLE_MS = 5000;
 /** Config sections that only a restart applies (they own processes, devices or sockets). */
 const RESTART_ONLY = ['mode', 'device', 'camera', 'limiter', 'speed_source', 'metrics', 'recording'] as const;
 
@@ -54,6 +56,7 @@ export class RuntimeService {
   #metricsServer: MetricsServer | null = null;
   #timers: NodeJS.Timeout[] = [];
   #stopping: Promise<void> | null = null;
+  #starting: Promise<Pipeline> | null = null;
   #ready = false;
   /** The config in force (reloads replace the parts they can apply). */
   #config: RuntimeConfig;
@@ -78,7 +81,8 @@ export class RuntimeService {
   async run(): Promise<void> {
     let failure: unknown = null;
     try {
-      const pipeline = await this.#start();
+      this.#starting = this.#start();
+      const pipeline = await this.#starting;
       this.#startTimers();
       await pipeline.run();
     } catch (err) {
@@ -173,6 +177,9 @@ export class RuntimeService {
 
   async #shutdown(reason: string): Promise<void> {
     log.info(`stopping: ${reason}`);
+    // A stop during start-up: what is being acquired now is released as soon as it arrives.
+    this.#acquired.refuseMore();
+    await withDeadline(this.#starting?.catch(() => {}) ?? Promise.resolve(), STARTING_SETTLE_MS, 'the start-up step in progress').catch((err: unknown) => log.error(errorMessage(err)));
     for (const t of this.#timers) clearInterval(t);
     const { notifier } = this.#o;
     const pipeline = this.#pipeline;

@@ -9,7 +9,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { expectCleanFailure, type BadInputCase } from '../helpers/cli-guard.js';
+import { SIDEWALK_BIN } from '../helpers/service-process.js';
 import { DASHCAM_VIDEO, FIXTURES, MENDER_REAL_DIR, REPO_ROOT } from '../helpers/paths.js';
 import { legacyRawText, legacyRows, writeLegacyRun } from '../helpers/legacy-writer.js';
 
@@ -95,6 +96,7 @@ before(async () => {
   await writeConfig('limiter-fifo.yaml', limiterLog(at('fifo')));
   await writeConfig('limiter-gpio.yaml', runtimeConfig({ limiter: { kind: 'gpio', gpio: { line: 'NO_SUCH_LINE' } } }));
   await writeConfig('limiter-serial.yaml', runtimeConfig({ limiter: { kind: 'serial', serial: { device: at('no-such-tty') } } }));
+  await writeConfig('sigterm-startup.yaml', runtimeConfig());
   busyPort = createServer();
   await new Promise<void>((r) => busyPort.listen(0, '127.0.0.1', () => r()));
   const port = (busyPort.address() as { port: number }).port;
@@ -194,6 +196,51 @@ describe('run: each component failing at start-up in turn', () => {
       await guard({ name, args: ['run', '--config', at(file)], code });
     });
   }
+});
+
+/**
+ * Starts `run`, waits until `ready` holds, sends SIGTERM and returns how it ended. The limiter is the
+ * first thing start-up opens, so "its log exists" means start-up is under way (the model still loading).
+ */
+async function terminateWhen(config: string, logFile: string, ready: (log: string) => boolean): Promise<{ code: number | null; signal: string | null; stderr: string; log: string }> {
+  await rm(logFile, { force: true });
+  const child = spawn(process.execPath, [SIDEWALK_BIN, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SIDEWALK_LOG: 'info' } });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  try {
+    for (;;) {
+      const text = await readFile(logFile, 'utf8').catch(() => '');
+      if (ready(text)) break;
+      if (child.exitCode !== null) assert.fail(`exited before SIGTERM:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGTERM');
+    const end = await exited;
+    return { ...end, stderr, log: await readFile(logFile, 'utf8') };
+  } finally {
+    clearTimeout(killer);
+  }
+}
+
+describe('run: SIGTERM ends the process with the limiter safe', () => {
+  const commands = (text: string) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { limitKph: number; safe?: true });
+  test('during start-up (the model still loading): exit 0, nothing left running', async () => {
+    const r = await terminateWhen(at('sigterm-startup.yaml'), LIMITER_LOG, (text) => text.length > 0);
+    assert.equal(r.signal, null, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, STILL_RUNNING);
+    assert.ok(commands(r.log).every((c) => c.safe === true), r.log);
+  });
+  test('while running: exit 0, the last command is the safe state', async () => {
+    const r = await terminateWhen(at('sigterm-startup.yaml'), LIMITER_LOG, (text) => commands(text).some((c) => c.safe !== true));
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, STILL_RUNNING);
+    const all = commands(r.log);
+    assert.equal(all.at(-1)!.safe, true);
+    assert.equal(all.at(-1)!.limitKph, 6);
+  });
 });
 
 describe('replay', { concurrency: 2 }, () => {
