@@ -11,7 +11,8 @@ import { DecisionEngine } from '../decision/index.js';
 import { Ramp, type SpeedLimiterConfig } from '../actuators/index.js';
 import { createSpeedSource } from '../sensors/index.js';
 import { createFrameSource } from '../camera/index.js';
-import { DEFAULT_IMAGE_FPS, legacyMediaTimes } from '../camera/replay-source.js';
+import { DEFAULT_IMAGE_FPS, isRideDir, legacyMediaTimes, rideMediaTimes } from '../camera/replay-source.js';
+import { readRide } from '../recorder/ride-format.js';
 import { isLegacyRunDir, readLegacyRun } from '../recorder/legacy-run.js';
 import { createTfliteClassifier } from '../inference/index.js';
 import { RideRecorder } from '../recorder/ride-recorder.js';
@@ -99,6 +100,8 @@ export async function speedSourceFor(config: RuntimeConfig): Promise<SpeedSource
     case 'replay-log':
       // A legacy run's speed column feeds the speed source, at the same media times as its frames.
       if (replayInput && (await isLegacyRunDir(replayInput))) return legacySpeedSource(replayInput, config);
+      // A recorded ride's speed_kph, likewise.
+      if (replayInput && (await isRideDir(replayInput))) return rideSpeedSource(replayInput, config);
       return null;
     case 'simulated':
       return createSpeedSource({ kind: 'simulated', speedKph: s.simulated_kph });
@@ -117,6 +120,15 @@ async function legacySpeedSource(dir: string, config: RuntimeConfig): Promise<Sp
     return row ? [{ timeMs: times[i]!, speedKph: row.speed }] : [];
   });
   return createSpeedSource({ kind: 'replay-log', samples, speedScale: config.speed_source.replay_log.speed_scale });
+}
+
+async function rideSpeedSource(dir: string, config: RuntimeConfig): Promise<SpeedSource | null> {
+  const ride = await readRide(dir);
+  const times = rideMediaTimes(ride, ride.meta.frames.count, config.camera.replay.fps ?? DEFAULT_IMAGE_FPS);
+  const samples = ride.records.flatMap((r) =>
+    r.frame !== undefined && times[r.frame] !== undefined && typeof r.speed_kph === 'number' ? [{ timeMs: times[r.frame]!, speedKph: r.speed_kph }] : [],
+  );
+  return samples.length > 0 ? createSpeedSource({ kind: 'replay-log', samples, speedScale: 1 }) : null;
 }
 
 export function frameSourceFor(config: RuntimeConfig): FrameSource {

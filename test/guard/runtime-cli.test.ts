@@ -71,6 +71,13 @@ before(async () => {
   await writeFile(at('run-extra/raw_data.txt'), `${good[0]},1,2\n`);
   await rm(at('run-raw-folder/raw_data.txt'));
   await mkdir(at('run-raw-folder/raw_data.txt'));
+  await mkdir(at('ride-bad-json'));
+  await writeFile(at('ride-bad-json/ride.json'), '{"format": "sidewalk-ride/1", "ride_id": ');
+  await mkdir(at('ride-recording'));
+  await writeFile(at('ride-recording/ride.json'), JSON.stringify({
+    format: 'sidewalk-ride/1', ride_id: 'r1', device: 'd', location: 'x', model: null, started_at: '2026-01-01T00:00:00Z', ended_at: null,
+    status: 'recording', frames: { kind: 'jpeg', dir: 'frames', count: 0 },
+  }));
   // A model bundle whose model file was cut short.
   await cp(MODEL, at('model-truncated'), { recursive: true });
   await truncate(at('model-truncated/model.tflite'), 100);
@@ -231,6 +238,7 @@ describe('run: SIGTERM ends the process with the limiter safe', () => {
     assert.equal(r.signal, null, r.stderr);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, STILL_RUNNING);
+    assert.doesNotMatch(r.stderr, /first frame classified/, 'the signal came during start-up');
     assert.ok(commands(r.log).every((c) => c.safe === true), r.log);
   });
   test('while running: exit 0, the last command is the safe state', async () => {
@@ -251,6 +259,8 @@ describe('replay', { concurrency: 2 }, () => {
     { name: 'empty file', args: replay(at('empty')), code: 'CAMERA_NOT_A_VIDEO' },
     { name: 'wrong kind of file (text)', args: replay(at('text.mp4'), '--out', out('text')), code: 'CAMERA_NOT_A_VIDEO', mustNotExist: [out('text')] },
     { name: 'folder without images', args: replay(at('empty-folder')), code: 'CAMERA_INPUT_EMPTY' },
+    { name: 'ride folder whose ride.json is not JSON', args: replay(at('ride-bad-json')), code: 'DATA_RIDE_MALFORMED' },
+    { name: 'ride folder still recording', args: replay(at('ride-recording')), code: 'DATA_RIDE_INCOMPLETE' },
     { name: 'truncated video with --strict', args: replay(at('truncated.mp4'), '--strict', '--out', out('trunc')), code: 'CAMERA_DECODE_ERRORS', mustNotExist: [out('trunc')], timeoutMs: 30_000 },
     { name: 'legacy run: non-numeric field', args: replay(at('run-nonnumeric'), '--out', out('nonnum')), code: 'DATA_LEGACY_MALFORMED', mustNotExist: [out('nonnum')] },
     { name: 'legacy run: short row, --json', args: replay(at('run-short'), '--json'), code: 'DATA_LEGACY_MALFORMED' },
