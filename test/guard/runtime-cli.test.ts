@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -249,6 +249,34 @@ describe('run: SIGTERM ends the process with the limiter safe', () => {
     assert.equal(all.at(-1)!.safe, true);
     assert.equal(all.at(-1)!.limitKph, 6);
   });
+});
+
+test('run: a limiter that stops accepting commands while running ends the run with a coded error (systemd restarts it)', async () => {
+  // The simulated limiter's log is a FIFO we read for a while, then close: its writes then fail (EPIPE).
+  const fifo = at('fifo-closing');
+  execFileSync('mkfifo', [fifo]);
+  const config = await writeConfig('limiter-closing.yaml', runtimeConfig({ limiter: { kind: 'simulated', simulated: { log_file: fifo } } }));
+  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  let seen = '';
+  let finished = false;
+  const stopReading = (async () => {
+    const buf = Buffer.alloc(65536);
+    // Until a command other than the safe state has arrived: the service is running and actuating.
+    while (!finished && !/"limitKph":(?!6,)/.test(seen)) {
+      try {
+        const n = readSync(reader, buf);
+        seen += buf.subarray(0, n).toString();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    closeSync(reader);
+  })();
+  const stderr = await guard({ name: 'limiter stops accepting', args: ['run', '--config', config], code: 'LIMITER_WRITE_FAILED', timeoutMs: 60_000 }).finally(() => (finished = true));
+  await stopReading;
+  assert.match(seen, /"limitKph":(?!6,)/, 'the service was running when its limiter failed');
+  assert.match(stderr, /EPIPE/);
 });
 
 describe('replay', { concurrency: 2 }, () => {
