@@ -112,9 +112,10 @@ export class RuntimeService {
     const { config, metrics, notifier } = this.#o;
     const held = this.#acquired;
     // The limiter comes up in its safe state before anything else can command it.
+    // Held before init(): a device that opened half-way is closed too (close() of an unopened limiter does nothing).
     const limiter = createServiceLimiter(limiterConfig(config));
-    await limiter.init();
     await held.hold('limiter', () => limiter.close());
+    await limiter.init();
     this.#limiter = limiter;
 
     const classifier = await this.#o.loadClassifier(config);
