@@ -3,7 +3,8 @@
  * `artifact verify|model|app`: every bad input ends the way every command must fail (one coded
  * `sidewalk: CODE: message` line, non-zero exit, no stack trace, within seconds, nothing written where
  * the output would have gone; test/helpers/cli-guard.ts). The runtime's own start-up failures are in
- * the table too, each component failing in turn, and the limiter is left in its safe state.
+ * the table too, each component failing in turn (limiter, model, recorder, metrics port, speed source,
+ * camera), and the limiter is left in its safe state; so is SIGTERM during start-up and while running.
  * We run as root: "unreadable" paths are ones that fail for root too (under a file, /proc, /sys).
  * New commands of these areas join the table when they are added.
  */
@@ -104,6 +105,7 @@ before(async () => {
   await writeConfig('limiter-gpio.yaml', runtimeConfig({ limiter: { kind: 'gpio', gpio: { line: 'NO_SUCH_LINE' } } }));
   await writeConfig('limiter-serial.yaml', runtimeConfig({ limiter: { kind: 'serial', serial: { device: at('no-such-tty') } } }));
   await writeConfig('sigterm-startup.yaml', runtimeConfig());
+  await writeConfig('gps-missing.yaml', runtimeConfig({ speed_source: { kind: 'nmea', nmea: { device: at('no-such-gps') } } }));
   busyPort = createServer();
   await new Promise<void>((r) => busyPort.listen(0, '127.0.0.1', () => r()));
   const port = (busyPort.address() as { port: number }).port;
@@ -182,6 +184,7 @@ describe('run: each component failing at start-up in turn', () => {
     ['recorder: recording.dir under a file', 'record-under-file.yaml', 'RECORDER_OPEN_FAILED'],
     ['recorder: recording.dir under /proc', 'record-under-proc.yaml', 'RECORDER_OPEN_FAILED'],
     ['metrics port already in use', 'metrics-busy.yaml', 'METRICS_PORT_UNAVAILABLE'],
+    ['GPS speed source whose device does not exist', 'gps-missing.yaml', 'SERIAL_OPEN_FAILED'],
   ];
   for (const [name, file, code] of cases) {
     test(`${name}: coded exit, limiter left safe`, async () => {
@@ -330,6 +333,9 @@ describe('artifact', { concurrency: 2 }, () => {
     { name: 'model: --out under /proc', args: ['artifact', 'model', MODEL, '--unsigned', '-t', 'pi4', '-o', '/proc/nope/m.mender'], code: 'BUILD_INVALID_OPTION' },
     { name: 'app: neither --key nor --unsigned', args: ['artifact', 'app', '-t', 'pi4', '-o', out('a1')], code: 'BUILD_INVALID_OPTION', mustNotExist: [out('a1')] },
     { name: 'app: missing signing key', args: ['artifact', 'app', '-k', at('no-such.pem'), '-t', 'pi4', '-o', out('a2')], code: 'BUILD_INVALID_OPTION', mustNotExist: [out('a2')] },
+    { name: 'keygen: --out under /proc', args: ['artifact', 'keygen', '--type', 'ec', '--out', '/proc/nope/keys'], code: 'BUILD_KEY_UNWRITABLE' },
+    { name: 'keygen: --out under a file', args: ['artifact', 'keygen', '--type', 'ec', '--out', join(A_FILE, 'keys')], code: 'BUILD_KEY_UNWRITABLE' },
+    { name: 'keygen: unknown --type', args: ['artifact', 'keygen', '--type', 'dsa', '--out', at('keys')], code: 'BUILD_INVALID_OPTION', mustNotExist: [at('keys')] },
     { name: 'app: --out under a file', args: ['artifact', 'app', '--unsigned', '-t', 'pi4', '-o', join(A_FILE, 'a.mender')], code: 'BUILD_INVALID_OPTION' },
   ];
   for (const c of cases) test(c.name, async () => void (await guard(c)));
