@@ -43,7 +43,7 @@ function codedMessage(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   // commander.help: a command that needs a subcommand was given none (its help is already printed).
   if (code === 'commander.help') return 'CLI_USAGE: choose one of the commands listed above';
-  if (typeof code === 'string' && code.startsWith('commander.')) return `CLI_USAGE: ${message.replace(/^error: /, '')}`;
+  if (typeof code === 'string' && code.startsWith('commander.')) return `CLI_USAGE: ${message.replace(/^error: /, '').replace(/\.?$/, '')} (see --help)`;
   if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return `IO_${code}: ${message}`;
   return `INTERNAL_ERROR: ${message}`;
 }
