@@ -1,15 +1,19 @@
 #!/usr/bin/env node
 /**
- * The one CLI. Each area registers its own subcommands (bin/areas.ts); this file only wires them together.
+ * The one CLI. Each area registers its own subcommands (bin/areas.ts); this file only wires them together
+ * and reports every failure the same way: one `sidewalk: CODE: message` line, non-zero exit (lib/errors.ts).
  */
 import { Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { configureLogging } from '../lib/log.js';
-import { errorMessage } from '../lib/errors.js';
+import { cliErrorLine, exitIfStillRunning } from '../lib/errors.js';
 import { REPO_ROOT } from '../lib/paths.js';
 import { areasFor } from './areas.js';
 
 const { version } = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { version: string };
+
+/** A failed command that is still alive this long after its error line is forced to exit. */
+const EXIT_AFTER_ERROR_MS = 3000;
 
 const program = new Command('sidewalk')
   .description('Sidewalk Guard: keeps e-scooters at walking speed on sidewalks.\nRun `sidewalk <command> --help` for details of each command.')
@@ -17,7 +21,6 @@ const program = new Command('sidewalk')
   .option('-v, --verbose', 'debug logging (same as SIDEWALK_LOG=debug)')
   .option('-q, --quiet', 'warnings and errors only')
   .option('--log-json', 'log one JSON object per line (for journald)')
-  .showHelpAfterError()
   .hook('preAction', (cmd) => {
     const o = cmd.opts<{ verbose?: boolean; quiet?: boolean; logJson?: boolean }>();
     configureLogging({
@@ -30,7 +33,25 @@ const program = new Command('sidewalk')
 const inAppBundle = existsSync(`${REPO_ROOT}/bundle-manifest.json`);
 for (const area of areasFor(process.argv.slice(2))) if (area.device || !inAppBundle) (await area.load())(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`sidewalk: ${errorMessage(err)}\n`);
-  process.exitCode = process.exitCode || 1;
+// Usage errors are thrown (not printed and exited by commander) so they end like every other failure.
+const throwUsageErrors = (cmd: Command): void => {
+  cmd.exitOverride().configureOutput({ outputError: () => {} });
+  for (const sub of cmd.commands) throwUsageErrors(sub);
+};
+throwUsageErrors(program);
+
+function fail(err: unknown): void {
+  const { exitCode, code } = err as { exitCode?: number; code?: string };
+  // --help and --version end through exitOverride too, with exit code 0.
+  if (typeof code === 'string' && code.startsWith('commander.') && exitCode === 0) return;
+  process.stderr.write(`${cliErrorLine(err)}\n`);
+  process.exitCode = Number(process.exitCode) || 1;
+  exitIfStillRunning(EXIT_AFTER_ERROR_MS, process.exitCode, 'the error');
+}
+
+process.on('uncaughtException', (err) => {
+  fail(err);
+  process.exit(process.exitCode);
 });
+
+program.parseAsync(process.argv).catch(fail);

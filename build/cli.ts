@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
 import { inspectArtifact, type ArtifactInfo } from '../ota/artifact/index.js';
 import { buildAppArtifact, buildRootfsArtifact } from './artifact-app.js';
@@ -19,6 +19,21 @@ interface WriteOpts {
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** A file named on the command line must exist and be a file: `code` naming it otherwise. */
+async function checkInputFile(path: string, what: string, code: string): Promise<void> {
+  const info = await stat(path).catch((err: Error) => {
+    throw new SidewalkError(code, `${what} ${path} cannot be read: ${err.message}`, { cause: err, details: { path } });
+  });
+  if (!info.isFile()) throw new SidewalkError(code, `${what} ${path} is a folder, not a file`, { details: { path } });
+}
+
+/** The output must not be an existing folder (mender-artifact would fail late with its own words). */
+async function checkOutputPath(path: string): Promise<void> {
+  if ((await stat(path).catch(() => null))?.isDirectory()) throw new SidewalkError('BUILD_INVALID_OPTION', `--out ${path} is a folder; give a .mender file path`, { details: { path } });
+  const folder = await stat(dirname(resolve(path))).catch(() => null);
+  if (!folder?.isDirectory()) throw new SidewalkError('BUILD_INVALID_OPTION', `--out ${path}: its folder ${dirname(resolve(path))} does not exist or is not a folder`, { details: { path } });
+}
 
 function common(o: WriteOpts): { deviceTypes: string[]; output: string; privateKeyPath?: string; compression?: CliCompression } {
   if (!o.key && !o.unsigned) throw new SidewalkError('BUILD_INVALID_OPTION', '--key PEM is required (or --unsigned for test builds)');
@@ -42,7 +57,10 @@ function writeCommand(parent: Command, name: string, description: string): Comma
     .requiredOption('-t, --device-type <type>', 'compatible device type (repeatable)', collect)
     .requiredOption('-o, --out <file>', 'output .mender file')
     .option('--compression <kind>', 'gzip (default), lzma or none')
-    .hook('preAction', (cmd) => {
+    .hook('preAction', async (cmd) => {
+      const o = cmd.opts<{ out: string; key?: string }>();
+      await checkOutputPath(o.out);
+      if (o.key) await checkInputFile(o.key, 'signing key', 'BUILD_INVALID_OPTION');
       process.stderr.write(`writing ${cmd.opts<{ out: string }>().out} with mender-artifact ...\n`);
     });
 }
@@ -136,6 +154,8 @@ export function registerArtifactCommands(program: Command): void {
     .option('--allow-unsigned', 'accept unsigned artifacts (and signed ones without --key, unverified)')
     .option('--json', 'print the description as JSON')
     .action(async (file: string, o: { key?: string[]; deviceType?: string; allowUnsigned?: boolean; json?: boolean }) => {
+      await checkInputFile(file, 'artifact', 'ARTIFACT_READ_FAILED');
+      for (const k of o.key ?? []) await checkInputFile(k, 'public key', 'ARTIFACT_KEY_INVALID');
       const publicKeys = await Promise.all((o.key ?? []).map((k) => readFile(k, 'utf8')));
       const info = await inspectArtifact(file, {
         publicKeys,

@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { makeDir } from '../lib/make-dir.js';
 import { join } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
 
@@ -36,14 +37,19 @@ export function generateSigningKey(type: KeyType): KeyPairPem {
 /** Writes private.pem (0600) and public.pem into dir; returns their paths. */
 export async function writeSigningKey(dir: string, type: KeyType): Promise<{ privateKeyPath: string; publicKeyPath: string }> {
   const pair = generateSigningKey(type);
-  await mkdir(dir, { recursive: true });
   const privateKeyPath = join(dir, `${type}-private.pem`);
   const publicKeyPath = join(dir, `${type}-public.pem`);
+  const unwritable = (err: Error): SidewalkError => new SidewalkError('BUILD_KEY_UNWRITABLE', `cannot write the key pair into ${dir}: ${err.message}`, { cause: err, details: { dir } });
+  await makeDir(dir).catch((err: Error) => {
+    throw unwritable(err);
+  });
   await writeFile(privateKeyPath, pair.privateKeyPem, { mode: 0o600, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EEXIST') throw new SidewalkError('BUILD_KEY_EXISTS', `${privateKeyPath}: already exists; refusing to overwrite a signing key`);
-    throw err;
+    throw unwritable(err);
   });
-  await writeFile(publicKeyPath, pair.publicKeyPem, { mode: 0o644 });
+  await writeFile(publicKeyPath, pair.publicKeyPem, { mode: 0o644 }).catch((err: Error) => {
+    throw unwritable(err);
+  });
   return { privateKeyPath, publicKeyPath };
 }
 

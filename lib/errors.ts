@@ -26,3 +26,36 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/**
+ * The one line every failed command ends with on stderr: `sidewalk: CODE: message`. Errors that reach
+ * the CLI without a code of ours still get one: CLI_USAGE (commander's argument errors), IO_<ERRNO>
+ * (a Node system error nobody wrapped) and INTERNAL_ERROR (anything else, a bug); the guard tests
+ * (test/guard/) keep commands off the last two.
+ */
+export function cliErrorLine(err: unknown): string {
+  return `sidewalk: ${codedMessage(err)}`;
+}
+
+function codedMessage(err: unknown): string {
+  if (err instanceof SidewalkError) return `${err.code}: ${err.message}`;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  // commander.help: a command that needs a subcommand was given none (its help is already printed).
+  if (code === 'commander.help') return 'CLI_USAGE: choose one of the commands listed above';
+  if (typeof code === 'string' && code.startsWith('commander.')) return `CLI_USAGE: ${message.replace(/^error: /, '').replace(/\.?$/, '')} (see --help)`;
+  if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return `IO_${code}: ${message}`;
+  return `INTERNAL_ERROR: ${message}`;
+}
+
+/**
+ * Ends the process if it is still alive `afterMs` from now (an unref'd timer: a process that ends by
+ * itself is not held). A command that has finished or failed must not hang on a leaked handle; the
+ * warning names the leak so tests can tell it happened.
+ */
+export function exitIfStillRunning(afterMs: number, exitCode: number, why: string): void {
+  setTimeout(() => {
+    process.stderr.write(`WARN  still running ${afterMs} ms after ${why}: something was not released; exiting\n`);
+    process.exit(exitCode);
+  }, afterMs).unref();
+}

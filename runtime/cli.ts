@@ -2,27 +2,43 @@
  * `sidewalk run` (the device service), `sidewalk replay` (a recording through the same pipeline),
  * `sidewalk config ...` (check a config file, print the reference), `sidewalk limiter safe` (the stop path).
  */
-import { createWriteStream, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../lib/log.js';
-import { errorMessage, SidewalkError } from '../lib/errors.js';
+import { SidewalkError, exitIfStillRunning, isSidewalkError } from '../lib/errors.js';
 import { REPO_ROOT } from '../lib/paths.js';
 import { loadConfigFile, validateConfig } from './config/load.js';
 import { configReferenceMarkdown } from './config/reference.js';
 import type { RuntimeConfig } from './config/schema.js';
-import { buildComponents, decisionEngineFor, limiterConfig, limitRuleFor, loadClassifier } from './service/components.js';
+import { checkWritableDir, decisionEngineFor, limiterConfig, limitRuleFor, loadClassifier } from './service/components.js';
 import { formatAgreement, readRecordedRun, replayRecordedScores } from './service/recorded-scores.js';
 import type { LegacyOutLayout } from './recorder/legacy-run.js';
 import { forceLimitedState } from './actuators/force-safe.js';
-import { RuntimeService } from './service/service.js';
+import { RuntimeService, STOP_DEADLINE_MS } from './service/service.js';
 import { createNotifier } from './service/notify.js';
 import { createRuntimeMetrics } from '../telemetry/runtime-metrics.js';
 import { RideSummaryBuilder, formatSummary } from './service/ride-summary.js';
 import { LiveView } from './service/live-view.js';
 import type { DecisionRecord } from './service/pipeline.js';
+import { OutputFile } from './service/output-file.js';
 
 const log = createLogger('runtime:cli');
+
+/** After a stop, a process still alive this long (a leaked handle) is ended with a non-zero exit. Unit: ms. */
+const EXIT_AFTER_STOP_MS = 2000;
+
+const positiveNumber = (value: string): number => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number above 0.');
+  return n;
+};
+
+const tcpPort = (value: string): number => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('must be a port number 0..65535 (0: any free port).');
+  return n;
+};
 
 export function registerRuntimeCommands(program: Command): void {
   program
@@ -33,6 +49,9 @@ export function registerRuntimeCommands(program: Command): void {
     .action(async (opts: { config: string; check?: boolean }) => {
       const config = loadConfigFile(opts.config);
       if (opts.check) {
+        // What start-up would create, without creating it: the recording folder, the simulated limiter's log folder.
+        if (config.mode === 'record') await checkWritableDir(config.recording.dir, 'recording.dir');
+        if (config.limiter.kind === 'simulated' && config.limiter.simulated.log_file) await checkWritableDir(resolve(config.limiter.simulated.log_file, '..'), 'limiter.simulated.log_file');
         const classifier = await loadClassifier(config);
         await classifier.close();
         process.stdout.write(`${opts.config}: ok (mode ${config.mode}, model ${classifier.info.name} ${classifier.info.version})\n`);
@@ -56,9 +75,10 @@ export function registerRuntimeCommands(program: Command): void {
     .option('--json', 'print the summary as one JSON object')
     .option('--config <file>', 'take decision, speed and model settings from this runtime config')
     .addOption(new Option('--delegate <name>', 'TFLite delegate').choices(['xnnpack', 'cpu', 'edgetpu']))
-    .option('--fps <n>', 'frame rate for JPEG folders', Number)
-    .option('--metrics-port <port>', 'serve /metrics on 127.0.0.1:PORT while replaying (0: any free port)', Number)
+    .option('--fps <n>', 'frame rate for JPEG folders', positiveNumber)
+    .option('--metrics-port <port>', 'serve /metrics on 127.0.0.1:PORT while replaying (0: any free port)', tcpPort)
     .option('--live', 'show decisions as they happen (default with --realtime)')
+    .option('--strict', 'fail (CAMERA_DECODE_ERRORS) when ffmpeg reports decode errors, e.g. a truncated video; default: a warning with their count')
     .addOption(new Option('--legacy-layout <layout>', "with --recorded-scores: scooter.py's out_data.txt layout when the file fits both (DATA_LEGACY_LAYOUT_AMBIGUOUS)").choices(['live', 'post-process']))
     .action(async (input: string, opts: ReplayOptions) => {
       await replay(input, opts);
@@ -120,6 +140,7 @@ interface ReplayOptions {
   fps?: number;
   metricsPort?: number;
   live?: boolean;
+  strict?: boolean;
 }
 
 async function replay(input: string, opts: ReplayOptions): Promise<void> {
@@ -130,28 +151,33 @@ async function replay(input: string, opts: ReplayOptions): Promise<void> {
     ...base,
     mode: 'replay',
     model: { ...base.model, bundle: resolve(opts.model), ...(opts.delegate ? { delegate: opts.delegate } : {}) },
-    camera: { ...base.camera, source: 'replay', replay: { input: resolve(input), realtime: Boolean(opts.realtime), fps: opts.fps ?? base.camera.replay.fps } },
+    camera: {
+      ...base.camera,
+      source: 'replay',
+      replay: { input: resolve(input), realtime: Boolean(opts.realtime), fps: opts.fps ?? base.camera.replay.fps, strict: Boolean(opts.strict) || base.camera.replay.strict },
+    },
     limiter: { ...base.limiter, kind: 'simulated', simulated: { log_file: opts.limiterLog ? resolve(opts.limiterLog) : null } },
     metrics: { enabled: opts.metricsPort !== undefined, host: '127.0.0.1', port: opts.metricsPort ?? 0 },
   };
   const summary = new RideSummaryBuilder(config.speed.sidewalk_kph);
   const live = opts.live || opts.realtime ? new LiveView() : null;
-  let decisions: ReturnType<typeof createWriteStream> | null = null;
-  if (opts.out) {
-    mkdirSync(dirname(resolve(opts.out)), { recursive: true });
-    decisions = createWriteStream(resolve(opts.out));
+  // Written beside its final name and renamed at the end: a failed replay leaves no decisions file.
+  const decisions = opts.out ? await OutputFile.create(resolve(opts.out), '--out') : null;
+  try {
+    await runService(config, {
+      onDecision: (r: DecisionRecord) => {
+        summary.add(r);
+        live?.show(r);
+        decisions?.write(`${JSON.stringify(r)}\n`);
+      },
+    });
+    const result = summary.build();
+    if (result.frames === 0) throw new SidewalkError('CAMERA_INPUT_EMPTY', `no frame of ${input} could be classified`, { details: { input } });
+    await decisions?.commit();
+    process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${formatSummary(result)}\n`);
+  } finally {
+    await decisions?.discard();
   }
-  await runService(config, {
-    onDecision: (r: DecisionRecord) => {
-      summary.add(r);
-      live?.show(r);
-      decisions?.write(`${JSON.stringify(r)}\n`);
-    },
-  });
-  if (decisions) await new Promise<void>((done) => decisions!.end(() => done()));
-  const result = summary.build();
-  if (result.frames === 0) throw new Error(`no frame of ${input} could be classified`);
-  process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${formatSummary(result)}\n`);
 }
 
 /** `replay --recorded-scores`: the recorded scores through the configured decision and limit rule, no model. */
@@ -162,48 +188,58 @@ async function replayRecorded(input: string, opts: ReplayOptions): Promise<void>
     legacySpeedScale: config.speed_source.replay_log.speed_scale,
     ...(opts.legacyLayout ? { legacyLayout: opts.legacyLayout } : {}),
   });
-  const lines: string[] = [];
-  const result = replayRecordedScores(run, decisionEngineFor(config), limitRuleFor(config, config.speed.fail_safe_kph), (d) => {
-    if (opts.out) lines.push(JSON.stringify(d));
-  });
-  if (opts.out) {
-    mkdirSync(dirname(resolve(opts.out)), { recursive: true });
-    writeFileSync(resolve(opts.out), lines.length ? `${lines.join('\n')}\n` : '');
+  // Written beside its final name and renamed at the end: a failed replay leaves no decisions file.
+  const decisions = opts.out ? await OutputFile.create(resolve(opts.out), '--out') : null;
+  try {
+    const result = replayRecordedScores(run, decisionEngineFor(config), limitRuleFor(config, config.speed.fail_safe_kph), (d) => {
+      decisions?.write(`${JSON.stringify(d)}\n`);
+    });
+    await decisions?.commit();
+    process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${formatAgreement(result)}\n`);
+  } finally {
+    await decisions?.discard();
   }
-  process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${formatAgreement(result)}\n`);
 }
 
-/** Builds the parts, runs the service until it ends or a signal stops it. */
+/**
+ * Runs the service until it ends or a signal stops it. SIGTERM/SIGINT: limiter to its safe state,
+ * everything released, exit; a stop that cannot finish within STOP_DEADLINE_MS ends with
+ * RUNTIME_STOP_TIMEOUT and a non-zero exit, whatever a component does.
+ */
 async function runService(
   config: RuntimeConfig,
   extra: { reloadConfig?: () => RuntimeConfig; onDecision?: (r: DecisionRecord) => void },
 ): Promise<void> {
-  const metrics = createRuntimeMetrics();
-  const components = await buildComponents(config);
   const service = new RuntimeService({
     config,
-    components,
-    metrics,
+    metrics: createRuntimeMetrics(),
     notifier: createNotifier(),
     loadClassifier,
     ...(extra.reloadConfig ? { reloadConfig: extra.reloadConfig } : {}),
     ...(extra.onDecision ? { onDecision: extra.onDecision } : {}),
   });
-  const onTerm = (signal: string) => () => {
-    log.info(`${signal}: limiter to safe state, then exit`);
-    void service.stop(signal);
-  };
+  let signalled: Promise<void> | null = null;
+  const stopped = new Promise<void>((resolveStop, rejectStop) => {
+    const handler = (signal: string) => () => {
+      if (signalled) return;
+      log.info(`${signal}: limiter to its safe state, then exit (deadline ${STOP_DEADLINE_MS} ms)`);
+      signalled = service.stop(signal);
+      signalled.then(resolveStop, rejectStop);
+    };
+    process.on('SIGTERM', handler('SIGTERM'));
+    process.on('SIGINT', handler('SIGINT'));
+  });
   const onHup = () => void service.reload();
-  process.on('SIGTERM', onTerm('SIGTERM'));
-  process.on('SIGINT', onTerm('SIGINT'));
   process.on('SIGHUP', onHup);
   try {
-    await service.run();
+    // A signal ends the wait even when start-up is stuck in a component.
+    await Promise.race([service.run(), stopped]);
   } catch (err) {
-    log.error(`runtime failed: ${errorMessage(err)}`);
-    await service.stop('error');
+    // A stop that missed its deadline leaves something stuck: the error line is written, then the exit is forced.
+    if (isSidewalkError(err, 'RUNTIME_STOP_TIMEOUT')) exitIfStillRunning(0, 1, 'the stop deadline');
     throw err;
   } finally {
     process.off('SIGHUP', onHup);
+    if (signalled) exitIfStillRunning(EXIT_AFTER_STOP_MS, 1, 'stopping');
   }
 }

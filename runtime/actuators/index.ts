@@ -1,4 +1,5 @@
-export { createSpeedLimiter, type SpeedLimiterConfig } from './create.js';
+export { createSpeedLimiter, createServiceLimiter, type SpeedLimiterConfig } from './create.js';
+export { DeadlineLimiter, type LimiterDeadlines } from './deadline-limiter.js';
 export { Ramp, rampStep, rampRateKphPerS, initialRampState, resolveRampConfig, DEFAULT_RAMP_CONFIG } from './ramp.js';
 export type { RampConfig, RampState } from './ramp.js';
 export { MeasuredSpeedLimitRule, createLimitRule, type LimitRule, type LimitRuleKind, type LimitStep } from './speed-rule.js';

@@ -24,6 +24,8 @@ export interface CameraOptions {
     realtime?: boolean;
     /** Frame rate of image folders (default 10). */
     fps?: number | null;
+    /** Decode errors end the replay (CAMERA_DECODE_ERRORS) instead of a warning. Default false. */
+    strict?: boolean;
   };
   /** Generated scenes (see SyntheticSourceOptions); `script` is required. */
   synthetic?: Omit<SyntheticSourceOptions, 'width' | 'height' | 'fps'>;
@@ -39,7 +41,7 @@ export function createFrameSource(options: CameraOptions): FrameSource {
     case 'replay': {
       const input = options.replay?.input;
       if (!input) throw new SidewalkError('CAMERA_OPTIONS_INVALID', 'camera.replay.input is required when camera.source is replay');
-      return new ReplaySource({ input, width, height, realtime: options.replay?.realtime ?? true, fps: options.replay?.fps ?? null });
+      return new ReplaySource({ input, width, height, realtime: options.replay?.realtime ?? true, fps: options.replay?.fps ?? null, strict: options.replay?.strict ?? false });
     }
     case 'synthetic': {
       const s = options.synthetic ?? { script: 'street:5,side:5,street:5' };

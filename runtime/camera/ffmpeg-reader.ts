@@ -97,6 +97,7 @@ export class RawVideoReader {
   #stopped = false;
   #wake: (() => void) | null = null;
   #stderrTail = '';
+  #stderrLines = 0;
 
   constructor(options: RawVideoReaderOptions) {
     this.#options = options;
@@ -109,7 +110,10 @@ export class RawVideoReader {
     const child = spawn('ffmpeg', args, { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     this.#child = child;
     child.stdout!.on('data', (chunk: Buffer) => this.#onData(chunk));
-    child.stderr!.setEncoding('utf8').on('data', (t: string) => (this.#stderrTail = (this.#stderrTail + t).slice(-2000)));
+    child.stderr!.setEncoding('utf8').on('data', (t: string) => {
+      this.#stderrTail = (this.#stderrTail + t).slice(-2000);
+      this.#stderrLines += t.split('\n').length - 1;
+    });
     if (input) {
       // A dead decoder (EPIPE) is reported through its exit status, not here.
       pipeline(input, child.stdin!).catch((err: unknown) => log.debug(() => `ffmpeg stdin closed: ${String(err)}`));
@@ -130,6 +134,14 @@ export class RawVideoReader {
       this.#ended = true;
       this.#signal();
     });
+  }
+
+  /**
+   * Errors ffmpeg reported while decoding (run with `-v error`, every stderr line is one): a
+   * truncated or corrupt input still ends with exit code 0, and this is how it shows.
+   */
+  get decodeErrors(): { count: number; last: string | null } {
+    return { count: this.#stderrLines, last: this.#stderrTail.trim().split('\n').pop() || null };
   }
 
   /** The next frame (owned by the caller until it calls release()), or null at the end. */

@@ -15,13 +15,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { isLegacyRunDir, readLegacyRun } from '../recorder/legacy-run.js';
+import { frameFileName, readRide, RIDE_META_FILE, type RideOnDisk } from '../recorder/ride-format.js';
 import type { Frame, FrameSource, FrameSourceStats } from '../types.js';
 import { probeStream, probeVideo, RawVideoReader } from './ffmpeg-reader.js';
 
 const log = createLogger('runtime:camera:replay');
 export const DEFAULT_IMAGE_FPS = 10;
 
-export type ReplayInputKind = 'video' | 'jpeg-folder' | 'legacy-run';
+export type ReplayInputKind = 'video' | 'jpeg-folder' | 'legacy-run' | 'ride';
 
 export interface ReplaySourceOptions {
   /** Video file, folder of JPEGs, or legacy run folder. */
@@ -33,6 +34,11 @@ export interface ReplaySourceOptions {
   realtime?: boolean;
   /** Frame rate of image folders, and of legacy runs whose log has no usable time. Default 10. */
   fps?: number | null;
+  /**
+   * ffmpeg's decode errors (a truncated or corrupt input) end the replay with CAMERA_DECODE_ERRORS
+   * instead of a warning with their count. Default false.
+   */
+  strict?: boolean;
 }
 
 const naturalOrder = new Intl.Collator('en', { numeric: true, sensitivity: 'base' }).compare;
@@ -79,8 +85,18 @@ export class ReplaySource implements FrameSource {
     });
     let args: string[];
     let feed: Readable | undefined;
-    if (info.isDirectory()) {
-      const images = await this.#folderImages(input);
+    const ride = info.isDirectory() && (await isRideDir(input)) ? await readRide(input) : null;
+    if (ride?.meta.frames.kind === 'video') {
+      // A ride recorded as one video: that video, at the times of its sensor records.
+      this.#kind = 'ride';
+      const file = join(input, ride.meta.frames.file);
+      const probe = await probeVideo(file);
+      this.#setSize(probe.width, probe.height);
+      this.#fps = probe.fps || ride.meta.frames.fps || this.#options.fps || 25;
+      this.#mediaTimesMs = rideMediaTimes(ride, ride.meta.frames.count, this.#fps);
+      args = ['-v', 'error', '-nostdin', '-i', file, '-map', '0:v:0'];
+    } else if (info.isDirectory()) {
+      const images = await this.#folderImages(input, ride);
       const first = await probeStream(images[0]!);
       this.#setSize(first.width, first.height);
       feed = Readable.from(concatFiles(images));
@@ -108,7 +124,10 @@ export class ReplaySource implements FrameSource {
     this.#delivered = null;
     for (;;) {
       const data = await reader.read();
-      if (!data) return null;
+      if (!data) {
+        this.#reportDecodeErrors(reader);
+        return null;
+      }
       const index = this.#index++;
       const mediaTimeMs = this.#mediaTime(index);
       if (this.#options.realtime ?? true) {
@@ -145,6 +164,17 @@ export class ReplaySource implements FrameSource {
     await reader?.stop();
   }
 
+  #decodeErrorsReported = false;
+
+  #reportDecodeErrors(reader: RawVideoReader): void {
+    const { count, last } = reader.decodeErrors;
+    if (count === 0 || this.#decodeErrorsReported || this.#abort.signal.aborted) return;
+    this.#decodeErrorsReported = true;
+    const what = `${this.#options.input}: ffmpeg reported ${count} decode error${count === 1 ? '' : 's'} after ${this.stats.frames} frames (truncated or corrupt input?); last: ${last}`;
+    if (this.#options.strict) throw new SidewalkError('CAMERA_DECODE_ERRORS', what, { details: { input: this.#options.input, count } });
+    log.warn(`${what} (--strict makes this an error)`);
+  }
+
   #setSize(nativeWidth: number, nativeHeight: number): void {
     this.#width = this.#options.width ?? nativeWidth;
     this.#height = this.#options.height ?? nativeHeight;
@@ -153,8 +183,16 @@ export class ReplaySource implements FrameSource {
     }
   }
 
-  async #folderImages(dir: string): Promise<string[]> {
+  async #folderImages(dir: string, ride: RideOnDisk | null): Promise<string[]> {
     this.#fps = this.#options.fps ?? DEFAULT_IMAGE_FPS;
+    if (ride?.meta.frames.kind === 'jpeg') {
+      const { count } = ride.meta.frames;
+      if (count === 0) throw new SidewalkError('CAMERA_INPUT_EMPTY', `ride ${dir} has no frames (ride.json frames.count is 0)`, { details: { dir } });
+      this.#kind = 'ride';
+      this.#mediaTimesMs = rideMediaTimes(ride, count, this.#fps);
+      const framesDir = join(dir, ride.meta.frames.dir);
+      return Array.from({ length: count }, (_, i) => join(framesDir, frameFileName(i)));
+    }
     if (await isLegacyRunDir(dir)) {
       const run = await readLegacyRun(dir, { out: false });
       if (run.images.length > 0) {
@@ -165,7 +203,11 @@ export class ReplaySource implements FrameSource {
     }
     this.#kind = 'jpeg-folder';
     const images = await listJpegs(dir);
-    if (images.length === 0) throw new SidewalkError('CAMERA_INPUT_EMPTY', `replay folder ${dir} has no .jpg/.jpeg images`, { details: { dir } });
+    if (images.length === 0) {
+      const rides = await countRideFolders(dir);
+      const hint = rides > 0 ? `; it holds ${rides} ride folder${rides === 1 ? '' : 's'}: replay one of them` : '';
+      throw new SidewalkError('CAMERA_INPUT_EMPTY', `replay folder ${dir} has no .jpg/.jpeg images${hint}`, { details: { dir } });
+    }
     return images;
   }
 
@@ -175,6 +217,24 @@ export class ReplaySource implements FrameSource {
     const last = times && times.length > 0 ? times[times.length - 1]! + (index - times.length + 1) * (1000 / this.#fps) : null;
     return last ?? (index * 1000) / this.#fps;
   }
+}
+
+/** A sidewalk-ride/1 folder (runtime/recorder/ride-format.ts): it has a ride.json. */
+export async function isRideDir(dir: string): Promise<boolean> {
+  return stat(join(dir, RIDE_META_FILE)).then((s) => s.isFile(), () => false);
+}
+
+async function countRideFolders(dir: string): Promise<number> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  let n = 0;
+  for (const e of entries) if (e.isDirectory() && (await isRideDir(join(dir, e.name)))) n++;
+  return n;
+}
+
+/** Media times of a ride's frames from its sensor records (t_ms of the record of each frame). */
+export function rideMediaTimes(ride: RideOnDisk, count: number, fps: number): number[] {
+  const seconds = new Map(ride.records.filter((r) => r.frame !== undefined).map((r) => [r.frame!, r.t_ms / 1000]));
+  return legacyMediaTimes(Array.from({ length: count }, (_, i) => i), seconds, fps);
 }
 
 /**

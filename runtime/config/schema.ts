@@ -25,7 +25,7 @@ export interface RuntimeConfig {
       restart_min_ms: number;
       restart_max_ms: number;
     };
-    replay: { input: string | null; realtime: boolean; fps: number | null };
+    replay: { input: string | null; realtime: boolean; fps: number | null; strict: boolean };
     synthetic: { script: string; seed: number };
   };
   decision: {
@@ -134,6 +134,7 @@ export const runtimeConfigSchema: SchemaObject = {
             input: { ...nullableString, default: null, description: 'Video file, folder of JPEGs, or legacy run folder.' },
             realtime: { type: 'boolean', default: true, description: 'Pace frames at recording speed (false: as fast as possible).' },
             fps: { type: 'number', nullable: true, exclusiveMinimum: 0, default: null, description: 'Frame rate for image folders.' },
+            strict: { type: 'boolean', default: false, description: 'Fail on ffmpeg decode errors (truncated or corrupt input) instead of warning with their count.' },
           },
         },
         synthetic: {

@@ -237,12 +237,9 @@ export async function listLegacyImages(dir: string): Promise<LegacyImage[]> {
   return images.sort((a, b) => a.frame - b.frame);
 }
 
+/** A folder holding raw_data.txt (of any kind: readLegacyRun refuses one that is not a file). */
 export async function isLegacyRunDir(dir: string): Promise<boolean> {
-  try {
-    return (await stat(join(dir, RAW_FILE))).isFile();
-  } catch {
-    return false;
-  }
+  return stat(join(dir, RAW_FILE)).then(() => true, () => false);
 }
 
 export interface ReadLegacyRunOptions {
@@ -257,8 +254,12 @@ export async function readLegacyRun(dir: string, options: ReadLegacyRunOptions =
   const rawPath = join(dir, RAW_FILE);
   let rawText: string;
   try {
+    if ((await stat(rawPath)).isDirectory()) {
+      throw new SidewalkError('DATA_LEGACY_MALFORMED', `${rawPath} is a folder, not the legacy sensor log`, { details: { file: rawPath } });
+    }
     rawText = await readFile(rawPath, 'utf8');
   } catch (err) {
+    if (err instanceof SidewalkError) throw err;
     throw new SidewalkError('DATA_LEGACY_MISSING', `${rawPath}: cannot read legacy sensor log (${(err as Error).message})`, { cause: err });
   }
   const raw = parseLegacyRawData(rawText, rawPath);

@@ -6,7 +6,8 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, open, readdir, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { makeDir } from '../../lib/make-dir.js';
+import { open, readdir, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
@@ -104,7 +105,7 @@ export class RideRecorder {
   static async open(opts: RideRecorderOptions): Promise<RideRecorder> {
     const now = opts.now ?? (() => new Date());
     const started = now();
-    await mkdir(join(opts.dir, FRAMES_DIR), { recursive: true });
+    await makeDir(join(opts.dir, FRAMES_DIR));
     const existing = await readdir(join(opts.dir, FRAMES_DIR));
     if (existing.length > 0) throw new SidewalkError('DATA_RECORDER_EXISTS', `${opts.dir}: already holds recorded frames`);
     const meta: RideMeta = {

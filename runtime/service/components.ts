@@ -1,39 +1,31 @@
 /**
  * Builds the runtime's parts from a validated config. The only place that maps config fields onto
- * the rooms' factories.
+ * the rooms' factories; the service (service.ts) acquires them in order and releases them.
  */
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import type { Frame, FrameSource, SpeedLimiter, SpeedSource } from '../types.js';
+import type { Frame, FrameSource, SpeedSource } from '../types.js';
 import type { DecisionRecord, FrameClassifier } from './pipeline.js';
 import type { RuntimeConfig } from '../config/schema.js';
 import { DecisionEngine } from '../decision/index.js';
-import { createLimitRule, createSpeedLimiter, type LimitRule, type SpeedLimiterConfig } from '../actuators/index.js';
+import { createLimitRule, type LimitRule, type SpeedLimiterConfig } from '../actuators/index.js';
 import { createSpeedSource } from '../sensors/index.js';
 import { createFrameSource } from '../camera/index.js';
-import { DEFAULT_IMAGE_FPS, legacyMediaTimes } from '../camera/replay-source.js';
+import { DEFAULT_IMAGE_FPS, isRideDir, legacyMediaTimes, rideMediaTimes } from '../camera/replay-source.js';
+import { readRide } from '../recorder/ride-format.js';
 import { isLegacyRunDir, readLegacyRun } from '../recorder/legacy-run.js';
 import { createTfliteClassifier } from '../inference/index.js';
 import { RideRecorder } from '../recorder/ride-recorder.js';
 import { REPO_ROOT } from '../../lib/paths.js';
 import { createLogger } from '../../lib/log.js';
-import { errorMessage } from '../../lib/errors.js';
+import { SidewalkError, errorMessage, isSidewalkError } from '../../lib/errors.js';
+import { probeWritableDir } from '../../lib/make-dir.js';
 
 const log = createLogger('runtime:components');
 
 export interface FrameRecorder {
   addFrame(frame: Frame, decision: DecisionRecord): void;
   close(): Promise<void>;
-}
-
-export interface Components {
-  source: FrameSource;
-  classifier: FrameClassifier;
-  decision: DecisionEngine;
-  limitRule: LimitRule;
-  limiter: SpeedLimiter;
-  speedSource: SpeedSource | null;
-  recorder: FrameRecorder | null;
 }
 
 export const APP_VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -100,7 +92,7 @@ export function limiterConfig(config: RuntimeConfig): SpeedLimiterConfig {
   }
 }
 
-async function speedSourceFor(config: RuntimeConfig): Promise<SpeedSource | null> {
+export async function speedSourceFor(config: RuntimeConfig): Promise<SpeedSource | null> {
   const s = config.speed_source;
   const replayInput = config.camera.source === 'replay' ? config.camera.replay.input : null;
   switch (s.kind) {
@@ -108,6 +100,8 @@ async function speedSourceFor(config: RuntimeConfig): Promise<SpeedSource | null
     case 'replay-log':
       // A legacy run's speed column feeds the speed source, at the same media times as its frames.
       if (replayInput && (await isLegacyRunDir(replayInput))) return legacySpeedSource(replayInput, config);
+      // A recorded ride's speed_kph, likewise.
+      if (replayInput && (await isRideDir(replayInput))) return rideSpeedSource(replayInput, config);
       return null;
     case 'simulated':
       return createSpeedSource({ kind: 'simulated', speedKph: s.simulated_kph });
@@ -128,7 +122,16 @@ async function legacySpeedSource(dir: string, config: RuntimeConfig): Promise<Sp
   return createSpeedSource({ kind: 'replay-log', samples, speedScale: config.speed_source.replay_log.speed_scale });
 }
 
-function frameSourceFor(config: RuntimeConfig): FrameSource {
+async function rideSpeedSource(dir: string, config: RuntimeConfig): Promise<SpeedSource | null> {
+  const ride = await readRide(dir);
+  const times = rideMediaTimes(ride, ride.meta.frames.count, config.camera.replay.fps ?? DEFAULT_IMAGE_FPS);
+  const samples = ride.records.flatMap((r) =>
+    r.frame !== undefined && times[r.frame] !== undefined && typeof r.speed_kph === 'number' ? [{ timeMs: times[r.frame]!, speedKph: r.speed_kph }] : [],
+  );
+  return samples.length > 0 ? createSpeedSource({ kind: 'replay-log', samples, speedScale: 1 }) : null;
+}
+
+export function frameSourceFor(config: RuntimeConfig): FrameSource {
   const c = config.camera;
   return createFrameSource({
     source: c.source,
@@ -144,7 +147,7 @@ function frameSourceFor(config: RuntimeConfig): FrameSource {
       restartMinMs: c.rpicam.restart_min_ms,
       restartMaxMs: c.rpicam.restart_max_ms,
     },
-    replay: { input: c.replay.input, realtime: c.replay.realtime, fps: c.replay.fps },
+    replay: { input: c.replay.input, realtime: c.replay.realtime, fps: c.replay.fps, strict: c.replay.strict },
     synthetic: { script: c.synthetic.script, seed: c.synthetic.seed, realtime: true },
   });
 }
@@ -201,36 +204,28 @@ export function limitRuleFor(config: RuntimeConfig, startKph: number): LimitRule
   return createLimitRule(kind, startKph, { rampS: speed.ramp_s, fullSpeedKph: speed.full_kph, sidewalkLimitKph: speed.sidewalk_kph });
 }
 
-/**
- * Everything the service needs. The limiter is built first and, if anything after it fails (bad
- * model, bad camera), is driven to its safe state before the error propagates.
- */
-export async function buildComponents(config: RuntimeConfig): Promise<Components> {
-  const limiter = createSpeedLimiter(limiterConfig(config));
+/** Opens a ride recording for record mode (one folder per run, named by device and start time). */
+export async function openRecorder(config: RuntimeConfig, classifier: FrameClassifier): Promise<FrameRecorder> {
+  const dir = join(config.recording.dir, `${config.device.id}-${new Date().toISOString().replace(/[:.]/g, '')}`);
   try {
-    const classifier = await loadClassifier(config);
-    const decision = decisionEngineFor(config);
-    // The limit rule starts where the limiter's init() leaves it: the safe (fail-safe) limit.
-    const limitRule = limitRuleFor(config, config.speed.fail_safe_kph);
-    const recorder =
-      config.mode === 'record'
-        ? recorderAdapter(
-            await RideRecorder.open({
-              dir: join(config.recording.dir, `${config.device.id}-${new Date().toISOString().replace(/[:.]/g, '')}`),
-              device: config.device.id,
-              location: config.device.location,
-              model: { name: classifier.info.name, version: classifier.info.version },
-              labels: [...classifier.labels],
-            }),
-          )
-        : null;
-    return { source: frameSourceFor(config), classifier, decision, limitRule, limiter, speedSource: await speedSourceFor(config), recorder };
+    return recorderAdapter(
+      await RideRecorder.open({
+        dir,
+        device: config.device.id,
+        location: config.device.location,
+        model: { name: classifier.info.name, version: classifier.info.version },
+        labels: [...classifier.labels],
+      }),
+    );
   } catch (err) {
-    await limiter
-      .init()
-      .then(() => limiter.safeState())
-      .then(() => limiter.close())
-      .catch((e: unknown) => log.error(`could not put the limiter in its safe state: ${errorMessage(e)}`));
-    throw err;
+    if (isSidewalkError(err)) throw err;
+    throw new SidewalkError('RECORDER_OPEN_FAILED', `cannot start a ride recording in ${dir} (recording.dir): ${(err as Error).message}`, { cause: err, details: { dir } });
   }
+}
+
+/** `run --check`: the folder a config names could be created and written (CONFIG_PATH_UNWRITABLE naming the field). */
+export async function checkWritableDir(dir: string, field: string): Promise<void> {
+  await probeWritableDir(dir).catch((err: unknown) => {
+    throw new SidewalkError('CONFIG_PATH_UNWRITABLE', `${field}: cannot create or write ${dir}: ${(err as Error).message}`, { cause: err, details: { field, dir } });
+  });
 }

@@ -73,6 +73,12 @@ export interface PipelineOptions {
 
 const monotonicMs = () => performance.now();
 const FATAL_INFERENCE_CODES = new Set(['MODEL_WORKER_CRASHED', 'MODEL_INFERENCE_TIMEOUT', 'MODEL_CLASSIFIER_CLOSED']);
+/**
+ * A limiter that has refused every command for this long ends the run (systemd restarts the
+ * service; the wiring's fail-safe holds meanwhile). Long enough for a serial adapter to be reopened.
+ * A command that hangs (LIMITER_TIMEOUT) ends it at once. Unit: ms.
+ */
+const LIMITER_FAILING_FATAL_MS = 3000;
 
 export class Pipeline {
   #o: PipelineOptions;
@@ -96,12 +102,18 @@ export class Pipeline {
   #inFlight = false;
   #halted = false;
   #pending: { limitKph: number; frameCapturedAtNs: bigint | undefined } | null = null;
+  #limiterFailingSinceMs: number | null = null;
+  /** Rejects with the error that must end the run (a limiter that stopped working). */
+  readonly #fatal: Promise<never>;
+  #raiseFatal: (err: unknown) => void = () => {};
 
   constructor(options: PipelineOptions) {
     this.#o = options;
     this.#classifier = options.classifier;
     this.#decision = options.decision;
     this.#limitRule = options.limitRule;
+    this.#fatal = new Promise<never>((_, reject) => (this.#raiseFatal = reject));
+    this.#fatal.catch(() => {}); // observed by the run loop; a run that already ended ignores it
   }
 
   get classifier(): FrameClassifier {
@@ -161,7 +173,7 @@ export class Pipeline {
     this.#halted = true;
     this.#running = false;
     await this.#o.source.stop();
-    await this.#loop;
+    await this.#loop?.catch(() => {}); // an error that ended the loop went to run()'s caller
     await this.#actuating;
   }
 
@@ -180,7 +192,7 @@ export class Pipeline {
   async #runLoop(): Promise<void> {
     const { source } = this.#o;
     while (this.#running) {
-      const frame = await source.next();
+      const frame = await Promise.race([source.next(), this.#fatal]);
       if (frame === null) break;
       await this.#processFrame(frame);
     }
@@ -316,9 +328,16 @@ export class Pipeline {
         this.#pending = null;
         try {
           await limiter.setLimit(kph, at);
+          this.#limiterFailingSinceMs = null;
           if (at !== undefined) this.#o.metrics.frameToActuationSeconds.observe(Number(process.hrtime.bigint() - at) / 1e9);
         } catch (err) {
           log.error(`speed limiter command failed: ${errorMessage(err)}`);
+          const now = monotonicMs();
+          this.#limiterFailingSinceMs ??= now;
+          if (isSidewalkError(err, 'LIMITER_TIMEOUT') || now - this.#limiterFailingSinceMs >= LIMITER_FAILING_FATAL_MS) {
+            this.#halted = true;
+            this.#raiseFatal(err);
+          }
         }
       }
       this.#inFlight = false;

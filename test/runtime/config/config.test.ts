@@ -71,3 +71,24 @@ test("README's configuration reference is the one generated from the schema", as
   const body = block.slice(block.indexOf('-->') + 3).trim();
   assert.equal(body, configReferenceMarkdown(), 'run: node dist/bin/sidewalk.js config reference --update-readme');
 });
+
+test('rules between fields are checked like the schema: each violation named as path: message', () => {
+  const problemsOf = (raw: Record<string, unknown>): string[] => {
+    try {
+      validateConfig({ model: { bundle: 'm' }, ...raw });
+      return [];
+    } catch (err) {
+      assert.ok(isSidewalkError(err, 'CONFIG_INVALID'));
+      return err.details.problems as string[];
+    }
+  };
+  assert.deepEqual(problemsOf({}), []);
+  assert.deepEqual(problemsOf({ speed: { full_kph: 6 } }), ['speed.sidewalk_kph: 6 must be below speed.full_kph (6)']);
+  assert.deepEqual(problemsOf({ speed: { fail_safe_kph: 10 } }), ['speed.fail_safe_kph: 10 must not exceed speed.sidewalk_kph (6)']);
+  assert.match(problemsOf({ decision: { sidewalk_enter: 0.5, sidewalk_exit: 0.7 } })[0]!, /^decision\.sidewalk_exit: 0\.7 must not exceed decision\.sidewalk_enter/);
+  assert.match(problemsOf({ decision: { road_below: 0.5, road_exit: 0.3 } })[0]!, /^decision\.road_exit: 0\.3 must not be below decision\.road_below/);
+  assert.match(problemsOf({ camera: { rpicam: { restart_min_ms: 5000, restart_max_ms: 1000 } } })[0]!, /^camera\.rpicam\.restart_min_ms/);
+  assert.match(problemsOf({ limiter: { pwm: { period_ns: 1000000, duty_at_full_ns: 2000000 } } })[0]!, /^limiter\.pwm\.duty_at_full_ns: 2000000 must not exceed limiter\.pwm\.period_ns/);
+  assert.deepEqual(problemsOf({ camera: { source: 'replay' } }), ['camera.replay.input: required when camera.source is replay']);
+  assert.deepEqual(problemsOf({ mode: 'replay' }), ['camera.source: mode replay needs camera.source replay (is rpicam)']);
+});

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, DASHCAM_VIDEO } from '../../helpers/paths.js';
@@ -72,5 +72,33 @@ test("a legacy run folder replays with its raw_data.txt speed column as the spee
     // A run whose out_data.txt scooter.py's post-process path rewrote: the images still replay.
     const post = await writeLegacyRun(join(dir, 'run8'), { raw: rows.raw, out: rows.out, options: { path: 'post-process', frame: 'space' } });
     assert.equal(replay([post, '--model', DEMO_MODEL]).frames, 20);
+  });
+});
+
+test("the project's own ride folders (sidewalk-ride/1, as `data synth` and record mode write them) replay with their recorded times and speeds", async () => {
+  await withTmp(async (dir) => {
+    const synth = spawnSync(process.execPath, [SIDEWALK_BIN, 'data', 'synth', '--out', join(dir, 'rides'), '--rides', '1', '--script', 'street:2,side:2', '--fps', '5', '--size', '64x48'], { encoding: 'utf8', timeout: 120000 });
+    assert.equal(synth.status, 0, synth.stderr);
+    const ride = join(dir, 'rides', 'synth-1-0');
+    const sensors = (await readFile(join(ride, 'sensors.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { frame?: number; t_ms: number; speed_kph?: number });
+    const perFrame = sensors.filter((r) => r.frame !== undefined).sort((a, b) => a.frame! - b.frame!);
+    const out = join(dir, 'decisions.jsonl');
+    const s = replay([ride, '--model', DEMO_MODEL, '--out', out]);
+    assert.equal(s.frames, perFrame.length);
+    const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DecisionRecord);
+    assert.deepEqual(records.map((r) => r.speedKph), perFrame.map((r) => r.speed_kph));
+    assert.deepEqual(records.map((r) => Math.round(r.mediaTimeMs!)), perFrame.map((r) => r.t_ms - perFrame[0]!.t_ms));
+  });
+});
+
+test('a truncated video replays what it can and warns with the count of decode errors (exit 0 without --strict)', async () => {
+  await withTmp(async (dir) => {
+    const cut = join(dir, 'cut.mp4');
+    await writeFile(cut, (await readFile(DASHCAM_VIDEO)).subarray(0, 100_000));
+    const r = spawnSync(process.execPath, [SIDEWALK_BIN, 'replay', cut, '--model', DEMO_MODEL, '--json'], { encoding: 'utf8', timeout: 120000 });
+    assert.equal(r.status, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as RideSummary;
+    assert.ok(s.frames > 0 && s.frames < 221, `${s.frames} frames`);
+    assert.match(r.stderr, /ffmpeg reported \d+ decode errors? after \d+ frames \(truncated or corrupt input\?\)/);
   });
 });
