@@ -309,7 +309,7 @@ describe('replay', { concurrency: 2 }, () => {
     { name: '--fps 0', args: replay(at('run-extra'), '--fps', '0'), code: 'CLI_USAGE' },
     { name: '--fps -5', args: replay(at('run-extra'), '--fps', '-5'), code: 'CLI_USAGE' },
     { name: '--fps abc', args: replay(at('run-extra'), '--fps', 'abc'), code: 'CLI_USAGE' },
-    { name: 'no --model', args: ['replay', DASHCAM_VIDEO], code: 'CLI_USAGE' },
+    { name: 'no --model', args: ['replay', DASHCAM_VIDEO], code: 'REPLAY_MODEL_REQUIRED' },
     { name: 'two inputs', args: ['replay', DASHCAM_VIDEO, DASHCAM_VIDEO, '--model', DEMO_MODEL], code: 'CLI_USAGE' },
     { name: '`config` without a subcommand', args: ['config'], code: 'CLI_USAGE' },
     { name: '`artifact` without a subcommand', args: ['artifact'], code: 'CLI_USAGE' },
