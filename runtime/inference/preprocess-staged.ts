@@ -61,10 +61,13 @@ export class StagedPreprocess {
     let imageW = width;
     let imageH = height;
     if (spec.pre_resize !== undefined) {
-      this.#pre = stage(area, 0, width, 0, height, spec.pre_resize.width, spec.pre_resize.height);
-      this.#preImage = new Uint8Array(spec.pre_resize.width * spec.pre_resize.height * 3);
       imageW = spec.pre_resize.width;
       imageH = spec.pre_resize.height;
+    }
+    // A frame already at the pre-resize size is used as it is (cv2.resize to the same size copies it).
+    if (spec.pre_resize !== undefined && (spec.pre_resize.width !== width || spec.pre_resize.height !== height)) {
+      this.#pre = stage(area, 0, width, 0, height, spec.pre_resize.width, spec.pre_resize.height);
+      this.#preImage = new Uint8Array(spec.pre_resize.width * spec.pre_resize.height * 3);
     }
     this.crop = cropRect(spec.crop, imageW, imageH);
     const c = this.crop;
