@@ -158,19 +158,20 @@ export async function ensureTrainVenv(options: TrainVenvOptions = {}): Promise<T
  * The trainer's venv plus requirements-eval.txt, installed once (and again when that file changes,
  * tracked by its own hash file; re-creating the venv for requirements.txt removes it too).
  */
-export async function ensureEvalVenv(options: TrainVenvOptions = {}): Promise<TrainVenv> {
+export async function ensureEvalVenv(options: TrainVenvOptions & { evalRequirementsPath?: string } = {}): Promise<TrainVenv> {
   const venv = await ensureTrainVenv(options);
-  const requirements = await readFile(EVAL_REQUIREMENTS_PATH, 'utf8').catch((err: unknown) => {
-    throw new SidewalkError('TRAIN_REQUIREMENTS_MISSING', `cannot read ${EVAL_REQUIREMENTS_PATH}: ${(err as Error).message}`);
+  const path = options.evalRequirementsPath ?? EVAL_REQUIREMENTS_PATH;
+  const requirements = await readFile(path, 'utf8').catch((err: unknown) => {
+    throw new SidewalkError('TRAIN_REQUIREMENTS_MISSING', `cannot read ${path}: ${(err as Error).message}`);
   });
   const wanted = createHash('sha256').update(requirements).digest('hex');
   const current = async (): Promise<boolean> => (await readFile(join(venv.dir, EVAL_HASH_FILE), 'utf8').catch(() => '')).trim() === wanted;
   if (await current()) return venv;
   return withLock(venv.dir, async () => {
     if (!(await current())) {
-      log.info(`installing ${EVAL_REQUIREMENTS_PATH} into ${venv.dir}`);
-      await step(venv.python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '-r', EVAL_REQUIREMENTS_PATH],
-        'TRAIN_PIP_FAILED', `pip install -r ${EVAL_REQUIREMENTS_PATH}`);
+      log.info(`installing ${path} into ${venv.dir}`);
+      await step(venv.python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '-r', path],
+        'TRAIN_PIP_FAILED', `pip install -r ${path}`);
       await writeFile(join(venv.dir, EVAL_HASH_FILE), `${wanted}\n`);
     }
     return venv;
