@@ -1,14 +1,17 @@
 /**
  * Exports a location's dataset snapshot for training: DIR/<split>/<class>/<frame hash>.png, cropped and
- * resized exactly as the model manifest's `input` says (one ffmpeg for the whole snapshot), plus
- * DIR/dataset.json: counts, class balance, source rides, filters applied and a content hash of the
- * snapshot (over split, class, frame hash and the preprocessing parameters).
+ * resized as the export's `input` says (one ffmpeg for the whole snapshot), plus DIR/dataset.json:
+ * counts, class balance, source rides, filters applied and a content hash of the snapshot (over split,
+ * class, frame hash and the preprocessing parameters).
+ * The `input` is a model manifest's (`--manifest`) or, by default, whole frames at a chosen size
+ * (exportManifest). A crop is applied here OR by the trainer, once: dataset.json's preprocessing.crop
+ * is the crop applied here, null when none (a whole-frame crop is no crop).
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
-import type { ModelManifest } from '../../runtime/inference/manifest-types.js';
+import { DEFAULT_GROUPS, DEFAULT_LABELS, type ModelManifest } from '../../runtime/inference/manifest-types.js';
 import { getSetting, type Db, type Split } from './db.js';
 import { QUALITY_FLAGS } from './filters.js';
 import { sha256 } from './images.js';
@@ -27,7 +30,8 @@ export interface DatasetManifest {
   location: string;
   created_at: string;
   content_hash: string;
-  preprocessing: { width: number; height: number; crop: ModelManifest['input']['crop']; resize: string; model: string };
+  /** crop: the crop applied to the exported images, as fractions of the camera frame; null = whole frames. */
+  preprocessing: { width: number; height: number; crop: Crop | null; resize: string; model: string };
   labels: string[];
   counts: Record<Split, Record<string, number>>;
   class_balance: Record<string, number>;
@@ -36,6 +40,38 @@ export interface DatasetManifest {
   skipped_labels: Record<string, number>;
   /** Identical images also present in a held-out split, left out of train/val. */
   cross_split_duplicates_dropped: number;
+}
+
+type Crop = ModelManifest['input']['crop'];
+
+export const WHOLE_FRAME: Crop = { x: 0, y: 0, width: 1, height: 1 };
+
+/** A crop of the whole frame is no crop. */
+export function isWholeFrame(c: Crop): boolean {
+  return c.x === 0 && c.y === 0 && c.width === 1 && c.height === 1;
+}
+
+/** "x,y,width,height" fractions inside the frame; DATA_BAD_OPTION names the option otherwise. */
+export function parseCrop(text: string, option = '--crop'): Crop {
+  const v = text.split(',').map((p) => (p.trim() === '' ? NaN : Number(p)));
+  const [x, y, width, height] = v as [number, number, number, number];
+  if (v.length !== 4 || v.some((n) => !Number.isFinite(n) || n < 0 || n > 1) || width <= 0 || height <= 0 || x + width > 1 + 1e-9 || y + height > 1 + 1e-9) {
+    throw new SidewalkError('DATA_BAD_OPTION', `${option} "${text}": expected x,y,width,height as fractions 0..1 inside the frame`);
+  }
+  return { x, y, width, height };
+}
+
+/** The `input` of an export made without a model: frames (whole, or cropped to `crop`) at width x height, legacy labels. */
+export function exportManifest(o: { width: number; height: number; crop?: Crop; location: string }): ModelManifest {
+  return {
+    format: 'sidewalk-model/1', name: 'export', version: '0.0.0', location: o.location, labels: [...DEFAULT_LABELS],
+    groups: { sidewalk: [...DEFAULT_GROUPS.sidewalk], road: [...DEFAULT_GROUPS.road] },
+    input: {
+      width: o.width, height: o.height, dtype: 'uint8', color_order: 'rgb',
+      normalization: { scale: 1, offset: 0 }, crop: o.crop ?? WHOLE_FRAME, resize: 'bilinear',
+    },
+    files: {},
+  };
 }
 
 /** Reads manifest.json (or a bundle folder holding it) and checks the fields export needs. */
@@ -51,6 +87,11 @@ export async function readModelManifest(path: string): Promise<ModelManifest> {
   const ok = Array.isArray(m?.labels) && Number.isInteger(m.input?.width) && Number.isInteger(m.input?.height) && c
     && [c.x, c.y, c.width, c.height].every((v) => typeof v === 'number' && v >= 0 && v <= 1) && c.x + c.width <= 1 && c.y + c.height <= 1 && c.width > 0 && c.height > 0;
   if (!ok) throw new SidewalkError('DATA_MANIFEST_INVALID', `${file}: needs labels, input.width, input.height and input.crop (fractions 0..1 inside the frame)`);
+  if (m.input.pre_resize !== undefined || (m.input.resize !== undefined && m.input.resize !== 'bilinear')) {
+    // ffmpeg cannot reproduce OpenCV's area resize; whole frames let the device's own code do it.
+    throw new SidewalkError('DATA_MANIFEST_UNSUPPORTED', `${file}: input.resize "${m.input.resize}"${m.input.pre_resize ? ' with input.pre_resize' : ''} ` +
+      'cannot be reproduced by export; export whole frames (without --manifest): training and evaluation then crop and resize as the manifest says');
+  }
   return m;
 }
 
@@ -131,7 +172,7 @@ export async function exportDataset(db: Db, store: FrameStore, opts: ExportOptio
     rides.set(r.ride_hash, ride);
   }
   const i = opts.manifest.input;
-  const preprocessing = { width: i.width, height: i.height, crop: i.crop, resize: i.resize ?? 'bilinear', model: `${opts.manifest.name}@${opts.manifest.version}` };
+  const preprocessing = { width: i.width, height: i.height, crop: isWholeFrame(i.crop) ? null : i.crop, resize: i.resize ?? 'bilinear', model: `${opts.manifest.name}@${opts.manifest.version}` };
   const contentHash = sha256([JSON.stringify({ width: i.width, height: i.height, crop: i.crop, resize: preprocessing.resize }),
     ...selected.map((r) => `${r.split}/${r.label}/${r.hash}`)].join('\n'));
   const manifest: DatasetManifest = {

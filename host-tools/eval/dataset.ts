@@ -83,7 +83,7 @@ type Crop = ModelManifest['input']['crop'];
 
 /**
  * The camera-frame crop a `sidewalk data export` already applied to its images (dataset.json
- * preprocessing.crop), or null for images that are whole frames.
+ * preprocessing.crop), or null for images that are whole frames (no crop, null, or a whole-frame crop).
  */
 export async function exportedCrop(dir: string): Promise<Crop | null> {
   return (await readDatasetJson(dir)).crop;
@@ -102,8 +102,13 @@ async function readDatasetJson(dir: string): Promise<{ hash: string | null; loca
   return {
     hash: typeof value.content_hash === 'string' && value.content_hash !== '' ? value.content_hash : null,
     location: typeof value.location === 'string' && value.location !== '' ? value.location : null,
-    crop: value.preprocessing?.crop ?? null,
+    crop: isCropped(value.preprocessing?.crop) ? value.preprocessing!.crop! : null,
   };
+}
+
+/** An export's crop of the whole frame (older exports wrote one) is no crop. */
+function isCropped(c: Crop | null | undefined): boolean {
+  return c !== null && c !== undefined && !(c.x === 0 && c.y === 0 && c.width === 1 && c.height === 1);
 }
 
 /** Same recipe as the trainer's dataset_hash fallback (relative path, NUL, file sha256, newline). */

@@ -88,6 +88,11 @@ async function manifestForExport(bundle: ModelBundle, dataDir: string): Promise<
     throw new SidewalkError('EVAL_DATASET_CROP', `${join(dataDir, 'dataset.json')}: images were cropped to ${JSON.stringify(crop)}, ` +
       `but ${join(bundle.dir, 'manifest.json')} crops camera frames to ${JSON.stringify(want)}; export the dataset with this model's manifest`);
   }
+  if (bundle.manifest.input.pre_resize !== undefined) {
+    // The pre-resize works on whole frames; images cropped beforehand cannot go through it.
+    throw new SidewalkError('EVAL_DATASET_CROP', `${join(dataDir, 'dataset.json')}: images were cropped at export, but ` +
+      `${join(bundle.dir, 'manifest.json')} resizes whole camera frames first (input.pre_resize); evaluate it on an export of whole frames`);
+  }
   return { ...bundle.manifest, input: { ...bundle.manifest.input, crop: FULL_FRAME } };
 }
 

@@ -6,13 +6,17 @@
  */
 import { dirname, resolve } from 'node:path';
 import { compileConfigSchema, readYamlFile, validateConfigObject } from '../../lib/config-file.js';
+import { SidewalkError } from '../../lib/errors.js';
+import { isWholeFrame, parseCrop } from '../data/export.js';
 import type { GateConfig } from '../registry/gates.js';
 
 export interface PipelineConfig {
   export: {
-    /** Whole camera frames are exported at this size; the trainer and the device crop and resize from it. */
+    /** Frames are exported at this size; the trainer and the device crop (train.crop) and resize from it. */
     width: number;
     height: number;
+    /** "x,y,width,height": crop applied at export instead of by the trainer (default whole frames). */
+    crop: string;
     includeFlagged: boolean;
     /** Seed for assigning new rides to train/val (the frozen test split never changes). */
     splitSeed: number;
@@ -56,6 +60,7 @@ export const PIPELINE_CONFIG_SCHEMA = {
       properties: {
         width: { type: 'integer', minimum: 16, maximum: 4096, default: 160 },
         height: { type: 'integer', minimum: 16, maximum: 4096, default: 120 },
+        crop: { type: 'string', pattern: '^\\s*[0-9.]+\\s*(,\\s*[0-9.]+\\s*){3}$', default: '0,0,1,1' },
         includeFlagged: { type: 'boolean', default: false },
         splitSeed: { type: 'integer', minimum: 0, default: 1 },
       },
@@ -105,7 +110,21 @@ const validate = compileConfigSchema<PipelineConfig>(PIPELINE_CONFIG_SCHEMA);
 
 /** Validates a parsed config (defaults filled in); PIPELINE_CONFIG_INVALID lists every violation. */
 export function validatePipelineConfig(raw: unknown, source = 'pipeline config'): PipelineConfig {
-  return validateConfigObject(validate, raw, source, 'PIPELINE_CONFIG_INVALID');
+  const config = validateConfigObject(validate, raw, source, 'PIPELINE_CONFIG_INVALID');
+  const problems: string[] = [];
+  const crops = (['export', 'train'] as const).map((step) => {
+    try {
+      return parseCrop(config[step].crop, `${step}.crop`);
+    } catch (err) {
+      problems.push((err as Error).message);
+      return null;
+    }
+  });
+  if (crops.every((c) => c !== null && !isWholeFrame(c))) {
+    problems.push('export.crop and train.crop are both set: a crop is applied once, at export or by the trainer (set the other to "0,0,1,1")');
+  }
+  if (problems.length > 0) throw new SidewalkError('PIPELINE_CONFIG_INVALID', `${source} is invalid:\n  ${problems.join('\n  ')}`, { details: { problems } });
+  return config;
 }
 
 /** Reads a YAML (or JSON) config file; package.key resolves against the file's folder. No file: defaults. */

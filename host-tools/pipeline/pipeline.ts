@@ -6,8 +6,10 @@
  *   locations/<L>/state.json                           input hash and outputs of each step's last success
  *   locations/<L>/{export,train,eval,artifact}/        the step outputs that later runs reuse
  *
- * The export holds WHOLE camera frames (export.width x export.height): the trainer, the evaluation and
- * the device all crop and resize from the full frame as the manifest says, so nothing is cropped twice.
+ * The export holds whole camera frames (export.width x export.height) unless export.crop is set: a crop is
+ * applied once, by the trainer (train.crop; the evaluation and the device then crop each full frame as
+ * the manifest says) or at export (export.crop; the trainer states it in the manifest); config.ts
+ * refuses both.
  * New rides are assigned to train/val first; the location's test split is frozen on the first run
  * and never changes after that, which is what makes reports of different models comparable.
  */
@@ -16,14 +18,13 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join, resolve } from 'node:path';
 import { errorMessage, SidewalkError } from '../../lib/errors.js';
 import { openDatabase, defaultDbPath, storeRootFor, type Db } from '../data/db.js';
-import { exportDataset, type DatasetManifest } from '../data/export.js';
+import { exportDataset, exportManifest, parseCrop, type DatasetManifest } from '../data/export.js';
 import { assignSplits } from '../data/splits.js';
 import { FrameStore } from '../data/store.js';
 import { runTrainer } from '../train/trainer.js';
 import { TRAIN_DIR } from '../train/venv.js';
 import { buildModelArtifact } from '../../build/artifact-model.js';
 import { publicKeyPemOf } from '../../build/keys.js';
-import { DEFAULT_GROUPS, DEFAULT_LABELS, type ModelManifest } from '../../runtime/inference/manifest-types.js';
 import { readEvalReport } from '../registry/eval-report.js';
 import { checkGates, formatGateResult, type GateResult } from '../registry/gates.js';
 import { codeRevision } from '../registry/lineage.js';
@@ -142,19 +143,12 @@ async function steps(rec: RunRecorder, registry: Registry, config: PipelineConfi
         inputs: () => {
           // New rides go to train/val; the first run freezes the location's test split.
           assignSplits(db, { location, seed: config.export.splitSeed, freezeTest: true });
-          return { location, frames: datasetFingerprint(db, location), width: config.export.width, height: config.export.height, include_flagged: config.export.includeFlagged };
+          const crop = parseCrop(config.export.crop, 'export.crop');
+          return { location, frames: datasetFingerprint(db, location), width: config.export.width, height: config.export.height, crop, include_flagged: config.export.includeFlagged };
         },
         stillValid: async (o) => JSON.parse(await readFile(join(exportDir, 'dataset.json'), 'utf8').catch(() => '{}')).content_hash === o.content_hash,
         run: async (ctx) => {
-          const manifest: ModelManifest = {
-            format: 'sidewalk-model/1', name: 'whole-frame', version: '0.0.0', location, labels: [...DEFAULT_LABELS],
-            groups: { sidewalk: [...DEFAULT_GROUPS.sidewalk], road: [...DEFAULT_GROUPS.road] },
-            input: {
-              width: config.export.width, height: config.export.height, dtype: 'uint8', color_order: 'rgb',
-              normalization: { scale: 1, offset: 0 }, crop: { x: 0, y: 0, width: 1, height: 1 }, resize: 'bilinear',
-            },
-            files: {},
-          };
+          const manifest = exportManifest({ width: config.export.width, height: config.export.height, crop: parseCrop(config.export.crop, 'export.crop'), location });
           const tmp = `${exportDir}.new`;
           await rm(tmp, { recursive: true, force: true });
           const m: DatasetManifest = await exportDataset(db, new FrameStore(storeRootFor(c.dbPath)), { location, outDir: tmp, manifest, includeFlagged: config.export.includeFlagged });

@@ -18,9 +18,12 @@ const log = createLogger('train:venv');
 
 export const TRAIN_DIR = resolve(REPO_ROOT, 'host-tools', 'train');
 export const REQUIREMENTS_PATH = join(TRAIN_DIR, 'requirements.txt');
+/** Test/evaluation extras (OpenCV as the reference of `resize: area`), installed on top by ensureEvalVenv. */
+export const EVAL_REQUIREMENTS_PATH = join(TRAIN_DIR, 'requirements-eval.txt');
 /** tensorflow-cpu 2.21 publishes no wheels for CPython 3.9. */
 export const MIN_PYTHON: readonly [number, number] = [3, 10];
 const HASH_FILE = '.sidewalk-requirements.sha256';
+const EVAL_HASH_FILE = '.sidewalk-eval-requirements.sha256';
 const LOCK_WAIT_MS = 30 * 60 * 1000;
 
 export interface TrainVenvOptions {
@@ -148,6 +151,30 @@ export async function ensureTrainVenv(options: TrainVenvOptions = {}): Promise<T
     await writeFile(join(dir, HASH_FILE), `${wanted}\n`);
     log.info(`training environment ready: ${dir}`);
     return { dir, python, created: true };
+  });
+}
+
+/**
+ * The trainer's venv plus requirements-eval.txt, installed once (and again when that file changes,
+ * tracked by its own hash file; re-creating the venv for requirements.txt removes it too).
+ */
+export async function ensureEvalVenv(options: TrainVenvOptions & { evalRequirementsPath?: string } = {}): Promise<TrainVenv> {
+  const venv = await ensureTrainVenv(options);
+  const path = options.evalRequirementsPath ?? EVAL_REQUIREMENTS_PATH;
+  const requirements = await readFile(path, 'utf8').catch((err: unknown) => {
+    throw new SidewalkError('TRAIN_REQUIREMENTS_MISSING', `cannot read ${path}: ${(err as Error).message}`);
+  });
+  const wanted = createHash('sha256').update(requirements).digest('hex');
+  const current = async (): Promise<boolean> => (await readFile(join(venv.dir, EVAL_HASH_FILE), 'utf8').catch(() => '')).trim() === wanted;
+  if (await current()) return venv;
+  return withLock(venv.dir, async () => {
+    if (!(await current())) {
+      log.info(`installing ${path} into ${venv.dir}`);
+      await step(venv.python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '-r', path],
+        'TRAIN_PIP_FAILED', `pip install -r ${path}`);
+      await writeFile(join(venv.dir, EVAL_HASH_FILE), `${wanted}\n`);
+    }
+    return venv;
   });
 }
 

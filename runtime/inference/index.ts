@@ -11,5 +11,6 @@ export {
   readTfliteModelInfo, assertRuntimeSupports, compareVersions, BUNDLED_TFLITE_RUNTIME_VERSION,
   type TfliteModelInfo, type TfliteOperatorCode, type TfliteTensorInfo,
 } from './tflite-version.js';
-export type { ModelManifest, ModelInputDtype } from './manifest-types.js';
+export type { ModelManifest, ModelInputDtype, ModelResize } from './manifest-types.js';
 export { DEFAULT_LABELS, DEFAULT_GROUPS } from './manifest-types.js';
+export { LEGACY_INPUT, legacyManifest } from './legacy.js';

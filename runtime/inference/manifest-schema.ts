@@ -66,7 +66,13 @@ export const MANIFEST_SCHEMA: SchemaObject = {
           additionalProperties: false,
           properties: { x: fraction, y: fraction, width: { ...fraction, exclusiveMinimum: 0 }, height: { ...fraction, exclusiveMinimum: 0 } },
         },
-        resize: { const: 'bilinear' },
+        pre_resize: {
+          type: 'object',
+          required: ['width', 'height'],
+          additionalProperties: false,
+          properties: { width: { type: 'integer', minimum: 1, maximum: 8192 }, height: { type: 'integer', minimum: 1, maximum: 8192 } },
+        },
+        resize: { enum: ['bilinear', 'area'] },
       },
     },
     output: {

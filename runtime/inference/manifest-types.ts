@@ -4,6 +4,7 @@
  * exact field names below (snake_case, shared with the Python trainer).
  */
 export type ModelInputDtype = 'float32' | 'uint8' | 'int8';
+export type ModelResize = 'bilinear' | 'area';
 
 export interface ModelManifest {
   /** Always "sidewalk-model/1" for this layout. */
@@ -26,9 +27,18 @@ export interface ModelManifest {
     normalization: { scale: number; offset: number };
     /** For uint8/int8 inputs: q = round(real / scale) + zero_point, clamped to the dtype's range. */
     quantization?: { scale: number; zero_point: number };
-    /** Region of the camera frame fed to the model, as fractions of the frame (0..1). */
+    /**
+     * Optional first step: the whole frame resized to exactly this size (8-bit, with `resize`'s method)
+     * before the crop, as the legacy Pi resized every camera frame to 640x480 first.
+     */
+    pre_resize?: { width: number; height: number };
+    /** Region of the camera frame (or of the pre-resized frame) fed to the model, as fractions (0..1). */
     crop: { x: number; y: number; width: number; height: number };
-    resize: 'bilinear';
+    /**
+     * bilinear: antialiased triangle filter (preprocess.ts). area: OpenCV's INTER_AREA on 8-bit images,
+     * every stage rounded to 8 bits as cv2.resize does (what the legacy models were trained and served with).
+     */
+    resize: ModelResize;
   };
   /** Output tensor: probabilities (softmax) in `labels` order; quantised outputs are dequantised with this. */
   output?: { quantization?: { scale: number; zero_point: number } };

@@ -13,6 +13,8 @@
  * per-frame path allocates nothing. A yuv420 crop already at model size (the camera's usual case)
  * skips the float planes: luma bytes and 2x-interpolated chroma go straight into the conversion
  * loop (same values, about 3x faster).
+ * `resize: "area"` (OpenCV's INTER_AREA) and `pre_resize` (the whole frame resized before the crop)
+ * take the 8-bit staged path of preprocess-staged.ts instead: the legacy Pi's preprocessing.
  */
 import { SidewalkError } from '../../lib/errors.js';
 import type { FrameFormat } from '../types.js';
@@ -20,6 +22,7 @@ import { InferenceErrorCode } from './errors.js';
 import type { ModelManifest } from './manifest-types.js';
 import { isIdentity, makeAxis, makePass, runPass, type PlanePass } from './resample.js';
 import { clamp255, clampRound, isDoubling, runDirectFloat, runDirectQuantised, twoTaps, type DirectYuv } from './preprocess-direct.js';
+import { cropRect, StagedPreprocess } from './preprocess-staged.js';
 
 export type ModelInputSpec = ModelManifest['input'];
 export type ModelInputArray = Float32Array | Int8Array | Uint8Array;
@@ -41,13 +44,15 @@ export function allocateInput(spec: ModelInputSpec): ModelInputArray {
 export class Preprocessor {
   readonly geometry: Readonly<FrameGeometry>;
   readonly output: ModelInputArray;
-  /** Integer crop rectangle in frame pixels. */
+  /** Integer crop rectangle in frame pixels (in the pre-resized frame's pixels when the manifest has pre_resize). */
   readonly crop: { x: number; y: number; width: number; height: number };
   readonly #spec: ModelInputSpec;
   readonly #passes: PlanePass[];
   readonly #bytesNeeded: number;
   /** Set for yuv420 crops at model size (the camera's usual case); #passes is then empty. */
   readonly #direct: DirectYuv | undefined;
+  /** Set for `resize: area` or `pre_resize` (8-bit stages, preprocess-staged.ts); #passes is then empty. */
+  readonly #staged: StagedPreprocess | undefined;
 
   constructor(spec: ModelInputSpec, geometry: FrameGeometry) {
     const { width, height, stride, format } = geometry;
@@ -61,11 +66,17 @@ export class Preprocessor {
     this.geometry = { ...geometry };
     this.#spec = spec;
     this.output = allocateInput(spec);
-    const x0 = Math.min(width - 1, Math.round(spec.crop.x * width));
-    const y0 = Math.min(height - 1, Math.round(spec.crop.y * height));
-    const x1 = Math.max(x0 + 1, Math.min(width, Math.round((spec.crop.x + spec.crop.width) * width)));
-    const y1 = Math.max(y0 + 1, Math.min(height, Math.round((spec.crop.y + spec.crop.height) * height)));
-    this.crop = { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+    if (spec.resize === 'area' || spec.pre_resize !== undefined) {
+      this.#staged = new StagedPreprocess(spec, geometry);
+      this.#passes = [];
+      this.#bytesNeeded = format === 'rgb24' ? (height - 1) * stride + width * 3 : stride * height + 2 * (stride / 2) * (height / 2);
+      this.crop = this.#staged.crop;
+      return;
+    }
+    this.crop = cropRect(spec.crop, width, height);
+    const { x: x0, y: y0 } = this.crop;
+    const x1 = x0 + this.crop.width;
+    const y1 = y0 + this.crop.height;
     const { width: outW, height: outH } = spec;
     if (format === 'rgb24') {
       this.#passes = [makePass(x0, x1 - x0, y0, y1 - y0, outW, outH, 3)];
@@ -114,6 +125,10 @@ export class Preprocessor {
     if (out.length !== this.output.length) throw new SidewalkError(InferenceErrorCode.MODEL_FRAME_INVALID, `output has ${out.length} values, expected ${this.output.length}`);
     const { width: outW, height: outH } = this.#spec;
     const passes = this.#passes;
+    if (this.#staged !== undefined) {
+      this.#finish(out, this.#staged.run(data), false);
+      return out;
+    }
     if (this.#direct !== undefined) {
       const chromaStride = stride / 2;
       const uBase = stride * height;
@@ -131,20 +146,19 @@ export class Preprocessor {
       runPass(passes[1]!, data, stride * height, chromaStride, outW, outH);
       runPass(passes[2]!, data, stride * height + chromaStride * (height / 2), chromaStride, outW, outH);
     }
-    this.#finish(out);
+    this.#finish(out, passes[0]!.out, format === 'yuv420');
     return out;
   }
 
-  /** Colour conversion, colour order, normalisation and quantisation into `out`. */
-  #finish(out: ModelInputArray): void {
+  /** Colour conversion (from Y, U, V planes when `yuv`), colour order, normalisation and quantisation into `out`. */
+  #finish(out: ModelInputArray, p0: Float32Array, yuv: boolean): void {
     const spec = this.#spec;
     const n = spec.width * spec.height;
     const { scale, offset } = spec.normalization;
     const bgr = spec.color_order === 'bgr';
     const rIndex = bgr ? 2 : 0;
     const bIndex = bgr ? 0 : 2;
-    const p0 = this.#passes[0]!.out;
-    if (this.geometry.format === 'yuv420' && spec.dtype === 'float32') {
+    if (yuv && spec.dtype === 'float32') {
       // The hot case (camera frames, float model) in one branch-free loop.
       const pu = this.#passes[1]!.out;
       const pv = this.#passes[2]!.out;
@@ -162,7 +176,6 @@ export class Preprocessor {
     const qScale = quantised ? 1 / spec.quantization!.scale : 1;
     const qZero = quantised ? spec.quantization!.zero_point : 0;
     const [qMin, qMax] = spec.dtype === 'int8' ? [-128, 127] : [0, 255];
-    const yuv = this.geometry.format === 'yuv420';
     const pu = yuv ? this.#passes[1]!.out : p0;
     const pv = yuv ? this.#passes[2]!.out : p0;
     for (let i = 0; i < n; i++) {

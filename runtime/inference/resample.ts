@@ -75,8 +75,11 @@ export function isIdentity(a: Axis, outSize: number): boolean {
 }
 
 export function makePass(x0: number, w: number, y0: number, h: number, outW: number, outH: number, channels: number): PlanePass {
-  const x = makeAxis(x0, w, outW);
-  const y = makeAxis(y0, h, outH);
+  return passOf(makeAxis(x0, w, outW), makeAxis(y0, h, outH), outW, outH, channels);
+}
+
+/** A pass over ready-made axes (resample-area.ts builds OpenCV's). */
+export function passOf(x: Axis, y: Axis, outW: number, outH: number, channels: number): PlanePass {
   const rows = new Float32Array((y.end - y.first) * outW * channels);
   const verticalIdentity = isIdentity(y, outH);
   return { x, y, channels, rows, out: verticalIdentity ? rows : new Float32Array(outW * outH * channels), verticalIdentity };

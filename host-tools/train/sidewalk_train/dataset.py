@@ -7,7 +7,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from . import LABELS
+from . import LABELS, preprocess
 from .augment import augment
 from .progress import TrainError
 
@@ -77,16 +77,17 @@ def _read_meta(data_dir):
 
 
 def exported_crop(data_dir):
-    """The camera-frame crop a `sidewalk data export` already applied (dataset.json preprocessing.crop), or None."""
+    """The camera-frame crop a `sidewalk data export` already applied (dataset.json preprocessing.crop),
+    or None when it applied none (no field, null, or the whole frame: an identity crop is no crop)."""
     meta_path, meta = _read_meta(data_dir)
-    crop = (meta or {}).get("preprocessing", {}).get("crop") if meta else None
+    crop = (meta.get("preprocessing") or {}).get("crop") if meta else None
     if crop is None:
         return None
     try:
         values = tuple(float(crop[k]) for k in ("x", "y", "width", "height"))
     except (KeyError, TypeError, ValueError):
         raise TrainError("TRAIN_DATASET_JSON", f"{meta_path}: preprocessing.crop needs numeric x, y, width, height")
-    return values
+    return None if values == preprocess.WHOLE_FRAME else values
 
 
 def dataset_hash(data_dir, splits):

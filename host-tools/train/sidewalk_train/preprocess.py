@@ -11,6 +11,8 @@ import tensorflow as tf
 
 from .progress import TrainError
 
+WHOLE_FRAME = (0.0, 0.0, 1.0, 1.0)
+
 
 @dataclass(frozen=True)
 class Preprocess:
@@ -20,7 +22,7 @@ class Preprocess:
     # MobileNetV2's own range [-1, 1]; the tiny CNN uses the same so both archs share one device path.
     scale: float = 1.0 / 127.5
     offset: float = -1.0
-    crop: tuple = (0.0, 0.0, 1.0, 1.0)  # x, y, width, height as fractions of the frame
+    crop: tuple = WHOLE_FRAME  # x, y, width, height as fractions of the frame
     # The crop of the CAMERA frame the manifest states, when the training images were already cropped
     # to it (a `sidewalk data export`); None = `crop` itself (images are whole camera frames).
     frame_crop: tuple = None
@@ -81,14 +83,16 @@ def parse_crop(text):
     return values
 
 
-def for_training(input_size, color_order="rgb", crop=(0.0, 0.0, 1.0, 1.0), exported_crop=None):
-    """`exported_crop`: the crop a dataset export already applied to its images (dataset.json's
-    preprocessing.crop). Those images are not cropped again, and the manifest states that crop, so
-    the device crops its camera frames exactly as the training images were cropped."""
+def for_training(input_size, color_order="rgb", crop=WHOLE_FRAME, exported_crop=None):
+    """A crop is applied once: by the export or here. `exported_crop`: the crop a dataset export
+    already applied to its images (dataset.json's preprocessing.crop; None when it applied none).
+    Those images are not cropped again, and the manifest states that crop, so the device crops its
+    camera frames exactly as the training images were cropped. Otherwise `crop` is applied here and
+    the manifest states it. Both at once is refused (TRAIN_CROP_TWICE)."""
     if color_order not in ("rgb", "bgr"):
         raise TrainError("TRAIN_BAD_COLOR_ORDER", f"--color-order {color_order!r}: expected rgb or bgr")
     if exported_crop is not None:
-        if tuple(crop) != (0.0, 0.0, 1.0, 1.0):
+        if tuple(crop) != WHOLE_FRAME:
             raise TrainError("TRAIN_CROP_TWICE", f"--crop {','.join(map(str, crop))}: the dataset export is already cropped "
                              f"({','.join(map(str, exported_crop))}, dataset.json preprocessing.crop); do not crop again")
         return Preprocess(width=input_size, height=input_size, color_order=color_order, frame_crop=tuple(exported_crop))

@@ -56,3 +56,17 @@ test('pre-cropped export images are not cropped again', async () => {
   assert.deepEqual(r.confusion.matrix, whole.confusion.matrix);
   assert.ok(r.accuracy > 0.9);
 });
+
+test('an export that states a whole-frame crop is whole frames: a cropping model crops them as the device does', async () => {
+  const cropped = join(root, 'lower-half-2');
+  await cp(DEMO_MODEL, cropped, { recursive: true });
+  const manifest = JSON.parse(await readFile(join(cropped, 'manifest.json'), 'utf8')) as ModelManifest;
+  manifest.input.crop = LOWER_HALF;
+  await writeFile(join(cropped, 'manifest.json'), JSON.stringify(manifest));
+  await setExportCrop(null);
+  const wholeFrames = await evaluateBundle({ model: cropped, data });
+  await setExportCrop({ x: 0, y: 0, width: 1, height: 1 });
+  const identity = await evaluateBundle({ model: cropped, data });
+  // Before, any stated crop other than the model's was refused (EVAL_DATASET_CROP).
+  assert.deepEqual(identity.confusion.matrix, wholeFrames.confusion.matrix);
+});

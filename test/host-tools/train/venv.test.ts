@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSidewalkError } from '../../../lib/errors.js';
-import { REQUIREMENTS_PATH, defaultVenvDir, ensureTrainVenv, parsePythonVersion } from '../../../host-tools/train/venv.js';
+import { EVAL_REQUIREMENTS_PATH, REQUIREMENTS_PATH, defaultVenvDir, ensureEvalVenv, ensureTrainVenv, parsePythonVersion } from '../../../host-tools/train/venv.js';
 
 describe('trainer venv', () => {
   let root: string;
@@ -53,6 +53,35 @@ describe('trainer venv', () => {
     const third = await ensureTrainVenv({ venvDir: dir, requirementsPath: requirements });
     assert.equal(third.created, true);
     await assert.rejects(stat(marker), /ENOENT/);
+  });
+
+  test('the evaluation extras are pinned, installed on top once, again when their file changes, and never re-create the venv', async () => {
+    const pins = (await readFile(EVAL_REQUIREMENTS_PATH, 'utf8')).split('\n').filter((l) => l.trim() && !l.startsWith('#'));
+    assert.deepEqual(pins.map((l) => l.split('==')[0]), ['opencv-python-headless']);
+    assert.ok(pins.every((l) => /^[A-Za-z0-9_.-]+==[^\s]+$/.test(l.trim())), pins.join());
+
+    const requirements = join(root, 'req-eval-base.txt');
+    const extras = join(root, 'req-eval-extras.txt');
+    const dir = join(root, 'venv-eval');
+    await writeFile(requirements, '# base\n');
+    await writeFile(extras, '# extras, nothing to install\n');
+    const first = await ensureEvalVenv({ venvDir: dir, requirementsPath: requirements, evalRequirementsPath: extras });
+    assert.equal(first.created, true);
+    const hashFile = join(dir, '.sidewalk-eval-requirements.sha256');
+    const installed = await stat(hashFile);
+    const again = await ensureEvalVenv({ venvDir: dir, requirementsPath: requirements, evalRequirementsPath: extras });
+    assert.equal(again.created, false);
+    assert.equal((await stat(hashFile)).mtimeMs, installed.mtimeMs, 'not installed twice');
+    const marker = join(dir, 'marker');
+    await writeFile(marker, 'x');
+    const before = await readFile(hashFile, 'utf8');
+    await writeFile(extras, '# extras changed, still nothing to install\n');
+    const changed = await ensureEvalVenv({ venvDir: dir, requirementsPath: requirements, evalRequirementsPath: extras });
+    assert.equal(changed.created, false, 'the venv itself is kept');
+    await stat(marker);
+    assert.notEqual(await readFile(hashFile, 'utf8'), before, 'installed again for the changed file');
+    await assert.rejects(ensureEvalVenv({ venvDir: dir, requirementsPath: requirements, evalRequirementsPath: join(root, 'missing.txt') }),
+      (err: unknown) => isSidewalkError(err, 'TRAIN_REQUIREMENTS_MISSING') && err.message.includes('missing.txt'));
   });
 
   test('a missing interpreter is reported with what to install', async () => {

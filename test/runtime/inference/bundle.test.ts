@@ -122,6 +122,25 @@ describe('loadModelBundle', () => {
     assert.ok((err.details.problems as string[]).length >= 6);
   });
 
+  test('resize is bilinear or area, and pre_resize a whole-pixel size; the legacy input loads', async () => {
+    const dir = await copyBundle('float');
+    await editManifest(dir, (m) => {
+      m.input.resize = 'nearest';
+      m.input.pre_resize = { width: 0, height: 480, method: 'area' };
+    });
+    await rejectsWith(dir, 'MODEL_MANIFEST_INVALID',
+      /manifest\.json: input\.resize: must be equal to one of the allowed values \(bilinear, area\)/,
+      /manifest\.json: input\.pre_resize\.width: must be >= 1/,
+      /manifest\.json: input\.pre_resize: must NOT have additional properties 'method'/);
+    const legacy = await copyBundle('float');
+    await editManifest(legacy, (m) => {
+      m.input = { ...m.input, pre_resize: { width: 640, height: 480 }, crop: { x: 0.125, y: 0, width: 0.75, height: 1 }, resize: 'area', color_order: 'bgr' };
+    });
+    const b = await loadModelBundle(legacy);
+    assert.deepEqual(b.manifest.input.pre_resize, { width: 640, height: 480 });
+    assert.equal(b.manifest.input.resize, 'area');
+  });
+
   test('labels/groups and crop consistency problems are reported together', async () => {
     const dir = await copyBundle('float');
     await editManifest(dir, (m) => {
