@@ -37,6 +37,8 @@ export interface AgentOptions {
 }
 
 interface AgentState {
+  /** Last connection counter used with this boot id (a restarted agent must not reuse a will's pair). */
+  session: { boot_id: string; n: number };
   generations: { location: number; device: number };
   /** Finished actions by key (rollout + what), so a failed install is not retried for the same rollout. */
   done: Record<string, RolloutReport['outcome']>;
@@ -65,12 +67,15 @@ export class DeviceAgent {
     this.#now = options.now ?? Date.now;
     this.cohort = cohortOf(options.device);
     this.#state = this.#load();
+    if (this.#state.session.boot_id === options.bootId) this.#session = this.#state.session.n;
     this.#link = new FleetLink(
       {
         ...options.link,
         clientId: options.device,
         will: () => {
           this.#session++;
+          this.#state.session = { boot_id: options.bootId, n: this.#session };
+          this.#save();
           return { topic: topics.status(options.device), payload: Buffer.from(JSON.stringify(this.#status('offline'))) };
         },
       },
@@ -336,7 +341,7 @@ export class DeviceAgent {
   }
 
   #load(): AgentState {
-    const empty: AgentState = { generations: { location: 0, device: 0 }, done: {}, rollout: null };
+    const empty: AgentState = { session: { boot_id: '', n: 0 }, generations: { location: 0, device: 0 }, done: {}, rollout: null };
     try {
       const s = JSON.parse(readFileSync(this.#o.stateFile, 'utf8')) as AgentState;
       return { ...empty, ...s };

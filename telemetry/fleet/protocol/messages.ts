@@ -115,6 +115,7 @@ export interface PayloadTypes {
   response: CommandResponse;
   'desired-location': DesiredState;
   'desired-device': DesiredState;
+  sync: { nonce: string };
 }
 
 const nonEmpty = { type: 'string', minLength: 1, maxLength: 200 } as const;
@@ -268,4 +269,5 @@ export const SCHEMAS: Record<TopicKind, SchemaObject> = {
   },
   'desired-location': desired,
   'desired-device': desired,
+  sync: { type: 'object', additionalProperties: false, required: ['nonce'], properties: { nonce: nonEmpty } },
 };

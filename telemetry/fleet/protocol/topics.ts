@@ -8,6 +8,7 @@
  *   fleet/v1/device/<id>/cmd/<name>/response            device -> fleet tool, echoing the request id
  *   fleet/v1/desired/location/<location>      retained  fleet tool: the location's rollout (cohort percent)
  *   fleet/v1/desired/device/<id>              retained  fleet tool: a per-device override
+ *   fleet/v1/sync/<client>                              fleet tool -> itself: marks the end of the retained backlog
  *
  * Device topics sit under `device/` so no device id can collide with the desired-state tree, and the
  * broker's ACL (acl.ts) can give each certificate identity exactly its own subtree.
@@ -20,7 +21,7 @@ export const LOCATION_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$';
 export const COMMAND_NAMES = ['report', 'rollback'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
-export type TopicKind = 'status' | 'reported' | 'events' | 'cmd' | 'response' | 'desired-location' | 'desired-device';
+export type TopicKind = 'status' | 'reported' | 'events' | 'cmd' | 'response' | 'desired-location' | 'desired-device' | 'sync';
 
 export const topics = {
   status: (device: string) => `${TOPIC_ROOT}/device/${device}/status`,
@@ -30,6 +31,7 @@ export const topics = {
   response: (device: string, name: string) => `${TOPIC_ROOT}/device/${device}/cmd/${name}/response`,
   desiredLocation: (location: string) => `${TOPIC_ROOT}/desired/location/${location}`,
   desiredDevice: (device: string) => `${TOPIC_ROOT}/desired/device/${device}`,
+  sync: (client: string) => `${TOPIC_ROOT}/sync/${client}`,
   /** Subscriptions of the fleet tool. */
   allStatus: `${TOPIC_ROOT}/device/+/status`,
   allReported: `${TOPIC_ROOT}/device/+/reported`,
@@ -43,6 +45,7 @@ export interface ParsedTopic {
   device?: string;
   location?: string;
   command?: string;
+  client?: string;
 }
 
 const deviceRe = new RegExp(DEVICE_ID_PATTERN);
@@ -54,6 +57,7 @@ export function parseTopic(topic: string): ParsedTopic | null {
   if (parts[0] !== 'fleet' || parts[1] !== 'v1') return null;
   const [, , area, id, leaf, name, tail, ...rest] = parts;
   if (rest.length > 0) return null;
+  if (area === 'sync' && id !== undefined && leaf === undefined && /^[A-Za-z0-9._-]{1,100}$/.test(id)) return { kind: 'sync', client: id };
   if (area === 'desired') {
     if (name !== undefined || leaf === undefined) return null;
     if (id === 'location' && locationRe.test(leaf)) return { kind: 'desired-location', location: leaf };
