@@ -21,6 +21,12 @@ type WithoutGeneration<T> = T extends unknown ? Omit<T, 'generation'> : never;
 export interface ControllerOptions {
   broker: TlsFiles & { client_id: string };
   dbPath: string;
+  /**
+   * A persistent broker session under the configured client id (for the long-running `watch`): events
+   * published while the tool is away are queued for it. One-shot commands use a throwaway session and
+   * rely on retained state.
+   */
+  persistent?: boolean;
   now?(): number;
 }
 
@@ -37,13 +43,18 @@ export class FleetController {
   /** Events received again (same device + seq) and dropped. */
   duplicateEvents = 0;
   #now: () => number;
+  #clientId: string;
   #syncWaiters = new Map<string, () => void>();
   #responses = new Map<string, (r: CommandResponse) => void>();
 
   private constructor(o: ControllerOptions) {
     this.#now = o.now ?? Date.now;
     this.store = new FleetStore(o.dbPath);
-    this.link = new FleetLink({ ...o.broker, clientId: o.broker.client_id, reconnectMs: 1000 }, { onMessage: (m) => this.#ingest(m) });
+    this.#clientId = o.persistent ? o.broker.client_id : `${o.broker.client_id}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.link = new FleetLink(
+      { ...o.broker, clientId: this.#clientId, reconnectMs: 1000, ...(o.persistent ? { sessionExpiryS: 7 * 24 * 3600 } : {}) },
+      { onMessage: (m) => this.#ingest(m) },
+    );
   }
 
   /** Connects, subscribes to every device's status, reported state, events and responses, and reads the retained backlog. */
@@ -52,9 +63,9 @@ export class FleetController {
     try {
       c.link.start();
       await c.link.waitConnected();
-      const ok = await c.link.subscribe([topics.allStatus, topics.allReported, topics.allEvents, topics.allResponses, topics.sync(o.broker.client_id)]);
+      const ok = await c.link.subscribe([topics.allStatus, topics.allReported, topics.allEvents, topics.allResponses, topics.sync(c.#clientId)]);
       if (!ok) throw new SidewalkError('FLEET_SUBSCRIBE_REFUSED', `${o.broker.url}: the broker refused the fleet tool's subscriptions (is ${o.broker.client_id} the fleet tool's certificate?)`);
-      await c.sync(o.broker.client_id);
+      await c.sync();
     } catch (err) {
       await c.close();
       throw err;
@@ -71,7 +82,7 @@ export class FleetController {
    * Waits until everything the broker queued for us before now (the retained backlog) has arrived:
    * a marker published to our own sync topic comes after it on the same connection.
    */
-  async sync(clientId: string, timeoutMs = 15_000): Promise<void> {
+  async sync(timeoutMs = 15_000): Promise<void> {
     const nonce = randomBytes(8).toString('hex');
     const arrived = new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new SidewalkError('FLEET_BROKER_TIMEOUT', `no sync marker back from the broker within ${timeoutMs} ms`)), timeoutMs);
@@ -80,7 +91,7 @@ export class FleetController {
         resolve();
       });
     });
-    if (!(await this.link.publish('sync', topics.sync(clientId), { nonce }))) {
+    if (!(await this.link.publish('sync', topics.sync(this.#clientId), { nonce }))) {
       this.#syncWaiters.delete(nonce);
       throw new SidewalkError('FLEET_PUBLISH_FAILED', 'could not publish the sync marker to the broker');
     }

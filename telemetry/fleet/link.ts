@@ -28,6 +28,11 @@ export interface LinkOptions extends TlsFiles {
   connectTimeoutMs?: number;
   /** How long a QoS 1 publish may wait for its PUBACK before it counts as not delivered. */
   publishTimeoutMs?: number;
+  /**
+   * Keep the session (subscriptions, queued QoS 1 messages) this long while disconnected: the fleet
+   * tool's watcher uses it so device events sent while it is away wait for it at the broker.
+   */
+  sessionExpiryS?: number;
   /** The last will, rebuilt before every (re)connect so it can carry the session counter. */
   will?: () => { topic: string; payload: Buffer };
 }
@@ -61,7 +66,8 @@ export class FleetLink {
     const mqttOptions: IClientOptions = {
       protocolVersion: 5,
       clientId: options.clientId,
-      clean: true,
+      clean: !options.sessionExpiryS,
+      ...(options.sessionExpiryS ? { properties: { sessionExpiryInterval: options.sessionExpiryS } } : {}),
       ca: readPem(options.ca, 'CA certificate'),
       cert: readPem(options.cert, 'client certificate'),
       key: readPem(options.key, 'client key'),

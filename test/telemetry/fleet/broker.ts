@@ -5,7 +5,7 @@
  * and the fleet ACL (telemetry/fleet/acl.ts). Not a test file.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,7 +104,7 @@ export async function startBroker(devices: { id: string; location: string }[], o
     `acl_file ${aclFile}`,
     'allow_anonymous false',
     `persistence ${options.persistence ? 'true' : 'false'}`,
-    `persistence_location ${dir}/`,
+    `persistence_location ${dir}/db/`,
     'autosave_interval 1',
     'log_dest stderr',
     'log_type error',
@@ -112,6 +112,9 @@ export async function startBroker(devices: { id: string; location: string }[], o
     'log_type notice',
     'max_queued_messages 10000',
   ].join('\n');
+  // Started as root, mosquitto drops to its own user: the persistence folder must be writable by it.
+  await mkdir(join(dir, 'db'));
+  await chmod(join(dir, 'db'), 0o777);
   const confFile = join(dir, 'mosquitto.conf');
   await writeFile(confFile, `${conf}\n`);
   let child: ChildProcess | null = null;

@@ -51,7 +51,7 @@ before(async () => {
   host = await artifactHost(join(root, 'www'));
   artifacts = await modelArtifacts(root);
   template = SimDevice.template();
-  ctl = await FleetController.open({ broker: { ...(await broker.tls(FLEET_TOOL_USER)), client_id: 'fleet-tool' }, dbPath: join(root, 'registry', 'fleet.db'), now: () => clock });
+  ctl = await FleetController.open({ broker: { ...(await broker.tls(FLEET_TOOL_USER)), client_id: 'fleet-tool' }, persistent: true, dbPath: join(root, 'registry', 'fleet.db'), now: () => clock });
   await Promise.all(devices.filter((d) => d.location !== 'boulder').map(async (d) => sims.set(d.id, await simAgent(broker, join(root, 'devices'), d.id, d.location))));
   for (const id of BOULDER) reals.push(await realAgent(broker, template, id, 'boulder', artifacts.publicKeyPem));
   await waitFor('every device reported', () => ctl.store.devices().filter((d) => d.online && d.reported).length === devices.length);
