@@ -19,6 +19,7 @@ export const CLI_AREAS: readonly CliArea[] = [
   { commands: ['eval'], load: async () => (await import('../host-tools/eval/cli.js')).registerEvalCommands },
   { commands: ['models'], load: async () => (await import('../host-tools/registry/cli.js')).registerRegistryCommands },
   { commands: ['pipeline'], load: async () => (await import('../host-tools/pipeline/cli.js')).registerPipelineCommands },
+  { commands: ['fleet'], load: async () => (await import('../host-tools/fleet/cli.js')).registerFleetCommands },
 ];
 
 /** The areas to load for these arguments (argv without node and the script). */
