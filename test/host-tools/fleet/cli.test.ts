@@ -66,7 +66,12 @@ describe('sidewalk fleet', () => {
     const id = /^(\S+): model 1\.2\.0 to 50% of LA \(http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{64}\/model-1\.2\.0-signed\.mender\)$/m.exec(out)?.[1];
     assert.ok(id, out);
     const cohort = agents.filter((a) => a.agent.cohort < 50);
-    await waitFor('the first step finished', async () => (await statusOf(id)).counts.succeeded === cohort.length, 60_000);
+    // Wait on the devices in this process (polling the CLI costs a process per look), then ask the CLI.
+    const settled = async (list: SimAgent[]) => {
+      await waitFor('devices committed', () => list.every((a) => a.agent.rollout?.rollout_id === id && a.agent.rollout.outcome === 'succeeded'), 60_000);
+      await Promise.all(list.map((a) => a.agent.idle()));
+    };
+    await settled(cohort);
     assert.match(await sidewalk('fleet', 'status'), /step 1 \(50%\): targeted \d+, succeeded \d+, failed 0, rejected 0, in progress 0, timed out 0, pending 0\n {2}next: advance/);
     assert.equal(await sidewalk('fleet', 'pause', id), `${id}: paused\n`);
     assert.equal((await statusOf(id)).state, 'paused');
@@ -74,7 +79,8 @@ describe('sidewalk fleet', () => {
     assert.equal(await sidewalk('fleet', 'resume', id), `${id}: active\n`);
     assert.equal(await sidewalk('fleet', 'advance', id), `${id}: active\n`);
     assert.deepEqual(await statusOf(id).then((s) => [s.step, s.percent]), [2, 100]);
-    await waitFor('every device committed', async () => (await statusOf(id)).counts.succeeded === DEVICES.length, 60_000);
+    await settled(agents);
+    assert.equal((await statusOf(id)).counts.succeeded, DEVICES.length);
     assert.equal(await sidewalk('fleet', 'abort', id, '--reason', 'operator test'), `${id}: aborted\n`);
     const s = await statusOf(id);
     assert.deepEqual([s.state, s.reason], ['aborted', 'operator test']);
