@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { readYamlFile, compileConfigSchema, validateConfigObject } from '../../lib/config-file.js';
 import { SidewalkError } from '../../lib/errors.js';
+import { mosquittoAcl } from '../../telemetry/fleet/acl.js';
 import { FleetController, type RolloutStatus } from './controller.js';
 import { DEFAULT_FLEET_CONFIG, fleetDbPath, loadFleetConfig, type FleetConfig } from './config.js';
 import { countStep } from './policy.js';
@@ -24,6 +25,11 @@ async function withController<T>(o: Common, fn: (c: FleetController, config: Fle
     await c.close();
   }
 }
+
+const inventorySchema = compileConfigSchema<{ id: string; location: string }[]>({
+  type: 'array',
+  items: { type: 'object', additionalProperties: false, required: ['id', 'location'], properties: { id: { type: 'string' }, location: { type: 'string' } } },
+});
 
 const planFileSchema = compileConfigSchema<Partial<RolloutPlan>>({
   type: 'object',
@@ -160,6 +166,15 @@ export function registerFleetCommands(program: Command): void {
     'why (kept with the rollout)',
   );
   rolloutCommand(fleet, 'rollback', 'Send every device of a (completed) rollout back to its previous version.', (c, id) => c.rollback(id));
+
+  fleet
+    .command('acl')
+    .description('Print the Mosquitto ACL for an inventory (YAML list of {id, location}): each device writes only its own topics and reads its own and its location\'s desired state.')
+    .argument('<inventory>', 'YAML file: [{id: sc-0042, location: LA}, ...]')
+    .action((file: string) => {
+      const list = validateConfigObject(inventorySchema, readYamlFile(file, 'FLEET_INVENTORY'), file, 'FLEET_INVENTORY_INVALID');
+      process.stdout.write(mosquittoAcl(list));
+    });
 
   fleet
     .command('watch')

@@ -78,7 +78,7 @@ export interface ReportedState {
 
 export type EventStep =
   | 'desired' | 'download' | 'downloaded' | 'install' | 'reboot' | 'committed' | 'in_sync'
-  | 'failed' | 'rejected' | 'rollback' | 'rolled_back' | 'waiting';
+  | 'failed' | 'rejected' | 'rollback' | 'rolled_back';
 
 export interface OtaEvent {
   /** Per-device, persistent across restarts: the fleet tool drops a seq it has already stored. */
@@ -243,7 +243,7 @@ export const SCHEMAS: Record<TopicKind, SchemaObject> = {
       type: { const: 'ota' },
       rollout_id: rolloutId,
       generation: count,
-      step: { enum: ['desired', 'download', 'downloaded', 'install', 'reboot', 'committed', 'in_sync', 'failed', 'rejected', 'rollback', 'rolled_back', 'waiting'] },
+      step: { enum: ['desired', 'download', 'downloaded', 'install', 'reboot', 'committed', 'in_sync', 'failed', 'rejected', 'rollback', 'rolled_back'] },
       done_bytes: count,
       total_bytes: { type: ['integer', 'null'], minimum: 0 },
       code: { type: 'string', maxLength: 200 },

@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { FleetController } from '../../../host-tools/fleet/controller.js';
+import { loadFleetConfig } from '../../../host-tools/fleet/config.js';
 import { FLEET_TOOL_USER } from '../../../telemetry/fleet/acl.js';
+import { loadAgentConfig } from '../../../telemetry/fleet/device/host.js';
+import { REPO_ROOT } from '../../helpers/paths.js';
 import { expectCleanFailure, runSidewalk } from '../../helpers/cli-guard.js';
 import { removeBroker, startBroker, type TestBroker } from '../../telemetry/fleet/broker.js';
 import { artifactHost, modelArtifacts, simAgent, tempDir, waitFor, type SimAgent } from '../../telemetry/fleet/harness.js';
@@ -90,7 +93,19 @@ describe('sidewalk fleet', () => {
     });
   });
 
+  test('acl prints the broker ACL for an inventory; the example configs load', async () => {
+    const inventory = join(root, 'inventory.yaml');
+    await writeFile(inventory, stringify([{ id: 'sc-0042', location: 'LA' }]));
+    const r = await runSidewalk(['fleet', 'acl', inventory]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^user sc-0042\ntopic read fleet\/v1\/desired\/location\/LA$/m);
+    assert.equal(loadFleetConfig(join(REPO_ROOT, 'host-tools/fleet/fleet.example.yaml')).policy.steps.join(','), '5,25,100');
+    assert.equal(loadAgentConfig(join(REPO_ROOT, 'telemetry/fleet/fleet-agent.example.yaml')).device.id, 'sc-0042');
+  });
+
   test('bad input ends in one coded line', async () => {
+    const badInventory = join(root, 'bad-inventory.yaml');
+    await writeFile(badInventory, stringify([{ id: 'sc/1', location: 'LA' }]));
     const badPlan = join(root, 'bad-plan.yaml');
     await writeFile(badPlan, stringify({ steps: [50, 20] }));
     const typoPlan = join(root, 'typo-plan.yaml');
@@ -98,6 +113,7 @@ describe('sidewalk fleet', () => {
     const badConfig = join(root, 'bad-fleet.yaml');
     await writeFile(badConfig, stringify({ broker: { url: 'mqtt://insecure:1883', ca: 'a', cert: 'b', key: 'c' }, artifacts: { publish_dir: 'x', base_url: 'http://h' } }));
     const cases = [
+      { name: 'device id that breaks topic levels', args: ['fleet', 'acl', badInventory], code: 'FLEET_DEVICE_ID_INVALID' },
       { name: 'missing config', args: ['fleet', 'devices', '--config', join(root, 'none.yaml')], code: 'FLEET_CONFIG_UNREADABLE' },
       { name: 'plain-text broker url', args: ['fleet', 'devices', '--config', badConfig], code: 'FLEET_CONFIG_INVALID' },
       { name: 'unknown rollout', args: ['fleet', 'status', 'no-such-rollout', '--config', config], code: 'FLEET_ROLLOUT_UNKNOWN' },
