@@ -141,6 +141,9 @@ export async function realAgent(broker: TestBroker, template: string, id: string
         await dev
           .updater(nodeFs, {
             onProgress,
+            // Real waits while the scooter moves (the sim device's default sleep returns at once).
+            lockPollMs: 20,
+            sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
             openArtifact: async (path) => openArtifactFile(path, { publicKeys: [publicKeyPem], deviceType: 'raspberrypi4', deviceProvides: dev.provides() }),
           })
           .init(),

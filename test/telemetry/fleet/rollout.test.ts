@@ -143,7 +143,7 @@ describe('staged rollouts over the real broker', () => {
     assert.ok(row.session! > 1, 'a restarted agent does not reuse the session of its last will');
   });
 
-  test('real devices refuse an unsigned and a foreign-signed artifact with the reason, and install a signed one', async () => {
+  test('real devices refuse an unsigned and a foreign-signed artifact with the reason, and install a signed one when not moving', async () => {
     await assert.rejects(publish(await artifacts.unsigned('1.4.0')), (e) => isSidewalkError(e, 'FLEET_ARTIFACT_UNSIGNED'));
     for (const [file, code] of [
       [await artifacts.unsigned('1.4.0'), 'ARTIFACT_UNSIGNED'],
@@ -158,7 +158,15 @@ describe('staged rollouts over the real broker', () => {
       for (const a of reals) assert.equal(await a.dev.store((await import('../../../ota/fs.js')).nodeFs, 'model').current(), '1.0.0');
       await ctl.abort(r.id, 'refused by the devices');
     }
+    // The update lock holds: the scooter that moves downloads but does not install until it stops.
+    const [moving, still] = reals as [(typeof reals)[0], (typeof reals)[0]];
+    moving.dev.moving = true;
     const r = await ctl.deploy({ location: 'boulder', artifact: await publish(await artifacts.signed('1.2.0')), plan: plan({ steps: [100] }) });
+    await waitFor('the still scooter committed', () => ctl.status(r.id).outcomes[still.id] === 'succeeded');
+    await waitFor('the moving scooter is waiting to install', () => moving.agent.rollout?.rollout_id === r.id && moving.agent.rollout.step === 'install');
+    assert.equal(ctl.status(r.id).outcomes[moving.id], 'in_progress');
+    assert.equal((await moving.backend.versions()).model, '1.0.0');
+    moving.dev.moving = false;
     await waitFor('both devices committed the signed model', () => ctl.status(r.id).counts.succeeded === 2);
     assert.deepEqual(await ctl.tick(), [`${r.id}: completed`]);
     for (const a of reals) {
