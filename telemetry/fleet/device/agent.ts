@@ -58,6 +58,7 @@ export class DeviceAgent {
   #desired: { location: DesiredState | null; device: DesiredState | null } = { location: null, device: null };
   #running: Promise<void> | null = null;
   #again = false;
+  #turn: Promise<unknown> = Promise.resolve();
   #stopped = false;
   #timer: NodeJS.Timeout | null = null;
   #now: () => number;
@@ -190,10 +191,11 @@ export class DeviceAgent {
     await this.#link.publish('response', topics.response(this.#o.device, name), response);
   }
 
-  /** Runs `fn` when no desired-state action is running (commands share the one updater). */
-  async #serialized<T>(fn: () => Promise<T>): Promise<T> {
-    await this.idle();
-    return fn();
+  /** One backend action at a time: desired-state actions and commands share the one updater. */
+  #serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(fn);
+    this.#turn = run.catch(() => {});
+    return run;
   }
 
   async #reported(): Promise<ReportedState> {
@@ -298,13 +300,13 @@ export class DeviceAgent {
       this.actions++;
       this.#event(d, { step: 'desired' });
       await this.#setRollout(d, 'in_progress', 'download');
-      const r = await this.#o.backend.install(a, (s) => {
+      const r = await this.#serialized(() => this.#o.backend.install(a, (s) => {
         this.#event(d, s);
         if (this.#state.rollout && this.#state.rollout.step !== s.step) {
           this.#state.rollout = { ...this.#state.rollout, step: s.step, at_ms: this.#now() };
           void this.publishReported();
         }
-      });
+      }));
       await this.#finish(d, key, r, 'committed');
       return;
     }
@@ -316,7 +318,7 @@ export class DeviceAgent {
     if (this.#state.done[key]) return;
     this.actions++;
     await this.#setRollout(d, 'in_progress', 'rollback');
-    const r = await this.#o.backend.rollback(d.kind, (s) => this.#event(d, s));
+    const r = await this.#serialized(() => this.#o.backend.rollback(d.kind, (s) => this.#event(d, s)));
     await this.#finish(d, key, r, 'rolled_back');
   }
 
