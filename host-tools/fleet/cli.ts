@@ -2,12 +2,14 @@
  * `sidewalk fleet devices|deploy|status|advance|pause|resume|abort|rollback|watch`: staged rollouts of
  * artifacts to the fleet over MQTT, with rollout state in fleet.db beside the model registry.
  */
+import { tmpdir } from 'node:os';
 import { Command, Option } from 'commander';
 import { readYamlFile, compileConfigSchema, validateConfigObject } from '../../lib/config-file.js';
 import { SidewalkError } from '../../lib/errors.js';
 import { mosquittoAcl } from '../../telemetry/fleet/acl.js';
 import { FleetController, type RolloutStatus } from './controller.js';
-import { DEFAULT_FLEET_CONFIG, fleetDbPath, loadFleetConfig, type FleetConfig } from './config.js';
+import { DEFAULT_FLEET_CONFIG, fleetDbPath, loadFleetConfig, registryDir, type FleetConfig } from './config.js';
+import { artifactForModel } from './model-artifact.js';
 import { countStep } from './policy.js';
 import { publishArtifact } from './publish.js';
 import type { RolloutPlan } from './store.js';
@@ -124,17 +126,21 @@ export function registerFleetCommands(program: Command): void {
   fleet
     .command('deploy')
     .description('Publish an artifact to the static host and start a staged rollout to a location (desired state: URL, size, sha256).')
-    .argument('<artifact>', '.mender file (signed; devices refuse unsigned ones)')
+    .argument('[artifact]', '.mender file (signed; devices refuse unsigned ones)')
+    .option('--model <ref>', 'instead of a file: a registry model (LA@production, LA@canary, LA@1.2.0), built and signed through build/')
     .requiredOption('--location <name>', 'the location to roll out to')
     .option('--percent <p>', 'one step: this share of the location (cohorts 0..p-1)')
     .option('--plan <file>', 'rollout plan (YAML: steps, min_finished, soak_s, max_failure_percent, min_devices_before_decision, in_progress_timeout_s, auto_advance)')
     .option('--allow-unsigned', 'publish an unsigned artifact anyway (to test that devices refuse it)')
     .option('--json', 'print the rollout as JSON')
     .addOption(configOption())
-    .action(async (file: string, o: Common & { location: string; percent?: string; plan?: string; allowUnsigned?: boolean; json?: boolean }) => {
+    .action(async (given: string | undefined, o: Common & { location: string; model?: string; percent?: string; plan?: string; allowUnsigned?: boolean; json?: boolean }) => {
       const config = loadFleetConfig(o.config);
       const plan = planFor(config, o);
-      const artifact = await publishArtifact(file, config.artifacts.publish_dir, config.artifacts.base_url, { allowUnsigned: o.allowUnsigned ?? false });
+      if ((given === undefined) === (o.model === undefined)) throw new SidewalkError('FLEET_INVALID_OPTION', 'give an artifact file or --model, one of the two');
+      const built = o.model ? await artifactForModel(o.model, { registryDir: registryDir(config), signingKey: config.build.signing_key, deviceTypes: config.build.device_types, workDir: tmpdir() }) : null;
+      if (built && built.location !== o.location) process.stderr.write(`note: a model of ${built.location} deployed to ${o.location}\n`);
+      const artifact = await publishArtifact(built?.file ?? given!, config.artifacts.publish_dir, config.artifacts.base_url, { allowUnsigned: o.allowUnsigned ?? false }).finally(() => built?.cleanup());
       await withController(o, async (c) => {
         const r = await c.deploy({ location: o.location, artifact, plan });
         process.stdout.write(o.json ? `${JSON.stringify(statusJson(c.status(r.id)), null, 2)}\n` : `${r.id}: ${artifact.kind} ${artifact.version} to ${plan.steps[0]}% of ${o.location} (${artifact.url})\n`);

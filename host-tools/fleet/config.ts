@@ -9,6 +9,8 @@ export interface FleetConfig {
   /** Folder of fleet.db (default: the model registry's folder). */
   state_dir: string | null;
   artifacts: { publish_dir: string; base_url: string };
+  /** For `deploy --model`: the key artifacts are signed with and the device types they are for. */
+  build: { signing_key: string | null; device_types: string[] };
   policy: RolloutPlan;
 }
 
@@ -35,6 +37,15 @@ const validate = compileConfigSchema<FleetConfig>({
       additionalProperties: false,
       required: ['publish_dir', 'base_url'],
       properties: { publish_dir: { type: 'string', minLength: 1 }, base_url: { type: 'string', pattern: '^https?://' } },
+    },
+    build: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        signing_key: { type: ['string', 'null'], default: null },
+        device_types: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, default: ['raspberrypi4', 'raspberrypi5'] },
+      },
     },
     policy: {
       type: 'object',
@@ -64,9 +75,15 @@ export function loadFleetConfig(path: string): FleetConfig {
     broker: { ...c.broker, ca: abs(c.broker.ca), cert: abs(c.broker.cert), key: abs(c.broker.key) },
     state_dir: c.state_dir ? abs(c.state_dir) : null,
     artifacts: { ...c.artifacts, publish_dir: abs(c.artifacts.publish_dir) },
+    build: { ...c.build, signing_key: c.build.signing_key ? abs(c.build.signing_key) : null },
   };
 }
 
+/** The model registry's folder, where fleet.db lives too. */
+export function registryDir(c: FleetConfig): string {
+  return c.state_dir ?? defaultRegistryDir();
+}
+
 export function fleetDbPath(c: FleetConfig): string {
-  return resolve(c.state_dir ?? defaultRegistryDir(), 'fleet.db');
+  return resolve(registryDir(c), 'fleet.db');
 }

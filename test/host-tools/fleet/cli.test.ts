@@ -5,12 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { FleetController } from '../../../host-tools/fleet/controller.js';
 import { loadFleetConfig } from '../../../host-tools/fleet/config.js';
+import { Registry } from '../../../host-tools/registry/registry.js';
+import { fixtureBundle, report } from '../registry/fixtures.js';
 import { FLEET_TOOL_USER } from '../../../telemetry/fleet/acl.js';
 import { loadAgentConfig } from '../../../telemetry/fleet/device/host.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
@@ -23,6 +25,7 @@ let broker: TestBroker;
 let host: Awaited<ReturnType<typeof artifactHost>>;
 let config: string;
 let signed: string;
+let signingKey: string;
 let unsigned: string;
 const agents: SimAgent[] = [];
 const DEVICES = ['cl-1', 'cl-2', 'cl-3', 'cl-4'];
@@ -40,6 +43,7 @@ before(async () => {
   host = await artifactHost(join(root, 'www'));
   const artifacts = await modelArtifacts(root);
   signed = await artifacts.signed('1.2.0');
+  signingKey = artifacts.signingKeyPath;
   unsigned = await artifacts.unsigned('1.2.1');
   const tls = await broker.tls(FLEET_TOOL_USER);
   config = join(root, 'fleet.yaml');
@@ -91,6 +95,30 @@ describe('sidewalk fleet', () => {
       for (const a of agents) if ((await a.backend.versions()).model !== '1.0.0') return false;
       return true;
     });
+  });
+
+  test('deploy --model builds and signs the registry\'s production model and rolls it out', async () => {
+    const registry = Registry.open(join(root, 'registry'));
+    try {
+      const b = await fixtureBundle(join(root, 'registry-bundle'), 'LA', '2.0.0');
+      await registry.register({ bundleDir: b.dir, report: report('2.0.0', { accuracy: 0.95, sidewalkRecall: 0.99, roadFalseLimit: 0.01 }, { sha256: b.modelSha, location: 'LA' }) });
+      registry.promote('LA', '2.0.0', 'canary');
+      registry.promote('LA', '2.0.0', 'production');
+    } finally {
+      registry.close();
+    }
+    const withKey = join(root, 'fleet-build.yaml');
+    await writeFile(withKey, (await readFile(config, 'utf8')) + stringify({ build: { signing_key: signingKey, device_types: ['raspberrypi4'] } }));
+    const r = await runSidewalk(['fleet', 'deploy', '--model', 'LA@production', '--location', 'LA', '--percent', '100', '--config', withKey], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const id = /^(\S+): model 2\.0\.0 to 100% of LA/m.exec(r.stdout)?.[1];
+    assert.ok(id, r.stdout);
+    await waitFor('every device runs the production model', async () => {
+      for (const a of agents) if ((await a.backend.versions()).model !== '2.0.0') return false;
+      return true;
+    }, 60_000);
+    await expectCleanFailure({ name: 'no signing key for --model', args: ['fleet', 'deploy', '--model', 'LA@production', '--location', 'LA', '--percent', '5', '--config', config], code: 'FLEET_NO_SIGNING_KEY', timeoutMs: 30_000 });
+    await expectCleanFailure({ name: 'no canary model', args: ['fleet', 'deploy', '--model', 'LA@canary', '--location', 'LA', '--percent', '5', '--config', withKey], code: 'FLEET_MODEL_UNKNOWN', timeoutMs: 30_000 });
   });
 
   test('acl prints the broker ACL for an inventory; the example configs load', async () => {

@@ -59,6 +59,8 @@ export interface Artifacts {
   dir: string;
   /** Device public key (PEM) and a signed model artifact per version. */
   publicKeyPem: string;
+  /** The private key the signed artifacts use (SEC1 PEM file). */
+  signingKeyPath: string;
   signed(version: string): Promise<string>;
   unsigned(version: string): Promise<string>;
   foreignSigned(version: string): Promise<string>;
@@ -83,6 +85,7 @@ export async function modelArtifacts(dir: string): Promise<Artifacts> {
   return {
     dir,
     publicKeyPem: keys.ecPublicPem,
+    signingKeyPath: keys.ecPrivate,
     signed: (v) => build(v, keys.ecPrivate, 'signed'),
     unsigned: (v) => build(v, undefined, 'unsigned'),
     foreignSigned: (v) => build(v, foreign.ecPrivate, 'foreign'),
