@@ -23,6 +23,7 @@ export const CLI_AREAS: readonly CliArea[] = [
   { commands: ['image'], load: async () => (await import('../image/cli.js')).registerImageCommands },
   { commands: ['provision'], device: true, load: async () => (await import('../image/provision-cli.js')).registerProvisionCommands },
   { commands: ['pipeline'], load: async () => (await import('../host-tools/pipeline/cli.js')).registerPipelineCommands },
+  { commands: ['fleet'], load: async () => (await import('../host-tools/fleet/cli.js')).registerFleetCommands },
 ];
 
 /** The areas to load for these arguments (argv without node and the script). */

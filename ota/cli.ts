@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { SidewalkError, errorMessage } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { createNotifier } from '../runtime/service/notify.js';
+import type { DeviceAgent } from '../telemetry/fleet/device/agent.js';
 import { DEFAULT_CONFIG_PATH, loadOtaConfig, type OtaConfig } from './config.js';
 import { acquireLock, createBootControl, createUpdater, simulatedFirmware } from './device.js';
 import { download } from './download.js';
@@ -66,15 +67,22 @@ function report(out: Outcome, what: string): void {
   } else process.stdout.write(`${what}: ${out.result === 'success' ? 'done' : 'nothing to do'}\n`);
 }
 
-async function withUpdater<T>(config: OtaConfig, fn: (u: Updater) => Promise<T>): Promise<T> {
-  const release = await acquireLock(config.state_dir);
-  try {
-    const onProgress = progressPrinter('install');
-    const u = await createUpdater(config, { onProgress: (e: ProgressEvent) => onProgress(e.doneBytes, e.totalBytes) }).init();
-    return await fn(u);
-  } finally {
-    await release();
-  }
+/** One updater at a time in this process too (the daemon's inbox and its fleet agent share it). */
+let turn: Promise<unknown> = Promise.resolve();
+
+async function withUpdater<T>(config: OtaConfig, fn: (u: Updater) => Promise<T>, onProgress?: (e: ProgressEvent) => void): Promise<T> {
+  const run = turn.then(async () => {
+    const release = await acquireLock(config.state_dir);
+    try {
+      const print = progressPrinter('install');
+      const u = await createUpdater(config, { onProgress: onProgress ?? ((e: ProgressEvent) => print(e.doneBytes, e.totalBytes)) }).init();
+      return await fn(u);
+    } finally {
+      await release();
+    }
+  });
+  turn = run.catch(() => {});
+  return run;
 }
 
 async function statusReport(config: OtaConfig): Promise<Record<string, unknown>> {
@@ -109,7 +117,7 @@ async function processInbox(config: OtaConfig): Promise<Outcome | null> {
   return withUpdater(config, (u) => u.install(path, { ownsArtifact: owned || !name.endsWith('.url') }));
 }
 
-async function daemon(config: OtaConfig, options: { once?: boolean }): Promise<void> {
+async function daemon(config: OtaConfig, options: { once?: boolean; fleet?: string }): Promise<void> {
   const notifier = createNotifier();
   let stopping = false;
   let wake: (() => void) | null = null;
@@ -120,9 +128,15 @@ async function daemon(config: OtaConfig, options: { once?: boolean }): Promise<v
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   const watchdog = notifier.watchdogIntervalMs > 0 ? setInterval(() => void notifier.notify({ WATCHDOG: 1 }), notifier.watchdogIntervalMs / 2) : null;
+  let agent: DeviceAgent | null = null;
   try {
     await notifier.notify({ READY: 1, STATUS: 'resuming from the journal' });
     let out = await withUpdater(config, (u) => u.resume());
+    // The fleet agent (telemetry/fleet) holds the broker connection here, never in the runtime.
+    if (options.fleet && out?.kind !== 'reboot') {
+      const { startFleetAgent } = await import('../telemetry/fleet/device/host.js');
+      agent = await startFleetAgent(options.fleet, config, (onProgress, fn) => withUpdater(config, fn, onProgress), { onReboot: stop });
+    }
     while (!stopping && out?.kind !== 'reboot') {
       const s = await withUpdater(config, async (u) => u.status());
       await notifier.notify({ STATUS: `${s.state}${s.last ? `; last ${s.last.artifactName}: ${s.last.result}` : ''}` });
@@ -139,6 +153,7 @@ async function daemon(config: OtaConfig, options: { once?: boolean }): Promise<v
     }
     if (out?.kind === 'reboot') await notifier.notify({ STATUS: 'rebooting' });
   } finally {
+    await agent?.stop();
     if (watchdog) clearInterval(watchdog);
     await notifier.notify({ STOPPING: 1 });
     notifier.close();
@@ -212,8 +227,9 @@ export function registerOtaCommands(program: Command): void {
     .description('The service loop (sidewalk-ota.service): resume or roll back from the journal, then install artifacts dropped in the inbox (*.mender, or *.url holding a URL). Sends READY/WATCHDOG to systemd.')
     .addOption(configOption())
     .option('--once', 'resume and process the inbox once, then exit')
-    .action(async (opts: { config: string; once?: boolean }) => {
-      await daemon(loadOtaConfig(opts.config), { once: opts.once ?? false });
+    .option('--fleet <file>', 'also run the fleet agent (MQTT desired state, reported state, events) with this config')
+    .action(async (opts: { config: string; once?: boolean; fleet?: string }) => {
+      await daemon(loadOtaConfig(opts.config), { once: opts.once ?? false, ...(opts.fleet ? { fleet: opts.fleet } : {}) });
     });
 
   ota

@@ -1,0 +1,89 @@
+/** fleet.yaml: how the fleet tool reaches the broker and the artifact host, where it keeps state, default rollout policy. */
+import { resolve } from 'node:path';
+import { compileConfigSchema, readYamlFile, validateConfigObject } from '../../lib/config-file.js';
+import { defaultRegistryDir } from '../registry/registry.js';
+import type { RolloutPlan } from './store.js';
+
+export interface FleetConfig {
+  broker: { url: string; ca: string; cert: string; key: string; client_id: string };
+  /** Folder of fleet.db (default: the model registry's folder). */
+  state_dir: string | null;
+  artifacts: { publish_dir: string; base_url: string };
+  /** For `deploy --model`: the key artifacts are signed with and the device types they are for. */
+  build: { signing_key: string | null; device_types: string[] };
+  policy: RolloutPlan;
+}
+
+const validate = compileConfigSchema<FleetConfig>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['broker', 'artifacts'],
+  properties: {
+    broker: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url', 'ca', 'cert', 'key'],
+      properties: {
+        url: { type: 'string', pattern: '^mqtts://' },
+        ca: { type: 'string', minLength: 1 },
+        cert: { type: 'string', minLength: 1 },
+        key: { type: 'string', minLength: 1 },
+        client_id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,100}$', default: 'fleet-tool' },
+      },
+    },
+    state_dir: { type: ['string', 'null'], default: null },
+    artifacts: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['publish_dir', 'base_url'],
+      properties: { publish_dir: { type: 'string', minLength: 1 }, base_url: { type: 'string', pattern: '^https?://' } },
+    },
+    build: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        signing_key: { type: ['string', 'null'], default: null },
+        device_types: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, default: ['raspberrypi4', 'raspberrypi5'] },
+      },
+    },
+    policy: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        steps: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 100 }, minItems: 1, default: [5, 25, 100] },
+        min_finished: { type: 'integer', minimum: 0, default: 3 },
+        soak_s: { type: 'number', minimum: 0, default: 3600 },
+        max_failure_percent: { type: 'number', minimum: 0, maximum: 100, default: 10 },
+        min_devices_before_decision: { type: 'integer', minimum: 1, default: 3 },
+        in_progress_timeout_s: { type: 'number', minimum: 1, default: 7200 },
+        auto_advance: { type: 'boolean', default: false },
+      },
+    },
+  },
+});
+
+export const DEFAULT_FLEET_CONFIG = process.env.SIDEWALK_FLEET_CONFIG ?? 'fleet.yaml';
+
+export function loadFleetConfig(path: string): FleetConfig {
+  const c = validateConfigObject(validate, readYamlFile(path, 'FLEET_CONFIG'), path, 'FLEET_CONFIG_INVALID');
+  const base = resolve(path, '..');
+  const abs = (p: string) => resolve(base, p);
+  return {
+    ...c,
+    broker: { ...c.broker, ca: abs(c.broker.ca), cert: abs(c.broker.cert), key: abs(c.broker.key) },
+    state_dir: c.state_dir ? abs(c.state_dir) : null,
+    artifacts: { ...c.artifacts, publish_dir: abs(c.artifacts.publish_dir) },
+    build: { ...c.build, signing_key: c.build.signing_key ? abs(c.build.signing_key) : null },
+  };
+}
+
+/** The model registry's folder, where fleet.db lives too. */
+export function registryDir(c: FleetConfig): string {
+  return c.state_dir ?? defaultRegistryDir();
+}
+
+export function fleetDbPath(c: FleetConfig): string {
+  return resolve(registryDir(c), 'fleet.db');
+}

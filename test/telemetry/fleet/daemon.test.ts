@@ -1,0 +1,103 @@
+/**
+ * The agent hosted by the real updater daemon (`sidewalk ota daemon --fleet`, a child process) on a
+ * simulated Pi: it comes online with its versions, installs a signed model announced through desired
+ * state (real download, signature check, store switch, health window on the stand-in runtime's status
+ * file, commit), and says offline when stopped.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { stringify } from 'yaml';
+import { FleetController } from '../../../host-tools/fleet/controller.js';
+import { publishArtifact } from '../../../host-tools/fleet/publish.js';
+import { makeSimImage } from '../../../ota/boot/sim-image.js';
+import { SimulatedFirmware, simulatedLayout } from '../../../ota/boot/simulated.js';
+import { FLEET_TOOL_USER } from '../../../telemetry/fleet/acl.js';
+import { SIDEWALK_BIN } from '../../helpers/service-process.js';
+import { modelBundle } from '../../ota/sim-device.js';
+import { removeBroker, startBroker, type TestBroker } from './broker.js';
+import { artifactHost, modelArtifacts, tempDir, waitFor } from './harness.js';
+
+let root: string;
+let broker: TestBroker;
+let host: Awaited<ReturnType<typeof artifactHost>>;
+let ctl: FleetController;
+
+before(async () => {
+  root = await tempDir('sidewalk-fleet-daemon-');
+  broker = await startBroker([{ id: 'pi-1', location: 'LA' }]);
+  host = await artifactHost(join(root, 'www'));
+  ctl = await FleetController.open({ broker: { ...(await broker.tls(FLEET_TOOL_USER)), client_id: 'fleet-tool' }, dbPath: join(root, 'fleet.db') });
+});
+
+after(async () => {
+  await ctl?.close();
+  await host?.close();
+  if (broker) await removeBroker(broker);
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('sidewalk ota daemon --fleet', () => {
+  test('the daemon hosts the agent: online, installs desired state through the updater, offline on stop', async () => {
+    const dir = join(root, 'pi');
+    mkdirSync(join(dir, 'disk'), { recursive: true });
+    SimulatedFirmware.createDisk(simulatedLayout(join(dir, 'disk')), {
+      bootBytes: 64 * 1024, rootBytes: 256 * 1024, bootA: makeSimImage({ version: 'boot-1.0', bodyBytes: 1000 }), rootA: makeSimImage({ version: '1.0', bodyBytes: 50_000 }),
+    });
+    mkdirSync(join(dir, 'models', 'versions', '1.0.0'), { recursive: true });
+    for (const f of modelBundle('1.0.0')) writeFileSync(join(dir, 'models', 'versions', '1.0.0', f.name), f.data);
+    symlinkSync('versions/1.0.0', join(dir, 'models', 'current'));
+    const artifacts = await modelArtifacts(root);
+    writeFileSync(join(dir, 'key.pub.pem'), artifacts.publicKeyPem);
+    // The stand-in runtime: on reload it reports the model `current` points at, ready.
+    const tick = `import { readFileSync, writeFileSync } from 'node:fs';
+const m = JSON.parse(readFileSync(${JSON.stringify(join(dir, 'models', 'current', 'manifest.json'))}, 'utf8'));
+writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ ready: true, model_version: m.version, last_decision_unix_ms: Date.now(), speed_kph: 0, started_unix_ms: 1 }));
+`;
+    writeFileSync(join(dir, 'tick.mjs'), tick);
+    writeFileSync(
+      join(dir, 'ota.yaml'),
+      [
+        'device_type: raspberrypi4',
+        'state_dir: state',
+        'stores: { model: models, app: app }',
+        'keys: [key.pub.pem]',
+        'factory_provides: { artifact_name: os-1.0, rootfs-image.version: "1.0" }',
+        'boot: { backend: simulated, simulated_dir: disk }',
+        `runtime: { source: status-file, status_file: status.json, reload_command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(join(dir, 'tick.mjs'))}], restart_command: ["true"] }`,
+        'health:',
+        '  model: { ready_timeout_s: 2, window_s: 0.2, poll_s: 0.05, stale_after_s: 30 }',
+        'lock: { poll_s: 0.05 }',
+        'download: { retries: 3, backoff_s: 0.01 }',
+        '',
+      ].join('\n'),
+    );
+    const tls = await broker.tls('pi-1');
+    writeFileSync(join(dir, 'fleet-agent.yaml'), stringify({ device: { id: 'pi-1', location: 'LA' }, broker: { url: tls.url, ca: tls.ca, cert: tls.cert, key: tls.key }, state_dir: 'state/fleet' }));
+    let stderr = '';
+    const daemon = spawn(process.execPath, [SIDEWALK_BIN, 'ota', 'daemon', '-c', join(dir, 'ota.yaml'), '--fleet', join(dir, 'fleet-agent.yaml')], { env: { ...process.env, SIDEWALK_LOG: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    daemon.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => daemon.on('exit', (code) => r(code)));
+    try {
+      await waitFor('the daemon reported the device', () => ctl.store.devices().find((d) => d.id === 'pi-1')?.reported?.versions.model === '1.0.0');
+      const row = ctl.store.devices()[0]!;
+      assert.equal(row.online, true);
+      assert.deepEqual(row.reported!.versions, { os: '1.0', model: '1.0.0', app: null });
+      assert.equal(row.reported!.ota.state, 'idle');
+      const art = await publishArtifact(await artifacts.signed('1.2.0'), join(root, 'www'), host.base);
+      const r = await ctl.deploy({ location: 'LA', artifact: art, plan: { steps: [100], min_finished: 1, soak_s: 0, max_failure_percent: 0, min_devices_before_decision: 1, in_progress_timeout_s: 600, auto_advance: false } });
+      await waitFor('the device committed the model', () => ctl.status(r.id).counts.succeeded === 1, 60_000).catch((e: Error) => {
+        throw new Error(`${e.message}\n${stderr}`);
+      });
+      assert.equal(readlinkSync(join(dir, 'models', 'current')), join('versions', '1.2.0'));
+      assert.deepEqual([...new Set(ctl.store.events('pi-1').map((e) => e.step))], ['desired', 'download', 'downloaded', 'install', 'committed']);
+    } finally {
+      daemon.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, stderr);
+    await waitFor('the device said offline', () => ctl.store.devices()[0]!.online === false);
+  });
+});
