@@ -104,7 +104,7 @@ export async function ingestOne(path: string, kind: SourceKind, opts: IngestOpti
         new Date().toISOString()).lastInsertRowid);
       frames.forEach((f, i) => {
         const scores = f.scores ? scoresByClass(f.scores, src.labels ?? config.labels) : null;
-        const d = decideLabel({ riderInput: f.riderInput, scores, trueLabel: f.trueLabel }, config);
+        const d = decideLabel({ riderInput: f.riderInput, scores, trueLabel: f.trueLabel, sampleKey: hashes[i] }, config);
         const m = metrics[i]!;
         const frameId = Number(insertFrame.run(rideId, f.index, f.timeMs, f.lat, f.lon, f.altM, f.speedRaw, f.speedKph, d.riderLabel,
           scores ? JSON.stringify(scores) : null, scores && src.model ? `${src.model.name}@${src.model.version}` : null, d.label, d.source, d.reviewState,
