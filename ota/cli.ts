@@ -9,8 +9,8 @@ import { SidewalkError, errorMessage } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { createNotifier } from '../runtime/service/notify.js';
 import { DEFAULT_CONFIG_PATH, loadOtaConfig, type OtaConfig } from './config.js';
-import { acquireLock, createBootControl, createUpdater, simulatedFirmware } from './device.js';
-import { download } from './download.js';
+import { acquireLock, createBootControl, createUpdater, readVerifyKeys, simulatedFirmware } from './device.js';
+import { download, retryBudgetText } from './download.js';
 import { nodeFs } from './fs.js';
 import { readProvides } from './install/provides.js';
 import { VersionStore } from './install/store.js';
@@ -36,7 +36,7 @@ function progressPrinter(label: string): (done: number, total: number | null) =>
 const isUrl = (s: string) => /^https?:\/\//i.test(s);
 
 /** Fetches a URL into <state_dir>/downloads (resumable), or returns the local file. */
-async function fetchArtifact(config: OtaConfig, source: string): Promise<{ path: string; owned: boolean }> {
+async function fetchArtifact(config: OtaConfig, source: string, options: { tellRetries?: boolean } = {}): Promise<{ path: string; owned: boolean }> {
   if (!isUrl(source)) {
     await stat(source).catch((err: Error) => {
       throw new SidewalkError('OTA_ARTIFACT_MISSING', `${source}: ${err.message}`);
@@ -45,15 +45,15 @@ async function fetchArtifact(config: OtaConfig, source: string): Promise<{ path:
   }
   const name = basename(new URL(source).pathname) || 'artifact.mender';
   const dest = join(config.state_dir, 'downloads', name);
-  const r = await download({
-    url: source,
-    dest,
+  const retry = {
     retries: config.download.retries,
     backoffMs: config.download.backoff_s * 1000,
     maxBackoffMs: config.download.max_backoff_s * 1000,
     idleTimeoutMs: config.download.idle_timeout_s * 1000,
-    onProgress: progressPrinter('download'),
-  });
+  };
+  // On a scooter this runs in the background; at a terminal, say how long an unreachable server is retried.
+  if (options.tellRetries) process.stderr.write(`download ${source}: if it cannot be reached, retrying for up to ${retryBudgetText(retry)}; Ctrl-C stops (download.retries in the OTA config)\n`);
+  const r = await download({ url: source, dest, ...retry, onProgress: progressPrinter('download') });
   log.info(`downloaded ${source} (${r.bytes} bytes, ${r.attempts} attempt(s))`);
   return { path: dest, owned: true };
 }
@@ -157,7 +157,8 @@ export function registerOtaCommands(program: Command): void {
     .addOption(configOption())
     .action(async (source: string, opts: { config: string }) => {
       const config = loadOtaConfig(opts.config);
-      const { path, owned } = await fetchArtifact(config, source);
+      readVerifyKeys(config); // a bad or private key is refused before anything is downloaded
+      const { path, owned } = await fetchArtifact(config, source, { tellRetries: true });
       report(await withUpdater(config, (u) => u.install(path, { ownsArtifact: owned })), `install ${basename(path)}`);
     });
 

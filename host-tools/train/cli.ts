@@ -1,5 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { SidewalkError } from '../../lib/errors.js';
 import { runTrainer, type TrainOptions, type TrainVariant } from './trainer.js';
 import { defaultVenvDir } from './venv.js';
 
@@ -64,6 +66,8 @@ export function registerTrainCommands(program: Command): void {
     .option('--demo-only', 'mark the bundles as demo models that must never be deployed for road use')
     .action(async (flags: TrainFlags) => {
       const { modelVersion, ...rest } = flags;
+      const out = statSync(flags.out, { throwIfNoEntry: false });
+      if (out && !out.isDirectory()) throw new SidewalkError('TRAIN_OUT_NOT_DIR', `--out ${flags.out} is a file; give a folder (it is created when absent)`);
       const result = await runTrainer({ ...rest, version: modelVersion, data: resolve(flags.data), out: resolve(flags.out) });
       for (const bundle of result.bundles) {
         const acc = bundle.test_accuracy === null ? '' : `\ttest_accuracy=${bundle.test_accuracy.toFixed(4)}`;
