@@ -1,5 +1,5 @@
 /**
- * `sidewalk ota install|status|commit|rollback|daemon|sim-boot`: the updater's command line and the
+ * `sidewalk ota install|status|commit|rollback|daemon|sim init|sim-boot`: the updater's command line and the
  * service loop that sidewalk-ota.service runs.
  */
 import { readdir, readFile, rename, stat } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import { acquireLock, createBootControl, createUpdater, readVerifyKeys, simulate
 import { download, retryBudgetText } from './download.js';
 import { nodeFs } from './fs.js';
 import { readProvides } from './install/provides.js';
+import { initSimDevice } from './sim-init.js';
 import { VersionStore } from './install/store.js';
 import type { Outcome, ProgressEvent, UpdateKind, Updater } from './install/updater.js';
 
@@ -215,6 +216,20 @@ export function registerOtaCommands(program: Command): void {
     .option('--once', 'resume and process the inbox once, then exit')
     .action(async (opts: { config: string; once?: boolean }) => {
       await daemon(loadOtaConfig(opts.config), { once: opts.once ?? false });
+    });
+
+  ota
+    .command('sim')
+    .description('A simulated scooter for trying the updater on a host (ota/README.md, "Trying it on a host").')
+    .command('init')
+    .description('Create a simulated device in DIR: disk with OS 1.0 in slot A, empty model and app stores, a key pair, a stand-in runtime and DIR/ota.yaml.')
+    .argument('<dir>', 'new or empty folder')
+    .action((dir: string) => {
+      const f = initSimDevice(dir);
+      process.stdout.write(
+        `simulated device in ${dir}\n  config:      ${f.config}\n  verify key:  ${f.verifyKey}\n  signing key: ${f.signingKey} (for \`sidewalk artifact ... -k\`; never on a real scooter)\n` +
+          `next: sidewalk ota sim-boot -c ${f.config}\n`,
+      );
     });
 
   ota

@@ -4,7 +4,7 @@
  * Also the process lock that keeps the CLI and the daemon from driving the journal at the same time.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
@@ -30,6 +30,10 @@ function slots(y: { A: SlotYaml; B: SlotYaml }): Record<SlotName, SlotConfig> {
 
 export function simulatedFirmware(config: OtaConfig): SimulatedFirmware {
   const dir = config.boot.simulated_dir!;
+  const selector = config.boot.selector_device ?? join(simulatedLayout(dir).selectorDir, 'autoboot.txt');
+  if (!existsSync(selector)) {
+    throw new SidewalkError('OTA_SIM_MISSING', `boot.simulated_dir ${dir}: no simulated disk there (${selector} is missing); create one with \`sidewalk ota sim init DIR\``);
+  }
   return new SimulatedFirmware(simulatedLayout(dir, { selectorImage: config.boot.selector_device }), { persistFlagFile: join(dir, 'tryboot-flag') });
 }
 

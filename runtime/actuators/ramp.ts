@@ -1,6 +1,6 @@
 /**
- * Pure ramp / rate limiter between the decision's target limit and the SpeedLimiter (DESIGN.md:
- * "speed changes are ramped and rate-limited; a single frame can never slam the limit").
+ * Pure ramp / rate limiter between the decision's target limit and the SpeedLimiter (README.md, Architecture):
+ * speed changes are ramped and rate-limited, so a single frame can never slam the limit.
  * The commanded limit moves toward the target at span/rampS km/h per second, where span is
  * |fullSpeedKph - sidewalkLimitKph|, so a full <-> sidewalk change takes exactly rampS in either
  * direction. Time comes only from the caller's timestamps: the same steps give the same outputs.
@@ -8,7 +8,7 @@
 import { SidewalkError } from '../../lib/errors.js';
 
 export interface RampConfig {
-  /** Seconds for a full <-> sidewalk change, both directions. Unit: s. Default 10 (DESIGN.md). Must be > 0. */
+  /** Seconds for a full <-> sidewalk change, both directions. Unit: s. Default 10 (README.md, speed.ramp_s). Must be > 0. */
   rampS: number;
   /** Ramp used while the fail-safe is active (usually faster). Unit: s. Default null = rampS. Must be > 0. */
   failSafeRampS: number | null;

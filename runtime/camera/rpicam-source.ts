@@ -2,8 +2,8 @@
  * The Pi camera: spawns `rpicam-vid --codec yuv420 -o -` and cuts its stdout into I420 frames.
  *
  * rpicam-vid writes raw frames back-to-back with no delimiter, each S*H*3/2 bytes where S is the ISP's
- * padded Y row stride (a multiple of 64 on a Pi 4; reference/runtime.md section 2), so frames are cut
- * by byte count alone. Only the newest complete frame is kept (one frame in flight, DESIGN.md); the
+ * padded Y row stride (a multiple of 64 on a Pi 4; runtime/camera/README.md), so frames are cut
+ * by byte count alone. Only the newest complete frame is kept (one frame in flight, README.md); the
  * rest are counted as dropped. The process is restarted with exponential back-off when it exits or
  * when no frame arrives for `frameTimeoutMs`.
  */
