@@ -4,7 +4,7 @@
  * A read-only open never creates the file or its folder and never changes the schema.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SidewalkError, isSidewalkError } from './errors.js';
 
@@ -15,6 +15,8 @@ export interface OpenSqliteOptions {
   what: string;
   /** Open read-only; the file must exist. */
   readOnly?: boolean;
+  /** Refuse a missing file (instead of creating it) even when writing. */
+  mustExist?: boolean;
   /** Hint appended to the "missing" message (how to create one, or which option names it). */
   missingHint?: string;
   /** Pragmas, migrations or schema checks; SQLite errors from here are reported like open errors. */
@@ -23,8 +25,14 @@ export interface OpenSqliteOptions {
 
 export function openSqlite(file: string, o: OpenSqliteOptions): Database.Database {
   const path = resolve(file);
-  const st = statSync(path, { throwIfNoEntry: false });
-  if (!st && o.readOnly) {
+  let st: Stats | undefined;
+  try {
+    st = statSync(path, { throwIfNoEntry: false });
+  } catch (err) {
+    // ENOTDIR (a file where a folder should be), EACCES, ...
+    throw new SidewalkError(`${o.prefix}_OPEN`, `${file}: cannot open the ${o.what} (${(err as Error).message})`, { cause: err });
+  }
+  if (!st && (o.readOnly || o.mustExist)) {
     throw new SidewalkError(`${o.prefix}_MISSING`, `${file}: no ${o.what} here${o.missingHint ? `; ${o.missingHint}` : ''}`);
   }
   if (st && !st.isFile()) throw new SidewalkError(`${o.prefix}_OPEN`, `${file}: is not a file, so it cannot be a ${o.what}`);

@@ -63,6 +63,9 @@ function report(out: Outcome, what: string): void {
   if (out.kind === 'reboot') process.stdout.write(`${what}: rebooting (the updater continues after the boot)\n`);
   else if (out.result === 'failure') {
     process.exitCode = 1;
+    // Refused while reading the artifact: nothing was changed, and the reader's own code says why.
+    const refused = /^download: ([A-Z][A-Z0-9_]+): ([^]*)$/.exec(out.error ?? '');
+    if (refused) throw new SidewalkError(refused[1]!, `${what} refused, nothing was changed: ${refused[2]!}`);
     throw new SidewalkError('OTA_UPDATE_FAILED', `${what} failed and was rolled back: ${out.error ?? ''}`);
   } else process.stdout.write(`${what}: ${out.result === 'success' ? 'done' : 'nothing to do'}\n`);
 }
@@ -79,7 +82,7 @@ async function withUpdater<T>(config: OtaConfig, fn: (u: Updater) => Promise<T>)
 }
 
 async function statusReport(config: OtaConfig): Promise<Record<string, unknown>> {
-  const u = await createUpdater(config).init();
+  const u = await createUpdater(config).init({ readOnly: true });
   const s = u.status();
   const boot = createBootControl(config);
   let booted: unknown = null;

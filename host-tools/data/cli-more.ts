@@ -38,6 +38,9 @@ export function registerMoreDataCommands(data: Command): void {
     .action(async (o: { out: string; rides: number; seed: number; script?: string; fps: number; size: string; location: string }) => {
       const m = /^(\d+)x(\d+)$/.exec(o.size);
       if (!m) throw new SidewalkError('DATA_BAD_OPTION', `--size must be WxH, got "${o.size}"`);
+      await mkdir(o.out, { recursive: true }).catch((err: Error) => {
+        throw new SidewalkError('DATA_OUTPUT_UNWRITABLE', `--out ${o.out}: cannot create the folder (${err.message})`, { cause: err });
+      });
       const dirs = await synthesizeRides({ outDir: o.out, rides: o.rides, seed: o.seed, fps: o.fps, width: Number(m[1]), height: Number(m[2]), location: o.location, ...(o.script ? { script: o.script } : {}) });
       process.stdout.write(`${dirs.join('\n')}\n`);
     });

@@ -3,6 +3,8 @@
  * tools around them. Every command takes --db (default $SIDEWALK_DATA_DB or ./sidewalk-data/dataset.db).
  */
 import { Command, Option } from 'commander';
+import { existsSync } from 'node:fs';
+import { rm, rmdir } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { createLogger } from '../../lib/log.js';
 import { SidewalkError } from '../../lib/errors.js';
@@ -27,10 +29,26 @@ export interface CommonOpts {
 }
 
 /** `readOnly`: commands that only read (stats, map) never create or change a database. */
-export function withDb<T>(opts: CommonOpts, fn: (db: Db, store: FrameStore) => Promise<T>, options: { readOnly?: boolean } = {}): Promise<T> {
+export async function withDb<T>(opts: CommonOpts, fn: (db: Db, store: FrameStore) => Promise<T>, options: { readOnly?: boolean } = {}): Promise<T> {
   const file = opts.db ?? defaultDbPath();
+  const created = !existsSync(file) && !options.readOnly;
   const db = openDatabase(file, options);
-  return fn(db, new FrameStore(storeRootFor(file))).finally(() => db.close());
+  try {
+    return await fn(db, new FrameStore(storeRootFor(file)));
+  } catch (err) {
+    // A database this very command created and failed before storing anything is removed: a failure leaves nothing behind.
+    const empty = created && (db.prepare('SELECT COUNT(*) AS n FROM rides').get() as { n: number }).n === 0;
+    db.close();
+    if (empty) await removeNewDatabase(file);
+    throw err;
+  } finally {
+    if (db.open) db.close();
+  }
+}
+
+async function removeNewDatabase(file: string): Promise<void> {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) await rm(f, { force: true });
+  await rmdir(storeRootFor(file)).catch(() => {}); // only when empty: objects are never thrown away
 }
 
 export function common(cmd: Command): Command {

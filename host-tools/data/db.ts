@@ -128,20 +128,23 @@ export function storeRootFor(dbPath: string): string {
 
 /**
  * Opens (creating when absent) the dataset database and brings its schema up to date. `readOnly`
- * (stats, map): the file must exist and be current; nothing is created or migrated.
+ * (stats, map): the file must exist and be current; nothing is created or migrated. `mustExist`: a
+ * missing file is DATA_DB_MISSING (a command that only makes sense on an existing dataset).
  */
-export function openDatabase(file: string, options: { readOnly?: boolean } = {}): Db {
+export function openDatabase(file: string, options: { readOnly?: boolean; mustExist?: boolean } = {}): Db {
   return openSqlite(file, {
     prefix: 'DATA_DB',
     what: 'dataset database',
     missingHint: 'pass --db, set SIDEWALK_DATA_DB, or create one with `sidewalk data ingest`',
     ...(options.readOnly ? { readOnly: true } : {}),
+    ...(options.mustExist ? { mustExist: true } : {}),
     setup: (db) => {
       const tables = tableNames(db);
       if (tables.size > 0 && !tables.has('migrations')) {
         throw new SidewalkError('DATA_DB_NOT_DATABASE', `${file}: an SQLite file, but not a dataset database (no migrations table); nothing was changed`);
       }
       if (options.readOnly) {
+        if (tables.size === 0) throw new SidewalkError('DATA_DB_NOT_DATABASE', `${file}: an empty SQLite file, not a dataset database`);
         checkCurrent(db, file, tables);
         return;
       }

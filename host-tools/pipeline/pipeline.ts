@@ -135,7 +135,7 @@ async function steps(rec: RunRecorder, registry: Registry, config: PipelineConfi
   // export ------------------------------------------------------------------------------------------
   const exportDir = join(locDir, 'export');
   const exported = await (async () => {
-    const db = openDatabase(c.dbPath);
+    const db = openDatabase(c.dbPath, { mustExist: true });
     try {
       return await rec.run({
         name: 'export',

@@ -3,7 +3,7 @@
  * through `sidewalk pipeline run` (gates, then registration as a candidate).
  */
 import { Option, type Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { rateText } from './eval-report.js';
 import { defaultRegistryDir, Registry, type RegisteredModel } from './registry.js';
@@ -71,7 +71,7 @@ export function registerRegistryCommands(program: Command): void {
     .action(async (o: RegistryOpts & { location?: string; stage?: RegisteredModel['stage']; json?: boolean }) => {
       const dir = o.registry ?? defaultRegistryDir();
       // A fresh setup has no registry yet: that is an empty list, not an error.
-      const list = existsSync(join(dir, 'registry.db'))
+      const list = existsSync(join(dir, 'registry.db')) || (existsSync(dir) && !statSync(dir).isDirectory())
         ? await withRegistry(o, (r) => r.list({ ...(o.location ? { location: o.location } : {}), ...(o.stage ? { stage: o.stage } : {}) }), { readOnly: true })
         : [];
       process.stdout.write(o.json ? `${JSON.stringify(list.map(summary), null, 2)}\n` : list.length ? formatTable(list) : 'no models registered\n');

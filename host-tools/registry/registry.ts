@@ -13,7 +13,7 @@
  * was production may be promoted to production again (a rollback).
  */
 import type Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
@@ -129,6 +129,9 @@ export class Registry {
   static open(dir = defaultRegistryDir(), options: { create?: boolean; readOnly?: boolean } = {}): Registry {
     const abs = resolve(dir);
     const file = join(abs, 'registry.db');
+    if (statSync(abs, { throwIfNoEntry: false })?.isDirectory() === false) {
+      throw new SidewalkError('REGISTRY_OPEN', `${abs}: is a file; the registry is a folder (holding registry.db and objects/)`);
+    }
     if (options.create === false && !existsSync(file)) {
       throw new SidewalkError('REGISTRY_MISSING', `${abs}: no model registry here (registry.db); pass --registry or set SIDEWALK_REGISTRY`);
     }

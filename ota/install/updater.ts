@@ -49,8 +49,9 @@ export class Updater {
     return join(this.#o.stateDir, 'provides.json');
   }
 
-  async init(): Promise<this> {
-    this.#journal = await Journal.open<JournalData>(this.#o.fs, this.journalPath, { now: this.#now });
+  /** `readOnly`: for status only (nothing is created or repaired); such an updater must not drive updates. */
+  async init(options: { readOnly?: boolean } = {}): Promise<this> {
+    this.#journal = await Journal.open<JournalData>(this.#o.fs, this.journalPath, { now: this.#now, ...(options.readOnly ? { readOnly: true } : {}) });
     return this;
   }
 
