@@ -28,6 +28,13 @@ const program = new Command('sidewalk')
 
 for (const area of areasFor(process.argv.slice(2))) (await area.load())(program);
 
+// An unknown command is an error, also with --help (commander would print the global help and exit 0).
+const named = process.argv.slice(2).find((a) => !a.startsWith('-'));
+if (named !== undefined && named !== 'help' && !program.commands.some((c) => c.name() === named || c.aliases().includes(named))) {
+  process.stderr.write(`sidewalk: CLI_UNKNOWN_COMMAND: unknown command "${named}"; \`sidewalk --help\` lists the commands\n`);
+  process.exit(2);
+}
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`sidewalk: ${errorMessage(err)}\n`);
   process.exitCode = process.exitCode || 1;

@@ -93,6 +93,8 @@ add('data map: unknown ride', /^DATA_RIDE_/, data(['map', 'nope', '--out', p('ou
 add('data synth: output folder cannot exist', 'DATA_OUTPUT_UNWRITABLE', data(['synth', '--out', UNREACHABLE, '--rides', '1']));
 add('data synth: bad size', 'DATA_BAD_OPTION', data(['synth', '--out', p('out', 'synth'), '--size', 'big'], { mustNotExist: [p('out', 'synth')] }));
 
+add('an unknown command, even with --help', 'CLI_UNKNOWN_COMMAND', { args: ['nosuch', '--help'] });
+
 // models ----------------------------------------------------------------------------------------------
 const models = (...args: string[]) => ({ args: ['models', ...args] });
 add('models list: registry path is a file', 'REGISTRY_OPEN', models('list', '--registry', p('text.txt')));

@@ -122,7 +122,8 @@ describe('data ingest', () => {
       await rec.addFrame(frame, { ...(i === 3 ? {} : { lat: 39.7, lon: -104.9 }), speed_kph: i === 0 ? 2 : 14, rider_label: i < 2 ? 'side' : null, scores: i === 1 ? [0, 0, 0.1, 0.9] : [0.01, 0.01, 0.95, 0.03] });
     }
     await rec.close();
-    const r = await ingestOne(dir, 'ride', { db: ws.db, store: ws.store, config: ws.config });
+    // --location fills in only for inputs that name none: the ride's own location wins.
+    const r = await ingestOne(dir, 'ride', { db: ws.db, store: ws.store, config: ws.config, location: 'Elsewhere' });
     assert.equal(r.status, 'added');
     const frames = ws.db.prepare('SELECT f.*, l.name AS loc FROM frames f JOIN rides r ON r.id = f.ride_id JOIN locations l ON l.id = r.location_id WHERE ride_id = ? ORDER BY idx').all(r.rideId) as Record<string, unknown>[];
     assert.equal(frames[0]!.loc, 'Denver');
