@@ -52,6 +52,7 @@ export function datasetStats(db: Db, location?: string): LocationStats[] {
 }
 
 export function formatStats(stats: LocationStats[]): string {
+  if (stats.length === 0) return 'no rides in this dataset yet (sidewalk data ingest adds them)\n';
   const fmt = (o: Record<string, number>): string => Object.entries(o).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
   return stats.map((s) => [
     `${s.location}: ${s.rides} rides, ${s.frames} frames, ${s.labelled} labelled, ${s.queued} queued for review${s.testFrozen ? ', test split frozen' : ''}`,
