@@ -17,7 +17,9 @@ const program = new Command('sidewalk')
   .option('-v, --verbose', 'debug logging (same as SIDEWALK_LOG=debug)')
   .option('-q, --quiet', 'warnings and errors only')
   .option('--log-json', 'log one JSON object per line (for journald)')
-  .showHelpAfterError()
+  // Usage errors (missing or invalid options) end like every other failure: one coded line (below).
+  .exitOverride()
+  .configureOutput({ outputError: () => {} })
   .hook('preAction', (cmd) => {
     const o = cmd.opts<{ verbose?: boolean; quiet?: boolean; logJson?: boolean }>();
     configureLogging({
@@ -36,6 +38,20 @@ if (named !== undefined && named !== 'help' && !program.commands.some((c) => c.n
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  const usage = err as { code?: unknown; exitCode?: number; message?: string };
+  if (typeof usage.code === 'string' && usage.code.startsWith('commander.')) {
+    // --help and --version exit 0; a command group run without a subcommand has shown its help already.
+    if (usage.exitCode === 0 || usage.code === 'commander.help') {
+      process.exitCode = usage.exitCode ?? 1;
+      return;
+    }
+    const [first, second] = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+    const group = program.commands.find((c) => c.name() === first);
+    const command = group?.commands.some((c) => c.name() === second) ? `${first} ${second}` : first;
+    process.stderr.write(`sidewalk: CLI_USAGE: ${String(usage.message).replace(/^error: /, '')} (see \`sidewalk ${command} --help\`)\n`);
+    process.exitCode = 2;
+    return;
+  }
   process.stderr.write(`sidewalk: ${errorMessage(err)}\n`);
   process.exitCode = process.exitCode || 1;
 });
