@@ -33,6 +33,13 @@ const program = new Command('sidewalk')
 const inAppBundle = existsSync(`${REPO_ROOT}/bundle-manifest.json`);
 for (const area of areasFor(process.argv.slice(2))) if (area.device || !inAppBundle) (await area.load())(program);
 
+// An unknown command is an error, also with --help (commander would print the global help and exit 0).
+const named = process.argv.slice(2).find((a) => !a.startsWith('-'));
+if (named !== undefined && named !== 'help' && !program.commands.some((c) => c.name() === named || c.aliases().includes(named))) {
+  process.stderr.write(`sidewalk: CLI_UNKNOWN_COMMAND: unknown command "${named}"; \`sidewalk --help\` lists the commands\n`);
+  process.exit(2);
+}
+
 // Usage errors are thrown (not printed and exited by commander) so they end like every other failure.
 const throwUsageErrors = (cmd: Command): void => {
   cmd.exitOverride().configureOutput({ outputError: () => {} });
@@ -45,7 +52,9 @@ function fail(err: unknown): void {
   // --help and --version end through exitOverride too, with exit code 0.
   if (typeof code === 'string' && code.startsWith('commander.') && exitCode === 0) return;
   process.stderr.write(`${cliErrorLine(err)}\n`);
-  process.exitCode = Number(process.exitCode) || 1;
+  // Usage errors (bad or missing options) exit 2, as command-line tools do; every other failure 1.
+  const usage = typeof code === 'string' && code.startsWith('commander.');
+  process.exitCode = Number(process.exitCode) || (usage ? 2 : 1);
   exitIfStillRunning(EXIT_AFTER_ERROR_MS, process.exitCode, 'the error');
 }
 

@@ -1,5 +1,5 @@
 /**
- * `sidewalk ota install|status|commit|rollback|daemon|sim-boot`: the updater's command line and the
+ * `sidewalk ota install|status|commit|rollback|daemon|sim init|sim-boot`: the updater's command line and the
  * service loop that sidewalk-ota.service runs.
  */
 import { readdir, readFile, rename, stat } from 'node:fs/promises';
@@ -10,10 +10,11 @@ import { createLogger } from '../lib/log.js';
 import { createNotifier } from '../runtime/service/notify.js';
 import type { DeviceAgent } from '../telemetry/fleet/device/agent.js';
 import { DEFAULT_CONFIG_PATH, loadOtaConfig, type OtaConfig } from './config.js';
-import { acquireLock, createBootControl, createUpdater, simulatedFirmware } from './device.js';
-import { download } from './download.js';
+import { acquireLock, createBootControl, createUpdater, readVerifyKeys, simulatedFirmware } from './device.js';
+import { download, retryBudgetText } from './download.js';
 import { nodeFs } from './fs.js';
 import { readProvides } from './install/provides.js';
+import { initSimDevice } from './sim-init.js';
 import { VersionStore } from './install/store.js';
 import type { Outcome, ProgressEvent, UpdateKind, Updater } from './install/updater.js';
 
@@ -37,7 +38,7 @@ function progressPrinter(label: string): (done: number, total: number | null) =>
 const isUrl = (s: string) => /^https?:\/\//i.test(s);
 
 /** Fetches a URL into <state_dir>/downloads (resumable), or returns the local file. */
-async function fetchArtifact(config: OtaConfig, source: string): Promise<{ path: string; owned: boolean }> {
+async function fetchArtifact(config: OtaConfig, source: string, options: { tellRetries?: boolean } = {}): Promise<{ path: string; owned: boolean }> {
   if (!isUrl(source)) {
     await stat(source).catch((err: Error) => {
       throw new SidewalkError('OTA_ARTIFACT_MISSING', `${source}: ${err.message}`);
@@ -46,15 +47,15 @@ async function fetchArtifact(config: OtaConfig, source: string): Promise<{ path:
   }
   const name = basename(new URL(source).pathname) || 'artifact.mender';
   const dest = join(config.state_dir, 'downloads', name);
-  const r = await download({
-    url: source,
-    dest,
+  const retry = {
     retries: config.download.retries,
     backoffMs: config.download.backoff_s * 1000,
     maxBackoffMs: config.download.max_backoff_s * 1000,
     idleTimeoutMs: config.download.idle_timeout_s * 1000,
-    onProgress: progressPrinter('download'),
-  });
+  };
+  // On a scooter this runs in the background; at a terminal, say how long an unreachable server is retried.
+  if (options.tellRetries) process.stderr.write(`download ${source}: if it cannot be reached, retrying for up to ${retryBudgetText(retry)}; Ctrl-C stops (download.retries in the OTA config)\n`);
+  const r = await download({ url: source, dest, ...retry, onProgress: progressPrinter('download') });
   log.info(`downloaded ${source} (${r.bytes} bytes, ${r.attempts} attempt(s))`);
   return { path: dest, owned: true };
 }
@@ -63,6 +64,9 @@ function report(out: Outcome, what: string): void {
   if (out.kind === 'reboot') process.stdout.write(`${what}: rebooting (the updater continues after the boot)\n`);
   else if (out.result === 'failure') {
     process.exitCode = 1;
+    // Refused while reading the artifact: nothing was changed, and the reader's own code says why.
+    const refused = /^download: ([A-Z][A-Z0-9_]+): ([^]*)$/.exec(out.error ?? '');
+    if (refused) throw new SidewalkError(refused[1]!, `${what} refused, nothing was changed: ${refused[2]!}`);
     throw new SidewalkError('OTA_UPDATE_FAILED', `${what} failed and was rolled back: ${out.error ?? ''}`);
   } else process.stdout.write(`${what}: ${out.result === 'success' ? 'done' : 'nothing to do'}\n`);
 }
@@ -86,7 +90,7 @@ async function withUpdater<T>(config: OtaConfig, fn: (u: Updater) => Promise<T>,
 }
 
 async function statusReport(config: OtaConfig): Promise<Record<string, unknown>> {
-  const u = await createUpdater(config).init();
+  const u = await createUpdater(config).init({ readOnly: true });
   const s = u.status();
   const boot = createBootControl(config);
   let booted: unknown = null;
@@ -172,7 +176,8 @@ export function registerOtaCommands(program: Command): void {
     .addOption(configOption())
     .action(async (source: string, opts: { config: string }) => {
       const config = loadOtaConfig(opts.config);
-      const { path, owned } = await fetchArtifact(config, source);
+      readVerifyKeys(config); // a bad or private key is refused before anything is downloaded
+      const { path, owned } = await fetchArtifact(config, source, { tellRetries: true });
       report(await withUpdater(config, (u) => u.install(path, { ownsArtifact: owned })), `install ${basename(path)}`);
     });
 
@@ -230,6 +235,20 @@ export function registerOtaCommands(program: Command): void {
     .option('--fleet <file>', 'also run the fleet agent (MQTT desired state, reported state, events) with this config')
     .action(async (opts: { config: string; once?: boolean; fleet?: string }) => {
       await daemon(loadOtaConfig(opts.config), { once: opts.once ?? false, ...(opts.fleet ? { fleet: opts.fleet } : {}) });
+    });
+
+  ota
+    .command('sim')
+    .description('A simulated scooter for trying the updater on a host (ota/README.md, "Trying it on a host").')
+    .command('init')
+    .description('Create a simulated device in DIR: disk with OS 1.0 in slot A, empty model and app stores, a key pair, a stand-in runtime and DIR/ota.yaml.')
+    .argument('<dir>', 'new or empty folder')
+    .action((dir: string) => {
+      const f = initSimDevice(dir);
+      process.stdout.write(
+        `simulated device in ${dir}\n  config:      ${f.config}\n  verify key:  ${f.verifyKey}\n  signing key: ${f.signingKey} (for \`sidewalk artifact ... -k\`; never on a real scooter)\n` +
+          `next: sidewalk ota sim-boot -c ${f.config}\n`,
+      );
     });
 
   ota

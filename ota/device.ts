@@ -4,12 +4,13 @@
  * Also the process lock that keeps the CLI and the daemon from driving the journal at the same time.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { openArtifactFile } from './artifact/index.js';
+import { parsePublicKeys } from './artifact/signature.js';
 import { RealBootControl } from './boot/real.js';
 import { SimulatedBootControl, SimulatedFirmware, simulatedLayout } from './boot/simulated.js';
 import type { BootControl, SlotConfig, SlotName } from './boot/types.js';
@@ -29,6 +30,10 @@ function slots(y: { A: SlotYaml; B: SlotYaml }): Record<SlotName, SlotConfig> {
 
 export function simulatedFirmware(config: OtaConfig): SimulatedFirmware {
   const dir = config.boot.simulated_dir!;
+  const selector = config.boot.selector_device ?? join(simulatedLayout(dir).selectorDir, 'autoboot.txt');
+  if (!existsSync(selector)) {
+    throw new SidewalkError('OTA_SIM_MISSING', `boot.simulated_dir ${dir}: no simulated disk there (${selector} is missing); create one with \`sidewalk ota sim init DIR\``);
+  }
   return new SimulatedFirmware(simulatedLayout(dir, { selectorImage: config.boot.selector_device }), { persistFlagFile: join(dir, 'tryboot-flag') });
 }
 
@@ -80,6 +85,19 @@ function run(argv: string[]): Promise<void> {
   });
 }
 
+/** The PEM text of the config's `keys`; each must be a usable public key (never the private signing key). */
+export function readVerifyKeys(config: OtaConfig): string[] {
+  const pems = config.keys.map((k) => {
+    try {
+      return readFileSync(k, 'utf8');
+    } catch (err) {
+      throw new SidewalkError('CONFIG_KEY_UNREADABLE', `keys: cannot read ${k}: ${(err as Error).message}`);
+    }
+  });
+  parsePublicKeys(pems, config.keys.map((k) => `keys: ${k}`));
+  return pems;
+}
+
 export function createUpdater(config: OtaConfig, options: { onProgress?: (e: ProgressEvent) => void } = {}): Updater {
   const probe = runtimeProbe(config);
   const providesPath = join(config.state_dir, 'provides.json');
@@ -90,15 +108,9 @@ export function createUpdater(config: OtaConfig, options: { onProgress?: (e: Pro
     boot: createBootControl(config),
     verifySlot: config.boot.verify_slot,
     async openArtifact(path) {
-      const publicKeys = config.keys.map((k) => {
-        try {
-          return readFileSync(k, 'utf8');
-        } catch (err) {
-          throw new SidewalkError('CONFIG_KEY_UNREADABLE', `keys: cannot read ${k}: ${(err as Error).message}`);
-        }
-      });
+      const publicKeys = readVerifyKeys(config);
       const deviceProvides = (await readProvides(nodeFs, providesPath, config.factory_provides)).current;
-      return openArtifactFile(path, { publicKeys, allowUnsigned: config.allow_unsigned, deviceType: config.device_type, deviceProvides });
+      return openArtifactFile(path, { publicKeys, publicKeyNames: config.keys, allowUnsigned: config.allow_unsigned, deviceType: config.device_type, deviceProvides });
     },
     health: {
       os: () => runHealthWindow(probe, criteria(config.health.os)),

@@ -51,6 +51,19 @@ function request(url: string, headers: Record<string, string>, idleTimeoutMs: nu
   });
 }
 
+/** The back-off waits between attempts (ms), as `download` sleeps them. */
+export function retryWaitsMs(o: Pick<DownloadOptions, 'retries' | 'backoffMs' | 'maxBackoffMs'>): number[] {
+  return Array.from({ length: o.retries ?? 5 }, (_, i) => Math.min((o.backoffMs ?? 1000) * 2 ** i, o.maxBackoffMs ?? 60_000));
+}
+
+/** "8 min 30 s": how long a download of an unreachable URL keeps trying (waits only), for people. */
+export function retryBudgetText(o: Pick<DownloadOptions, 'retries' | 'backoffMs' | 'maxBackoffMs' | 'idleTimeoutMs'>): string {
+  const waits = retryWaitsMs(o);
+  const total = Math.round(waits.reduce((a, b) => a + b, 0) / 1000);
+  const span = total >= 60 ? `${Math.floor(total / 60)} min${total % 60 ? ` ${total % 60} s` : ''}` : `${total} s`;
+  return `${span} (${waits.length} retries, back-off ${waits.map((w) => w / 1000).join(', ')} s; each attempt also waits up to ${(o.idleTimeoutMs ?? 30_000) / 1000} s for data)`;
+}
+
 export async function download(options: DownloadOptions): Promise<DownloadResult> {
   const fs = options.fs ?? nodeFs;
   const part = `${options.dest}.part`;
@@ -134,7 +147,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
         if (err instanceof SidewalkError) throw err;
         throw new SidewalkError('OTA_DOWNLOAD_FAILED', `${options.url}: gave up after ${attempt} attempt(s): ${(err as Error).message}`, { cause: err });
       }
-      const wait = Math.min((options.backoffMs ?? 1000) * 2 ** (attempt - 1), options.maxBackoffMs ?? 60_000);
+      const wait = retryWaitsMs({ ...options, retries })[attempt - 1]!;
       log.warn(`download attempt ${attempt} failed (${(err as Error).message}); retrying in ${wait} ms`);
       await sleep(wait);
     }

@@ -95,11 +95,12 @@ export class Journal<T> {
   }
 
   /** Reads the journal (creating its folder) and rewrites it without a torn tail, so appends start on a clean line. */
-  static async open<T>(fs: OtaFs, path: string, options: { maxRecords?: number; now?: () => number } = {}): Promise<Journal<T>> {
-    await fs.mkdir(dirname(path));
+  /** `readOnly` (ota status): creates no folder and leaves a torn tail for the next writer to cut. */
+  static async open<T>(fs: OtaFs, path: string, options: { maxRecords?: number; now?: () => number; readOnly?: boolean } = {}): Promise<Journal<T>> {
+    if (!options.readOnly) await fs.mkdir(dirname(path));
     const bytes = (await readIfExists(fs, path)) ?? Buffer.alloc(0);
     const parsed = parseJournal<T>(bytes);
-    if (parsed.invalidBytes > 0) {
+    if (parsed.invalidBytes > 0 && !options.readOnly) {
       log.warn(`${path}: dropping ${parsed.invalidBytes} damaged byte(s) after record ${parsed.records.length} (torn write at a power cut)`);
       await replaceFile(fs, path, bytes.subarray(0, parsed.validBytes));
     }

@@ -1,5 +1,5 @@
 /**
- * Contracts between the runtime's rooms (DESIGN.md "Contracts between rooms").
+ * Contracts between the runtime's rooms (the Architecture section of README.md).
  * Every implementation of an interface here has a simulated twin used by tests and replay.
  */
 
@@ -37,7 +37,7 @@ export interface FrameSourceStats {
 
 /**
  * A pull-based frame source. Live sources keep only the newest complete frame (one frame in
- * flight, DESIGN.md) and count the rest as dropped; recorded sources in "as fast as possible"
+ * flight, README.md) and count the rest as dropped; recorded sources in "as fast as possible"
  * mode deliver every frame, in real-time mode they skip frames whose time has passed.
  */
 export interface FrameSource {

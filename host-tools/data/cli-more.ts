@@ -1,6 +1,7 @@
 /** `sidewalk data synth | map | watch | review`: tools around the dataset (registered by cli.ts). */
 import type { Command } from 'commander';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { common, withDb, type CommonOpts } from './cli.js';
 import { loadDataConfig } from './config.js';
@@ -37,6 +38,9 @@ export function registerMoreDataCommands(data: Command): void {
     .action(async (o: { out: string; rides: number; seed: number; script?: string; fps: number; size: string; location: string }) => {
       const m = /^(\d+)x(\d+)$/.exec(o.size);
       if (!m) throw new SidewalkError('DATA_BAD_OPTION', `--size must be WxH, got "${o.size}"`);
+      await mkdir(o.out, { recursive: true }).catch((err: Error) => {
+        throw new SidewalkError('DATA_OUTPUT_UNWRITABLE', `--out ${o.out}: cannot create the folder (${err.message})`, { cause: err });
+      });
       const dirs = await synthesizeRides({ outDir: o.out, rides: o.rides, seed: o.seed, fps: o.fps, width: Number(m[1]), height: Number(m[2]), location: o.location, ...(o.script ? { script: o.script } : {}) });
       process.stdout.write(`${dirs.join('\n')}\n`);
     });
@@ -44,15 +48,22 @@ export function registerMoreDataCommands(data: Command): void {
   common(data.command('map')
     .description("write a ride's frames as GeoJSON and KML, coloured by label and by prediction")
     .argument('<ride>', 'ride id, ride key or content-hash prefix (see `sidewalk data stats`)')
-    .requiredOption('--out <prefix>', 'writes <prefix>.geojson and <prefix>.kml'))
+    .requiredOption('--out <prefix>', 'writes <prefix>.geojson and <prefix>.kml (creating the folder)'))
     .action(async (ref: string, o: CommonOpts & { out: string }) => {
       await withDb(o, async (db) => {
         const ride = findRide(db, ref);
         const points = ridePoints(db, ride.id);
-        await writeFile(`${o.out}.geojson`, `${JSON.stringify(toGeoJson(ride.key, points), null, 1)}\n`);
-        await writeFile(`${o.out}.kml`, toKml(ride.key, points));
+        const outputs: [string, string][] = [[`${o.out}.geojson`, `${JSON.stringify(toGeoJson(ride.key, points), null, 1)}\n`], [`${o.out}.kml`, toKml(ride.key, points)]];
+        await mkdir(dirname(resolve(o.out)), { recursive: true }).catch((err: Error) => {
+          throw new SidewalkError('DATA_OUTPUT_UNWRITABLE', `--out ${o.out}: cannot create its folder (${err.message})`, { cause: err });
+        });
+        for (const [file, text] of outputs) {
+          await writeFile(file, text).catch((err: Error) => {
+            throw new SidewalkError('DATA_OUTPUT_UNWRITABLE', `--out ${o.out}: cannot write ${file} (${err.message})`, { cause: err });
+          });
+        }
         process.stdout.write(`${points.length} frames with a position -> ${o.out}.geojson, ${o.out}.kml\n`);
-      });
+      }, { readOnly: true });
     });
 
   common(data.command('watch')

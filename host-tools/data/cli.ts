@@ -3,6 +3,10 @@
  * tools around them. Every command takes --db (default $SIDEWALK_DATA_DB or ./sidewalk-data/dataset.db).
  */
 import { Command, Option } from 'commander';
+import { existsSync } from 'node:fs';
+import { rm, rmdir } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
+import { createLogger } from '../../lib/log.js';
 import { SidewalkError } from '../../lib/errors.js';
 import { loadDataConfig } from './config.js';
 import { defaultDbPath, openDatabase, storeRootFor, type Db } from './db.js';
@@ -13,20 +17,39 @@ import type { LegacyOutLayout } from '../../runtime/recorder/legacy-run.js';
 import { relabelAll } from './labels.js';
 import { scoreFrames } from './score.js';
 import { createTfliteClassifier } from '../../runtime/inference/classifier.js';
-import { assignSplits } from './splits.js';
+import { assignSplits, unfreezeTest } from './splits.js';
 import { datasetStats, formatStats } from './stats.js';
 import { FrameStore } from './store.js';
 import { registerMoreDataCommands } from './cli-more.js';
+
+const log = createLogger('data');
 
 export interface CommonOpts {
   db?: string;
   config?: string;
 }
 
-export function withDb<T>(opts: CommonOpts, fn: (db: Db, store: FrameStore) => Promise<T>): Promise<T> {
+/** `readOnly`: commands that only read (stats, map) never create or change a database. */
+export async function withDb<T>(opts: CommonOpts, fn: (db: Db, store: FrameStore) => Promise<T>, options: { readOnly?: boolean } = {}): Promise<T> {
   const file = opts.db ?? defaultDbPath();
-  const db = openDatabase(file);
-  return fn(db, new FrameStore(storeRootFor(file))).finally(() => db.close());
+  const created = !existsSync(file) && !options.readOnly;
+  const db = openDatabase(file, options);
+  try {
+    return await fn(db, new FrameStore(storeRootFor(file)));
+  } catch (err) {
+    // A database this very command created and failed before storing anything is removed: a failure leaves nothing behind.
+    const empty = created && (db.prepare('SELECT COUNT(*) AS n FROM rides').get() as { n: number }).n === 0;
+    db.close();
+    if (empty) await removeNewDatabase(file);
+    throw err;
+  } finally {
+    if (db.open) db.close();
+  }
+}
+
+async function removeNewDatabase(file: string): Promise<void> {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) await rm(f, { force: true });
+  await rmdir(storeRootFor(file)).catch(() => {}); // only when empty: objects are never thrown away
 }
 
 export function common(cmd: Command): Command {
@@ -70,7 +93,7 @@ export function registerDataCommands(program: Command): void {
       await withDb(o, async (db) => {
         const stats = datasetStats(db, o.location);
         process.stdout.write(o.json ? `${JSON.stringify(stats, null, 2)}\n` : formatStats(stats));
-      });
+      }, { readOnly: true });
     });
 
   common(data.command('filter')
@@ -83,12 +106,14 @@ export function registerDataCommands(program: Command): void {
     });
 
   common(data.command('label')
-    .description('re-run labelling (rider mapping + model agreement/threshold) on every frame not labelled by a person; the rest is queued for review.\nWith --model, first score the frames with that model bundle (the current model) and label with its scores.')
+    .description('re-run labelling (rider mapping + model agreement/threshold) on every frame not labelled by a person; the rest is queued for review.\nA model\'s own label (no rider input) is a proposal, never exported for training until accepted in review or with --accept-model-labels; a share (labelling.modelReviewShare) is queued for review.\nWith --model, first score the frames with that model bundle (the current model) and label with its scores.')
     .option('--model <bundle>', 'model bundle folder (model.tflite + manifest.json) to score frames with first')
     .option('--location <name>', 'with --model: only score frames of this location')
-    .addOption(new Option('--delegate <d>', 'with --model: TFLite delegate').choices(['none', 'xnnpack']).default('none')))
-    .action(async (o: CommonOpts & { model?: string; location?: string; delegate: 'none' | 'xnnpack' }) => {
+    .addOption(new Option('--delegate <d>', 'with --model: TFLite delegate').choices(['none', 'xnnpack']).default('none'))
+    .option('--accept-model-labels', 'make model-proposed labels final (exported for training) without review; default: only a sample is reviewed and none is exported until accepted'))
+    .action(async (o: CommonOpts & { model?: string; location?: string; delegate: 'none' | 'xnnpack'; acceptModelLabels?: boolean }) => {
       const config = loadDataConfig(o.config);
+      if (o.acceptModelLabels) config.labelling.acceptModelLabels = true;
       await withDb(o, async (db, store) => {
         if (o.model) {
           const classifier = await createTfliteClassifier(o.model, { delegate: o.delegate });
@@ -104,18 +129,32 @@ export function registerDataCommands(program: Command): void {
     });
 
   common(data.command('split')
-    .description('assign rides (never single frames) to train/val/test, stratified by class, deterministic from --seed; a frozen test split never changes')
+    .description('assign rides to train/val/test by ride, stratified by class; --freeze-test fixes the test split (refused when it lacks a class), --unfreeze lets it change again (recorded)')
     .requiredOption('--location <name>', 'location to split')
     .option('--seed <seed>', 'seed for the ride order', '1')
     .option('--fractions <train,val,test>', 'target shares of frames', '0.7,0.15,0.15')
     .option('--reset', 're-assign train/val (and test unless frozen) from scratch')
-    .option('--freeze-test', 'freeze the test split of this location after assigning'))
-    .action(async (o: CommonOpts & { location: string; seed: string; fractions: string; reset?: boolean; freezeTest?: boolean }) => {
+    .option('--freeze-test', 'freeze the test split of this location after assigning')
+    .option('--unfreeze', 'unfreeze the test split (nothing is re-assigned until the next --reset); recorded with --by and the time')
+    .option('--by <name>', 'who freezes or unfreezes, for the record (default: the user and host)')
+    .option('--reason <text>', 'why, for the record (with --unfreeze)'))
+    .action(async (o: CommonOpts & { location: string; seed: string; fractions: string; reset?: boolean; freezeTest?: boolean; unfreeze?: boolean; by?: string; reason?: string }) => {
       const f = o.fractions.split(',').map(Number);
       if (f.length !== 3 || f.some((v) => !(v >= 0))) throw new SidewalkError('DATA_BAD_OPTION', `--fractions must be three numbers, got "${o.fractions}"`);
+      if (o.unfreeze && (o.freezeTest || o.reset)) throw new SidewalkError('DATA_BAD_OPTION', '--unfreeze runs alone; split again afterwards (with --reset to re-assign the test rides)');
+      const by = o.by ?? `${userInfo().username}@${hostname()}`;
       await withDb(o, async (db) => {
-        const r = assignSplits(db, { location: o.location, seed: o.seed, fractions: { train: f[0]!, val: f[1]!, test: f[2]! }, reset: o.reset === true, freezeTest: o.freezeTest === true });
-        process.stdout.write(`${r.assigned} rides assigned; rides per split: train=${r.bySplit.train} val=${r.bySplit.val} test=${r.bySplit.test}${r.testFrozen ? ' (test frozen)' : ''}\n`);
+        if (o.unfreeze) {
+          const e = unfreezeTest(db, o.location, by, o.reason);
+          process.stdout.write(`test split of ${o.location} unfrozen by ${e.by} at ${e.at}\n`);
+          return;
+        }
+        const r = assignSplits(db, { location: o.location, seed: o.seed, fractions: { train: f[0]!, val: f[1]!, test: f[2]! }, reset: o.reset === true, freezeTest: o.freezeTest === true, by });
+        process.stdout.write(`${r.assigned} rides assigned now; rides per split in total: train=${r.bySplit.train} val=${r.bySplit.val} test=${r.bySplit.test}${r.testFrozen ? ' (test frozen)' : ''}\n`);
+        if (r.testMissing.length > 0) {
+          log.warn(`the test split of ${o.location} has no ${r.testMissing.join(', ')} frames: models cannot be judged on ${r.testMissing.length > 1 ? 'those classes' : 'that class'}` +
+            (r.testFrozen ? ' (it is frozen: `sidewalk data split --unfreeze` then `--reset`)' : ''));
+        }
       });
     });
 

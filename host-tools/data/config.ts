@@ -1,9 +1,9 @@
 /**
  * Data-pipeline settings: filter thresholds, the rider-input mapping and auto-labelling rules.
- * Defaults reproduce the legacy scripts; a YAML/JSON file (--config) overrides any subset.
+ * Defaults reproduce the legacy scripts; a YAML/JSON file (--config) overrides any subset, validated
+ * by one JSON Schema like the runtime, OTA and pipeline configs (lib/config-file.ts).
  */
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { compileConfigSchema, readYamlFile, validateConfigObject } from '../../lib/config-file.js';
 import { SidewalkError } from '../../lib/errors.js';
 import { DEFAULT_LABELS } from '../../runtime/inference/manifest-types.js';
 
@@ -32,32 +32,63 @@ export interface DataConfig {
     modelThreshold: number;
     /** Keep a rider's label when no model scores exist (legacy rides); false sends such frames to review. */
     trustRiderAlone: boolean;
+    /**
+     * A model's label is a proposal: kept apart from final labels (so never exported for training)
+     * until a person accepts it in review, or until this is true (`data label --accept-model-labels`).
+     */
+    acceptModelLabels: boolean;
+    /** Share (0..1) of model-proposed labels sampled into the review queue, to see how good they are. */
+    modelReviewShare: number;
   };
 }
 
 export const DEFAULT_DATA_CONFIG: DataConfig = {
   labels: [...DEFAULT_LABELS],
   filters: { legacyMinSpeed: 10, minSpeedKph: 5, blurMinVariance: 20, darkMaxLuma: 40, duplicateMaxDistance: 3 },
-  labelling: { riderMap: { '0': 'crosswalk', '1': 'side', '2': 'street' }, modelThreshold: 0.9, trustRiderAlone: true },
+  labelling: { riderMap: { '0': 'crosswalk', '1': 'side', '2': 'street' }, modelThreshold: 0.9, trustRiderAlone: true, acceptModelLabels: false, modelReviewShare: 0.2 },
 };
 
+const num = (description: string, extra: Record<string, unknown> = {}) => ({ type: 'number', description, ...extra });
+
+/** Every key, its type and default: unknown keys (typos such as `labeling:`) are refused like in every other config. */
+const DATA_CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    labels: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 2, default: DEFAULT_DATA_CONFIG.labels },
+    filters: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        legacyMinSpeed: num('legacy-scale speed below which a frame is low_speed', { default: DEFAULT_DATA_CONFIG.filters.legacyMinSpeed }),
+        minSpeedKph: num('km/h below which a frame is low_speed', { default: DEFAULT_DATA_CONFIG.filters.minSpeedKph }),
+        blurMinVariance: num('Laplacian variance below which a frame is blurry', { minimum: 0, default: DEFAULT_DATA_CONFIG.filters.blurMinVariance }),
+        darkMaxLuma: num('mean luma below which a frame is dark', { minimum: 0, maximum: 255, default: DEFAULT_DATA_CONFIG.filters.darkMaxLuma }),
+        duplicateMaxDistance: { type: 'integer', minimum: 0, maximum: 64, default: DEFAULT_DATA_CONFIG.filters.duplicateMaxDistance },
+      },
+    },
+    labelling: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        riderMap: { type: 'object', additionalProperties: { type: 'string' }, default: DEFAULT_DATA_CONFIG.labelling.riderMap },
+        modelThreshold: num('top score at which a model proposes a label', { minimum: 0, maximum: 1, default: DEFAULT_DATA_CONFIG.labelling.modelThreshold }),
+        trustRiderAlone: { type: 'boolean', default: DEFAULT_DATA_CONFIG.labelling.trustRiderAlone },
+        acceptModelLabels: { type: 'boolean', default: DEFAULT_DATA_CONFIG.labelling.acceptModelLabels },
+        modelReviewShare: num('share of model-proposed labels sampled into the review queue', { minimum: 0, maximum: 1, default: DEFAULT_DATA_CONFIG.labelling.modelReviewShare }),
+      },
+    },
+  },
+};
+
+const validate = compileConfigSchema<DataConfig>(DATA_CONFIG_SCHEMA);
+
+/** The defaults, or a YAML/JSON file over them: DATA_CONFIG_UNREADABLE, or DATA_CONFIG_INVALID naming every bad key. */
 export function loadDataConfig(file?: string): DataConfig {
   if (!file) return structuredClone(DEFAULT_DATA_CONFIG);
-  let value: unknown;
-  try {
-    value = parseYaml(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new SidewalkError('DATA_CONFIG_INVALID', `${file}: ${(err as Error).message}`, { cause: err });
-  }
-  const v = (value ?? {}) as Partial<{ labels: string[]; filters: Partial<DataConfig['filters']>; labelling: Partial<DataConfig['labelling']> }>;
-  const cfg: DataConfig = {
-    labels: v.labels ?? [...DEFAULT_DATA_CONFIG.labels],
-    filters: { ...DEFAULT_DATA_CONFIG.filters, ...v.filters },
-    labelling: { ...DEFAULT_DATA_CONFIG.labelling, ...v.labelling },
-  };
-  for (const [k, n] of Object.entries(cfg.filters)) {
-    if (typeof n !== 'number' || !Number.isFinite(n)) throw new SidewalkError('DATA_CONFIG_INVALID', `${file}: filters.${k} must be a number`);
-  }
+  const cfg = validateConfigObject(validate, readYamlFile(file, 'DATA_CONFIG'), file, 'DATA_CONFIG_INVALID');
   for (const [code, label] of Object.entries(cfg.labelling.riderMap)) {
     if (!cfg.labels.includes(label)) throw new SidewalkError('DATA_CONFIG_INVALID', `${file}: labelling.riderMap.${code} = "${label}" is not one of ${cfg.labels.join(', ')}`);
   }

@@ -4,10 +4,10 @@
  * Quality problems are flags (frame_flags), never deletions; a frame's final label and its source are
  * kept apart from what the rider pressed and what a model said.
  */
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import type Database from 'better-sqlite3';
 import { dirname, join, resolve } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
+import { openSqlite, tableNames } from '../../lib/sqlite.js';
 
 export type Db = Database.Database;
 export type Split = 'train' | 'val' | 'test';
@@ -126,35 +126,64 @@ export function storeRootFor(dbPath: string): string {
   return join(dirname(resolve(dbPath)), 'objects');
 }
 
-export function openDatabase(file: string): Db {
-  mkdirSync(dirname(resolve(file)), { recursive: true });
-  let db: Db;
-  try {
-    db = new Database(file);
-  } catch (err) {
-    throw new SidewalkError('DATA_DB_OPEN', `${file}: cannot open dataset database (${(err as Error).message})`, { cause: err });
+/**
+ * Opens (creating when absent) the dataset database and brings its schema up to date. `readOnly`
+ * (stats, map): the file must exist and be current; nothing is created or migrated. `mustExist`: a
+ * missing file is DATA_DB_MISSING (a command that only makes sense on an existing dataset).
+ */
+export function openDatabase(file: string, options: { readOnly?: boolean; mustExist?: boolean } = {}): Db {
+  return openSqlite(file, {
+    prefix: 'DATA_DB',
+    what: 'dataset database',
+    missingHint: 'pass --db, set SIDEWALK_DATA_DB, or create one with `sidewalk data ingest`',
+    ...(options.readOnly ? { readOnly: true } : {}),
+    ...(options.mustExist ? { mustExist: true } : {}),
+    setup: (db) => {
+      const tables = tableNames(db);
+      if (tables.size > 0 && !tables.has('migrations')) {
+        throw new SidewalkError('DATA_DB_NOT_DATABASE', `${file}: an SQLite file, but not a dataset database (no migrations table); nothing was changed`);
+      }
+      if (options.readOnly) {
+        if (tables.size === 0) throw new SidewalkError('DATA_DB_NOT_DATABASE', `${file}: an empty SQLite file, not a dataset database`);
+        checkCurrent(db, file, tables);
+        return;
+      }
+      db.pragma('journal_mode = WAL');
+      // WAL + NORMAL: a commit survives an application crash; a power cut can lose the transactions since the
+      // last checkpoint but never corrupts the file. Acceptable here: ingest keeps its inputs and is idempotent
+      // by content hash (a lost ride is re-ingested, its store objects swept as orphans first).
+      db.pragma('synchronous = NORMAL');
+      // frames_hash (random sha256 keys, the orphan sweep's lookup) puts each inserted frame on a random index
+      // page, so a ride's transaction dirties ~one index page per frame once the index is large: this is why
+      // rows/s fall as the table grows. A bigger page cache stops those pages being re-read (at 1M rows, 1.7 GB
+      // -> 0.5 GB read per 100k rows), and checkpointing every few rides instead of after each one (a ride
+      // dirties more than the default 1000 pages) copies a page dirtied by several rides back once.
+      db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+      db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+      migrate(db, file);
+    },
+  });
+}
+
+function schemaVersion(db: Db): number {
+  return (db.prepare('SELECT MAX(version) AS v FROM migrations').get() as { v: number | null }).v ?? 0;
+}
+
+/** A read-only command reads only a database at this tool's schema version (it may not migrate one). */
+function checkCurrent(db: Db, file: string, tables: Set<string>): void {
+  const version = tables.has('migrations') ? schemaVersion(db) : 0;
+  if (version > SCHEMA_VERSION) throw new SidewalkError('DATA_DB_TOO_NEW', `${file}: schema version ${version} is newer than this tool's ${SCHEMA_VERSION}`);
+  if (version < SCHEMA_VERSION) {
+    throw new SidewalkError('DATA_DB_OUTDATED', `${file}: schema version ${version}, this tool reads ${SCHEMA_VERSION}; a writing command (e.g. \`sidewalk data filter\`) upgrades it`);
   }
-  db.pragma('journal_mode = WAL');
-  // WAL + NORMAL: a commit survives an application crash; a power cut can lose the transactions since the
-  // last checkpoint but never corrupts the file. Acceptable here: ingest keeps its inputs and is idempotent
-  // by content hash (a lost ride is re-ingested, its store objects swept as orphans first).
-  db.pragma('synchronous = NORMAL');
-  // frames_hash (random sha256 keys, the orphan sweep's lookup) puts each inserted frame on a random index
-  // page, so a ride's transaction dirties ~one index page per frame once the index is large: this is why
-  // rows/s fall as the table grows. A bigger page cache stops those pages being re-read (at 1M rows, 1.7 GB
-  // -> 0.5 GB read per 100k rows), and checkpointing every few rides instead of after each one (a ride
-  // dirties more than the default 1000 pages) copies a page dirtied by several rides back once.
-  db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
-  db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
-  db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  migrate(db, file);
-  return db;
 }
 
 function migrate(db: Db, file: string): void {
   db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-  const current = (db.prepare('SELECT MAX(version) AS v FROM migrations').get() as { v: number | null }).v ?? 0;
+  const current = schemaVersion(db);
   if (current > SCHEMA_VERSION) {
     throw new SidewalkError('DATA_DB_TOO_NEW', `${file}: schema version ${current} is newer than this tool's ${SCHEMA_VERSION}`);
   }

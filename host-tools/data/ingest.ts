@@ -72,7 +72,9 @@ export async function ingestOne(path: string, kind: SourceKind, opts: IngestOpti
   const known = db.prepare('SELECT id, frame_count FROM rides WHERE content_hash = ?');
   const existing = known.get(src.contentHash) as { id: number; frame_count: number } | undefined;
   if (existing) return { path, kind, status: 'skipped', rideId: existing.id, frames: 0 };
-  const location = opts.location ?? src.location;
+  // --location only fills in for inputs that do not name one (legacy runs, videos): a ride's own wins.
+  const location = src.location ?? opts.location;
+  if (src.location && opts.location && src.location !== opts.location) log.info(`${path}: location ${src.location} from the ride itself (--location ${opts.location} applies to inputs that name none)`);
   if (!location) throw new SidewalkError('DATA_LOCATION_REQUIRED', `${path}: a ${kind} input does not name its location; pass --location`);
   const added: string[] = [];
   try {
@@ -107,7 +109,7 @@ export async function ingestOne(path: string, kind: SourceKind, opts: IngestOpti
         new Date().toISOString()).lastInsertRowid);
       frames.forEach((f, i) => {
         const scores = f.scores ? scoresByClass(f.scores, src.labels ?? config.labels) : null;
-        const d = decideLabel({ riderInput: f.riderInput, scores, trueLabel: f.trueLabel }, config);
+        const d = decideLabel({ riderInput: f.riderInput, scores, trueLabel: f.trueLabel, sampleKey: hashes[i] }, config);
         const m = metrics[i]!;
         const frameId = Number(insertFrame.run(rideId, f.index, f.timeMs, f.lat, f.lon, f.altM, f.speedRaw, f.speedKph, d.riderLabel,
           scores ? JSON.stringify(scores) : null, scores && src.model ? `${src.model.name}@${src.model.version}` : null, d.label, d.source, d.reviewState,

@@ -2,7 +2,8 @@
  * Final labels: the rider's input mapped to a class, confirmed or supplied by a model's scores; what
  * neither settles goes to the review queue. Pure, so ingest and `sidewalk data label` agree.
  *   rider + model agree                 -> rider's class, source "agreed"
- *   no rider, model top score >= thr    -> model's class, source "model"
+ *   no rider, model top score >= thr    -> a proposal: source "model", no final label (so never
+ *                                          exported) unless accepted; a share is sampled into review
  *   rider, no model scores              -> rider's class, source "rider" (when trustRiderAlone)
  *   rider and model disagree            -> review (a conflict)
  *   neither                             -> review
@@ -19,6 +20,14 @@ export interface LabelInput {
   riderInput: string | number | null;
   scores: ClassScores | null;
   trueLabel: string | null;
+  /** The frame's content hash (sha256 hex): picks, the same way every time, which model proposals are sampled for review. */
+  sampleKey?: string;
+}
+
+/** Whether a frame's model proposal is among the `share` sampled into the review queue (uniform over sha256 keys). */
+export function sampledForReview(key: string | undefined, share: number): boolean {
+  if (!key || !/^[0-9a-f]{8}/.test(key)) return false;
+  return parseInt(key.slice(0, 8), 16) / 0x1_0000_0000 < share;
 }
 
 /** Scores in a given label order -> by class name. */
@@ -68,20 +77,23 @@ export function decideLabel(input: LabelInput, cfg: DataConfig): LabelDecision {
       ? { riderLabel, label: riderLabel, source: 'rider', reviewState: null }
       : { riderLabel, label: null, source: null, reviewState: 'queued' };
   }
-  if (modelLabel && modelScore >= cfg.labelling.modelThreshold) return { riderLabel, label: modelLabel, source: 'model', reviewState: null };
+  if (modelLabel && modelScore >= cfg.labelling.modelThreshold) {
+    if (cfg.labelling.acceptModelLabels) return { riderLabel, label: modelLabel, source: 'model', reviewState: null };
+    return { riderLabel, label: null, source: 'model', reviewState: sampledForReview(input.sampleKey, cfg.labelling.modelReviewShare) ? 'queued' : null };
+  }
   return { riderLabel, label: null, source: null, reviewState: 'queued' };
 }
 
 /** Re-runs labelling over every frame not labelled by a person or a synthetic source; returns changed frames. */
 export function relabelAll(db: Db, cfg: DataConfig): number {
-  const rows = db.prepare(`SELECT f.id, f.rider_label, f.model_scores, f.label, f.label_source, f.review_state
+  const rows = db.prepare(`SELECT f.id, f.rider_label, f.model_scores, f.label, f.label_source, f.review_state, f.content_hash
     FROM frames f WHERE f.label_source IS NULL OR f.label_source NOT IN ('review', 'synthetic')`).all() as
-    { id: number; rider_label: string | null; model_scores: string | null; label: string | null; label_source: string | null; review_state: string | null }[];
+    { id: number; rider_label: string | null; model_scores: string | null; label: string | null; label_source: string | null; review_state: string | null; content_hash: string }[];
   const update = db.prepare('UPDATE frames SET label = ?, label_source = ?, review_state = ? WHERE id = ?');
   let changed = 0;
   db.transaction(() => {
     for (const r of rows) {
-      const d = decideLabel({ riderInput: r.rider_label, scores: r.model_scores ? (JSON.parse(r.model_scores) as ClassScores) : null, trueLabel: null }, cfg);
+      const d = decideLabel({ riderInput: r.rider_label, scores: r.model_scores ? (JSON.parse(r.model_scores) as ClassScores) : null, trueLabel: null, sampleKey: r.content_hash }, cfg);
       if (d.label !== r.label || d.source !== r.label_source || d.reviewState !== r.review_state) {
         update.run(d.label, d.source, d.reviewState, r.id);
         changed++;

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { SidewalkError } from '../../lib/errors.js';
-import type { Db, Split } from './db.js';
+import { getSetting, setSetting, type Db, type Split } from './db.js';
 import { CROSS_RIDE_FLAG } from './near-duplicates.js';
 
 export interface SplitOptions {
@@ -26,11 +26,51 @@ export interface SplitOptions {
 
 export interface SplitResult {
   assigned: number;
+  /** Rides per split after this run (all of the location's rides, not only those just assigned). */
   bySplit: Record<Split, number>;
   testFrozen: boolean;
+  /** Classes the location has labelled frames of but its test split has none of. */
+  testMissing: string[];
 }
 
-export function assignSplits(db: Db, opts: SplitOptions): SplitResult {
+export interface SplitEvent { action: 'freeze' | 'unfreeze'; at: string; by: string; reason?: string }
+
+const historyKey = (location: string) => `split_history:${location}`;
+
+/** Freezes and unfreezes of a location's test split, oldest first (kept in settings). */
+export function splitHistory(db: Db, location: string): SplitEvent[] {
+  return getSetting<SplitEvent[]>(db, historyKey(location)) ?? [];
+}
+
+function record(db: Db, location: string, event: SplitEvent): void {
+  setSetting(db, historyKey(location), [...splitHistory(db, location), event]);
+}
+
+/** Labelled classes of the location with no labelled frame in its test split. */
+function missingFromTest(db: Db, locationId: number): string[] {
+  return (db.prepare(`SELECT DISTINCT f.label AS label FROM frames f JOIN rides r ON r.id = f.ride_id
+      WHERE r.location_id = ? AND f.label IS NOT NULL AND f.label NOT IN (
+        SELECT g.label FROM frames g JOIN rides t ON t.id = g.ride_id WHERE t.location_id = ? AND t.split = 'test' AND g.label IS NOT NULL)
+      ORDER BY f.label`).all(locationId, locationId) as { label: string }[]).map((r) => r.label);
+}
+
+/**
+ * Lets a frozen test split change again (a split frozen without a class fails every model's gate for
+ * that class): recorded with who and when; the next `--reset` re-assigns the test rides too.
+ */
+export function unfreezeTest(db: Db, location: string, by: string, reason?: string): SplitEvent {
+  const loc = db.prepare('SELECT id, test_frozen_at FROM locations WHERE name = ?').get(location) as { id: number; test_frozen_at: string | null } | undefined;
+  if (!loc) throw new SidewalkError('DATA_LOCATION_UNKNOWN', `location "${location}" has no rides`);
+  if (loc.test_frozen_at === null) throw new SidewalkError('DATA_SPLIT_NOT_FROZEN', `the test split of "${location}" is not frozen`);
+  const event: SplitEvent = { action: 'unfreeze', at: new Date().toISOString(), by, ...(reason ? { reason } : {}) };
+  db.transaction(() => {
+    db.prepare('UPDATE locations SET test_frozen_at = NULL WHERE id = ?').run(loc.id);
+    record(db, location, event);
+  })();
+  return event;
+}
+
+export function assignSplits(db: Db, opts: SplitOptions & { by?: string }): SplitResult {
   const loc = db.prepare('SELECT id, test_frozen_at FROM locations WHERE name = ?').get(opts.location) as { id: number; test_frozen_at: string | null } | undefined;
   if (!loc) throw new SidewalkError('DATA_LOCATION_UNKNOWN', `location "${opts.location}" has no rides`);
   const frozen = loc.test_frozen_at !== null;
@@ -109,9 +149,19 @@ export function assignSplits(db: Db, opts: SplitOptions): SplitResult {
     if (opts.freezeTest && !frozen && locRides.test === 0) {
       throw new SidewalkError('DATA_SPLIT_EMPTY_TEST', `location "${opts.location}" has no test rides; refusing to freeze an empty test split`);
     }
-    if (opts.freezeTest && !frozen) db.prepare('UPDATE locations SET test_frozen_at = ? WHERE id = ?').run(new Date().toISOString(), loc.id);
+    if (opts.freezeTest && !frozen) {
+      // A test split without a class would fail every later model's gate for that class, for good.
+      const missing = missingFromTest(db, loc.id);
+      if (missing.length > 0) {
+        throw new SidewalkError('DATA_SPLIT_TEST_INCOMPLETE', `location "${opts.location}": the test split would have no ${missing.join(', ')} frames; ` +
+          'refusing to freeze it (ingest more rides of those classes, then split again)');
+      }
+      const at = new Date().toISOString();
+      db.prepare('UPDATE locations SET test_frozen_at = ? WHERE id = ?').run(at, loc.id);
+      record(db, opts.location, { action: 'freeze', at, by: opts.by ?? 'unknown' });
+    }
   })();
   const bySplit: Record<Split, number> = { train: 0, val: 0, test: 0 };
   for (const r of db.prepare('SELECT split, COUNT(*) AS n FROM rides WHERE location_id = ? AND split IS NOT NULL GROUP BY split').all(loc.id) as { split: Split; n: number }[]) bySplit[r.split] = r.n;
-  return { assigned, bySplit, testFrozen: frozen || opts.freezeTest === true };
+  return { assigned, bySplit, testFrozen: frozen || opts.freezeTest === true, testMissing: missingFromTest(db, loc.id) };
 }

@@ -43,13 +43,16 @@ export function datasetStats(db: Db, location?: string): LocationStats[] {
       byLabel: grouped(db, `SELECT f.label AS k, COUNT(*) AS n ${F} GROUP BY f.label`, l.id),
       bySplit: grouped(db, `SELECT r.split AS k, COUNT(*) AS n ${F} GROUP BY r.split`, l.id),
       byFlag: grouped(db, `SELECT ff.flag AS k, COUNT(*) AS n FROM frame_flags ff JOIN frames f ON f.id = ff.frame_id JOIN rides r ON r.id = f.ride_id WHERE r.location_id = ? GROUP BY ff.flag`, l.id),
-      bySource: grouped(db, `SELECT f.label_source AS k, COUNT(*) AS n ${F} GROUP BY f.label_source`, l.id),
+      // A model's label that nobody accepted yet is a proposal (labels.ts), counted apart.
+      bySource: grouped(db, `SELECT CASE WHEN f.label_source = 'model' AND f.label IS NULL THEN 'model-proposed' ELSE f.label_source END AS k,
+        COUNT(*) AS n ${F} GROUP BY k`, l.id),
       usable,
     };
   });
 }
 
 export function formatStats(stats: LocationStats[]): string {
+  if (stats.length === 0) return 'no rides in this dataset yet (sidewalk data ingest adds them)\n';
   const fmt = (o: Record<string, number>): string => Object.entries(o).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
   return stats.map((s) => [
     `${s.location}: ${s.rides} rides, ${s.frames} frames, ${s.labelled} labelled, ${s.queued} queued for review${s.testFrozen ? ', test split frozen' : ''}`,

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { evaluateBundles, type EvalReport } from './evaluate.js';
 import { findRecordedRuns, replayRecordedRuns } from './rides.js';
+import { rateText } from '../registry/eval-report.js';
 
 interface EvalFlags {
   model?: string[];
@@ -34,7 +35,7 @@ function summary(r: EvalReport): string {
   const lines = [
     `${r.model.name} ${r.model.version} (${r.model.dtype}, ${r.model.dir})`,
     `  accuracy ${pct(r.accuracy)} on ${r.dataset.count} ${r.dataset.split} images (dataset ${r.dataset.hash})`,
-    `  sidewalk recall ${pct(r.safety.sidewalk_recall)}, road wrongly limited ${pct(r.safety.road_false_limit_rate)}`,
+    `  sidewalk recall ${rateText(r.safety.sidewalk_recall, r.safety.sidewalk_frames)}, road wrongly limited ${rateText(r.safety.road_false_limit_rate, r.safety.road_frames)}`,
     `  latency mean ${r.latency_ms.mean.toFixed(2)} ms, p50 ${r.latency_ms.p50.toFixed(2)} ms, p99 ${r.latency_ms.p99.toFixed(2)} ms (${r.model.backend})`,
   ];
   for (const [label, s] of Object.entries(r.per_class)) {

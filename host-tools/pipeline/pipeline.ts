@@ -136,7 +136,7 @@ async function steps(rec: RunRecorder, registry: Registry, config: PipelineConfi
   // export ------------------------------------------------------------------------------------------
   const exportDir = join(locDir, 'export');
   const exported = await (async () => {
-    const db = openDatabase(c.dbPath);
+    const db = openDatabase(c.dbPath, { mustExist: true });
     try {
       return await rec.run({
         name: 'export',
@@ -188,7 +188,8 @@ async function steps(rec: RunRecorder, registry: Registry, config: PipelineConfi
       const bundle = join(trainDir, t.variant);
       const testAccuracy = result.bundles.find((b) => b.variant === t.variant)?.test_accuracy ?? null;
       ctx.log(`trained ${name} ${version}: test accuracy (trainer) ${testAccuracy}`);
-      return { bundle, version, manifest_sha256: await fileSha(join(bundle, 'manifest.json')), trainer_test_accuracy: testAccuracy };
+      // run_id travels with the reused outputs: the run that trained, not the one that registers.
+      return { bundle, version, manifest_sha256: await fileSha(join(bundle, 'manifest.json')), trainer_test_accuracy: testAccuracy, run_id: rec.record.id };
     },
   });
   const bundleDir = String(trained.bundle);
@@ -261,7 +262,7 @@ async function steps(rec: RunRecorder, registry: Registry, config: PipelineConfi
     run: async (ctx) => {
       const m = await registry.register({
         bundleDir, report: candidateReport, gates, datasetHash, codeRevision: c.revision,
-        trainParams: { ...trainParams, run_id: rec.record.id },
+        trainParams: { ...trainParams, run_id: String(trained.run_id ?? rec.record.id), registered_by_run: rec.record.id },
       });
       ctx.log(`registered ${m.location} ${m.version} as ${m.stage}`);
       return { location: m.location, version: m.version, stage: m.stage };

@@ -3,13 +3,16 @@
  * through `sidewalk pipeline run` (gates, then registration as a candidate).
  */
 import { Option, type Command } from 'commander';
-import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { rateText } from './eval-report.js';
 import { defaultRegistryDir, Registry, type RegisteredModel } from './registry.js';
 
 interface RegistryOpts { registry?: string }
 
-function withRegistry<T>(o: RegistryOpts, fn: (r: Registry) => Promise<T> | T): Promise<T> {
-  const registry = Registry.open(o.registry ?? defaultRegistryDir(), { create: false });
+/** `readOnly`: list, show and bundle never create or change a registry. */
+function withRegistry<T>(o: RegistryOpts, fn: (r: Registry) => Promise<T> | T, options: { readOnly?: boolean } = {}): Promise<T> {
+  const registry = Registry.open(o.registry ?? defaultRegistryDir(), { create: false, ...options });
   return Promise.resolve().then(() => fn(registry)).finally(() => registry.close());
 }
 
@@ -17,7 +20,7 @@ function registryOption(cmd: Command): Command {
   return cmd.option('--registry <dir>', 'registry folder (default $SIDEWALK_REGISTRY or ./sidewalk-registry)');
 }
 
-const pct = (v: number | undefined): string => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : '-');
+const pct = (v: number | undefined, frames?: number): string => (typeof v === 'number' ? rateText(v, frames, 1) : '-');
 
 function summary(m: RegisteredModel): Record<string, unknown> {
   return {
@@ -29,8 +32,8 @@ function summary(m: RegisteredModel): Record<string, unknown> {
 
 function formatTable(models: RegisteredModel[]): string {
   const rows = [['LOCATION', 'VERSION', 'NAME', 'STAGE', 'ACCURACY', 'SIDEWALK RECALL', 'ROAD FALSE LIMIT', 'REGISTERED'],
-    ...models.map((m) => [m.location, m.version, m.name, m.stage, pct(m.metrics.accuracy), pct(m.metrics.safety.sidewalk_recall),
-      pct(m.metrics.safety.road_false_limit_rate), m.registeredAt.slice(0, 19)])];
+    ...models.map((m) => [m.location, m.version, m.name, m.stage, pct(m.metrics.accuracy), pct(m.metrics.safety.sidewalk_recall, m.metrics.safety.sidewalk_frames),
+      pct(m.metrics.safety.road_false_limit_rate, m.metrics.safety.road_frames), m.registeredAt.slice(0, 19)])];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return `${rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')}\n`;
 }
@@ -41,9 +44,10 @@ function formatModel(m: RegisteredModel, history: ReturnType<Registry['history']
     `  registered:     ${m.registeredAt}`,
     `  dataset:        ${m.datasetHash ?? '-'}`,
     `  code revision:  ${m.codeRevision ?? '-'}`,
+    `  training run:   ${typeof m.trainParams.run_id === 'string' ? m.trainParams.run_id : '-'}${typeof m.trainParams.registered_by_run === 'string' && m.trainParams.registered_by_run !== m.trainParams.run_id ? ` (registered by run ${m.trainParams.registered_by_run})` : ''}`,
     `  training:       ${JSON.stringify(m.trainParams)}`,
     `  evaluation:     ${m.metrics.dataset.split} split of ${m.metrics.dataset.hash} (${m.metrics.dataset.count} images): accuracy ${pct(m.metrics.accuracy)}, ` +
-      `sidewalk recall ${pct(m.metrics.safety.sidewalk_recall)}, road false-limit ${pct(m.metrics.safety.road_false_limit_rate)}`,
+      `sidewalk recall ${pct(m.metrics.safety.sidewalk_recall, m.metrics.safety.sidewalk_frames)}, road false-limit ${pct(m.metrics.safety.road_false_limit_rate, m.metrics.safety.road_frames)}`,
     `  gates:          ${m.gates ? (m.gates.production ? `passed against production ${m.gates.production.version}` : 'passed (no production to compare with)') : '-'}`,
     `  artifact:       ${m.artifact ? `${m.artifact.fileName} sha256 ${m.artifact.sha256}` : '-'}`,
     '  files:',
@@ -64,10 +68,14 @@ export function registerRegistryCommands(program: Command): void {
     .option('--location <name>', 'only this location')
     .addOption(new Option('--stage <stage>', 'only this stage').choices(['candidate', 'canary', 'production', 'retired']))
     .option('--json', 'machine-readable output'))
-    .action((o: RegistryOpts & { location?: string; stage?: RegisteredModel['stage']; json?: boolean }) => withRegistry(o, (r) => {
-      const list = r.list({ ...(o.location ? { location: o.location } : {}), ...(o.stage ? { stage: o.stage } : {}) });
+    .action(async (o: RegistryOpts & { location?: string; stage?: RegisteredModel['stage']; json?: boolean }) => {
+      const dir = o.registry ?? defaultRegistryDir();
+      // A fresh setup has no registry yet: that is an empty list, not an error.
+      const list = existsSync(join(dir, 'registry.db')) || (existsSync(dir) && !statSync(dir).isDirectory())
+        ? await withRegistry(o, (r) => r.list({ ...(o.location ? { location: o.location } : {}), ...(o.stage ? { stage: o.stage } : {}) }), { readOnly: true })
+        : [];
       process.stdout.write(o.json ? `${JSON.stringify(list.map(summary), null, 2)}\n` : list.length ? formatTable(list) : 'no models registered\n');
-    }));
+    });
 
   registryOption(models.command('show')
     .description('one model: stage and history, lineage (dataset, code revision, training parameters), evaluation, files')
@@ -77,7 +85,7 @@ export function registerRegistryCommands(program: Command): void {
     .action((ref: string, version: string, o: RegistryOpts & { json?: boolean }) => withRegistry(o, (r) => {
       const m = r.get(ref, version);
       process.stdout.write(o.json ? `${JSON.stringify({ ...m, history: r.history(m) }, null, 2)}\n` : formatModel(m, r.history(m)));
-    }));
+    }, { readOnly: true }));
 
   registryOption(models.command('promote')
     .description('candidate -> canary, or canary -> production (the previous canary/production of the location is retired); ' +
@@ -110,5 +118,5 @@ export function registerRegistryCommands(program: Command): void {
       const m = r.get(location, version);
       await r.materialize(m, resolve(o.out));
       process.stdout.write(`${m.location} ${m.version}: ${m.files.length} files -> ${o.out}\n`);
-    }));
+    }, { readOnly: true }));
 }

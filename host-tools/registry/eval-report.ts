@@ -13,10 +13,16 @@ export interface EvalReport {
   accuracy: number;
   per_class: Record<string, { precision: number; recall: number; support: number }>;
   confusion: { labels: string[]; matrix: number[][] };
-  safety: { sidewalk_recall: number; road_false_limit_rate: number };
+  /** `*_frames`: how many frames each rate is over (0: the rate is "no data", shown as n/a). */
+  safety: { sidewalk_recall: number; road_false_limit_rate: number; sidewalk_frames?: number; road_frames?: number };
   per_location?: Record<string, unknown>;
   latency_ms?: { mean: number; p50: number; p99: number };
   parity?: Record<string, unknown>;
+}
+
+/** A rate for people: "93.10%", or "n/a (0 frames)" when it is over no frames at all. */
+export function rateText(rate: number, frames?: number, digits = 2): string {
+  return frames === 0 ? 'n/a (0 frames)' : `${(rate * 100).toFixed(digits)}%`;
 }
 
 const isRate = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;

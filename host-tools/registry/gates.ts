@@ -4,7 +4,7 @@
  * configured limits. Every failed gate is reported with a stable code; the caller registers nothing
  * unless `passed`.
  */
-import type { EvalReport } from './eval-report.js';
+import { rateText, type EvalReport } from './eval-report.js';
 
 export const GateCode = {
   /** The candidate was not evaluated on the test split, or not for this location. */
@@ -13,6 +13,8 @@ export const GateCode = {
   GATE_DATASET_MISMATCH: 'GATE_DATASET_MISMATCH',
   GATE_ACCURACY_REGRESSION: 'GATE_ACCURACY_REGRESSION',
   GATE_SIDEWALK_RECALL_FLOOR: 'GATE_SIDEWALK_RECALL_FLOOR',
+  /** The split has no sidewalk frames: recall cannot be judged (not a bad model, missing data). */
+  GATE_NO_SIDEWALK_FRAMES: 'GATE_NO_SIDEWALK_FRAMES',
   GATE_ROAD_FALSE_LIMIT_CEILING: 'GATE_ROAD_FALSE_LIMIT_CEILING',
 } as const;
 export type GateCode = (typeof GateCode)[keyof typeof GateCode];
@@ -38,7 +40,7 @@ export interface GateResult {
   failures: GateFailure[];
   location: string;
   config: GateConfig;
-  candidate: { version: string; sha256: string; accuracy: number; sidewalk_recall: number; road_false_limit_rate: number };
+  candidate: { version: string; sha256: string; accuracy: number; sidewalk_recall: number; road_false_limit_rate: number; sidewalk_frames?: number; road_frames?: number };
   /** Production's figures on the same split, or null when the location has no production model. */
   production: { version: string; sha256: string; accuracy: number } | null;
   dataset: { hash: string; split: string };
@@ -64,7 +66,10 @@ export function checkGates(location: string, candidate: EvalReport, production: 
         `${p.model.version} (${pct(p.accuracy)}); tolerance ${pct(config.accuracyTolerance)}`);
     }
   }
-  if (c.safety.sidewalk_recall + EPS < config.sidewalkRecallMin) {
+  if (c.safety.sidewalk_frames === 0) {
+    fail(GateCode.GATE_NO_SIDEWALK_FRAMES, `sidewalk recall n/a (0 frames): the ${c.dataset.split} split has no sidewalk frames, so the model cannot be judged; ` +
+      'add sidewalk rides to it (`sidewalk data split --unfreeze`, then `--reset`)');
+  } else if (c.safety.sidewalk_recall + EPS < config.sidewalkRecallMin) {
     fail(GateCode.GATE_SIDEWALK_RECALL_FLOOR, `sidewalk recall ${pct(c.safety.sidewalk_recall)} is below the floor ${pct(config.sidewalkRecallMin)}`);
   }
   if (c.safety.road_false_limit_rate > config.roadFalseLimitMax + EPS) {
@@ -78,6 +83,8 @@ export function checkGates(location: string, candidate: EvalReport, production: 
     candidate: {
       version: c.model.version, sha256: c.model.sha256, accuracy: c.accuracy,
       sidewalk_recall: c.safety.sidewalk_recall, road_false_limit_rate: c.safety.road_false_limit_rate,
+      ...(c.safety.sidewalk_frames !== undefined ? { sidewalk_frames: c.safety.sidewalk_frames } : {}),
+      ...(c.safety.road_frames !== undefined ? { road_frames: c.safety.road_frames } : {}),
     },
     production: production ? { version: production.model.version, sha256: production.model.sha256, accuracy: production.accuracy } : null,
     dataset: { hash: c.dataset.hash, split: c.dataset.split },
@@ -87,8 +94,8 @@ export function checkGates(location: string, candidate: EvalReport, production: 
 export function formatGateResult(r: GateResult): string {
   if (r.passed) {
     const vs = r.production ? ` (production ${r.production.version}: ${pct(r.production.accuracy)})` : ' (no production model to compare with)';
-    return `gates passed: accuracy ${pct(r.candidate.accuracy)}${vs}, sidewalk recall ${pct(r.candidate.sidewalk_recall)}, ` +
-      `road false-limit ${pct(r.candidate.road_false_limit_rate)}`;
+    return `gates passed: accuracy ${pct(r.candidate.accuracy)}${vs}, sidewalk recall ${rateText(r.candidate.sidewalk_recall, r.candidate.sidewalk_frames)}, ` +
+      `road false-limit ${rateText(r.candidate.road_false_limit_rate, r.candidate.road_frames)}`;
   }
   return `gates failed:\n${r.failures.map((f) => `  ${f.code}: ${f.message}`).join('\n')}`;
 }

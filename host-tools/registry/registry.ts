@@ -12,12 +12,13 @@
  * location's previous holder of that stage; any live stage can be retired; a retired model that once
  * was production may be promoted to production again (a rollback).
  */
-import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
+import { openSqlite, tableNames } from '../../lib/sqlite.js';
 import { MANIFEST_FILE, loadModelBundle, parseManifest } from '../../runtime/inference/bundle.js';
 import type { ModelManifest } from '../../runtime/inference/manifest-types.js';
 import { compareVersions } from '../../runtime/inference/tflite-version.js';
@@ -121,24 +122,36 @@ export class Registry {
     this.store = new BlobStore(join(dir, 'objects'));
   }
 
-  /** Opens (by default creating) the registry in `dir`; with create false a missing one is an error. */
-  static open(dir = defaultRegistryDir(), options: { create?: boolean } = {}): Registry {
+  /**
+   * Opens (by default creating) the registry in `dir`. `create: false`: a missing one is an error;
+   * `readOnly` (list, show, bundle): nothing is created or changed, not even the schema.
+   */
+  static open(dir = defaultRegistryDir(), options: { create?: boolean; readOnly?: boolean } = {}): Registry {
     const abs = resolve(dir);
     const file = join(abs, 'registry.db');
+    if (statSync(abs, { throwIfNoEntry: false })?.isDirectory() === false) {
+      throw new SidewalkError('REGISTRY_OPEN', `${abs}: is a file; the registry is a folder (holding registry.db and objects/)`);
+    }
     if (options.create === false && !existsSync(file)) {
       throw new SidewalkError('REGISTRY_MISSING', `${abs}: no model registry here (registry.db); pass --registry or set SIDEWALK_REGISTRY`);
     }
-    mkdirSync(abs, { recursive: true });
-    let db: Database.Database;
-    try {
-      db = new Database(file);
-      db.pragma('journal_mode = WAL');
-      db.pragma('foreign_keys = ON');
-      db.pragma('busy_timeout = 10000');
-      db.exec(SCHEMA);
-    } catch (err) {
-      throw new SidewalkError('REGISTRY_OPEN', `${file}: cannot open the model registry (${(err as Error).message})`, { cause: err });
-    }
+    const db = openSqlite(file, {
+      prefix: 'REGISTRY',
+      what: 'model registry',
+      ...(options.readOnly ? { readOnly: true } : {}),
+      setup: (db) => {
+        const tables = tableNames(db);
+        const ours = ['models', 'model_files', 'stage_events'];
+        if (tables.size > 0 && !ours.every((t) => tables.has(t))) {
+          throw new SidewalkError('REGISTRY_NOT_DATABASE', `${file}: an SQLite file, but not a model registry (tables ${[...tables].join(', ')}); nothing was changed`);
+        }
+        if (!options.readOnly) db.pragma('journal_mode = WAL');
+        db.pragma('foreign_keys = ON');
+        db.pragma('busy_timeout = 10000');
+        if (!options.readOnly) db.exec(SCHEMA);
+        else if (tables.size === 0) throw new SidewalkError('REGISTRY_NOT_DATABASE', `${file}: an empty SQLite file, not a model registry`);
+      },
+    });
     return new Registry(abs, db);
   }
 

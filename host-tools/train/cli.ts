@@ -1,7 +1,12 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { SidewalkError } from '../../lib/errors.js';
+import { createLogger } from '../../lib/log.js';
 import { runTrainer, type TrainOptions, type TrainVariant } from './trainer.js';
 import { defaultVenvDir } from './venv.js';
+
+const log = createLogger('train');
 
 function integer(min: number) {
   return (value: string): number => {
@@ -34,6 +39,21 @@ interface TrainFlags {
   crop: string; variants: TrainVariant[]; resume?: boolean; name: string; modelVersion: string; location: string; demoOnly?: boolean;
 }
 
+/** Training above the export's image size only upscales them: say so before the (long) run. */
+function warnIfUpscaled(data: string, inputSize: number): void {
+  let size: { width?: unknown; height?: unknown } | undefined;
+  try {
+    size = (JSON.parse(readFileSync(resolve(data, 'dataset.json'), 'utf8')) as { preprocessing?: { width?: unknown; height?: unknown } }).preprocessing;
+  } catch {
+    return; // no dataset.json (a hand-made folder): nothing to compare with
+  }
+  const w = Number(size?.width);
+  const h = Number(size?.height);
+  if (w > 0 && h > 0 && inputSize > Math.min(w, h)) {
+    log.warn(`--input-size ${inputSize} is above the export's ${w}x${h} images: they are upscaled, which adds no detail; export larger or train smaller`);
+  }
+}
+
 export function registerTrainCommands(program: Command): void {
   program
     .command('train')
@@ -64,10 +84,18 @@ export function registerTrainCommands(program: Command): void {
     .option('--demo-only', 'mark the bundles as demo models that must never be deployed for road use')
     .action(async (flags: TrainFlags) => {
       const { modelVersion, ...rest } = flags;
+      const out = statSync(flags.out, { throwIfNoEntry: false });
+      if (out && !out.isDirectory()) throw new SidewalkError('TRAIN_OUT_NOT_DIR', `--out ${flags.out} is a file; give a folder (it is created when absent)`);
+      warnIfUpscaled(flags.data, flags.inputSize);
       const result = await runTrainer({ ...rest, version: modelVersion, data: resolve(flags.data), out: resolve(flags.out) });
       for (const bundle of result.bundles) {
         const acc = bundle.test_accuracy === null ? '' : `\ttest_accuracy=${bundle.test_accuracy.toFixed(4)}`;
         process.stdout.write(`${bundle.variant}\t${bundle.dir}${acc}\n`);
+      }
+      const useless = result.bundles.filter((b) => b.test_accuracy === 0);
+      if (useless.length > 0) {
+        throw new SidewalkError('TRAIN_ACCURACY_ZERO', `${useless.map((b) => b.variant).join(', ')}: test accuracy 0.0 %; the bundles are written but the model learned nothing ` +
+          '(check the labels, the classes of the test split and the epochs)');
       }
     });
 }

@@ -23,6 +23,8 @@ export const ArtifactErrorCodes = {
   NO_VERIFY_KEY: 'ARTIFACT_NO_VERIFY_KEY',
   /** A configured public key cannot be parsed or is of an unsupported kind. */
   KEY_INVALID: 'ARTIFACT_KEY_INVALID',
+  /** A key given to verify with is a private key: the signing key must never be on a device. */
+  KEY_PRIVATE: 'ARTIFACT_KEY_PRIVATE',
   /** No `manifest.sig` and the policy does not allow unsigned artifacts. */
   UNSIGNED: 'ARTIFACT_UNSIGNED',
   /** The device type is not in artifact_depends.device_type. */

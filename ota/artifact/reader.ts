@@ -79,7 +79,7 @@ async function openFrom(outer: ByteReader, releaseSource: () => Promise<void>, p
   const tar = new TarReader(outer);
   let inner: ByteReader | undefined;
   try {
-    const keys = parsePublicKeys(policy.publicKeys);
+    const keys = parsePublicKeys(policy.publicKeys, policy.publicKeyNames);
     let e = await tar.next();
     if (e?.name !== 'version') throw misplaced(e, 'version (first member)');
     const versionBytes = await readRegular(tar, e, MAX_VERSION_BYTES);

@@ -1,4 +1,4 @@
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { SidewalkError } from '../../lib/errors.js';
 import { ArtifactErrorCodes as E } from './errors.js';
 import type { SignatureScheme } from './types.js';
@@ -8,19 +8,36 @@ import type { SignatureScheme } from './types.js';
  * RSA: PKCS#1 v1.5 (not PSS). ECDSA P-256: raw 64-byte r||s (what mender-artifact writes) or ASN.1 DER
  * (HSM/KMS signers, accepted by mender-artifact >= 4.0.0 only).
  */
-export function parsePublicKeys(pems: string[]): KeyObject[] {
+export function parsePublicKeys(pems: string[], names: string[] = []): KeyObject[] {
   return pems.map((pem, i) => {
+    const name = names[i] ?? `public key #${i + 1}`;
+    // createPublicKey would accept a private key too (deriving its public half): refuse it instead, as
+    // a device holding the signing key could sign any artifact it is offered.
+    if (isPrivateKey(pem)) {
+      throw new SidewalkError(E.KEY_PRIVATE, `${name} is a PRIVATE key: the artifact signing key must never be on a scooter; ` +
+        'give the public key (`openssl pkey -in KEY -pubout`) and keep the private one on the build host');
+    }
     let key: KeyObject;
     try {
       key = createPublicKey(pem);
     } catch (err) {
-      throw new SidewalkError(E.KEY_INVALID, `public key #${i + 1}: not a PEM public key (${(err as Error).message})`, { cause: err });
+      throw new SidewalkError(E.KEY_INVALID, `${name}: not a PEM public key (${(err as Error).message})`, { cause: err });
     }
     const type = key.asymmetricKeyType;
     if (type === 'rsa') return key;
     if (type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return key;
-    throw new SidewalkError(E.KEY_INVALID, `public key #${i + 1}: ${type} ${key.asymmetricKeyDetails?.namedCurve ?? ''} keys cannot verify Mender artifacts (RSA or ECDSA P-256 only)`);
+    throw new SidewalkError(E.KEY_INVALID, `${name}: ${type} ${key.asymmetricKeyDetails?.namedCurve ?? ''} keys cannot verify Mender artifacts (RSA or ECDSA P-256 only)`);
   });
+}
+
+function isPrivateKey(pem: string): boolean {
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) return true;
+  try {
+    createPrivateKey(pem);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function decodeSignature(sigFile: Buffer): Buffer {

@@ -75,6 +75,8 @@ export interface OpenedArtifact {
 export interface ArtifactPolicy {
   /** PEM "PUBLIC KEY" (PKIX) keys; the signature must verify with one of them. */
   publicKeys: string[];
+  /** Where each key came from (file names), for error messages. */
+  publicKeyNames?: string[];
   /** Accept artifacts without manifest.sig (and, with no keys, signed ones unverified). */
   allowUnsigned?: boolean;
   deviceType?: string;

@@ -179,6 +179,23 @@ export class VersionStore {
     if (current !== (await this.current())) await replaceSymlink(this.#fs, join(this.root, 'current'), join('versions', current));
   }
 
+  /**
+   * Puts current and previous back to what they were before a switch; `null` removes the link (a
+   * failed first install leaves no current). Idempotent, so a resumed rollback just redoes it.
+   */
+  async restore(current: string | null, previous: string | null): Promise<void> {
+    if (current !== null) await this.switchTo(current, previous);
+    else await this.#unlink('current');
+    if (previous === null) await this.#unlink('previous');
+  }
+
+  async #unlink(name: 'current' | 'previous'): Promise<void> {
+    const path = join(this.root, name);
+    if (!(await this.#fs.stat(path))) return;
+    await this.#fs.unlink(path);
+    await this.#fs.syncDir(this.root);
+  }
+
   /** Removes staging and every version except `keep` (and whatever current/previous point at). */
   async prune(keep: (string | null | undefined)[]): Promise<void> {
     const names = (await this.#fs.stat(this.versionsDir)) ? await this.#fs.readdir(this.versionsDir) : [];

@@ -26,6 +26,7 @@ const log = createLogger('ota:updater');
 
 const ROOTFS_TYPES = new Set(['rootfs-image', 'rootfs-tryboot']);
 const STORE_TYPES: Record<string, StoreKind> = { 'sidewalk-model': 'model', 'sidewalk-app': 'app' };
+const STORE_PAYLOAD: Record<StoreKind, string> = { model: 'sidewalk-model', app: 'sidewalk-app' };
 
 export class Updater {
   #o: UpdaterOptions;
@@ -48,8 +49,9 @@ export class Updater {
     return join(this.#o.stateDir, 'provides.json');
   }
 
-  async init(): Promise<this> {
-    this.#journal = await Journal.open<JournalData>(this.#o.fs, this.journalPath, { now: this.#now });
+  /** `readOnly`: for status only (nothing is created or repaired); such an updater must not drive updates. */
+  async init(options: { readOnly?: boolean } = {}): Promise<this> {
+    this.#journal = await Journal.open<JournalData>(this.#o.fs, this.journalPath, { now: this.#now, ...(options.readOnly ? { readOnly: true } : {}) });
     return this;
   }
 
@@ -107,9 +109,11 @@ export class Updater {
       return this.#drive(false);
     }
     if (!kind) throw new SidewalkError('OTA_NOTHING_TO_ROLL_BACK', 'no update in progress; name what to roll back (os, model or app)');
-    const provides = (await readProvides(this.#o.fs, this.providesPath, this.#o.factoryProvides)).previous ?? {};
-    const base = { id: `${this.#now()}`, artifactName: provides.artifact_name ?? '(previous)', artifactPath: null, ownsArtifact: false, provides, clearsProvides: ['*'] };
+    const id = `${this.#now()}`;
     if (kind === 'rootfs') {
+      // The OS provides from before the last commit; model and app keys are protected on commit.
+      const provides = (await readProvides(this.#o.fs, this.providesPath, this.#o.factoryProvides)).previous ?? {};
+      const base = { id, artifactName: provides.artifact_name ?? '(previous)', artifactPath: null, ownsArtifact: false, provides, clearsProvides: ['*'] };
       const from = await this.#committedBootedSlot();
       const ctx: UpdateContext = { ...base, kind, fromSlot: from, targetSlot: otherSlot(from) };
       await this.#go('reboot', ctx);
@@ -119,6 +123,10 @@ export class Updater {
     const prev = await store.previous();
     const cur = await store.current();
     if (!prev || prev === cur) throw new SidewalkError('OTA_NOTHING_TO_ROLL_BACK', `${kind} store has no previous version`);
+    // Only this kind's provides change: the version that will run again.
+    const key = `rootfs-image.${STORE_PAYLOAD[kind]}`;
+    const provides = { [`${key}.version`]: prev };
+    const base = { id, artifactName: `${kind} ${prev} (rollback)`, artifactPath: null, ownsArtifact: false, provides, clearsProvides: [`${key}.*`] };
     await this.#go('switch', { ...base, kind, version: prev, fromVersion: cur, fromPrevious: prev });
     return this.#drive(false);
   }
@@ -129,7 +137,7 @@ export class Updater {
   }
 
   #bootControl(): BootControl {
-    if (!this.#o.boot) throw new SidewalkError('OTA_NO_SLOTS', 'this device has no A/B OS slots configured (ota config "slots")');
+    if (!this.#o.boot) throw new SidewalkError('OTA_NO_SLOTS', 'this device has no A/B OS slots configured (ota config "boot.slots")');
     return this.#o.boot;
   }
 
@@ -263,10 +271,11 @@ export class Updater {
           await boot.reboot({ tryboot: false });
           return { kind: 'reboot' };
         }
-        if (u.fromVersion) {
-          await this.#o.stores[u.kind].switchTo(u.fromVersion, u.fromPrevious ?? null);
-          // `version` is set from the switch on: only then may the runtime have loaded the new bundle.
-          if (u.version) await this.#o.notifyRuntime(u.kind);
+        // `version` is set from the switch on: only then may current have moved and the runtime
+        // have loaded the new bundle. A first install (no fromVersion) leaves no current behind.
+        if (u.version) {
+          await this.#o.stores[u.kind].restore(u.fromVersion ?? null, u.fromPrevious ?? null);
+          u = { ...u, error: `${u.error ?? ''}${await this.#tellRuntime(u.kind)}` };
         }
         await this.#go('failure', u);
         return null;
@@ -280,6 +289,17 @@ export class Updater {
         return null;
       default:
         throw new SidewalkError('OTA_JOURNAL_STATE', `unexpected state ${state}`);
+    }
+  }
+
+  /** During a rollback the store is what counts: a runtime that cannot be told is noted, never retried forever. */
+  async #tellRuntime(kind: StoreKind): Promise<string> {
+    try {
+      await this.#o.notifyRuntime(kind);
+      return '';
+    } catch (err) {
+      log.warn(`rolled back the ${kind} store, but the runtime could not be told: ${errorMessage(err)}`);
+      return `; the runtime could not be told of the rollback (${errorMessage(err)}); it loads the restored ${kind} when it restarts`;
     }
   }
 
@@ -368,7 +388,9 @@ export class Updater {
     if (u.kind !== 'rootfs') {
       const store = this.#o.stores[u.kind];
       await this.#o.fs.rm(store.stagingDir);
-      await store.prune([u.fromVersion, u.fromPrevious, u.version]);
+      // A failed version is removed with the staging folder; a committed one is current by now.
+      const succeeded = this.status().last?.id === u.id && this.status().last?.result === 'success';
+      await store.prune([u.fromVersion, u.fromPrevious, succeeded ? u.version : null]);
     }
   }
 

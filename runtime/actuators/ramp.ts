@@ -9,7 +9,7 @@ import { SidewalkError } from '../../lib/errors.js';
 import type { LimitRule, LimitStep } from './speed-rule.js';
 
 export interface RampConfig {
-  /** Seconds for a full <-> sidewalk change, both directions. Unit: s. Default 10 (DESIGN.md). Must be > 0. */
+  /** Seconds for a full <-> sidewalk change, both directions. Unit: s. Default 10 (README.md, speed.ramp_s). Must be > 0. */
   rampS: number;
   /** Ramp used while the fail-safe is active (usually faster). Unit: s. Default null = rampS. Must be > 0. */
   failSafeRampS: number | null;

@@ -1,6 +1,6 @@
 /**
  * I420 (planar YUV 4:2:0) layout and conversion as rpicam-vid emits it: full-range BT.601, Y rows padded
- * to the ISP's stride, chroma stride = stride/2, planes back-to-back (reference/runtime.md section 2).
+ * to the ISP's stride, chroma stride = stride/2, planes back-to-back (runtime/camera/README.md).
  * The stride differs by board: Pi 4 (VC4) pads to 64 bytes, Pi 5 (PiSP) to 128 (docs/hardware.md).
  */
 import { SidewalkError } from '../../lib/errors.js';

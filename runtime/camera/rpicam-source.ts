@@ -3,8 +3,8 @@
  *
  * rpicam-vid writes raw frames back-to-back with no delimiter, each S*H*3/2 bytes where S is the ISP's
  * padded Y row stride (a multiple of 64 on a Pi 4, of 128 on a Pi 5 whose PiSP aligns chroma rows to
- * 64; reference/runtime.md section 2, docs/hardware.md), so frames are cut
- * by byte count alone. Only the newest complete frame is kept (one frame in flight, DESIGN.md); the
+ * 64; runtime/camera/README.md, docs/hardware.md), so frames are cut
+ * by byte count alone. Only the newest complete frame is kept (one frame in flight, README.md); the
  * rest are counted as dropped. The process is restarted with exponential back-off when it exits or
  * when no frame arrives for `frameTimeoutMs`.
  */

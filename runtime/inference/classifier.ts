@@ -5,7 +5,7 @@
  * watchdog). A worker crash or hang ends every classifier on it (MODEL_WORKER_CRASHED /
  * MODEL_INFERENCE_TIMEOUT); the service should then exit and let systemd restart it, because
  * reloading tfjs-tflite-node in a new thread after a terminated one is not safe (classifier-worker.ts).
- * One classify() in flight per classifier: the runtime holds one frame in flight (DESIGN.md).
+ * One classify() in flight per classifier: the runtime holds one frame in flight (README.md, Architecture).
  * All classifiers share one worker (tfjs-tflite-node cannot be used from several threads).
  */
 import { Worker } from 'node:worker_threads';

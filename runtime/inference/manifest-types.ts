@@ -56,6 +56,6 @@ export interface ModelManifest {
   demo_only?: boolean;
 }
 
-/** The legacy class order and groups (DESIGN.md). */
+/** The legacy class order and groups (README.md; the legacy scooter's cnn.py). */
 export const DEFAULT_LABELS = ['bike_lane', 'crosswalk', 'side', 'street'] as const;
 export const DEFAULT_GROUPS = { sidewalk: ['side', 'crosswalk'], road: ['street', 'bike_lane'] } as const;

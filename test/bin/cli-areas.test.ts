@@ -27,6 +27,6 @@ describe('CLI areas (loaded only for their own commands)', () => {
     const help = execFileSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
     for (const name of CLI_AREAS.flatMap((a) => a.commands)) assert.match(help, new RegExp(`^  ${name}\\b`, 'm'));
     assert.match(execFileSync(process.execPath, [CLI, 'data', '--help'], { encoding: 'utf8' }), /ingest/);
-    assert.throws(() => execFileSync(process.execPath, [CLI, 'dta'], { stdio: 'pipe' }), (err: { stderr: Buffer }) => /unknown command 'dta'/.test(err.stderr.toString()));
+    assert.throws(() => execFileSync(process.execPath, [CLI, 'dta'], { stdio: 'pipe' }), (err: { stderr: Buffer }) => /^sidewalk: CLI_UNKNOWN_COMMAND: unknown command "dta"/.test(err.stderr.toString()));
   });
 });

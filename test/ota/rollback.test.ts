@@ -4,13 +4,14 @@
  * checksum; plus power cuts during those rollbacks, the update lock, and manual rollback after a commit.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { isSidewalkError } from '../../lib/errors.js';
+import { SidewalkError, isSidewalkError } from '../../lib/errors.js';
+import type { Updater } from '../../ota/install/updater.js';
 import { CrashFs } from './crash-fs.js';
 import { runWithCut } from './power-cut-harness.js';
-import { SimDevice, fakeArtifact, modelArtifact, modelBundle, osArtifact, type FakeArtifact } from './sim-device.js';
+import { SimDevice, appArtifact, fakeArtifact, modelArtifact, modelBundle, osArtifact, type FakeArtifact } from './sim-device.js';
 
 const ARTIFACT = '/data/ota/downloads/next.mender';
 
@@ -182,6 +183,87 @@ describe('automatic rollback', () => {
       assert.equal(back.bootedVersion, '1.0');
       assert.equal(dev.autobootDefaultSlot(), 'A');
       assert.equal(dev.provides().artifact_name, 'os-1.0');
+    });
+  });
+
+  describe('the first install of each kind', () => {
+    let empty: string;
+    before(() => {
+      empty = SimDevice.template({ emptyStores: true });
+    });
+    after(() => rmSync(empty, { recursive: true, force: true }));
+
+    async function withEmptyDevice(artifact: FakeArtifact, fn: (dev: SimDevice) => Promise<void>): Promise<void> {
+      const dev = SimDevice.fromTemplate(empty);
+      dev.artifacts.set(ARTIFACT, artifact);
+      try {
+        await fn(dev);
+      } finally {
+        dev.remove();
+      }
+    }
+    const links = (dev: SimDevice, kind: string) =>
+      ['current', 'previous'].map((l) => (existsSync(join(dev.stateDir, 'stores', kind, l)) ? readlinkSync(join(dev.stateDir, 'stores', kind, l)) : null));
+    const versions = (dev: SimDevice, kind: string) => readdirSync(join(dev.stateDir, 'stores', kind, 'versions'));
+
+    for (const [kind, artifact] of [
+      ['model', modelArtifact('2.0.0')],
+      ['app', appArtifact('2.0.0')],
+    ] as const) {
+      test(`a first ${kind} install the runtime cannot be told of leaves no current ${kind}, and can be installed again`, async () => {
+        await withEmptyDevice(artifact, async (dev) => {
+          let fail = true;
+          const notify = async (k: string) => {
+            dev.notified.push(k);
+            if (fail) throw new SidewalkError('OTA_RUNTIME_NOTIFY', 'systemctl reload exited 1');
+          };
+          const u = await dev.updater(new CrashFs({ cutAt: null }), { notifyRuntime: notify }).init();
+          dev.boot();
+          const out = await u.install(ARTIFACT);
+          assert.equal(out.kind === 'idle' && out.result, 'failure');
+          assert.match(out.kind === 'idle' ? (out.error ?? '') : '', /OTA_RUNTIME_NOTIFY.*could not be told of the rollback/);
+          assert.deepEqual(links(dev, kind), [null, null], 'the store is as before: nothing current');
+          assert.deepEqual(versions(dev, kind), [], 'the failed version is removed');
+          assert.equal(dev.provides()[`rootfs-image.sidewalk-${kind}.version`], undefined);
+          assert.equal(u.status().last?.result, 'failure');
+          fail = false;
+          assert.deepEqual(await u.install(ARTIFACT), { kind: 'idle', result: 'success' }, 'not refused as already installed');
+          assert.deepEqual(links(dev, kind), [join('versions', '2.0.0'), null]);
+          assert.equal(dev.provides()[`rootfs-image.sidewalk-${kind}.version`], '2.0.0');
+          await assert.rejects(u.rollbackNow(kind), (err) => isSidewalkError(err, 'OTA_NOTHING_TO_ROLL_BACK'));
+        });
+      });
+
+      test(`a first ${kind} failing its health window leaves no current ${kind}`, async () => {
+        await withEmptyDevice(artifact, async (dev) => {
+          dev.unhealthy.add(`${kind}-2.0.0`);
+          const r = await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt: null });
+          assert.equal(r.result, 'failure');
+          assert.deepEqual(links(dev, kind), [null, null]);
+          assert.deepEqual(dev.notified, [kind, kind], 'told to load it, then told it is gone');
+          assert.equal(dev.provides()[`rootfs-image.sidewalk-${kind}.version`], undefined);
+        });
+      });
+    }
+  });
+
+  test('a model rolled back by command provides the version that runs again, and keeps the OS provides', async () => {
+    await withDevice(modelArtifact('2.0.0'), async (dev) => {
+      await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt: null });
+      dev.artifacts.set(ARTIFACT, modelArtifact('3.0.0'));
+      assert.equal((await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt: null })).result, 'success');
+      assert.equal(dev.provides()['rootfs-image.sidewalk-model.version'], '3.0.0');
+      let status: ReturnType<Updater['status']> | null = null;
+      const back = await runWithCut(dev, async (u) => {
+        const out = await u.rollbackNow('model');
+        status = u.status();
+        return out;
+      }, { cutAt: null });
+      assert.equal(back.result, 'success');
+      assert.equal(currentModel(dev), join('versions', '2.0.0'));
+      assert.equal(dev.provides()['rootfs-image.sidewalk-model.version'], '2.0.0');
+      assert.equal(dev.provides()['rootfs-image.version'], '1.0');
+      assert.equal(status!.last?.artifactName, 'model 2.0.0 (rollback)');
     });
   });
 

@@ -4,6 +4,7 @@
  * unrelated user data whose survival every test checks. Artifacts are in-memory stand-ins with the
  * reader's contract (payload streams that fail at their end on a checksum mismatch).
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readlinkSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -110,6 +111,26 @@ export function modelArtifact(version: string): FakeArtifact {
   return fakeArtifact('sidewalk-model', `model-${version}`, modelBundle(version), { 'rootfs-image.sidewalk-model.version': version }, ['rootfs-image.sidewalk-model.*']);
 }
 
+/** A gzipped app tarball as `artifact app` packs it. */
+function appTarball(version: string): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), 'sidewalk-app-'));
+  try {
+    mkdirSync(join(dir, 'dist', 'runtime'), { recursive: true });
+    writeFileSync(join(dir, 'main.js'), `console.log("app ${version}")\n`);
+    writeFileSync(join(dir, 'dist', 'runtime', 'service.js'), Buffer.alloc(30 * 1024, version));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'sidewalk-guard', version }));
+    return execFileSync('tar', ['-cz', '-C', dir, '.'], { maxBuffer: 1 << 24 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function appArtifact(version: string): FakeArtifact {
+  return fakeArtifact('sidewalk-app', `app-${version}`, [{ name: 'sidewalk-app.tar.gz', data: appTarball(version) }], { 'rootfs-image.sidewalk-app.version': version }, [
+    'rootfs-image.sidewalk-app.*',
+  ]);
+}
+
 /** Checks a model store version folder against its manifest; null when good, else the problem. */
 export function modelProblem(dir: string): string | null {
   try {
@@ -162,8 +183,11 @@ export class SimDevice {
     this.stateDir = join(this.dataDir, 'ota');
   }
 
-  /** A factory-fresh device: slot A = OS 1.0, model 1.0.0 and app 1.0.0 installed, some user data. */
-  static template(): string {
+  /**
+   * A factory-fresh device: slot A = OS 1.0, model 1.0.0 and app 1.0.0 installed, some user data.
+   * `emptyStores`: no model or app installed yet (their first install is still to come).
+   */
+  static template(options: { emptyStores?: boolean } = {}): string {
     const dir = mkdtempSync(join(tmpdir(), 'sidewalk-ota-template-'));
     const dev = new SimDevice(dir);
     SimulatedFirmware.createDisk(dev.firmware.layout, {
@@ -179,11 +203,13 @@ export class SimDevice {
       ['model', modelBundle('1.0.0')],
       ['app', [{ name: 'main.js', data: Buffer.from('console.log("app 1.0.0")\n') }]],
     ] as const) {
+      if (options.emptyStores) break;
       const root = join(dev.stateDir, 'stores', kind);
       mkdirSync(join(root, 'versions', '1.0.0'), { recursive: true });
       for (const f of files) writeFileSync(join(root, 'versions', '1.0.0', f.name), f.data);
       symlinkSync(join('versions', '1.0.0'), join(root, 'current'));
     }
+    mkdirSync(dev.stateDir, { recursive: true });
     writeFileSync(join(dev.stateDir, 'provides.json'), JSON.stringify({ current: { artifact_name: 'os-1.0', 'rootfs-image.version': '1.0' }, previous: null }));
     return dir;
   }

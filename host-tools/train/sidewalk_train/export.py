@@ -15,7 +15,7 @@ from tensorflow.lite.python import schema_py_generated as schema
 from . import GROUPS, LABELS, __version__
 from .progress import TrainError, emit, info
 
-# The runtime bundled with tfjs-tflite-node on the device (reference/runtime.md §6).
+# The runtime bundled with tfjs-tflite-node on the device (host-tools/train/README.md).
 DEVICE_RUNTIME = (2, 9, 0)
 _DTYPES = {schema.TensorType.FLOAT32: "float32", schema.TensorType.INT8: "int8", schema.TensorType.UINT8: "uint8"}
 

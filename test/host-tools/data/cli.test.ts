@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DIST_ROOT } from '../../helpers/paths.js';
@@ -47,6 +47,23 @@ describe('sidewalk data CLI', () => {
     const legacyNoLoc = await sidewalk(['data', 'ingest', join(ws.dir, 'in'), '--db', join(ws.dir, 'other.db')]);
     assert.equal(legacyNoLoc.code, 1);
     assert.match(legacyNoLoc.stderr, /DATA_LOCATION_REQUIRED/);
+    await assert.rejects(stat(join(ws.dir, 'other.db')), 'a database the failed command created is removed');
+  });
+
+  test('read-only commands change nothing; map creates its output folder; split says totals', async () => {
+    const before = await readFile(ws.dbPath);
+    const s = await sidewalk(['data', 'stats', '--db', join(ws.dir, 'typo.db')]);
+    assert.equal(s.code, 1);
+    assert.match(s.stderr, /^sidewalk: DATA_DB_MISSING: /);
+    await assert.rejects(stat(join(ws.dir, 'typo.db')), 'stats does not create a database');
+    const ride = (JSON.parse((await sidewalk(['data', 'stats', '--json', '--db', ws.dbPath])).stdout) as unknown[]).length;
+    assert.equal(ride, 1);
+    const m = await sidewalk(['data', 'map', '1', '--out', join(ws.dir, 'maps', 'new', 'ride1'), '--db', ws.dbPath]);
+    assert.equal(m.code, 0, m.stderr);
+    assert.match(await readFile(join(ws.dir, 'maps', 'new', 'ride1.geojson'), 'utf8'), /FeatureCollection/);
+    assert.ok((await readFile(ws.dbPath)).equals(before), 'stats and map leave the database file as it was');
+    const sp = await sidewalk(['data', 'split', '--location', 'Niwot', '--db', ws.dbPath]);
+    assert.match(sp.stdout, /^1 rides assigned now; rides per split in total: /);
   });
   test("scooter.py's post-process layout ingests when the file tells it; a file that fits both layouts is refused", async () => {
     const { raw } = legacyRows(3, { startFrame: 60 });

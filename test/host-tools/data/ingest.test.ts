@@ -4,6 +4,7 @@ import { cp, readFile, truncate, writeFile, mkdir, stat } from 'node:fs/promises
 import { join } from 'node:path';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { ingestPaths, ingestOne } from '../../../host-tools/data/ingest.js';
+import { sampledForReview } from '../../../host-tools/data/labels.js';
 import { RideRecorder } from '../../../runtime/recorder/ride-recorder.js';
 import type { Frame } from '../../../runtime/types.js';
 import { DASHCAM_VIDEO } from '../../helpers/paths.js';
@@ -121,11 +122,14 @@ describe('data ingest', () => {
       await rec.addFrame(frame, { ...(i === 3 ? {} : { lat: 39.7, lon: -104.9 }), speed_kph: i === 0 ? 2 : 14, rider_label: i < 2 ? 'side' : null, scores: i === 1 ? [0, 0, 0.1, 0.9] : [0.01, 0.01, 0.95, 0.03] });
     }
     await rec.close();
-    const r = await ingestOne(dir, 'ride', { db: ws.db, store: ws.store, config: ws.config });
+    // --location fills in only for inputs that name none: the ride's own location wins.
+    const r = await ingestOne(dir, 'ride', { db: ws.db, store: ws.store, config: ws.config, location: 'Elsewhere' });
     assert.equal(r.status, 'added');
     const frames = ws.db.prepare('SELECT f.*, l.name AS loc FROM frames f JOIN rides r ON r.id = f.ride_id JOIN locations l ON l.id = r.location_id WHERE ride_id = ? ORDER BY idx').all(r.rideId) as Record<string, unknown>[];
     assert.equal(frames[0]!.loc, 'Denver');
-    assert.deepEqual(frames.map((f) => [f.label, f.label_source, f.review_state]), [['side', 'agreed', null], [null, null, 'queued'], ['side', 'model', null], ['side', 'model', null]]);
+    // Model labels (frames 2 and 3: no rider input) are proposals: no final label; a sample is queued for review.
+    const [f2, f3] = [2, 3].map((i) => (sampledForReview(String(frames[i]!.content_hash), ws.config.labelling.modelReviewShare) ? 'queued' : null));
+    assert.deepEqual(frames.map((f) => [f.label, f.label_source, f.review_state]), [['side', 'agreed', null], [null, null, 'queued'], [null, 'model', f2], [null, 'model', f3]]);
     assert.equal(frames[2]!.time_ms, 400);
     assert.deepEqual([frames[2]!.lat, frames[3]!.lat, frames[3]!.lon], [39.7, 39.8, -104.8]);
     assert.equal(frames[0]!.model_version, 'm@2.0.0');

@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { isSidewalkError } from '../../../lib/errors.js';
 import { join } from 'node:path';
 import { DEFAULT_DATA_CONFIG, loadDataConfig } from '../../../host-tools/data/config.js';
 import { ingestPaths } from '../../../host-tools/data/ingest.js';
@@ -40,12 +42,50 @@ describe('labelling', () => {
     const s = (side: number, street: number) => ({ bike_lane: 0, crosswalk: 0, side, street });
     assert.deepEqual(decideLabel({ riderInput: 1, scores: s(0.8, 0.2), trueLabel: null }, cfg), { riderLabel: 'side', label: 'side', source: 'agreed', reviewState: null });
     assert.deepEqual(decideLabel({ riderInput: 1, scores: s(0.3, 0.7), trueLabel: null }, cfg), { riderLabel: 'side', label: null, source: null, reviewState: 'queued' });
-    assert.deepEqual(decideLabel({ riderInput: null, scores: s(0.05, 0.95), trueLabel: null }, cfg), { riderLabel: null, label: 'street', source: 'model', reviewState: null });
+    assert.deepEqual(decideLabel({ riderInput: null, scores: s(0.05, 0.95), trueLabel: null }, cfg), { riderLabel: null, label: null, source: 'model', reviewState: null });
     assert.deepEqual(decideLabel({ riderInput: null, scores: s(0.4, 0.6), trueLabel: null }, cfg), { riderLabel: null, label: null, source: null, reviewState: 'queued' });
     assert.equal(decideLabel({ riderInput: 2, scores: null, trueLabel: null }, cfg).source, 'rider');
     const strict = { ...cfg, labelling: { ...cfg.labelling, trustRiderAlone: false } };
     assert.equal(decideLabel({ riderInput: 2, scores: null, trueLabel: null }, strict).reviewState, 'queued');
     assert.equal(decideLabel({ riderInput: 2, scores: s(1, 0), trueLabel: 'bike_lane' }, cfg).label, 'bike_lane');
+  });
+
+  test('a model label is a proposal: no final label unless accepted, and a fixed share is sampled for review', () => {
+    const scores = { bike_lane: 0, crosswalk: 0, side: 0.97, street: 0.03 };
+    const keys = Array.from({ length: 2000 }, (_, i) => createHash('sha256').update(`frame ${i}`).digest('hex'));
+    const decisions = keys.map((sampleKey) => decideLabel({ riderInput: null, scores, trueLabel: null, sampleKey }, cfg));
+    assert.ok(decisions.every((d) => d.label === null && d.source === 'model'), 'never a final label');
+    const queued = decisions.filter((d) => d.reviewState === 'queued').length / keys.length;
+    assert.ok(Math.abs(queued - cfg.labelling.modelReviewShare) < 0.04, `sampled share ${queued}`);
+    assert.deepEqual(keys.map((k) => decideLabel({ riderInput: null, scores, trueLabel: null, sampleKey: k }, cfg).reviewState), decisions.map((d) => d.reviewState), 'the same frames every time');
+    const accepting = { ...cfg, labelling: { ...cfg.labelling, acceptModelLabels: true } };
+    assert.deepEqual(decideLabel({ riderInput: null, scores, trueLabel: null, sampleKey: keys[0]! }, accepting), { riderLabel: null, label: 'side', source: 'model', reviewState: null });
+    const none = { ...cfg, labelling: { ...cfg.labelling, modelReviewShare: 0 } };
+    assert.equal(keys.some((k) => decideLabel({ riderInput: null, scores, trueLabel: null, sampleKey: k }, none).reviewState === 'queued'), false);
+  });
+
+  test('the data config refuses unknown keys and wrong types, naming each', async () => {
+    const ws = await workspace();
+    try {
+      const file = join(ws.dir, 'data.yaml');
+      for (const [text, problem] of [
+        ['labeling:\n  modelThreshold: 0.5\n', /labeling: unknown field/],
+        ['filters:\n  blurMinVar: 10\n', /filters\.blurMinVar: unknown field/],
+        ['filters:\n  darkMaxLuma: dark\n', /filters\.darkMaxLuma: must be number/],
+        ['labelling:\n  modelThreshold: 2\n', /labelling\.modelThreshold: must be <= 1/],
+        ['labels: [side]\n', /labels: must NOT have fewer than 2 items/],
+        ['filters: [\n', /not valid YAML/],
+      ] as const) {
+        await writeFile(file, text);
+        assert.throws(() => loadDataConfig(file), (err: unknown) => isSidewalkError(err, 'DATA_CONFIG_INVALID') && problem.test(err.message), text);
+      }
+      assert.throws(() => loadDataConfig(join(ws.dir, 'missing.yaml')), (err: unknown) => isSidewalkError(err, 'DATA_CONFIG_UNREADABLE'));
+      await writeFile(file, 'labelling:\n  acceptModelLabels: true\n');
+      assert.equal(loadDataConfig(file).labelling.acceptModelLabels, true);
+      assert.equal(loadDataConfig(file).labelling.modelThreshold, cfg.labelling.modelThreshold, 'defaults fill the rest');
+    } finally {
+      await ws.close();
+    }
   });
 
   describe('with the current model (real TFLite)', () => {

@@ -4,7 +4,8 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportDataset, readModelManifest } from '../../../host-tools/data/export.js';
 import { ingestPaths } from '../../../host-tools/data/ingest.js';
-import { assignSplits } from '../../../host-tools/data/splits.js';
+import { assignSplits, splitHistory, unfreezeTest } from '../../../host-tools/data/splits.js';
+import { isSidewalkError } from '../../../lib/errors.js';
 import { datasetStats } from '../../../host-tools/data/stats.js';
 import type { ModelManifest } from '../../../runtime/inference/manifest-types.js';
 import { legacyRows, writeLegacyRun } from '../../helpers/legacy-writer.js';
@@ -78,6 +79,31 @@ describe('splits and export', () => {
     assert.throws(() => assignSplits(ws.db, { location: 'Solo', seed: 1, freezeTest: true }), /DATA_SPLIT_EMPTY_TEST|no test rides/);
     const solo = ws.db.prepare("SELECT test_frozen_at, (SELECT split FROM rides r WHERE r.location_id = l.id) AS split FROM locations l WHERE name = 'Solo'").get();
     assert.deepEqual(solo, { test_frozen_at: null, split: null }, 'the refused call changed nothing');
+  });
+
+  test('a test split lacking a class is never frozen; an unfreeze is recorded with who and when', async () => {
+    // Four rides: three street, one sidewalk, placed as an unlucky split would: the sidewalk ride in train.
+    for (let k = 0; k < 4; k++) {
+      const { raw, out } = legacyRows(3, { startFrame: 900 + k * 10, joystick: () => (k === 0 ? 1 : 2) });
+      await writeLegacyRun(join(ws.dir, 'four', `run${k}`), { raw, out });
+    }
+    await ingestPaths([join(ws.dir, 'four')], { db: ws.db, store: ws.store, config: ws.config, location: 'Four', progress: false });
+    ws.db.prepare(`UPDATE rides SET split = CASE WHEN (SELECT MAX(label) FROM frames f WHERE f.ride_id = rides.id) = 'side' THEN 'train'
+      WHEN id % 2 = 0 THEN 'test' ELSE 'val' END WHERE location_id = (SELECT id FROM locations WHERE name = 'Four')`).run();
+    const r = assignSplits(ws.db, { location: 'Four', seed: 3 });
+    assert.deepEqual([r.assigned, r.testMissing], [0, ['side']], JSON.stringify(r));
+    assert.throws(() => assignSplits(ws.db, { location: 'Four', seed: 3, freezeTest: true, by: 'ana' }), (err: unknown) =>
+      isSidewalkError(err, 'DATA_SPLIT_TEST_INCOMPLETE') && /no side frames/.test(err.message));
+    assert.equal(datasetStats(ws.db, 'Four')[0]!.testFrozen, false, 'refused: not frozen');
+    assert.throws(() => unfreezeTest(ws.db, 'Four', 'ana'), (err: unknown) => isSidewalkError(err, 'DATA_SPLIT_NOT_FROZEN'));
+    // A split frozen before this check existed: unfreezing lets --reset move its test rides again.
+    ws.db.prepare("UPDATE locations SET test_frozen_at = '2026-01-01T00:00:00.000Z' WHERE name = 'Four'").run();
+    assert.deepEqual(assignSplits(ws.db, { location: 'Four', seed: 3 }).testMissing.includes('side'), true, 'still reported while frozen');
+    const e = unfreezeTest(ws.db, 'Four', 'ana@laptop', 'no sidewalk frames in test');
+    assert.equal(e.by, 'ana@laptop');
+    assert.deepEqual(splitHistory(ws.db, 'Four').map((h) => [h.action, h.by, h.reason]), [['unfreeze', 'ana@laptop', 'no sidewalk frames in test']]);
+    assert.ok(Date.now() - Date.parse(splitHistory(ws.db, 'Four')[0]!.at) < 60_000);
+    assert.equal(datasetStats(ws.db, 'Four')[0]!.testFrozen, false);
   });
 
   test('export crops and resizes per the manifest; no ride is in two splits; the snapshot hash is stable', async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { readEvalReport } from '../../../host-tools/registry/eval-report.js';
 import { checkGates, DEFAULT_GATES, formatGateResult, GateCode } from '../../../host-tools/registry/gates.js';
+import { rateText } from '../../../host-tools/registry/eval-report.js';
 import { report } from './fixtures.js';
 
 const GATES = { accuracyTolerance: 0.02, sidewalkRecallMin: 0.9, roadFalseLimitMax: 0.1 };
@@ -26,6 +27,17 @@ describe('promotion gates (hand-written report.json fixtures)', () => {
     assert.equal(r.passed, false);
     assert.deepEqual(codes(r), [GateCode.GATE_ACCURACY_REGRESSION]);
     assert.match(r.failures[0]!.message, /accuracy 85\.00% is 5\.00% below production 1\.0\.0 \(90\.00%\); tolerance 2\.00%/);
+  });
+
+  test('a split with no sidewalk frames is "no data" (n/a), not a recall of 0 %', () => {
+    const r = report('1.0.0', { accuracy: 0.95, sidewalkRecall: 0, roadFalseLimit: 0.01 });
+    const noData = { ...r, safety: { ...r.safety, sidewalk_frames: 0, road_frames: 40 } };
+    const result = checkGates('LA', noData, null, GATES);
+    assert.deepEqual(codes(result), [GateCode.GATE_NO_SIDEWALK_FRAMES]);
+    assert.match(result.failures[0]!.message, /n\/a \(0 frames\).*--unfreeze/);
+    assert.doesNotMatch(result.failures[0]!.message, /0\.00%/);
+    assert.equal(rateText(0, 0), 'n/a (0 frames)');
+    assert.equal(rateText(0.5, 10), '50.00%');
   });
 
   test('safety floors are checked whether or not there is a production model', () => {

@@ -140,7 +140,7 @@ describe('model registry', () => {
       const write = process.stdout.write.bind(process.stdout);
       process.stdout.write = ((chunk: string) => { out += chunk; return true; }) as typeof process.stdout.write;
       try {
-        await program.parseAsync([...args, '--registry', registry.dir], { from: 'user' });
+        await program.parseAsync(args.includes('--registry') ? args : [...args, '--registry', registry.dir], { from: 'user' });
       } finally {
         process.stdout.write = write;
       }
@@ -161,9 +161,9 @@ describe('model registry', () => {
     assert.equal(full.history.length, 3);
     assert.match(await run('models', 'retire', 'Denver', '1.0.0'), /Denver 1\.0\.0 is now retired/);
     await assert.rejects(run('models', 'show', 'Denver', '9.9.9'), (err: unknown) => isSidewalkError(err, 'REGISTRY_MODEL_UNKNOWN'));
-    const program = new Command('sidewalk').exitOverride();
-    registerRegistryCommands(program);
-    await assert.rejects(program.parseAsync(['models', 'list', '--registry', join(root, 'typo')], { from: 'user' }), (err: unknown) => isSidewalkError(err, 'REGISTRY_MISSING'));
+    await assert.rejects(run('models', 'show', 'Denver', '1.0.0', '--registry', join(root, 'typo')), (err: unknown) => isSidewalkError(err, 'REGISTRY_MISSING'));
+    assert.equal(await run('models', 'list', '--registry', join(root, 'typo')), 'no models registered\n', 'a fresh setup lists nothing');
+    assert.equal(await run('models', 'list', '--json', '--registry', join(root, 'typo')), '[]\n');
     await assert.rejects(stat(join(root, 'typo')), 'a read command does not create a registry');
   });
 });

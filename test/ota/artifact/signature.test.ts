@@ -32,3 +32,16 @@ test('keys that cannot verify Mender artifacts are refused up front', () => {
   const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
   assert.throws(() => parsePublicKeys([p384]), (e) => isSidewalkError(e, 'ARTIFACT_KEY_INVALID'));
 });
+
+test('a private key given as a verification key is refused: the signing key must never be on a scooter', () => {
+  const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  for (const pem of [
+    ec.export({ type: 'sec1', format: 'pem' }) as string, // "BEGIN EC PRIVATE KEY", what `openssl ecparam -genkey` writes
+    ec.export({ type: 'pkcs8', format: 'pem' }) as string,
+    rsa.export({ type: 'pkcs1', format: 'pem' }) as string,
+  ]) {
+    assert.throws(() => parsePublicKeys([pem], ['keys: /etc/sidewalk/artifact-verify.pem']), (e) =>
+      isSidewalkError(e, 'ARTIFACT_KEY_PRIVATE') && /artifact-verify\.pem is a PRIVATE key: the artifact signing key must never be on a scooter/.test(e.message));
+  }
+});
