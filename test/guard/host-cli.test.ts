@@ -94,7 +94,8 @@ add('data synth: output folder cannot exist', 'DATA_OUTPUT_UNWRITABLE', data(['s
 add('data synth: bad size', 'DATA_BAD_OPTION', data(['synth', '--out', p('out', 'synth'), '--size', 'big'], { mustNotExist: [p('out', 'synth')] }));
 
 add('an unknown command, even with --help', 'CLI_UNKNOWN_COMMAND', { args: ['nosuch', '--help'] });
-add('usage: a required option missing', 'CLI_USAGE', { args: ['eval', '--model', MISSING, '--rides', MISSING] });
+add('usage: a required option missing', 'CLI_USAGE', { args: ['data', 'export', '--location', 'LA', '--db', p('dataset.db')] });
+add('eval: --model without --data (or --rides with --recorded-scores)', 'EVAL_ARGS_MISSING', { args: ['eval', '--model', MISSING, '--rides', MISSING] });
 add('usage: an option value of the wrong type', 'CLI_USAGE', { args: ['train', '--data', p('folder'), '--out', p('out', 'train'), '--epochs', 'many'], mustNotExist: [p('out', 'train')] });
 add('usage: an unknown option', 'CLI_USAGE', { args: ['data', 'stats', '--bogus', '--db', p('dataset.db')] });
 add('usage: a choice not offered', 'CLI_USAGE', { args: ['models', 'promote', 'LA', '1.0.0', '--to', 'heaven', '--registry', MISSING] });

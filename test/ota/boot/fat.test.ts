@@ -153,9 +153,10 @@ describe('autoboot.txt on a selector device', () => {
   test('simulated device on a FAT selector image: the firmware reads the FAT; config selector_device wires it', async () => {
     const disk = join(dir, 'disk');
     const config = validateOtaConfig({ device_type: 'raspberrypi4', boot: { backend: 'simulated', simulated_dir: disk, selector_device: join(disk, 'p1.vfat') } });
+    // The updater refuses a simulated_dir without a disk (OTA_SIM_MISSING), so the disk is made first.
+    SimulatedFirmware.createDisk(simulatedLayout(disk, { selectorImage: join(disk, 'p1.vfat') }), { bootBytes: 4096, rootBytes: 8192, bootA: makeSimImage({ version: 'boot-1', bodyBytes: 100 }), rootA: makeSimImage({ version: '1', bodyBytes: 100 }) });
     const firmware = simulatedFirmware(config);
     assert.equal(firmware.layout.selectorImage, join(disk, 'p1.vfat'));
-    SimulatedFirmware.createDisk(firmware.layout, { bootBytes: 4096, rootBytes: 8192, bootA: makeSimImage({ version: 'boot-1', bodyBytes: 100 }), rootA: makeSimImage({ version: '1', bodyBytes: 100 }) });
     const { slots: s } = firmware.layout;
     const pad = (b: Buffer, n: number) => Buffer.concat([b, Buffer.alloc(n - b.length)]);
     writeFileSync(s.B.bootDevice, pad(makeSimImage({ version: 'boot-2', bodyBytes: 100 }), 4096));
