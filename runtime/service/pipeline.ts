@@ -318,6 +318,7 @@ export class Pipeline {
           await limiter.setLimit(kph, at);
           if (at !== undefined) this.#o.metrics.frameToActuationSeconds.observe(Number(process.hrtime.bigint() - at) / 1e9);
         } catch (err) {
+          this.#o.metrics.limiterErrorsTotal.inc();
           log.error(`speed limiter command failed: ${errorMessage(err)}`);
         }
       }
