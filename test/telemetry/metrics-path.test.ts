@@ -1,0 +1,66 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { query, waitUntil } from './prometheus-process.js';
+import { startSimulatedFleet, type SimulatedFleet, type SimDeviceSpec } from './simulated-fleet.js';
+
+export const FLEET: SimDeviceSpec[] = [
+  { id: 'scooter-la-1', location: 'LA', appVersion: '1.2.0', model: 'LA-7', inferenceSeconds: 0.02 },
+  { id: 'scooter-la-2', location: 'LA', appVersion: '1.3.0', model: 'LA-7', inferenceSeconds: 0.03, cameraRestarts: true },
+  { id: 'scooter-den-1', location: 'Denver', appVersion: '1.2.0', model: 'Denver-5', inferenceSeconds: 0.2, failSafe: true },
+];
+
+describe('metrics path: device agents remote_write to the fleet Prometheus', () => {
+  let fleet: SimulatedFleet;
+  before(async () => {
+    fleet = await startSimulatedFleet(FLEET);
+  });
+  after(async () => {
+    await fleet?.stop();
+  });
+
+  test('every device series arrives with its device and location labels', async () => {
+    const up = await waitUntil('runtime scrapes from every device', 30000, async () => {
+      const r = await query(fleet.server.url, 'up{job="sidewalk-runtime"} == 1');
+      return r.length === FLEET.length ? r : null;
+    });
+    assert.deepEqual(
+      up.map((s) => [s.metric.device, s.metric.location]).sort(),
+      FLEET.map((d) => [d.id, d.location]).sort(),
+    );
+    // The agent's external labels are on the runtime's own series, and the values are the device's.
+    const frames = await waitUntil('frame counters', 20000, async () => {
+      const r = await query(fleet.server.url, 'sidewalk_frames_total');
+      return r.length === FLEET.length ? r : null;
+    });
+    for (const s of frames) assert.ok(Number(s.value[1]) > 0, JSON.stringify(s));
+    const failSafe = await query(fleet.server.url, 'sidewalk_fail_safe_active == 1');
+    assert.deepEqual(failSafe.map((s) => s.metric.device), ['scooter-den-1']);
+    const apps = await query(fleet.server.url, 'sidewalk_app_info{version="1.3.0"}');
+    assert.deepEqual(apps.map((s) => [s.metric.device, s.metric.location]), [['scooter-la-2', 'LA']]);
+    // Nothing serves the updater here: the agent still reports that, with the device labels.
+    const updater = await query(fleet.server.url, 'up{job="sidewalk-updater"} == 0');
+    assert.equal(updater.length, FLEET.length);
+    // The fleet server evaluates the shipped recording rules over the remote-written data.
+    const online = await waitUntil('recording rule location:sidewalk_devices_online:count', 20000, async () => {
+      const r = await query(fleet.server.url, 'location:sidewalk_devices_online:count');
+      return r.length === 2 ? r : null;
+    });
+    assert.deepEqual(Object.fromEntries(online.map((s) => [s.metric.location, Number(s.value[1])])), { LA: 2, Denver: 1 });
+  });
+
+  test("while the fleet is unreachable the agent's WAL keeps the samples and sends them afterwards", async () => {
+    const device = fleet.devices[0]!;
+    await fleet.stopServer();
+    // A value that exists only while the server is down: it can reach the server only from the WAL.
+    device.metrics.speedKph.set(77.5);
+    const scrapesBefore = Date.now();
+    await waitUntil('the agent to scrape during the outage', 10000, async () => Date.now() - scrapesBefore > 3000);
+    device.metrics.speedKph.set(12);
+    await fleet.restartServer();
+    const seen = await waitUntil('the outage sample to arrive', 30000, async () => {
+      const r = await query(fleet.server.url, `max_over_time(sidewalk_speed_kph{device="${device.spec.id}"}[5m])`);
+      return r.length === 1 && Number(r[0]!.value[1]) === 77.5 ? r : null;
+    });
+    assert.equal(seen[0]!.metric.location, 'LA');
+  });
+});
