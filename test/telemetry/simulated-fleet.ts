@@ -105,7 +105,7 @@ export async function startSimulatedFleet(specs: SimDeviceSpec[]): Promise<Simul
     for (const spec of specs) {
       const metrics = createRuntimeMetrics({ defaultMetrics: false });
       metrics.appInfo.set({ version: spec.appVersion }, 1);
-      metrics.modelInfo.set({ name: spec.model, version: spec.model.split('-').pop()!, location: spec.location, sha256: 'ab12', backend: 'xnnpack' }, 1);
+      metrics.modelInfo.set({ name: spec.model, version: spec.model.split('-').pop()!, location: spec.model.split('-')[0]!, sha256: 'ab12', backend: 'xnnpack' }, 1);
       frame(metrics, spec, 0);
       const metricsServer = await serveMetrics(metrics.registry, { port: 0 });
       // Nothing serves the updater's port here: its job reports up == 0, as on a device whose updater is down.
