@@ -1,6 +1,6 @@
 /**
  * Grafana dashboards as code (@grafana/grafana-foundation-sdk builders, checked by tsc): the fleet
- * overview and the per-device dashboard. `sidewalk-dashboards` (telemetry/grafana/generate.ts) writes
+ * overview and the per-device dashboard. `npm run dashboards` (telemetry/grafana/generate.ts) writes
  * them as JSON to telemetry/grafana/dashboards/, which Grafana loads through
  * telemetry/grafana/provisioning/. Queries use the series the device agents remote_write (labels
  * device, location) and the fleet tool's (telemetry/fleet-metrics.ts), and the recording rules of
