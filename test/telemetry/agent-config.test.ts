@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -69,4 +69,23 @@ test('the image ships the same template, and its agent unit passes systemd-analy
   const text = await readFile(unit, 'utf8');
   assert.match(text, /--enable-feature=agent/);
   assert.match(text, /--config\.file=\/var\/lib\/sidewalk\/device\/prometheus-agent\.yml/);
+});
+
+test('the agent unit is locked down: systemd-analyze security --offline exposure at most 2.0', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'sd-security-'));
+  try {
+    await mkdir(join(root, 'usr/lib'), { recursive: true });
+    await cp('/usr/lib/systemd', join(root, 'usr/lib/systemd'), { recursive: true });
+    await mkdir(join(root, 'etc/systemd/system'), { recursive: true });
+    await mkdir(join(root, 'usr/bin'), { recursive: true });
+    await writeFile(join(root, 'usr/bin/prometheus'), '#!/bin/sh\n');
+    await chmod(join(root, 'usr/bin/prometheus'), 0o755);
+    await cp(join(REPO_ROOT, 'image/systemd/sidewalk-prometheus-agent.service'), join(root, 'etc/systemd/system/sidewalk-prometheus-agent.service'));
+    const r = spawnSync('systemd-analyze', ['security', '--offline=true', `--root=${root}`, '--no-pager', 'sidewalk-prometheus-agent.service'], { encoding: 'utf8' });
+    const m = /Overall exposure level for \S+: (\d+\.\d+)/.exec(r.stdout);
+    assert.ok(m, `${r.stdout}${r.stderr}`);
+    assert.ok(Number(m[1]) <= 2.0, `exposure ${m[1]}`);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 });
