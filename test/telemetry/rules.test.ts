@@ -23,6 +23,12 @@ test('promtool check rules accepts the rules file', () => {
   assert.match(r.output, /SUCCESS: 16 rules found/);
 });
 
+test('promtool check config accepts the fleet Prometheus config and the rules it loads', () => {
+  const r = promtool(['check', 'config', join(RULES_DIR, 'fleet.yml')]);
+  assert.equal(r.status, 0, r.output);
+  assert.match(r.output, /SUCCESS: 16 rules found/);
+});
+
 test('promtool test rules: every alert fires for the misbehaving device or rollout and not for the healthy one', () => {
   const r = promtool(['test', 'rules', RULES_TEST]);
   assert.equal(r.status, 0, r.output);

@@ -2,10 +2,12 @@
  * A small simulated fleet on loopback for the metrics path: each device is the runtime's real metrics
  * module (createRuntimeMetrics + serveMetrics) fed by a simulated pipeline, scraped by its own real
  * Prometheus agent whose config is rendered from the template the image ships; all agents
- * remote_write to one real fleet Prometheus, which also scrapes the fleet tool's metrics
+ * remote_write to one real fleet Prometheus (telemetry/prometheus/fleet.yml), which also scrapes the fleet tool's metrics
  * (createFleetMetrics) and evaluates telemetry/prometheus/sidewalk.rules.yml.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { AGENT_TEMPLATE_PATH, renderAgentConfigFile } from '../../telemetry/agent-config.js';
 import { createFleetMetrics, setRollout, type FleetMetrics } from '../../telemetry/fleet-metrics.js';
 import { createRuntimeMetrics, serveMetrics, type MetricsServer, type RuntimeMetrics } from '../../telemetry/runtime-metrics.js';
@@ -41,17 +43,21 @@ export interface SimulatedFleet {
   stop(): Promise<void>;
 }
 
-const RULES = join(REPO_ROOT, 'telemetry/prometheus/sidewalk.rules.yml');
+const PROM_DIR = join(REPO_ROOT, 'telemetry/prometheus');
 
-function serverConfig(fleetToolTarget: string): string {
-  return [
-    'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-    `rule_files: [${JSON.stringify(RULES)}]`,
-    'scrape_configs:',
-    '  - job_name: sidewalk-fleet',
-    `    static_configs: [{ targets: [${JSON.stringify(fleetToolTarget)}] }]`,
-    '',
-  ].join('\n');
+/** The shipped fleet config with test intervals, the test's fleet tool target and absolute rule paths. */
+async function serverConfig(fleetToolTarget: string): Promise<string> {
+  const doc = parse(await readFile(join(PROM_DIR, 'fleet.yml'), 'utf8')) as {
+    global: Record<string, string>;
+    rule_files: string[];
+    scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+  };
+  doc.global.scrape_interval = '1s';
+  doc.global.evaluation_interval = '1s';
+  doc.rule_files = doc.rule_files.map((f) => join(PROM_DIR, f));
+  const job = doc.scrape_configs.find((j) => j.job_name === 'sidewalk-fleet')!;
+  job.static_configs = [{ targets: [fleetToolTarget] }];
+  return stringify(doc);
 }
 
 /** One simulated frame: what the runtime's pipeline records per classified frame. */
@@ -83,7 +89,7 @@ export async function startSimulatedFleet(specs: SimDeviceSpec[]): Promise<Simul
   const fleetToolServer = await serveMetrics(fleetTool.registry, { port: 0 });
   const fleetToolTarget = new URL(fleetToolServer.url).host;
 
-  let server = await startPrometheus({ config: serverConfig(fleetToolTarget), agent: false });
+  let server = await startPrometheus({ config: await serverConfig(fleetToolTarget), agent: false });
   const devices: SimDevice[] = [];
   let n = 0;
   const ticker = setInterval(() => {
@@ -137,7 +143,7 @@ export async function startSimulatedFleet(specs: SimDeviceSpec[]): Promise<Simul
       await server.stop();
     },
     async restartServer() {
-      server = await startPrometheus({ config: serverConfig(fleetToolTarget), agent: false, port: server.port, storage: server.storage });
+      server = await startPrometheus({ config: await serverConfig(fleetToolTarget), agent: false, port: server.port, storage: server.storage });
     },
     stop: stopAll,
   };
