@@ -117,6 +117,14 @@ export function deviceDashboard(): dashboard.DashboardBuilder {
     .withPanel(graph('Preprocess and frame to actuation', 'Preprocessing p95 and capture-to-limiter p95.', 's', [
       target(quantile(0.95, 'sidewalk_preprocess_duration_seconds'), 'preprocess p95'),
       target(quantile(0.95, 'sidewalk_frame_to_actuation_seconds'), 'frame to actuation p95', 'B'),
+    ]))
+    .withRow(new dashboard.RowBuilder('Runtime process'))
+    .withPanel(graph('Runtime CPU', "The runtime process's CPU use (1 = one core).", 'percentunit', [
+      target(`rate(process_cpu_seconds_total{job="sidewalk-runtime",${DEV}}[$__rate_interval])`, 'cpu'),
+    ]))
+    .withPanel(graph('Runtime memory', "The runtime process's resident memory and V8 heap.", 'bytes', [
+      target(`process_resident_memory_bytes{job="sidewalk-runtime",${DEV}}`, 'resident'),
+      target(`sum(nodejs_heap_size_used_bytes{job="sidewalk-runtime",${DEV}})`, 'heap used', 'B'),
     ]));
 }
 

@@ -109,7 +109,7 @@ export async function startSimulatedFleet(specs: SimDeviceSpec[]): Promise<Simul
   };
   try {
     for (const spec of specs) {
-      const metrics = createRuntimeMetrics({ defaultMetrics: false });
+      const metrics = createRuntimeMetrics(); // with the process metrics, as on a device
       metrics.appInfo.set({ version: spec.appVersion }, 1);
       metrics.modelInfo.set({ name: spec.model, version: spec.model.split('-').pop()!, location: spec.model.split('-')[0]!, sha256: 'ab12', backend: 'xnnpack' }, 1);
       frame(metrics, spec, 0);
