@@ -60,6 +60,20 @@ async function serverConfig(fleetToolTarget: string): Promise<string> {
   return stringify(doc);
 }
 
+/**
+ * The agent flags of the image's unit (retention, WAL compression, log format), so the agents here run
+ * as on a device; paths and the listen address are the test's own.
+ */
+async function unitAgentFlags(): Promise<string[]> {
+  const unit = await readFile(join(REPO_ROOT, 'image/systemd/sidewalk-prometheus-agent.service'), 'utf8');
+  const exec = /^ExecStart=((?:.*\\\n)*.*)$/m.exec(unit)![1]!.replace(/\\\n/g, ' ');
+  const [binary, ...args] = exec.trim().split(/\s+/);
+  if (binary !== '/usr/bin/prometheus' || !args.includes('--enable-feature=agent')) throw new Error(`unexpected ExecStart: ${exec}`);
+  const flags = args.filter((a) => !/^--(config\.file|storage\.agent\.path|web\.listen-address|enable-feature)=/.test(a));
+  if (!flags.some((a) => a.startsWith('--storage.agent.retention.max-time='))) throw new Error(`no WAL retention in ExecStart: ${exec}`);
+  return flags;
+}
+
 /** One simulated frame: what the runtime's pipeline records per classified frame. */
 function frame(m: RuntimeMetrics, spec: SimDeviceSpec, n: number): void {
   m.framesTotal.inc();
@@ -90,6 +104,7 @@ export async function startSimulatedFleet(specs: SimDeviceSpec[]): Promise<Simul
   const fleetToolTarget = new URL(fleetToolServer.url).host;
 
   let server = await startPrometheus({ config: await serverConfig(fleetToolTarget), agent: false });
+  const agentFlags = await unitAgentFlags();
   const devices: SimDevice[] = [];
   let n = 0;
   const ticker = setInterval(() => {
@@ -123,7 +138,7 @@ export async function startSimulatedFleet(specs: SimDeviceSpec[]): Promise<Simul
         updaterTarget: `127.0.0.1:${await freePort()}`,
         scrapeInterval: '1s',
       });
-      const agent = await startPrometheus({ config, agent: true }).catch(async (err: unknown) => {
+      const agent = await startPrometheus({ config, agent: true, extraArgs: agentFlags }).catch(async (err: unknown) => {
         await metricsServer.close();
         throw err;
       });
