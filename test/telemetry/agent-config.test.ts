@@ -5,7 +5,7 @@ import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { AGENT_TEMPLATE_PATH, renderAgentConfig, renderAgentConfigFile } from '../../telemetry/agent-config.js';
+import { AGENT_TEMPLATE_PATH, RUNTIME_METRICS_TARGET, renderAgentConfig, renderAgentConfigFile } from '../../telemetry/agent-config.js';
 import { isSidewalkError } from '../../lib/errors.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { verifyUnits } from '../helpers/systemd-verify.js';
@@ -88,4 +88,9 @@ test('the agent unit is locked down: systemd-analyze security --offline exposure
   } finally {
     await rm(root, { recursive: true, force: true });
   }
+});
+
+test("the agent's runtime target is where the image's runtime config serves /metrics", async () => {
+  const runtime = parse(await readFile(join(REPO_ROOT, 'image/rootfs/etc/sidewalk/runtime.yaml'), 'utf8')) as { metrics: { host: string; port: number } };
+  assert.equal(`${runtime.metrics.host}:${runtime.metrics.port}`, RUNTIME_METRICS_TARGET);
 });
