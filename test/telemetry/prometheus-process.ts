@@ -58,6 +58,10 @@ export async function startPrometheus(o: { config: string; agent: boolean; port?
   await waitUntil(`prometheus on ${url} to be ready`, 20000, async () => {
     if (dead) throw new Error(`prometheus exited: ${output}`);
     return (await fetch(`${url}/-/ready`)).ok;
+  }).catch(async (err: unknown) => {
+    child.kill('SIGKILL');
+    await exited;
+    throw err;
   });
   return {
     url,
