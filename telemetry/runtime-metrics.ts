@@ -24,6 +24,7 @@ export interface RuntimeMetrics {
   failSafeActivationsTotal: Counter;
   cameraRestartsTotal: Counter;
   inferenceErrorsTotal: Counter;
+  limiterErrorsTotal: Counter;
   modelInfo: Gauge<'name' | 'version' | 'location' | 'sha256' | 'backend'>;
   appInfo: Gauge<'version'>;
   speedKph: Gauge;
@@ -89,6 +90,11 @@ export function createRuntimeMetrics(options: { defaultMetrics?: boolean } = {})
     inferenceErrorsTotal: new Counter({
       name: 'sidewalk_inference_errors_total',
       help: 'Frames whose classification failed.',
+      registers,
+    }),
+    limiterErrorsTotal: new Counter({
+      name: 'sidewalk_limiter_errors_total',
+      help: 'Speed limiter commands that failed.',
       registers,
     }),
     modelInfo: new Gauge({

@@ -331,6 +331,7 @@ export class Pipeline {
           this.#limiterFailingSinceMs = null;
           if (at !== undefined) this.#o.metrics.frameToActuationSeconds.observe(Number(process.hrtime.bigint() - at) / 1e9);
         } catch (err) {
+          this.#o.metrics.limiterErrorsTotal.inc();
           log.error(`speed limiter command failed: ${errorMessage(err)}`);
           const now = monotonicMs();
           this.#limiterFailingSinceMs ??= now;
