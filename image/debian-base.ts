@@ -25,6 +25,8 @@ export const DEBIAN_PACKAGES = [
   'wpasupplicant',
   'wireless-regdb',
   'iproute2',
+  // Runs in agent mode only (sidewalk-prometheus-agent.service); its own server unit is masked.
+  'prometheus',
 ];
 
 export interface DebianBaseOptions {

@@ -69,6 +69,9 @@ export async function applyOverlay(rootDir: string, dataDir: string, layout: Lay
   await symlink(join(DATA_MOUNT, WIFI_CONFIG), join(rootDir, 'etc/wpa_supplicant/wpa_supplicant-wlan0.conf'));
   await enableIfPresent(rootDir, 'wpa_supplicant@.service', 'wpa_supplicant@wlan0.service', 'multi-user.target');
   await enableIfPresent(rootDir, 'systemd-networkd.service', 'systemd-networkd.service', 'multi-user.target');
+  // Debian's prometheus package starts a full server on :9090; the scooter runs it only in agent mode
+  // (sidewalk-prometheus-agent.service, telemetry/README.md).
+  await mask(rootDir, 'prometheus.service');
   for (const dir of [DATA_MOUNT, PROVISION_BOOT_MOUNT, '/tmp', '/var/tmp']) await mkdir(join(rootDir, dir), { recursive: true });
   await chownTree(rootDir, ['etc/sidewalk', 'etc/systemd', 'etc/fstab', 'etc/machine-id', 'etc/wpa_supplicant', DATA_MOUNT, PROVISION_BOOT_MOUNT]);
   await chmod(join(rootDir, 'etc/machine-id'), 0o444);
@@ -162,6 +165,12 @@ async function enable(rootDir: string, unitFile: string, instance: string, wante
   const inEtc = existsSync(join(rootDir, 'etc/systemd/system', unitFile));
   const vendor = existsSync(join(rootDir, 'usr/lib/systemd/system', unitFile)) ? '/usr/lib/systemd/system' : '/lib/systemd/system';
   await symlink(inEtc ? `../${unitFile}` : `${vendor}/${unitFile}`, join(wants, instance));
+}
+
+async function mask(rootDir: string, unitFile: string): Promise<void> {
+  const link = join(rootDir, 'etc/systemd/system', unitFile);
+  await rm(link, { force: true });
+  await symlink('/dev/null', link);
 }
 
 async function enableIfPresent(rootDir: string, unitFile: string, instance: string, wantedBy: string): Promise<void> {

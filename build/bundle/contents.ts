@@ -9,6 +9,8 @@ import { SidewalkError } from '../../lib/errors.js';
  * package-lock.json from package.json's dependencies minus the host-only ones.
  */
 export const DEVICE_DIST_AREAS = ['bin', 'lib', 'runtime', 'ota', 'telemetry'] as const;
+/** Host-side code that lives beside device code: the Grafana dashboards as code (a devDependency). */
+export const HOST_ONLY_DIST = ['dist/telemetry/grafana'] as const;
 /** Host tools' packages: never on a scooter (SQLite dataset store, browser automation). */
 export const HOST_ONLY_PACKAGES = ['better-sqlite3', 'playwright-core'] as const;
 
@@ -45,7 +47,9 @@ export async function deviceDistFiles(repoRoot: string): Promise<string[]> {
   async function walk(rel: string): Promise<void> {
     for (const e of await readdir(join(repoRoot, rel), { withFileTypes: true })) {
       const child = posix.join(rel, e.name);
-      if (e.isDirectory()) await walk(child);
+      if (e.isDirectory()) {
+        if (!(HOST_ONLY_DIST as readonly string[]).includes(child)) await walk(child);
+      }
       else if (e.isFile() && !isUnshipped(child)) out.push(child);
       else if (!e.isFile()) throw new SidewalkError('BUILD_BUNDLE_INPUT', `${child}: not a regular file (the app store installs files and folders only)`);
     }
@@ -133,7 +137,9 @@ export async function packageFiles(repoRoot: string, p: DevicePackage): Promise<
       const child = rel ? posix.join(rel, e.name) : e.name;
       if (!rel && e.name === 'node_modules') continue;
       if (isPruned(p.name, child, e.isDirectory()) || isUnshipped(child)) continue;
-      if (e.isDirectory()) await walk(child);
+      if (e.isDirectory()) {
+        if (!(HOST_ONLY_DIST as readonly string[]).includes(child)) await walk(child);
+      }
       else if (e.isFile()) out.push(child);
       else throw new SidewalkError('BUILD_BUNDLE_INPUT', `${p.path}/${child}: not a regular file (the app store installs files and folders only)`);
     }

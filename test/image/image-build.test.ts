@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -170,6 +170,8 @@ describe('image build (MBR, synthetic base tarball)', () => {
   test('the hardware watchdog is on and the runtime unit restores the limited state after any exit', () => {
     const watchdog = readFileSync(join(rootDump, 'etc/systemd/system.conf.d/sidewalk-watchdog.conf'), 'utf8');
     assert.match(watchdog, /^RuntimeWatchdogSec=\d+s$/m);
+    // Debian's prometheus server unit is masked: the scooter runs Prometheus only as an agent.
+    assert.equal(readlinkSync(join(rootDump, 'etc/systemd/system/prometheus.service')), '/dev/null');
     const runtime = readFileSync(join(rootDump, 'etc/systemd/system/sidewalk-runtime.service'), 'utf8');
     assert.match(runtime, /^ExecStopPost=\/opt\/sidewalk\/bin\/sidewalk limiter safe --config \S+$/m);
     // The card's drop-in moves the runtime to the provisioned config; the stop path must read the same file.
