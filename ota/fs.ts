@@ -30,6 +30,8 @@ export interface OtaFs {
   rm(path: string): Promise<void>;
   mkdir(path: string): Promise<void>;
   symlink(target: string, path: string): Promise<void>;
+  /** Sets a file's permission bits (not subject to the umask). */
+  chmod(path: string, mode: number): Promise<void>;
   readlink(path: string): Promise<string>;
   readdir(path: string): Promise<string[]>;
   /** lstat; null when the path does not exist. */
@@ -70,6 +72,7 @@ export const nodeFs: OtaFs = {
     await fsp.mkdir(path, { recursive: true });
   },
   symlink: (target, path) => fsp.symlink(target, path),
+  chmod: (path, mode) => fsp.chmod(path, mode),
   readlink: (path) => fsp.readlink(path),
   readdir: (path) => fsp.readdir(path),
   async stat(path) {

@@ -1,4 +1,5 @@
 /** The readable report.html: headline numbers, tables and the two PNG plots beside it. */
+import { rateText } from '../registry/eval-report.js';
 import type { EvalReport } from './evaluate.js';
 
 function esc(value: unknown): string {
@@ -19,12 +20,12 @@ export function reportHtml(r: EvalReport, images: { confusion: string; perClass:
   sections.push(`<p>Dataset ${esc(r.dataset.hash)}, split <b>${esc(r.dataset.split)}</b>, ${r.dataset.count} images; ` +
     `model sha256 ${esc(r.model.sha256)}; backend ${esc(r.model.backend)}; ${esc(r.created_at)}</p>`);
   sections.push(table(['accuracy', 'sidewalk recall', 'road wrongly limited', 'latency mean / p50 / p99 (ms)'], [[
-    pct(r.accuracy), pct(r.safety.sidewalk_recall), pct(r.safety.road_false_limit_rate),
+    pct(r.accuracy), rateText(r.safety.sidewalk_recall, r.safety.sidewalk_frames), rateText(r.safety.road_false_limit_rate, r.safety.road_frames),
     `${ms(r.latency_ms.mean)} / ${ms(r.latency_ms.p50)} / ${ms(r.latency_ms.p99)}`,
   ]]));
   sections.push('<h2>Per class</h2>');
   sections.push(table(['class', 'precision', 'recall', 'support'],
-    Object.entries(r.per_class).map(([label, s]) => [label, pct(s.precision), pct(s.recall), s.support])));
+    Object.entries(r.per_class).map(([label, s]) => [label, pct(s.precision), rateText(s.recall, s.support), s.support])));
   sections.push(`<img src="${esc(images.perClass)}" alt="per-class precision and recall">`);
   sections.push('<h2>Confusion matrix (rows = truth)</h2>');
   sections.push(table(['truth \\ predicted', ...r.confusion.labels], r.confusion.matrix.map((row, i) => [r.confusion.labels[i], ...row])));

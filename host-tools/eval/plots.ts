@@ -52,6 +52,11 @@ export function confusionPng(c: Confusion): Buffer {
   return encodePng(canvas);
 }
 
+/** A bar's value label; a recall over no frames is not 0 but "no data" (as the CLI and HTML say). */
+export function barText(kind: 'precision' | 'recall', s: ClassScores): string {
+  return kind === 'recall' && s.support === 0 ? 'N/A' : (kind === 'recall' ? s.recall : s.precision).toFixed(2);
+}
+
 export function perClassPng(scores: Record<string, ClassScores>): Buffer {
   const labels = Object.keys(scores);
   const plotH = 300;
@@ -72,11 +77,11 @@ export function perClassPng(scores: Record<string, ClassScores>): Buffer {
   labels.forEach((label, i) => {
     const s = scores[label]!;
     const x = left + i * group + 20;
-    for (const [k, value, color] of [[0, s.precision, PRECISION], [1, s.recall, RECALL]] as const) {
+    for (const [k, kind, value, color] of [[0, 'precision', s.precision, PRECISION], [1, 'recall', s.recall, RECALL]] as const) {
       const h = Math.round(value * plotH);
       const bx = x + k * 55;
       canvas.fillRect(bx, top + plotH - h, 50, h, color);
-      const text = value.toFixed(2);
+      const text = barText(kind, s);
       canvas.text(bx + (50 - textWidth(text, 2)) / 2, top + plotH - h - 18, text, INK, 2);
     }
     canvas.text(x + (105 - textWidth(label, 2)) / 2, top + plotH + 12, label, INK, 2);

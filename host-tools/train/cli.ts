@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
-import { runTrainer, type TrainOptions, type TrainVariant } from './trainer.js';
+import { runTrainer, type TrainedBundle, type TrainOptions, type TrainVariant } from './trainer.js';
 import { defaultVenvDir } from './venv.js';
 
 const log = createLogger('train');
@@ -39,19 +39,28 @@ interface TrainFlags {
   crop: string; variants: TrainVariant[]; resume?: boolean; name: string; modelVersion: string; location: string; demoOnly?: boolean;
 }
 
-/** Training above the export's image size only upscales them: say so before the (long) run. */
-function warnIfUpscaled(data: string, inputSize: number): void {
+/** Training above the export's image size only upscales them: the warning to give before the (long) run, or null. */
+export function upscaleWarning(data: string, inputSize: number): string | null {
   let size: { width?: unknown; height?: unknown } | undefined;
   try {
     size = (JSON.parse(readFileSync(resolve(data, 'dataset.json'), 'utf8')) as { preprocessing?: { width?: unknown; height?: unknown } }).preprocessing;
   } catch {
-    return; // no dataset.json (a hand-made folder): nothing to compare with
+    return null; // no dataset.json (a hand-made folder): nothing to compare with
   }
   const w = Number(size?.width);
   const h = Number(size?.height);
   if (w > 0 && h > 0 && inputSize > Math.min(w, h)) {
-    log.warn(`--input-size ${inputSize} is above the export's ${w}x${h} images: they are upscaled, which adds no detail; export larger or train smaller`);
+    return `--input-size ${inputSize} is above the export's ${w}x${h} images: they are upscaled, which adds no detail; export larger or train smaller`;
   }
+  return null;
+}
+
+/** A run whose bundles score 0 % on the test split learned nothing: the error that ends it (non-zero exit), or null. */
+export function zeroAccuracyError(bundles: readonly TrainedBundle[]): SidewalkError | null {
+  const useless = bundles.filter((b) => b.test_accuracy === 0);
+  if (useless.length === 0) return null;
+  return new SidewalkError('TRAIN_ACCURACY_ZERO', `${useless.map((b) => b.variant).join(', ')}: test accuracy 0.0 %; the bundles are written but the model learned nothing ` +
+    '(check the labels, the classes of the test split and the epochs)');
 }
 
 export function registerTrainCommands(program: Command): void {
@@ -86,16 +95,14 @@ export function registerTrainCommands(program: Command): void {
       const { modelVersion, ...rest } = flags;
       const out = statSync(flags.out, { throwIfNoEntry: false });
       if (out && !out.isDirectory()) throw new SidewalkError('TRAIN_OUT_NOT_DIR', `--out ${flags.out} is a file; give a folder (it is created when absent)`);
-      warnIfUpscaled(flags.data, flags.inputSize);
+      const upscaled = upscaleWarning(flags.data, flags.inputSize);
+      if (upscaled) log.warn(upscaled);
       const result = await runTrainer({ ...rest, version: modelVersion, data: resolve(flags.data), out: resolve(flags.out) });
       for (const bundle of result.bundles) {
         const acc = bundle.test_accuracy === null ? '' : `\ttest_accuracy=${bundle.test_accuracy.toFixed(4)}`;
         process.stdout.write(`${bundle.variant}\t${bundle.dir}${acc}\n`);
       }
-      const useless = result.bundles.filter((b) => b.test_accuracy === 0);
-      if (useless.length > 0) {
-        throw new SidewalkError('TRAIN_ACCURACY_ZERO', `${useless.map((b) => b.variant).join(', ')}: test accuracy 0.0 %; the bundles are written but the model learned nothing ` +
-          '(check the labels, the classes of the test split and the epochs)');
-      }
+      const zero = zeroAccuracyError(result.bundles);
+      if (zero) throw zero;
     });
 }

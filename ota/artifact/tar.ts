@@ -11,6 +11,8 @@ export interface TarEntry {
   size: number;
   /** '0' regular file, '5' directory, '2' symlink, ... ('\0' is reported as '0'). */
   type: string;
+  /** Permission bits from the header (e.g. 0o755), including any setuid/setgid/sticky bits. */
+  mode: number;
   /** Byte offset of this entry's (first) header in its stream. */
   headerOffset: number;
   /** Byte offset of this entry's body in its stream. */
@@ -116,7 +118,8 @@ export class TarReader {
       }
       this.#left = size;
       this.#pad = (BLOCK - (size % BLOCK)) % BLOCK;
-      return { name, size, type, headerOffset, bodyOffset: this.#in.offset };
+      const mode = parseNumber(block, 100, 8, 'mode', where) & 0o7777;
+      return { name, size, type, mode, headerOffset, bodyOffset: this.#in.offset };
     }
   }
 

@@ -9,6 +9,7 @@ import { createLogger } from '../../lib/log.js';
 import type { OpenedArtifact } from '../artifact/types.js';
 import type { BootControl, PartitionKind, SlotName } from '../boot/types.js';
 import { SlotChecker, type SlotVerify } from './slot-verify.js';
+import { checkAppManifest } from './app-manifest.js';
 import { checkVersionName, type VersionStore } from './store.js';
 import { WriteWindow } from './write-window.js';
 
@@ -100,7 +101,8 @@ export async function writeRootfsPayloads(
 }
 
 /**
- * Stages a model (files + manifest.json, checked against the manifest) or an app (a tarball) and
+ * Stages a model (files + manifest.json, checked against the manifest) or an app (a tarball, checked
+ * against its bundle-manifest.json when it has one) and
  * moves it to versions/<version>. Returns the version: the manifest's for a model (which must equal
  * the artifact's declared one, if any), the declared one or the artifact name for an app.
  */
@@ -119,6 +121,12 @@ export async function stageBundle(store: VersionStore, artifact: OpenedArtifact,
     }
   } else {
     version = checkVersionName(declared ?? artifact.info.name, `artifact ${artifact.info.name}`);
+    try {
+      await checkAppManifest(store.fs, store.stagingDir, store.staged, declared);
+    } catch (err) {
+      await store.discardStaging();
+      throw err;
+    }
   }
   await store.finishStaging(version);
   return version;

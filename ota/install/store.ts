@@ -27,17 +27,35 @@ export function checkVersionName(version: string, source: string): string {
   return version;
 }
 
+export interface StagedFile {
+  sha256: string;
+  bytes: number;
+  mode: number;
+}
+
+/**
+ * The permission bits an installed file gets from its tar header: read/execute as given (an app's
+ * node and launcher must stay executable), never setuid/setgid/sticky, never group/world-writable.
+ */
+export function installedFileMode(tarMode: number): number {
+  return tarMode & 0o755;
+}
+
 export class VersionStore {
   readonly root: string;
   readonly kind: StoreKind;
   #fs: OtaFs;
-  /** sha256 and size of each staged file, by relative path. */
-  #staged = new Map<string, { sha256: string; bytes: number }>();
+  /** sha256, size and permission bits of each staged file, by relative path. */
+  #staged = new Map<string, StagedFile>();
 
   constructor(fs: OtaFs, root: string, kind: StoreKind) {
     this.#fs = fs;
     this.root = root;
     this.kind = kind;
+  }
+
+  get fs(): OtaFs {
+    return this.#fs;
   }
 
   get versionsDir(): string {
@@ -71,8 +89,19 @@ export class VersionStore {
     this.#staged.clear();
   }
 
-  /** Streams one file into staging (write, fsync), hashing it on the way. */
-  async stageFile(relPath: string, source: AsyncIterable<Buffer>, onBytes?: (n: number) => void): Promise<{ sha256: string; bytes: number }> {
+  /** What has been staged since beginStaging, by relative path. */
+  get staged(): ReadonlyMap<string, StagedFile> {
+    return this.#staged;
+  }
+
+  /** Removes the staging folder (a refused bundle leaves the store as it was). */
+  async discardStaging(): Promise<void> {
+    await this.#fs.rm(this.stagingDir);
+    this.#staged.clear();
+  }
+
+  /** Streams one file into staging (write, chmod, fsync), hashing it on the way. */
+  async stageFile(relPath: string, source: AsyncIterable<Buffer>, onBytes?: (n: number) => void, mode = 0o644): Promise<StagedFile> {
     const clean = normalize(relPath);
     if (clean.startsWith('..') || clean.startsWith('/') || clean === '.' || clean.split('/').includes('..')) {
       throw new SidewalkError('OTA_BUNDLE_PATH', `${this.kind} bundle: unsafe file path ${JSON.stringify(relPath)}`);
@@ -89,16 +118,18 @@ export class VersionStore {
         bytes += chunk.length;
         onBytes?.(chunk.length);
       }
+      // Before the fsync, so the mode is as durable as the content.
+      await this.#fs.chmod(path, mode);
       await handle.sync();
     } finally {
       await handle.close();
     }
-    const result = { sha256: hash.digest('hex'), bytes };
+    const result = { sha256: hash.digest('hex'), bytes, mode };
     this.#staged.set(clean, result);
     return result;
   }
 
-  /** Extracts a (optionally gzipped) tar into staging: regular files and folders only. */
+  /** Extracts a (optionally gzipped) tar into staging: regular files (with their modes, see installedFileMode) and folders only. */
   async stageTar(stream: Readable, label: string, onBytes?: (n: number) => void): Promise<void> {
     const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     const first = await it.next();
@@ -122,7 +153,7 @@ export class VersionStore {
       if (entry.type !== '0') {
         throw new SidewalkError('OTA_BUNDLE_PATH', `${label}: ${entry.name} (header at byte ${entry.headerOffset}) is tar type ${JSON.stringify(entry.type)}; only files and folders are installed`);
       }
-      await this.stageFile(name, tar.body(entry), onBytes);
+      await this.stageFile(name, tar.body(entry), onBytes, installedFileMode(entry.mode));
     }
     // Drain whatever follows the end-of-archive marker, so the artifact's checksum is still verified.
     for (;;) if ((await it.next()).done) break;

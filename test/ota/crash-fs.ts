@@ -1,6 +1,6 @@
 /**
  * A power-cut simulator around the real filesystem: counts every mutating operation (open for
- * writing, write, fsync, rename, unlink, rm, mkdir, symlink, directory fsync) and "cuts the power"
+ * writing, write, fsync, rename, unlink, rm, mkdir, symlink, chmod, directory fsync) and "cuts the power"
  * at operation N. A write that is cut lands only partly (a seeded random prefix, at a byte offset).
  * After the cut every call throws. With `loseUnsynced`, powerOff() also reverts every file written
  * since its last fsync to its last fsync'd content (a page cache that never reached the card), so a
@@ -160,6 +160,11 @@ export class CrashFs implements OtaFs {
   async symlink(target: string, path: string): Promise<void> {
     if (this.#tick('symlink', path)) throw new PowerCut(`symlink ${path}`);
     await this.#base.symlink(target, path);
+  }
+
+  async chmod(path: string, mode: number): Promise<void> {
+    if (this.#tick('chmod', path)) throw new PowerCut(`chmod ${path}`);
+    await this.#base.chmod(path, mode);
   }
 
   async readlink(path: string): Promise<string> {
