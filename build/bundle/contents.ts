@@ -9,8 +9,6 @@ import { SidewalkError } from '../../lib/errors.js';
  * package-lock.json from package.json's dependencies minus the host-only ones.
  */
 export const DEVICE_DIST_AREAS = ['bin', 'lib', 'runtime', 'ota', 'telemetry'] as const;
-/** Host-side code that lives beside device code: the Grafana dashboards as code (a devDependency). */
-export const HOST_ONLY_DIST = ['dist/telemetry/grafana'] as const;
 /** Host tools' packages: never on a scooter (SQLite dataset store, browser automation). */
 export const HOST_ONLY_PACKAGES = ['better-sqlite3', 'playwright-core'] as const;
 
@@ -48,7 +46,7 @@ export async function deviceDistFiles(repoRoot: string): Promise<string[]> {
     for (const e of await readdir(join(repoRoot, rel), { withFileTypes: true })) {
       const child = posix.join(rel, e.name);
       if (e.isDirectory()) {
-        if (!(HOST_ONLY_DIST as readonly string[]).includes(child)) await walk(child);
+        if (!HOST_ONLY_DIST.some((d) => child === `dist/${d}`)) await walk(child);
       }
       else if (e.isFile() && !isUnshipped(child)) out.push(child);
       else if (!e.isFile()) throw new SidewalkError('BUILD_BUNDLE_INPUT', `${child}: not a regular file (the app store installs files and folders only)`);
@@ -138,7 +136,7 @@ export async function packageFiles(repoRoot: string, p: DevicePackage): Promise<
       if (!rel && e.name === 'node_modules') continue;
       if (isPruned(p.name, child, e.isDirectory()) || isUnshipped(child)) continue;
       if (e.isDirectory()) {
-        if (!(HOST_ONLY_DIST as readonly string[]).includes(child)) await walk(child);
+        if (!HOST_ONLY_DIST.some((d) => child === `dist/${d}`)) await walk(child);
       }
       else if (e.isFile()) out.push(child);
       else throw new SidewalkError('BUILD_BUNDLE_INPUT', `${p.path}/${child}: not a regular file (the app store installs files and folders only)`);
@@ -204,8 +202,11 @@ export async function deviceImportClosure(repoRoot: string): Promise<{ files: Ma
   return { files, packages };
 }
 
-/** dist/ folders that never ship, whatever loads them: host tools (trainer, dataset store), build/, tests. */
-export const HOST_ONLY_DIST = ['host-tools', 'build', 'test', 'bench'] as const;
+/**
+ * dist/ folders that never ship, whatever loads them: host tools (trainer, dataset store), build/,
+ * tests, and the Grafana dashboards as code that live beside the device's telemetry (a devDependency).
+ */
+export const HOST_ONLY_DIST = ['host-tools', 'build', 'test', 'bench', 'telemetry/grafana'] as const;
 
 /**
  * Checks what the device CLI loads against what the bundle carries, and returns the loaded files
