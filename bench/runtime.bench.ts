@@ -114,6 +114,8 @@ interface FullPathRun {
   msPerFrame: number;
   latenciesMs: Float64Array;
   framesDropped: number;
+  /** Frames the camera delivered through the pipe per second (used + dropped). */
+  cameraFps: number;
   preprocessMs: number;
   inferenceMs: number;
 }
@@ -167,6 +169,7 @@ async function fullPath(classifier: FrameClassifier, frames: number, flatOut: bo
       msPerFrame: elapsed / frames,
       latenciesMs: limiter.latenciesMs.slice(0, limiter.count).sort(),
       framesDropped: camera.stats.dropped - droppedAtSettle,
+      cameraFps: ((frames + camera.stats.dropped - droppedAtSettle) * 1000) / elapsed,
       preprocessMs: preprocessMs / frames,
       inferenceMs: inferenceMs / frames,
     };
@@ -226,7 +229,7 @@ async function benchVariant(variant: Variant, targets: Targets): Promise<string[
     const sum = (f: (r: FullPathRun) => number) => runs.reduce((s, r) => s + f(r), 0);
     out.push(
       `  (a) bare invoke:              ${ms(median(a))} (median of rounds: ${a.map((x) => x.toFixed(1)).join(', ')})`,
-      `  (b) full path, camera flat out: ${ms(median(b))} per frame (rounds: ${b.map((x) => x.toFixed(1)).join(', ')}); inside it preprocess ${ms(sum((r) => r.preprocessMs) / runs.length)}, invoke ${ms(sum((r) => r.inferenceMs) / runs.length)}; ${sum((r) => r.framesDropped)} camera frames dropped (newest frame wins)`,
+      `  (b) full path, camera flat out: ${ms(median(b))} per frame (rounds: ${b.map((x) => x.toFixed(1)).join(', ')}); inside it preprocess ${ms(sum((r) => r.preprocessMs) / runs.length)}, invoke ${ms(sum((r) => r.inferenceMs) / runs.length)}; ${sum((r) => r.framesDropped)} camera frames dropped (newest frame wins), the pipe carrying ${(sum((r) => r.cameraFps) / runs.length).toFixed(0)} frames/s`,
       `  b/a same-round ratio:         ${formatRatios(ratio, 3)}`,
       `  frame-to-actuation flat out:  p50 ${ms(percentile(lat, 0.5))}, p99 ${ms(percentile(lat, 0.99))}`,
     );
