@@ -207,6 +207,7 @@ async function benchVariant(variant: Variant, targets: Targets): Promise<string[
   const classifier = await openClassifier(variant);
   const eldFlat = monitorEventLoopDelay({ resolution: 1 });
   let rssAfterWarmup = 0;
+  const rssPerRound: number[] = [];
   const runs: FullPathRun[] = [];
   try {
     process.stderr.write(`${variant}: ${ROUNDS} rounds (+1 warm-up) of bare invoke vs full path flat out, ${FRAMES} frames each...\n`);
@@ -217,7 +218,10 @@ async function benchVariant(variant: Variant, targets: Targets): Promise<string[
         b: async (round) => {
           const run = await fullPath(classifier, FRAMES, true, round > 0 ? eldFlat : null);
           if (round === 0) rssAfterWarmup = process.memoryUsage().rss;
-          else runs.push(run);
+          else {
+            runs.push(run);
+            rssPerRound.push(process.memoryUsage().rss);
+          }
           return run.msPerFrame;
         },
       },
@@ -237,7 +241,7 @@ async function benchVariant(variant: Variant, targets: Targets): Promise<string[
     const eldFlatP99 = eldFlat.percentile(99) / 1e6;
     targets.row(`${variant} event-loop p99 flat out`, ms(eldFlatP99), '< 20 ms', eldFlatP99 < 20);
     const growth = (rssEnd - rssAfterWarmup) / rssAfterWarmup;
-    out.push(`  RSS after the warm-up round ${mb(rssAfterWarmup)}, after ${ROUNDS * (FRAMES + SETTLE)} more frames ${mb(rssEnd)}`);
+    out.push(`  RSS after the warm-up round ${mb(rssAfterWarmup)}, after ${ROUNDS * (FRAMES + SETTLE)} more frames ${mb(rssEnd)} (after each round: ${rssPerRound.map(mb).join(', ')}; a leak climbs every round, GC noise does not)`);
     targets.row(`${variant} RSS growth over the rounds`, `${(growth * 100).toFixed(2)} %`, '< 5 %', growth < 0.05);
 
     process.stderr.write(`${variant}: ${CAMERA_FRAMES} frames at camera rate (${FPS} fps)...\n`);
