@@ -1,172 +1,271 @@
 /**
- * npm run bench:runtime — the hot path against bare TFLite, same machine, same model, one run:
- *   (a) bare TFLite invoke with XNNPACK on ready-made input (and without, for XNNPACK's speed-up);
- *   (b) the full per-frame path: raw YUV420 camera frame -> worker (preprocess + invoke) ->
- *       decide -> ramp -> limiter command.
- * Prints a/b, b/a, p50/p99 frame-to-actuation, event-loop delay p99 while inferring, RSS after 500
- * and 5,000 frames. Model: MobileNetV2 224x224 float (random weights; built once with the trainer).
- * Env: BENCH_THREADS (default 1), BENCH_FRAMES (default 5000), BENCH_CAMERA (default 224x224).
+ * npm run bench:runtime [-- --check] — the hot path against bare TFLite, same machine, same model:
+ *   (a) bare TFLite invoke with XNNPACK on ready-made input (its own process, bare-invoke.ts);
+ *   (b) the full per-frame path as on the device: the fake camera (test/fixtures/fake-rpicam-vid, a
+ *       separate process) writes raw YUV420 frames into a pipe -> RpicamSource cuts them -> worker
+ *       (preprocess + invoke) -> decide -> limit rule -> SimulatedLimiter writing its JSONL log.
+ * (a) and (b, camera flat out) run in interleaved rounds; b/a is the median of the same-round ratios
+ * (bench/report.ts), printed with its spread. A run at camera rate gives frame-to-actuation latency
+ * and dropped frames as the device sees them. Both MobileNetV2 224 float32 and int8 (random weights,
+ * built once with the trainer's export, bench/make_bench_model.py).
+ * Env: BENCH_THREADS (1), BENCH_ROUNDS (5), BENCH_FRAMES per round (150), BENCH_CAMERA_FRAMES at camera
+ * rate (150), BENCH_FPS (15, the config default), BENCH_CAMERA (224x224).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { promisify } from 'node:util';
 import { REPO_ROOT, DIST_ROOT } from '../lib/paths.js';
 import { ensureTrainVenv, TRAIN_DIR } from '../host-tools/train/venv.js';
 import { createTfliteClassifier } from '../runtime/inference/index.js';
-import { renderScene, rgbToI420, i420FrameBytes } from '../runtime/camera/scenes.js';
+import { RpicamSource } from '../runtime/camera/rpicam-source.js';
 import { DecisionEngine } from '../runtime/decision/index.js';
-import { Ramp } from '../runtime/actuators/ramp.js';
+import { createLimitRule } from '../runtime/actuators/speed-rule.js';
+import { SimulatedLimiter } from '../runtime/actuators/simulated-limiter.js';
 import { Pipeline, type FrameClassifier } from '../runtime/service/pipeline.js';
 import { createRuntimeMetrics } from '../telemetry/runtime-metrics.js';
 import type { Frame, FrameSource, SpeedLimiter } from '../runtime/types.js';
+import { interleavedRounds, sameRoundRatios, formatRatios, median, Targets } from './report.js';
 
-const THREADS = Number(process.env.BENCH_THREADS ?? 1);
-const FRAMES = Number(process.env.BENCH_FRAMES ?? 5000);
-const WARMUP = 500;
-const MODEL_DIR = join(REPO_ROOT, '.cache', 'bench', 'mobilenetv2-224');
+const env = process.env;
+const THREADS = Number(env.BENCH_THREADS ?? 1);
+const ROUNDS = Number(env.BENCH_ROUNDS ?? 5);
+const FRAMES = Number(env.BENCH_FRAMES ?? 150);
+const CAMERA_FRAMES = Number(env.BENCH_CAMERA_FRAMES ?? 150);
+const FPS = Number(env.BENCH_FPS ?? 15);
+/** Frames at the start of every full-path run that are not counted (camera start, first inferences). */
+const SETTLE = 10;
+const RATIO_TARGET = 1.15;
+const FAKE_CAMERA = join(REPO_ROOT, 'test', 'fixtures', 'fake-rpicam-vid');
 // The camera is asked for the model's resolution (DESIGN.md: the ISP scales for free); its rows are
 // padded to 64 bytes as on a Pi 4. BENCH_CAMERA=WxH tries other sizes.
-const [CAM_W, CAM_H] = (process.env.BENCH_CAMERA ?? '224x224').split('x').map(Number) as [number, number];
-const CAMERA = { width: CAM_W, height: CAM_H, stride: Math.ceil(CAM_W / 64) * 64 };
+const [CAM_W, CAM_H] = (env.BENCH_CAMERA ?? '224x224').split('x').map(Number) as [number, number];
+const STRIDE = Math.ceil(CAM_W / 64) * 64;
 
-async function ensureModel(): Promise<void> {
-  if (existsSync(join(MODEL_DIR, 'manifest.json'))) return;
-  process.stderr.write(`building ${MODEL_DIR} (MobileNetV2 224 float, random weights) with the trainer's venv...\n`);
+type Variant = 'float32' | 'int8';
+const modelDir = (v: Variant) => join(REPO_ROOT, '.cache', 'bench', v === 'float32' ? 'mobilenetv2-224' : 'mobilenetv2-224-int8');
+
+async function ensureModel(variant: Variant): Promise<void> {
+  const dir = modelDir(variant);
+  if (existsSync(join(dir, 'manifest.json'))) return;
+  process.stderr.write(`building ${dir} (MobileNetV2 224 ${variant}, random weights) with the trainer's venv...\n`);
   const venv = await ensureTrainVenv();
-  execFileSync(venv.python, [join(REPO_ROOT, 'bench', 'make_bench_model.py'), MODEL_DIR], {
+  execFileSync(venv.python, [join(REPO_ROOT, 'bench', 'make_bench_model.py'), dir, variant], {
     cwd: TRAIN_DIR,
-    env: { ...process.env, PYTHONPATH: TRAIN_DIR, TF_CPP_MIN_LOG_LEVEL: '2' },
+    env: { ...env, PYTHONPATH: TRAIN_DIR, TF_CPP_MIN_LOG_LEVEL: '2' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
 
-function bareInvoke(delegate: 'xnnpack' | 'none', runs: number): { meanMs: number; p50Ms: number } {
-  const r = spawnSync(process.execPath, [join(DIST_ROOT, 'bench', 'bare-invoke.js'), join(MODEL_DIR, 'model.tflite'), delegate, String(THREADS), String(runs)], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`bare invoke (${delegate}) failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { meanMs: number; p50Ms: number };
+/** Mean ms of `runs` bare invokes, in a child process (tfjs-tflite-node must not be loaded by two threads of one process). */
+async function bareInvoke(variant: Variant, delegate: 'xnnpack' | 'none', runs: number): Promise<number> {
+  const args = [join(DIST_ROOT, 'bench', 'bare-invoke.js'), join(modelDir(variant), 'model.tflite'), delegate, String(THREADS), String(runs)];
+  const { stdout } = await promisify(execFile)(process.execPath, args, { encoding: 'utf8' });
+  return (JSON.parse(stdout.trim().split('\n').at(-1)!) as { meanMs: number }).meanMs;
 }
 
-/**
- * Cycles a few pre-rendered raw YUV420 camera frames, stamped with their capture time as next()
- * hands them out. The Frame objects are reused: the classifier transfers frame.data to its worker
- * and re-attaches it when classify() settles.
- */
-class CyclingCamera implements FrameSource {
-  readonly description = `bench camera ${CAMERA.width}x${CAMERA.height} yuv420`;
-  readonly stats = { frames: 0, dropped: 0, restarts: 0 };
-  #frames: Frame[] = [];
-  #seq = 0;
-  async start(): Promise<void> {
-    const rgb = new Uint8Array(CAMERA.width * CAMERA.height * 3);
-    for (const [i, kind] of (['street', 'side', 'crosswalk', 'bike_lane'] as const).entries()) {
-      renderScene(kind, { width: CAMERA.width, height: CAMERA.height, seed: i + 1 }, rgb);
-      const yuv = new Uint8Array(i420FrameBytes(CAMERA.stride, CAMERA.height));
-      rgbToI420(rgb, CAMERA.width, CAMERA.height, CAMERA.stride, yuv);
-      this.#frames.push({ seq: 0, capturedAtNs: 0n, width: CAMERA.width, height: CAMERA.height, stride: CAMERA.stride, format: 'yuv420', data: yuv });
+/** The real camera source, ending the run after `limit` frames (a live camera never ends by itself). */
+class CountedSource implements FrameSource {
+  readonly #inner: RpicamSource;
+  #left: number;
+  constructor(inner: RpicamSource, limit: number) {
+    this.#inner = inner;
+    this.#left = limit;
+  }
+  get description(): string {
+    return this.#inner.description;
+  }
+  get stats() {
+    return this.#inner.stats;
+  }
+  start = () => this.#inner.start();
+  stop = () => this.#inner.stop();
+  async next(): Promise<Frame | null> {
+    return this.#left-- > 0 ? this.#inner.next() : null;
+  }
+}
+
+/** The real SimulatedLimiter, recording frame-to-actuation latency once its JSONL line is written. */
+class LatencyLimiter implements SpeedLimiter {
+  readonly kind: string;
+  readonly latenciesMs: Float64Array;
+  count = 0;
+  counting = false;
+  readonly #inner: SpeedLimiter;
+  constructor(inner: SpeedLimiter, capacity: number) {
+    this.#inner = inner;
+    this.kind = inner.kind;
+    this.latenciesMs = new Float64Array(capacity);
+  }
+  init = () => this.#inner.init();
+  safeState = () => this.#inner.safeState();
+  close = () => this.#inner.close();
+  async setLimit(kph: number, frameCapturedAtNs?: bigint): Promise<void> {
+    await this.#inner.setLimit(kph, frameCapturedAtNs);
+    if (this.counting && frameCapturedAtNs !== undefined && this.count < this.latenciesMs.length) {
+      this.latenciesMs[this.count++] = Number(process.hrtime.bigint() - frameCapturedAtNs) / 1e6;
     }
   }
-  async next(): Promise<Frame | null> {
-    if (this.#seq >= FRAMES) return null;
-    const seq = this.#seq++;
-    this.stats.frames++;
-    const frame = this.#frames[Math.floor(seq / 30) % this.#frames.length]!;
-    frame.seq = seq;
-    frame.mediaTimeMs = (seq * 1000) / 15;
-    frame.capturedAtNs = process.hrtime.bigint();
-    return frame;
-  }
-  async stop(): Promise<void> {}
 }
 
-/** Records frame-to-actuation latency into a preallocated array (no per-command allocation). */
-class LatencyLimiter implements SpeedLimiter {
-  readonly kind = 'bench';
-  readonly latenciesMs = new Float64Array(FRAMES);
-  count = 0;
-  async init(): Promise<void> {}
-  async setLimit(_kph: number, frameCapturedAtNs?: bigint): Promise<void> {
-    if (frameCapturedAtNs !== undefined && this.count < FRAMES) this.latenciesMs[this.count++] = Number(process.hrtime.bigint() - frameCapturedAtNs) / 1e6;
+interface FullPathRun {
+  msPerFrame: number;
+  latenciesMs: Float64Array;
+  framesDropped: number;
+  /** Frames the camera delivered through the pipe per second (used + dropped). */
+  cameraFps: number;
+  preprocessMs: number;
+  inferenceMs: number;
+}
+
+/** One full-path run of `frames` counted frames (after SETTLE), the camera flat out or at FPS. */
+async function fullPath(classifier: FrameClassifier, frames: number, flatOut: boolean, eld: IntervalHistogram | null): Promise<FullPathRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-runtime-'));
+  const camera = new RpicamSource({
+    width: CAM_W,
+    height: CAM_H,
+    fps: FPS,
+    binary: FAKE_CAMERA,
+    stride: STRIDE,
+    env: { ...env, FAKE_RPICAM_SCRIPT: 'street:2,side:2,crosswalk:2,bike_lane:2', FAKE_RPICAM_STRIDE: String(STRIDE), ...(flatOut ? { FAKE_RPICAM_FLAT_OUT: '1' } : {}) },
+  });
+  const source = new CountedSource(camera, SETTLE + frames);
+  const limiter = new LatencyLimiter(new SimulatedLimiter({ kind: 'simulated', safeLimitKph: 6, logFile: join(dir, 'limiter.jsonl') }), frames);
+  await limiter.init();
+  let seen = 0;
+  let t0 = 0;
+  let preprocessMs = 0;
+  let inferenceMs = 0;
+  let droppedAtSettle = 0;
+  const pipeline = new Pipeline({
+    source,
+    classifier,
+    decision: new DecisionEngine(),
+    limitRule: createLimitRule('measured', 6),
+    limiter,
+    speedSource: null,
+    metrics: createRuntimeMetrics({ defaultMetrics: false }),
+    timebase: 'monotonic',
+    onDecision: (r) => {
+      if (++seen === SETTLE) {
+        t0 = performance.now();
+        droppedAtSettle = camera.stats.dropped;
+        limiter.counting = true;
+        eld?.enable();
+      } else if (seen > SETTLE) {
+        preprocessMs += r.preprocessMs;
+        inferenceMs += r.inferenceMs;
+      }
+    },
+  });
+  try {
+    await source.start();
+    await pipeline.run();
+    const elapsed = performance.now() - t0;
+    eld?.disable();
+    return {
+      msPerFrame: elapsed / frames,
+      latenciesMs: limiter.latenciesMs.slice(0, limiter.count).sort(),
+      framesDropped: camera.stats.dropped - droppedAtSettle,
+      cameraFps: ((frames + camera.stats.dropped - droppedAtSettle) * 1000) / elapsed,
+      preprocessMs: preprocessMs / frames,
+      inferenceMs: inferenceMs / frames,
+    };
+  } finally {
+    await pipeline.stop();
+    await limiter.close();
+    rmSync(dir, { recursive: true, force: true });
   }
-  async safeState(): Promise<void> {}
-  async close(): Promise<void> {}
 }
 
 function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : Number.NaN;
 }
 
-async function main(): Promise<void> {
-  await ensureModel();
-  process.stderr.write(`(a) bare invoke, ${THREADS} thread(s)...\n`);
-  const a = bareInvoke('xnnpack', 300);
-  const plain = bareInvoke('none', 30);
-
-  process.stderr.write(`(b) full path, ${FRAMES} frames...\n`);
-  const tflite = await createTfliteClassifier(MODEL_DIR, { delegate: 'xnnpack', numThreads: THREADS });
-  const classifier: FrameClassifier = {
+async function openClassifier(variant: Variant): Promise<FrameClassifier> {
+  const tflite = await createTfliteClassifier(modelDir(variant), { delegate: 'xnnpack', numThreads: THREADS });
+  return {
     info: { name: tflite.manifest.name, version: tflite.manifest.version, location: 'bench', sha256: '', backend: tflite.backend },
     labels: tflite.manifest.labels,
     groups: tflite.manifest.groups,
     classify: (f) => tflite.classify(f),
     close: () => tflite.close(),
   };
-  const camera = new CyclingCamera();
-  await camera.start();
-  const limiter = new LatencyLimiter();
-  const eld = monitorEventLoopDelay({ resolution: 1 });
-  let t500 = 0;
-  let rss500 = 0;
-  let inferenceMsSum = 0;
-  let preprocessMsSum = 0;
-  const pipeline = new Pipeline({
-    source: camera,
-    classifier,
-    decision: new DecisionEngine(),
-    limitRule: new Ramp(6),
-    limiter,
-    speedSource: null,
-    metrics: createRuntimeMetrics({ defaultMetrics: false }),
-    timebase: 'media',
-    onDecision: (r) => {
-      if (r.seq === WARMUP - 1) {
-        t500 = performance.now();
-        rss500 = process.memoryUsage().rss;
-        eld.enable();
-      } else if (r.seq >= WARMUP) {
-        inferenceMsSum += r.inferenceMs;
-        preprocessMsSum += r.preprocessMs;
-      }
-    },
-  });
-  await pipeline.run();
-  const tEnd = performance.now();
-  eld.disable();
-  const rss5000 = process.memoryUsage().rss;
-  await pipeline.stop();
-  await tflite.close();
+}
 
-  const measured = FRAMES - WARMUP;
-  const b = (tEnd - t500) / measured;
-  const lat = limiter.latenciesMs.slice(WARMUP, limiter.count).sort();
-  const mb = (x: number) => (x / 1048576).toFixed(1);
-  const check = (ok: boolean) => (ok ? 'ok' : 'MISSED');
-  const ratio = b / a.meanMs;
-  const eldP99 = eld.percentile(99) / 1e6;
-  const growth = (rss5000 - rss500) / rss500;
-  const lines = [
-    `model: MobileNetV2 224x224 float32, ${THREADS} TFLite thread(s); camera frames ${CAMERA.width}x${CAMERA.height} YUV420`,
-    `(a) bare invoke, XNNPACK:           ${a.meanMs.toFixed(2)} ms (p50 ${a.p50Ms.toFixed(2)})`,
-    `    bare invoke, default interpreter: ${plain.meanMs.toFixed(2)} ms -> XNNPACK speed-up ${(plain.meanMs / a.meanMs).toFixed(1)}x`,
-    `(b) full path per frame:            ${b.toFixed(2)} ms (inside it: preprocess ${(preprocessMsSum / measured).toFixed(2)} ms, invoke ${(inferenceMsSum / measured).toFixed(2)} ms)`,
-    `b/a ratio:                          ${ratio.toFixed(3)}  (target <= 1.15: ${check(ratio <= 1.15)})`,
-    `frame-to-actuation:                 p50 ${percentile(lat, 0.5).toFixed(2)} ms, p99 ${percentile(lat, 0.99).toFixed(2)} ms`,
-    `event-loop delay p99 while inferring: ${eldP99.toFixed(2)} ms  (target < 20: ${check(eldP99 < 20)})`,
-    `RSS after ${WARMUP} frames ${mb(rss500)} MB, after ${FRAMES} ${mb(rss5000)} MB: growth ${(growth * 100).toFixed(2)}%  (target < 5%: ${check(growth < 0.05)})`,
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+const mb = (x: number) => `${(x / 1048576).toFixed(1)} MB`;
+const ms = (x: number) => `${x.toFixed(2)} ms`;
+
+async function benchVariant(variant: Variant, targets: Targets): Promise<string[]> {
+  const out: string[] = [`model: MobileNetV2 224x224 ${variant}, ${THREADS} TFLite thread(s), XNNPACK; camera ${CAM_W}x${CAM_H} YUV420 stride ${STRIDE}`];
+  if (variant === 'float32') {
+    const [xnn, plain] = [await bareInvoke(variant, 'xnnpack', 30), await bareInvoke(variant, 'none', 30)];
+    out.push(`  bare invoke, default interpreter ${ms(plain)} vs XNNPACK ${ms(xnn)}: XNNPACK speed-up ${(plain / xnn).toFixed(1)}x`);
+  }
+  const classifier = await openClassifier(variant);
+  const eldFlat = monitorEventLoopDelay({ resolution: 1 });
+  let rssAfterWarmup = 0;
+  const rssPerRound: number[] = [];
+  const runs: FullPathRun[] = [];
+  try {
+    process.stderr.write(`${variant}: ${ROUNDS} rounds (+1 warm-up) of bare invoke vs full path flat out, ${FRAMES} frames each...\n`);
+    const { a, b } = await interleavedRounds(
+      ROUNDS,
+      {
+        a: () => bareInvoke(variant, 'xnnpack', FRAMES),
+        b: async (round) => {
+          const run = await fullPath(classifier, FRAMES, true, round > 0 ? eldFlat : null);
+          if (round === 0) rssAfterWarmup = process.memoryUsage().rss;
+          else {
+            runs.push(run);
+            rssPerRound.push(process.memoryUsage().rss);
+          }
+          return run.msPerFrame;
+        },
+      },
+      { warmup: 1 },
+    );
+    const rssEnd = process.memoryUsage().rss;
+    const ratio = sameRoundRatios(b, a);
+    const lat = Float64Array.from(runs.flatMap((r) => [...r.latenciesMs])).sort();
+    const sum = (f: (r: FullPathRun) => number) => runs.reduce((s, r) => s + f(r), 0);
+    out.push(
+      `  (a) bare invoke:              ${ms(median(a))} (median of rounds: ${a.map((x) => x.toFixed(1)).join(', ')})`,
+      `  (b) full path, camera flat out: ${ms(median(b))} per frame (rounds: ${b.map((x) => x.toFixed(1)).join(', ')}); inside it preprocess ${ms(sum((r) => r.preprocessMs) / runs.length)}, invoke ${ms(sum((r) => r.inferenceMs) / runs.length)}; ${sum((r) => r.framesDropped)} camera frames dropped (newest frame wins), the pipe carrying ${(sum((r) => r.cameraFps) / runs.length).toFixed(0)} frames/s`,
+      `  b/a same-round ratio:         ${formatRatios(ratio, 3)}`,
+      `  frame-to-actuation flat out:  p50 ${ms(percentile(lat, 0.5))}, p99 ${ms(percentile(lat, 0.99))}`,
+    );
+    targets.row(`${variant} b/a flat out (median)`, ratio.median.toFixed(3), `<= ${RATIO_TARGET}`, ratio.median <= RATIO_TARGET);
+    const eldFlatP99 = eldFlat.percentile(99) / 1e6;
+    targets.row(`${variant} event-loop p99 flat out`, ms(eldFlatP99), '< 20 ms', eldFlatP99 < 20);
+    const growth = (rssEnd - rssAfterWarmup) / rssAfterWarmup;
+    out.push(`  RSS after the warm-up round ${mb(rssAfterWarmup)}, after ${ROUNDS * (FRAMES + SETTLE)} more frames ${mb(rssEnd)} (after each round: ${rssPerRound.map(mb).join(', ')}; a leak climbs every round, GC noise does not)`);
+    targets.row(`${variant} RSS growth over the rounds`, `${(growth * 100).toFixed(2)} %`, '< 5 %', growth < 0.05);
+
+    process.stderr.write(`${variant}: ${CAMERA_FRAMES} frames at camera rate (${FPS} fps)...\n`);
+    const eldCam = monitorEventLoopDelay({ resolution: 1 });
+    const cam = await fullPath(classifier, CAMERA_FRAMES, false, eldCam);
+    const eldCamP99 = eldCam.percentile(99) / 1e6;
+    out.push(
+      `  at camera rate ${FPS} fps:      ${ms(cam.msPerFrame)} per frame, frame-to-actuation p50 ${ms(percentile(cam.latenciesMs, 0.5))}, p99 ${ms(percentile(cam.latenciesMs, 0.99))}; ${cam.framesDropped} of ${CAMERA_FRAMES + cam.framesDropped} frames dropped`,
+    );
+    targets.row(`${variant} event-loop p99 at ${FPS} fps`, ms(eldCamP99), '< 20 ms', eldCamP99 < 20);
+  } finally {
+    await classifier.close();
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  await ensureModel('float32');
+  await ensureModel('int8');
+  const targets = new Targets();
+  const lines: string[] = [];
+  for (const variant of ['float32', 'int8'] as const) lines.push(...(await benchVariant(variant, targets)));
+  process.stdout.write(`${[...lines, ...targets.lines()].join('\n')}\n`);
+  targets.finish();
 }
 
 main().catch((err: unknown) => {
