@@ -19,7 +19,7 @@ import { writeArtifact, type CliCompression } from './mender-artifact-cli.js';
 export const APP_PAYLOAD_TYPE = 'sidewalk-app';
 export const TRYBOOT_PAYLOAD_TYPE = 'rootfs-tryboot';
 
-interface Common {
+export interface Common {
   deviceTypes: string[];
   output: string;
   privateKeyPath?: string;
@@ -42,6 +42,21 @@ async function run(cmd: string, args: string[], cwd: string): Promise<void> {
   });
 }
 
+/** The signed `sidewalk-app` artifact of one app tarball (the host build's, or the arm64 bundle's). */
+export function writeAppArtifact(tarball: string, version: string, o: Common): Promise<ArtifactInfo> {
+  return writeArtifact({
+    kind: 'module-image',
+    type: APP_PAYLOAD_TYPE,
+    name: `${APP_PAYLOAD_TYPE}-${version}`,
+    deviceTypes: o.deviceTypes,
+    output: o.output,
+    files: [tarball],
+    softwareName: APP_PAYLOAD_TYPE,
+    softwareVersion: version,
+    ...optional(o),
+  });
+}
+
 export async function buildAppArtifact(o: Common & { repoRoot?: string }): Promise<ArtifactInfo> {
   const root = o.repoRoot ?? REPO_ROOT;
   const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version?: string };
@@ -59,17 +74,7 @@ export async function buildAppArtifact(o: Common & { repoRoot?: string }): Promi
       '--exclude=dist/test', '--exclude=dist/bench', '--exclude=*.map',
       '-czf', tarball, 'dist', 'package.json', 'package-lock.json',
     ], root);
-    return await writeArtifact({
-      kind: 'module-image',
-      type: APP_PAYLOAD_TYPE,
-      name: `${APP_PAYLOAD_TYPE}-${version}`,
-      deviceTypes: o.deviceTypes,
-      output: o.output,
-      files: [tarball],
-      softwareName: APP_PAYLOAD_TYPE,
-      softwareVersion: version,
-      ...optional(o),
-    });
+    return await writeAppArtifact(tarball, version, o);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

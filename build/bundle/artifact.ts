@@ -2,8 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ArtifactInfo } from '../../ota/artifact/index.js';
-import { APP_PAYLOAD_TYPE } from '../artifact-app.js';
-import { writeArtifact, type CliCompression } from '../mender-artifact-cli.js';
+import { APP_PAYLOAD_TYPE, writeAppArtifact, type Common } from '../artifact-app.js';
 import { buildAppBundle, type BundleOptions } from './index.js';
 import { packBundle, verifyBundle } from './manifest.js';
 
@@ -12,11 +11,7 @@ import { packBundle, verifyBundle } from './manifest.js';
  * the arm64 bundle's reproducible tarball (the same tree the image installs as /opt/sidewalk).
  * A given bundle folder is first checked against its manifest, so what is signed is what was built.
  */
-export interface BundleArtifactOptions {
-  deviceTypes: string[];
-  output: string;
-  privateKeyPath?: string;
-  compression?: CliCompression;
+export interface BundleArtifactOptions extends Common {
   /** An already built bundle; without it one is built from the repository. */
   bundleDir?: string;
   build?: Omit<BundleOptions, 'out'>;
@@ -30,18 +25,7 @@ export async function buildBundleArtifact(o: BundleArtifactOptions): Promise<Art
     const { version } = manifest.app;
     const tarball = join(tmp, `${APP_PAYLOAD_TYPE}-${version}-${manifest.arch}.tar.gz`);
     await packBundle(dir, tarball, manifest.epoch);
-    return await writeArtifact({
-      kind: 'module-image',
-      type: APP_PAYLOAD_TYPE,
-      name: `${APP_PAYLOAD_TYPE}-${version}`,
-      deviceTypes: o.deviceTypes,
-      output: o.output,
-      files: [tarball],
-      softwareName: APP_PAYLOAD_TYPE,
-      softwareVersion: version,
-      ...(o.privateKeyPath ? { privateKeyPath: o.privateKeyPath } : {}),
-      ...(o.compression ? { compression: o.compression } : {}),
-    });
+    return await writeAppArtifact(tarball, version, o);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
