@@ -39,7 +39,7 @@ const FPS = Number(env.BENCH_FPS ?? 15);
 const SETTLE = 10;
 const RATIO_TARGET = 1.15;
 const FAKE_CAMERA = join(REPO_ROOT, 'test', 'fixtures', 'fake-rpicam-vid');
-// The camera is asked for the model's resolution (DESIGN.md: the ISP scales for free); its rows are
+// The camera is asked for the model's resolution (README.md, Architecture: the ISP scales for free); its rows are
 // padded to 64 bytes as on a Pi 4. BENCH_CAMERA=WxH tries other sizes.
 const [CAM_W, CAM_H] = (env.BENCH_CAMERA ?? '224x224').split('x').map(Number) as [number, number];
 const STRIDE = Math.ceil(CAM_W / 64) * 64;

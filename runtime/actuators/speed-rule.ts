@@ -11,7 +11,7 @@
  * back to the time ramp from the last limit (ramp.ts).
  * 'ramp': always the time ramp from the last limit (the earlier behaviour; Ramp in ramp.ts).
  *
- * Safety property (DESIGN.md): on a sidewalk the measured rule never commands more than
+ * Safety property (docs/legacy.md): on a sidewalk the measured rule never commands more than
  * max(measured speed, sidewalk limit).
  */
 import { Ramp, rampRateKphPerS, type RampConfig } from './ramp.js';

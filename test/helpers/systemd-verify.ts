@@ -1,7 +1,7 @@
 /**
  * Runs `systemd-analyze verify` on unit files inside a throwaway root that holds systemd's own
  * units plus dummy executables for the units' ExecStart paths. Its exit code is 0 even for unknown
- * keys, so callers assert on the (empty) output as well (shared/reference/image.md §5).
+ * keys, so callers assert on the (empty) output as well (image/README.md).
  */
 import { execFile } from 'node:child_process';
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
