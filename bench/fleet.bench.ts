@@ -85,7 +85,8 @@ async function floor(broker: TestBroker, count: number, size: number): Promise<n
   let out = '';
   let subscribed = false;
   sub.stdout.on('data', (d: Buffer) => {
-    if (!subscribed) subscribed = /SUBACK/.test((out += d.toString()));
+    out += d.toString();
+      if (!subscribed) subscribed = /SUBACK/.test(out);
   });
   const subExit = new Promise<number | null>((resolve) => sub.once('exit', resolve));
   await waitFor('mosquitto_sub subscribed', () => subscribed || sub.exitCode !== null, 10_000);

@@ -111,7 +111,7 @@ export function genimageConfig(layout: Layout, src: Record<PartName, string | nu
       return `\tpartition ${p.name} {\n\t\t${type}\n\t\timage = "${p.name}.${p.fs}"${p.name === 'selector' ? '\n\t\tbootable = true' : ''}\n\t}\n`;
     })
     .join('');
-  return layout.partitions.map(fsBlock).join('') + `image sdcard.img {\n${disk}${parts}}\n`;
+  return `${layout.partitions.map(fsBlock).join('')}image sdcard.img {\n${disk}${parts}}\n`;
 }
 
 function volumeId(n: number): string {

@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../lib/log.js';
 import { SidewalkError, exitIfStillRunning, isSidewalkError } from '../lib/errors.js';
 import { REPO_ROOT } from '../lib/paths.js';

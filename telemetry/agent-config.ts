@@ -29,6 +29,7 @@ export interface AgentConfigValues {
 }
 
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a location may not hold.
 const LOCATION = /^[^\u0000-\u001f\u007f]{1,64}$/;
 const TARGET = /^(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/;
 const DURATION = /^[1-9]\d{0,4}(ms|s|m)$/;

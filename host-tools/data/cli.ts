@@ -2,7 +2,7 @@
  * `sidewalk data ...`: ingest rides into the dataset database, flag, label, split, export, and the
  * tools around them. Every command takes --db (default $SIDEWALK_DATA_DB or ./sidewalk-data/dataset.db).
  */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';

@@ -105,7 +105,7 @@ export class BandIndex {
    * Hamming distance to (hi, lo); `visit` returning true ends the current band. An item can be visited
    * once per band it shares.
    */
-  scan(hi: number, lo: number, visit: (item: number, distance: number) => boolean | void): void {
+  scan(hi: number, lo: number, visit: (item: number, distance: number) => boolean): void {
     for (const t of this.#tables) {
       const key = bandValue(t.band, hi, lo);
       let start: number;
@@ -230,7 +230,9 @@ function earliestMatches(db: Db, locationId: number, dhashes: (string | null)[],
   if (own.length === 0) return out;
   const hi = new Uint32Array(own.length);
   const lo = new Uint32Array(own.length);
-  own.forEach((k, i) => ([hi[i], lo[i]] = parseDhash(dhashes[k]!)));
+  own.forEach((k, i) => {
+    [hi[i], lo[i]] = parseDhash(dhashes[k]!);
+  });
   const index = new BandIndex(hi, lo, maxDistance);
   const bestRide = new Float64Array(own.length).fill(Infinity);
   const bestFrame = new Float64Array(own.length).fill(Infinity);
@@ -243,6 +245,7 @@ function earliestMatches(db: Db, locationId: number, dhashes: (string | null)[],
         bestRide[i] = ride;
         bestFrame[i] = id;
       }
+      return false;
     });
   }
   own.forEach((k, i) => { if (bestFrame[i] !== Infinity) out[k] = bestFrame[i]!; });

@@ -243,7 +243,10 @@ async function rideSource(dir: string): Promise<IngestSource> {
   const { meta } = ride;
   const frameRecords = new Map<number, SensorRecord>();
   const samples: SensorRecord[] = [];
-  ride.records.forEach((r) => (r.frame === undefined ? samples.push(r) : frameRecords.set(r.frame, r)));
+  for (const r of ride.records) {
+    if (r.frame === undefined) samples.push(r);
+    else frameRecords.set(r.frame, r);
+  }
   samples.sort((a, b) => a.t_ms - b.t_ms);
   const sensorsFile = join(dir, SENSORS_FILE);
   let frameFiles: string[] = [];

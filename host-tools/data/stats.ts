@@ -31,7 +31,8 @@ export function datasetStats(db: Db, location?: string): LocationStats[] {
     const usable: Record<string, Record<string, number>> = {};
     for (const r of db.prepare(`SELECT r.split AS s, f.label AS k, COUNT(*) AS n ${F} AND f.label IS NOT NULL AND r.split IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM frame_flags ff WHERE ff.frame_id = f.id) GROUP BY r.split, f.label`).all(l.id) as { s: string; k: string; n: number }[]) {
-      (usable[r.s] ??= {})[r.k] = r.n;
+      usable[r.s] ??= {};
+      usable[r.s]![r.k] = r.n;
     }
     return {
       location: l.name,
@@ -54,12 +55,12 @@ export function datasetStats(db: Db, location?: string): LocationStats[] {
 export function formatStats(stats: LocationStats[]): string {
   if (stats.length === 0) return 'no rides in this dataset yet (sidewalk data ingest adds them)\n';
   const fmt = (o: Record<string, number>): string => Object.entries(o).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
-  return stats.map((s) => [
+  return `${stats.map((s) => [
     `${s.location}: ${s.rides} rides, ${s.frames} frames, ${s.labelled} labelled, ${s.queued} queued for review${s.testFrozen ? ', test split frozen' : ''}`,
     `  class:  ${fmt(s.byLabel)}`,
     `  split:  ${fmt(s.bySplit)}`,
     `  flags:  ${fmt(s.byFlag)}`,
     `  source: ${fmt(s.bySource)}`,
     ...Object.entries(s.usable).map(([split, c]) => `  usable ${split}: ${fmt(c)}`),
-  ].join('\n')).join('\n') + '\n';
+  ].join('\n')).join('\n')}\n`;
 }

@@ -71,7 +71,7 @@ export class FrameStore {
       const files = await readdir(join(this.root, d)).catch(() => [] as string[]);
       for (const f of files) {
         const hash = /^([0-9a-f]{64})\.jpg$/.exec(f)?.[1];
-        if (hash !== undefined && hash.startsWith(d) && referenced.get(hash) !== undefined) continue;
+        if (hash?.startsWith(d) && referenced.get(hash) !== undefined) continue;
         await rm(this.abs(join(d, f)), { force: true });
         removed++;
       }

@@ -63,7 +63,7 @@ async function signature(path: string, kind: SourceKind): Promise<string> {
 async function rideLooksComplete(dir: string): Promise<boolean> {
   try {
     const meta = await readRideMetaIfPresent(dir);
-    if (!meta || meta.status !== 'complete') return false;
+    if (meta?.status !== 'complete') return false;
     if (meta.frames.kind === 'jpeg') {
       const n = (await readdir(join(dir, meta.frames.dir))).filter((f) => f.endsWith('.jpg')).length;
       if (n < meta.frames.count) return false;

@@ -118,7 +118,7 @@ async function evaluateOne(options: EvalOptions, split?: DatasetSplit): Promise<
   try {
     const m = classifier.manifest;
     // The split listed for an earlier export is reused when this model knows all its classes.
-    const data = split !== undefined && split.items.every((i) => m.labels.includes(i.label))
+    const data = split?.items.every((i) => m.labels.includes(i.label))
       ? split : await readDatasetSplit(resolve(options.data), options.split ?? 'test', m.labels);
     const confusion = emptyConfusion(m.labels);
     const inferenceMs: number[] = [];

@@ -28,7 +28,9 @@ export function confusionPng(c: Confusion): Buffer {
   // Column headings are written vertically (one character per line) to fit long label names.
   c.labels.forEach((label, j) => {
     const x = left + j * cell + cell / 2 - 5;
-    [...label.toUpperCase()].forEach((ch, k) => canvas.text(x, 40 + k * 16, ch, INK, scale));
+    [...label.toUpperCase()].forEach((ch, k) => {
+      canvas.text(x, 40 + k * 16, ch, INK, scale);
+    });
   });
   c.matrix.forEach((row, i) => {
     const rowTotal = row.reduce((a, b) => a + b, 0);

@@ -129,7 +129,8 @@ export async function replayRides(rideDirs: readonly string[], classifier: Class
     engine = new DecisionEngine();
     const cfg = engine.config;
     const ramp = new Ramp(cfg.fullSpeedKph, { fullSpeedKph: cfg.fullSpeedKph, sidewalkLimitKph: cfg.sidewalkLimitKph });
-    const loc = (perLocation[ride.meta.location] ??= { correct: 0, count: 0 });
+    perLocation[ride.meta.location] ??= { correct: 0, count: 0 };
+    const loc = perLocation[ride.meta.location]!;
     let open: SegmentResult | null = null;
     for (const record of records) {
       const probs = probabilities[record.frame!]!;

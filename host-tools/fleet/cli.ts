@@ -3,7 +3,7 @@
  * artifacts to the fleet over MQTT, with rollout state in fleet.db beside the model registry.
  */
 import { tmpdir } from 'node:os';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { readYamlFile, compileConfigSchema, validateConfigObject } from '../../lib/config-file.js';
 import { SidewalkError } from '../../lib/errors.js';
 import { mosquittoAcl } from '../../telemetry/fleet/acl.js';

@@ -15,7 +15,10 @@ parentPort?.on('message', (m: HashRequest) => {
   try {
     if (m.op === 'update') {
       let hash = hashes.get(m.id);
-      if (hash === undefined) hashes.set(m.id, (hash = createHash('sha256')));
+      if (hash === undefined) {
+        hash = createHash('sha256');
+        hashes.set(m.id, hash);
+      }
       hash.update(new Uint8Array(m.buffer, m.offset, m.length));
       parentPort!.postMessage({ id: m.id, updated: true } satisfies HashReply);
     } else {

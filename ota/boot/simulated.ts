@@ -139,7 +139,7 @@ export class SimulatedFirmware {
     this.#rebootRequested = false;
     this.#saveFlag();
     for (let attempt = 0; attempt < 2; attempt++) {
-      let autoboot;
+      let autoboot: Autoboot;
       try {
         autoboot = this.readAutoboot();
       } catch (err) {

@@ -6,7 +6,7 @@
  * `dtparam=strict_gpiod` is set, so the runtime unit's stop path (`sidewalk limiter safe`, see
  * forceSafe) drives "limited" again after any exit (docs/hardware.md). The safe state is "limited".
  */
-import { spawn as nodeSpawn } from 'node:child_process';
+import type { spawn as nodeSpawn } from 'node:child_process';
 import type { SpeedLimiter } from '../types.js';
 import { checkLimitKph, closedError } from './limit-check.js';
 import { GpiodBackend } from './gpiod-backend.js';

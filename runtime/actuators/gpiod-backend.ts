@@ -280,7 +280,10 @@ export class GpiodBackend implements GpioBackend {
       const onData = (d: Buffer): void => {
         out += d.toString();
         const bad = /(invalid|unknown|error|cannot|unable)[^\n]*/i.exec(out);
-        if (bad) return done(`answered "${bad[0].trim()}"`);
+        if (bad) {
+          done(`answered "${bad[0].trim()}"`);
+          return;
+        }
         const m = reply.exec(out);
         if (m) done((m[1] === 'active') === high ? null : `reads ${m[1]} after ${command || 'start'}`);
       };

@@ -49,7 +49,7 @@ export async function probeStream(file: string): Promise<VideoProbe> {
   type Probe = { streams?: { codec_type?: string; width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string; nb_frames?: string; duration?: string }[]; format?: { format_name?: string; duration?: string } };
   const parsed = JSON.parse(stdout) as Probe;
   const stream = parsed.streams?.find((s) => s.codec_type === 'video');
-  if (!stream || !stream.width || !stream.height) throw notVideo('it has no video stream');
+  if (!stream?.width || !stream.height) throw notVideo('it has no video stream');
   const durationS = Number(stream.duration ?? parsed.format?.duration);
   const frames = Number(stream.nb_frames);
   return {

@@ -180,10 +180,10 @@ export function runDirectQuantised(d: DirectYuv, spec: ModelInputSpec, data: Uin
 }
 
 export function clamp255(v: number): number {
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+  return v < 0 ? 0 : Math.min(v, 255);
 }
 
 export function clampRound(v: number, lo: number, hi: number): number {
   const q = Math.round(v);
-  return q < lo ? lo : q > hi ? hi : q;
+  return q < lo ? lo : Math.min(q, hi);
 }

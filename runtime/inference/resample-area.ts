@@ -51,7 +51,7 @@ export function roundAreaValue(v: number, a: AreaPass): number {
   const x = v * a.norm;
   let r = Math.round(x); // half up
   if (a.rounding === 'half-even' && r - x === 0.5 && (r & 1) === 1) r -= 1;
-  return r < 0 ? 0 : r > 255 ? 255 : r;
+  return r < 0 ? 0 : Math.min(r, 255);
 }
 
 function blockTaps(factor: number, outSize: number): Taps[] {

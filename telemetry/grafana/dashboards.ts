@@ -15,6 +15,7 @@ import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
 
 /** Every panel and query uses the dashboard's datasource variable, so one file fits any Prometheus. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own variable syntax, substituted by Grafana.
 const DS = { type: 'prometheus', uid: '${datasource}' };
 const LOC = 'location=~"$location"';
 

@@ -17,6 +17,10 @@ import { SimulatedFirmware, simulatedLayout } from '../../ota/boot/simulated.js'
 import { REPO_ROOT } from '../helpers/paths.js';
 import { modelBundle } from './sim-device.js';
 
+/** `ota status --json`, read field by field in the assertions. */
+// biome-ignore lint/suspicious/noExplicitAny: the tests walk arbitrary nested fields of the printed JSON.
+type StatusJson = Record<string, any>;
+
 const CLI = join(REPO_ROOT, 'dist', 'bin', 'sidewalk.js');
 
 describe('sidewalk ota (CLI, end to end)', () => {
@@ -153,7 +157,7 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
     runtimeTick();
     const d = await sidewalk('ota', 'daemon', '--once', '-c', config);
     assert.equal(d.status, 0, d.stderr);
-    const s = JSON.parse((await sidewalk('ota', 'status', '--json', '-c', config)).stdout) as Record<string, any>;
+    const s = JSON.parse((await sidewalk('ota', 'status', '--json', '-c', config)).stdout) as StatusJson;
     assert.equal(s.state, 'idle');
     assert.equal(s.last.result, 'success', JSON.stringify(s.last));
     assert.equal(s.autoboot.defaultPartition, 3);
@@ -172,7 +176,7 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /OTA_UPDATE_FAILED: .*health check failed: not ready/);
     assert.equal(readlinkSync(join(dir, 'models', 'current')), 'versions/2.0.0');
-    const s = JSON.parse((await sidewalk('ota', 'status', '--json', '-c', config)).stdout) as Record<string, any>;
+    const s = JSON.parse((await sidewalk('ota', 'status', '--json', '-c', config)).stdout) as StatusJson;
     assert.deepEqual(s.stores.model, { current: '2.0.0', previous: '1.0.0' });
     assert.equal(s.provides['rootfs-image.sidewalk-model.version'], '2.0.0');
     const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
@@ -197,7 +201,7 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
     const d = await sidewalk('ota', 'daemon', '--once', '-c', config);
     assert.equal(d.status, 0, d.stderr);
     assert.equal(readlinkSync(join(dir, 'models', 'current')), 'versions/2.1.0');
-    const s = JSON.parse((await sidewalk('ota', 'status', '--json', '-c', config)).stdout) as Record<string, any>;
+    const s = JSON.parse((await sidewalk('ota', 'status', '--json', '-c', config)).stdout) as StatusJson;
     assert.equal(s.last.artifactName, 'model-2.1.0');
     assert.deepEqual(s.stores.model, { current: '2.1.0', previous: '2.0.0' });
     const rb = await sidewalk('ota', 'rollback', '--kind', 'model', '-c', config);

@@ -208,7 +208,9 @@ describe('why not tmp + rename on FAT', () => {
       let unclean = 0;
       for (let mask = 0; mask < 1 << sectors.length; mask++) {
         const image = Buffer.from(before);
-        sectors.forEach((s, i) => mask & (1 << i) && after.copy(image, s * 512, s * 512, s * 512 + 512));
+        sectors.forEach((s, i) => {
+          if (mask & (1 << i)) after.copy(image, s * 512, s * 512, s * 512 + 512);
+        });
         writeFileSync(judge, image);
         const text = firmwareText(judge);
         if (text !== AUTOBOOT_A && text !== AUTOBOOT_B) unbootable++;

@@ -217,7 +217,10 @@ export class SimDevice {
   static fromTemplate(template: string): SimDevice {
     const dir = mkdtempSync(join(tmpdir(), 'sidewalk-ota-dev-'));
     let snapshot = snapshots.get(template);
-    if (!snapshot) snapshots.set(template, (snapshot = snapshotTree(template)));
+    if (!snapshot) {
+      snapshot = snapshotTree(template);
+      snapshots.set(template, snapshot);
+    }
     for (const e of snapshot) {
       const p = join(dir, e.rel);
       if (e.kind === 'dir') mkdirSync(p, { recursive: true });

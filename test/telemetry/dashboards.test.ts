@@ -32,10 +32,12 @@ test('dashboard lint: every panel has a title, description and unit; every query
     for (const p of panels) {
       assert.ok(p.title && p.description, `${file}: a panel without title or description`);
       assert.ok(p.fieldConfig?.defaults?.unit, `${file}: ${p.title} has no unit`);
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax.
       assert.equal(p.datasource?.uid, '${datasource}', `${file}: ${p.title}`);
       assert.ok((p.targets ?? []).length > 0, `${file}: ${p.title} has no query`);
     }
     for (const t of dashboardTargets(d)) {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax.
       assert.equal(t.datasource, '${datasource}', `${file}: ${t.panel}`);
       for (const m of t.expr.matchAll(/\[([^\]]+)\]/g)) assert.equal(m[1], '$__rate_interval', `${file}: ${t.panel}: range [${m[1]}]`);
     }

@@ -15,7 +15,10 @@ const compiled = new Map<TopicKind, ValidateFunction>();
 
 function validatorFor(kind: TopicKind): ValidateFunction {
   let v = compiled.get(kind);
-  if (!v) compiled.set(kind, (v = ajv.compile(SCHEMAS[kind])));
+  if (!v) {
+    v = ajv.compile(SCHEMAS[kind]);
+    compiled.set(kind, v);
+  }
   return v;
 }
 

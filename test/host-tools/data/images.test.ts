@@ -28,7 +28,10 @@ function reference(grey: Uint8Array): { lumaMean: number; blurVar: number; dhash
 describe('frame metrics', () => {
   test('metricsOf matches the plain definitions on noise, gradients and flat frames', () => {
     let seed = 7;
-    const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const rand = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     const frames = [
       Uint8Array.from({ length: W * H }, () => Math.floor(rand() * 256)),
       Uint8Array.from({ length: W * H }, (_, i) => (i % W) + (Math.floor(i / W) % 50)),

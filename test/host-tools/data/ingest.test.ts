@@ -77,7 +77,7 @@ describe('data ingest', () => {
       return true;
     });
     // Truncated exactly at a line end: frame 204's image has no row.
-    await writeFile(rawFile, full.split('\n').slice(0, 4).join('\n') + '\n');
+    await writeFile(rawFile, `${full.split('\n').slice(0, 4).join('\n')}\n`);
     await assert.rejects(ingestOne(run, 'legacy', { db: ws.db, store: ws.store, config: ws.config, location: 'LA' }), /raw_data\.txt line 5: no row for frame 204/);
     const lines = full.split('\n');
     lines[2] = lines[2]!.split(',').filter((_, i) => i !== 5).join(',');

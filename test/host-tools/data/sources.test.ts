@@ -118,7 +118,9 @@ describe('ride folders with a video', () => {
     assert.deepEqual(rows.map((x) => x.idx), [...Array(12).keys()]);
     assert.ok(rows.every((x) => x.width === 160 && x.blur_var > 20 && /^[0-9a-f]{16}$/.test(x.dhash)));
     const fromStore = await measureJpegs(rows.map((x) => ws.store.abs(x.path)));
-    rows.forEach((x, i) => assert.ok(Math.abs(x.luma_mean - fromStore[i]!.lumaMean) < 1, `frame ${i}`));
+    rows.forEach((x, i) => {
+      assert.ok(Math.abs(x.luma_mean - fromStore[i]!.lumaMean) < 1, `frame ${i}`);
+    });
 
     const before = await snapshot(ws);
     const bad = await videoRide('v-bad', 7, 'testsrc') // other pixels: its objects would be new;

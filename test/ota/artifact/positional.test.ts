@@ -99,7 +99,7 @@ describe('artifact files read at positions', () => {
           }
         }
         for (const h of held) assert.ok(h.data.equals(h.copy), 'a held chunk was read over before its release');
-        held.splice(0).forEach((h) => h.release());
+        for (const h of held.splice(0)) h.release();
       }
     } finally {
       await opened.close();

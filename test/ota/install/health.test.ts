@@ -22,7 +22,9 @@ const criteria: HealthCriteria = {
 
 /** A clock that advances only when slept on. */
 function fakeClock(): HealthClock & { t: number } {
-  const c = { t: 0, now: () => c.t, sleep: async (ms: number) => void (c.t += ms) };
+  const c = { t: 0, now: () => c.t, sleep: async (ms: number) => {
+    c.t += ms;
+  } };
   return c;
 }
 

@@ -25,7 +25,10 @@ before(async () => {
   const probe = join(dir, 'probe');
   await writeFile(probe, Buffer.alloc(4096));
   directWorks = await open(probe, constants.O_RDONLY | constants.O_DIRECT).then(
-    async (h) => (await h.close(), true),
+    async (h) => {
+      await h.close();
+      return true;
+    },
     () => false,
   );
 });

@@ -27,7 +27,6 @@ function runKernel(root: string, dirs: string[], prefix: string, files: Record<s
       });
   };
   const step = async (): Promise<void> => {
-    {
       for (const dir of dirs) {
         const exp = (await readFile(join(dir, 'export'), 'utf8').catch(() => '')).trim();
         if (exp) {
@@ -48,7 +47,6 @@ function runKernel(root: string, dirs: string[], prefix: string, files: Record<s
           await rm(entry, { recursive: true, force: true });
         }
       }
-    }
   };
   const timer = setInterval(tick, 3);
   return {

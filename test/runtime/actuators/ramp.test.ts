@@ -48,7 +48,10 @@ describe('ramp', () => {
     const capped = new Ramp(25, { maxRateKphPerS: 1 });
     let t = 0;
     capped.step(6, t);
-    while (capped.limitKph !== 6) capped.step(6, (t += 500));
+    while (capped.limitKph !== 6) {
+      t += 500;
+      capped.step(6, t);
+    }
     assert.equal(t, 19_000);
   });
 

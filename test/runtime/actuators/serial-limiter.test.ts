@@ -24,8 +24,7 @@ function lineResponder(peer: PtyPeer, reply: () => Reply): string[] {
   let buffer = '';
   peer.onData((chunk) => {
     buffer += chunk.toString('latin1');
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
+    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
       lines.push(line);

@@ -102,7 +102,9 @@ describe('ReplaySource: folders', () => {
     await mkdir(dir);
     // Natural order 1, 2, 9, 10, 11 gets increasing brightness; plain string order would be 1, 10, 11, 2, 9.
     const names = ['frame1.jpg', 'frame2.jpg', 'frame9.jpg', 'frame10.JPG', 'frame11.jpeg'];
-    names.forEach((name, i) => writeGreyJpeg(join(dir, name), 30 + 40 * i, i === 3 ? 80 : 64, i === 3 ? 60 : 48));
+    names.forEach((name, i) => {
+      writeGreyJpeg(join(dir, name), 30 + 40 * i, i === 3 ? 80 : 64, i === 3 ? 60 : 48);
+    });
     await writeFile(join(dir, 'notes.txt'), 'ignored');
     const source = createFrameSource({ source: 'replay', width: 32, height: 24, fps: 15, replay: { input: dir, realtime: false, fps: 5 } });
     await source.start();
@@ -110,7 +112,9 @@ describe('ReplaySource: folders', () => {
     for (let f = await source.next(); f; f = await source.next()) seen.push({ luma: meanLuma(f), mediaTimeMs: f.mediaTimeMs! });
     assert.equal(seen.length, names.length);
     assert.deepEqual(seen.map((s) => s.mediaTimeMs), [0, 200, 400, 600, 800]);
-    seen.forEach((s, i) => assert.ok(Math.abs(s.luma - (30 + 40 * i)) < 6, `frame ${i} luma ${s.luma}`));
+    seen.forEach((s, i) => {
+      assert.ok(Math.abs(s.luma - (30 + 40 * i)) < 6, `frame ${i} luma ${s.luma}`);
+    });
     assert.match(source.description, /jpeg-folder jpegs 32x24@5/);
     await source.stop();
   });

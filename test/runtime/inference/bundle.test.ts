@@ -9,6 +9,7 @@ import { loadModelBundle } from '../../../runtime/inference/bundle.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
 
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'models');
+// biome-ignore lint/suspicious/noExplicitAny: manifests are edited field by field to make them invalid.
 type Json = Record<string, any>;
 
 let root: string;

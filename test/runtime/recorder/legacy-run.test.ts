@@ -36,7 +36,7 @@ describe('legacy run reader: the files as scooter.py wrote them', () => {
       const t = await texts(dir, outRows([[0.05, 0.1, 0.8, 0.05], [0.6, 0.1, 0.1, 0.2], [0, 0.01, 0.98, 0.01]], 7));
       // The bytes the format strings give (a regression guard on the writer, too).
       assert.equal(t.out.split('\n')[0], '00007,0,0.05,0.10,0.80,0.05,0.00,0.00,0,   0.000000000,   0.000000000,   0.000000000, 0.00, 0.00, 0.00,');
-      assert.match(t.raw.split('\n')[1]!, /^00001,     0\.20,  34\.050010000,-118\.250000000,    90\.10, 0\.00, 0\.00, 0\.00,(.{5},){9}121\.00,1$/);
+      assert.match(t.raw.split('\n')[1]!, /^00001, {5}0\.20, {2}34\.050010000,-118\.250000000, {4}90\.10, 0\.00, 0\.00, 0\.00,(.{5},){9}121\.00,1$/);
       const raw = parseLegacyRawData(t.raw);
       assert.equal(raw.length, 3);
       assert.deepEqual([raw[2]!.frame, raw[2]!.time, raw[2]!.speed, raw[2]!.joystick], [2, 0.4, 122, 2]);
@@ -89,13 +89,13 @@ describe('legacy run reader: the files as scooter.py wrote them', () => {
       const dropField = (line: string, i: number) => line.split(',').filter((_, k) => k !== i).join(',');
       bad(() => parseLegacyRawData([rawLines[0], dropField(rawLines[1]!, 4), ''].join('\n'), '/r/raw_data.txt'),
         /^\/r\/raw_data\.txt line 2: expected 19 comma-separated fields, got 18$/);
-      bad(() => parseLegacyRawData(rawLines[0]!.replace(/,\d+$/, ',1.5') + '\n'), /line 1 field 19 \(joystick\): "1\.5" is not an integer/);
-      bad(() => parseLegacyRawData(rawLines[0]!.replace(/^00000,/, '0x000,') + '\n'), /line 1 field 1 \(frame\)/);
+      bad(() => parseLegacyRawData(`${rawLines[0]!.replace(/,\d+$/, ',1.5')}\n`), /line 1 field 19 \(joystick\): "1\.5" is not an integer/);
+      bad(() => parseLegacyRawData(`${rawLines[0]!.replace(/^00000,/, '0x000,')}\n`), /line 1 field 1 \(frame\)/);
       bad(() => parseLegacyRawData(t.raw.slice(0, -10)), /line 2: the last line has no newline/);
-      bad(() => parseLegacyOutData(outLines[0]!.replace(/,$/, '') + '\n'), /line 1: expected 16 comma-separated fields \(the last one empty/);
+      bad(() => parseLegacyOutData(`${outLines[0]!.replace(/,$/, '')}\n`), /line 1: expected 16 comma-separated fields \(the last one empty/);
       bad(() => parseLegacyOutData(`${outLines[0]!}\n${outLines[1]!.split(',').map((f, k) => (k === 8 ? '2' : f)).join(',')}\n`, 'o'), /^o line 2 field 9 \(swFlag\): swFlag must be 0 or 1/);
-      bad(() => parseLegacyOutData(outLines[0]!.replace('0.80', '0.8e0') + '\n'), /line 1 field 5 \(score_2\): "0\.8e0" is not a %f number/);
-      bad(() => parseLegacyOutData(outLines[0]!.replace(/,0\.00,0\.00,0,/, ',0.30,0.00,0,') + '\n'), /line 1 field 7 \(score_4\): expected 0\.00/);
+      bad(() => parseLegacyOutData(`${outLines[0]!.replace('0.80', '0.8e0')}\n`), /line 1 field 5 \(score_2\): "0\.8e0" is not a %f number/);
+      bad(() => parseLegacyOutData(`${outLines[0]!.replace(/,0\.00,0\.00,0,/, ',0.30,0.00,0,')}\n`), /line 1 field 7 \(score_4\): expected 0\.00/);
     });
   });
 

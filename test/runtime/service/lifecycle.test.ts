@@ -42,7 +42,9 @@ test('something acquired after the stop began is released at once and start-up e
   const held = new Acquired();
   await held.releaseAll();
   let released = false;
-  await assert.rejects(held.hold('model', async () => void (released = true)), (err: unknown) => isSidewalkError(err, 'RUNTIME_STOPPING'));
+  await assert.rejects(held.hold('model', async () => {
+    released = true;
+  }), (err: unknown) => isSidewalkError(err, 'RUNTIME_STOPPING'));
   assert.ok(released);
 });
 

@@ -45,7 +45,8 @@ export async function makePki(dir: string, caName = 'sidewalk-test-ca'): Promise
       let p = made.get(cn);
       if (!p) {
         const ext = cn === 'server' ? ['-addext', 'subjectAltName=IP:127.0.0.1', '-addext', 'basicConstraints=critical,CA:FALSE'] : ['-addext', 'basicConstraints=critical,CA:FALSE'];
-        made.set(cn, (p = issue(cn, ext)));
+        p = issue(cn, ext);
+        made.set(cn, p);
       }
       return p;
     },

@@ -104,11 +104,16 @@ describe('staged rollouts over the real broker', () => {
   test('a cohort that reports failures aborts by itself and its devices roll back', async () => {
     const dn = group(DENVER);
     const cohort = dn.filter((a) => a.agent.cohort < 50);
-    cohort.forEach((a, i) => i % 2 === 0 && a.backend.unhealthy.add('model-1.3.0'));
+    cohort.forEach((a, i) => {
+      if (i % 2 === 0) a.backend.unhealthy.add('model-1.3.0');
+    });
     const art = await publish(await artifacts.signed('1.3.0'));
     const r = await ctl.deploy({ location: 'denver', artifact: art, plan: plan({ steps: [50, 100], min_devices_before_decision: cohort.length, auto_advance: true }) });
     let actions: string[] = [];
-    await waitFor('the policy aborts the rollout', async () => (actions = await ctl.tick()).length > 0);
+    await waitFor('the policy aborts the rollout', async () => {
+      actions = await ctl.tick();
+      return actions.length > 0;
+    });
     assert.match(actions[0]!, /aborted \(failure rate 50\.0% \(3 failed, 0 rejected, 0 timed out of 6 finished\) is over 20%\)/);
     const aborted = ctl.store.rollout(r.id);
     assert.equal(aborted.state, 'aborted');
@@ -117,9 +122,9 @@ describe('staged rollouts over the real broker', () => {
       for (const a of cohort) if ((await a.backend.versions()).model !== '1.0.0' || a.agent.rollout?.mode !== 'rollback') return false;
       return true;
     });
-    cohort.forEach((a, i) =>
-      assert.deepEqual(a.backend.history, i % 2 === 0 ? ['install model 1.3.0'] : ['install model 1.3.0', 'rollback model'], a.id),
-    );
+    cohort.forEach((a, i) => {
+      assert.deepEqual(a.backend.history, i % 2 === 0 ? ['install model 1.3.0'] : ['install model 1.3.0', 'rollback model'], a.id);
+    });
     for (const a of dn.filter((x) => x.agent.cohort >= 50)) assert.deepEqual(a.backend.history, [], `${a.id} was never in the cohort`);
   });
 
