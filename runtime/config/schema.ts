@@ -231,7 +231,7 @@ export const runtimeConfigSchema: SchemaObject = {
           default: {},
           required: [],
           properties: {
-            device: { type: 'string', default: '/dev/ttyAMA0', description: 'Motor controller serial port (GPIO14/15 UART on Pi 4 and 5 with the image config.txt; not /dev/serial0, docs/hardware.md).' },
+            device: { type: 'string', default: '/dev/ttyAMA4', description: 'Motor controller serial port: UART4 as on the legacy scooter (the image config.txt enables it on Pi 4 and Pi 5; never /dev/serial0, docs/hardware.md).' },
             baud: { type: 'integer', minimum: 1200, default: 115200, description: 'Controller baud rate.' },
             protocol: { type: 'string', enum: ['line', 'vesc'], default: 'line', description: 'line: `LIMIT <kph>` text protocol; vesc: VESC UART packets.' },
             reply_timeout_ms: { type: 'integer', minimum: 10, default: 200, description: 'How long to wait for the controller to acknowledge.' },
@@ -253,7 +253,7 @@ export const runtimeConfigSchema: SchemaObject = {
           default: {},
           required: [],
           properties: {
-            device: { type: 'string', default: '/dev/ttyAMA0', description: 'GPS serial port; must differ from the limiter\'s (docs/hardware.md).' },
+            device: { type: 'string', default: '/dev/ttyAMA2', description: 'GPS serial port: UART2 as on the legacy scooter; must differ from the limiter\'s (docs/hardware.md).' },
             baud: { type: 'integer', minimum: 1200, default: 9600, description: 'GPS baud rate.' },
             stale_after_ms: { type: 'integer', minimum: 100, default: 3000, description: 'A fix older than this is no speed at all.' },
           },

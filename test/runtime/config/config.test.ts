@@ -92,3 +92,17 @@ test('rules between fields are checked like the schema: each violation named as 
   assert.deepEqual(problemsOf({ camera: { source: 'replay' } }), ['camera.replay.input: required when camera.source is replay']);
   assert.deepEqual(problemsOf({ mode: 'replay' }), ['camera.source: mode replay needs camera.source replay (is rpicam)']);
 });
+
+test('the GPS and the serial limiter default to two different UARTs, the ones the image enables on both boards', async () => {
+  const c = validateConfig({ model: { bundle: 'm' } }, 'test');
+  // As the legacy scooter wired them (scooter.py): GPS on UART2, motor controller on UART4.
+  assert.equal(c.speed_source.nmea.device, '/dev/ttyAMA2');
+  assert.equal(c.limiter.serial.device, '/dev/ttyAMA4');
+  const configTxt = await readFile(join(REPO_ROOT, 'image/boot/config.txt'), 'utf8');
+  const section = (name: string) => configTxt.split(/^\[/m).find((s) => s.startsWith(`${name}]`)) ?? '';
+  for (const overlay of ['uart2', 'uart4']) {
+    assert.match(section('pi4'), new RegExp(`^dtoverlay=${overlay}$`, 'm'), `[pi4] enables ${overlay}`);
+    assert.match(section('pi5'), new RegExp(`^dtoverlay=${overlay}-pi5$`, 'm'), `[pi5] enables ${overlay}`);
+  }
+  assert.match(configTxt, /\n\[all\]\n$/, 'the file ends back in [all], so what the builder appends applies to every board');
+});
