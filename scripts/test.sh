@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 [ "${SIDEWALK_SKIP_SETUP:-}" = 1 ] || bash scripts/setup.sh
 roots=("$@")
 [ ${#roots[@]} -gt 0 ] || roots=(dist/test)
-mapfile -t files < <(find "${roots[@]}" -name '*.test.js' | sort)
+# The slow tier (scripts/test-slow.sh) sets the file pattern, concurrency and timeout below.
+pattern=${SIDEWALK_TEST_FILES:-*.test.js}
+mapfile -t files < <(find "${roots[@]}" -name "$pattern" | sort)
 if [ ${#files[@]} -eq 0 ]; then
-  echo "no test files under: ${roots[*]}" >&2
+  echo "no test files ($pattern) under: ${roots[*]}" >&2
   exit 1
 fi
-exec node --test --test-concurrency=2 --test-timeout=600000 "${files[@]}"
+exec node --test --test-concurrency="${SIDEWALK_TEST_CONCURRENCY:-2}" --test-timeout="${SIDEWALK_TEST_TIMEOUT_MS:-600000}" "${files[@]}"
