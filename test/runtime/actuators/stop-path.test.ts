@@ -66,6 +66,20 @@ async function runAndKill(configPath: string, overrides: Partial<SpeedLimiterCon
   return { lastReported, holding: !midChange };
 }
 
+/**
+ * KILLS rounds of: run the driver, SIGKILL it, check the output still reads `fullLevel` when it was
+ * holding full speed, run the stop path in-process, check the output reads `limitedLevel`.
+ */
+async function killThenStopPath(configPath: string, overrides: Partial<SpeedLimiterConfig>, read: () => Promise<string>, fullLevel: string, limitedLevel: string, after?: () => Promise<void>): Promise<void> {
+  for (let i = 0; i < KILLS; i++) {
+    const kill = await runAndKill(configPath, overrides, {});
+    if (kill.holding && kill.lastReported === 'full') assert.equal(await read(), fullLevel, 'full speed until the stop path runs');
+    await forceLimitedState({ ...limiterConfig(loadConfigFile(configPath)), ...overrides } as SpeedLimiterConfig);
+    assert.equal(await read(), limitedLevel, `kill ${i} (after "${kill.lastReported}")`);
+    await after?.();
+  }
+}
+
 async function writeConfig(dir: string, limiter: Record<string, unknown>): Promise<string> {
   const path = join(dir, 'runtime.yaml');
   await writeFile(path, stringify({ mode: 'limit', model: { bundle: dir }, speed: SPEED, limiter }));
@@ -129,13 +143,7 @@ describe('stop path after SIGKILL (ExecStopPost: sidewalk limiter safe)', () => 
       const configPath = await writeConfig(dir, { kind: 'gpio', gpio: { backend: 'sysfs', line: 'GPIO17', active_low: true } });
       const overrides = { sysfs: { root: kernel.classDir } } as Partial<SpeedLimiterConfig>;
       const value = () => readFile(join(kernel.classDir, 'gpio529', 'value'), 'utf8').then((s) => s.trim());
-      for (let i = 0; i < KILLS; i++) {
-        const kill = await runAndKill(configPath, overrides, {});
-        if (kill.holding && kill.lastReported === 'full') assert.equal(await value(), '1', 'full speed until the stop path runs');
-        await forceLimitedState({ ...limiterConfig(loadConfigFile(configPath)), ...overrides } as SpeedLimiterConfig);
-        assert.equal(await value(), '0', `kill ${i} (after "${kill.lastReported}")`);
-        assert.equal(kernel.released.size, 0, 'never unexported');
-      }
+      await killThenStopPath(configPath, overrides, value, '1', '0', async () => assert.equal(kernel.released.size, 0, 'never unexported'));
     } finally {
       await kernel.stop();
       await rm(dir, { recursive: true, force: true });
@@ -149,13 +157,8 @@ describe('stop path after SIGKILL (ExecStopPost: sidewalk limiter safe)', () => 
       const configPath = await writeConfig(dir, { kind: 'pwm', pwm: { chip_path: '1f00098000.pwm', channel: 2 } });
       const overrides = { sysfsRoot: kernel.classDir } as Partial<SpeedLimiterConfig>;
       const read = (f: string) => readFile(join(kernel.chipDir, 'pwm2', f), 'utf8').then((s) => s.trim());
-      for (let i = 0; i < KILLS; i++) {
-        const kill = await runAndKill(configPath, overrides, {});
-        if (kill.holding && kill.lastReported === 'full') assert.equal(await read('duty_cycle'), '2000000', 'full-speed duty until the stop path runs');
-        await forceLimitedState({ ...limiterConfig(loadConfigFile(configPath)), ...overrides } as SpeedLimiterConfig);
-        assert.equal(await read('duty_cycle'), '1240000', `kill ${i} (after "${kill.lastReported}"): 6 km/h of 25`);
-        assert.equal(await read('enable'), '1');
-      }
+      // Full speed is a 2 ms duty; the safe state is 6 km/h of 25 between 1 and 2 ms, and the channel stays enabled.
+      await killThenStopPath(configPath, overrides, () => read('duty_cycle'), '2000000', '1240000', async () => assert.equal(await read('enable'), '1'));
     } finally {
       await kernel.stop();
       await rm(dir, { recursive: true, force: true });
