@@ -57,7 +57,8 @@ export interface StageEvent { from: Stage | null; to: Stage; at: string; reason:
 export interface RegisterInput {
   bundleDir: string;
   report: EvalReport;
-  gates?: GateResult | null;
+  /** The gate decision on this very report (checkGates): registration is refused unless it passed. */
+  gates: GateResult;
   datasetHash?: string | null;
   codeRevision?: string | null;
   trainParams?: Record<string, unknown>;
@@ -161,7 +162,9 @@ export class Registry {
 
   /**
    * Verifies the bundle with the device's loader, copies its files into the store and records it as a
-   * candidate. The report must be about this very bundle (its model sha256 is one of the bundle's files).
+   * candidate. The report must be about this very bundle (its model sha256 is one of the bundle's files),
+   * and the gate decision (gates.ts `checkGates`) about this very report and passed: the registry itself
+   * makes "gates first" the only way in, for the pipeline and any other caller.
    */
   async register(input: RegisterInput): Promise<RegisteredModel> {
     const manifestPath = join(input.bundleDir, MANIFEST_FILE);
@@ -178,6 +181,12 @@ export class Registry {
       throw new SidewalkError('REGISTRY_REPORT_MISMATCH', `the eval report is about ${r.model.location} ${r.model.version} (sha256 ${r.model.sha256}), ` +
         `not about the bundle ${input.bundleDir} (${manifest.location} ${manifest.version})`);
     }
+    const g = input.gates;
+    if (!g.passed || g.location !== manifest.location || g.candidate.version !== r.model.version || g.candidate.sha256 !== r.model.sha256) {
+      throw new SidewalkError('REGISTRY_GATES_NOT_PASSED', `${manifest.location} ${manifest.version}: ` + (g.passed
+        ? `the gate decision is about ${g.location} ${g.candidate.version} (sha256 ${g.candidate.sha256}), not this report`
+        : `the gates rejected it (${g.failures.map((f) => f.code).join(', ')}); nothing was registered`));
+    }
     if (this.find(manifest.location, manifest.version)) {
       throw new SidewalkError('REGISTRY_VERSION_EXISTS', `${manifest.location} ${manifest.version} is already registered; train with a new version`);
     }
@@ -189,7 +198,7 @@ export class Registry {
       const info = this.#db.prepare(`INSERT INTO models (location, name, version, stage, registered_at, stage_changed_at, manifest_sha256,
           dataset_hash, code_revision, train_params, metrics, gates) VALUES (?, ?, ?, 'candidate', ?, ?, ?, ?, ?, ?, ?, ?)`)
         .run(manifest.location, manifest.name, manifest.version, now, now, manifestSha, input.datasetHash ?? manifest.dataset_hash ?? null,
-          input.codeRevision ?? null, JSON.stringify(input.trainParams ?? {}), JSON.stringify(r), input.gates ? JSON.stringify(input.gates) : null);
+          input.codeRevision ?? null, JSON.stringify(input.trainParams ?? {}), JSON.stringify(r), JSON.stringify(input.gates));
       const modelId = Number(info.lastInsertRowid);
       const addFile = this.#db.prepare('INSERT INTO model_files (model_id, name, sha256, bytes) VALUES (?, ?, ?, ?)');
       for (const f of files) addFile.run(modelId, f.name, f.sha256, f.bytes);

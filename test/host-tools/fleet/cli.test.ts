@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { FleetController } from '../../../host-tools/fleet/controller.js';
 import { loadFleetConfig } from '../../../host-tools/fleet/config.js';
+import { checkGates, DEFAULT_GATES } from '../../../host-tools/registry/gates.js';
 import { Registry } from '../../../host-tools/registry/registry.js';
 import { fixtureBundle, report } from '../registry/fixtures.js';
 import { FLEET_TOOL_USER } from '../../../telemetry/fleet/acl.js';
@@ -101,7 +102,8 @@ describe('sidewalk fleet', () => {
     const registry = Registry.open(join(root, 'registry'));
     try {
       const b = await fixtureBundle(join(root, 'registry-bundle'), 'LA', '2.0.0');
-      await registry.register({ bundleDir: b.dir, report: report('2.0.0', { accuracy: 0.95, sidewalkRecall: 0.99, roadFalseLimit: 0.01 }, { sha256: b.modelSha, location: 'LA' }) });
+      const candidate = report('2.0.0', { accuracy: 0.95, sidewalkRecall: 0.99, roadFalseLimit: 0.01 }, { sha256: b.modelSha, location: 'LA' });
+      await registry.register({ bundleDir: b.dir, report: candidate, gates: checkGates('LA', candidate, null, DEFAULT_GATES) });
       registry.promote('LA', '2.0.0', 'canary');
       registry.promote('LA', '2.0.0', 'production');
     } finally {

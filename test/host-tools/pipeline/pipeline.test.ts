@@ -17,10 +17,9 @@ import { registerPipelineCommands } from '../../../host-tools/pipeline/cli.js';
 import { evaluateModel } from '../../../host-tools/pipeline/evaluate.js';
 import { runPipeline, type PipelineOptions } from '../../../host-tools/pipeline/pipeline.js';
 import type { RunRecord } from '../../../host-tools/pipeline/run-record.js';
-import { GateCode } from '../../../host-tools/registry/gates.js';
+import { checkGates, GateCode } from '../../../host-tools/registry/gates.js';
 import { Registry } from '../../../host-tools/registry/registry.js';
 import { sha256Hex } from '../../../host-tools/registry/store.js';
-import { submitCandidate } from '../../../host-tools/registry/submit.js';
 import { workspace, type Workspace } from '../data/workspace.js';
 
 const SCRIPT = 'side:2,street:2,crosswalk:2,bike_lane:2';
@@ -162,13 +161,11 @@ describe('sidewalk pipeline run', () => {
     const prodBundle = join(ws.dir, 'prod');
     const production = await withRegistry(async (r) => { await r.materialize(r.get('LA', '1.0.0'), prodBundle); return evaluateModel({ bundleDir: prodBundle, dataDir: exportDir, outDir: join(ws.dir, 'eval-prod'), log }); });
     assert.ok(production.report.accuracy - candidate.report.accuracy > 0.05, `worse: ${candidate.report.accuracy} vs ${production.report.accuracy}`);
-    const result = await withRegistry((r) => submitCandidate(r, {
-      location: 'LA', bundleDir: worse, report: candidate.report, productionReport: production.report,
-      gates: { accuracyTolerance: 0.05, sidewalkRecallMin: 0, roadFalseLimitMax: 1 },
-    }));
-    assert.equal(result.model, null);
-    assert.deepEqual(result.gates.failures.map((f) => f.code), [GateCode.GATE_ACCURACY_REGRESSION]);
-    assert.equal(result.gates.production?.version, '1.0.0');
+    const gates = checkGates('LA', candidate.report, production.report, { accuracyTolerance: 0.05, sidewalkRecallMin: 0, roadFalseLimitMax: 1 });
+    assert.deepEqual(gates.failures.map((f) => f.code), [GateCode.GATE_ACCURACY_REGRESSION]);
+    assert.equal(gates.production?.version, '1.0.0');
+    await assert.rejects(withRegistry((r) => r.register({ bundleDir: worse, report: candidate.report, gates })),
+      (err: unknown) => isSidewalkError(err, 'REGISTRY_GATES_NOT_PASSED'));
     assert.deepEqual(await withRegistry((r) => r.list().map((m) => `${m.version}:${m.stage}`)), ['1.0.0:production']);
   });
 

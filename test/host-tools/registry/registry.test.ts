@@ -6,10 +6,9 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { registerRegistryCommands } from '../../../host-tools/registry/cli.js';
-import { GateCode } from '../../../host-tools/registry/gates.js';
+import { checkGates, GateCode } from '../../../host-tools/registry/gates.js';
 import { codeRevision } from '../../../host-tools/registry/lineage.js';
 import { Registry } from '../../../host-tools/registry/registry.js';
-import { submitCandidate } from '../../../host-tools/registry/submit.js';
 import { loadModelBundle } from '../../../runtime/inference/bundle.js';
 import { fixtureBundle, report, DATASET_HASH } from './fixtures.js';
 
@@ -24,11 +23,10 @@ describe('model registry', () => {
   async function add(version: string, figures = GOOD, location = 'LA'): Promise<void> {
     const b = bundles.get(`${location}/${version}`) ?? await fixtureBundle(join(root, `bundle-${location}-${version}`), location, version);
     bundles.set(`${location}/${version}`, b);
-    const r = await submitCandidate(registry, {
-      location, bundleDir: b.dir, report: report(version, figures, { sha256: b.modelSha, location }), gates: GATES,
-      datasetHash: DATASET_HASH, codeRevision: 'abc123', trainParams: { arch: 'tiny', epochs: 1 },
-    });
-    assert.ok(r.model, `registered ${version}: ${JSON.stringify(r.gates.failures)}`);
+    const candidate = report(version, figures, { sha256: b.modelSha, location });
+    const gates = checkGates(location, candidate, registry.current(location, 'production')?.metrics ?? null, GATES);
+    assert.ok(gates.passed, `gates for ${version}: ${JSON.stringify(gates.failures)}`);
+    await registry.register({ bundleDir: b.dir, report: candidate, gates, datasetHash: DATASET_HASH, codeRevision: 'abc123', trainParams: { arch: 'tiny', epochs: 1 } });
   }
 
   before(async () => {
@@ -79,12 +77,17 @@ describe('model registry', () => {
     registry.promote('LA', '1.1.0', 'production');
     const before = registry.list().length;
     const worse = await fixtureBundle(join(root, 'worse'), 'LA', '1.2.0');
-    const r = await submitCandidate(registry, {
-      location: 'LA', bundleDir: worse.dir, report: report('1.2.0', { accuracy: 0.8, sidewalkRecall: 0.85, roadFalseLimit: 0.05 }, { sha256: worse.modelSha }), gates: GATES,
-    });
-    assert.equal(r.model, null);
-    assert.deepEqual(r.gates.failures.map((f) => f.code), [GateCode.GATE_ACCURACY_REGRESSION, GateCode.GATE_SIDEWALK_RECALL_FLOOR]);
-    assert.equal(r.gates.production?.version, '1.1.0');
+    const worseReport = report('1.2.0', { accuracy: 0.8, sidewalkRecall: 0.85, roadFalseLimit: 0.05 }, { sha256: worse.modelSha });
+    const gates = checkGates('LA', worseReport, registry.current('LA', 'production')!.metrics, GATES);
+    assert.equal(gates.passed, false);
+    assert.deepEqual(gates.failures.map((f) => f.code), [GateCode.GATE_ACCURACY_REGRESSION, GateCode.GATE_SIDEWALK_RECALL_FLOOR]);
+    assert.equal(gates.production?.version, '1.1.0');
+    await assert.rejects(registry.register({ bundleDir: worse.dir, report: worseReport, gates }),
+      (err: unknown) => isSidewalkError(err, 'REGISTRY_GATES_NOT_PASSED') && /GATE_ACCURACY_REGRESSION, GATE_SIDEWALK_RECALL_FLOOR/.test(err.message));
+    // A passed decision about another model does not let this one in either.
+    const good = checkGates('LA', report('1.2.0', GOOD, { sha256: 'another-model' }), null, GATES);
+    await assert.rejects(registry.register({ bundleDir: worse.dir, report: worseReport, gates: good }),
+      (err: unknown) => isSidewalkError(err, 'REGISTRY_GATES_NOT_PASSED') && /not this report/.test(err.message));
     assert.equal(registry.list().length, before);
     assert.equal(registry.find('LA', '1.2.0'), undefined);
   });
@@ -117,10 +120,12 @@ describe('model registry', () => {
     assert.equal(registry.nextVersion('LA'), '1.4.0');
     assert.equal(registry.nextVersion('Denver'), '1.0.0');
     const again = await fixtureBundle(join(root, 'again'), 'LA', '1.3.0');
-    await assert.rejects(registry.register({ bundleDir: again.dir, report: report('1.3.0', GOOD, { sha256: again.modelSha }) }),
+    const againReport = report('1.3.0', GOOD, { sha256: again.modelSha });
+    await assert.rejects(registry.register({ bundleDir: again.dir, report: againReport, gates: checkGates('LA', againReport, null, GATES) }),
       (err: unknown) => isSidewalkError(err, 'REGISTRY_VERSION_EXISTS'));
     const other = await fixtureBundle(join(root, 'other'), 'LA', '1.9.0');
-    await assert.rejects(registry.register({ bundleDir: other.dir, report: report('1.9.0', GOOD, { sha256: 'not-this-model' }) }),
+    const otherReport = report('1.9.0', GOOD, { sha256: 'not-this-model' });
+    await assert.rejects(registry.register({ bundleDir: other.dir, report: otherReport, gates: checkGates('LA', otherReport, null, GATES) }),
       (err: unknown) => isSidewalkError(err, 'REGISTRY_REPORT_MISMATCH'));
     await add('1.0.0', GOOD, 'Denver');
     assert.deepEqual(registry.list({ location: 'Denver' }).map((m) => m.version), ['1.0.0']);
