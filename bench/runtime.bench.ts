@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { REPO_ROOT, DIST_ROOT } from '../lib/paths.js';
-import { ensureTrainVenv, TRAIN_DIR } from '../host-tools/train/venv.js';
+import { ensureTrainVenv, TRAIN_DIR } from '../host-tools/python/venv.js';
 import { createTfliteClassifier } from '../runtime/inference/index.js';
 import { RpicamSource } from '../runtime/camera/rpicam-source.js';
 import { DecisionEngine } from '../runtime/decision/index.js';

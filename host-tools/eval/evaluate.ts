@@ -9,7 +9,7 @@ import { basename, join, resolve } from 'node:path';
 import { isSidewalkError, SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { createTfliteClassifier, InferenceErrorCode, loadModelBundle, type Classifier, type DelegateChoice, type ModelBundle } from '../../runtime/inference/index.js';
-import type { TrainVenvOptions } from '../train/venv.js';
+import type { TrainVenvOptions } from '../python/venv.js';
 import { decodeImages, exportedCrop, readDatasetSplit, type DatasetSplit } from './dataset.js';
 import { reportHtml } from './html.js';
 import { kerasPredict, parityOf, type KerasPredictions, type ParityResult } from './keras.js';

@@ -11,7 +11,7 @@ import { SidewalkError } from '../../lib/errors.js';
 import { REPO_ROOT } from '../../lib/paths.js';
 import type { ModelManifest } from '../../runtime/inference/manifest-types.js';
 import { runLines } from '../train/spawn-lines.js';
-import { ensureTrainVenv, TRAIN_DIR, type TrainVenvOptions } from '../train/venv.js';
+import { ensureTrainVenv, TRAIN_DIR, type TrainVenvOptions } from '../python/venv.js';
 
 export const KERAS_SCRIPT = resolve(REPO_ROOT, 'host-tools', 'eval', 'keras_predict.py');
 

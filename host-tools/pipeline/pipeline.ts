@@ -22,7 +22,7 @@ import { exportDataset, exportManifest, parseCrop, type DatasetManifest } from '
 import { assignSplits } from '../data/splits.js';
 import { FrameStore } from '../data/store.js';
 import { runTrainer } from '../train/trainer.js';
-import { TRAIN_DIR } from '../train/venv.js';
+import { TRAIN_DIR } from '../python/venv.js';
 import { buildModelArtifact } from '../../build/artifact-model.js';
 import { publicKeyPemOf } from '../../build/keys.js';
 import { readEvalReport } from '../registry/eval-report.js';

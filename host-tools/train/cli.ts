@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { runTrainer, type TrainedBundle, type TrainOptions, type TrainVariant } from './trainer.js';
-import { defaultVenvDir } from './venv.js';
+import { defaultVenvDir } from '../python/venv.js';
 
 const log = createLogger('train');
 

@@ -5,7 +5,7 @@
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { runLines } from './spawn-lines.js';
-import { TRAIN_DIR, ensureTrainVenv, type TrainVenvOptions } from './venv.js';
+import { TRAIN_DIR, ensureTrainVenv, type TrainVenvOptions } from '../python/venv.js';
 
 const log = createLogger('train');
 

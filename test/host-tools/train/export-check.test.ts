@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../helpers/paths.js';
-import { TRAIN_DIR, ensureTrainVenv } from '../../../host-tools/train/venv.js';
+import { TRAIN_DIR, ensureTrainVenv } from '../../../host-tools/python/venv.js';
 
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'models');
 

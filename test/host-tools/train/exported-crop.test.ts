@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { ensureTrainVenv, TRAIN_DIR } from '../../../host-tools/train/venv.js';
+import { ensureTrainVenv, TRAIN_DIR } from '../../../host-tools/python/venv.js';
 
 const SCRIPT = `
 import json, sys, tempfile, os

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { ensureEvalVenv } from '../../../host-tools/train/venv.js';
+import { ensureEvalVenv } from '../../../host-tools/python/venv.js';
 import { createTfliteClassifier } from '../../../runtime/inference/classifier.js';
 import { LEGACY_INPUT, legacyManifest } from '../../../runtime/inference/legacy.js';
 import { Preprocessor, type ModelInputSpec } from '../../../runtime/inference/preprocess.js';

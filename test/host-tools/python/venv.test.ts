@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSidewalkError } from '../../../lib/errors.js';
-import { EVAL_REQUIREMENTS_PATH, REQUIREMENTS_PATH, defaultVenvDir, ensureEvalVenv, ensureTrainVenv, parsePythonVersion } from '../../../host-tools/train/venv.js';
+import { EVAL_REQUIREMENTS_PATH, REQUIREMENTS_PATH, defaultVenvDir, ensureEvalVenv, ensureTrainVenv, parsePythonVersion } from '../../../host-tools/python/venv.js';
 
 describe('trainer venv', () => {
   let root: string;

@@ -1,5 +1,6 @@
 /**
- * The trainer's own Python virtual environment. Created on first use from requirements.txt and
+ * The host tools' Python virtual environment: the trainer (host-tools/train), the Keras evaluation
+ * (host-tools/eval) and the OpenCV reference of the tests run in it. Created on first use from requirements.txt and
  * re-created whenever that file (or the base interpreter) changes, tracked by a hash file written
  * last, so an interrupted install is redone rather than trusted.
  */
@@ -12,9 +13,9 @@ import { dirname, join, resolve } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { REPO_ROOT } from '../../lib/paths.js';
-import { runLines } from './spawn-lines.js';
+import { runLines } from '../train/spawn-lines.js';
 
-const log = createLogger('train:venv');
+const log = createLogger('python:venv');
 
 export const TRAIN_DIR = resolve(REPO_ROOT, 'host-tools', 'train');
 export const REQUIREMENTS_PATH = join(TRAIN_DIR, 'requirements.txt');
