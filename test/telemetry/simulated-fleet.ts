@@ -46,7 +46,7 @@ export interface SimulatedFleet {
 const PROM_DIR = join(REPO_ROOT, 'telemetry/prometheus');
 
 /** The shipped fleet config with test intervals, the test's fleet tool target and absolute rule paths. */
-async function serverConfig(fleetToolTarget: string): Promise<string> {
+export async function serverConfig(fleetToolTarget: string): Promise<string> {
   const doc = parse(await readFile(join(PROM_DIR, 'fleet.yml'), 'utf8')) as {
     global: Record<string, string>;
     rule_files: string[];
