@@ -140,7 +140,7 @@ export function registerFleetCommands(program: Command): void {
     .option('--model <ref>', 'instead of a file: a registry model (LA@production, LA@canary, LA@1.2.0), built and signed through build/')
     .requiredOption('--location <name>', 'the location to roll out to')
     .option('--percent <p>', 'one step: this share of the location (cohorts 0..p-1)')
-    .option('--plan <file>', 'rollout plan (YAML: steps, min_finished, soak_s, max_failure_percent, min_devices_before_decision, in_progress_timeout_s, auto_advance)')
+    .option('--plan <file>', 'rollout plan (YAML: steps, min_finished, soak_s, max_failure_percent, min_devices_before_decision, in_progress_timeout_s, auto_advance, health)')
     .option('--allow-unsigned', 'publish an unsigned artifact anyway (to test that devices refuse it)')
     .option('--json', 'print the rollout as JSON')
     .addOption(configOption())
@@ -200,24 +200,27 @@ export function registerFleetCommands(program: Command): void {
     .action(async (o: Common & { interval: string }) => {
       const interval = Number(o.interval);
       if (!(interval > 0)) throw new SidewalkError('FLEET_INVALID_OPTION', `--interval ${o.interval}: a number of seconds > 0`);
-      await withController(
-        o,
-        async (c, config) => {
-          const metrics = new FleetToolMetrics();
-          metrics.refresh(c.store, Date.now());
-          const server = config.metrics.port === null ? null : await serveMetrics(metrics.metrics.registry, { host: config.metrics.host, port: config.metrics.port }).catch((err: unknown) => {
-            throw new SidewalkError('FLEET_METRICS_LISTEN', `${config.metrics.host}:${config.metrics.port}: cannot serve the fleet metrics (${errorMessage(err)}; metrics.port in the fleet config, null = off)`);
-          });
-          if (server) process.stdout.write(`serving rollout metrics on ${server.url}\n`);
-          let stop = false;
-          let wake: (() => void) | null = null;
-          const end = () => {
-            stop = true;
-            wake?.();
-          };
-          process.once('SIGINT', end);
-          process.once('SIGTERM', end);
-          try {
+      const config = loadFleetConfig(o.config);
+      const metrics = new FleetToolMetrics();
+      // Listen before connecting: a second watch on the same port fails here, before its session takes over the broker's.
+      const { host, port } = config.metrics;
+      const server = port === null ? null : await serveMetrics(metrics.metrics.registry, { host, port }).catch((err: unknown) => {
+        throw new SidewalkError('FLEET_METRICS_LISTEN', `${host}:${port}: cannot serve the fleet metrics (${errorMessage(err)}); set metrics.port in ${o.config} (null = off)`);
+      });
+      try {
+        await withController(
+          o,
+          async (c) => {
+            metrics.refresh(c.store, Date.now());
+            if (server) process.stdout.write(`serving rollout metrics on ${server.url}\n`);
+            let stop = false;
+            let wake: (() => void) | null = null;
+            const end = () => {
+              stop = true;
+              wake?.();
+            };
+            process.once('SIGINT', end);
+            process.once('SIGTERM', end);
             while (!stop) {
               for (const line of await c.tick()) process.stdout.write(`${new Date().toISOString()} ${line}\n`);
               metrics.refresh(c.store, Date.now());
@@ -226,11 +229,11 @@ export function registerFleetCommands(program: Command): void {
                 setTimeout(r, interval * 1000).unref();
               });
             }
-          } finally {
-            await server?.close();
-          }
-        },
-        { persistent: true },
-      );
+          },
+          { persistent: true },
+        );
+      } finally {
+        await server?.close();
+      }
     });
 }
