@@ -11,7 +11,7 @@ import { serveMetrics } from '../../telemetry/runtime-metrics.js';
 import { FleetController, type RolloutStatus } from './controller.js';
 import { DEFAULT_FLEET_CONFIG, fleetDbPath, loadFleetConfig, registryDir, type FleetConfig } from './config.js';
 import { artifactForModel } from './model-artifact.js';
-import { healthPolicySchema } from './health.js';
+import { healthPolicySchema, type HealthVerdict } from './health.js';
 import { FleetToolMetrics } from './metrics.js';
 import { countStep } from './policy.js';
 import { PrometheusClient } from './prometheus.js';
@@ -166,8 +166,16 @@ export function registerFleetCommands(program: Command): void {
     .action(async (id: string | undefined, o: Common & { json?: boolean }) => {
       await withController(o, async (c) => {
         const all = id ? [c.status(id)] : c.store.rollouts().map((r) => c.status(r.id));
-        if (o.json) process.stdout.write(`${JSON.stringify(id ? statusJson(all[0]!) : all.map(statusJson), null, 2)}\n`);
-        else process.stdout.write(all.length ? all.map((s) => statusText(s, c)).join('') : 'no rollouts\n');
+        // Health only for rollouts still running: a finished one has nothing left to decide.
+        const health = new Map<string, HealthVerdict | null>();
+        for (const s of all) if (s.rollout.state === 'active' || s.rollout.state === 'paused') health.set(s.rollout.id, await c.health(s.rollout.id));
+        const json = (s: RolloutStatus) => ({ ...statusJson(s), health: health.get(s.rollout.id) ?? null });
+        const text = (s: RolloutStatus) => {
+          const h = health.get(s.rollout.id);
+          return `${statusText(s, c)}${h ? `  ${h.reason}\n` : ''}`;
+        };
+        if (o.json) process.stdout.write(`${JSON.stringify(id ? json(all[0]!) : all.map(json), null, 2)}\n`);
+        else process.stdout.write(all.length ? all.map(text).join('') : 'no rollouts\n');
       });
     });
 
