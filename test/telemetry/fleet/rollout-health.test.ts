@@ -55,7 +55,6 @@ let deviceAgent: PrometheusProcess;
 let fleetToolServer: MetricsServer;
 const fleetTool = new FleetToolMetrics();
 let ctl: FleetController;
-let clock = Date.now();
 /** The controller's view of Prometheus; `down` points it at a port where nothing listens. */
 const prom = { down: false, real: null as PrometheusClient | null, dead: null as PrometheusClient | null };
 const devices = new Map<string, Device>();
@@ -111,7 +110,7 @@ before(async () => {
   prom.real = new PrometheusClient(fleetServer.url);
   prom.dead = new PrometheusClient(`http://127.0.0.1:${await freePort()}`, { timeoutMs: 2000 });
   const api: PrometheusApi = { url: fleetServer.url, instant: (q) => (prom.down ? prom.dead! : prom.real!).instant(q) };
-  ctl = await FleetController.open({ broker: { ...(await broker.tls(FLEET_TOOL_USER)), client_id: 'fleet-tool' }, dbPath: join(root, 'fleet.db'), prometheus: api, now: () => clock });
+  ctl = await FleetController.open({ broker: { ...(await broker.tls(FLEET_TOOL_USER)), client_id: 'fleet-tool' }, dbPath: join(root, 'fleet.db'), prometheus: api });
   await waitFor('every device reported', () => ctl.store.devices().filter((d) => d.online && d.reported).length === all.length);
   await waitUntil('every device remote-written', 30_000, async () => (await query(fleetServer.url, 'sidewalk_frames_total')).length === all.length);
 });
