@@ -28,6 +28,7 @@ export class OtaMetrics {
   #rollbacks: Counter<'kind'>;
   #durations: Histogram<'kind' | 'result'>;
   #seen: string | null = null;
+  static readonly KINDS = ['rootfs', 'model', 'app'] as const;
 
   /** `read` gives the journal's state and last result (read-only; called at every scrape). */
   constructor(read: () => Promise<OtaStatus>) {
@@ -80,6 +81,11 @@ export class OtaMetrics {
       buckets: DURATION_BUCKETS_S,
       registers,
     });
+    // Every series exists from the start at 0: increase() cannot see a counter's first step otherwise.
+    for (const kind of OtaMetrics.KINDS) {
+      this.#rollbacks.inc({ kind }, 0);
+      for (const result of ['success', 'failure']) this.#updates.inc({ kind, result }, 0);
+    }
   }
 
   /** The result already in the journal when the daemon starts: shown, not counted again. */

@@ -39,7 +39,8 @@ describe('OtaMetrics', () => {
     m.seed({ state: 'idle', last: seeded });
     m.observe({ state: 'idle', last: seeded });
     let text = await m.registry.metrics();
-    assert.doesNotMatch(text, /^sidewalk_ota_updates_total\{/m, 'the result from before the daemon started is not counted');
+    assert.equal(line(text, 'sidewalk_ota_updates_total{kind="model",result="success"}'), 0, 'the result from before the daemon started is not counted');
+    assert.equal(line(text, 'sidewalk_ota_rollbacks_total{kind="app"}'), 0, 'every series starts at 0');
 
     const rolledBack = result({ result: 'failure', error: 'verify: health check failed: not ready' });
     m.observe({ state: 'idle', last: rolledBack });

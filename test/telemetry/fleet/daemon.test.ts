@@ -120,7 +120,7 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
       assert.equal(sample(committed, 'sidewalk_ota_updates_total{kind="model",result="success"}'), 1);
       assert.equal(sample(committed, 'sidewalk_ota_install_duration_seconds_count{kind="model",result="success"}'), 1);
       assert.match(committed, /^sidewalk_ota_last_result_info\{kind="model",result="success",artifact="[^"]+"\} 1$/m);
-      assert.equal(sample(committed, 'sidewalk_ota_rollbacks_total{kind="model"}'), null, 'no rollback yet');
+      assert.equal(sample(committed, 'sidewalk_ota_rollbacks_total{kind="model"}'), 0, 'no rollback yet');
       await promtoolCheckMetrics(committed);
       // A model that never gets ready: rolled back by the health window, and counted.
       assert.deepEqual(await ctl.tick(), [`${r.id}: completed`]);
