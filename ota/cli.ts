@@ -8,12 +8,14 @@ import { type Command, Option } from 'commander';
 import { SidewalkError, errorMessage } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { createNotifier } from '../runtime/service/notify.js';
+import { serveMetrics, type MetricsServer } from '../telemetry/runtime-metrics.js';
 import type { DeviceAgent } from '../telemetry/fleet/device/agent.js';
 import { DEFAULT_CONFIG_PATH, loadOtaConfig, type OtaConfig } from './config.js';
 import { acquireLock, createBootControl, createUpdater, readVerifyKeys, simulatedFirmware } from './device.js';
 import { download, retryBudgetText } from './download.js';
 import { nodeFs } from './fs.js';
 import { readProvides } from './install/provides.js';
+import { OtaMetrics } from './metrics.js';
 import { initSimDevice } from './sim-init.js';
 import { VersionStore } from './install/store.js';
 import type { Outcome, ProgressEvent, UpdateKind, Updater } from './install/updater.js';
@@ -38,12 +40,12 @@ function progressPrinter(label: string): (done: number, total: number | null) =>
 const isUrl = (s: string) => /^https?:\/\//i.test(s);
 
 /** Fetches a URL into <state_dir>/downloads (resumable), or returns the local file. */
-async function fetchArtifact(config: OtaConfig, source: string, options: { tellRetries?: boolean } = {}): Promise<{ path: string; owned: boolean }> {
+async function fetchArtifact(config: OtaConfig, source: string, options: { tellRetries?: boolean } = {}): Promise<{ path: string; owned: boolean; downloadedBytes: number }> {
   if (!isUrl(source)) {
     await stat(source).catch((err: Error) => {
       throw new SidewalkError('OTA_ARTIFACT_MISSING', `${source}: ${err.message}`);
     });
-    return { path: source, owned: false };
+    return { path: source, owned: false, downloadedBytes: 0 };
   }
   const name = basename(new URL(source).pathname) || 'artifact.mender';
   const dest = join(config.state_dir, 'downloads', name);
@@ -57,7 +59,7 @@ async function fetchArtifact(config: OtaConfig, source: string, options: { tellR
   if (options.tellRetries) process.stderr.write(`download ${source}: if it cannot be reached, retrying for up to ${retryBudgetText(retry)}; Ctrl-C stops (download.retries in the OTA config)\n`);
   const r = await download({ url: source, dest, ...retry, onProgress: progressPrinter('download') });
   log.info(`downloaded ${source} (${r.bytes} bytes, ${r.attempts} attempt(s))`);
-  return { path: dest, owned: true };
+  return { path: dest, owned: true, downloadedBytes: r.bytes };
 }
 
 function report(out: Outcome, what: string): void {
@@ -107,8 +109,10 @@ async function statusReport(config: OtaConfig): Promise<Record<string, unknown>>
   return { state: s.state, update: s.update, last: s.last, booted, autoboot, stores, provides: (await readProvides(nodeFs, u.providesPath, config.factory_provides)).current };
 }
 
+type RunUpdater = <T>(fn: (u: Updater) => Promise<T>, onProgress?: (e: ProgressEvent) => void) => Promise<T>;
+
 /** Installs what arrives in the inbox: *.mender files, or *.url files holding one URL. */
-async function processInbox(config: OtaConfig): Promise<Outcome | null> {
+async function processInbox(config: OtaConfig, run: RunUpdater, metrics: OtaMetrics): Promise<Outcome | null> {
   const inbox = config.daemon.inbox_dir!;
   const names = (await readdir(inbox).catch(() => [] as string[])).filter((n) => n.endsWith('.mender') || n.endsWith('.url')).sort();
   const name = names[0];
@@ -117,8 +121,22 @@ async function processInbox(config: OtaConfig): Promise<Outcome | null> {
   await rename(join(inbox, name), taken);
   const source = name.endsWith('.url') ? (await readFile(taken, 'utf8')).trim() : taken;
   log.info(`installing ${name} from the inbox`);
-  const { path, owned } = await fetchArtifact(config, source);
-  return withUpdater(config, (u) => u.install(path, { ownsArtifact: owned || !name.endsWith('.url') }));
+  const { path, owned, downloadedBytes } = await fetchArtifact(config, source);
+  metrics.downloadBytes.inc(downloadedBytes);
+  return run((u) => u.install(path, { ownsArtifact: owned || !name.endsWith('.url') }));
+}
+
+/**
+ * The daemon's /metrics server; a port that cannot be bound is logged, never fatal: the updater must
+ * still resume or roll back whatever its journal holds.
+ */
+async function serveOtaMetrics(config: OtaConfig, metrics: OtaMetrics): Promise<MetricsServer | null> {
+  const { host, port } = config.metrics;
+  if (port === null) return null;
+  return serveMetrics(metrics.registry, { host, port }).catch((err: unknown) => {
+    log.error(`OTA_METRICS_LISTEN: ${host}:${port}: cannot serve /metrics (${errorMessage(err)}); the updater runs on without them (metrics.port in the OTA config)`);
+    return null;
+  });
 }
 
 async function daemon(config: OtaConfig, options: { once?: boolean; fleet?: string }): Promise<void> {
@@ -133,19 +151,33 @@ async function daemon(config: OtaConfig, options: { once?: boolean; fleet?: stri
   process.once('SIGINT', stop);
   const watchdog = notifier.watchdogIntervalMs > 0 ? setInterval(() => void notifier.notify({ WATCHDOG: 1 }), notifier.watchdogIntervalMs / 2) : null;
   let agent: DeviceAgent | null = null;
+  const readStatus = async () => (await createUpdater(config).init({ readOnly: true })).status();
+  const metrics = new OtaMetrics(readStatus);
+  metrics.seed(await readStatus());
+  // A one-shot pass (--once) is over before anything could scrape it.
+  const server = options.once ? null : await serveOtaMetrics(config, metrics);
+  // Every updater run of the daemon and its fleet agent: a result not seen before is counted.
+  const run: RunUpdater = (fn, onProgress) =>
+    withUpdater(config, async (u) => {
+      try {
+        return await fn(u);
+      } finally {
+        metrics.observe(u.status());
+      }
+    }, onProgress);
   try {
     await notifier.notify({ READY: 1, STATUS: 'resuming from the journal' });
-    let out = await withUpdater(config, (u) => u.resume());
+    let out = await run((u) => u.resume());
     // The fleet agent (telemetry/fleet) holds the broker connection here, never in the runtime.
     if (options.fleet && out?.kind !== 'reboot') {
       const { startFleetAgent } = await import('../telemetry/fleet/device/host.js');
-      agent = await startFleetAgent(options.fleet, config, (onProgress, fn) => withUpdater(config, fn, onProgress), { onReboot: stop });
+      agent = await startFleetAgent(options.fleet, config, (onProgress, fn) => run(fn, onProgress), { onReboot: stop, onDownloaded: (bytes) => metrics.downloadBytes.inc(bytes) });
     }
     while (!stopping && out?.kind !== 'reboot') {
-      const s = await withUpdater(config, async (u) => u.status());
+      const s = await run(async (u) => u.status());
       await notifier.notify({ STATUS: `${s.state}${s.last ? `; last ${s.last.artifactName}: ${s.last.result}` : ''}` });
       try {
-        out = (await processInbox(config)) ?? { kind: 'idle', result: 'nothing' };
+        out = (await processInbox(config, run, metrics)) ?? { kind: 'idle', result: 'nothing' };
       } catch (err) {
         log.error(errorMessage(err));
       }
@@ -158,6 +190,7 @@ async function daemon(config: OtaConfig, options: { once?: boolean; fleet?: stri
     if (out?.kind === 'reboot') await notifier.notify({ STATUS: 'rebooting' });
   } finally {
     await agent?.stop();
+    await server?.close();
     if (watchdog) clearInterval(watchdog);
     await notifier.notify({ STOPPING: 1 });
     notifier.close();
@@ -229,9 +262,9 @@ export function registerOtaCommands(program: Command): void {
 
   ota
     .command('daemon')
-    .description('The service loop (sidewalk-ota.service): resume or roll back from the journal, then install artifacts dropped in the inbox (*.mender, or *.url holding a URL). Sends READY/WATCHDOG to systemd.')
+    .description('The service loop (sidewalk-ota.service): resume or roll back from the journal, then install artifacts dropped in the inbox (*.mender, or *.url holding a URL). Sends READY/WATCHDOG to systemd; serves /metrics on metrics.host:metrics.port (127.0.0.1:9102).')
     .addOption(configOption())
-    .option('--once', 'resume and process the inbox once, then exit')
+    .option('--once', 'resume and process the inbox once, then exit (no /metrics)')
     .option('--fleet <file>', 'also run the fleet agent (MQTT desired state, reported state, events) with this config')
     .action(async (opts: { config: string; once?: boolean; fleet?: string }) => {
       await daemon(loadOtaConfig(opts.config), { once: opts.once ?? false, ...(opts.fleet ? { fleet: opts.fleet } : {}) });

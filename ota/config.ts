@@ -56,6 +56,8 @@ export interface OtaConfig {
   lock: { max_speed_kph: number; poll_s: number; timeout_s: number; unknown_speed_is_moving: boolean };
   download: { retries: number; backoff_s: number; max_backoff_s: number; idle_timeout_s: number };
   daemon: { inbox_dir: string | null; poll_s: number };
+  /** The daemon's /metrics (port null: not served). */
+  metrics: { host: string; port: number | null };
 }
 
 const nonNeg = { type: 'number', minimum: 0 } as const;
@@ -199,6 +201,16 @@ export const otaConfigSchema: SchemaObject = {
       properties: {
         inbox_dir: { type: 'string', nullable: true, default: null, description: 'Artifacts (*.mender) or URLs (*.url) dropped here are installed (default <state_dir>/inbox).' },
         poll_s: { type: 'number', exclusiveMinimum: 0, default: 30 },
+      },
+    },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: "The daemon's Prometheus /metrics (OTA state, last result, downloads, install durations, rollbacks), scraped by the device's metrics agent.",
+      properties: {
+        host: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Keep it on loopback: the agent scrapes it locally.' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, nullable: true, default: 9102, description: 'null = not served; 0 = any free port.' },
       },
     },
   },

@@ -5,12 +5,16 @@
 import { tmpdir } from 'node:os';
 import { type Command, Option } from 'commander';
 import { readYamlFile, compileConfigSchema, validateConfigObject } from '../../lib/config-file.js';
-import { SidewalkError } from '../../lib/errors.js';
+import { SidewalkError, errorMessage } from '../../lib/errors.js';
 import { mosquittoAcl } from '../../telemetry/fleet/acl.js';
+import { serveMetrics } from '../../telemetry/runtime-metrics.js';
 import { FleetController, type RolloutStatus } from './controller.js';
 import { DEFAULT_FLEET_CONFIG, fleetDbPath, loadFleetConfig, registryDir, type FleetConfig } from './config.js';
 import { artifactForModel } from './model-artifact.js';
+import { healthPolicySchema, type HealthVerdict } from './health.js';
+import { FleetToolMetrics } from './metrics.js';
 import { countStep } from './policy.js';
+import { PrometheusClient } from './prometheus.js';
 import { publishArtifact } from './publish.js';
 import type { RolloutPlan } from './store.js';
 
@@ -20,7 +24,8 @@ const configOption = () => new Option('-c, --config <file>', 'fleet tool config 
 
 async function withController<T>(o: Common, fn: (c: FleetController, config: FleetConfig) => Promise<T>, options: { persistent?: boolean } = {}): Promise<T> {
   const config = loadFleetConfig(o.config);
-  const c = await FleetController.open({ broker: { ...config.broker }, dbPath: fleetDbPath(config), ...(options.persistent ? { persistent: true } : {}) });
+  const prometheus = config.prometheus ? new PrometheusClient(config.prometheus.url, { timeoutMs: config.prometheus.timeout_s * 1000 }) : null;
+  const c = await FleetController.open({ broker: { ...config.broker }, dbPath: fleetDbPath(config), prometheus, ...(options.persistent ? { persistent: true } : {}) });
   try {
     return await fn(c, config);
   } finally {
@@ -44,6 +49,7 @@ const planFileSchema = compileConfigSchema<Partial<RolloutPlan>>({
     min_devices_before_decision: { type: 'integer', minimum: 1 },
     in_progress_timeout_s: { type: 'number', minimum: 1 },
     auto_advance: { type: 'boolean' },
+    health: healthPolicySchema,
   },
 });
 
@@ -51,6 +57,10 @@ function planFor(config: FleetConfig, o: { plan?: string; percent?: string }): R
   if (o.plan && o.percent) throw new SidewalkError('FLEET_PLAN_INVALID', 'give --percent or --plan, not both');
   const fromFile = o.plan ? validateConfigObject(planFileSchema, readYamlFile(o.plan, 'FLEET_PLAN'), o.plan, 'FLEET_PLAN_INVALID') : {};
   const plan: RolloutPlan = { ...config.policy, ...fromFile };
+  if (plan.health && !config.prometheus) {
+    process.stderr.write('note: no prometheus.url in the fleet config, so this rollout has no health checks (failure rates only)\n');
+    plan.health = null;
+  }
   if (o.percent !== undefined) {
     const p = Number(o.percent);
     if (!Number.isInteger(p) || p < 1 || p > 100) throw new SidewalkError('FLEET_PLAN_INVALID', `--percent ${o.percent}: an integer 1..100`);
@@ -130,7 +140,7 @@ export function registerFleetCommands(program: Command): void {
     .option('--model <ref>', 'instead of a file: a registry model (LA@production, LA@canary, LA@1.2.0), built and signed through build/')
     .requiredOption('--location <name>', 'the location to roll out to')
     .option('--percent <p>', 'one step: this share of the location (cohorts 0..p-1)')
-    .option('--plan <file>', 'rollout plan (YAML: steps, min_finished, soak_s, max_failure_percent, min_devices_before_decision, in_progress_timeout_s, auto_advance)')
+    .option('--plan <file>', 'rollout plan (YAML: steps, min_finished, soak_s, max_failure_percent, min_devices_before_decision, in_progress_timeout_s, auto_advance, health)')
     .option('--allow-unsigned', 'publish an unsigned artifact anyway (to test that devices refuse it)')
     .option('--json', 'print the rollout as JSON')
     .addOption(configOption())
@@ -156,8 +166,16 @@ export function registerFleetCommands(program: Command): void {
     .action(async (id: string | undefined, o: Common & { json?: boolean }) => {
       await withController(o, async (c) => {
         const all = id ? [c.status(id)] : c.store.rollouts().map((r) => c.status(r.id));
-        if (o.json) process.stdout.write(`${JSON.stringify(id ? statusJson(all[0]!) : all.map(statusJson), null, 2)}\n`);
-        else process.stdout.write(all.length ? all.map((s) => statusText(s, c)).join('') : 'no rollouts\n');
+        // Health only for rollouts still running: a finished one has nothing left to decide.
+        const health = new Map<string, HealthVerdict | null>();
+        for (const s of all) if (s.rollout.state === 'active' || s.rollout.state === 'paused') health.set(s.rollout.id, await c.health(s.rollout.id));
+        const json = (s: RolloutStatus) => ({ ...statusJson(s), health: health.get(s.rollout.id) ?? null });
+        const text = (s: RolloutStatus) => {
+          const h = health.get(s.rollout.id);
+          return `${statusText(s, c)}${h ? `  ${h.reason}\n` : ''}`;
+        };
+        if (o.json) process.stdout.write(`${JSON.stringify(id ? json(all[0]!) : all.map(json), null, 2)}\n`);
+        else process.stdout.write(all.length ? all.map(text).join('') : 'no rollouts\n');
       });
     });
 
@@ -184,32 +202,46 @@ export function registerFleetCommands(program: Command): void {
 
   fleet
     .command('watch')
-    .description('Keep a persistent broker session, store every device message and apply the policy every few seconds (abort on thresholds, auto-advance, complete).')
+    .description('Keep a persistent broker session, store every device message and apply the policy every few seconds (abort on thresholds or health, auto-advance, complete); serves the rollout metrics on metrics.host:metrics.port (127.0.0.1:9464).')
     .addOption(configOption())
     .option('--interval <s>', 'seconds between policy passes', '5')
     .action(async (o: Common & { interval: string }) => {
       const interval = Number(o.interval);
       if (!(interval > 0)) throw new SidewalkError('FLEET_INVALID_OPTION', `--interval ${o.interval}: a number of seconds > 0`);
-      await withController(
-        o,
-        async (c) => {
-          let stop = false;
-          let wake: (() => void) | null = null;
-          const end = () => {
-            stop = true;
-            wake?.();
-          };
-          process.once('SIGINT', end);
-          process.once('SIGTERM', end);
-          while (!stop) {
-            for (const line of await c.tick()) process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-            await new Promise<void>((r) => {
-              wake = r;
-              setTimeout(r, interval * 1000).unref();
-            });
-          }
-        },
-        { persistent: true },
-      );
+      const config = loadFleetConfig(o.config);
+      const metrics = new FleetToolMetrics();
+      // Listen before connecting: a second watch on the same port fails here, before its session takes over the broker's.
+      const { host, port } = config.metrics;
+      const server = port === null ? null : await serveMetrics(metrics.metrics.registry, { host, port }).catch((err: unknown) => {
+        throw new SidewalkError('FLEET_METRICS_LISTEN', `${host}:${port}: cannot serve the fleet metrics (${errorMessage(err)}); set metrics.port in ${o.config} (null = off)`);
+      });
+      try {
+        await withController(
+          o,
+          async (c) => {
+            metrics.refresh(c.store, Date.now());
+            if (server) process.stdout.write(`serving rollout metrics on ${server.url}\n`);
+            let stop = false;
+            let wake: (() => void) | null = null;
+            const end = () => {
+              stop = true;
+              wake?.();
+            };
+            process.once('SIGINT', end);
+            process.once('SIGTERM', end);
+            while (!stop) {
+              for (const line of await c.tick()) process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+              metrics.refresh(c.store, Date.now());
+              await new Promise<void>((r) => {
+                wake = r;
+                setTimeout(r, interval * 1000).unref();
+              });
+            }
+          },
+          { persistent: true },
+        );
+      } finally {
+        await server?.close();
+      }
     });
 }

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { compileConfigSchema, readYamlFile, validateConfigObject } from '../../lib/config-file.js';
 import { defaultRegistryDir } from '../registry/registry.js';
+import { healthPolicySchema } from './health.js';
 import type { RolloutPlan } from './store.js';
 
 export interface FleetConfig {
@@ -12,6 +13,10 @@ export interface FleetConfig {
   /** For `deploy --model`: the key artifacts are signed with and the device types they are for. */
   build: { signing_key: string | null; device_types: string[] };
   policy: RolloutPlan;
+  /** The fleet Prometheus the health checks query (null: no health checks). */
+  prometheus: { url: string; timeout_s: number } | null;
+  /** Where `sidewalk fleet watch` serves the rollout metrics (port null: not served). */
+  metrics: { host: string; port: number | null };
 }
 
 const validate = compileConfigSchema<FleetConfig>({
@@ -59,6 +64,24 @@ const validate = compileConfigSchema<FleetConfig>({
         min_devices_before_decision: { type: 'integer', minimum: 1, default: 3 },
         in_progress_timeout_s: { type: 'number', minimum: 1, default: 7200 },
         auto_advance: { type: 'boolean', default: false },
+        health: { ...healthPolicySchema, default: {} },
+      },
+    },
+    prometheus: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: ['url'],
+      default: null,
+      properties: { url: { type: 'string', pattern: '^https?://' }, timeout_s: { type: 'number', exclusiveMinimum: 0, default: 10 } },
+    },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, nullable: true, default: 9464 },
       },
     },
   },

@@ -2,7 +2,8 @@
  * The fleet tool's engine: one broker connection (its own certificate), the fleet database, and the
  * rollout operations. Every device message it receives is validated (codec) and stored; desired state
  * is written only here, retained, with a new generation each time. `tick()` applies the policy:
- * abort on failure thresholds, advance when allowed and the plan says auto, complete at the end.
+ * abort on failure thresholds or on the cohort's health metrics (health.ts, from the fleet
+ * Prometheus), advance when allowed and the plan says auto, complete at the end.
  */
 import { randomBytes } from 'node:crypto';
 import { SidewalkError } from '../../lib/errors.js';
@@ -11,7 +12,9 @@ import { FleetLink, type TlsFiles } from '../../telemetry/fleet/link.js';
 import type { Inbound } from '../../telemetry/fleet/protocol/codec.js';
 import type { ArtifactRef, CommandResponse, DesiredState } from '../../telemetry/fleet/protocol/messages.js';
 import { topics, type CommandName } from '../../telemetry/fleet/protocol/topics.js';
+import { evaluateHealth, type HealthVerdict } from './health.js';
 import { countStep, decide, type StepCounts } from './policy.js';
+import type { PrometheusApi } from './prometheus.js';
 import { FleetStore, type Rollout, type RolloutPlan } from './store.js';
 
 const log = createLogger('host-tools:fleet');
@@ -27,6 +30,8 @@ export interface ControllerOptions {
    * rely on retained state.
    */
   persistent?: boolean;
+  /** The fleet Prometheus for plans with health checks (without it their health stays unknown). */
+  prometheus?: PrometheusApi | null;
   now?(): number;
 }
 
@@ -43,12 +48,14 @@ export class FleetController {
   /** Events received again (same device + seq) and dropped. */
   duplicateEvents = 0;
   #now: () => number;
+  #prometheus: PrometheusApi | null;
   #clientId: string;
   #syncWaiters = new Map<string, () => void>();
   #responses = new Map<string, (r: CommandResponse) => void>();
 
   private constructor(o: ControllerOptions) {
     this.#now = o.now ?? Date.now;
+    this.#prometheus = o.prometheus ?? null;
     this.store = new FleetStore(o.dbPath);
     this.#clientId = o.persistent ? o.broker.client_id : `${o.broker.client_id}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.link = new FleetLink(
@@ -171,15 +178,37 @@ export class FleetController {
     return r;
   }
 
-  /** Next step; refused while the policy says wait (unless forced) and at the last step. */
+  /**
+   * The current step's health: its devices that run the new version against the location's devices
+   * outside the step. Null when the plan has no health checks.
+   */
+  async health(id: string): Promise<HealthVerdict | null> {
+    const r = this.store.rollout(id);
+    if (!r.plan.health) return null;
+    if (!this.#prometheus) return { state: 'unknown', reason: 'health unknown: no fleet Prometheus configured (prometheus.url in fleet.yaml)', checks: [] };
+    const devices = this.store.devices(r.location);
+    const { outcomes, percent } = countStep(r, devices, this.#now());
+    const cohort = new Set([...outcomes].filter(([, o]) => o === 'succeeded').map(([d]) => d));
+    const rest = new Set(devices.filter((d) => d.cohort !== null && d.cohort >= percent).map((d) => d.id));
+    return evaluateHealth(this.#prometheus, r.plan.health, r.location, { cohort, rest });
+  }
+
+  /** Next step; refused while the policy says wait or the health is unknown (unless forced), when failing, and at the last step. */
   async advance(id: string, options: { force?: boolean } = {}): Promise<Rollout> {
     const r = this.#require(id, ['active'], 'advance');
     if (r.step >= r.plan.steps.length - 1) throw new SidewalkError('FLEET_LAST_STEP', `rollout ${id} is at its last step (${r.plan.steps.at(-1)}%)`);
     const s = this.status(id);
     if (s.decision.action === 'abort') throw new SidewalkError('FLEET_ROLLOUT_FAILING', `rollout ${id} must be aborted, not advanced: ${s.decision.reason}`);
     if (s.decision.action === 'wait' && !options.force) throw new SidewalkError('FLEET_STEP_NOT_DONE', `rollout ${id} step ${r.step + 1} (${s.counts.percent}%): ${s.decision.reason}`);
+    const h = await this.health(id);
+    if (h?.state === 'degraded') throw new SidewalkError('FLEET_ROLLOUT_FAILING', `rollout ${id} must be aborted, not advanced: ${h.reason}`);
+    if (h?.state === 'unknown' && !options.force) throw new SidewalkError('FLEET_STEP_NOT_DONE', `rollout ${id} step ${r.step + 1} (${s.counts.percent}%): ${h.reason}`);
+    return this.#nextStep(r);
+  }
+
+  async #nextStep(r: Rollout): Promise<Rollout> {
     const step = r.step + 1;
-    log.info(`rollout ${id}: step ${step + 1} (${r.plan.steps[step]}%)`);
+    log.info(`rollout ${r.id}: step ${step + 1} (${r.plan.steps[step]}%)`);
     return this.#update(r, { step, stepStartedMs: this.#now() }, { ...(r.desired as WithoutGeneration<DesiredState>), percent: r.plan.steps[step]! });
   }
 
@@ -214,12 +243,22 @@ export class FleetController {
       if (s.decision.action === 'abort') {
         await this.abort(r.id, s.decision.reason);
         done.push(`${r.id}: aborted (${s.decision.reason})`);
+        continue;
+      }
+      const h = await this.health(r.id);
+      if (h?.state === 'degraded') {
+        await this.abort(r.id, h.reason);
+        done.push(`${r.id}: aborted (${h.reason})`);
       } else if (s.decision.action === 'complete') {
         await this.#update(r, { state: 'completed' });
         done.push(`${r.id}: completed`);
       } else if (s.decision.action === 'advance' && r.plan.auto_advance) {
-        const next = await this.advance(r.id);
-        done.push(`${r.id}: advanced to ${next.plan.steps[next.step]}%`);
+        // Unknown health holds the step: the next one would put the new version on more scooters unseen.
+        if (h?.state === 'unknown') log.warn(`rollout ${r.id}: not advancing, ${h.reason}`);
+        else {
+          const next = await this.#nextStep(r);
+          done.push(`${r.id}: advanced to ${next.plan.steps[next.step]}%`);
+        }
       }
     }
     return done;

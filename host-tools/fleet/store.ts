@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import type { DesiredState, OtaEvent, ReportedState, StatusMessage } from '../../telemetry/fleet/protocol/messages.js';
 import type { ArtifactRef } from '../../telemetry/fleet/protocol/messages.js';
+import type { HealthPolicy } from './health.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS devices (
@@ -61,6 +62,8 @@ export interface RolloutPlan {
   in_progress_timeout_s: number;
   /** Advance by itself (in `sidewalk fleet watch`) when a step's criteria are met. */
   auto_advance: boolean;
+  /** Abort on the cohort's health metrics against the rest of the location (health.ts); null or absent: off. */
+  health?: HealthPolicy | null;
 }
 
 export type RolloutState = 'active' | 'paused' | 'completed' | 'aborted' | 'rolled_back';

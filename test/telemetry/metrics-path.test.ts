@@ -10,7 +10,7 @@ import { startSimulatedFleet, type SimulatedFleet, type SimDeviceSpec } from './
 export const FLEET: SimDeviceSpec[] = [
   { id: 'scooter-la-1', location: 'LA', appVersion: '1.2.0', model: 'LA-7', inferenceSeconds: 0.02 },
   { id: 'scooter-la-2', location: 'LA', appVersion: '1.3.0', model: 'LA-8', inferenceSeconds: 0.03, cameraRestarts: true },
-  { id: 'scooter-den-1', location: 'Denver', appVersion: '1.2.0', model: 'LA-7', inferenceSeconds: 0.2, failSafe: true },
+  { id: 'scooter-den-1', location: 'Denver', appVersion: '1.2.0', model: 'LA-7', inferenceSeconds: 0.2, failSafe: true, updaterDown: true },
 ];
 
 describe('metrics path: device agents remote_write to the fleet Prometheus', () => {
@@ -44,9 +44,16 @@ describe('metrics path: device agents remote_write to the fleet Prometheus', () 
     // A Denver scooter trying an LA model: the device's location stays Denver, the model's is kept apart.
     const models = await query(fleet.server.url, 'sidewalk_model_info{device="scooter-den-1"}');
     assert.deepEqual([models.length, models[0]?.metric.location, models[0]?.metric.model_location], [1, 'Denver', 'LA']);
-    // Nothing serves the updater here: the agent still reports that, with the device labels.
-    const updater = await query(fleet.server.url, 'up{job="sidewalk-updater"} == 0');
-    assert.equal(updater.length, FLEET.length);
+    // The updater daemon's metrics arrive from the devices that serve them; a down updater is reported too.
+    const updaterUp = async (v: number) => (await query(fleet.server.url, `up{job="sidewalk-updater"} == ${v}`)).map((s) => s.metric.device).sort();
+    await waitUntil('updater scrapes from every device', 20000, async () => (await updaterUp(1)).length + (await updaterUp(0)).length === FLEET.length);
+    assert.deepEqual(await updaterUp(1), ['scooter-la-1', 'scooter-la-2']);
+    assert.deepEqual(await updaterUp(0), ['scooter-den-1']);
+    const ota = await waitUntil('OTA state series', 20000, async () => {
+      const r = await query(fleet.server.url, 'sidewalk_ota_state{state="idle"} == 1');
+      return r.length === 2 ? r : null;
+    });
+    assert.deepEqual(ota.map((s) => [s.metric.device, s.metric.location, s.metric.job]).sort(), [['scooter-la-1', 'LA', 'sidewalk-updater'], ['scooter-la-2', 'LA', 'sidewalk-updater']]);
     // The fleet server evaluates the shipped recording rules over the remote-written data.
     const online = await waitUntil('recording rule location:sidewalk_devices_online:count', 20000, async () => {
       const r = await query(fleet.server.url, 'location:sidewalk_devices_online:count');

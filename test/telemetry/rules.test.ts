@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { createRuntimeMetrics } from '../../telemetry/runtime-metrics.js';
 import { createFleetMetrics, setRollout } from '../../telemetry/fleet-metrics.js';
+import { OtaMetrics } from '../../ota/metrics.js';
 
 const RULES_DIR = join(REPO_ROOT, 'telemetry/prometheus');
 const RULES = join(RULES_DIR, 'sidewalk.rules.yml');
@@ -20,13 +21,13 @@ function promtool(args: string[], cwd = RULES_DIR): { status: number | null; out
 test('promtool check rules accepts the rules file', () => {
   const r = promtool(['check', 'rules', RULES]);
   assert.equal(r.status, 0, r.output);
-  assert.match(r.output, /SUCCESS: 16 rules found/);
+  assert.match(r.output, /SUCCESS: 17 rules found/);
 });
 
 test('promtool check config accepts the fleet Prometheus config and the rules it loads', () => {
   const r = promtool(['check', 'config', join(RULES_DIR, 'fleet.yml')]);
   assert.equal(r.status, 0, r.output);
-  assert.match(r.output, /SUCCESS: 16 rules found/);
+  assert.match(r.output, /SUCCESS: 17 rules found/);
 });
 
 test('promtool test rules: every alert fires for the misbehaving device or rollout and not for the healthy one', () => {
@@ -37,7 +38,7 @@ test('promtool test rules: every alert fires for the misbehaving device or rollo
   return readFile(RULES, 'utf8').then(async (rules) => {
     const tests = await readFile(RULES_TEST, 'utf8');
     const alerts = [...rules.matchAll(/- alert: (\w+)/g)].map((m) => m[1]!);
-    assert.equal(alerts.length, 9);
+    assert.equal(alerts.length, 10);
     for (const a of alerts) assert.match(tests, new RegExp(`alertname: ${a}\\n[\\s\\S]*?exp_labels`), `${a} is never expected to fire`);
   });
 });
@@ -58,8 +59,9 @@ test('an offline rule written as up == 0 fails the unit tests (absence is what t
   }
 });
 
-test('every sidewalk_* metric the rules use is exported by the runtime or the fleet tool, and those pass promtool check metrics', async () => {
+test('every sidewalk_* metric the rules use is exported by the runtime, the updater or the fleet tool, and those pass promtool check metrics', async () => {
   const runtime = createRuntimeMetrics({ defaultMetrics: false });
+  const updater = new OtaMetrics(async () => ({ state: 'idle', last: { id: '1000', kind: 'model', artifactName: 'model-2', result: 'failure', error: 'verify: health check failed', atMs: 61_000 } }));
   const fleet = createFleetMetrics();
   fleet.deviceInfo.set({ device: 'scooter-1', location: 'LA' }, 1);
   setRollout(fleet, { rollout: 'r1', location: 'LA', artifact: 'app-1.2.0', status: 'paused', stepPercent: 25, devices: { targeted: 4, failed: 1 } });
@@ -68,11 +70,11 @@ test('every sidewalk_* metric the rules use is exported by the runtime or the fl
   assert.match(fleetText, /sidewalk_rollout_info\{rollout="r1",location="LA",artifact="app-1.2.0",status="aborted"\} 1/);
   assert.doesNotMatch(fleetText, /status="paused"/);
   assert.match(fleetText, /sidewalk_rollout_devices\{rollout="r1",location="LA",state="timed_out"\} 0/);
-  for (const text of [fleetText, await runtime.registry.metrics()]) {
+  for (const text of [fleetText, await runtime.registry.metrics(), await updater.registry.metrics()]) {
     const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
   }
-  const exported = new Set([...(await runtime.registry.getMetricsAsJSON()), ...(await fleet.registry.getMetricsAsJSON())].map((m) => m.name));
+  const exported = new Set([...(await runtime.registry.getMetricsAsJSON()), ...(await fleet.registry.getMetricsAsJSON()), ...(await updater.registry.getMetricsAsJSON())].map((m) => m.name));
   const used = new Set([...(await readFile(RULES, 'utf8')).matchAll(/(?<![:\w])(sidewalk_[a-z_]+)/g)].map((m) => m[1]!.replace(/_bucket$/, '')));
   assert.ok(used.size >= 9);
   for (const name of used) assert.ok(exported.has(name), `rules use ${name}, which nothing exports`);

@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { OtaMetrics } from '../../ota/metrics.js';
 import { AGENT_TEMPLATE_PATH, renderAgentConfigFile } from '../../telemetry/agent-config.js';
 import { createFleetMetrics, setRollout, type FleetMetrics } from '../../telemetry/fleet-metrics.js';
 import { createRuntimeMetrics, serveMetrics, type MetricsServer, type RuntimeMetrics } from '../../telemetry/runtime-metrics.js';
@@ -24,12 +25,15 @@ export interface SimDeviceSpec {
   inferenceSeconds: number;
   failSafe?: boolean;
   cameraRestarts?: boolean;
+  /** Nothing serves the updater's /metrics (its job reports up == 0, as on a device whose updater is down). */
+  updaterDown?: boolean;
 }
 
 export interface SimDevice {
   spec: SimDeviceSpec;
   metrics: RuntimeMetrics;
   server: MetricsServer;
+  updater: MetricsServer | null;
   agent: PrometheusProcess;
 }
 
@@ -44,9 +48,10 @@ export interface SimulatedFleet {
 }
 
 const PROM_DIR = join(REPO_ROOT, 'telemetry/prometheus');
+const LAST_UPDATE = { id: '1700000000000', kind: 'model', artifactName: 'model-LA-8', result: 'success', error: null, atMs: 1700000042000 } as const;
 
 /** The shipped fleet config with test intervals, the test's fleet tool target and absolute rule paths. */
-async function serverConfig(fleetToolTarget: string): Promise<string> {
+export async function serverConfig(fleetToolTarget: string): Promise<string> {
   const doc = parse(await readFile(join(PROM_DIR, 'fleet.yml'), 'utf8')) as {
     global: Record<string, string>;
     rule_files: string[];
@@ -116,6 +121,7 @@ export async function startSimulatedFleet(specs: SimDeviceSpec[]): Promise<Simul
     await Promise.all(devices.map(async (d) => {
       await d.agent.stop();
       await d.server.close();
+      await d.updater?.close();
       await removePrometheusFiles(d.agent);
     }));
     await server.stop();
@@ -129,20 +135,22 @@ export async function startSimulatedFleet(specs: SimDeviceSpec[]): Promise<Simul
       metrics.modelInfo.set({ name: spec.model, version: spec.model.split('-').pop()!, location: spec.model.split('-')[0]!, sha256: 'ab12', backend: 'xnnpack' }, 1);
       frame(metrics, spec, 0);
       const metricsServer = await serveMetrics(metrics.registry, { port: 0 });
-      // Nothing serves the updater's port here: its job reports up == 0, as on a device whose updater is down.
+      // The updater daemon's real metrics module over a journal that says idle after a committed model.
+      const updater = spec.updaterDown ? null : await serveMetrics(new OtaMetrics(async () => ({ state: 'idle', last: LAST_UPDATE })).registry, { port: 0 });
       const config = await renderAgentConfigFile(AGENT_TEMPLATE_PATH, {
         device: spec.id,
         location: spec.location,
         remoteWriteUrl: `${server.url}/api/v1/write`,
         runtimeTarget: new URL(metricsServer.url).host,
-        updaterTarget: `127.0.0.1:${await freePort()}`,
+        updaterTarget: updater ? new URL(updater.url).host : `127.0.0.1:${await freePort()}`,
         scrapeInterval: '1s',
       });
       const agent = await startPrometheus({ config, agent: true, extraArgs: agentFlags }).catch(async (err: unknown) => {
         await metricsServer.close();
+        await updater?.close();
         throw err;
       });
-      devices.push({ spec, metrics, server: metricsServer, agent });
+      devices.push({ spec, metrics, server: metricsServer, updater, agent });
     }
   } catch (err) {
     await stopAll();

@@ -75,7 +75,7 @@ function healthReader(url: string): () => Promise<HealthSummary> {
 export type WithUpdater = <T>(onProgress: (e: ProgressEvent) => void, fn: (u: Updater) => Promise<T>) => Promise<T>;
 
 /** Starts the agent for this device; `withUpdater` must be the daemon's own (serialized, locked) one. */
-export async function startFleetAgent(agentConfigPath: string, ota: OtaConfig, withUpdater: WithUpdater, options: { onReboot?(): void } = {}): Promise<DeviceAgent> {
+export async function startFleetAgent(agentConfigPath: string, ota: OtaConfig, withUpdater: WithUpdater, options: { onReboot?(): void; onDownloaded?(bytes: number): void } = {}): Promise<DeviceAgent> {
   const c = loadAgentConfig(agentConfigPath);
   const backend = new OtaUpdaterBackend({
     downloadDir: join(ota.state_dir, 'downloads'),
@@ -87,6 +87,7 @@ export async function startFleetAgent(agentConfigPath: string, ota: OtaConfig, w
       app: await new VersionStore(nodeFs, ota.stores.app, 'app').current(),
     }),
     fetch: { retries: ota.download.retries, backoffMs: ota.download.backoff_s * 1000, maxBackoffMs: ota.download.max_backoff_s * 1000, idleTimeoutMs: ota.download.idle_timeout_s * 1000 },
+    ...(options.onDownloaded ? { onDownloaded: options.onDownloaded } : {}),
   });
   const agent = new DeviceAgent({
     device: c.device.id,

@@ -15,6 +15,8 @@ export interface OtaBackendOptions {
   status(): Promise<ReturnType<Updater['status']>>;
   versions(): Promise<Versions>;
   fetch?: FetchOptions;
+  /** A download completed and matched desired state (its size in bytes): the daemon's metrics. */
+  onDownloaded?(bytes: number): void;
 }
 
 const UPDATE_KIND: Record<ArtifactKind, UpdateKind> = { os: 'rootfs', model: 'model', app: 'app' };
@@ -50,6 +52,7 @@ export class OtaUpdaterBackend implements UpdaterBackend {
   async install(a: ArtifactRef, onStep: (s: StepReport) => void): Promise<BackendResult> {
     const fetched = await fetchVerified(a, this.#o.downloadDir, onStep, this.#o.fetch);
     if (!('path' in fetched)) return fetched;
+    this.#o.onDownloaded?.(a.size);
     onStep({ step: 'install', done_bytes: 0, total_bytes: null });
     let lastPct = -1;
     const progress = (e: ProgressEvent) => {

@@ -4,6 +4,7 @@
  * ends in one coded line.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { fixtureBundle, report } from '../registry/fixtures.js';
 import { FLEET_TOOL_USER } from '../../../telemetry/fleet/acl.js';
 import { loadAgentConfig } from '../../../telemetry/fleet/device/host.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
+import { SIDEWALK_BIN, freePort } from '../../helpers/service-process.js';
 import { expectCleanFailure, runSidewalk } from '../../helpers/cli-guard.js';
 import { removeBroker, startBroker, type TestBroker } from '../../telemetry/fleet/broker.js';
 import { artifactHost, modelArtifacts, simAgent, tempDir, waitFor, type SimAgent } from '../../telemetry/fleet/harness.js';
@@ -98,6 +100,30 @@ describe('sidewalk fleet', () => {
     });
   });
 
+  test('watch serves the rollout metrics on the configured port; a second watch on that port fails cleanly', async () => {
+    const watchConfig = join(root, 'fleet-watch.yaml');
+    const port = await freePort();
+    await writeFile(watchConfig, (await readFile(config, 'utf8')) + stringify({ metrics: { port } }));
+    const child = spawn(process.execPath, [SIDEWALK_BIN, 'fleet', 'watch', '--interval', '0.2', '--config', watchConfig], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      await waitFor('watch serving', () => out.includes(`serving rollout metrics on http://127.0.0.1:${port}/metrics`), 30_000);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      for (const id of DEVICES) assert.match(text, new RegExp(`^sidewalk_fleet_device_info\\{device="${id}",location="LA"\\} 1$`, 'm'));
+      // The rollout the first test aborted, with its step and counts.
+      assert.match(text, /^sidewalk_rollout_info\{rollout="[^"]+",location="LA",artifact="[^"]+",status="aborted"\} 1$/m);
+      assert.match(text, /^sidewalk_rollout_step_percent\{rollout="[^"]+",location="LA"\} 100$/m);
+      assert.match(text, /^sidewalk_rollout_devices\{rollout="[^"]+",location="LA",state="targeted"\} 4$/m);
+      await expectCleanFailure({ name: 'metrics port in use', args: ['fleet', 'watch', '--config', watchConfig], code: 'FLEET_METRICS_LISTEN', timeoutMs: 30_000 });
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, out);
+  });
+
   test('deploy --model builds and signs the registry\'s production model and rolls it out', async () => {
     const registry = Registry.open(join(root, 'registry'));
     try {
@@ -140,6 +166,8 @@ describe('sidewalk fleet', () => {
     await writeFile(badPlan, stringify({ steps: [50, 20] }));
     const typoPlan = join(root, 'typo-plan.yaml');
     await writeFile(typoPlan, stringify({ step: [5] }));
+    const badHealth = join(root, 'bad-health-plan.yaml');
+    await writeFile(badHealth, stringify({ health: { window_s: 1 } }));
     const badConfig = join(root, 'bad-fleet.yaml');
     await writeFile(badConfig, stringify({ broker: { url: 'mqtt://insecure:1883', ca: 'a', cert: 'b', key: 'c' }, artifacts: { publish_dir: 'x', base_url: 'http://h' } }));
     const cases = [
@@ -151,6 +179,7 @@ describe('sidewalk fleet', () => {
       { name: 'missing artifact', args: ['fleet', 'deploy', join(root, 'nope.mender'), '--location', 'LA', '--percent', '5', '--config', config], code: 'FLEET_ARTIFACT_UNREADABLE' },
       { name: 'percent out of range', args: ['fleet', 'deploy', signed, '--location', 'LA', '--percent', '0', '--config', config], code: 'FLEET_PLAN_INVALID' },
       { name: 'descending steps', args: ['fleet', 'deploy', signed, '--location', 'LA', '--plan', badPlan, '--config', config], code: 'FLEET_PLAN_INVALID' },
+      { name: 'health window too short', args: ['fleet', 'deploy', signed, '--location', 'LA', '--plan', badHealth, '--config', config], code: 'FLEET_PLAN_INVALID' },
       { name: 'unknown plan field', args: ['fleet', 'deploy', signed, '--location', 'LA', '--plan', typoPlan, '--config', config], code: 'FLEET_PLAN_INVALID' },
     ];
     for (const c of cases) await expectCleanFailure({ ...c, timeoutMs: 30_000 });

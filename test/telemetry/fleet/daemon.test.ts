@@ -16,10 +16,26 @@ import { publishArtifact } from '../../../host-tools/fleet/publish.js';
 import { makeSimImage } from '../../../ota/boot/sim-image.js';
 import { SimulatedFirmware, simulatedLayout } from '../../../ota/boot/simulated.js';
 import { FLEET_TOOL_USER } from '../../../telemetry/fleet/acl.js';
-import { SIDEWALK_BIN } from '../../helpers/service-process.js';
+import { SIDEWALK_BIN, freePort } from '../../helpers/service-process.js';
 import { modelBundle } from '../../ota/sim-device.js';
 import { removeBroker, startBroker, type TestBroker } from './broker.js';
 import { artifactHost, modelArtifacts, tempDir, waitFor } from './harness.js';
+
+const scrape = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+/** The value of one exposition line (`name{labels}` exactly as printed), null when absent. */
+function sample(text: string, series: string): number | null {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? null : Number(line.slice(series.length + 1));
+}
+async function promtoolCheckMetrics(text: string): Promise<void> {
+  const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdin.end(text);
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  assert.equal(code, 0, `promtool check metrics: ${out}`);
+}
 
 let root: string;
 let broker: TestBroker;
@@ -41,7 +57,7 @@ after(async () => {
 });
 
 describe('sidewalk ota daemon --fleet', () => {
-  test('the daemon hosts the agent: online, installs desired state through the updater, offline on stop', async () => {
+  test('the daemon hosts the agent: online, installs desired state through the updater, serves /metrics, offline on stop', async () => {
     const dir = join(root, 'pi');
     mkdirSync(join(dir, 'disk'), { recursive: true });
     SimulatedFirmware.createDisk(simulatedLayout(join(dir, 'disk')), {
@@ -51,11 +67,12 @@ describe('sidewalk ota daemon --fleet', () => {
     for (const f of modelBundle('1.0.0')) writeFileSync(join(dir, 'models', 'versions', '1.0.0', f.name), f.data);
     symlinkSync('versions/1.0.0', join(dir, 'models', 'current'));
     const artifacts = await modelArtifacts(root);
+    const metricsPort = await freePort();
     writeFileSync(join(dir, 'key.pub.pem'), artifacts.publicKeyPem);
-    // The stand-in runtime: on reload it reports the model `current` points at, ready.
+    // The stand-in runtime: on reload it reports the model `current` points at, ready unless it is a 3.x.
     const tick = `import { readFileSync, writeFileSync } from 'node:fs';
 const m = JSON.parse(readFileSync(${JSON.stringify(join(dir, 'models', 'current', 'manifest.json'))}, 'utf8'));
-writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ ready: true, model_version: m.version, last_decision_unix_ms: Date.now(), speed_kph: 0, started_unix_ms: 1 }));
+writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ ready: !m.version.startsWith('3.'), model_version: m.version, last_decision_unix_ms: Date.now(), speed_kph: 0, started_unix_ms: 1 }));
 `;
     writeFileSync(join(dir, 'tick.mjs'), tick);
     writeFileSync(
@@ -72,6 +89,7 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
         '  model: { ready_timeout_s: 2, window_s: 0.2, poll_s: 0.05, stale_after_s: 30 }',
         'lock: { poll_s: 0.05 }',
         'download: { retries: 3, backoff_s: 0.01 }',
+        `metrics: { port: ${metricsPort} }`,
         '',
       ].join('\n'),
     );
@@ -94,6 +112,29 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
       });
       assert.equal(readlinkSync(join(dir, 'models', 'current')), join('versions', '1.2.0'));
       assert.deepEqual([...new Set(ctl.store.events('pi-1').map((e) => e.step))], ['desired', 'download', 'downloaded', 'install', 'committed']);
+      // The daemon's /metrics, where the device's metrics agent scrapes it.
+      const committed = await scrape(metricsPort);
+      assert.equal(sample(committed, 'sidewalk_ota_state{state="idle"}'), 1);
+      assert.equal(sample(committed, 'sidewalk_ota_state{state="install"}'), 0);
+      assert.equal(sample(committed, 'sidewalk_ota_download_bytes_total'), art.size);
+      assert.equal(sample(committed, 'sidewalk_ota_updates_total{kind="model",result="success"}'), 1);
+      assert.equal(sample(committed, 'sidewalk_ota_install_duration_seconds_count{kind="model",result="success"}'), 1);
+      assert.match(committed, /^sidewalk_ota_last_result_info\{kind="model",result="success",artifact="[^"]+"\} 1$/m);
+      assert.equal(sample(committed, 'sidewalk_ota_rollbacks_total{kind="model"}'), 0, 'no rollback yet');
+      await promtoolCheckMetrics(committed);
+      // A model that never gets ready: rolled back by the health window, and counted.
+      assert.deepEqual(await ctl.tick(), [`${r.id}: completed`]);
+      const bad = await publishArtifact(await artifacts.signed('3.0.0'), join(root, 'www'), host.base);
+      const r3 = await ctl.deploy({ location: 'LA', artifact: bad, plan: { steps: [100], min_finished: 1, soak_s: 0, max_failure_percent: 100, min_devices_before_decision: 1, in_progress_timeout_s: 600, auto_advance: false } });
+      await waitFor('the device failed the bad model', () => ctl.status(r3.id).counts.failed === 1, 60_000).catch((e: Error) => {
+        throw new Error(`${e.message}\n${stderr}`);
+      });
+      const failed = await scrape(metricsPort);
+      assert.equal(sample(failed, 'sidewalk_ota_rollbacks_total{kind="model"}'), 1);
+      assert.equal(sample(failed, 'sidewalk_ota_updates_total{kind="model",result="failure"}'), 1);
+      assert.equal(sample(failed, 'sidewalk_ota_download_bytes_total'), art.size + bad.size);
+      assert.match(failed, /^sidewalk_ota_last_result_info\{kind="model",result="failure",artifact="[^"]+"\} 1$/m);
+      assert.equal(readlinkSync(join(dir, 'models', 'current')), join('versions', '1.2.0'));
     } finally {
       daemon.kill('SIGTERM');
     }

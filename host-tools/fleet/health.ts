@@ -1,0 +1,183 @@
+/**
+ * Health criteria of a rollout (host-tools/fleet/README.md, "Health checks"): the devices of the
+ * current step that run the new version (the cohort) against the location's devices outside the
+ * step (the rest), on metrics the scooters remote-write to the fleet Prometheus. Each check takes
+ * one value per device over the last `window_s`, averages it per group and calls the cohort worse
+ * when it differs from the rest by more than the plan allows. Worse = abort. A check that cannot be
+ * made (Prometheus unreachable, too few devices with data) is `unknown`: never a reason to abort,
+ * but the rollout does not advance by itself until it is known (`advance --force` can).
+ */
+import type { SchemaObject } from 'ajv';
+import { errorMessage } from '../../lib/errors.js';
+import type { PrometheusApi } from './prometheus.js';
+
+export interface HealthPolicy {
+  /** How far back each comparison looks (keep it <= soak_s so a step is judged on its own data). */
+  window_s: number;
+  /** Devices with data each group needs before a check can decide. */
+  min_devices: number;
+  /** Fail-safe activations per device-hour the cohort may have above the rest (null: no check). */
+  max_fail_safe_increase_per_hour: number | null;
+  /** Milliseconds the cohort's mean per-device inference p95 may be above the rest's. */
+  max_inference_p95_increase_ms: number | null;
+  /** How much lower (0..1) the cohort's mean winning-class probability may be. */
+  max_confidence_drop: number | null;
+  /** Runtime plus camera restarts per device-hour the cohort may have above the rest (restart loops). */
+  max_restart_increase_per_hour: number | null;
+}
+
+export const DEFAULT_HEALTH_POLICY: HealthPolicy = {
+  window_s: 900,
+  min_devices: 3,
+  max_fail_safe_increase_per_hour: 1,
+  max_inference_p95_increase_ms: 25,
+  max_confidence_drop: 0.1,
+  max_restart_increase_per_hour: 1,
+};
+
+const threshold = { type: 'number', nullable: true, minimum: 0 } as const;
+
+/** The plan's `health` object (null: no health checks); omitted fields take the defaults. */
+export const healthPolicySchema: SchemaObject = {
+  type: 'object',
+  nullable: true,
+  additionalProperties: false,
+  properties: {
+    window_s: { type: 'number', minimum: 10, default: DEFAULT_HEALTH_POLICY.window_s },
+    min_devices: { type: 'integer', minimum: 1, default: DEFAULT_HEALTH_POLICY.min_devices },
+    max_fail_safe_increase_per_hour: { ...threshold, default: DEFAULT_HEALTH_POLICY.max_fail_safe_increase_per_hour },
+    max_inference_p95_increase_ms: { ...threshold, default: DEFAULT_HEALTH_POLICY.max_inference_p95_increase_ms },
+    max_confidence_drop: { ...threshold, maximum: 1, default: DEFAULT_HEALTH_POLICY.max_confidence_drop },
+    max_restart_increase_per_hour: { ...threshold, default: DEFAULT_HEALTH_POLICY.max_restart_increase_per_hour },
+  },
+};
+
+interface CheckDef {
+  name: string;
+  limit: keyof Omit<HealthPolicy, 'window_s' | 'min_devices'>;
+  unit: string;
+  /** Higher is worse (rates, latency) or lower is worse (confidence). */
+  worse: 'higher' | 'lower';
+  /** Instant queries giving one value per `device`; a device's values are summed. */
+  queries(selector: string, w: number): string[];
+}
+
+const perHour = (w: number) => `* 3600 / ${w}`;
+
+export const HEALTH_CHECKS: readonly CheckDef[] = [
+  {
+    name: 'fail-safe activations',
+    limit: 'max_fail_safe_increase_per_hour',
+    unit: '/h',
+    worse: 'higher',
+    queries: (sel, w) => [`sum by (device) (increase(sidewalk_fail_safe_activations_total{${sel}}[${w}s])) ${perHour(w)}`],
+  },
+  {
+    name: 'inference p95',
+    limit: 'max_inference_p95_increase_ms',
+    unit: ' ms',
+    worse: 'higher',
+    queries: (sel, w) => [`histogram_quantile(0.95, sum by (device, le) (rate(sidewalk_inference_duration_seconds_bucket{${sel}}[${w}s]))) * 1000`],
+  },
+  {
+    name: 'mean confidence',
+    limit: 'max_confidence_drop',
+    unit: '',
+    worse: 'lower',
+    queries: (sel, w) => [`avg_over_time((max by (device) (sidewalk_class_confidence_ratio{${sel}}))[${w}s:])`],
+  },
+  {
+    name: 'restarts',
+    limit: 'max_restart_increase_per_hour',
+    unit: '/h',
+    worse: 'higher',
+    queries: (sel, w) => [
+      // A new process_start_time_seconds value = the runtime process restarted.
+      `sum by (device) (changes(process_start_time_seconds{job="sidewalk-runtime",${sel}}[${w}s])) ${perHour(w)}`,
+      `sum by (device) (increase(sidewalk_camera_restarts_total{${sel}}[${w}s])) ${perHour(w)}`,
+    ],
+  },
+];
+
+export interface GroupStat {
+  devices: number;
+  mean: number;
+}
+
+export interface CheckResult {
+  check: string;
+  state: 'ok' | 'worse' | 'unknown';
+  cohort: GroupStat | null;
+  rest: GroupStat | null;
+  detail: string;
+}
+
+export type HealthVerdict = { state: 'ok' | 'degraded' | 'unknown'; reason: string; checks: CheckResult[] };
+
+export interface HealthGroups {
+  /** Devices of the current step that run the new version. */
+  cohort: ReadonlySet<string>;
+  /** Devices of the location outside the current step. */
+  rest: ReadonlySet<string>;
+}
+
+function stat(values: ReadonlyMap<string, number>, group: ReadonlySet<string>): GroupStat {
+  let sum = 0;
+  let n = 0;
+  for (const [device, v] of values) {
+    if (!group.has(device)) continue;
+    sum += v;
+    n++;
+  }
+  return { devices: n, mean: n === 0 ? 0 : sum / n };
+}
+
+const fmt = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(3));
+
+/** One check from per-device values (pure). */
+export function compareCheck(def: CheckDef, limit: number, minDevices: number, values: ReadonlyMap<string, number>, groups: HealthGroups): CheckResult {
+  const cohort = stat(values, groups.cohort);
+  const rest = stat(values, groups.rest);
+  const base = { check: def.name, cohort, rest };
+  if (cohort.devices < minDevices || rest.devices < minDevices) {
+    return { ...base, state: 'unknown', detail: `${def.name}: data from ${cohort.devices} cohort and ${rest.devices} other devices, ${minDevices} of each needed` };
+  }
+  const by = def.worse === 'higher' ? cohort.mean - rest.mean : rest.mean - cohort.mean;
+  const said = `${def.name} ${fmt(cohort.mean)}${def.unit} in the cohort (${cohort.devices} devices) vs ${fmt(rest.mean)}${def.unit} in the rest (${rest.devices})`;
+  if (by > limit) return { ...base, state: 'worse', detail: `${said}: ${def.worse === 'higher' ? 'over' : 'under'} by more than ${fmt(limit)}${def.unit}` };
+  return { ...base, state: 'ok', detail: said };
+}
+
+/** The verdict from the checks: any worse = degraded; else any unknown = unknown; else ok. */
+export function verdictOf(checks: CheckResult[]): HealthVerdict {
+  const worse = checks.filter((c) => c.state === 'worse');
+  if (worse.length > 0) return { state: 'degraded', reason: `health: ${worse.map((c) => c.detail).join('; ')}`, checks };
+  const unknown = checks.filter((c) => c.state === 'unknown');
+  if (unknown.length > 0) return { state: 'unknown', reason: `health unknown: ${unknown.map((c) => c.detail).join('; ')}`, checks };
+  return { state: 'ok', reason: `health ok: ${checks.map((c) => c.detail).join('; ')}`, checks };
+}
+
+/** Runs the enabled checks for one location against the fleet Prometheus. */
+export async function evaluateHealth(api: PrometheusApi, policy: HealthPolicy, location: string, groups: HealthGroups): Promise<HealthVerdict> {
+  const enabled = HEALTH_CHECKS.filter((d) => policy[d.limit] !== null);
+  if (enabled.length === 0) return { state: 'ok', reason: 'health: every check is switched off', checks: [] };
+  const selector = `location=${JSON.stringify(location)}`;
+  const w = Math.round(policy.window_s);
+  const checks: CheckResult[] = [];
+  for (const def of enabled) {
+    const values = new Map<string, number>();
+    try {
+      for (const q of def.queries(selector, w)) {
+        for (const s of await api.instant(q)) {
+          const device = s.labels.device;
+          if (device) values.set(device, (values.get(device) ?? 0) + s.value);
+        }
+      }
+    } catch (err) {
+      // No data is not bad data: an unreachable Prometheus never aborts a rollout.
+      return { state: 'unknown', reason: `health unknown: ${errorMessage(err)}`, checks };
+    }
+    checks.push(compareCheck(def, policy[def.limit]!, policy.min_devices, values, groups));
+  }
+  return verdictOf(checks);
+}
