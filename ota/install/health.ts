@@ -3,10 +3,10 @@
  * judged over a window (ready with the expected version, decisions fresh, no crash loop, confidence
  * and latency within limits) plus extra check commands. Clock and sleep are injected.
  */
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
+import { describeExit, outputTail, runProcess } from '../../lib/run-process.js';
 
 const log = createLogger('ota:health');
 
@@ -157,16 +157,17 @@ function versionProblem(s: RuntimeStatus, c: HealthCriteria): string | null {
   return null;
 }
 
-function runCommand(argv: string[], timeoutMs: number): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
-    let output = '';
-    const add = (d: Buffer) => (output = (output + d.toString()).slice(-2000));
-    child.stdout.on('data', add);
-    child.stderr.on('data', add);
-    child.on('error', (err) => resolve({ code: 127, output: err.message }));
-    child.on('close', (code) => resolve({ code: code ?? 1, output }));
-  });
+const CHECK_COMMAND_TIMEOUT_MS = 60_000;
+
+/** Why a health check command failed (it could not start, exited non-zero or timed out), or null when it passed. */
+async function checkCommandProblem(argv: string[]): Promise<string | null> {
+  try {
+    const r = await runProcess(argv[0]!, argv.slice(1), { timeoutMs: CHECK_COMMAND_TIMEOUT_MS, maxOutputChars: 2000, errorCode: 'OTA_HEALTH_COMMAND' });
+    if (r.code === 0 && !r.timedOut) return null;
+    return `${r.code === null || r.timedOut ? describeExit(r, CHECK_COMMAND_TIMEOUT_MS) : `exited ${r.code}`}: ${outputTail(r)}`;
+  } catch (err) {
+    return `could not start: ${(err as Error).message}`;
+  }
 }
 
 /** Waits for the runtime to be ready, watches it for the window, then runs the extra commands. */
@@ -232,8 +233,8 @@ export async function runHealthWindow(probe: RuntimeProbe, c: HealthCriteria, cl
     return { ok: false, reason: `mean inference ${mean(latencies).toFixed(1)} ms above ${c.maxInferenceMs} ms` };
   }
   for (const argv of c.commands) {
-    const r = await runCommand(argv, 60_000);
-    if (r.code !== 0) return { ok: false, reason: `check command ${argv.join(' ')} exited ${r.code}: ${r.output.trim()}` };
+    const why = await checkCommandProblem(argv);
+    if (why) return { ok: false, reason: `check command ${argv.join(' ')} ${why}` };
   }
   log.info(`health window passed (${polls} polls)`);
   return { ok: true, polls };
