@@ -36,8 +36,10 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /**
- * The runtime's status file (JSON): { ready, model_version, app_version, last_decision_unix_ms,
- * frames_total, speed_kph, started_unix_ms, confidence, inference_ms }.
+ * A status file (JSON): { ready, model_version, app_version, last_decision_unix_ms, frames_total,
+ * speed_kph, started_unix_ms, confidence, inference_ms }. The real runtime does not write one (it is
+ * read through /metrics, metricsProbe); the simulated scooter's stand-in runtime does (ota/sim-init.ts),
+ * so a host walk-through needs no HTTP server.
  */
 export function statusFileProbe(path: string, now: () => number = Date.now): RuntimeProbe {
   return {
