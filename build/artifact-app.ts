@@ -17,7 +17,7 @@ import { writeArtifact, type CliCompression } from './mender-artifact-cli.js';
  * rootfs-image.version key (reference ota.md §1.8, last row), with a correct type-info type.
  */
 export const APP_PAYLOAD_TYPE = 'sidewalk-app';
-export const TRYBOOT_PAYLOAD_TYPE = 'rootfs-tryboot';
+const TRYBOOT_PAYLOAD_TYPE = 'rootfs-tryboot';
 
 export interface Common {
   deviceTypes: string[];

@@ -14,7 +14,7 @@ import { publicKeyPemOf, toCliPrivateKeyPem } from './keys.js';
  * `validate` (whose success line is checked, not its exit code) and by our own reader.
  */
 const log = createLogger('build:mender-artifact');
-export const MENDER_ARTIFACT_BIN = process.env.SIDEWALK_MENDER_ARTIFACT ?? 'mender-artifact';
+const MENDER_ARTIFACT_BIN = process.env.SIDEWALK_MENDER_ARTIFACT ?? 'mender-artifact';
 
 export type CliResult = ProcessResult;
 

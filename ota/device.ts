@@ -54,7 +54,7 @@ export function createBootControl(config: OtaConfig): BootControl | null {
   }
 }
 
-export function runtimeProbe(config: OtaConfig): RuntimeProbe {
+function runtimeProbe(config: OtaConfig): RuntimeProbe {
   return config.runtime.source === 'metrics' ? metricsProbe(config.runtime.metrics_url) : statusFileProbe(config.runtime.status_file);
 }
 

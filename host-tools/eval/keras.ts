@@ -13,7 +13,7 @@ import type { ModelManifest } from '../../runtime/inference/manifest-types.js';
 import { outputTail, runProcess } from '../../lib/run-process.js';
 import { ensureTrainVenv, TRAIN_DIR, type TrainVenvOptions } from '../train/venv.js';
 
-export const KERAS_SCRIPT = resolve(REPO_ROOT, 'host-tools', 'eval', 'keras_predict.py');
+const KERAS_SCRIPT = resolve(REPO_ROOT, 'host-tools', 'eval', 'keras_predict.py');
 
 export const PARITY_TARGETS = { float32: 0.995, int8: 0.98, uint8: 0.98 } as const;
 

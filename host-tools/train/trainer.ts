@@ -55,7 +55,7 @@ export interface TrainResult {
 }
 
 /** The Python trainer's arguments (the TS options are its camelCase mirror). */
-export function trainerArgs(options: TrainOptions): string[] {
+function trainerArgs(options: TrainOptions): string[] {
   const args = ['-m', 'sidewalk_train', '--data', options.data, '--out', options.out];
   const add = (flag: string, value: string | number | undefined): void => {
     if (value !== undefined) args.push(flag, String(value));

@@ -21,7 +21,7 @@ export const REQUIREMENTS_PATH = join(TRAIN_DIR, 'requirements.txt');
 /** Test/evaluation extras (OpenCV as the reference of `resize: area`), installed on top by ensureEvalVenv. */
 export const EVAL_REQUIREMENTS_PATH = join(TRAIN_DIR, 'requirements-eval.txt');
 /** tensorflow-cpu 2.21 publishes no wheels for CPython 3.9. */
-export const MIN_PYTHON: readonly [number, number] = [3, 10];
+const MIN_PYTHON: readonly [number, number] = [3, 10];
 const HASH_FILE = '.sidewalk-requirements.sha256';
 const EVAL_HASH_FILE = '.sidewalk-eval-requirements.sha256';
 const LOCK_WAIT_MS = 30 * 60 * 1000;

@@ -14,7 +14,7 @@ import { SidewalkError } from '../../lib/errors.js';
 import { runProcess } from '../../lib/run-process.js';
 
 /** The line settings after the baud rate (see the header). */
-export const STTY_LINE_SETTINGS = ['raw', '-echo', 'cs8', '-parenb', '-cstopb', '-crtscts', 'clocal'] as const;
+const STTY_LINE_SETTINGS = ['raw', '-echo', 'cs8', '-parenb', '-cstopb', '-crtscts', 'clocal'] as const;
 
 /** Real paths of the ttys open in this process, and who has each. */
 const openDevices = new Map<string, SerialPort>();

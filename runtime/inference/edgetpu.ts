@@ -13,7 +13,7 @@ import { InferenceErrorCode } from './errors.js';
 export const EDGETPU_LIBRARY = 'libedgetpu.so.1';
 
 /** Directories searched when `ldconfig -p` does not know the library (Debian multiarch first). */
-export const DEFAULT_LIBRARY_DIRS = [
+const DEFAULT_LIBRARY_DIRS = [
   '/usr/lib/aarch64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/lib/x86_64-linux-gnu',
   '/usr/local/lib', '/usr/lib', '/lib',
 ];

@@ -273,7 +273,7 @@ export function assertRuntimeSupports(info: TfliteModelInfo, file: string, runti
 }
 
 /** "CONV_2D v1, SOFTMAX v1" for error messages. */
-export function describeOperators(operators: readonly TfliteOperatorCode[]): string {
+function describeOperators(operators: readonly TfliteOperatorCode[]): string {
   return operators.map((op) => `${op.name} v${op.version}`).join(', ') || 'none';
 }
 
