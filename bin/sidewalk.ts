@@ -4,20 +4,19 @@
  * and reports every failure the same way: one `sidewalk: CODE: message` line, non-zero exit (lib/errors.ts).
  */
 import { Command } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { configureLogging } from '../lib/log.js';
 import { cliErrorLine, exitIfStillRunning } from '../lib/errors.js';
+import { appVersion } from '../lib/app-version.js';
 import { REPO_ROOT } from '../lib/paths.js';
 import { areasFor } from './areas.js';
-
-const { version } = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { version: string };
 
 /** A failed command that is still alive this long after its error line is forced to exit. */
 const EXIT_AFTER_ERROR_MS = 3000;
 
 const program = new Command('sidewalk')
   .description('Sidewalk Guard: keeps e-scooters at walking speed on sidewalks.\nRun `sidewalk <command> --help` for details of each command.')
-  .version(version)
+  .version(appVersion())
   .option('-v, --verbose', 'debug logging (same as SIDEWALK_LOG=debug)')
   .option('-q, --quiet', 'warnings and errors only')
   .option('--log-json', 'log one JSON object per line (for journald)')

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
 import { REPO_ROOT } from '../lib/paths.js';
+import { runProcess } from '../lib/run-process.js';
 import type { ArtifactInfo } from '../ota/artifact/index.js';
 import { APP_VERSION_KEY } from '../ota/artifact/index.js';
 import { writeArtifact, type CliCompression } from './mender-artifact-cli.js';
@@ -17,7 +17,7 @@ import { writeArtifact, type CliCompression } from './mender-artifact-cli.js';
  * rootfs-image.version key (reference ota.md §1.8, last row), with a correct type-info type.
  */
 export const APP_PAYLOAD_TYPE = 'sidewalk-app';
-export const TRYBOOT_PAYLOAD_TYPE = 'rootfs-tryboot';
+const TRYBOOT_PAYLOAD_TYPE = 'rootfs-tryboot';
 
 export interface Common {
   deviceTypes: string[];
@@ -28,18 +28,6 @@ export interface Common {
 
 function optional(o: Common): { privateKeyPath?: string; compression?: CliCompression } {
   return { ...(o.privateKeyPath ? { privateKeyPath: o.privateKeyPath } : {}), ...(o.compression ? { compression: o.compression } : {}) };
-}
-
-async function run(cmd: string, args: string[], cwd: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new SidewalkError('BUILD_TAR_FAILED', `${cmd} ${args.slice(0, 3).join(' ')}: exit ${code}: ${stderr.trim()}`)),
-    );
-  });
 }
 
 /** The signed `sidewalk-app` artifact of one app tarball (the host build's, or the arm64 bundle's). */
@@ -69,11 +57,11 @@ export async function buildAppArtifact(o: Common & { repoRoot?: string }): Promi
   const tmp = await mkdtemp(join(tmpdir(), 'sidewalk-app-'));
   try {
     const tarball = join(tmp, `${APP_PAYLOAD_TYPE}-${version}.tar.gz`);
-    await run('tar', [
+    await runProcess('tar', [
       '--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0',
       '--exclude=dist/test', '--exclude=dist/bench', '--exclude=*.map',
       '-czf', tarball, 'dist', 'package.json', 'package-lock.json',
-    ], root);
+    ], { cwd: root, check: true, errorCode: 'BUILD_TAR_FAILED', installPackage: 'tar' });
     return await writeAppArtifact(tarball, version, o);
   } finally {
     await rm(tmp, { recursive: true, force: true });

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
+import { describeExit, outputTail, runProcess, type ProcessResult } from '../lib/run-process.js';
 import { inspectArtifact } from '../ota/artifact/index.js';
 import type { ArtifactInfo } from '../ota/artifact/index.js';
 import { publicKeyPemOf, toCliPrivateKeyPem } from './keys.js';
@@ -14,27 +14,14 @@ import { publicKeyPemOf, toCliPrivateKeyPem } from './keys.js';
  * `validate` (whose success line is checked, not its exit code) and by our own reader.
  */
 const log = createLogger('build:mender-artifact');
-export const MENDER_ARTIFACT_BIN = process.env.SIDEWALK_MENDER_ARTIFACT ?? 'mender-artifact';
+const MENDER_ARTIFACT_BIN = process.env.SIDEWALK_MENDER_ARTIFACT ?? 'mender-artifact';
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = ProcessResult;
 
+/** Runs `mender-artifact args`; its exit code is the caller's to judge (see above). */
 export async function runMenderArtifact(args: string[], timeoutMs = 300_000): Promise<CliResult> {
   log.debug(() => `${MENDER_ARTIFACT_BIN} ${args.join(' ')}`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(MENDER_ARTIFACT_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], signal: AbortSignal.timeout(timeoutMs) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (err) =>
-      reject(new SidewalkError('BUILD_CLI_FAILED', `${MENDER_ARTIFACT_BIN} ${args[0] ?? ''}: ${err.message}`, { cause: err })),
-    );
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runProcess(MENDER_ARTIFACT_BIN, args, { timeoutMs, errorCode: 'BUILD_CLI_FAILED', installPackage: 'mender-artifact' });
 }
 
 export type CliCompression = 'gzip' | 'lzma' | 'none';
@@ -90,7 +77,7 @@ function writeArgs(o: WriteArtifactOptions, tmp: { key?: string; meta?: string }
 }
 
 function describe(r: CliResult): string {
-  return (r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`).split('\n').slice(-5).join(' | ');
+  return outputTail(r) || describeExit(r);
 }
 
 /**
@@ -138,20 +125,5 @@ export async function validateWithCli(file: string, publicKeyPath?: string): Pro
   const r = await runMenderArtifact(['validate', ...(publicKeyPath ? ['-k', publicKeyPath] : []), file]);
   if (r.code !== 0 || !/validated successfully/.test(r.stdout) || r.stderr.trim() !== '') {
     throw new SidewalkError('BUILD_VALIDATE_FAILED', `mender-artifact validate ${file}: ${describe(r)}`);
-  }
-}
-
-/** `mender-artifact sign -k key -o out in` (adds manifest.sig; manifest unchanged). */
-export async function signWithCli(input: string, privateKeyPath: string, output: string): Promise<void> {
-  const tmpDir = await mkdtemp(join(tmpdir(), 'sidewalk-sign-'));
-  try {
-    const key = join(tmpDir, 'key.pem');
-    await writeFile(key, toCliPrivateKeyPem(await readFile(privateKeyPath, 'utf8'), privateKeyPath), { mode: 0o600 });
-    const r = await runMenderArtifact(['sign', '-k', key, '-o', output, input]);
-    if (r.code !== 0 || /\b(error|invalid|failed|refusing)\b/i.test(r.stderr)) {
-      throw new SidewalkError('BUILD_CLI_FAILED', `mender-artifact sign ${input}: ${describe(r)}`);
-    }
-  } finally {
-    await rm(tmpDir, { recursive: true, force: true });
   }
 }

@@ -3,12 +3,12 @@
  * root): the trees are assembled and the filesystems written under one fakeroot session (stage.ts),
  * then the finished card is renamed onto the output name, so that name never holds a half-written image.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SidewalkError } from '../lib/errors.js';
+import { runProcess } from '../lib/run-process.js';
 import type { BaseSource } from './base.js';
 import { ensureDebianBase } from './debian-base.js';
 import { makeLayout, type Layout, type PartitionSizes, type TableType } from './layout.js';
@@ -74,28 +74,20 @@ export async function buildImage(o: BuildOptions): Promise<BuildResult> {
   return result;
 }
 
-function runFakerootStage(planPath: string, log: (line: string) => void): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('fakeroot', ['--', process.execPath, STAGE_MAIN, planPath], { env: toolEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let failure: string | null = null;
-    let pending = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
-    child.stderr.on('data', (b: Buffer) => {
-      pending += b.toString('utf8');
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line.startsWith('STAGE-ERROR ')) failure = line.slice('STAGE-ERROR '.length);
-        else if (line.trim()) log(line);
-      }
-    });
-    child.on('error', (err) => reject(new SidewalkError('IMAGE_TOOL_MISSING', `fakeroot: ${err.message}: install the Debian package fakeroot`)));
-    child.on('close', (code) => {
-      if (code === 0) return resolvePromise(stdout.trim());
-      const text = failure ?? `IMAGE_BUILD_FAILED: the fakeroot stage exited with ${code}${pending ? `: ${pending.trim()}` : ''}`;
-      const sep = text.indexOf(': ');
-      reject(new SidewalkError(text.slice(0, sep), text.slice(sep + 2)));
-    });
+async function runFakerootStage(planPath: string, log: (line: string) => void): Promise<string> {
+  // The stage reports a coded failure as one "STAGE-ERROR CODE: message" line on stderr.
+  let failure = null as string | null;
+  const r = await runProcess('fakeroot', ['--', process.execPath, STAGE_MAIN, planPath], {
+    env: toolEnv(),
+    errorCode: 'IMAGE_TOOL_MISSING',
+    installPackage: 'fakeroot',
+    onStderrLine: (line) => {
+      if (line.startsWith('STAGE-ERROR ')) failure = line.slice('STAGE-ERROR '.length);
+      else if (line.trim()) log(line);
+    },
   });
+  if (r.code === 0) return r.stdout.trim();
+  const text = failure ?? `IMAGE_BUILD_FAILED: the fakeroot stage exited with ${r.code ?? r.signal}`;
+  const sep = text.indexOf(': ');
+  throw new SidewalkError(text.slice(0, sep), text.slice(sep + 2));
 }

@@ -10,7 +10,6 @@ import { SidewalkError } from '../lib/errors.js';
 export type TableType = 'mbr' | 'gpt';
 export type PartName = 'selector' | 'bootA' | 'bootB' | 'rootA' | 'rootB' | 'data';
 
-export const MIB = 1024 * 1024;
 /** The disk signature ota.example.yaml's /dev/disk/by-partuuid/ab12cd34-NN paths assume. */
 export const MBR_DISK_SIGNATURE = 0xab12cd34;
 export const GPT_DISK_UUID = '8a6f5b2e-1c3d-4e5f-9a0b-1c2d3e4f5a6b';

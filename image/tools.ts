@@ -3,8 +3,9 @@
  * is reported as "install X" instead of a spawn error. Commands run with their output captured; a failure
  * names the command and ends with its last lines of stderr.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { SidewalkError } from '../lib/errors.js';
+import { runProcess } from '../lib/run-process.js';
 
 export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   genimage: 'genimage',
@@ -48,28 +49,22 @@ export interface RunResult {
 }
 
 /** Runs a command to completion; rejects with IMAGE_COMMAND_FAILED naming it and its stderr tail. */
-export function runTool(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; heartbeat?: (seconds: number) => void } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    // Long steps (mke2fs of a full root, mmdebstrap) say they are still working.
-    const ticker = options.heartbeat ? setInterval(() => options.heartbeat!(Math.round((Date.now() - started) / 1000)), HEARTBEAT_MS) : null;
-    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? toolEnv(), stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      if (ticker) clearInterval(ticker);
-      reject(e.code === 'ENOENT' ? new SidewalkError('IMAGE_TOOL_MISSING', `${cmd} not found: install the Debian package ${TOOL_PACKAGES[cmd] ?? cmd}`) : e);
+export async function runTool(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; heartbeat?: (seconds: number) => void } = {}): Promise<RunResult> {
+  const started = Date.now();
+  // Long steps (mke2fs of a full root, mmdebstrap) say they are still working.
+  const ticker = options.heartbeat ? setInterval(() => options.heartbeat!(Math.round((Date.now() - started) / 1000)), HEARTBEAT_MS) : null;
+  try {
+    const { stdout, stderr } = await runProcess(cmd, args, {
+      cwd: options.cwd,
+      env: options.env ?? toolEnv(),
+      input: options.input,
+      check: true,
+      errorCode: 'IMAGE_COMMAND_FAILED',
+      missingCode: 'IMAGE_TOOL_MISSING',
+      installPackage: TOOL_PACKAGES[cmd] ?? cmd,
     });
-    child.on('close', (code, signal) => {
-      if (ticker) clearInterval(ticker);
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (code === 0) return resolve({ stdout, stderr });
-      const tail = stderr.trim().split('\n').slice(-6).join(' | ');
-      reject(new SidewalkError('IMAGE_COMMAND_FAILED', `${cmd} ${args.slice(0, 4).join(' ')}${args.length > 4 ? ' ...' : ''} failed (${signal ?? `exit ${code}`}): ${tail}`));
-    });
-    if (options.input !== undefined) child.stdin?.end(options.input);
-  });
+    return { stdout, stderr };
+  } finally {
+    if (ticker) clearInterval(ticker);
+  }
 }

@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { SidewalkError, errorMessage } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
-import { createNotifier } from '../runtime/service/notify.js';
+import { createNotifier } from '../lib/sd-notify.js';
 import { serveMetrics, type MetricsServer } from '../telemetry/runtime-metrics.js';
 import type { DeviceAgent } from '../telemetry/fleet/device/agent.js';
 import { DEFAULT_CONFIG_PATH, loadOtaConfig, type OtaConfig } from './config.js';

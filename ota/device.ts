@@ -3,12 +3,12 @@
  * provides, runtime probe (status file or /metrics), health criteria, update lock, runtime commands.
  * Also the process lock that keeps the CLI and the daemon from driving the journal at the same time.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
+import { runProcess } from '../lib/run-process.js';
 import { openArtifactFile } from './artifact/index.js';
 import { parsePublicKeys } from './artifact/signature.js';
 import { RealBootControl } from './boot/real.js';
@@ -54,7 +54,7 @@ export function createBootControl(config: OtaConfig): BootControl | null {
   }
 }
 
-export function runtimeProbe(config: OtaConfig): RuntimeProbe {
+function runtimeProbe(config: OtaConfig): RuntimeProbe {
   return config.runtime.source === 'metrics' ? metricsProbe(config.runtime.metrics_url) : statusFileProbe(config.runtime.status_file);
 }
 
@@ -73,16 +73,9 @@ function criteria(h: HealthConfig, expect: Partial<HealthCriteria> = {}): Health
   };
 }
 
-function run(argv: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-1000)));
-    child.on('error', (err) => reject(new SidewalkError('OTA_RUNTIME_NOTIFY', `${argv.join(' ')}: ${err.message}`)));
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new SidewalkError('OTA_RUNTIME_NOTIFY', `${argv.join(' ')} exited ${code}: ${stderr.trim()}`)),
-    );
-  });
+/** Runs the runtime's reload or restart command; OTA_RUNTIME_NOTIFY when it cannot start or fails. */
+async function run(argv: string[]): Promise<void> {
+  await runProcess(argv[0]!, argv.slice(1), { errorCode: 'OTA_RUNTIME_NOTIFY', check: true, maxOutputChars: 1000 });
 }
 
 /** The PEM text of the config's `keys`; each must be a usable public key (never the private signing key). */

@@ -3,8 +3,9 @@
  * data partition, the selector partition or a slot goes through an OtaFs, so power-cut tests can wrap
  * it (test/ota/crash-fs.ts) and stop the world after any single operation.
  */
-import { constants, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { syncDir, writeFileAtomic } from '../lib/atomic-write.js';
 
 export interface OtaFileHandle {
   /** Writes all of `data` at `position` (or at the end for append handles). */
@@ -84,14 +85,7 @@ export const nodeFs: OtaFs = {
       throw err;
     }
   },
-  async syncDir(path) {
-    const handle = await fsp.open(path, constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  },
+  syncDir,
 };
 
 /** readFile, or null when the file does not exist. */
@@ -105,21 +99,11 @@ export async function readIfExists(fs: OtaFs, path: string): Promise<Buffer | nu
 }
 
 /**
- * Replaces `path` atomically: write `<name>.tmp`, fsync it, rename over `path`, fsync the directory.
- * A power cut leaves either the old or the new content (plus, at worst, a stale .tmp that the next
- * call overwrites).
+ * Replaces `path` atomically through `fs` (lib/atomic-write.ts) with the fixed temp name `<name>.tmp`:
+ * a power cut leaves the old or the new content plus, at worst, a stale .tmp that the next call overwrites.
  */
-export async function replaceFile(fs: OtaFs, path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = join(dirname(path), `${basename(path)}.tmp`);
-  const handle = await fs.open(tmp, 'w');
-  try {
-    await handle.write(typeof data === 'string' ? Buffer.from(data) : data, 0);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(tmp, path);
-  await fs.syncDir(dirname(path));
+export function replaceFile(fs: OtaFs, path: string, data: Uint8Array | string): Promise<void> {
+  return writeFileAtomic(path, data, { fs, tmpPath: join(dirname(path), `${basename(path)}.tmp`) });
 }
 
 /** Points symlink `path` at `target` atomically (symlink to .tmp, rename, fsync the directory). */

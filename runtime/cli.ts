@@ -16,7 +16,7 @@ import { formatAgreement, readRecordedRun, replayRecordedScores } from './servic
 import type { LegacyOutLayout } from './recorder/legacy-run.js';
 import { forceLimitedState } from './actuators/force-safe.js';
 import { RuntimeService, STOP_DEADLINE_MS } from './service/service.js';
-import { createNotifier } from './service/notify.js';
+import { createNotifier } from '../lib/sd-notify.js';
 import { createRuntimeMetrics } from '../telemetry/runtime-metrics.js';
 import { RideSummaryBuilder, formatSummary } from './service/ride-summary.js';
 import { LiveView } from './service/live-view.js';

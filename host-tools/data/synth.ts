@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createPrng, parseSceneScript, renderScene, SCENE_KINDS, segmentAt, sceneScriptDurationS, type SceneScript } from '../../runtime/camera/scenes.js';
 import { RIDE_META_FILE, type RideMeta } from '../../runtime/recorder/ride-format.js';
-import { RideRecorder, writeFileAtomic } from '../../runtime/recorder/ride-recorder.js';
+import { writeFileAtomic } from '../../lib/atomic-write.js';
+import { RideRecorder } from '../../runtime/recorder/ride-recorder.js';
 import type { Frame } from '../../runtime/types.js';
 
 export interface SynthOptions {

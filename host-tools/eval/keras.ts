@@ -10,10 +10,10 @@ import { join, resolve } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { REPO_ROOT } from '../../lib/paths.js';
 import type { ModelManifest } from '../../runtime/inference/manifest-types.js';
-import { runLines } from '../train/spawn-lines.js';
+import { outputTail, runProcess } from '../../lib/run-process.js';
 import { ensureTrainVenv, TRAIN_DIR, type TrainVenvOptions } from '../python/venv.js';
 
-export const KERAS_SCRIPT = resolve(REPO_ROOT, 'host-tools', 'eval', 'keras_predict.py');
+const KERAS_SCRIPT = resolve(REPO_ROOT, 'host-tools', 'eval', 'keras_predict.py');
 
 export const PARITY_TARGETS = { float32: 0.995, int8: 0.98, uint8: 0.98 } as const;
 
@@ -39,16 +39,15 @@ export async function kerasPredict(modelPath: string, input: ModelManifest['inpu
     const request = join(work, 'request.json');
     const output = join(work, 'output.json');
     await writeFile(request, JSON.stringify({ model: resolve(modelPath), input, paths }));
-    const run = await runLines(python, [KERAS_SCRIPT, request, output], {
+    const run = await runProcess(python, [KERAS_SCRIPT, request, output], {
       cwd: TRAIN_DIR,
       env: { ...process.env, PYTHONPATH: TRAIN_DIR, PYTHONDONTWRITEBYTECODE: '1', TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
-      tailLines: 20,
-      onStdoutLine: () => undefined,
-      onStderrLine: () => undefined,
+      errorCode: 'EVAL_KERAS_FAILED',
+      maxOutputChars: 64 * 1024,
     });
-    if (run.exitCode !== 0) {
-      const last = run.stderrTail.filter((l) => l.trim()).slice(-3).join(' | ');
-      throw new SidewalkError('EVAL_KERAS_FAILED', `${modelPath}: Keras prediction failed (exit ${run.exitCode ?? run.signal}): ${last}`, { details: { model: modelPath } });
+    if (run.code !== 0) {
+      const last = outputTail({ stdout: '', stderr: run.stderr }, 3);
+      throw new SidewalkError('EVAL_KERAS_FAILED', `${modelPath}: Keras prediction failed (exit ${run.code ?? run.signal}): ${last}`, { details: { model: modelPath } });
     }
     const parsed = JSON.parse(await readFile(output, 'utf8')) as KerasPredictions;
     if (parsed.probabilities.length !== paths.length) {

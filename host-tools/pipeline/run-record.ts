@@ -6,8 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { writeFileAtomic } from '../../lib/atomic-write.js';
 import { errorMessage, isSidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 
@@ -78,10 +79,8 @@ export function hashOf(value: unknown): string {
   return `sha256:${createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex')}`;
 }
 
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(tmp, file);
+function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  return writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 export class StepFailed extends Error {

@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { REPO_ROOT } from '../../lib/paths.js';
-import { runLines } from '../train/spawn-lines.js';
+import { describeExit, outputTail, runProcess } from '../../lib/run-process.js';
 
 const log = createLogger('python:venv');
 
@@ -22,10 +22,12 @@ export const REQUIREMENTS_PATH = join(TRAIN_DIR, 'requirements.txt');
 /** Test/evaluation extras (OpenCV as the reference of `resize: area`), installed on top by ensureEvalVenv. */
 export const EVAL_REQUIREMENTS_PATH = join(TRAIN_DIR, 'requirements-eval.txt');
 /** tensorflow-cpu 2.21 publishes no wheels for CPython 3.9. */
-export const MIN_PYTHON: readonly [number, number] = [3, 10];
+const MIN_PYTHON: readonly [number, number] = [3, 10];
 const HASH_FILE = '.sidewalk-requirements.sha256';
 const EVAL_HASH_FILE = '.sidewalk-eval-requirements.sha256';
 const LOCK_WAIT_MS = 30 * 60 * 1000;
+/** What is kept of pip's output to explain a failure. */
+const OUTPUT_TAIL_CHARS = 64 * 1024;
 
 export interface TrainVenvOptions {
   /** Default: $SIDEWALK_TRAIN_VENV, else $XDG_CACHE_HOME/sidewalk/train-venv (~/.cache/...). */
@@ -180,13 +182,9 @@ export async function ensureEvalVenv(options: TrainVenvOptions & { evalRequireme
 }
 
 async function step(command: string, args: string[], code: string, what: string): Promise<void> {
-  const result = await runLines(command, args, {
-    onStdoutLine: (line) => { if (line.trim()) process.stderr.write(`[train:venv] ${line}\n`); },
-    onStderrLine: (line) => { if (line.trim()) process.stderr.write(`[train:venv] ${line}\n`); },
-  }).catch((err: unknown) => {
-    throw new SidewalkError(code, `${what}: cannot start ${command}: ${(err as Error).message}`);
-  });
-  if (result.exitCode !== 0) {
-    throw new SidewalkError(code, `${what} failed (exit ${result.exitCode ?? result.signal}): ${result.stderrTail.slice(-5).join(' | ')}`);
+  const echo = (line: string): void => { if (line.trim()) process.stderr.write(`[train:venv] ${line}\n`); };
+  const result = await runProcess(command, args, { onStdoutLine: echo, onStderrLine: echo, errorCode: code, maxOutputChars: OUTPUT_TAIL_CHARS });
+  if (result.code !== 0) {
+    throw new SidewalkError(code, `${what} failed (${describeExit(result)}): ${outputTail({ stdout: '', stderr: result.stderr })}`);
   }
 }

@@ -21,7 +21,7 @@ import { createLogger } from '../../lib/log.js';
 import { openSqlite, tableNames } from '../../lib/sqlite.js';
 import { MANIFEST_FILE, loadModelBundle, parseManifest } from '../../runtime/inference/bundle.js';
 import type { ModelManifest } from '../../runtime/inference/manifest-types.js';
-import { compareVersions } from '../../runtime/inference/tflite-version.js';
+import { compareVersions } from '../../lib/versions.js';
 import type { EvalReport } from './eval-report.js';
 import type { GateResult } from './gates.js';
 import { BlobStore, sha256Hex } from './store.js';

@@ -4,8 +4,9 @@
  * the hash again: a tampered or rotten object is refused rather than deployed.
  */
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../lib/atomic-write.js';
 import { SidewalkError } from '../../lib/errors.js';
 
 export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -27,13 +28,7 @@ export class BlobStore {
     const dest = this.pathOf(sha);
     if (await stat(dest).then(() => true, () => false)) return sha;
     await mkdir(join(this.root, sha.slice(0, 2)), { recursive: true });
-    const tmp = `${dest}.tmp-${process.pid}-${Date.now()}`;
-    try {
-      await writeFile(tmp, bytes, { mode: 0o444 });
-      await rename(tmp, dest);
-    } finally {
-      await rm(tmp, { force: true });
-    }
+    await writeFileAtomic(dest, bytes, { mode: 0o444 });
     return sha;
   }
 

@@ -4,7 +4,7 @@
  */
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
-import { runLines } from './spawn-lines.js';
+import { runProcess } from '../../lib/run-process.js';
 import { TRAIN_DIR, ensureTrainVenv, type TrainVenvOptions } from '../python/venv.js';
 
 const log = createLogger('train');
@@ -55,7 +55,7 @@ export interface TrainResult {
 }
 
 /** The Python trainer's arguments (the TS options are its camelCase mirror). */
-export function trainerArgs(options: TrainOptions): string[] {
+function trainerArgs(options: TrainOptions): string[] {
   const args = ['-m', 'sidewalk_train', '--data', options.data, '--out', options.out];
   const add = (flag: string, value: string | number | undefined): void => {
     if (value !== undefined) args.push(flag, String(value));
@@ -107,13 +107,14 @@ export async function runTrainer(options: TrainOptions): Promise<TrainResult> {
   const venv = await ensureTrainVenv(options.venv);
   let result: TrainResult | undefined;
   let failure: TrainEvent | undefined;
-  const run = await runLines(venv.python, trainerArgs(options), {
+  const run = await runProcess(venv.python, trainerArgs(options), {
     cwd: TRAIN_DIR,
     env: {
       ...process.env, PYTHONPATH: TRAIN_DIR, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1',
       TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2',
     },
-    tailLines: 60,
+    errorCode: 'TRAIN_FAILED',
+    maxOutputChars: 64 * 1024,
     onStdoutLine: (line) => {
       let event: TrainEvent | undefined;
       if (line.startsWith('{')) {
@@ -135,12 +136,13 @@ export async function runTrainer(options: TrainOptions): Promise<TrainResult> {
     onStderrLine: (line) => { if (line.trim()) log.debug(line); },
   });
   if (failure) throw new SidewalkError(String(failure.code), String(failure.message));
-  if (run.exitCode !== 0 || !result) {
-    const why = run.exitCode === 2 && !result
-      ? run.stderrTail.filter((l) => /error:/.test(l)).pop() ?? run.stderrTail.slice(-1)[0]
-      : run.stderrTail.slice(-12).join('\n');
+  if (run.code !== 0 || !result) {
+    const stderrTail = run.stderr.split('\n').slice(-61, -1);
+    const why = run.code === 2 && !result
+      ? stderrTail.filter((l) => /error:/.test(l)).pop() ?? stderrTail.slice(-1)[0]
+      : stderrTail.slice(-12).join('\n');
     throw new SidewalkError('TRAIN_FAILED',
-      `the trainer exited with ${run.exitCode ?? run.signal}${result ? '' : ' before finishing'}:\n${why ?? '(no output)'}`);
+      `the trainer exited with ${run.code ?? run.signal}${result ? '' : ' before finishing'}:\n${why ?? '(no output)'}`);
   }
   return result;
 }

@@ -1,20 +1,10 @@
 import { SidewalkError } from '../../lib/errors.js';
+import { meetsMinimum } from '../../lib/versions.js';
 import { ArtifactErrorCodes as E } from './errors.js';
 import type { ArtifactInfo, ArtifactPolicy } from './types.js';
 
 /** Key our app artifacts provide (build/artifact-app.ts); model artifacts' meta-data min_app_version is compared to it. */
 export const APP_VERSION_KEY = 'rootfs-image.sidewalk-app.version';
-
-/** Compares dotted numeric versions ("1.10.0" > "1.9"); pre-release suffixes are ignored. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[-+]/)[0]!.split('.').map((x) => parseInt(x, 10) || 0);
-  const pb = b.split(/[-+]/)[0]!.split('.').map((x) => parseInt(x, 10) || 0);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return Math.sign(d);
-  }
-  return 0;
-}
 
 /**
  * Device checks, after the (verified) header is parsed and before any payload byte is used.
@@ -41,7 +31,7 @@ export function checkPolicy(info: ArtifactInfo, policy: ArtifactPolicy): void {
   }
   // Mender depends are exact matches; a minimum app version travels in meta-data (build/artifact-model.ts).
   const min = info.metaData.min_app_version;
-  if (typeof min === 'string' && have[APP_VERSION_KEY] !== undefined && compareVersions(have[APP_VERSION_KEY], min) < 0) {
+  if (typeof min === 'string' && have[APP_VERSION_KEY] !== undefined && !meetsMinimum(have[APP_VERSION_KEY], min)) {
     throw new SidewalkError(E.DEPENDS_UNMET, `meta-data min_app_version ${min} is newer than the device's ${APP_VERSION_KEY} ${have[APP_VERSION_KEY]}`);
   }
 }

@@ -16,11 +16,11 @@
  *    (reference ota.md §4.4): a power cut in the rename can leave no autoboot.txt, and the device unbootable.
  * Only its pure parts run in tests; the rest needs the hardware.
  */
-import { spawn } from 'node:child_process';
 import { realpath, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
+import { runProcess } from '../../lib/run-process.js';
 import { nodeFs, type OtaFileHandle } from '../fs.js';
 import { DeviceAutobootFile } from './autoboot-device.js';
 import { checkTrybootSupport, readBootloaderInfo, readBootState } from './device-tree.js';
@@ -79,16 +79,10 @@ export function sysfsSizeBytes(sizeFileText: string, source: string): number {
   return sectors * 512;
 }
 
-function defaultRun(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
+/** Runs a reboot command; a command that cannot start is OTA_REBOOT_FAILED, a signal counts as exit 1. */
+async function defaultRun(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await runProcess(command, args, { errorCode: 'OTA_REBOOT_FAILED' });
+  return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
 export class RealBootControl implements BootControl {

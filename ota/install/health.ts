@@ -3,10 +3,10 @@
  * judged over a window (ready with the expected version, decisions fresh, no crash loop, confidence
  * and latency within limits) plus extra check commands. Clock and sleep are injected.
  */
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
+import { describeExit, outputTail, runProcess } from '../../lib/run-process.js';
 
 const log = createLogger('ota:health');
 
@@ -36,8 +36,10 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /**
- * The runtime's status file (JSON): { ready, model_version, app_version, last_decision_unix_ms,
- * frames_total, speed_kph, started_unix_ms, confidence, inference_ms }.
+ * A status file (JSON): { ready, model_version, app_version, last_decision_unix_ms, frames_total,
+ * speed_kph, started_unix_ms, confidence, inference_ms }. The real runtime does not write one (it is
+ * read through /metrics, metricsProbe); the simulated scooter's stand-in runtime does (ota/sim-init.ts),
+ * so a host walk-through needs no HTTP server.
  */
 export function statusFileProbe(path: string, now: () => number = Date.now): RuntimeProbe {
   return {
@@ -157,16 +159,17 @@ function versionProblem(s: RuntimeStatus, c: HealthCriteria): string | null {
   return null;
 }
 
-function runCommand(argv: string[], timeoutMs: number): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
-    let output = '';
-    const add = (d: Buffer) => (output = (output + d.toString()).slice(-2000));
-    child.stdout.on('data', add);
-    child.stderr.on('data', add);
-    child.on('error', (err) => resolve({ code: 127, output: err.message }));
-    child.on('close', (code) => resolve({ code: code ?? 1, output }));
-  });
+const CHECK_COMMAND_TIMEOUT_MS = 60_000;
+
+/** Why a health check command failed (it could not start, exited non-zero or timed out), or null when it passed. */
+async function checkCommandProblem(argv: string[]): Promise<string | null> {
+  try {
+    const r = await runProcess(argv[0]!, argv.slice(1), { timeoutMs: CHECK_COMMAND_TIMEOUT_MS, maxOutputChars: 2000, errorCode: 'OTA_HEALTH_COMMAND' });
+    if (r.code === 0 && !r.timedOut) return null;
+    return `${r.code === null || r.timedOut ? describeExit(r, CHECK_COMMAND_TIMEOUT_MS) : `exited ${r.code}`}: ${outputTail(r)}`;
+  } catch (err) {
+    return `could not start: ${(err as Error).message}`;
+  }
 }
 
 /** Waits for the runtime to be ready, watches it for the window, then runs the extra commands. */
@@ -232,8 +235,8 @@ export async function runHealthWindow(probe: RuntimeProbe, c: HealthCriteria, cl
     return { ok: false, reason: `mean inference ${mean(latencies).toFixed(1)} ms above ${c.maxInferenceMs} ms` };
   }
   for (const argv of c.commands) {
-    const r = await runCommand(argv, 60_000);
-    if (r.code !== 0) return { ok: false, reason: `check command ${argv.join(' ')} exited ${r.code}: ${r.output.trim()}` };
+    const why = await checkCommandProblem(argv);
+    if (why) return { ok: false, reason: `check command ${argv.join(' ')} ${why}` };
   }
   log.info(`health window passed (${polls} polls)`);
   return { ok: true, polls };

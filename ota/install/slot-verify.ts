@@ -2,17 +2,15 @@
  * verify_slot: reading a written slot back from the medium, so a card that acknowledges writes it
  * never stores (fake capacity, wrap-around) is caught before the slot is booted.
  */
-import { execFile } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
+import { runProcess } from '../../lib/run-process.js';
 import type { BootControl, PartitionKind, SlotName } from '../boot/types.js';
 
 const log = createLogger('ota:slot-verify');
-const execFileAsync = promisify(execFile);
 /** Read-back reads: at most this long, and as many in flight as fit the budget (all 16 samples at once). */
 const READ_CHUNK = 1 << 20;
 const READ_BUDGET_BYTES = 4 << 20;
@@ -131,10 +129,9 @@ async function openDirect(path: string): Promise<ReadHandle | null> {
  */
 async function dropCachedPages(path: string): Promise<void> {
   try {
-    await execFileAsync('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none'], { timeout: 60_000 });
+    await runProcess('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none'], { timeoutMs: 60_000, check: true, errorCode: 'OTA_DROP_CACHE_FAILED' });
   } catch (err) {
-    const detail = ((err as { stderr?: string }).stderr ?? '').trim() || (err as Error).message;
-    log.warn(`${path}: could not drop cached pages before the read-back (${detail}); it may see memory, not the medium`);
+    log.warn(`${path}: could not drop cached pages before the read-back (${(err as Error).message}); it may see memory, not the medium`);
   }
 }
 

@@ -13,14 +13,15 @@
  * `dtparam=strict_gpiod` is set (docs/hardware.md), so the unit's stop path drives "limited"
  * explicitly with `driveOnce` (`sidewalk limiter safe`).
  */
-import { execFile, spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
+import { runProcess } from '../../lib/run-process.js';
 import type { GpioBackend } from './gpio-limiter.js';
 
 const log = createLogger('runtime:actuators:gpiod');
-const execFileAsync = promisify(execFile);
+/** gpioset/gpiofind/gpioinfo runs that end by themselves; longer means the tool hangs. */
+const TOOL_TIMEOUT_MS = 5000;
 
 export interface GpiodBackendOptions {
   /** Line name as the device tree labels it, e.g. "GPIO17". */
@@ -52,7 +53,7 @@ export interface GpiodTools {
 export async function detectGpiodTools(gpiosetPath = 'gpioset'): Promise<GpiodTools> {
   let stdout: string;
   try {
-    ({ stdout } = await execFileAsync(gpiosetPath, ['--version'], { timeout: 5000 }));
+    ({ stdout } = await runProcess(gpiosetPath, ['--version'], { timeoutMs: TOOL_TIMEOUT_MS, check: true }));
   } catch (err) {
     throw new SidewalkError('LIMITER_GPIO_UNAVAILABLE', `${gpiosetPath} --version failed (${(err as Error).message.trim()}); install the gpiod package`, { cause: err });
   }
@@ -63,7 +64,7 @@ export async function detectGpiodTools(gpiosetPath = 'gpioset'): Promise<GpiodTo
   }
   const version = `${match[1]}.${match[2]}${match[3]}`;
   if (major === 1) return { major, version, interactive: false };
-  const { stdout: help } = await execFileAsync(gpiosetPath, ['--help'], { timeout: 5000 }).catch(() => ({ stdout: '' }));
+  const { stdout: help } = await runProcess(gpiosetPath, ['--help'], { timeoutMs: TOOL_TIMEOUT_MS, check: true }).catch(() => ({ stdout: '' }));
   return { major, version, interactive: /--interactive/.test(help) };
 }
 
@@ -151,10 +152,9 @@ export class GpiodBackend implements GpioBackend {
     const value = high ? 1 : 0;
     const args = this.#tools!.major === 1 ? ['--mode=exit', this.#chip, `${this.#offset}=${value}`] : ['-t', '0', `${this.#opts.line}=${value}`];
     try {
-      await execFileAsync(this.#opts.gpiosetPath, args, { timeout: 5000 });
+      await runProcess(this.#opts.gpiosetPath, args, { timeoutMs: TOOL_TIMEOUT_MS, check: true });
     } catch (err) {
-      const stderr = String((err as { stderr?: string }).stderr ?? '').trim() || (err as Error).message;
-      throw new SidewalkError('LIMITER_GPIO_SET_FAILED', `gpioset ${args.join(' ')}: ${stderr}`, { cause: err, details: { line: this.#opts.line } });
+      throw new SidewalkError('LIMITER_GPIO_SET_FAILED', `gpioset ${args.join(' ')}: ${(err as Error).message}`, { cause: err, details: { line: this.#opts.line } });
     }
   }
 
@@ -166,7 +166,7 @@ export class GpiodBackend implements GpioBackend {
   async #findLine(): Promise<void> {
     let stdout: string;
     try {
-      ({ stdout } = await execFileAsync(this.#opts.gpiofindPath, [this.#opts.line], { timeout: 5000 }));
+      ({ stdout } = await runProcess(this.#opts.gpiofindPath, [this.#opts.line], { timeoutMs: TOOL_TIMEOUT_MS, check: true }));
     } catch (err) {
       throw new SidewalkError('LIMITER_GPIO_LINE_NOT_FOUND', `gpiofind ${this.#opts.line}: no gpiochip has a line named "${this.#opts.line}" (${(err as Error).message.trim()})`, {
         cause: err,
@@ -266,7 +266,7 @@ export class GpiodBackend implements GpioBackend {
 
   /** v1: whether `gpioinfo CHIP` lists our line as a used output. */
   async #lineHeld(): Promise<boolean> {
-    const { stdout } = await execFileAsync(this.#opts.gpioinfoPath, [this.#chip], { timeout: 5000 });
+    const { stdout } = await runProcess(this.#opts.gpioinfoPath, [this.#chip], { timeoutMs: TOOL_TIMEOUT_MS, check: true, errorCode: 'LIMITER_GPIO_UNAVAILABLE' });
     const row = stdout.split('\n').find((l) => new RegExp(`^\\s*line\\s+${this.#offset}:`).test(l));
     return row !== undefined && /\boutput\b/.test(row) && /\[used/.test(row);
   }

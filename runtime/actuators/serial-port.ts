@@ -7,17 +7,14 @@
  * second open of the same tty (e.g. /dev/serial0 and /dev/ttyAMA0, which can be the same UART) is
  * refused. Shared by the serial limiter and the NMEA GPS source. Tests use a socat pty pair.
  */
-import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { constants, openSync, closeSync, realpathSync } from 'node:fs';
 import { isatty, ReadStream } from 'node:tty';
-import { promisify } from 'node:util';
 import { SidewalkError } from '../../lib/errors.js';
-
-const execFileAsync = promisify(execFile);
+import { runProcess } from '../../lib/run-process.js';
 
 /** The line settings after the baud rate (see the header). */
-export const STTY_LINE_SETTINGS = ['raw', '-echo', 'cs8', '-parenb', '-cstopb', '-crtscts', 'clocal'] as const;
+const STTY_LINE_SETTINGS = ['raw', '-echo', 'cs8', '-parenb', '-cstopb', '-crtscts', 'clocal'] as const;
 
 /** Real paths of the ttys open in this process, and who has each. */
 const openDevices = new Map<string, SerialPort>();
@@ -101,7 +98,7 @@ export class SerialPort extends EventEmitter<SerialPortEvents> {
       });
     }
     try {
-      await execFileAsync(this.options.sttyPath ?? 'stty', ['-F', device, String(baud), ...STTY_LINE_SETTINGS], { timeout: 5000 });
+      await runProcess(this.options.sttyPath ?? 'stty', ['-F', device, String(baud), ...STTY_LINE_SETTINGS], { timeoutMs: 5000, check: true, errorCode: 'SERIAL_OPEN_FAILED', installPackage: 'coreutils' });
     } catch (err) {
       throw new SidewalkError('SERIAL_OPEN_FAILED', `serial ${device}: stty ${baud} ${STTY_LINE_SETTINGS.join(' ')} failed (${(err as Error).message.trim()})`, {
         cause: err,

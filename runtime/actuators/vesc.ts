@@ -5,8 +5,7 @@
  * crc16 is CRC-16/XMODEM over the payload only: poly 0x1021, init 0, no reflection, no final xor
  * (check value: "123456789" -> 0x31C3). Payload byte 0 is the command id.
  */
-export const COMM_ALIVE = 30;
-export const COMM_SET_MCCONF_TEMP = 48;
+/** The one command the limiter sends (the keepalive repeats it rather than sending COMM_ALIVE). */
 export const COMM_SET_MCCONF_TEMP_SETUP = 49;
 
 export function crc16Xmodem(data: Uint8Array): number {

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SidewalkError } from '../../lib/errors.js';
+import { runProcess } from '../../lib/run-process.js';
 import { createLogger } from '../../lib/log.js';
 import { BufferPool } from './buffer-pool.js';
 
@@ -43,7 +44,7 @@ export async function probeVideo(file: string): Promise<VideoProbe> {
 /** ffprobe's view of any file with a video stream (a still image counts); CAMERA_NOT_A_VIDEO when none. */
 export async function probeStream(file: string): Promise<VideoProbe> {
   const args = ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_type,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration:format=format_name,duration', '-of', 'json', file];
-  const { code, stdout, stderr } = await run('ffprobe', args);
+  const { code, stdout, stderr } = await runProcess('ffprobe', args, { errorCode: 'CAMERA_FFMPEG_MISSING', installPackage: 'ffmpeg' });
   const notVideo = (why: string): SidewalkError => new SidewalkError('CAMERA_NOT_A_VIDEO', `${file} is not a video ffmpeg can decode: ${why}`, { details: { file } });
   if (code !== 0) throw notVideo(stderr.trim().split('\n').pop() || `ffprobe exited with code ${code}`);
   type Probe = { streams?: { codec_type?: string; width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string; nb_frames?: string; duration?: string }[]; format?: { format_name?: string; duration?: string } };
@@ -60,18 +61,6 @@ export async function probeStream(file: string): Promise<VideoProbe> {
     frames: Number.isInteger(frames) && frames > 0 ? frames : null,
     formatName: parsed.format?.format_name ?? '',
   };
-}
-
-function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
-    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
-    child.on('error', (err) => reject(new SidewalkError('CAMERA_FFMPEG_MISSING', `cannot run ${command}: ${err.message} (install ffmpeg)`, { cause: err })));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 export interface RawVideoReaderOptions {

@@ -11,11 +11,12 @@ import { join } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { SidewalkError } from '../../lib/errors.js';
 import { lazyValidator } from '../../lib/config-file.js';
-import { REPO_ROOT } from '../../lib/paths.js';
+import { appVersion as thisAppVersion } from '../../lib/app-version.js';
+import { meetsMinimum } from '../../lib/versions.js';
 import { InferenceErrorCode } from './errors.js';
 import { MANIFEST_SCHEMA } from './manifest-schema.js';
 import type { ModelManifest } from './manifest-types.js';
-import { assertRuntimeSupports, compareVersions, readTfliteModelInfo, type TfliteModelInfo, type TfliteTensorInfo } from './tflite-version.js';
+import { assertRuntimeSupports, readTfliteModelInfo, type TfliteModelInfo, type TfliteTensorInfo } from './tflite-version.js';
 
 export const MODEL_FILE = 'model.tflite';
 export const EDGETPU_MODEL_FILE = 'model_edgetpu.tflite';
@@ -43,8 +44,8 @@ export async function loadModelBundle(dir: string, options: LoadBundleOptions = 
   const manifestPath = join(dir, MANIFEST_FILE);
   const manifest = parseManifest(await readBundleFile(manifestPath), manifestPath);
 
-  const appVersion = options.appVersion ?? (await packageVersion());
-  if (manifest.min_app_version !== undefined && compareVersions(stripPre(manifest.min_app_version), stripPre(appVersion)) > 0) {
+  const appVersion = options.appVersion ?? thisAppVersion();
+  if (manifest.min_app_version !== undefined && !meetsMinimum(appVersion, manifest.min_app_version)) {
     throw new SidewalkError(InferenceErrorCode.MODEL_APP_TOO_OLD,
       `${manifestPath}: min_app_version ${manifest.min_app_version} is newer than this app (${appVersion})`,
       { details: { required: manifest.min_app_version, app: appVersion } });
@@ -173,12 +174,3 @@ async function readBundleFile(path: string): Promise<Uint8Array> {
   }
 }
 
-let cachedVersion: string | undefined;
-async function packageVersion(): Promise<string> {
-  cachedVersion ??= (JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  return cachedVersion;
-}
-
-function stripPre(version: string): string {
-  return version.replace(/[-+].*$/, '');
-}

@@ -4,17 +4,16 @@
  * survives; so the library (and an accelerator) are probed here, in JS, before the delegate is
  * ever handed to the interpreter. A failed probe is EDGETPU_UNAVAILABLE.
  */
-import { execFile } from 'node:child_process';
 import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { SidewalkError } from '../../lib/errors.js';
+import { runProcess } from '../../lib/run-process.js';
 import { InferenceErrorCode } from './errors.js';
 
 export const EDGETPU_LIBRARY = 'libedgetpu.so.1';
 
 /** Directories searched when `ldconfig -p` does not know the library (Debian multiarch first). */
-export const DEFAULT_LIBRARY_DIRS = [
+const DEFAULT_LIBRARY_DIRS = [
   '/usr/lib/aarch64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/lib/x86_64-linux-gnu',
   '/usr/local/lib', '/usr/lib', '/lib',
 ];
@@ -78,7 +77,8 @@ function searchDirs(options: EdgeTpuProbeOptions): string[] {
 async function ldconfigLookup(name: string): Promise<string | undefined> {
   for (const ldconfig of ['ldconfig', '/sbin/ldconfig', '/usr/sbin/ldconfig']) {
     try {
-      const { stdout } = await promisify(execFile)(ldconfig, ['-p'], { maxBuffer: 16 * 1024 * 1024 });
+      const { stdout, code } = await runProcess(ldconfig, ['-p']);
+      if (code !== 0) continue;
       // Lines look like: "\tlibedgetpu.so.1 (libc6,AArch64) => /usr/lib/aarch64-linux-gnu/libedgetpu.so.1"
       for (const line of stdout.split('\n')) {
         const match = /^\s*(\S+) \(([^)]*)\) => (.+)$/.exec(line);

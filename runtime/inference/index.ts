@@ -8,7 +8,7 @@ export {
 } from './classifier.js';
 export { probeEdgeTpu, findEdgeTpuLibrary, EDGETPU_LIBRARY, type EdgeTpuInfo, type EdgeTpuProbeOptions } from './edgetpu.js';
 export {
-  readTfliteModelInfo, assertRuntimeSupports, compareVersions, BUNDLED_TFLITE_RUNTIME_VERSION,
+  readTfliteModelInfo, assertRuntimeSupports, BUNDLED_TFLITE_RUNTIME_VERSION,
   type TfliteModelInfo, type TfliteOperatorCode, type TfliteTensorInfo,
 } from './tflite-version.js';
 export type { ModelManifest, ModelInputDtype, ModelResize } from './manifest-types.js';

@@ -10,6 +10,7 @@
  * tables, vectors and strings are referenced by uint32 offsets relative to where the offset is stored.
  */
 import { SidewalkError } from '../../lib/errors.js';
+import { compareVersions } from '../../lib/versions.js';
 import { InferenceErrorCode } from './errors.js';
 import { BUILTIN_OPERATOR_NAMES } from './tflite-builtin-ops.js';
 
@@ -255,17 +256,6 @@ function readIo(r: FlatReader, subgraph: number): { inputs: TfliteTensorInfo[]; 
   };
 }
 
-/** Negative, zero or positive like a comparator; missing components count as 0 ("2.9" == "2.9.0"). */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const diff = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (diff !== 0) return diff;
-  }
-  return 0;
-}
-
 /** Throws MODEL_RUNTIME_TOO_OLD when the model needs a newer TFLite runtime than `runtimeVersion`. */
 export function assertRuntimeSupports(info: TfliteModelInfo, file: string, runtimeVersion = BUNDLED_TFLITE_RUNTIME_VERSION): void {
   if (info.incompatibilities.length > 0) {
@@ -283,7 +273,7 @@ export function assertRuntimeSupports(info: TfliteModelInfo, file: string, runti
 }
 
 /** "CONV_2D v1, SOFTMAX v1" for error messages. */
-export function describeOperators(operators: readonly TfliteOperatorCode[]): string {
+function describeOperators(operators: readonly TfliteOperatorCode[]): string {
   return operators.map((op) => `${op.name} v${op.version}`).join(', ') || 'none';
 }
 

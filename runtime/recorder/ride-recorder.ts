@@ -6,8 +6,9 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFileAtomic } from '../../lib/atomic-write.js';
 import { makeDir } from '../../lib/make-dir.js';
-import { open, readdir, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
@@ -33,25 +34,6 @@ export interface RideRecorderOptions {
 
 /** What the runtime knows at a frame besides the pixels. `t_ms` defaults to the frame's capture time. */
 export type RideSample = Omit<SensorRecord, 'frame' | 't_ms'> & { t_ms?: number };
-
-/** Writes `data` to `path` atomically: temp file, fsync, rename, fsync of the folder. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  const dirHandle = await open(join(path, '..'), 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
-}
 
 /** Copies a frame's pixels without row padding, in ffmpeg's rgb24 / yuv420p layout. */
 export function packFrame(frame: Frame): Uint8Array {
@@ -212,10 +194,4 @@ export class RideRecorder {
     }
     await this.#sensors?.close();
   }
-}
-
-/** Writes a whole ride.json + sensors.jsonl for an already-written frames folder (used by synth). */
-export async function writeRideFiles(dir: string, meta: RideMeta, records: SensorRecord[]): Promise<void> {
-  await writeFile(join(dir, SENSORS_FILE), records.map((r) => `${JSON.stringify(r)}\n`).join(''));
-  await writeFileAtomic(join(dir, RIDE_META_FILE), `${JSON.stringify({ ...meta, sensor_records: records.length }, null, 2)}\n`);
 }

@@ -3,7 +3,6 @@
  * the rooms' factories; the service (service.ts) acquires them in order and releases them.
  */
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import type { Frame, FrameSource, SpeedSource } from '../types.js';
 import type { DecisionRecord, FrameClassifier } from './pipeline.js';
 import type { RuntimeConfig } from '../config/schema.js';
@@ -16,7 +15,7 @@ import { readRide } from '../recorder/ride-format.js';
 import { isLegacyRunDir, readLegacyRun } from '../recorder/legacy-run.js';
 import { createTfliteClassifier } from '../inference/index.js';
 import { RideRecorder } from '../recorder/ride-recorder.js';
-import { REPO_ROOT } from '../../lib/paths.js';
+import { appVersion } from '../../lib/app-version.js';
 import { createLogger } from '../../lib/log.js';
 import { SidewalkError, errorMessage, isSidewalkError } from '../../lib/errors.js';
 import { probeWritableDir } from '../../lib/make-dir.js';
@@ -28,14 +27,13 @@ export interface FrameRecorder {
   close(): Promise<void>;
 }
 
-export const APP_VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** Loads and verifies the configured model bundle and starts its inference worker. */
 export async function loadClassifier(config: RuntimeConfig): Promise<FrameClassifier> {
   const classifier = await createTfliteClassifier(config.model.bundle, {
     delegate: config.model.delegate === 'cpu' ? 'none' : config.model.delegate,
     numThreads: config.model.num_threads,
-    appVersion: APP_VERSION,
+    appVersion: appVersion(),
   });
   const { manifest } = classifier;
   return {

@@ -3,6 +3,7 @@
  * fail-safe control timer, the metrics endpoint and the signals (SIGTERM: limiter to its safe
  * state then exit; SIGHUP: reload config and model without dropping the limiter's state).
  */
+import { appVersion } from '../../lib/app-version.js';
 import { createLogger } from '../../lib/log.js';
 import { SidewalkError, errorMessage, isSidewalkError } from '../../lib/errors.js';
 import type { RuntimeConfig } from '../config/schema.js';
@@ -10,10 +11,10 @@ import type { RuntimeMetrics, MetricsServer } from '../../telemetry/runtime-metr
 import { serveMetrics } from '../../telemetry/runtime-metrics.js';
 import { createServiceLimiter } from '../actuators/index.js';
 import type { SpeedLimiter } from '../types.js';
-import type { Notifier } from './notify.js';
+import type { Notifier } from '../../lib/sd-notify.js';
 import { Pipeline, type DecisionRecord, type FrameClassifier } from './pipeline.js';
 import type { Frame } from '../types.js';
-import { APP_VERSION, decisionEngineFor, frameSourceFor, limiterConfig, limitRuleFor, openRecorder, speedSourceFor } from './components.js';
+import { decisionEngineFor, frameSourceFor, limiterConfig, limitRuleFor, openRecorder, speedSourceFor } from './components.js';
 import { Acquired, RELEASE_STEP_MS, withDeadline } from './lifecycle.js';
 
 const log = createLogger('runtime:service');
@@ -149,7 +150,7 @@ export class RuntimeService {
     });
     this.#pipeline = pipeline;
     setModelInfo(metrics, classifier);
-    metrics.appInfo.set({ version: APP_VERSION }, 1);
+    metrics.appInfo.set({ version: appVersion() }, 1);
 
     if (config.metrics.enabled) {
       const server = await this.#serveMetrics();

@@ -14,7 +14,8 @@ import { isSidewalkError } from '../../../lib/errors.js';
 import { registerTrainCommands } from '../../../host-tools/train/cli.js';
 import { runTrainer, type TrainEvent } from '../../../host-tools/train/trainer.js';
 import { loadModelBundle } from '../../../runtime/inference/bundle.js';
-import { compareVersions, readTfliteModelInfo } from '../../../runtime/inference/tflite-version.js';
+import { readTfliteModelInfo } from '../../../runtime/inference/tflite-version.js';
+import { compareVersions } from '../../../lib/versions.js';
 import type { ModelManifest } from '../../../runtime/inference/manifest-types.js';
 import { LABELS, SPLIT_SIZES, argmax, classifyWithDeviceRuntime, writeColourDataset } from './train-fixtures.js';
 

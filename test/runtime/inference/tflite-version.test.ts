@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { isSidewalkError } from '../../../lib/errors.js';
-import { assertRuntimeSupports, compareVersions, readTfliteModelInfo } from '../../../runtime/inference/tflite-version.js';
+import { assertRuntimeSupports, readTfliteModelInfo } from '../../../runtime/inference/tflite-version.js';
+import { compareVersions } from '../../../lib/versions.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
 
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'models');

@@ -1,12 +1,13 @@
 /**
- * sd_notify(3) from the service's own process: READY=1, STATUS=, WATCHDOG=1, STOPPING=1.
+ * sd_notify(3) from a systemd service's own process (the runtime and the OTA daemon): READY=1,
+ * STATUS=, WATCHDOG=1, STOPPING=1.
  * Node's dgram has no AF_UNIX datagrams, so this uses the unix-dgram addon; messages come from
  * the main pid, which is what Type=notify with WatchdogSec (NotifyAccess=main) requires.
  */
 import { createRequire } from 'node:module';
-import { createLogger } from '../../lib/log.js';
+import { createLogger } from './log.js';
 
-const log = createLogger('runtime:notify');
+const log = createLogger('sd-notify');
 const require = createRequire(import.meta.url);
 
 interface DgramSocket {

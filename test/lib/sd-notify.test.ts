@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createNotifier } from '../../../runtime/service/notify.js';
-import { listenNotifySocket } from '../../helpers/notify-socket.js';
+import { createNotifier } from '../../lib/sd-notify.js';
+import { listenNotifySocket } from '../helpers/notify-socket.js';
 
 test('notifier sends READY, STATUS and WATCHDOG datagrams to NOTIFY_SOCKET', async () => {
   const sock = await listenNotifySocket();
