@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SidewalkError } from '../lib/errors.js';
+import { SidewalkError, relayedCode } from '../lib/errors.js';
 import type { BaseSource } from './base.js';
 import { ensureDebianBase } from './debian-base.js';
 import { makeLayout, type Layout, type PartitionSizes, type TableType } from './layout.js';
@@ -95,7 +95,7 @@ function runFakerootStage(planPath: string, log: (line: string) => void): Promis
       if (code === 0) return resolvePromise(stdout.trim());
       const text = failure ?? `IMAGE_BUILD_FAILED: the fakeroot stage exited with ${code}${pending ? `: ${pending.trim()}` : ''}`;
       const sep = text.indexOf(': ');
-      reject(new SidewalkError(text.slice(0, sep), text.slice(sep + 2)));
+      reject(new SidewalkError(relayedCode(text.slice(0, sep), 'IMAGE_BUILD_FAILED'), text.slice(sep + 2)));
     });
   });
 }

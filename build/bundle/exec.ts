@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { SidewalkError } from '../../lib/errors.js';
+import { type ErrorCode, SidewalkError } from '../../lib/errors.js';
 
 /** The Debian package that provides each external tool the bundle build runs. */
 export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
@@ -14,7 +14,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
 interface RunOptions {
   cwd?: string;
   /** Error code for a non-zero exit. */
-  code: string;
+  code: ErrorCode;
   hint?: string;
 }
 

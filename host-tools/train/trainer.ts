@@ -2,7 +2,7 @@
  * Runs the Python trainer (host-tools/train/sidewalk_train) in its venv as a child process, turning its
  * JSON-line events into progress on stderr and its failures into SidewalkErrors.
  */
-import { SidewalkError } from '../../lib/errors.js';
+import { SidewalkError, relayedCode } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { runLines } from './spawn-lines.js';
 import { TRAIN_DIR, ensureTrainVenv, type TrainVenvOptions } from './venv.js';
@@ -134,7 +134,7 @@ export async function runTrainer(options: TrainOptions): Promise<TrainResult> {
     // TensorFlow's own chatter; shown with --verbose, and its tail on failure.
     onStderrLine: (line) => { if (line.trim()) log.debug(line); },
   });
-  if (failure) throw new SidewalkError(String(failure.code), String(failure.message));
+  if (failure) throw new SidewalkError(relayedCode(String(failure.code), 'TRAIN_FAILED'), String(failure.message));
   if (run.exitCode !== 0 || !result) {
     const why = run.exitCode === 2 && !result
       ? run.stderrTail.filter((l) => /error:/.test(l)).pop() ?? run.stderrTail.slice(-1)[0]

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { SidewalkError } from '../../lib/errors.js';
+import { type ErrorCode, SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { REPO_ROOT } from '../../lib/paths.js';
 import { runLines } from './spawn-lines.js';
@@ -178,7 +178,7 @@ export async function ensureEvalVenv(options: TrainVenvOptions & { evalRequireme
   });
 }
 
-async function step(command: string, args: string[], code: string, what: string): Promise<void> {
+async function step(command: string, args: string[], code: ErrorCode, what: string): Promise<void> {
   const result = await runLines(command, args, {
     onStdoutLine: (line) => { if (line.trim()) process.stderr.write(`[train:venv] ${line}\n`); },
     onStderrLine: (line) => { if (line.trim()) process.stderr.write(`[train:venv] ${line}\n`); },
