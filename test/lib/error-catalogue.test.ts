@@ -109,7 +109,7 @@ describe('error catalogues', () => {
 
   test(`${ERRORS_DOC} is the page generated from the catalogues`, () => {
     const doc = readFileSync(join(REPO_ROOT, ERRORS_DOC), 'utf8');
-    assert.equal(doc, errorsMarkdown(), 'run: node dist/bin/sidewalk.js errors --update-docs');
+    assert.equal(doc, errorsMarkdown(), 'run: npm run docs:errors');
     for (const code of catalogued.keys()) assert.ok(doc.includes(`| \`${code}\` |`), `${code} missing from ${ERRORS_DOC}`);
   });
 
