@@ -24,6 +24,7 @@ export const CLI_AREAS: readonly CliArea[] = [
   { commands: ['provision'], device: true, load: async () => (await import('../image/provision-cli.js')).registerProvisionCommands },
   { commands: ['pipeline'], load: async () => (await import('../host-tools/pipeline/cli.js')).registerPipelineCommands },
   { commands: ['fleet'], load: async () => (await import('../host-tools/fleet/cli.js')).registerFleetCommands },
+  { commands: ['errors'], load: async () => (await import('../host-tools/errors/cli.js')).registerErrorsCommands },
 ];
 
 /** The areas to load for these arguments (argv without node and the script). */

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { SidewalkError } from '../lib/errors.js';
+import { type ErrorCode, SidewalkError } from '../lib/errors.js';
 import { inspectArtifact, type ArtifactInfo } from '../ota/artifact/index.js';
 import { buildAppArtifact, buildRootfsArtifact } from './artifact-app.js';
 import { buildModelArtifact } from './artifact-model.js';
@@ -21,7 +21,7 @@ interface WriteOpts {
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 /** A file named on the command line must exist and be a file: `code` naming it otherwise. */
-async function checkInputFile(path: string, what: string, code: string): Promise<void> {
+async function checkInputFile(path: string, what: string, code: ErrorCode): Promise<void> {
   const info = await stat(path).catch((err: Error) => {
     throw new SidewalkError(code, `${what} ${path} cannot be read: ${err.message}`, { cause: err, details: { path } });
   });

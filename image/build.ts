@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SidewalkError } from '../lib/errors.js';
+import { SidewalkError, relayedCode } from '../lib/errors.js';
 import { runProcess } from '../lib/run-process.js';
 import type { BaseSource } from './base.js';
 import { ensureDebianBase } from './debian-base.js';
@@ -89,5 +89,5 @@ async function runFakerootStage(planPath: string, log: (line: string) => void): 
   if (r.code === 0) return r.stdout.trim();
   const text = failure ?? `IMAGE_BUILD_FAILED: the fakeroot stage exited with ${r.code ?? r.signal}`;
   const sep = text.indexOf(': ');
-  throw new SidewalkError(text.slice(0, sep), text.slice(sep + 2));
+  throw new SidewalkError(relayedCode(text.slice(0, sep), 'IMAGE_BUILD_FAILED'), text.slice(sep + 2));
 }

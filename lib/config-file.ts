@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
-import { SidewalkError } from './errors.js';
+import { type ErrorCode, SidewalkError } from './errors.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false });
 
@@ -43,7 +43,7 @@ export function formatSchemaError(e: ErrorObject): string {
 }
 
 /** Validates a parsed config (defaults filled into a copy); `code` lists every violation. */
-export function validateConfigObject<T>(validate: ValidateFunction<T>, raw: unknown, source: string, code = 'CONFIG_INVALID'): T {
+export function validateConfigObject<T>(validate: ValidateFunction<T>, raw: unknown, source: string, code: ErrorCode = 'CONFIG_INVALID'): T {
   const data = structuredClone(raw ?? {});
   if (!validate(data)) {
     const problems = (validate.errors ?? []).map(formatSchemaError);
@@ -52,18 +52,18 @@ export function validateConfigObject<T>(validate: ValidateFunction<T>, raw: unkn
   return data;
 }
 
-/** Reads and parses a YAML file: `${prefix}_UNREADABLE` naming the file, or `${prefix}_INVALID` naming each bad line. */
-export function readYamlFile(path: string, prefix = 'CONFIG'): unknown {
+/** Reads and parses a YAML file: `unreadable` naming the file, or `invalid` naming each bad line (the caller's codes). */
+export function readYamlFile(path: string, unreadable: ErrorCode = 'CONFIG_UNREADABLE', invalid: ErrorCode = 'CONFIG_INVALID'): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new SidewalkError(`${prefix}_UNREADABLE`, `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    throw new SidewalkError(unreadable, `cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
-    throw new SidewalkError(`${prefix}_INVALID`, `${path} is not valid YAML:\n  ${problems.join('\n  ')}`, { details: { problems } });
+    throw new SidewalkError(invalid, `${path} is not valid YAML:\n  ${problems.join('\n  ')}`, { details: { problems } });
   }
   return doc.toJS() as unknown;
 }

@@ -1,14 +1,28 @@
+import type { ErrorCode } from './error-codes.js';
+
+export type { ErrorCode };
+
+/** What the catalogues say about one code: what happened, and what the user can do about it. */
+export interface ErrorEntry {
+  readonly summary: string;
+  readonly action: string;
+}
+
+/** One area's codes (e.g. ota/errors.ts); keys are SCREAMING_SNAKE_CASE with the area prefix. */
+export type ErrorCatalogue = Readonly<Record<string, ErrorEntry>>;
+
 /**
  * One error type for the whole project: a stable `code` that tools, tests and OTA reports key on,
  * a human message that names the file, field or byte at fault, and optional structured details.
- * Each area keeps its own list of codes (e.g. runtime/inference/errors.ts); codes are
- * SCREAMING_SNAKE_CASE with an area prefix (MODEL_, CONFIG_, CAMERA_, ARTIFACT_, DATA_, ...).
+ * Each area keeps a catalogue of its codes (lib/error-codes.ts lists them); the constructor takes
+ * only catalogued codes, so the compiler checks every code written at a throw site. docs/errors.md
+ * is generated from the catalogues (`sidewalk errors --update-docs`).
  */
 export class SidewalkError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SidewalkError';
     this.code = code;
@@ -16,8 +30,28 @@ export class SidewalkError extends Error {
   }
 }
 
-export function isSidewalkError(err: unknown, code?: string): err is SidewalkError {
+export function isSidewalkError(err: unknown, code?: ErrorCode): err is SidewalkError {
   return err instanceof SidewalkError && (code === undefined || err.code === code);
+}
+
+/**
+ * Errors only a bug raises (a wrong type, an index or size out of range, an unknown name). Code that
+ * turns a source's failure into a coded refusal lets these through as themselves: reported as bad
+ * input, a parser bug would hide behind a plausible code (the artifact fuzz test relies on this).
+ */
+export function isInternalError(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError;
+}
+
+const CODE_SHAPE = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/;
+
+/**
+ * A code reported by another process or thread of ours (the inference worker, the trainer, an image
+ * build stage, the updater's outcome text), to be thrown again here. Those producers use catalogued
+ * codes (test/lib/error-catalogue.test.ts scans them); text that is not code-shaped gets `fallback`.
+ */
+export function relayedCode(text: string, fallback: ErrorCode): ErrorCode {
+  return CODE_SHAPE.test(text) ? (text as ErrorCode) : fallback;
 }
 
 /** `message` of any thrown value, for logs and CLI output. */

@@ -7,7 +7,7 @@
  * Long-lived streaming children (camera readers, decoders fed frame by frame) manage their own process.
  */
 import { spawn } from 'node:child_process';
-import { SidewalkError } from './errors.js';
+import { type ErrorCode, SidewalkError } from './errors.js';
 
 export interface RunProcessOptions {
   cwd?: string;
@@ -19,9 +19,9 @@ export interface RunProcessOptions {
   /** Characters kept of each stream (the tail). Default 16 Mi. */
   maxOutputChars?: number;
   /** Code of the error when the command cannot start or (with `check`) fails. Default PROCESS_FAILED. */
-  errorCode?: string;
+  errorCode?: ErrorCode;
   /** Code when the command is not found (ENOENT); defaults to `errorCode`. */
-  missingCode?: string;
+  missingCode?: ErrorCode;
   /** The Debian package that provides the command, named in the not-found message. */
   installPackage?: string;
   /** Reject when the command exits non-zero, is killed or times out. */

@@ -6,11 +6,11 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { SidewalkError, isSidewalkError } from './errors.js';
+import { type ErrorCode, SidewalkError, isSidewalkError } from './errors.js';
 
 export interface OpenSqliteOptions {
-  /** Error code prefix of the caller's area, e.g. DATA_DB or REGISTRY (codes: _MISSING, _OPEN, _NOT_DATABASE). */
-  prefix: string;
+  /** The caller's codes for: no file, cannot open (folder, permissions, ...), not an SQLite database. */
+  codes: { missing: ErrorCode; open: ErrorCode; notDatabase: ErrorCode };
   /** What the file is, for messages ("dataset database"). */
   what: string;
   /** Open read-only; the file must exist. */
@@ -30,17 +30,17 @@ export function openSqlite(file: string, o: OpenSqliteOptions): Database.Databas
     st = statSync(path, { throwIfNoEntry: false });
   } catch (err) {
     // ENOTDIR (a file where a folder should be), EACCES, ...
-    throw new SidewalkError(`${o.prefix}_OPEN`, `${file}: cannot open the ${o.what} (${(err as Error).message})`, { cause: err });
+    throw new SidewalkError(o.codes.open, `${file}: cannot open the ${o.what} (${(err as Error).message})`, { cause: err });
   }
   if (!st && (o.readOnly || o.mustExist)) {
-    throw new SidewalkError(`${o.prefix}_MISSING`, `${file}: no ${o.what} here${o.missingHint ? `; ${o.missingHint}` : ''}`);
+    throw new SidewalkError(o.codes.missing, `${file}: no ${o.what} here${o.missingHint ? `; ${o.missingHint}` : ''}`);
   }
-  if (st && !st.isFile()) throw new SidewalkError(`${o.prefix}_OPEN`, `${file}: is not a file, so it cannot be a ${o.what}`);
+  if (st && !st.isFile()) throw new SidewalkError(o.codes.open, `${file}: is not a file, so it cannot be a ${o.what}`);
   if (!st) {
     try {
       mkdirSync(dirname(path), { recursive: true });
     } catch (err) {
-      throw new SidewalkError(`${o.prefix}_OPEN`, `${file}: cannot create its folder for the ${o.what} (${(err as Error).message})`, { cause: err });
+      throw new SidewalkError(o.codes.open, `${file}: cannot create its folder for the ${o.what} (${(err as Error).message})`, { cause: err });
     }
   }
   let db: Database.Database | null = null;
@@ -53,9 +53,9 @@ export function openSqlite(file: string, o: OpenSqliteOptions): Database.Databas
     if (isSidewalkError(err)) throw err;
     const code = (err as { code?: unknown }).code;
     if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
-      throw new SidewalkError(`${o.prefix}_NOT_DATABASE`, `${file}: not a ${o.what} (${(err as Error).message})`, { cause: err });
+      throw new SidewalkError(o.codes.notDatabase, `${file}: not a ${o.what} (${(err as Error).message})`, { cause: err });
     }
-    throw new SidewalkError(`${o.prefix}_OPEN`, `${file}: cannot open the ${o.what} (${(err as Error).message})`, { cause: err });
+    throw new SidewalkError(o.codes.open, `${file}: cannot open the ${o.what} (${(err as Error).message})`, { cause: err });
   }
 }
 

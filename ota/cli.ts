@@ -5,7 +5,7 @@
 import { readdir, readFile, rename, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { SidewalkError, errorMessage } from '../lib/errors.js';
+import { SidewalkError, errorMessage, relayedCode } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { createNotifier } from '../lib/sd-notify.js';
 import { serveMetrics, type MetricsServer } from '../telemetry/runtime-metrics.js';
@@ -68,7 +68,7 @@ function report(out: Outcome, what: string): void {
     process.exitCode = 1;
     // Refused while reading the artifact: nothing was changed, and the reader's own code says why.
     const refused = /^download: ([A-Z][A-Z0-9_]+): ([\s\S]*)$/.exec(out.error ?? '');
-    if (refused) throw new SidewalkError(refused[1]!, `${what} refused, nothing was changed: ${refused[2]!}`);
+    if (refused) throw new SidewalkError(relayedCode(refused[1]!, 'OTA_UPDATE_FAILED'), `${what} refused, nothing was changed: ${refused[2]!}`);
     throw new SidewalkError('OTA_UPDATE_FAILED', `${what} failed and was rolled back: ${out.error ?? ''}`);
   } else process.stdout.write(`${what}: ${out.result === 'success' ? 'done' : 'nothing to do'}\n`);
 }

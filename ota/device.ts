@@ -161,10 +161,10 @@ export async function acquireLock(stateDir: string): Promise<() => Promise<void>
           alive = (e as NodeJS.ErrnoException).code === 'EPERM';
         }
       }
-      if (alive) throw new SidewalkError('OTA_LOCK_HELD', `${path}: another updater (pid ${pid}) is working; try again when it is done`);
+      if (alive) throw new SidewalkError('OTA_OTHER_UPDATER_RUNNING', `${path}: another updater (pid ${pid}) is working; try again when it is done`);
       log.warn(`${path}: removing a stale lock (pid ${pidText}${owner === (await bootId()) ? '' : ', from an earlier boot'})`);
       await unlink(path).catch(() => {});
     }
   }
-  throw new SidewalkError('OTA_LOCK_HELD', `${path}: could not take the lock`);
+  throw new SidewalkError('OTA_OTHER_UPDATER_RUNNING', `${path}: could not take the lock`);
 }

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../../lib/errors.js';
 import { runProcess } from '../../lib/run-process.js';
 
 /** The Debian package that provides each external tool the bundle build runs. */
@@ -13,7 +14,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
 interface RunOptions {
   cwd?: string;
   /** Error code for a non-zero exit. */
-  code: string;
+  code: ErrorCode;
   hint?: string;
 }
 

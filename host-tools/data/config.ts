@@ -88,7 +88,7 @@ const validate = compileConfigSchema<DataConfig>(DATA_CONFIG_SCHEMA);
 /** The defaults, or a YAML/JSON file over them: DATA_CONFIG_UNREADABLE, or DATA_CONFIG_INVALID naming every bad key. */
 export function loadDataConfig(file?: string): DataConfig {
   if (!file) return structuredClone(DEFAULT_DATA_CONFIG);
-  const cfg = validateConfigObject(validate, readYamlFile(file, 'DATA_CONFIG'), file, 'DATA_CONFIG_INVALID');
+  const cfg = validateConfigObject(validate, readYamlFile(file, 'DATA_CONFIG_UNREADABLE', 'DATA_CONFIG_INVALID'), file, 'DATA_CONFIG_INVALID');
   for (const [code, label] of Object.entries(cfg.labelling.riderMap)) {
     if (!cfg.labels.includes(label)) throw new SidewalkError('DATA_CONFIG_INVALID', `${file}: labelling.riderMap.${code} = "${label}" is not one of ${cfg.labels.join(', ')}`);
   }

@@ -133,7 +133,7 @@ export function storeRootFor(dbPath: string): string {
  */
 export function openDatabase(file: string, options: { readOnly?: boolean; mustExist?: boolean } = {}): Db {
   return openSqlite(file, {
-    prefix: 'DATA_DB',
+    codes: { missing: 'DATA_DB_MISSING', open: 'DATA_DB_OPEN', notDatabase: 'DATA_DB_NOT_DATABASE' },
     what: 'dataset database',
     missingHint: 'pass --db, set SIDEWALK_DATA_DB, or create one with `sidewalk data ingest`',
     ...(options.readOnly ? { readOnly: true } : {}),

@@ -55,7 +55,7 @@ const planFileSchema = compileConfigSchema<Partial<RolloutPlan>>({
 
 function planFor(config: FleetConfig, o: { plan?: string; percent?: string }): RolloutPlan {
   if (o.plan && o.percent) throw new SidewalkError('FLEET_PLAN_INVALID', 'give --percent or --plan, not both');
-  const fromFile = o.plan ? validateConfigObject(planFileSchema, readYamlFile(o.plan, 'FLEET_PLAN'), o.plan, 'FLEET_PLAN_INVALID') : {};
+  const fromFile = o.plan ? validateConfigObject(planFileSchema, readYamlFile(o.plan, 'FLEET_PLAN_UNREADABLE', 'FLEET_PLAN_INVALID'), o.plan, 'FLEET_PLAN_INVALID') : {};
   const plan: RolloutPlan = { ...config.policy, ...fromFile };
   if (plan.health && !config.prometheus) {
     process.stderr.write('note: no prometheus.url in the fleet config, so this rollout has no health checks (failure rates only)\n');
@@ -196,7 +196,7 @@ export function registerFleetCommands(program: Command): void {
     .description('Print the Mosquitto ACL for an inventory (YAML list of {id, location}): each device writes only its own topics and reads its own and its location\'s desired state.')
     .argument('<inventory>', 'YAML file: [{id: sc-0042, location: LA}, ...]')
     .action((file: string) => {
-      const list = validateConfigObject(inventorySchema, readYamlFile(file, 'FLEET_INVENTORY'), file, 'FLEET_INVENTORY_INVALID');
+      const list = validateConfigObject(inventorySchema, readYamlFile(file, 'FLEET_INVENTORY_UNREADABLE', 'FLEET_INVENTORY_INVALID'), file, 'FLEET_INVENTORY_INVALID');
       process.stdout.write(mosquittoAcl(list));
     });
 

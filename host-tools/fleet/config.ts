@@ -90,7 +90,7 @@ const validate = compileConfigSchema<FleetConfig>({
 export const DEFAULT_FLEET_CONFIG = process.env.SIDEWALK_FLEET_CONFIG ?? 'fleet.yaml';
 
 export function loadFleetConfig(path: string): FleetConfig {
-  const c = validateConfigObject(validate, readYamlFile(path, 'FLEET_CONFIG'), path, 'FLEET_CONFIG_INVALID');
+  const c = validateConfigObject(validate, readYamlFile(path, 'FLEET_CONFIG_UNREADABLE', 'FLEET_CONFIG_INVALID'), path, 'FLEET_CONFIG_INVALID');
   const base = resolve(path, '..');
   const abs = (p: string) => resolve(base, p);
   return {

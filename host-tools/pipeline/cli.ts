@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { SidewalkError } from '../../lib/errors.js';
+import { SidewalkError, relayedCode } from '../../lib/errors.js';
 import { runPipeline } from './pipeline.js';
 import type { RunRecord } from './run-record.js';
 
@@ -48,7 +48,7 @@ export function registerPipelineCommands(program: Command): void {
       if (record.status === 'rejected') process.exitCode = EXIT_REJECTED;
       if (record.status === 'failed') {
         const failed = record.steps.find((s) => s.status === 'failed');
-        throw new SidewalkError(failed?.error?.code ?? 'PIPELINE_FAILED', `pipeline step ${failed?.name ?? '?'} failed: ${failed?.error?.message ?? record.reason ?? ''}`);
+        throw new SidewalkError(relayedCode(failed?.error?.code ?? '', 'PIPELINE_FAILED'), `pipeline step ${failed?.name ?? '?'} failed: ${failed?.error?.message ?? record.reason ?? ''}`);
       }
     });
 }

@@ -130,7 +130,7 @@ export function validatePipelineConfig(raw: unknown, source = 'pipeline config')
 /** Reads a YAML (or JSON) config file; package.key resolves against the file's folder. No file: defaults. */
 export function loadPipelineConfig(file?: string): PipelineConfig {
   if (!file) return validatePipelineConfig({});
-  const config = validatePipelineConfig(readYamlFile(file, 'PIPELINE_CONFIG'), file);
+  const config = validatePipelineConfig(readYamlFile(file, 'PIPELINE_CONFIG_UNREADABLE', 'PIPELINE_CONFIG_INVALID'), file);
   if (config.package.key) config.package.key = resolve(dirname(resolve(file)), config.package.key);
   return config;
 }

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { SidewalkError } from '../../lib/errors.js';
+import { type ErrorCode, SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { REPO_ROOT } from '../../lib/paths.js';
 import { describeExit, outputTail, runProcess } from '../../lib/run-process.js';
@@ -181,7 +181,7 @@ export async function ensureEvalVenv(options: TrainVenvOptions & { evalRequireme
   });
 }
 
-async function step(command: string, args: string[], code: string, what: string): Promise<void> {
+async function step(command: string, args: string[], code: ErrorCode, what: string): Promise<void> {
   const echo = (line: string): void => { if (line.trim()) process.stderr.write(`[train:venv] ${line}\n`); };
   const result = await runProcess(command, args, { onStdoutLine: echo, onStderrLine: echo, errorCode: code, maxOutputChars: OUTPUT_TAIL_CHARS });
   if (result.code !== 0) {

@@ -137,7 +137,7 @@ export class Registry {
       throw new SidewalkError('REGISTRY_MISSING', `${abs}: no model registry here (registry.db); pass --registry or set SIDEWALK_REGISTRY`);
     }
     const db = openSqlite(file, {
-      prefix: 'REGISTRY',
+      codes: { missing: 'REGISTRY_MISSING', open: 'REGISTRY_OPEN', notDatabase: 'REGISTRY_NOT_DATABASE' },
       what: 'model registry',
       ...(options.readOnly ? { readOnly: true } : {}),
       setup: (db) => {

@@ -2,7 +2,7 @@
  * Runs the Python trainer (host-tools/train/sidewalk_train) in its venv as a child process, turning its
  * JSON-line events into progress on stderr and its failures into SidewalkErrors.
  */
-import { SidewalkError } from '../../lib/errors.js';
+import { SidewalkError, relayedCode } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { runProcess } from '../../lib/run-process.js';
 import { TRAIN_DIR, ensureTrainVenv, type TrainVenvOptions } from '../python/venv.js';
@@ -135,7 +135,7 @@ export async function runTrainer(options: TrainOptions): Promise<TrainResult> {
     // TensorFlow's own chatter; shown with --verbose, and its tail on failure.
     onStderrLine: (line) => { if (line.trim()) log.debug(line); },
   });
-  if (failure) throw new SidewalkError(String(failure.code), String(failure.message));
+  if (failure) throw new SidewalkError(relayedCode(String(failure.code), 'TRAIN_FAILED'), String(failure.message));
   if (run.code !== 0 || !result) {
     const stderrTail = run.stderr.split('\n').slice(-61, -1);
     const why = run.code === 2 && !result

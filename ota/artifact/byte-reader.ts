@@ -1,4 +1,4 @@
-import { SidewalkError, isSidewalkError } from '../../lib/errors.js';
+import { SidewalkError, isInternalError, isSidewalkError } from '../../lib/errors.js';
 import { ArtifactErrorCodes as E } from './errors.js';
 import type { PositionalSource } from './source.js';
 
@@ -56,7 +56,7 @@ export class ByteReader {
         try {
           r = await inner.next();
         } catch (err) {
-          if (isSidewalkError(err)) throw err;
+          if (isSidewalkError(err) || isInternalError(err)) throw err;
           throw readFailed(label, this.#offset, err);
         }
         if (r.done) return r;

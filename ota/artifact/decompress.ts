@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { PassThrough, Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { SidewalkError, isSidewalkError } from '../../lib/errors.js';
+import { SidewalkError, isInternalError, isSidewalkError } from '../../lib/errors.js';
 import { ArtifactErrorCodes as E } from './errors.js';
 import type { ArtifactCompression } from './types.js';
 
@@ -22,8 +22,8 @@ export function compressionOf(member: string, base: string): ArtifactCompression
   throw new SidewalkError(E.UNSUPPORTED_COMPRESSION, `${member}: unknown compression suffix ${JSON.stringify(suffix)}`);
 }
 
-function wrap(err: unknown, label: string): SidewalkError {
-  if (isSidewalkError(err)) return err;
+function wrap(err: unknown, label: string): unknown {
+  if (isSidewalkError(err) || isInternalError(err)) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new SidewalkError(E.COMPRESSION_INVALID, `${label}: cannot decompress: ${message}`, { cause: err });
 }

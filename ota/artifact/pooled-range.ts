@@ -1,4 +1,4 @@
-import { SidewalkError, isSidewalkError } from '../../lib/errors.js';
+import { SidewalkError, isInternalError, isSidewalkError } from '../../lib/errors.js';
 import { readFailed } from './byte-reader.js';
 import { ArtifactErrorCodes as E } from './errors.js';
 import type { PositionalSource } from './source.js';
@@ -77,7 +77,7 @@ export class PooledRange {
     try {
       return await done;
     } catch (err) {
-      if (isSidewalkError(err)) throw err;
+      if (isSidewalkError(err) || isInternalError(err)) throw err;
       throw readFailed(label, offset + this.#consumed, err);
     }
   }

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { SidewalkError } from '../../lib/errors.js';
+import { SidewalkError, isInternalError } from '../../lib/errors.js';
 import { ArtifactErrorCodes as E } from './errors.js';
 import type { HashReply, HashRequest } from './hash-worker.js';
 
@@ -131,7 +131,8 @@ export class WorkerSha256 {
     return this.#id;
   }
 
-  #failed(err: Error): SidewalkError {
+  #failed(err: Error): Error {
+    if (isInternalError(err)) return err;
     return new SidewalkError(E.READ_FAILED, `${this.#label}: hashing failed: ${err.message}`, { cause: err });
   }
 }

@@ -133,7 +133,7 @@ export class Updater {
 
   #requireIdle(): void {
     const { state } = this.status();
-    if (state !== 'idle') throw new SidewalkError('OTA_BUSY', `an update is in progress (state ${state}); finish it first (sidewalk ota status)`);
+    if (state !== 'idle') throw new SidewalkError('OTA_UPDATE_IN_PROGRESS', `an update is in progress (state ${state}); finish it first (sidewalk ota status)`);
   }
 
   #bootControl(): BootControl {
@@ -326,7 +326,7 @@ export class Updater {
     const boot = this.#bootControl();
     await boot.checkOsUpdateSupported?.(); // an old EEPROM cannot trial-boot the other slot (docs/hardware.md)
     const booted = await boot.booted();
-    if (booted.tryboot) throw new SidewalkError('OTA_BUSY', `slot ${booted.slot} is running as an uncommitted trial boot`);
+    if (booted.tryboot) throw new SidewalkError('OTA_UPDATE_IN_PROGRESS', `slot ${booted.slot} is running as an uncommitted trial boot`);
     const autoboot = await boot.readAutoboot();
     if (autoboot.defaultPartition !== boot.slots[booted.slot].bootPartition) {
       throw new SidewalkError('OTA_SLOT_STATE', `booted slot ${booted.slot} is not the default in autoboot.txt (boot_partition=${autoboot.defaultPartition}); reboot first`);
@@ -402,7 +402,7 @@ export class Updater {
       if (!told) log.info(`scooter is moving; waiting to ${what} until it stops`);
       told = true;
       if (limit > 0 && this.#now() - start >= limit) {
-        throw new SidewalkError('OTA_LOCKED', `scooter kept moving for ${limit} ms; did not ${what}`);
+        throw new SidewalkError('OTA_SCOOTER_MOVING', `scooter kept moving for ${limit} ms; did not ${what}`);
       }
       await this.#sleep(this.#o.lockPollMs ?? 2000);
     }

@@ -3,7 +3,7 @@
  * answering, must end the service with a coded error (systemd restarts it; the wiring's fail-safe
  * holds meanwhile), never leave it waiting. Errors that are not ours yet get a LIMITER_ code here.
  */
-import { SidewalkError, isSidewalkError } from '../../lib/errors.js';
+import { type ErrorCode, SidewalkError, isSidewalkError } from '../../lib/errors.js';
 import type { SpeedLimiter } from '../types.js';
 
 export interface LimiterDeadlines {
@@ -46,7 +46,7 @@ export class DeadlineLimiter implements SpeedLimiter {
     return this.#bounded('close', this.#deadlines.commandMs, 'LIMITER_WRITE_FAILED', () => this.#inner.close());
   }
 
-  async #bounded(what: string, ms: number, code: string, call: () => Promise<void>): Promise<void> {
+  async #bounded(what: string, ms: number, code: ErrorCode, call: () => Promise<void>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new SidewalkError('LIMITER_TIMEOUT', `${this.kind} limiter: could not ${what} within ${ms} ms`, { details: { kind: this.kind } })), ms);

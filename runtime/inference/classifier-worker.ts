@@ -14,7 +14,7 @@
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
-import { isSidewalkError, SidewalkError } from '../../lib/errors.js';
+import { type ErrorCode, isSidewalkError, SidewalkError } from '../../lib/errors.js';
 import type { FrameFormat } from '../types.js';
 import { InferenceErrorCode } from './errors.js';
 import type { ModelManifest } from './manifest-types.js';
@@ -50,7 +50,7 @@ export type WorkerRequest = LoadRequest | ClassifyRequest | UnloadRequest;
 export type WorkerMessage =
   | { type: 'loaded'; modelId: number }
   | { type: 'result'; id: number; probabilities: Float32Array; preprocessMs: number; inferenceMs: number; data: ArrayBuffer }
-  | { type: 'error'; modelId?: number; id?: number; code: string; message: string; data?: ArrayBuffer };
+  | { type: 'error'; modelId?: number; id?: number; code: ErrorCode; message: string; data?: ArrayBuffer };
 
 /** The part of tfjs-tflite-node's native runner we use (its .d.ts pulls in tfjs-tflite web types). */
 interface NativeTensor { readonly dataType: string; readonly shape: string; readonly name: string; data(): ModelInputArray | Float32Array }

@@ -39,24 +39,24 @@ test('runProcess kills a command at its timeout; with check that is a coded fail
   const r = await runProcess(node, hang, { timeoutMs: 100 });
   assert.equal(r.timedOut, true);
   assert.equal(r.signal, 'SIGKILL');
-  await assert.rejects(runProcess(node, hang, { timeoutMs: 100, check: true, errorCode: 'TEST_HUNG' }), (err: unknown) => {
-    assert.ok(isSidewalkError(err, 'TEST_HUNG'));
+  await assert.rejects(runProcess(node, hang, { timeoutMs: 100, check: true, errorCode: 'OTA_HEALTH_COMMAND' }), (err: unknown) => {
+    assert.ok(isSidewalkError(err, 'OTA_HEALTH_COMMAND'));
     assert.match(err.message, /timed out after 100 ms/);
     return true;
   });
 });
 
 test('with check, a non-zero exit names the command, how it ended, the hint and its stderr tail', async () => {
-  await assert.rejects(runProcess('sh', ['-c', 'echo one >&2; echo two >&2; exit 4', 'x', 'y'], { check: true, errorCode: 'TEST_FAILED', failureHint: 'see the docs' }), (err: unknown) => {
-    assert.ok(isSidewalkError(err, 'TEST_FAILED'));
+  await assert.rejects(runProcess('sh', ['-c', 'echo one >&2; echo two >&2; exit 4', 'x', 'y'], { check: true, errorCode: 'BUILD_CLI_FAILED', failureHint: 'see the docs' }), (err: unknown) => {
+    assert.ok(isSidewalkError(err, 'BUILD_CLI_FAILED'));
     assert.equal(err.message, 'sh -c echo one >&2; echo two >&2; exit 4 x ... failed (exit 4) (see the docs): one | two');
     return true;
   });
 });
 
 test('a command that is not installed is a coded error naming it and the package to install', async () => {
-  await assert.rejects(runProcess('sidewalk-no-such-tool', [], { errorCode: 'TEST_FAILED', missingCode: 'TEST_TOOL_MISSING', installPackage: 'sidewalk-tools' }), (err: unknown) => {
-    assert.ok(isSidewalkError(err, 'TEST_TOOL_MISSING'));
+  await assert.rejects(runProcess('sidewalk-no-such-tool', [], { errorCode: 'BUILD_CLI_FAILED', missingCode: 'BUILD_TOOL_MISSING', installPackage: 'sidewalk-tools' }), (err: unknown) => {
+    assert.ok(isSidewalkError(err, 'BUILD_TOOL_MISSING'));
     assert.equal(err.message, 'sidewalk-no-such-tool not found: install the Debian package sidewalk-tools (apt-get install sidewalk-tools)');
     return true;
   });

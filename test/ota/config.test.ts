@@ -72,7 +72,7 @@ describe('updater lock', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sidewalk-lock-'));
     try {
       const release = await acquireLock(dir);
-      await assert.rejects(acquireLock(dir), (e) => isSidewalkError(e, 'OTA_LOCK_HELD') && new RegExp(`pid ${process.pid}`).test(e.message));
+      await assert.rejects(acquireLock(dir), (e) => isSidewalkError(e, 'OTA_OTHER_UPDATER_RUNNING') && new RegExp(`pid ${process.pid}`).test(e.message));
       await release();
       writeFileSync(join(dir, 'lock'), `${process.pid} some-earlier-boot\n`);
       const again = await acquireLock(dir);

@@ -159,7 +159,7 @@ describe('automatic rollback', () => {
       const u = await dev.updater(new CrashFs({ cutAt: null }), { lockTimeoutMs: 1000, now: () => (t += 100) }).init();
       const out = await u.install(ARTIFACT);
       assert.equal(out.kind, 'idle');
-      assert.match(out.kind === 'idle' ? (out.error ?? '') : '', /OTA_LOCKED/);
+      assert.match(out.kind === 'idle' ? (out.error ?? '') : '', /OTA_SCOOTER_MOVING/);
       assert.equal(currentModel(dev), join('versions', '1.0.0'));
       assert.deepEqual(dev.notified, []);
     });
@@ -272,7 +272,7 @@ describe('automatic rollback', () => {
       dev.boot();
       const u = await dev.updater(new CrashFs({ cutAt: null })).init();
       assert.deepEqual(await u.install(ARTIFACT), { kind: 'reboot' });
-      await assert.rejects(u.install(ARTIFACT), (err) => isSidewalkError(err, 'OTA_BUSY'));
+      await assert.rejects(u.install(ARTIFACT), (err) => isSidewalkError(err, 'OTA_UPDATE_IN_PROGRESS'));
     });
   });
 });

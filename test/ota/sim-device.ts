@@ -252,7 +252,7 @@ export class SimDevice {
       boot: new SimulatedBootControl({ fs, firmware: this.firmware }),
       openArtifact: async (path) => {
         const a = this.artifacts.get(path);
-        if (!a) throw new SidewalkError('ARTIFACT_UNREADABLE', `${path}: no such artifact`);
+        if (!a) throw new SidewalkError('ARTIFACT_READ_FAILED', `${path}: no such artifact`);
         return openFake(a);
       },
       health: {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SidewalkError, errorMessage } from '../../../lib/errors.js';
+import { type ErrorCode, SidewalkError, errorMessage, relayedCode } from '../../../lib/errors.js';
 import { download } from '../../../ota/download.js';
 import type { ArtifactKind, ArtifactRef, EventStep, ReportedState, Versions } from '../protocol/messages.js';
 
@@ -55,8 +55,8 @@ async function sha256File(path: string): Promise<{ sha256: string; size: number 
 }
 
 /** The first coded error in an updater error text ("download: ARTIFACT_UNSIGNED: ..."). */
-export function codeOf(text: string | null | undefined, fallback: string): string {
-  return /\b([A-Z][A-Z0-9]*_[A-Z0-9_]+)\b/.exec(text ?? '')?.[1] ?? fallback;
+export function codeOf(text: string | null | undefined, fallback: ErrorCode): ErrorCode {
+  return relayedCode(/\b([A-Z][A-Z0-9]*_[A-Z0-9_]+)\b/.exec(text ?? '')?.[1] ?? fallback, fallback);
 }
 
 /**

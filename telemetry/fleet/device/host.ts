@@ -55,7 +55,7 @@ const validate = compileConfigSchema<AgentConfig>({
 });
 
 export function loadAgentConfig(path: string): AgentConfig {
-  const c = validateConfigObject(validate, readYamlFile(path, 'FLEET_AGENT_CONFIG'), path, 'FLEET_AGENT_CONFIG_INVALID');
+  const c = validateConfigObject(validate, readYamlFile(path, 'FLEET_AGENT_CONFIG_UNREADABLE', 'FLEET_AGENT_CONFIG_INVALID'), path, 'FLEET_AGENT_CONFIG_INVALID');
   const abs = (p: string) => resolve(path, '..', p);
   return { ...c, broker: { ...c.broker, ca: abs(c.broker.ca), cert: abs(c.broker.cert), key: abs(c.broker.key) }, state_dir: abs(c.state_dir) };
 }

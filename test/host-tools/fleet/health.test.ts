@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import { loadFleetConfig } from '../../../host-tools/fleet/config.js';
 import { DEFAULT_HEALTH_POLICY, HEALTH_CHECKS, compareCheck, evaluateHealth, verdictOf, type HealthGroups } from '../../../host-tools/fleet/health.js';
 import { PrometheusClient } from '../../../host-tools/fleet/prometheus.js';
-import { isSidewalkError } from '../../../lib/errors.js';
+import { type ErrorCode, isSidewalkError } from '../../../lib/errors.js';
 import { serveLocal } from '../../helpers/local-http.js';
 import { freePort } from '../../helpers/service-process.js';
 
@@ -87,7 +87,7 @@ describe('PrometheusClient: every bad answer is a coded error', () => {
       await server.close();
     }
   };
-  const rejects = (c: PrometheusClient, code: string, pattern: RegExp) => assert.rejects(c.instant('up'), (e) => isSidewalkError(e, code) && pattern.test(e.message));
+  const rejects = (c: PrometheusClient, code: ErrorCode, pattern: RegExp) => assert.rejects(c.instant('up'), (e) => isSidewalkError(e, code) && pattern.test(e.message));
 
   test('vector samples come back as numbers; NaN samples are left out', async () => {
     const body = { status: 'success', data: { resultType: 'vector', result: [{ metric: { device: 'a' }, value: [1, '2.5'] }, { metric: { device: 'b' }, value: [1, 'NaN'] }] } };

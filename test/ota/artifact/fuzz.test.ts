@@ -3,14 +3,18 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { openArtifact, openArtifactFile, type ArtifactPolicy, type OpenedArtifact } from '../../../ota/artifact/index.js';
-import { isSidewalkError } from '../../../lib/errors.js';
+import { isInternalError, isSidewalkError } from '../../../lib/errors.js';
+import { ARTIFACT_ERRORS } from '../../../ota/artifact/errors.js';
 import { chunked, collect, collectChunks, makeKeys, makeTempDir, menderArtifact, type TestKeys } from './fixtures.js';
 
 /**
  * Deterministic mutations of small real artifacts: each is accepted with the exact payload, or refused
- * with a SidewalkError, and the same verdict comes from a stream and from a file (read at positions,
- * an uncompressed payload through the reader's buffer pool and hashing thread).
+ * with a SidewalkError whose code is in the artifact catalogue, and the same verdict comes from a stream
+ * and from a file (read at positions, an uncompressed payload through the reader's buffer pool and
+ * hashing thread). A TypeError, RangeError or ReferenceError anywhere (thrown, or as the cause of a
+ * refusal) is a bug in the reader, never a refusal.
  */
 const CASES_PER_ARTIFACT = 200;
 const CASE_TIMEOUT_MS = 10_000;
@@ -71,7 +75,15 @@ async function readAll(bytes: Buffer, policy: ArtifactPolicy, signal: AbortSigna
   return out;
 }
 
-/** 'accepted', or the refusal's code; anything but a SidewalkError is a crash. */
+/** The first internal error (TypeError, RangeError, ...) in err's cause chain, if any. */
+function internalCause(err: unknown): unknown {
+  for (let e = err, depth = 0; e !== undefined && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
+    if (isInternalError(e)) return e;
+  }
+  return undefined;
+}
+
+/** 'accepted', or the refusal's code; anything but a SidewalkError with an artifact code is a crash. */
 async function verdict(bytes: Buffer, policy: ArtifactPolicy, expected: Map<string, Buffer>, name: string, via: Via): Promise<string> {
   try {
     const got = await withTimeout((signal) => readAll(bytes, policy, signal, via), name);
@@ -81,6 +93,9 @@ async function verdict(bytes: Buffer, policy: ArtifactPolicy, expected: Map<stri
   } catch (err) {
     if (err instanceof assert.AssertionError) throw err;
     assert.ok(isSidewalkError(err), `${name}: crashed with ${err instanceof Error ? err.stack : String(err)}`);
+    const internal = internalCause(err);
+    assert.equal(internal, undefined, `${name}: a bug reported as ${err.code}: ${(internal as Error | undefined)?.stack}`);
+    assert.ok(Object.hasOwn(ARTIFACT_ERRORS, err.code), `${name}: refused with ${err.code}, which is not in ota/artifact/errors.ts`);
     return err.code;
   }
 }
@@ -135,3 +150,19 @@ for (const [label, extra, policy, seed] of [
     assert.ok(accepted < CASES_PER_ARTIFACT / 2, `${accepted} accepted`);
   });
 }
+
+test('a failing source is ARTIFACT_READ_FAILED, but a bug inside it (TypeError, RangeError) surfaces as itself', async () => {
+  const file = join(dir, 'source-failure.mender');
+  await menderArtifact(['write', 'module-image', '-T', 'fuzz', '-t', 'dev', '-n', 'source-failure', '-f', join(dir, 'a.bin'), '--compression', 'none', '-o', file]);
+  const original = await readFile(file);
+  const failingAfter = (bytes: number, err: Error) => Readable.from((async function* () {
+    yield original.subarray(0, bytes);
+    throw err;
+  })());
+  const policy: ArtifactPolicy = { publicKeys: [], allowUnsigned: true };
+  const io = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+  await assert.rejects(openArtifact(failingAfter(100, io), policy), (e) => isSidewalkError(e, 'ARTIFACT_READ_FAILED') && e.cause === io);
+  for (const bug of [new TypeError('Cannot read properties of undefined'), new RangeError('offset out of range')]) {
+    await assert.rejects(openArtifact(failingAfter(100, bug), policy), (e) => e === bug);
+  }
+});

@@ -158,7 +158,7 @@ describe('serial limiter', () => {
       await peer.close();
       await pair.unplug();
       await assert.rejects(limiter.setLimit(20), (e: unknown) =>
-        ['LIMITER_SERIAL_LOST', 'LIMITER_SERIAL_TIMEOUT', 'SERIAL_WRITE_FAILED'].some((code) => isSidewalkError(e, code)),
+        (['LIMITER_SERIAL_LOST', 'LIMITER_SERIAL_TIMEOUT', 'SERIAL_WRITE_FAILED'] as const).some((code) => isSidewalkError(e, code)),
       );
       await pair.plug();
       peer = await openPeer(pair.peer);

@@ -4,7 +4,7 @@ import { cp, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { isSidewalkError, type SidewalkError } from '../../../lib/errors.js';
+import { type ErrorCode, isSidewalkError, type SidewalkError } from '../../../lib/errors.js';
 import { loadModelBundle } from '../../../runtime/inference/bundle.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
 
@@ -39,7 +39,7 @@ async function replaceModel(dir: string, bytes: Uint8Array): Promise<void> {
   });
 }
 
-async function rejectsWith(dir: string, code: string, ...patterns: RegExp[]): Promise<SidewalkError> {
+async function rejectsWith(dir: string, code: ErrorCode, ...patterns: RegExp[]): Promise<SidewalkError> {
   let caught: unknown;
   await assert.rejects(loadModelBundle(dir), (err) => { caught = err; return true; });
   assert.ok(isSidewalkError(caught, code), `expected ${code}, got ${String(caught)}`);
