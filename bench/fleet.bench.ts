@@ -26,8 +26,11 @@ import type { RolloutPlan } from '../host-tools/fleet/store.js';
 import { FLEET_TOOL_USER } from '../telemetry/fleet/acl.js';
 import type { ArtifactRef } from '../telemetry/fleet/protocol/messages.js';
 import { TOPIC_ROOT } from '../telemetry/fleet/protocol/topics.js';
-import { removeBroker, startBroker, type TestBroker } from '../test/telemetry/fleet/broker.js';
-import { artifactHost, modelArtifacts, simAgent, tempDir, waitFor, type SimAgent } from '../test/telemetry/fleet/harness.js';
+import { simAgent, type SimAgent } from '../telemetry/fleet/sim/agents.js';
+import { modelArtifacts } from '../telemetry/fleet/sim/artifacts.js';
+import { removeBroker, startBroker, type SimBroker } from '../telemetry/fleet/sim/broker.js';
+import { tempDir, waitFor } from '../telemetry/fleet/sim/common.js';
+import { artifactHost } from '../telemetry/fleet/sim/node-host.js';
 import { formatRatios, interleavedRounds, median, sameRoundRatios, Targets } from './report.js';
 
 const N = Number(process.env.BENCH_FLEET_DEVICES ?? 1000);
@@ -76,7 +79,7 @@ async function rollout(ctl: FleetController, artifact: ArtifactRef, agents: read
 }
 
 /** Bare Mosquitto clients: `count` QoS 1 messages of `size` bytes from one mosquitto_pub to one mosquitto_sub. */
-async function floor(broker: TestBroker, count: number, size: number): Promise<number> {
+async function floor(broker: SimBroker, count: number, size: number): Promise<number> {
   const tls = await broker.tls(FLEET_TOOL_USER);
   const common = ['-h', '127.0.0.1', '-p', String(broker.port), '--cafile', tls.ca, '--cert', tls.cert, '--key', tls.key, '-V', 'mqttv5', '-q', '1'];
   const topic = `${TOPIC_ROOT}/bench-floor/${Date.now()}`;
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
   const deviceRoot = existsSync('/dev/shm') ? await mkdtemp('/dev/shm/sidewalk-bench-fleet-devices-') : join(root, 'devices');
   const devices = Array.from({ length: N }, (_, i) => ({ id: `bd-${String(i).padStart(5, '0')}`, location: LOCATION }));
   const targets = new Targets();
-  let broker: TestBroker | null = null;
+  let broker: SimBroker | null = null;
   let host: Awaited<ReturnType<typeof artifactHost>> | null = null;
   let ctl: FleetController | null = null;
   const agents: SimAgent[] = [];

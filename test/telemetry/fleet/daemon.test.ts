@@ -18,11 +18,13 @@ import { SimulatedFirmware, simulatedLayout } from '../../../ota/boot/simulated.
 import { FLEET_TOOL_USER } from '../../../telemetry/fleet/acl.js';
 import { SIDEWALK_BIN } from '../../helpers/service-process.js';
 import { modelBundle } from '../../ota/sim-device.js';
-import { removeBroker, startBroker, type TestBroker } from './broker.js';
-import { artifactHost, modelArtifacts, tempDir, waitFor } from './harness.js';
+import { modelArtifacts } from '../../../telemetry/fleet/sim/artifacts.js';
+import { removeBroker, startBroker, type SimBroker } from '../../../telemetry/fleet/sim/broker.js';
+import { tempDir, waitFor } from '../../../telemetry/fleet/sim/common.js';
+import { artifactHost } from '../../../telemetry/fleet/sim/node-host.js';
 
 let root: string;
-let broker: TestBroker;
+let broker: SimBroker;
 let host: Awaited<ReturnType<typeof artifactHost>>;
 let ctl: FleetController;
 
