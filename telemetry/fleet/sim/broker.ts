@@ -86,6 +86,11 @@ export async function startBroker(devices: { id: string; location: string }[], o
     child = spawn('mosquitto', ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const me = child;
+    // An exit nobody asked for (stop() clears `child` first) is written to the log the callers print.
+    me.once('exit', (code, signal) => {
+      if (child === me) output += `\nmosquitto exited unexpectedly (code ${code}, signal ${signal})\n`;
+    });
     await waitForTls(port, pki.ca, await pki.client(FLEET_TOOL_USER));
   };
   await launch();
@@ -93,9 +98,9 @@ export async function startBroker(devices: { id: string; location: string }[], o
     const c = child as ChildProcess | null;
     if (!c || c.exitCode !== null) return;
     const exited = new Promise((r) => c.once('exit', r));
+    child = null;
     c.kill('SIGTERM');
     await exited;
-    child = null;
   };
   return {
     dir,
