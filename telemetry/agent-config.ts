@@ -59,6 +59,7 @@ function remoteWriteUrl(value: unknown): string {
 }
 
 const BARE = new Set(['SCRAPE_INTERVAL', 'SEND_DEADLINE', 'MIN_BACKOFF', 'REMOTE_WRITE_TLS']);
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a path may not hold.
 const FILE = /^\/[^\u0000-\u001f\u007f]{1,255}$/;
 
 /** The remote_write tls_config as a YAML flow mapping (JSON): `{}` = system CAs, no client certificate. */
