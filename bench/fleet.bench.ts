@@ -8,16 +8,18 @@
  *   (3) floor: the same number of messages of the same mean size through the same broker with bare
  *       `mosquitto_pub -l` → `mosquitto_sub -C` (QoS 1, TLS, fleet-tool certificate), interleaved
  *       with (2); the verdict is the median of same-round ratios fleet events/s ÷ floor messages/s.
- * The broker, PKI, artifact host and agents are the fleet tests' (test/telemetry/fleet/), imported as is.
+ * The broker, PKI, artifact host and agents are the simulated fleet the tests use (telemetry/fleet/sim/).
  * The simulated devices' folders (event spool fsync'd per event, agent state) live on tmpfs when
  * /dev/shm exists: N devices share one disk and one event loop here, where a real fleet has N disks,
  * so per-device fsyncs would otherwise serialise the whole fleet and hide the broker and fleet tool.
  * The fleet tool's SQLite store stays on the ordinary temp folder (its real cost).
  * `--check`: exit non-zero when a target is missed.
- * Env: BENCH_FLEET_DEVICES (default 1000), BENCH_FLEET_ROUNDS (default 3, plus one warm-up round).
+ * `--devices N` or env BENCH_FLEET_DEVICES (default 1000); BENCH_FLEET_ROUNDS (default 3, plus one warm-up).
+ * Each device holds one TLS socket, and during the rollout an HTTP download on both ends and its files, in
+ * this process: 10,000 devices want `ulimit -n` near 26,000 (a warning at start says so).
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FleetController } from '../host-tools/fleet/controller.js';
@@ -26,11 +28,23 @@ import type { RolloutPlan } from '../host-tools/fleet/store.js';
 import { FLEET_TOOL_USER } from '../telemetry/fleet/acl.js';
 import type { ArtifactRef } from '../telemetry/fleet/protocol/messages.js';
 import { TOPIC_ROOT } from '../telemetry/fleet/protocol/topics.js';
-import { removeBroker, startBroker, type TestBroker } from '../test/telemetry/fleet/broker.js';
-import { artifactHost, modelArtifacts, simAgent, tempDir, waitFor, type SimAgent } from '../test/telemetry/fleet/harness.js';
+import { simAgent, type SimAgent } from '../telemetry/fleet/sim/agents.js';
+import { modelArtifacts } from '../telemetry/fleet/sim/artifacts.js';
+import { removeBroker, startBroker, type SimBroker } from '../telemetry/fleet/sim/broker.js';
+import { tempDir, waitFor } from '../telemetry/fleet/sim/common.js';
+import { artifactHost } from '../telemetry/fleet/sim/node-host.js';
 import { formatRatios, interleavedRounds, median, sameRoundRatios, Targets } from './report.js';
 
-const N = Number(process.env.BENCH_FLEET_DEVICES ?? 1000);
+/** `--devices N` on the command line, else BENCH_FLEET_DEVICES, else 1000. */
+function deviceCount(argv: readonly string[]): number {
+  const i = argv.indexOf('--devices');
+  const text = i >= 0 ? argv[i + 1] : (process.env.BENCH_FLEET_DEVICES ?? '1000');
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--devices / BENCH_FLEET_DEVICES: ${JSON.stringify(text)} is not a positive whole number`);
+  return n;
+}
+
+const N = deviceCount(process.argv);
 const ROUNDS = Number(process.env.BENCH_FLEET_ROUNDS ?? 3);
 const LOCATION = 'bench';
 const CONNECT_TARGET_S = 60;
@@ -76,7 +90,7 @@ async function rollout(ctl: FleetController, artifact: ArtifactRef, agents: read
 }
 
 /** Bare Mosquitto clients: `count` QoS 1 messages of `size` bytes from one mosquitto_pub to one mosquitto_sub. */
-async function floor(broker: TestBroker, count: number, size: number): Promise<number> {
+async function floor(broker: SimBroker, count: number, size: number): Promise<number> {
   const tls = await broker.tls(FLEET_TOOL_USER);
   const common = ['-h', '127.0.0.1', '-p', String(broker.port), '--cafile', tls.ca, '--cert', tls.cert, '--key', tls.key, '-V', 'mqttv5', '-q', '1'];
   const topic = `${TOPIC_ROOT}/bench-floor/${Date.now()}`;
@@ -101,12 +115,24 @@ async function floor(broker: TestBroker, count: number, size: number): Promise<n
   return seconds;
 }
 
+let brokerLog = '';
+
+/** The open-files limit (soft) of this process, from /proc (Linux). */
+function openFilesLimit(): number {
+  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const soft = line?.split(/\s{2,}/)[1];
+  return soft === undefined || soft === 'unlimited' ? Number.POSITIVE_INFINITY : Number(soft);
+}
+
 async function main(): Promise<void> {
+  // Per device: its TLS socket, its HTTP download and spool files open at once, plus the broker's side.
+  const needed = N * 2.5 + 1000;
+  if (openFilesLimit() < needed) say(`warning: ${N} devices may need ~${needed} open files at the download burst; the limit is ${openFilesLimit()} (ulimit -n ${Math.ceil(needed)})`);
   const root = await tempDir('sidewalk-bench-fleet-');
   const deviceRoot = existsSync('/dev/shm') ? await mkdtemp('/dev/shm/sidewalk-bench-fleet-devices-') : join(root, 'devices');
   const devices = Array.from({ length: N }, (_, i) => ({ id: `bd-${String(i).padStart(5, '0')}`, location: LOCATION }));
   const targets = new Targets();
-  let broker: TestBroker | null = null;
+  let broker: SimBroker | null = null;
   let host: Awaited<ReturnType<typeof artifactHost>> | null = null;
   let ctl: FleetController | null = null;
   const agents: SimAgent[] = [];
@@ -170,13 +196,16 @@ async function main(): Promise<void> {
     await Promise.all(agents.map((a) => a.agent.stop().catch(() => {})));
     await ctl?.close();
     await host?.close();
-    if (broker) await removeBroker(broker);
+    if (broker) {
+      brokerLog = broker.log();
+      await removeBroker(broker);
+    }
     await rm(root, { recursive: true, force: true });
     await rm(deviceRoot, { recursive: true, force: true });
   }
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench:fleet failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`bench:fleet failed: ${err instanceof Error ? err.message : String(err)}\n${brokerLog.slice(-2000)}\n`);
   process.exitCode = 1;
 });

@@ -26,6 +26,12 @@ export interface AgentConfigValues {
   updaterTarget?: string;
   /** Prometheus duration, e.g. "15s" (tests use "1s"). */
   scrapeInterval?: string;
+  /**
+   * TLS for an https remote_write URL: the fleet CA and this device's client certificate (the one it
+   * uses for MQTT, CN = device id; the fleet Prometheus requires it: prometheus/fleet-web.yml).
+   * Without it the agent trusts the system CAs and sends no client certificate.
+   */
+  remoteWriteTls?: { caFile: string; certFile: string; keyFile: string };
 }
 
 const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -52,6 +58,21 @@ function remoteWriteUrl(value: unknown): string {
   }, 'an http(s) URL without credentials');
 }
 
+const BARE = new Set(['SCRAPE_INTERVAL', 'SEND_DEADLINE', 'MIN_BACKOFF', 'REMOTE_WRITE_TLS']);
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a path may not hold.
+const FILE = /^\/[^\u0000-\u001f\u007f]{1,255}$/;
+
+/** The remote_write tls_config as a YAML flow mapping (JSON): `{}` = system CAs, no client certificate. */
+function remoteWriteTls(values: AgentConfigValues, url: string): string {
+  const t = values.remoteWriteTls;
+  if (t === undefined) return '{}';
+  if (!url.startsWith('https:')) {
+    throw new SidewalkError('TELEMETRY_AGENT_CONFIG_INVALID', `agent config: remoteWriteTls is set but remoteWriteUrl ${JSON.stringify(url)} is not https`, { details: { field: 'remoteWriteTls' } });
+  }
+  const file = (field: string, v: unknown) => check(`remoteWriteTls.${field}`, v, (x) => FILE.test(x), 'an absolute file path');
+  return JSON.stringify({ ca_file: file('caFile', t.caFile), cert_file: file('certFile', t.certFile), key_file: file('keyFile', t.keyFile) });
+}
+
 /** Fills the template; throws TELEMETRY_AGENT_CONFIG_INVALID for a bad value or a placeholder left unfilled. */
 export function renderAgentConfig(template: string, values: AgentConfigValues): string {
   const interval = check('scrapeInterval', values.scrapeInterval ?? '15s', (v) => DURATION.test(v), 'a duration like 15s');
@@ -60,6 +81,7 @@ export function renderAgentConfig(template: string, values: AgentConfigValues): 
     DEVICE: check('device', values.device, (v) => DEVICE_ID.test(v), 'a device id (letters, digits, ".", "_", "-"; at most 63)'),
     LOCATION: check('location', values.location, (v) => LOCATION.test(v), 'one line of 1..64 characters'),
     REMOTE_WRITE_URL: remoteWriteUrl(values.remoteWriteUrl),
+    REMOTE_WRITE_TLS: remoteWriteTls(values, values.remoteWriteUrl),
     RUNTIME_TARGET: check('runtimeTarget', values.runtimeTarget ?? RUNTIME_METRICS_TARGET, (v) => TARGET.test(v), 'a loopback host:port'),
     UPDATER_TARGET: check('updaterTarget', values.updaterTarget ?? UPDATER_METRICS_TARGET, (v) => TARGET.test(v), 'a loopback host:port'),
     SCRAPE_INTERVAL: interval,
@@ -70,8 +92,9 @@ export function renderAgentConfig(template: string, values: AgentConfigValues): 
   const out = template.replace(/@([A-Z_]+)@/g, (whole, name: string) => {
     const v = fill[name];
     if (v === undefined) throw new SidewalkError('TELEMETRY_AGENT_TEMPLATE_INVALID', `agent config template: unknown placeholder ${whole}`);
-    // Durations stay bare; everything else is a JSON string, which is a valid YAML double-quoted scalar.
-    return name === 'SCRAPE_INTERVAL' || name === 'SEND_DEADLINE' || name === 'MIN_BACKOFF' ? v : JSON.stringify(v);
+    // Durations and the TLS mapping (already JSON, valid YAML flow style) stay bare; everything else is
+    // a JSON string, which is a valid YAML double-quoted scalar.
+    return BARE.has(name) ? v : JSON.stringify(v);
   });
   return out;
 }

@@ -206,7 +206,7 @@ export async function deviceImportClosure(repoRoot: string): Promise<{ files: Ma
  * dist/ folders that never ship, whatever loads them: host tools (trainer, dataset store), build/,
  * tests, and the Grafana dashboards as code that live beside the device's telemetry (a devDependency).
  */
-export const HOST_ONLY_DIST = ['host-tools', 'build', 'test', 'bench', 'telemetry/grafana'] as const;
+export const HOST_ONLY_DIST = ['host-tools', 'build', 'test', 'bench', 'telemetry/grafana', 'telemetry/fleet/sim'] as const;
 
 /**
  * Checks what the device CLI loads against what the bundle carries, and returns the loaded files

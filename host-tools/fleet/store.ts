@@ -102,6 +102,7 @@ interface DeviceRowDb { id: string; location: string | null; cohort: number | nu
 export class FleetStore {
   readonly path: string;
   #db: Database.Database;
+  #statements = new Map<string, Database.Statement>();
 
   constructor(path: string) {
     this.path = path;
@@ -120,29 +121,37 @@ export class FleetStore {
     this.#db.close();
   }
 
+  /** Each statement prepared once: preparing per message was the top cost of the event path (bench:fleet profile). */
+  #sql(text: string): Database.Statement {
+    let st = this.#statements.get(text);
+    if (!st) {
+      st = this.#db.prepare(text);
+      this.#statements.set(text, st);
+    }
+    return st;
+  }
+
   nextGeneration(): number {
-    const row = this.#db.prepare(`INSERT INTO meta (key, value) VALUES ('generation', '1')
+    const row = this.#sql(`INSERT INTO meta (key, value) VALUES ('generation', '1')
       ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value`).get() as { value: string };
     return Number(row.value);
   }
 
   recordStatus(device: string, s: StatusMessage, nowMs: number): void {
     if (s.state === 'online') {
-      this.#db
-        .prepare(`INSERT INTO devices (id, online, boot_id, session, last_seen_ms) VALUES (?, 1, ?, ?, ?)
+      this.#sql(`INSERT INTO devices (id, online, boot_id, session, last_seen_ms) VALUES (?, 1, ?, ?, ?)
           ON CONFLICT(id) DO UPDATE SET online = 1, boot_id = excluded.boot_id, session = excluded.session, last_seen_ms = excluded.last_seen_ms`)
         .run(device, s.boot_id, s.session, s.at_ms ?? nowMs);
       return;
     }
     // A will counts only for the session it belongs to: a late one from an older session is stale.
-    const row = this.#db.prepare('SELECT boot_id, session FROM devices WHERE id = ?').get(device) as { boot_id: string | null; session: number | null } | undefined;
-    if (!row) this.#db.prepare('INSERT INTO devices (id, online, boot_id, session) VALUES (?, 0, ?, ?)').run(device, s.boot_id, s.session);
-    else if (row.boot_id === s.boot_id && row.session === s.session) this.#db.prepare('UPDATE devices SET online = 0 WHERE id = ?').run(device);
+    const row = this.#sql('SELECT boot_id, session FROM devices WHERE id = ?').get(device) as { boot_id: string | null; session: number | null } | undefined;
+    if (!row) this.#sql('INSERT INTO devices (id, online, boot_id, session) VALUES (?, 0, ?, ?)').run(device, s.boot_id, s.session);
+    else if (row.boot_id === s.boot_id && row.session === s.session) this.#sql('UPDATE devices SET online = 0 WHERE id = ?').run(device);
   }
 
   recordReported(r: ReportedState): void {
-    this.#db
-      .prepare(`INSERT INTO devices (id, location, cohort, last_seen_ms, reported) VALUES (?, ?, ?, ?, ?)
+    this.#sql(`INSERT INTO devices (id, location, cohort, last_seen_ms, reported) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET location = excluded.location, cohort = excluded.cohort,
           last_seen_ms = MAX(COALESCE(last_seen_ms, 0), excluded.last_seen_ms), reported = excluded.reported`)
       .run(r.device, r.location, r.cohort, r.at_ms, JSON.stringify(r));
@@ -150,20 +159,19 @@ export class FleetStore {
 
   /** False when this device + seq was stored before (a resend). */
   recordEvent(device: string, e: OtaEvent): boolean {
-    const r = this.#db
-      .prepare('INSERT OR IGNORE INTO events (device, seq, at_ms, rollout_id, step, body) VALUES (?, ?, ?, ?, ?, ?)')
+    const r = this.#sql('INSERT OR IGNORE INTO events (device, seq, at_ms, rollout_id, step, body) VALUES (?, ?, ?, ?, ?, ?)')
       .run(device, e.seq, e.at_ms, e.rollout_id, e.step, JSON.stringify(e));
     return r.changes === 1;
   }
 
   events(device: string): OtaEvent[] {
-    return (this.#db.prepare('SELECT body FROM events WHERE device = ? ORDER BY seq').all(device) as { body: string }[]).map((r) => JSON.parse(r.body) as OtaEvent);
+    return (this.#sql('SELECT body FROM events WHERE device = ? ORDER BY seq').all(device) as { body: string }[]).map((r) => JSON.parse(r.body) as OtaEvent);
   }
 
   devices(location?: string): DeviceRow[] {
     const rows = (location
-      ? this.#db.prepare('SELECT * FROM devices WHERE location = ? ORDER BY id').all(location)
-      : this.#db.prepare('SELECT * FROM devices ORDER BY id').all()) as DeviceRowDb[];
+      ? this.#sql('SELECT * FROM devices WHERE location = ? ORDER BY id').all(location)
+      : this.#sql('SELECT * FROM devices ORDER BY id').all()) as DeviceRowDb[];
     return rows.map((r) => ({
       id: r.id, location: r.location, cohort: r.cohort, online: r.online === 1, bootId: r.boot_id, session: r.session, lastSeenMs: r.last_seen_ms,
       reported: r.reported ? (JSON.parse(r.reported) as ReportedState) : null,
@@ -171,24 +179,22 @@ export class FleetStore {
   }
 
   insertRollout(r: Rollout): void {
-    this.#db
-      .prepare(`INSERT INTO rollouts (id, location, artifact, plan, step, state, step_started_ms, created_ms, updated_ms, reason, desired)
+    this.#sql(`INSERT INTO rollouts (id, location, artifact, plan, step, state, step_started_ms, created_ms, updated_ms, reason, desired)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(r.id, r.location, JSON.stringify(r.artifact), JSON.stringify(r.plan), r.step, r.state, r.stepStartedMs, r.createdMs, r.updatedMs, r.reason, JSON.stringify(r.desired));
   }
 
   updateRollout(r: Rollout): void {
-    this.#db
-      .prepare('UPDATE rollouts SET step = ?, state = ?, step_started_ms = ?, updated_ms = ?, reason = ?, desired = ? WHERE id = ?')
+    this.#sql('UPDATE rollouts SET step = ?, state = ?, step_started_ms = ?, updated_ms = ?, reason = ?, desired = ? WHERE id = ?')
       .run(r.step, r.state, r.stepStartedMs, r.updatedMs, r.reason, JSON.stringify(r.desired), r.id);
   }
 
   deleteRollout(id: string): void {
-    this.#db.prepare('DELETE FROM rollouts WHERE id = ?').run(id);
+    this.#sql('DELETE FROM rollouts WHERE id = ?').run(id);
   }
 
   rollouts(filter: { location?: string; states?: RolloutState[] } = {}): Rollout[] {
-    const rows = this.#db.prepare('SELECT * FROM rollouts ORDER BY created_ms, id').all() as RolloutRowDb[];
+    const rows = this.#sql('SELECT * FROM rollouts ORDER BY created_ms, id').all() as RolloutRowDb[];
     return rows
       .map((r) => ({
         id: r.id, location: r.location, artifact: JSON.parse(r.artifact) as ArtifactRef, plan: JSON.parse(r.plan) as RolloutPlan, step: r.step, state: r.state,

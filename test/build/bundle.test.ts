@@ -104,7 +104,7 @@ describe('what goes into the bundle', () => {
     const files = await deviceDistFiles(REPO_ROOT);
     assert.ok(files.includes('dist/bin/sidewalk.js') && files.includes('dist/runtime/inference/classifier-worker.js'));
     assert.ok(files.some((f) => f.startsWith('dist/ota/')) && files.some((f) => f.startsWith('dist/telemetry/')));
-    const bad = files.filter((f) => /^dist\/(test|bench|host-tools|build|native|telemetry\/grafana)\//.test(f) || f.endsWith('.map') || f.endsWith('.d.ts'));
+    const bad = files.filter((f) => /^dist\/(test|bench|host-tools|build|native|telemetry\/grafana|telemetry\/fleet\/sim)\//.test(f) || f.endsWith('.map') || f.endsWith('.d.ts'));
     assert.deepEqual(bad, []);
   });
 });

@@ -53,6 +53,21 @@ test('values that could inject YAML or point off-device are refused with a coded
       field,
     );
   }
+  // remote_write TLS files: absolute paths, and only for an https URL; without them tls_config is {}.
+  const tls = { caFile: '/etc/sidewalk/pki/ca.crt', certFile: '/etc/sidewalk/pki/device.crt', keyFile: '/etc/sidewalk/pki/device.key' };
+  assert.deepEqual(parse(renderAgentConfig('t: @REMOTE_WRITE_TLS@\n', { ...values, remoteWriteTls: tls })), { t: { ca_file: tls.caFile, cert_file: tls.certFile, key_file: tls.keyFile } });
+  assert.deepEqual(parse(renderAgentConfig('t: @REMOTE_WRITE_TLS@\n', values)), { t: {} });
+  for (const [field, override] of [
+    ['remoteWriteTls', { remoteWriteUrl: 'http://metrics.example/api/v1/write', remoteWriteTls: tls }],
+    ['remoteWriteTls.keyFile', { remoteWriteTls: { ...tls, keyFile: 'device.key' } }],
+    ['remoteWriteTls.caFile', { remoteWriteTls: { ...tls, caFile: '/x\n: y' } }],
+  ] as const) {
+    assert.throws(
+      () => renderAgentConfig(template, { ...values, ...override }),
+      (e: unknown) => isSidewalkError(e, 'TELEMETRY_AGENT_CONFIG_INVALID') && (e.details as { field: string }).field === field,
+      field,
+    );
+  }
   assert.throws(() => renderAgentConfig('a: @NOPE@', values), (e: unknown) => isSidewalkError(e, 'TELEMETRY_AGENT_TEMPLATE_INVALID'));
   // A location with YAML-significant characters stays one quoted scalar.
   const text = renderAgentConfig('l: @LOCATION@\n', { ...values, location: 'Denver: "#1"' });

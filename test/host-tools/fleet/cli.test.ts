@@ -20,11 +20,14 @@ import { loadAgentConfig } from '../../../telemetry/fleet/device/host.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
 import { SIDEWALK_BIN, freePort } from '../../helpers/service-process.js';
 import { expectCleanFailure, runSidewalk } from '../../helpers/cli-guard.js';
-import { removeBroker, startBroker, type TestBroker } from '../../telemetry/fleet/broker.js';
-import { artifactHost, modelArtifacts, simAgent, tempDir, waitFor, type SimAgent } from '../../telemetry/fleet/harness.js';
+import { simAgent, type SimAgent } from '../../../telemetry/fleet/sim/agents.js';
+import { modelArtifacts } from '../../../telemetry/fleet/sim/artifacts.js';
+import { removeBroker, startBroker, type SimBroker } from '../../../telemetry/fleet/sim/broker.js';
+import { tempDir, waitFor } from '../../../telemetry/fleet/sim/common.js';
+import { artifactHost } from '../../../telemetry/fleet/sim/node-host.js';
 
 let root: string;
-let broker: TestBroker;
+let broker: SimBroker;
 let host: Awaited<ReturnType<typeof artifactHost>>;
 let config: string;
 let signed: string;

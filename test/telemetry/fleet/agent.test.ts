@@ -15,11 +15,14 @@ import { publishArtifact } from '../../../host-tools/fleet/publish.js';
 import type { RolloutPlan } from '../../../host-tools/fleet/store.js';
 import { FLEET_TOOL_USER } from '../../../telemetry/fleet/acl.js';
 import { topics } from '../../../telemetry/fleet/protocol/topics.js';
-import { removeBroker, startBroker, type TestBroker } from './broker.js';
-import { artifactHost, modelArtifacts, simAgent, tempDir, waitFor, type Artifacts, type SimAgent } from './harness.js';
+import { simAgent, type SimAgent } from '../../../telemetry/fleet/sim/agents.js';
+import { modelArtifacts, type Artifacts } from '../../../telemetry/fleet/sim/artifacts.js';
+import { removeBroker, startBroker, type SimBroker } from '../../../telemetry/fleet/sim/broker.js';
+import { tempDir, waitFor } from '../../../telemetry/fleet/sim/common.js';
+import { artifactHost } from '../../../telemetry/fleet/sim/node-host.js';
 
 let root: string;
-let broker: TestBroker;
+let broker: SimBroker;
 let host: Awaited<ReturnType<typeof artifactHost>>;
 let artifacts: Artifacts;
 let ctl: FleetController;

@@ -12,9 +12,10 @@ import { after, before, describe, test } from 'node:test';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { FLEET_TOOL_USER } from '../../../telemetry/fleet/acl.js';
 import { topics } from '../../../telemetry/fleet/protocol/topics.js';
-import { makePki, removeBroker, startBroker, type TestBroker } from './broker.js';
+import { removeBroker, startBroker, type SimBroker } from '../../../telemetry/fleet/sim/broker.js';
+import { makePki } from '../../../telemetry/fleet/sim/pki.js';
 
-let broker: TestBroker;
+let broker: SimBroker;
 const open: MqttClient[] = [];
 
 async function client(cn: string, id = cn): Promise<MqttClient> {
@@ -102,7 +103,7 @@ describe('fleet broker ACL (real Mosquitto, TLS client certificates)', () => {
     await assert.rejects(connectAsync(t.url, { protocolVersion: 5, ca: readFileSync(t.ca), reconnectPeriod: 0, connectTimeout: 5000 }));
     const dir = await mkdtemp(join(tmpdir(), 'sidewalk-foreign-ca-'));
     try {
-      const foreign = await makePki(dir, 'not-the-fleet-ca');
+      const foreign = await makePki(dir, { caName: 'not-the-fleet-ca' });
       const c = await foreign.client('sc-1');
       await assert.rejects(
         connectAsync(t.url, { protocolVersion: 5, ca: readFileSync(t.ca), cert: readFileSync(c.cert), key: readFileSync(c.key), reconnectPeriod: 0, connectTimeout: 5000 }),

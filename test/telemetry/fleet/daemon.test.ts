@@ -18,8 +18,10 @@ import { SimulatedFirmware, simulatedLayout } from '../../../ota/boot/simulated.
 import { FLEET_TOOL_USER } from '../../../telemetry/fleet/acl.js';
 import { SIDEWALK_BIN, freePort } from '../../helpers/service-process.js';
 import { modelBundle } from '../../ota/sim-device.js';
-import { removeBroker, startBroker, type TestBroker } from './broker.js';
-import { artifactHost, modelArtifacts, tempDir, waitFor } from './harness.js';
+import { modelArtifacts } from '../../../telemetry/fleet/sim/artifacts.js';
+import { removeBroker, startBroker, type SimBroker } from '../../../telemetry/fleet/sim/broker.js';
+import { tempDir, waitFor } from '../../../telemetry/fleet/sim/common.js';
+import { artifactHost } from '../../../telemetry/fleet/sim/node-host.js';
 
 const scrape = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 /** The value of one exposition line (`name{labels}` exactly as printed), null when absent. */
@@ -38,7 +40,7 @@ async function promtoolCheckMetrics(text: string): Promise<void> {
 }
 
 let root: string;
-let broker: TestBroker;
+let broker: SimBroker;
 let host: Awaited<ReturnType<typeof artifactHost>>;
 let ctl: FleetController;
 

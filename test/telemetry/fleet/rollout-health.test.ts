@@ -21,8 +21,11 @@ import { createRuntimeMetrics, serveMetrics, type MetricsServer, type RuntimeMet
 import { freePort } from '../../helpers/service-process.js';
 import { query, removePrometheusFiles, startPrometheus, waitUntil, type PrometheusProcess } from '../prometheus-process.js';
 import { serverConfig } from '../simulated-fleet.js';
-import { removeBroker, startBroker, type TestBroker } from './broker.js';
-import { artifactHost, modelArtifacts, simAgent, tempDir, waitFor, type Artifacts, type SimAgent } from './harness.js';
+import { simAgent, type SimAgent } from '../../../telemetry/fleet/sim/agents.js';
+import { modelArtifacts, type Artifacts } from '../../../telemetry/fleet/sim/artifacts.js';
+import { removeBroker, startBroker, type SimBroker } from '../../../telemetry/fleet/sim/broker.js';
+import { tempDir, waitFor } from '../../../telemetry/fleet/sim/common.js';
+import { artifactHost } from '../../../telemetry/fleet/sim/node-host.js';
 
 /** Four devices inside a 50 % step and four outside it, by their stable cohorts. */
 function pickDevices(prefix: string): string[] {
@@ -47,7 +50,7 @@ interface Device {
 }
 
 let root: string;
-let broker: TestBroker;
+let broker: SimBroker;
 let host: Awaited<ReturnType<typeof artifactHost>>;
 let artifacts: Artifacts;
 let fleetServer: PrometheusProcess;

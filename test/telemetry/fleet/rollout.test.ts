@@ -1,11 +1,13 @@
 /**
  * Staged rollouts end to end: 50 simulated device agents and 2 real on-device agents (real Updater,
  * real artifact reader) on a real TLS Mosquitto, the fleet controller with its SQLite store, artifacts
- * built by build/ with mender-artifact and served by a loopback HTTP host with Range support.
+ * built by build/ with mender-artifact and served over HTTPS by nginx with the shipped config
+ * (host-tools/fleet/nginx-artifacts.conf; Range resume is proven in artifact-host.test.ts).
  * The controller's clock is the test's (soak times pass without waiting); devices use real time.
  */
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { globalAgent } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FleetController } from '../../../host-tools/fleet/controller.js';
@@ -14,8 +16,12 @@ import type { RolloutPlan } from '../../../host-tools/fleet/store.js';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { FLEET_TOOL_USER } from '../../../telemetry/fleet/acl.js';
 import { SimDevice } from '../../ota/sim-device.js';
-import { removeBroker, startBroker, type TestBroker } from './broker.js';
-import { artifactHost, modelArtifacts, realAgent, simAgent, startAgent, tempDir, waitFor, type Artifacts, type SimAgent } from './harness.js';
+import { simAgent, startAgent, type SimAgent } from '../../../telemetry/fleet/sim/agents.js';
+import { modelArtifacts, type Artifacts } from '../../../telemetry/fleet/sim/artifacts.js';
+import { removeBroker, startBroker, type SimBroker } from '../../../telemetry/fleet/sim/broker.js';
+import { tempDir, waitFor } from '../../../telemetry/fleet/sim/common.js';
+import { startNginx, type NginxHost } from '../../../telemetry/fleet/sim/nginx.js';
+import { realAgent } from './harness.js';
 
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(2, '0')}`);
 const LA = ids('sc', 32);
@@ -24,8 +30,8 @@ const NIWOT = ids('nw', 6);
 const BOULDER = ['rd-1', 'rd-2'];
 
 let root: string;
-let broker: TestBroker;
-let host: Awaited<ReturnType<typeof artifactHost>>;
+let broker: SimBroker;
+let host: NginxHost;
 let artifacts: Artifacts;
 let ctl: FleetController;
 let template: string;
@@ -37,7 +43,7 @@ const plan = (o: Partial<RolloutPlan> = {}): RolloutPlan => ({
   steps: [10, 50, 100], min_finished: 2, soak_s: 60, max_failure_percent: 20, min_devices_before_decision: 3, in_progress_timeout_s: 3600, auto_advance: false, ...o,
 });
 const group = (list: string[]) => list.map((id) => sims.get(id)!);
-const publish = (file: string, allowUnsigned = false) => publishArtifact(file, join(root, 'www'), host.base, { allowUnsigned });
+const publish = (file: string, allowUnsigned = false) => publishArtifact(file, host.publishDir, host.base, { allowUnsigned });
 
 before(async () => {
   root = await tempDir('sidewalk-fleet-rollout-');
@@ -48,7 +54,9 @@ before(async () => {
     ...BOULDER.map((id) => ({ id, location: 'boulder' })),
   ];
   broker = await startBroker(devices);
-  host = await artifactHost(join(root, 'www'));
+  host = await startNginx({ cert: await broker.pki.client('server'), ca: broker.pki.ca });
+  // Devices trust the fleet CA for the artifact host (the image's system store).
+  globalAgent.options.ca = await readFile(broker.pki.ca);
   artifacts = await modelArtifacts(root);
   template = SimDevice.template();
   ctl = await FleetController.open({ broker: { ...(await broker.tls(FLEET_TOOL_USER)), client_id: 'fleet-tool' }, persistent: true, dbPath: join(root, 'registry', 'fleet.db'), now: () => clock });
@@ -96,6 +104,8 @@ describe('staged rollouts over the real broker', () => {
     assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => events[0]!.seq + i));
     const steps = events.filter((e) => e.rollout_id === r.id).map((e) => e.step);
     assert.deepEqual([...new Set(steps)], ['desired', 'download', 'downloaded', 'install', 'committed']);
+    const served = (await host.accessLog()).filter((l) => l.startsWith(`GET /artifacts/${art.sha256}/`) && / 200 /.test(l));
+    assert.equal(served.length, LA.length, 'every LA device downloaded the artifact from nginx, once');
     const reported = ctl.store.devices('LA')[0]!.reported!;
     assert.equal(reported.health?.reachable, true);
     assert.equal(reported.versions.model, '1.2.0');

@@ -1,59 +1,21 @@
 /**
- * A real Mosquitto for fleet tests: a throwaway PKI made with openssl (CA, server certificate for
- * 127.0.0.1, one client certificate per device with the device id as CN, one for the fleet tool),
- * a TLS-only listener on a free loopback port with require_certificate + use_identity_as_username,
- * and the fleet ACL (telemetry/fleet/acl.ts). Not a test file.
+ * A real Mosquitto for a simulated fleet (tests and bench:fleet): the throwaway PKI of pki.ts, a
+ * TLS-only listener on a free loopback port with require_certificate + use_identity_as_username, and
+ * the fleet ACL (telemetry/fleet/acl.ts); optionally with persistence so a restart keeps sessions,
+ * queued messages and retained state. Host-side simulation, never shipped to a device.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { FLEET_TOOL_USER, mosquittoAcl } from '../../../telemetry/fleet/acl.js';
-import type { TlsFiles } from '../../../telemetry/fleet/link.js';
-import { freePort } from '../../helpers/service-process.js';
+import { FLEET_TOOL_USER, mosquittoAcl } from '../acl.js';
+import type { TlsFiles } from '../link.js';
+import { makePki, type Pki } from './pki.js';
+import { freePort } from './common.js';
 
-const run = promisify(execFile);
-
-export interface Pki {
-  dir: string;
-  ca: string;
-  /** Client certificate and key for a CN (made on first use). */
-  client(cn: string): Promise<{ cert: string; key: string }>;
-}
-
-async function openssl(args: string[], cwd: string): Promise<void> {
-  await run('openssl', args, { cwd });
-}
-
-/** EC P-256 CA, server and client certificates; one openssl process per certificate. */
-export async function makePki(dir: string, caName = 'sidewalk-test-ca'): Promise<Pki> {
-  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', `/CN=${caName}`], dir);
-  const made = new Map<string, Promise<{ cert: string; key: string }>>();
-  const issue = async (cn: string, ext: string[]): Promise<{ cert: string; key: string }> => {
-    const base = join(dir, cn);
-    await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.crt`, '-days', '2', '-subj', `/CN=${cn}`, '-CA', 'ca.crt', '-CAkey', 'ca.key', ...ext], dir);
-    await chmod(`${base}.key`, 0o644);
-    return { cert: `${base}.crt`, key: `${base}.key` };
-  };
-  return {
-    dir,
-    ca: join(dir, 'ca.crt'),
-    client(cn: string) {
-      let p = made.get(cn);
-      if (!p) {
-        const ext = cn === 'server' ? ['-addext', 'subjectAltName=IP:127.0.0.1', '-addext', 'basicConstraints=critical,CA:FALSE'] : ['-addext', 'basicConstraints=critical,CA:FALSE'];
-        p = issue(cn, ext);
-        made.set(cn, p);
-      }
-      return p;
-    },
-  };
-}
-
-export interface TestBroker {
+export interface SimBroker {
   dir: string;
   port: number;
   url: string;
@@ -84,7 +46,7 @@ async function waitForTls(port: number, ca: string, client: { cert: string; key:
   }
 }
 
-export async function startBroker(devices: { id: string; location: string }[], options: { persistence?: boolean } = {}): Promise<TestBroker> {
+export async function startBroker(devices: { id: string; location: string }[], options: { persistence?: boolean } = {}): Promise<SimBroker> {
   const dir = await mkdtemp(join(tmpdir(), 'sidewalk-mqtt-'));
   await chmod(dir, 0o755);
   const pki = await makePki(dir);
@@ -124,6 +86,11 @@ export async function startBroker(devices: { id: string; location: string }[], o
     child = spawn('mosquitto', ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const me = child;
+    // An exit nobody asked for (stop() clears `child` first) is written to the log the callers print.
+    me.once('exit', (code, signal) => {
+      if (child === me) output += `\nmosquitto exited unexpectedly (code ${code}, signal ${signal})\n`;
+    });
     await waitForTls(port, pki.ca, await pki.client(FLEET_TOOL_USER));
   };
   await launch();
@@ -131,9 +98,9 @@ export async function startBroker(devices: { id: string; location: string }[], o
     const c = child as ChildProcess | null;
     if (!c || c.exitCode !== null) return;
     const exited = new Promise((r) => c.once('exit', r));
+    child = null;
     c.kill('SIGTERM');
     await exited;
-    child = null;
   };
   return {
     dir,
@@ -158,7 +125,7 @@ export async function startBroker(devices: { id: string; location: string }[], o
   };
 }
 
-export async function removeBroker(b: TestBroker): Promise<void> {
+export async function removeBroker(b: SimBroker): Promise<void> {
   await b.stop();
   await rm(b.dir, { recursive: true, force: true });
 }
