@@ -20,7 +20,7 @@ import { createNotifier } from './service/notify.js';
 import { createRuntimeMetrics } from '../telemetry/runtime-metrics.js';
 import { RideSummaryBuilder, formatSummary } from './service/ride-summary.js';
 import { LiveView } from './service/live-view.js';
-import type { DecisionRecord } from './service/pipeline.js';
+import { decisionJson, type DecisionRecord } from './service/pipeline.js';
 import { OutputFile } from './service/output-file.js';
 
 const log = createLogger('runtime:cli');
@@ -168,7 +168,7 @@ async function replay(input: string, opts: ReplayOptions): Promise<void> {
       onDecision: (r: DecisionRecord) => {
         summary.add(r);
         live?.show(r);
-        decisions?.write(`${JSON.stringify(r)}\n`);
+        decisions?.write(`${decisionJson(r)}\n`);
       },
     });
     const result = summary.build();

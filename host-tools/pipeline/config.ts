@@ -40,7 +40,7 @@ export interface PipelineConfig {
     /** Model name in the manifest; default sidewalk-<location in lower case>. */
     name?: string;
   };
-  eval: { delegate?: 'xnnpack' | 'none' };
+  eval: { delegate?: 'xnnpack' | 'cpu' };
   gates: GateConfig;
   package: {
     /** Private signing key (PEM); without it no artifact is made. */
@@ -86,7 +86,7 @@ export const PIPELINE_CONFIG_SCHEMA = {
     },
     eval: {
       type: 'object', additionalProperties: false, default: {},
-      properties: { delegate: { enum: ['xnnpack', 'none'] } },
+      properties: { delegate: { enum: ['xnnpack', 'cpu'] } },
     },
     gates: {
       type: 'object', additionalProperties: false, default: {},

@@ -16,6 +16,7 @@
  * next frame finally comes.
  */
 import { SidewalkError } from '../../lib/errors.js';
+import type { ClassProbabilities } from '../types.js';
 
 export type GroupScore = 'max' | 'sum';
 export type Warmup = 'zeros' | 'partial';
@@ -81,7 +82,7 @@ export interface DecisionInput {
   /** Monotonic time of this step (ms). */
   nowMs: number;
   /** Model output in `labels` order; null = no valid inference this step. NaN/out-of-range values count as invalid. */
-  probabilities: Float32Array | readonly number[] | null;
+  probabilities: ClassProbabilities | null;
   labels: readonly string[];
   groups: { sidewalk: readonly string[]; road: readonly string[] };
   /** Current speed, null when unknown. */

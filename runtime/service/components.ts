@@ -4,8 +4,8 @@
  */
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import type { Frame, FrameSource, SpeedSource } from '../types.js';
-import type { DecisionRecord, FrameClassifier } from './pipeline.js';
+import type { Classifier, Frame, FrameSource, SpeedSource } from '../types.js';
+import type { DecisionRecord } from './pipeline.js';
 import type { RuntimeConfig } from '../config/schema.js';
 import { DecisionEngine } from '../decision/index.js';
 import { createLimitRule, type LimitRule, type SpeedLimiterConfig } from '../actuators/index.js';
@@ -31,26 +31,8 @@ export interface FrameRecorder {
 export const APP_VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** Loads and verifies the configured model bundle and starts its inference worker. */
-export async function loadClassifier(config: RuntimeConfig): Promise<FrameClassifier> {
-  const classifier = await createTfliteClassifier(config.model.bundle, {
-    delegate: config.model.delegate === 'cpu' ? 'none' : config.model.delegate,
-    numThreads: config.model.num_threads,
-    appVersion: APP_VERSION,
-  });
-  const { manifest } = classifier;
-  return {
-    info: {
-      name: manifest.name,
-      version: manifest.version,
-      location: manifest.location,
-      sha256: manifest.files['model.tflite']?.sha256 ?? '',
-      backend: classifier.backend,
-    },
-    labels: manifest.labels,
-    groups: manifest.groups,
-    classify: (frame) => classifier.classify(frame),
-    close: () => classifier.close(),
-  };
+export function loadClassifier(config: RuntimeConfig): Promise<Classifier> {
+  return createTfliteClassifier(config.model.bundle, { delegate: config.model.delegate, numThreads: config.model.num_threads, appVersion: APP_VERSION });
 }
 
 export function limiterConfig(config: RuntimeConfig): SpeedLimiterConfig {
@@ -160,7 +142,7 @@ function recorderAdapter(recorder: RideRecorder): FrameRecorder {
     addFrame(frame, decision) {
       if (failed) return;
       const copy: Frame = { ...frame, data: frame.data.slice() };
-      const scores = Object.values(decision.probabilities);
+      const scores = Array.from(decision.probabilities);
       chain = chain
         .then(() => recorder.addFrame(copy, { speed_kph: decision.speedKph, scores, on_sidewalk: decision.onSidewalk }))
         .catch((err: unknown) => {
@@ -205,7 +187,7 @@ export function limitRuleFor(config: RuntimeConfig, startKph: number): LimitRule
 }
 
 /** Opens a ride recording for record mode (one folder per run, named by device and start time). */
-export async function openRecorder(config: RuntimeConfig, classifier: FrameClassifier): Promise<FrameRecorder> {
+export async function openRecorder(config: RuntimeConfig, classifier: Classifier): Promise<FrameRecorder> {
   const dir = join(config.recording.dir, `${config.device.id}-${new Date().toISOString().replace(/[:.]/g, '')}`);
   try {
     return recorderAdapter(
