@@ -21,6 +21,8 @@ import { REPO_ROOT, DIST_ROOT } from '../lib/paths.js';
 import { ensureTrainVenv, TRAIN_DIR } from '../host-tools/train/venv.js';
 import { createTfliteClassifier } from '../runtime/inference/index.js';
 import { RpicamSource } from '../runtime/camera/rpicam-source.js';
+import { RUNTIME_DEFAULTS } from '../runtime/config/schema.js';
+import { cameraOptionsFrom } from '../runtime/service/components.js';
 import { DecisionEngine } from '../runtime/decision/index.js';
 import { createLimitRule } from '../runtime/actuators/speed-rule.js';
 import { SimulatedLimiter } from '../runtime/actuators/simulated-limiter.js';
@@ -124,6 +126,7 @@ interface FullPathRun {
 async function fullPath(classifier: Classifier, frames: number, flatOut: boolean, eld: IntervalHistogram | null): Promise<FullPathRun> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-runtime-'));
   const camera = new RpicamSource({
+    ...cameraOptionsFrom(RUNTIME_DEFAULTS.camera).rpicam,
     width: CAM_W,
     height: CAM_H,
     fps: FPS,

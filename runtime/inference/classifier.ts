@@ -14,6 +14,7 @@ import { basename, join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { DIST_ROOT } from '../../lib/paths.js';
+import { RUNTIME_DEFAULTS } from '../config/schema.js';
 import type { Classification, Classifier, Frame, ModelInfo } from '../types.js';
 import { EDGETPU_MODEL_FILE, loadModelBundle, MODEL_FILE, type ModelBundle } from './bundle.js';
 import type { ClassifyRequest, LoadRequest, UnloadRequest, WorkerMessage } from './classifier-worker.js';
@@ -33,7 +34,7 @@ export interface TfliteClassification extends Classification {
 
 export interface TfliteClassifierOptions {
   delegate: TfliteDelegate;
-  /** Interpreter and XNNPACK threads (default 2: leaves a Pi 4 core for the main thread and the camera). */
+  /** Interpreter and XNNPACK threads (default: the runtime config's model.num_threads default). */
   numThreads?: number;
   /** Per-classify limit; past it the worker is stopped and the classifier is unusable (default 10000). */
   timeoutMs?: number;
@@ -53,7 +54,7 @@ export async function createTfliteClassifier(bundleOrDir: string | ModelBundle, 
   const bundle = typeof bundleOrDir === 'string'
     ? await loadModelBundle(bundleOrDir, options.appVersion === undefined ? {} : { appVersion: options.appVersion })
     : bundleOrDir;
-  const numThreads = options.numThreads ?? 2;
+  const numThreads = options.numThreads ?? RUNTIME_DEFAULTS.model.num_threads;
   let backend: TfliteDelegate = 'cpu';
   let model = bundle.model;
   let modelFile = join(bundle.dir, MODEL_FILE);

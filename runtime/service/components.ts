@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { Classifier, Frame, FrameSource, SpeedSource } from '../types.js';
 import type { DecisionRecord } from './pipeline.js';
-import type { RuntimeConfig } from '../config/schema.js';
-import { DecisionEngine } from '../decision/index.js';
+import type { RuntimeConfig, RuntimeDefaults } from '../config/schema.js';
+import { DecisionEngine, decisionConfigFrom } from '../decision/index.js';
 import { createLimitRule, type LimitRule, type SpeedLimiterConfig } from '../actuators/index.js';
 import { createSpeedSource } from '../sensors/index.js';
-import { createFrameSource } from '../camera/index.js';
+import { createFrameSource, type CameraOptions } from '../camera/index.js';
 import { DEFAULT_IMAGE_FPS, isRideDir, legacyMediaTimes, rideMediaTimes } from '../camera/replay-source.js';
 import { readRide } from '../recorder/ride-format.js';
 import { isLegacyRunDir, readLegacyRun } from '../recorder/legacy-run.js';
@@ -114,8 +114,12 @@ async function rideSpeedSource(dir: string, config: RuntimeConfig): Promise<Spee
 }
 
 export function frameSourceFor(config: RuntimeConfig): FrameSource {
-  const c = config.camera;
-  return createFrameSource({
+  return createFrameSource(cameraOptionsFrom(config.camera));
+}
+
+/** The camera section of a config as the camera room's options. */
+export function cameraOptionsFrom(c: RuntimeDefaults['camera']): CameraOptions {
+  return {
     source: c.source,
     width: c.width,
     height: c.height,
@@ -131,7 +135,7 @@ export function frameSourceFor(config: RuntimeConfig): FrameSource {
     },
     replay: { input: c.replay.input, realtime: c.replay.realtime, fps: c.replay.fps, strict: c.replay.strict },
     synthetic: { script: c.synthetic.script, seed: c.synthetic.seed, realtime: true },
-  });
+  };
 }
 
 /** Serialises recorder writes; frames are copied because sources reuse their buffers. */
@@ -158,24 +162,7 @@ function recorderAdapter(recorder: RideRecorder): FrameRecorder {
 }
 
 export function decisionEngineFor(config: RuntimeConfig): DecisionEngine {
-  const { speed, decision: d } = config;
-  return new DecisionEngine({
-    windowFrames: d.window_frames,
-    groupScore: d.group_score,
-    warmup: d.warmup,
-    sidewalkEnter: d.sidewalk_enter,
-    roadBelow: d.road_below,
-    sidewalkExit: d.sidewalk_exit,
-    roadExit: d.road_exit,
-    enterFrames: d.enter_frames,
-    exitFrames: d.exit_frames,
-    minSpeedKph: d.min_speed_kph,
-    failSafeAfterMs: d.fail_safe_after_ms,
-    failSafeReleaseFrames: d.fail_safe_release_frames,
-    sidewalkLimitKph: speed.sidewalk_kph,
-    fullSpeedKph: speed.full_kph,
-    failSafeLimitKph: speed.fail_safe_kph,
-  });
+  return new DecisionEngine(decisionConfigFrom(config));
 }
 
 export function limitRuleFor(config: RuntimeConfig, startKph: number): LimitRule {
