@@ -13,6 +13,8 @@ import type { HealthConfig, OtaConfig, SlotYaml } from '../../../ota/config.js';
 import type { FleetConfig } from '../../../host-tools/fleet/config.js';
 import type { AgentConfig } from '../../../telemetry/fleet/device/host.js';
 import type { RolloutPlan } from '../../../host-tools/fleet/store.js';
+import { validatePipelineConfig, type PipelineConfig } from '../../../host-tools/pipeline/config.js';
+import { DEFAULT_GATES } from '../../../host-tools/registry/gates.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function typeIs<_ extends true>(): void {}
@@ -30,6 +32,8 @@ typeIs<Equal<HealthConfig['commands'], string[][]>>();
 typeIs<Equal<OtaConfig['factory_provides'], { [x: string]: string }>>();
 typeIs<Equal<FleetConfig['state_dir'], string | null>>();
 typeIs<Equal<AgentConfig['runtime_metrics_url'], string | null>>();
+typeIs<Equal<PipelineConfig['train']['name'], string | undefined>>();
+typeIs<Equal<PipelineConfig['eval']['delegate'], 'xnnpack' | 'cpu' | undefined>>();
 // The fleet config's policy is what the rollout store keeps.
 typeIs<Equal<FleetConfig['policy'] extends RolloutPlan ? true : false, true>>();
 
@@ -49,4 +53,8 @@ test('the decision and ramp defaults are the schema defaults, through the same m
     { rampS: DEFAULT_RAMP_CONFIG.rampS, fullSpeedKph: DEFAULT_RAMP_CONFIG.fullSpeedKph, sidewalkLimitKph: DEFAULT_RAMP_CONFIG.sidewalkLimitKph },
     { rampS: loaded.speed.ramp_s, fullSpeedKph: loaded.speed.full_kph, sidewalkLimitKph: loaded.speed.sidewalk_kph },
   );
+});
+
+test('the promotion gates default to the pipeline config schema defaults', () => {
+  assert.deepEqual(DEFAULT_GATES, validatePipelineConfig({}).gates);
 });
