@@ -36,7 +36,7 @@ const SETTLE_MS = 200;
 export async function runModelSwitches(options: { bundles: [string, string]; switches: number; fps: number; width: number; height: number }): Promise<SwitchRun> {
   // loadClassifier reads only config.model; the rest of a RuntimeConfig does not matter here.
   const configFor = (bundle: string) => ({ model: { bundle, delegate: 'xnnpack', num_threads: 2 } }) as unknown as RuntimeConfig;
-  const source = new SyntheticSource({ script: 'street:5,side:5,crosswalk:5', width: options.width, height: options.height, fps: options.fps, realtime: true, loop: true });
+  const source = new SyntheticSource({ script: 'street:5,side:5,crosswalk:5', width: options.width, height: options.height, fps: options.fps, realtime: true, loop: true, seed: 1 });
   const decisionsAtMs: number[] = [];
   const pipeline = new Pipeline({
     source,

@@ -21,12 +21,14 @@ import { REPO_ROOT, DIST_ROOT } from '../lib/paths.js';
 import { ensureTrainVenv, TRAIN_DIR } from '../host-tools/python/venv.js';
 import { createTfliteClassifier } from '../runtime/inference/index.js';
 import { RpicamSource } from '../runtime/camera/rpicam-source.js';
+import { RUNTIME_DEFAULTS } from '../runtime/config/schema.js';
+import { cameraOptionsFrom } from '../runtime/service/components.js';
 import { DecisionEngine } from '../runtime/decision/index.js';
 import { createLimitRule } from '../runtime/actuators/speed-rule.js';
 import { SimulatedLimiter } from '../runtime/actuators/simulated-limiter.js';
-import { Pipeline, type FrameClassifier } from '../runtime/service/pipeline.js';
+import { Pipeline } from '../runtime/service/pipeline.js';
 import { createRuntimeMetrics } from '../telemetry/runtime-metrics.js';
-import type { Frame, FrameSource, SpeedLimiter } from '../runtime/types.js';
+import type { Classifier, Frame, FrameSource, SpeedLimiter } from '../runtime/types.js';
 import { interleavedRounds, sameRoundRatios, formatRatios, median, Targets } from './report.js';
 
 const env = process.env;
@@ -60,7 +62,7 @@ async function ensureModel(variant: Variant): Promise<void> {
 }
 
 /** Mean ms of `runs` bare invokes, in a child process (tfjs-tflite-node must not be loaded by two threads of one process). */
-async function bareInvoke(variant: Variant, delegate: 'xnnpack' | 'none', runs: number): Promise<number> {
+async function bareInvoke(variant: Variant, delegate: 'xnnpack' | 'cpu', runs: number): Promise<number> {
   const args = [join(DIST_ROOT, 'bench', 'bare-invoke.js'), join(modelDir(variant), 'model.tflite'), delegate, String(THREADS), String(runs)];
   const { stdout } = await promisify(execFile)(process.execPath, args, { encoding: 'utf8' });
   return (JSON.parse(stdout.trim().split('\n').at(-1)!) as { meanMs: number }).meanMs;
@@ -121,9 +123,10 @@ interface FullPathRun {
 }
 
 /** One full-path run of `frames` counted frames (after SETTLE), the camera flat out or at FPS. */
-async function fullPath(classifier: FrameClassifier, frames: number, flatOut: boolean, eld: IntervalHistogram | null): Promise<FullPathRun> {
+async function fullPath(classifier: Classifier, frames: number, flatOut: boolean, eld: IntervalHistogram | null): Promise<FullPathRun> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-runtime-'));
   const camera = new RpicamSource({
+    ...cameraOptionsFrom(RUNTIME_DEFAULTS.camera).rpicam,
     width: CAM_W,
     height: CAM_H,
     fps: FPS,
@@ -184,15 +187,8 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : Number.NaN;
 }
 
-async function openClassifier(variant: Variant): Promise<FrameClassifier> {
-  const tflite = await createTfliteClassifier(modelDir(variant), { delegate: 'xnnpack', numThreads: THREADS });
-  return {
-    info: { name: tflite.manifest.name, version: tflite.manifest.version, location: 'bench', sha256: '', backend: tflite.backend },
-    labels: tflite.manifest.labels,
-    groups: tflite.manifest.groups,
-    classify: (f) => tflite.classify(f),
-    close: () => tflite.close(),
-  };
+function openClassifier(variant: Variant): Promise<Classifier> {
+  return createTfliteClassifier(modelDir(variant), { delegate: 'xnnpack', numThreads: THREADS });
 }
 
 const mb = (x: number) => `${(x / 1048576).toFixed(1)} MB`;
@@ -201,7 +197,7 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
 async function benchVariant(variant: Variant, targets: Targets): Promise<string[]> {
   const out: string[] = [`model: MobileNetV2 224x224 ${variant}, ${THREADS} TFLite thread(s), XNNPACK; camera ${CAM_W}x${CAM_H} YUV420 stride ${STRIDE}`];
   if (variant === 'float32') {
-    const [xnn, plain] = [await bareInvoke(variant, 'xnnpack', 30), await bareInvoke(variant, 'none', 30)];
+    const [xnn, plain] = [await bareInvoke(variant, 'xnnpack', 30), await bareInvoke(variant, 'cpu', 30)];
     out.push(`  bare invoke, default interpreter ${ms(plain)} vs XNNPACK ${ms(xnn)}: XNNPACK speed-up ${(plain / xnn).toFixed(1)}x`);
   }
   const classifier = await openClassifier(variant);

@@ -3,67 +3,17 @@
  * defaults. Every violation is reported as `path: message` before anything is touched.
  */
 import { dirname, join, resolve } from 'node:path';
-import type { SchemaObject } from 'ajv';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { SidewalkError } from '../lib/errors.js';
 import { compileConfigSchema, readYamlFile, validateConfigObject } from '../lib/config-file.js';
-import type { SlotVerify } from './install/slot-verify.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sidewalk/ota.yaml';
-
-export interface HealthConfig {
-  ready_timeout_s: number;
-  window_s: number;
-  poll_s: number;
-  stale_after_s: number;
-  max_restarts: number;
-  max_unreadable: number;
-  min_confidence: number | null;
-  max_inference_ms: number | null;
-  commands: string[][];
-}
-
-export interface SlotYaml {
-  boot_partition: number;
-  boot_device: string;
-  root_device: string;
-}
-
-export interface OtaConfig {
-  device_type: string;
-  state_dir: string;
-  stores: { model: string; app: string };
-  keys: string[];
-  allow_unsigned: boolean;
-  factory_provides: Record<string, string>;
-  boot: {
-    backend: 'real' | 'simulated' | 'none';
-    selector_dir: string;
-    selector_device: string | null;
-    dt_root: string;
-    tryboot_method: 'vcmailbox' | 'reboot-arg';
-    simulated_dir: string | null;
-    slots: { A: SlotYaml; B: SlotYaml } | null;
-    verify_slot: SlotVerify;
-  };
-  runtime: {
-    source: 'metrics' | 'status-file';
-    metrics_url: string;
-    status_file: string;
-    reload_command: string[];
-    restart_command: string[];
-  };
-  health: { os: HealthConfig; model: HealthConfig; app: HealthConfig };
-  lock: { max_speed_kph: number; poll_s: number; timeout_s: number; unknown_speed_is_moving: boolean };
-  download: { retries: number; backoff_s: number; max_backoff_s: number; idle_timeout_s: number };
-  daemon: { inbox_dir: string | null; poll_s: number };
-  /** The daemon's /metrics (port null: not served). */
-  metrics: { host: string; port: number | null };
-}
 
 const nonNeg = { type: 'number', minimum: 0 } as const;
 const argv = { type: 'array', items: { type: 'string' }, minItems: 1 } as const;
 
-function healthSchema(defaults: { window_s: number; ready_timeout_s: number }): SchemaObject {
+// The type is derived from the schema (FromSchema), as the runtime's (runtime/config/schema.ts says why).
+function healthSchema<D extends { window_s: number; ready_timeout_s: number }>(defaults: D) {
   return {
     type: 'object',
     additionalProperties: false,
@@ -79,10 +29,10 @@ function healthSchema(defaults: { window_s: number; ready_timeout_s: number }): 
       max_inference_ms: { type: 'number', exclusiveMinimum: 0, nullable: true, default: null },
       commands: { type: 'array', items: argv, default: [], description: 'Extra checks (argv lists); each must exit 0.' },
     },
-  };
+  } as const satisfies JSONSchema;
 }
 
-const slotSchema: SchemaObject = {
+const slotSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['boot_partition', 'boot_device', 'root_device'],
@@ -91,9 +41,9 @@ const slotSchema: SchemaObject = {
     boot_device: { type: 'string', minLength: 1 },
     root_device: { type: 'string', minLength: 1 },
   },
-};
+} as const satisfies JSONSchema;
 
-export const otaConfigSchema: SchemaObject = {
+export const otaConfigSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['device_type'],
@@ -214,7 +164,12 @@ export const otaConfigSchema: SchemaObject = {
       },
     },
   },
-};
+} as const satisfies JSONSchema;
+
+/** A validated updater config: every default filled in. */
+export type OtaConfig = FromSchema<typeof otaConfigSchema>;
+export type HealthConfig = OtaConfig['health']['os'];
+export type SlotYaml = NonNullable<OtaConfig['boot']['slots']>['A'];
 
 const validate = compileConfigSchema<OtaConfig>(otaConfigSchema);
 

@@ -10,7 +10,7 @@ import { SidewalkError, exitIfStillRunning, isSidewalkError } from '../lib/error
 import { REPO_ROOT } from '../lib/paths.js';
 import { loadConfigFile, validateConfig } from './config/load.js';
 import { configReferenceMarkdown } from './config/reference.js';
-import type { RuntimeConfig } from './config/schema.js';
+import { runtimeConfigSchema, type RuntimeConfig } from './config/schema.js';
 import { checkWritableDir, decisionEngineFor, limiterConfig, limitRuleFor, loadClassifier } from './service/components.js';
 import { formatAgreement, readRecordedRun, replayRecordedScores } from './service/recorded-scores.js';
 import type { LegacyOutLayout } from './recorder/legacy-run.js';
@@ -20,7 +20,7 @@ import { createNotifier } from '../lib/sd-notify.js';
 import { createRuntimeMetrics } from '../telemetry/runtime-metrics.js';
 import { RideSummaryBuilder, formatSummary } from './service/ride-summary.js';
 import { LiveView } from './service/live-view.js';
-import type { DecisionRecord } from './service/pipeline.js';
+import { decisionJson, type DecisionRecord } from './service/pipeline.js';
 import { OutputFile } from './service/output-file.js';
 
 const log = createLogger('runtime:cli');
@@ -74,7 +74,7 @@ export function registerRuntimeCommands(program: Command): void {
     .option('--limiter-log <file>', 'write every simulated limiter command as JSON lines')
     .option('--json', 'print the summary as one JSON object')
     .option('--config <file>', 'take decision, speed and model settings from this runtime config')
-    .addOption(new Option('--delegate <name>', 'TFLite delegate').choices(['xnnpack', 'cpu', 'edgetpu']))
+    .addOption(new Option('--delegate <name>', 'TFLite delegate').choices(runtimeConfigSchema.properties.model.properties.delegate.enum))
     .option('--fps <n>', 'frame rate for JPEG folders', positiveNumber)
     .option('--metrics-port <port>', 'serve /metrics on 127.0.0.1:PORT while replaying (0: any free port)', tcpPort)
     .option('--live', 'show decisions as they happen (default with --realtime)')
@@ -136,7 +136,7 @@ interface ReplayOptions {
   limiterLog?: string;
   json?: boolean;
   config?: string;
-  delegate?: 'xnnpack' | 'cpu' | 'edgetpu';
+  delegate?: RuntimeConfig['model']['delegate'];
   fps?: number;
   metricsPort?: number;
   live?: boolean;
@@ -168,7 +168,7 @@ async function replay(input: string, opts: ReplayOptions): Promise<void> {
       onDecision: (r: DecisionRecord) => {
         summary.add(r);
         live?.show(r);
-        decisions?.write(`${JSON.stringify(r)}\n`);
+        decisions?.write(`${decisionJson(r)}\n`);
       },
     });
     const result = summary.build();

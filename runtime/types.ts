@@ -91,3 +91,42 @@ export interface SpeedLimiter {
   safeState(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * Class probabilities of one frame: one value per label, in the classifier's label order
+ * (manifest.labels). The one shape from inference through the decision to the recorder and the
+ * metrics; the TFLite classifier hands out its Float32Array, recorded scores are plain arrays.
+ */
+export type ClassProbabilities = ArrayLike<number>;
+
+/** One classified frame. */
+export interface Classification {
+  probabilities: ClassProbabilities;
+  preprocessMs: number;
+  inferenceMs: number;
+}
+
+/** What is loaded, for metrics (sidewalk_model_info), recordings and logs. */
+export interface ModelInfo {
+  name: string;
+  version: string;
+  location: string;
+  /** sha256 of the model file actually loaded. */
+  sha256: string;
+  /** How it runs: `xnnpack`, `cpu` or `edgetpu` for TFLite; test twins name themselves. */
+  backend: string;
+}
+
+/**
+ * Frames in, class probabilities out. The TFLite classifier (runtime/inference/classifier.ts) runs on
+ * the device; tests script answers with an oracle twin. One classify() in flight at a time.
+ */
+export interface Classifier {
+  readonly info: ModelInfo;
+  readonly labels: readonly string[];
+  /** Label groups the decision averages (manifest.groups). */
+  readonly groups: { sidewalk: readonly string[]; road: readonly string[] };
+  /** Rejects with a SidewalkError (MODEL_*) when the frame could not be classified. */
+  classify(frame: Frame): Promise<Classification>;
+  close(): Promise<void>;
+}

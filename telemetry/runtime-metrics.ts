@@ -123,12 +123,12 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves `GET /metrics` (and `/healthz`) on host:port; loopback by default. Port 0 picks a free port. */
+/** Serves `GET /metrics` (and `/healthz`) on host:port. Port 0 picks a free port. */
 export async function serveMetrics(
   registry: Registry,
-  options: { host?: string; port: number; health?: () => { ok: boolean; detail: unknown } },
+  options: { host: string; port: number; health?: () => { ok: boolean; detail: unknown } },
 ): Promise<MetricsServer> {
-  const host = options.host ?? '127.0.0.1';
+  const { host } = options;
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/metrics') {

@@ -31,7 +31,7 @@ export function sampledForReview(key: string | undefined, share: number): boolea
 }
 
 /** Scores in a given label order -> by class name. */
-export function scoresByClass(scores: number[], labels: string[]): ClassScores {
+export function scoresByClass(scores: readonly number[], labels: readonly string[]): ClassScores {
   const out: ClassScores = {};
   scores.forEach((s, i) => { out[labels[i] ?? `class_${i}`] = s; });
   return out;

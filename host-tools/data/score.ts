@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { SidewalkError } from '../../lib/errors.js';
-import type { Classifier } from '../../runtime/inference/classifier.js';
+import type { Classifier } from '../../runtime/types.js';
 import type { Frame } from '../../runtime/types.js';
 import type { Db } from './db.js';
 import { scoresByClass } from './labels.js';
@@ -48,7 +48,7 @@ export async function scoreFrames(db: Db, store: FrameStore, classifier: Classif
   const rows = db.prepare(`SELECT f.id, f.path, f.width, f.height FROM frames f JOIN rides r ON r.id = f.ride_id JOIN locations l ON l.id = r.location_id
     ${opts.location ? 'WHERE l.name = ?' : ''} ORDER BY f.ride_id, f.idx`).all(...(opts.location ? [opts.location] : [])) as Row[];
   const update = db.prepare('UPDATE frames SET model_scores = ?, model_version = ? WHERE id = ?');
-  const version = `${classifier.manifest.name}@${classifier.manifest.version}`;
+  const version = `${classifier.info.name}@${classifier.info.version}`;
   const bar = new Progress('score', rows.length, opts.progress);
   let scored = 0;
   for (let start = 0; start < rows.length;) {
@@ -60,7 +60,7 @@ export async function scoreFrames(db: Db, store: FrameStore, classifier: Classif
     for await (const data of decodeRgb(group.map((r) => store.abs(r.path)), width, height)) {
       const frame: Frame = { seq: i, capturedAtNs: 0n, width, height, stride: width * 3, format: 'rgb24', data };
       const result = await classifier.classify(frame);
-      update.run(JSON.stringify(scoresByClass(Array.from(result.probabilities, (p) => Math.round(p * 1e6) / 1e6), classifier.manifest.labels)), version, group[i]!.id);
+      update.run(JSON.stringify(scoresByClass(Array.from(result.probabilities, (p) => Math.round(p * 1e6) / 1e6), classifier.labels)), version, group[i]!.id);
       i++;
       scored++;
       bar.tick();

@@ -15,7 +15,7 @@ interface EvalFlags {
   out?: string;
   keras?: string;
   rides?: string;
-  delegate?: 'xnnpack' | 'none';
+  delegate?: 'xnnpack' | 'cpu';
   threads: number;
 }
 
@@ -67,7 +67,7 @@ export function registerEvalCommands(program: Command): void {
     .option('--keras <model.keras>', 'Keras model written by `sidewalk train` (OUT/model.keras): report parity with each export')
     .option('--rides <dir>', 'folder of recorded rides (sidewalk-ride/1), e.g. from `sidewalk data synth`, for the ride-level replay')
     .option('--recorded-scores', 'with --rides (rides or legacy runN/ folders), no model: replay the recorded scores through the decision and report agreement with the recorded decisions (legacy swFlag)')
-    .addOption(new Option('--delegate <delegate>', 'TFLite delegate (default: xnnpack, what the device runs; the plain interpreter when the XNNPACK shim is not built)').choices(['xnnpack', 'none']))
+    .addOption(new Option('--delegate <delegate>', 'TFLite delegate (default: xnnpack, what the device runs; the plain interpreter when the XNNPACK shim is not built)').choices(['xnnpack', 'cpu']))
     .option('--threads <n>', 'interpreter threads', threads, 2)
     .action(async (flags: EvalFlags) => {
       if (flags.recordedScores) return recordedScores(flags);

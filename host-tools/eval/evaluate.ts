@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { isSidewalkError, SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
-import { createTfliteClassifier, InferenceErrorCode, loadModelBundle, type Classifier, type DelegateChoice, type ModelBundle } from '../../runtime/inference/index.js';
+import { createTfliteClassifier, InferenceErrorCode, loadModelBundle, type ModelBundle, type TfliteClassifier, type TfliteDelegate } from '../../runtime/inference/index.js';
 import type { TrainVenvOptions } from '../python/venv.js';
 import { decodeImages, exportedCrop, readDatasetSplit, type DatasetSplit } from './dataset.js';
 import { reportHtml } from './html.js';
@@ -58,7 +58,7 @@ export interface EvalOptions {
   /** Keras predictions for the split's images in dataset order (instead of running `keras`). */
   kerasPredictions?: KerasPredictions;
   /** Default xnnpack (what the device runs); falls back to the plain interpreter when the shim is not built. */
-  delegate?: DelegateChoice;
+  delegate?: TfliteDelegate;
   numThreads?: number;
   venv?: TrainVenvOptions;
   onProgress?: (message: string) => void;
@@ -96,7 +96,7 @@ async function manifestForExport(bundle: ModelBundle, dataDir: string): Promise<
   return { ...bundle.manifest, input: { ...bundle.manifest.input, crop: FULL_FRAME } };
 }
 
-async function openClassifier(dir: string, options: EvalOptions): Promise<Classifier> {
+async function openClassifier(dir: string, options: EvalOptions): Promise<TfliteClassifier> {
   const loaded = await loadModelBundle(dir);
   const bundle = { ...loaded, manifest: await manifestForExport(loaded, resolve(options.data)) };
   const delegate = options.delegate ?? 'xnnpack';
@@ -106,7 +106,7 @@ async function openClassifier(dir: string, options: EvalOptions): Promise<Classi
   } catch (err) {
     if (options.delegate === undefined && isSidewalkError(err, InferenceErrorCode.MODEL_DELEGATE_UNAVAILABLE)) {
       log.warn(`${(err as Error).message}; evaluating without XNNPACK (latency will not be the device's)`);
-      return createTfliteClassifier(bundle, { delegate: 'none', numThreads });
+      return createTfliteClassifier(bundle, { delegate: 'cpu', numThreads });
     }
     throw err;
   }
@@ -144,7 +144,7 @@ async function evaluateOne(options: EvalOptions, split?: DatasetSplit): Promise<
       format: EVAL_FORMAT,
       model: {
         name: m.name, version: m.version, location: m.location, sha256: m.files['model.tflite']!.sha256,
-        dir: resolve(options.model), dtype: m.input.dtype, backend: classifier.backend,
+        dir: resolve(options.model), dtype: m.input.dtype, backend: classifier.info.backend,
       },
       dataset: { hash: data.hash, split: data.split, count: data.items.length, dir: data.dir },
       accuracy,

@@ -14,7 +14,7 @@ import { createLogger } from '../../lib/log.js';
 import { Ramp } from '../../runtime/actuators/ramp.js';
 import { RawVideoReader, probeStream } from '../../runtime/camera/ffmpeg-reader.js';
 import { DecisionEngine } from '../../runtime/decision/index.js';
-import type { Classifier } from '../../runtime/inference/index.js';
+import type { ClassProbabilities, Classifier } from '../../runtime/types.js';
 import { frameFileName, readRide, RIDE_META_FILE, type RideOnDisk, type SensorRecord } from '../../runtime/recorder/ride-format.js';
 import { decodeImages, imageHeader } from './dataset.js';
 import { createLimitRule } from '../../runtime/actuators/speed-rule.js';
@@ -65,8 +65,8 @@ export async function findRides(dir: string): Promise<string[]> {
 }
 
 /** Model probabilities for every frame of a ride, by frame index. */
-async function classifyRide(ride: RideOnDisk, classifier: Classifier): Promise<Float32Array[]> {
-  const out: Float32Array[] = [];
+async function classifyRide(ride: RideOnDisk, classifier: Classifier): Promise<ClassProbabilities[]> {
+  const out: ClassProbabilities[] = [];
   const classify = async (index: number, rgb: Uint8Array, width: number, height: number): Promise<void> => {
     const result = await classifier.classify({ seq: index, capturedAtNs: 0n, width, height, stride: width * 3, format: 'rgb24', data: rgb.slice() });
     out[index] = result.probabilities;
@@ -113,7 +113,7 @@ function meanMax(values: number[]): { mean: number; max: number } | null {
 
 export async function replayRides(rideDirs: readonly string[], classifier: Classifier,
   onProgress: (message: string) => void = () => undefined): Promise<RideReplayReport> {
-  const { labels, groups } = classifier.manifest;
+  const { labels, groups } = classifier;
   const sidewalk = new Set(groups.sidewalk);
   const segments: SegmentResult[] = [];
   const perLocation: Record<string, { correct: number; count: number }> = {};

@@ -1,25 +1,12 @@
 /** fleet.yaml: how the fleet tool reaches the broker and the artifact host, where it keeps state, default rollout policy. */
 import { resolve } from 'node:path';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { compileConfigSchema, readYamlFile, validateConfigObject } from '../../lib/config-file.js';
 import { defaultRegistryDir } from '../registry/registry.js';
 import { healthPolicySchema } from './health.js';
-import type { RolloutPlan } from './store.js';
 
-export interface FleetConfig {
-  broker: { url: string; ca: string; cert: string; key: string; client_id: string };
-  /** Folder of fleet.db (default: the model registry's folder). */
-  state_dir: string | null;
-  artifacts: { publish_dir: string; base_url: string };
-  /** For `deploy --model`: the key artifacts are signed with and the device types they are for. */
-  build: { signing_key: string | null; device_types: string[] };
-  policy: RolloutPlan;
-  /** The fleet Prometheus the health checks query (null: no health checks). */
-  prometheus: { url: string; timeout_s: number } | null;
-  /** Where `sidewalk fleet watch` serves the rollout metrics (port null: not served). */
-  metrics: { host: string; port: number | null };
-}
-
-const validate = compileConfigSchema<FleetConfig>({
+// The type is derived from the schema (FromSchema), as the runtime's (runtime/config/schema.ts says why).
+const fleetConfigSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['broker', 'artifacts'],
@@ -85,7 +72,14 @@ const validate = compileConfigSchema<FleetConfig>({
       },
     },
   },
-});
+} as const satisfies JSONSchema;
+
+/**
+ * fleet.yaml with its defaults filled in. state_dir: folder of fleet.db (null: the model registry's);
+ * build: the key `deploy --model` signs artifacts with and the device types they are for.
+ */
+export type FleetConfig = FromSchema<typeof fleetConfigSchema>;
+const validate = compileConfigSchema<FleetConfig>(fleetConfigSchema);
 
 export const DEFAULT_FLEET_CONFIG = process.env.SIDEWALK_FLEET_CONFIG ?? 'fleet.yaml';
 

@@ -7,50 +7,31 @@
  * made (Prometheus unreachable, too few devices with data) is `unknown`: never a reason to abort,
  * but the rollout does not advance by itself until it is known (`advance --force` can).
  */
-import type { SchemaObject } from 'ajv';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { errorMessage } from '../../lib/errors.js';
+import { schemaDefaults } from '../../lib/schema-defaults.js';
 import type { PrometheusApi } from './prometheus.js';
-
-export interface HealthPolicy {
-  /** How far back each comparison looks (keep it <= soak_s so a step is judged on its own data). */
-  window_s: number;
-  /** Devices with data each group needs before a check can decide. */
-  min_devices: number;
-  /** Fail-safe activations per device-hour the cohort may have above the rest (null: no check). */
-  max_fail_safe_increase_per_hour: number | null;
-  /** Milliseconds the cohort's mean per-device inference p95 may be above the rest's. */
-  max_inference_p95_increase_ms: number | null;
-  /** How much lower (0..1) the cohort's mean winning-class probability may be. */
-  max_confidence_drop: number | null;
-  /** Runtime plus camera restarts per device-hour the cohort may have above the rest (restart loops). */
-  max_restart_increase_per_hour: number | null;
-}
-
-export const DEFAULT_HEALTH_POLICY: HealthPolicy = {
-  window_s: 900,
-  min_devices: 3,
-  max_fail_safe_increase_per_hour: 1,
-  max_inference_p95_increase_ms: 25,
-  max_confidence_drop: 0.1,
-  max_restart_increase_per_hour: 1,
-};
 
 const threshold = { type: 'number', nullable: true, minimum: 0 } as const;
 
 /** The plan's `health` object (null: no health checks); omitted fields take the defaults. */
-export const healthPolicySchema: SchemaObject = {
+export const healthPolicySchema = {
   type: 'object',
   nullable: true,
   additionalProperties: false,
   properties: {
-    window_s: { type: 'number', minimum: 10, default: DEFAULT_HEALTH_POLICY.window_s },
-    min_devices: { type: 'integer', minimum: 1, default: DEFAULT_HEALTH_POLICY.min_devices },
-    max_fail_safe_increase_per_hour: { ...threshold, default: DEFAULT_HEALTH_POLICY.max_fail_safe_increase_per_hour },
-    max_inference_p95_increase_ms: { ...threshold, default: DEFAULT_HEALTH_POLICY.max_inference_p95_increase_ms },
-    max_confidence_drop: { ...threshold, maximum: 1, default: DEFAULT_HEALTH_POLICY.max_confidence_drop },
-    max_restart_increase_per_hour: { ...threshold, default: DEFAULT_HEALTH_POLICY.max_restart_increase_per_hour },
+    window_s: { type: 'number', minimum: 10, default: 900, description: 'How far back each comparison looks (keep it <= soak_s so a step is judged on its own data).' },
+    min_devices: { type: 'integer', minimum: 1, default: 3, description: 'Devices with data each group needs before a check can decide.' },
+    max_fail_safe_increase_per_hour: { ...threshold, default: 1, description: 'Fail-safe activations per device-hour the cohort may have above the rest (null: no check).' },
+    max_inference_p95_increase_ms: { ...threshold, default: 25, description: "Milliseconds the cohort's mean per-device inference p95 may be above the rest's." },
+    max_confidence_drop: { ...threshold, maximum: 1, default: 0.1, description: "How much lower (0..1) the cohort's mean winning-class probability may be." },
+    max_restart_increase_per_hour: { ...threshold, default: 1, description: 'Runtime plus camera restarts per device-hour the cohort may have above the rest (restart loops).' },
   },
-};
+} as const satisfies JSONSchema;
+
+export type HealthPolicy = NonNullable<FromSchema<typeof healthPolicySchema>> & { window_s: number; min_devices: number };
+
+export const DEFAULT_HEALTH_POLICY = schemaDefaults(healthPolicySchema) as HealthPolicy;
 
 interface CheckDef {
   name: string;

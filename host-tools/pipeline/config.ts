@@ -5,49 +5,10 @@
  * run works anywhere; production settings live in a file (host-tools/pipeline/pipeline.example.yaml).
  */
 import { dirname, resolve } from 'node:path';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { compileConfigSchema, readYamlFile, validateConfigObject } from '../../lib/config-file.js';
 import { SidewalkError } from '../../lib/errors.js';
 import { isWholeFrame, parseCrop } from '../data/export.js';
-import type { GateConfig } from '../registry/gates.js';
-
-export interface PipelineConfig {
-  export: {
-    /** Frames are exported at this size; the trainer and the device crop (train.crop) and resize from it. */
-    width: number;
-    height: number;
-    /** "x,y,width,height": crop applied at export instead of by the trainer (default whole frames). */
-    crop: string;
-    includeFlagged: boolean;
-    /** Seed for assigning new rides to train/val (the frozen test split never changes). */
-    splitSeed: number;
-  };
-  train: {
-    arch: 'tiny' | 'mobilenetv2';
-    weights: 'none' | 'imagenet';
-    inputSize: number;
-    alpha: number;
-    epochs: number;
-    fineTuneEpochs: number;
-    fineTuneFrom: number;
-    batchSize: number;
-    patience: number;
-    seed: number;
-    colorOrder: 'rgb' | 'bgr';
-    /** "x,y,width,height" fractions of the camera frame. */
-    crop: string;
-    /** The TFLite export that is evaluated, registered and packaged. */
-    variant: 'float32' | 'int8';
-    /** Model name in the manifest; default sidewalk-<location in lower case>. */
-    name?: string;
-  };
-  eval: { delegate?: 'xnnpack' | 'none' };
-  gates: GateConfig;
-  package: {
-    /** Private signing key (PEM); without it no artifact is made. */
-    key?: string;
-    deviceTypes: string[];
-  };
-}
 
 const rate = { type: 'number', minimum: 0, maximum: 1 } as const;
 
@@ -58,11 +19,11 @@ export const PIPELINE_CONFIG_SCHEMA = {
     export: {
       type: 'object', additionalProperties: false, default: {},
       properties: {
-        width: { type: 'integer', minimum: 16, maximum: 4096, default: 160 },
+        width: { type: 'integer', minimum: 16, maximum: 4096, default: 160, description: 'Frames are exported at this size; the trainer and the device crop (train.crop) and resize from it.' },
         height: { type: 'integer', minimum: 16, maximum: 4096, default: 120 },
-        crop: { type: 'string', pattern: '^\\s*[0-9.]+\\s*(,\\s*[0-9.]+\\s*){3}$', default: '0,0,1,1' },
+        crop: { type: 'string', pattern: '^\\s*[0-9.]+\\s*(,\\s*[0-9.]+\\s*){3}$', default: '0,0,1,1', description: '"x,y,width,height": crop applied at export instead of by the trainer (default whole frames).' },
         includeFlagged: { type: 'boolean', default: false },
-        splitSeed: { type: 'integer', minimum: 0, default: 1 },
+        splitSeed: { type: 'integer', minimum: 0, default: 1, description: 'Seed for assigning new rides to train/val (the frozen test split never changes).' },
       },
     },
     train: {
@@ -79,14 +40,14 @@ export const PIPELINE_CONFIG_SCHEMA = {
         patience: { type: 'integer', minimum: 1, default: 3 },
         seed: { type: 'integer', minimum: 0, default: 42 },
         colorOrder: { enum: ['rgb', 'bgr'], default: 'rgb' },
-        crop: { type: 'string', pattern: '^\\s*[0-9.]+\\s*(,\\s*[0-9.]+\\s*){3}$', default: '0,0,1,1' },
-        variant: { enum: ['float32', 'int8'], default: 'float32' },
-        name: { type: 'string', pattern: '^[A-Za-z0-9._-]+$' },
+        crop: { type: 'string', pattern: '^\\s*[0-9.]+\\s*(,\\s*[0-9.]+\\s*){3}$', default: '0,0,1,1', description: '"x,y,width,height" fractions of the camera frame.' },
+        variant: { enum: ['float32', 'int8'], default: 'float32', description: 'The TFLite export that is evaluated, registered and packaged.' },
+        name: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', description: 'Model name in the manifest; default sidewalk-<location in lower case>.' },
       },
     },
     eval: {
       type: 'object', additionalProperties: false, default: {},
-      properties: { delegate: { enum: ['xnnpack', 'none'] } },
+      properties: { delegate: { enum: ['xnnpack', 'cpu'] } },
     },
     gates: {
       type: 'object', additionalProperties: false, default: {},
@@ -99,12 +60,15 @@ export const PIPELINE_CONFIG_SCHEMA = {
     package: {
       type: 'object', additionalProperties: false, default: {},
       properties: {
-        key: { type: 'string', minLength: 1 },
+        key: { type: 'string', minLength: 1, description: 'Private signing key (PEM); without it no artifact is made.' },
         deviceTypes: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9._-]+$' }, minItems: 1, default: ['raspberrypi4', 'raspberrypi5'] },
       },
     },
   },
-} as const;
+} as const satisfies JSONSchema;
+
+/** Pipeline settings with every default filled in (the type is derived from the schema, as the runtime's: runtime/config/schema.ts). */
+export type PipelineConfig = FromSchema<typeof PIPELINE_CONFIG_SCHEMA>;
 
 const validate = compileConfigSchema<PipelineConfig>(PIPELINE_CONFIG_SCHEMA);
 

@@ -11,7 +11,7 @@ export interface EvaluateOptions {
   bundleDir: string;
   dataDir: string;
   outDir: string;
-  delegate?: 'xnnpack' | 'none';
+  delegate?: 'xnnpack' | 'cpu';
   log: (line: string) => void;
 }
 

@@ -5,6 +5,8 @@
  * unless `passed`.
  */
 import { rateText, type EvalReport } from './eval-report.js';
+import { schemaDefaults } from '../../lib/schema-defaults.js';
+import { PIPELINE_CONFIG_SCHEMA } from '../pipeline/config.js';
 
 export const GateCode = {
   /** The candidate was not evaluated on the test split, or not for this location. */
@@ -28,7 +30,8 @@ export interface GateConfig {
   roadFalseLimitMax: number;
 }
 
-export const DEFAULT_GATES: GateConfig = { accuracyTolerance: 0.01, sidewalkRecallMin: 0.9, roadFalseLimitMax: 0.1 };
+/** The pipeline config's gate defaults (host-tools/pipeline/config.ts holds the numbers). */
+export const DEFAULT_GATES = schemaDefaults(PIPELINE_CONFIG_SCHEMA.properties.gates) as Readonly<GateConfig>;
 
 export interface GateFailure {
   code: GateCode;

@@ -26,7 +26,7 @@ export function createSpeedLimiter(config: SpeedLimiterConfig): SpeedLimiter {
  * controller may take a few reply timeouts for one command (one in flight, the newest waiting).
  */
 export function createServiceLimiter(config: SpeedLimiterConfig): SpeedLimiter {
-  const replyMs = config.kind === 'serial' ? (config.replyTimeoutMs ?? 200) : 0;
+  const replyMs = config.kind === 'serial' ? config.replyTimeoutMs : 0;
   return new DeadlineLimiter(createSpeedLimiter(config), {
     openMs: Math.max(DEFAULT_LIMITER_DEADLINES.openMs, 4 * replyMs),
     commandMs: Math.max(DEFAULT_LIMITER_DEADLINES.commandMs, 4 * replyMs),

@@ -7,9 +7,10 @@
  */
 import { SidewalkError } from '../../lib/errors.js';
 import type { LimitRule, LimitStep } from './speed-rule.js';
+import { RUNTIME_DEFAULTS } from '../config/schema.js';
 
 export interface RampConfig {
-  /** Seconds for a full <-> sidewalk change, both directions. Unit: s. Default 10 (README.md, speed.ramp_s). Must be > 0. */
+  /** Seconds for a full <-> sidewalk change, both directions. Unit: s (speed.ramp_s). Must be > 0. */
   rampS: number;
   /** Ramp used while the fail-safe is active (usually faster). Unit: s. Default null = rampS. Must be > 0. */
   failSafeRampS: number | null;
@@ -20,18 +21,19 @@ export interface RampConfig {
    * Unit: ms. Default 1000.
    */
   maxStepMs: number;
-  /** The two ends of the span the ramp time refers to. Unit: km/h. Defaults 25 and 6. */
+  /** The two ends of the span the ramp time refers to (speed.full_kph, speed.sidewalk_kph). Unit: km/h. */
   fullSpeedKph: number;
   sidewalkLimitKph: number;
 }
 
+/** Span and ramp time from the config schema's speed defaults; the rest are the ramp's own. */
 export const DEFAULT_RAMP_CONFIG: Readonly<RampConfig> = Object.freeze({
-  rampS: 10,
+  rampS: RUNTIME_DEFAULTS.speed.ramp_s,
   failSafeRampS: null,
   maxRateKphPerS: null,
   maxStepMs: 1000,
-  fullSpeedKph: 25,
-  sidewalkLimitKph: 6,
+  fullSpeedKph: RUNTIME_DEFAULTS.speed.full_kph,
+  sidewalkLimitKph: RUNTIME_DEFAULTS.speed.sidewalk_kph,
 });
 
 export interface RampState {

@@ -35,8 +35,8 @@ export interface SerialLimiterConfig {
   /** Unit: baud. */
   baud: number;
   protocol: 'line' | 'vesc';
-  /** Unit: ms. Default 200. */
-  replyTimeoutMs?: number;
+  /** How long the controller has to acknowledge a command. Unit: ms. */
+  replyTimeoutMs: number;
   /** Re-send the current limit this often; 0 = never. Unit: ms. Default 500. */
   keepaliveMs?: number;
   /** Limit of the safe state. Unit: km/h. */
@@ -187,7 +187,7 @@ export class SerialLimiter implements SpeedLimiter {
     if (!this.#port.isOpen) {
       throw this.#open ? new SidewalkError('LIMITER_SERIAL_LOST', `serial ${this.#config.device}: device lost, waiting to reopen it`) : closedError(this.kind);
     }
-    const timeoutMs = this.#config.replyTimeoutMs ?? 200;
+    const timeoutMs = this.#config.replyTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     let pending: Pending | undefined;
     const reply = new Promise<void>((resolve, reject) => {

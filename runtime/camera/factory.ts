@@ -15,38 +15,34 @@ export interface CameraOptions {
   height: number;
   /** Camera frame rate (rpicam, synthetic). Replay videos use their own rate. */
   fps: number;
-  /** Options of the Pi camera (see RpicamSourceOptions for each field's meaning and default). */
-  rpicam?: Omit<RpicamSourceOptions, 'width' | 'height' | 'fps'>;
-  replay?: {
+  /** Options of the Pi camera (see RpicamSourceOptions for each field's meaning). */
+  rpicam: Omit<RpicamSourceOptions, 'width' | 'height' | 'fps'>;
+  replay: {
     /** Video file, folder of JPEGs or legacy run folder (required for source 'replay'). */
     input: string | null;
-    /** Pace by media time (default true) or deliver every frame as fast as possible. */
-    realtime?: boolean;
-    /** Frame rate of image folders (default 10). */
-    fps?: number | null;
-    /** Decode errors end the replay (CAMERA_DECODE_ERRORS) instead of a warning. Default false. */
-    strict?: boolean;
+    /** Pace by media time, or deliver every frame as fast as possible. */
+    realtime: boolean;
+    /** Frame rate of image folders (null: DEFAULT_IMAGE_FPS). */
+    fps: number | null;
+    /** Decode errors end the replay (CAMERA_DECODE_ERRORS) instead of a warning. */
+    strict: boolean;
   };
-  /** Generated scenes (see SyntheticSourceOptions); `script` is required. */
-  synthetic?: Omit<SyntheticSourceOptions, 'width' | 'height' | 'fps'>;
+  /** Generated scenes (see SyntheticSourceOptions). */
+  synthetic: Omit<SyntheticSourceOptions, 'width' | 'height' | 'fps'>;
 }
 
 export function createFrameSource(options: CameraOptions): FrameSource {
   const { width, height, fps } = options;
   switch (options.source) {
-    case 'rpicam': {
-      const r = options.rpicam ?? {};
-      return new RpicamSource({ width, height, fps, ...r });
-    }
+    case 'rpicam':
+      return new RpicamSource({ width, height, fps, ...options.rpicam });
     case 'replay': {
-      const input = options.replay?.input;
+      const { input, realtime, fps: imageFps, strict } = options.replay;
       if (!input) throw new SidewalkError('CAMERA_OPTIONS_INVALID', 'camera.replay.input is required when camera.source is replay');
-      return new ReplaySource({ input, width, height, realtime: options.replay?.realtime ?? true, fps: options.replay?.fps ?? null, strict: options.replay?.strict ?? false });
+      return new ReplaySource({ input, width, height, realtime, fps: imageFps, strict });
     }
-    case 'synthetic': {
-      const s = options.synthetic ?? { script: 'street:5,side:5,street:5' };
-      return new SyntheticSource({ width, height, fps, ...s });
-    }
+    case 'synthetic':
+      return new SyntheticSource({ width, height, fps, ...options.synthetic });
     default:
       throw new SidewalkError('CAMERA_OPTIONS_INVALID', `camera.source "${String((options as { source: unknown }).source)}" is not one of rpicam, replay, synthetic`);
   }

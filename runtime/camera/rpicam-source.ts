@@ -26,8 +26,8 @@ export interface RpicamSourceOptions {
   width: number;
   height: number;
   fps: number;
-  /** Binary name or path. Default `rpicam-vid`; falls back to `libcamera-vid` when only that exists. */
-  binary?: string;
+  /** Binary name or path; `rpicam-vid` falls back to `libcamera-vid` when only that exists. */
+  binary: string;
   /** `--mode W:H:bit-depth:packing` (e.g. a full field-of-view binned mode). */
   sensorMode?: string | null;
   /** `--buffer-count`: fewer buffers = less stale frames. */
@@ -40,11 +40,11 @@ export interface RpicamSourceOptions {
   stride?: number | 'probe' | 'board' | null;
   /** Where the device tree is (tests). Default /proc/device-tree. */
   dtRoot?: string;
-  /** Restart the camera when no frame arrives for this long. Default 2000. */
-  frameTimeoutMs?: number;
-  /** Restart back-off: first delay, doubled per failed attempt up to the max. Defaults 250 / 10000. */
-  restartMinMs?: number;
-  restartMaxMs?: number;
+  /** Restart the camera when no frame arrives for this long. */
+  frameTimeoutMs: number;
+  /** Restart back-off: first delay, doubled per failed attempt up to the max. */
+  restartMinMs: number;
+  restartMaxMs: number;
   /** Environment of the child (tests drive the fake camera through it). Default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -76,7 +76,7 @@ export class RpicamSource implements FrameSource {
       throw new SidewalkError('CAMERA_OPTIONS_INVALID', `rpicam source needs a positive integer size and fps, got ${width}x${height}@${fps}`);
     }
     this.#options = options;
-    this.#backoffMs = options.restartMinMs ?? 250;
+    this.#backoffMs = options.restartMinMs;
   }
 
   get description(): string {
@@ -135,7 +135,7 @@ export class RpicamSource implements FrameSource {
   }
 
   async #resolveBinary(): Promise<string> {
-    const wanted = this.#options.binary ?? 'rpicam-vid';
+    const wanted = this.#options.binary;
     const found = (await findExecutable(wanted)) ?? (wanted === 'rpicam-vid' ? await findExecutable('libcamera-vid') : null);
     if (!found) {
       throw new SidewalkError('CAMERA_BINARY_MISSING', `camera binary "${wanted}" not found${wanted === 'rpicam-vid' ? ' (nor libcamera-vid)' : ''} on PATH; install rpicam-apps or set camera.rpicam.binary`);
@@ -211,7 +211,7 @@ export class RpicamSource implements FrameSource {
     }
     const { width, height } = this.#options;
     this.#ready = { seq: this.#seq++, capturedAtNs, width, height, stride: this.#stride, format: 'yuv420', data };
-    if (++this.#framesSinceSpawn === 1) this.#backoffMs = this.#options.restartMinMs ?? 250; // healthy again
+    if (++this.#framesSinceSpawn === 1) this.#backoffMs = this.#options.restartMinMs; // healthy again
     this.#watchdog?.refresh();
     const waiter = this.#waiters.shift();
     if (waiter) waiter(this.#take());
@@ -227,7 +227,7 @@ export class RpicamSource implements FrameSource {
 
   #armWatchdog(): void {
     if (this.#watchdog) clearTimeout(this.#watchdog);
-    const timeoutMs = this.#options.frameTimeoutMs ?? 2000;
+    const timeoutMs = this.#options.frameTimeoutMs;
     this.#watchdog = setTimeout(() => {
       const child = this.#child;
       if (!this.#running || !child) return;
@@ -246,7 +246,7 @@ export class RpicamSource implements FrameSource {
     this.#fillOffset = 0;
     if (!this.#running) return;
     const delayMs = this.#backoffMs;
-    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.restartMaxMs ?? 10000);
+    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.restartMaxMs);
     const tail = this.#stderrTail.length ? `; last stderr:\n  ${this.#stderrTail.join('\n  ')}` : '';
     log.warn(`${this.#binary} ${reason}, restarting in ${delayMs} ms${tail}`);
     this.#restartTimer = setTimeout(() => {

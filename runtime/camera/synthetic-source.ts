@@ -30,7 +30,8 @@ export interface SyntheticSourceOptions {
   stride?: number;
   /** Pace at `fps` on the wall clock (default true); false renders as fast as next() is called. */
   realtime?: boolean;
-  seed?: number;
+  /** Scene randomness seed (camera.synthetic.seed). */
+  seed: number;
   /** Scene variation 0..1 (see SceneOptions). Default 1. */
   variation?: number;
   /** Ground speed the scene scrolls at. Default 12 km/h. */
@@ -71,7 +72,7 @@ export class SyntheticSource implements FrameSource {
       format,
       stride,
       realtime: options.realtime ?? true,
-      seed: options.seed ?? 1,
+      seed: options.seed,
       variation: options.variation ?? 1,
       speedKph: options.speedKph ?? 12,
       loop: options.loop ?? false,

@@ -11,7 +11,7 @@ function describeType(s: SchemaObject): string {
   return t;
 }
 
-function rows(schema: SchemaObject, prefix: string, required: string[], out: string[]): void {
+function rows(schema: SchemaObject, prefix: string, required: readonly string[], out: string[]): void {
   for (const [key, child] of Object.entries(schema.properties as Record<string, SchemaObject>)) {
     const path = prefix ? `${prefix}.${key}` : key;
     if (child.type === 'object' && child.properties) {
@@ -25,6 +25,6 @@ function rows(schema: SchemaObject, prefix: string, required: string[], out: str
 
 export function configReferenceMarkdown(): string {
   const out = ['| key | type | default | meaning |', '| --- | --- | --- | --- |'];
-  rows(runtimeConfigSchema, '', (runtimeConfigSchema.required as string[]) ?? [], out);
+  rows(runtimeConfigSchema, '', runtimeConfigSchema.required, out);
   return out.join('\n');
 }

@@ -3,68 +3,21 @@
  * and the documentation (descriptions); README's configuration reference is generated from the
  * same facts. Field names are snake_case, like the rest of our on-disk formats.
  */
-import type { SchemaObject } from 'ajv';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+import { schemaDefaults } from '../../lib/schema-defaults.js';
 
-export type Mode = 'limit' | 'monitor' | 'record' | 'replay';
-
-export interface RuntimeConfig {
-  mode: Mode;
-  device: { id: string; location: string };
-  model: { bundle: string; delegate: 'xnnpack' | 'cpu' | 'edgetpu'; num_threads: number };
-  camera: {
-    source: 'rpicam' | 'replay' | 'synthetic';
-    width: number;
-    height: number;
-    fps: number;
-    rpicam: {
-      binary: string;
-      sensor_mode: string | null;
-      buffer_count: number;
-      frame_timeout_ms: number;
-      stride: number | null;
-      restart_min_ms: number;
-      restart_max_ms: number;
-    };
-    replay: { input: string | null; realtime: boolean; fps: number | null; strict: boolean };
-    synthetic: { script: string; seed: number };
-  };
-  decision: {
-    window_frames: number;
-    group_score: 'max' | 'sum';
-    warmup: 'zeros' | 'partial';
-    sidewalk_enter: number;
-    road_below: number;
-    sidewalk_exit: number | null;
-    road_exit: number | null;
-    enter_frames: number;
-    exit_frames: number;
-    fail_safe_release_frames: number;
-    min_speed_kph: number;
-    fail_safe_after_ms: number;
-  };
-  speed: { full_kph: number; sidewalk_kph: number; fail_safe_kph: number; ramp_s: number; limit_rule: 'measured' | 'ramp' };
-  limiter: {
-    kind: 'simulated' | 'gpio' | 'pwm' | 'serial';
-    simulated: { log_file: string | null };
-    gpio: { backend: 'libgpiod' | 'sysfs'; line: string; active_low: boolean };
-    pwm: { chip_path: string | null; channel: number | null; period_ns: number; duty_at_zero_ns: number; duty_at_full_ns: number };
-    serial: { device: string; baud: number; protocol: 'line' | 'vesc'; reply_timeout_ms: number };
-  };
-  speed_source: {
-    kind: 'none' | 'simulated' | 'nmea' | 'replay-log';
-    simulated_kph: number;
-    nmea: { device: string; baud: number; stale_after_ms: number };
-    replay_log: { speed_scale: number };
-  };
-  metrics: { enabled: boolean; host: string; port: number };
-  recording: { dir: string };
-  health: { stale_after_ms: number };
-}
+/*
+ * The TypeScript type is derived from the schema (json-schema-to-ts FromSchema) rather than written
+ * beside it, so a field, an enum value or a nullable can never differ between the two. Chosen over
+ * TypeBox because the schema stays a plain JSON Schema literal (what Ajv validates, the reference
+ * table is rendered from, and reviewers read), and because FromSchema types a field with a default as
+ * present: the loader fills every default, so classes receive complete config and never restate one.
+ */
 
 const positive = { type: 'number', exclusiveMinimum: 0 } as const;
 const nullableString = { type: 'string', nullable: true } as const;
 
-export const runtimeConfigSchema: SchemaObject = {
+export const runtimeConfigSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['mode', 'model'],
@@ -295,4 +248,12 @@ export const runtimeConfigSchema: SchemaObject = {
       },
     },
   },
-};
+} as const satisfies JSONSchema;
+
+/** A validated runtime config: every default filled in (load.ts). */
+export type RuntimeConfig = FromSchema<typeof runtimeConfigSchema>;
+export type Mode = RuntimeConfig['mode'];
+
+/** Every default of the schema: a config with no field set but the model bundle (which has none). */
+export type RuntimeDefaults = Omit<RuntimeConfig, 'model'> & { model: Omit<RuntimeConfig['model'], 'bundle'> };
+export const RUNTIME_DEFAULTS = schemaDefaults(runtimeConfigSchema) as RuntimeDefaults;

@@ -16,20 +16,22 @@
  * next frame finally comes.
  */
 import { SidewalkError } from '../../lib/errors.js';
+import type { ClassProbabilities } from '../types.js';
+import { RUNTIME_DEFAULTS, type RuntimeDefaults } from '../config/schema.js';
 
 export type GroupScore = 'max' | 'sum';
 export type Warmup = 'zeros' | 'partial';
 
 export interface DecisionConfig {
-  /** Running-average length in valid frames (legacy: 6). Unit: frames. Default 6. */
+  /** Running-average length in valid frames (legacy: 6). Unit: frames. */
   windowFrames: number;
-  /** A frame's group score: the max of the group's classes (legacy) or their sum. Default 'max'. */
+  /** A frame's group score: the max of the group's classes (legacy) or their sum. */
   groupScore: GroupScore;
-  /** The window starts full of zeros and is always divided by windowFrames (legacy), or averages the frames seen so far. Default 'zeros'. */
+  /** The window starts full of zeros and is always divided by windowFrames (legacy), or averages the frames seen so far. */
   warmup: Warmup;
-  /** Enter the sidewalk state when the sidewalk group's averaged sum is strictly above this. Unit: probability. Default 0.5. */
+  /** Enter the sidewalk state when the sidewalk group's averaged sum is strictly above this. Unit: probability. */
   sidewalkEnter: number;
-  /** ... and the road group's averaged sum is strictly below this. Unit: probability. Default 0.5. */
+  /** ... and the road group's averaged sum is strictly below this. Unit: probability. */
   roadBelow: number;
   /**
    * Stay on the sidewalk while the sidewalk sum is strictly above this (hysteresis: set it lower than
@@ -38,50 +40,57 @@ export interface DecisionConfig {
   sidewalkExit: number | null;
   /** ... and the road sum is strictly below this (hysteresis: set it higher than roadBelow). Default null = roadBelow. */
   roadExit: number | null;
-  /** Consecutive valid frames whose evidence says "sidewalk" before the state enters it. Unit: frames. Default 1 (legacy). */
+  /** Consecutive valid frames whose evidence says "sidewalk" before the state enters it. Unit: frames. 1 = legacy. */
   enterFrames: number;
-  /** Consecutive valid frames whose evidence says "road" before the state leaves the sidewalk. Unit: frames. Default 1 (legacy). */
+  /** Consecutive valid frames whose evidence says "road" before the state leaves the sidewalk. Unit: frames. 1 = legacy. */
   exitFrames: number;
   /**
    * Below this speed the on-sidewalk state does not change (standing at a kerb, pushing off).
-   * Unknown speed (null) never freezes the state. Unit: km/h. Default 0 (off).
+   * Unknown speed (null) never freezes the state. Unit: km/h. 0 = off.
    */
   minSpeedKph: number;
-  /** Fail-safe when no valid decision has been made for this long. Unit: ms. Default 1500. */
+  /** Fail-safe when no valid decision has been made for this long. Unit: ms. */
   failSafeAfterMs: number;
-  /** Consecutive valid frames needed to leave the fail-safe. Unit: frames. Default 1. */
+  /** Consecutive valid frames needed to leave the fail-safe. Unit: frames. */
   failSafeReleaseFrames: number;
-  /** Target limit on a sidewalk. Unit: km/h. Default 6. */
+  /** Target limit on a sidewalk. Unit: km/h. */
   sidewalkLimitKph: number;
-  /** Target limit off a sidewalk (the scooter's own maximum). Unit: km/h. Default 25. */
+  /** Target limit off a sidewalk (the scooter's own maximum). Unit: km/h. */
   fullSpeedKph: number;
   /** Target limit while the fail-safe is active. Unit: km/h. Default null = sidewalkLimitKph. */
   failSafeLimitKph: number | null;
 }
 
-export const DEFAULT_DECISION_CONFIG: Readonly<DecisionConfig> = Object.freeze({
-  windowFrames: 6,
-  groupScore: 'max',
-  warmup: 'zeros',
-  sidewalkEnter: 0.5,
-  roadBelow: 0.5,
-  sidewalkExit: null,
-  roadExit: null,
-  enterFrames: 1,
-  exitFrames: 1,
-  minSpeedKph: 0,
-  failSafeAfterMs: 1500,
-  failSafeReleaseFrames: 1,
-  sidewalkLimitKph: 6,
-  fullSpeedKph: 25,
-  failSafeLimitKph: null,
-});
+/** The engine's settings from a runtime config's decision and speed sections. */
+export function decisionConfigFrom(config: Pick<RuntimeDefaults, 'decision' | 'speed'>): DecisionConfig {
+  const { decision: d, speed } = config;
+  return {
+    windowFrames: d.window_frames,
+    groupScore: d.group_score,
+    warmup: d.warmup,
+    sidewalkEnter: d.sidewalk_enter,
+    roadBelow: d.road_below,
+    sidewalkExit: d.sidewalk_exit,
+    roadExit: d.road_exit,
+    enterFrames: d.enter_frames,
+    exitFrames: d.exit_frames,
+    minSpeedKph: d.min_speed_kph,
+    failSafeAfterMs: d.fail_safe_after_ms,
+    failSafeReleaseFrames: d.fail_safe_release_frames,
+    sidewalkLimitKph: speed.sidewalk_kph,
+    fullSpeedKph: speed.full_kph,
+    failSafeLimitKph: speed.fail_safe_kph,
+  };
+}
+
+/** The config schema's defaults; the fail-safe limit follows the sidewalk limit unless set. */
+export const DEFAULT_DECISION_CONFIG: Readonly<DecisionConfig> = Object.freeze({ ...decisionConfigFrom(RUNTIME_DEFAULTS), failSafeLimitKph: null });
 
 export interface DecisionInput {
   /** Monotonic time of this step (ms). */
   nowMs: number;
   /** Model output in `labels` order; null = no valid inference this step. NaN/out-of-range values count as invalid. */
-  probabilities: Float32Array | readonly number[] | null;
+  probabilities: ClassProbabilities | null;
   labels: readonly string[];
   groups: { sidewalk: readonly string[]; road: readonly string[] };
   /** Current speed, null when unknown. */

@@ -4,5 +4,6 @@ export {
   resolveDecisionConfig,
   DecisionEngine,
   DEFAULT_DECISION_CONFIG,
+  decisionConfigFrom,
 } from './decide.js';
 export type { GroupScore, Warmup, DecisionConfig, DecisionInput, DecisionOutput, DecisionReason, DecisionState } from './decide.js';

@@ -10,11 +10,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import { access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { DIST_ROOT } from '../../lib/paths.js';
-import type { Frame } from '../types.js';
+import { RUNTIME_DEFAULTS } from '../config/schema.js';
+import type { Classification, Classifier, Frame, ModelInfo } from '../types.js';
 import { EDGETPU_MODEL_FILE, loadModelBundle, MODEL_FILE, type ModelBundle } from './bundle.js';
 import type { ClassifyRequest, LoadRequest, UnloadRequest, WorkerMessage } from './classifier-worker.js';
 import { probeEdgeTpu, type EdgeTpuProbeOptions } from './edgetpu.js';
@@ -23,31 +24,17 @@ import type { ModelManifest } from './manifest-types.js';
 
 const log = createLogger('runtime:inference');
 
-export type ClassifierBackend = 'xnnpack' | 'cpu' | 'edgetpu';
-export type DelegateChoice = 'xnnpack' | 'none' | 'edgetpu';
+/** How the interpreter runs: XNNPACK (fast CPU), the plain interpreter (`cpu`), or a Coral Edge TPU. */
+export type TfliteDelegate = 'xnnpack' | 'cpu' | 'edgetpu';
 
-export interface ClassifyResult {
-  /** One probability per manifest label, in manifest.labels order; quantised outputs are dequantised. */
+/** The TFLite result: one probability per manifest label, in order; quantised outputs are dequantised. */
+export interface TfliteClassification extends Classification {
   probabilities: Float32Array;
-  preprocessMs: number;
-  inferenceMs: number;
-}
-
-export interface Classifier {
-  readonly manifest: ModelManifest;
-  readonly backend: ClassifierBackend;
-  /**
-   * Classifies one frame. The frame's buffer is transferred to the worker when it owns a whole
-   * ArrayBuffer (else copied once); `frame.data` is detached meanwhile and points at the same bytes
-   * again when the promise settles (unless the worker died). Rejects with a SidewalkError (MODEL_*).
-   */
-  classify(frame: Frame): Promise<ClassifyResult>;
-  close(): Promise<void>;
 }
 
 export interface TfliteClassifierOptions {
-  delegate: DelegateChoice;
-  /** Interpreter and XNNPACK threads (default 2: leaves a Pi 4 core for the main thread and the camera). */
+  delegate: TfliteDelegate;
+  /** Interpreter and XNNPACK threads (default: the runtime config's model.num_threads default). */
   numThreads?: number;
   /** Per-classify limit; past it the worker is stopped and the classifier is unusable (default 10000). */
   timeoutMs?: number;
@@ -63,12 +50,12 @@ export interface TfliteClassifierOptions {
 
 export const XNNPACK_LIBRARY = join(DIST_ROOT, 'native', 'libsidewalk_xnnpack.so');
 
-export async function createTfliteClassifier(bundleOrDir: string | ModelBundle, options: TfliteClassifierOptions): Promise<Classifier> {
+export async function createTfliteClassifier(bundleOrDir: string | ModelBundle, options: TfliteClassifierOptions): Promise<TfliteClassifier> {
   const bundle = typeof bundleOrDir === 'string'
     ? await loadModelBundle(bundleOrDir, options.appVersion === undefined ? {} : { appVersion: options.appVersion })
     : bundleOrDir;
-  const numThreads = options.numThreads ?? 2;
-  let backend: ClassifierBackend = 'cpu';
+  const numThreads = options.numThreads ?? RUNTIME_DEFAULTS.model.num_threads;
+  let backend: TfliteDelegate = 'cpu';
   let model = bundle.model;
   let modelFile = join(bundle.dir, MODEL_FILE);
   let delegate: LoadRequest['delegate'];
@@ -201,9 +188,17 @@ function crashed(what: string, cause?: unknown): SidewalkError {
   return new SidewalkError(InferenceErrorCode.MODEL_WORKER_CRASHED, `inference worker ${what}`, cause === undefined ? {} : { cause });
 }
 
-class TfliteClassifier implements Classifier {
+/**
+ * The device's classifier. Beyond the port it exposes the manifest (host tools read its input spec).
+ * classify() transfers the frame's buffer to the worker when the frame owns a whole ArrayBuffer (else
+ * copies it once); `frame.data` is detached meanwhile and points at the same bytes again when the
+ * promise settles (unless the worker died).
+ */
+export class TfliteClassifier implements Classifier {
   readonly manifest: ModelManifest;
-  readonly backend: ClassifierBackend;
+  readonly info: ModelInfo;
+  readonly labels: readonly string[];
+  readonly groups: { sidewalk: readonly string[]; road: readonly string[] };
   readonly #host: InferenceHost;
   readonly #modelId: number;
   readonly #modelFile: string;
@@ -211,16 +206,19 @@ class TfliteClassifier implements Classifier {
   #busy = false;
   #closed = false;
 
-  constructor(host: InferenceHost, modelId: number, manifest: ModelManifest, backend: ClassifierBackend, modelFile: string, timeoutMs: number) {
+  constructor(host: InferenceHost, modelId: number, manifest: ModelManifest, backend: TfliteDelegate, modelFile: string, timeoutMs: number) {
     this.#host = host;
     this.#modelId = modelId;
     this.manifest = manifest;
-    this.backend = backend;
+    const { name, version, location, labels, groups, files } = manifest;
+    this.info = { name, version, location, sha256: files[basename(modelFile)]?.sha256 ?? '', backend };
+    this.labels = labels;
+    this.groups = groups;
     this.#modelFile = modelFile;
     this.#timeoutMs = timeoutMs;
   }
 
-  async classify(frame: Frame): Promise<ClassifyResult> {
+  async classify(frame: Frame): Promise<TfliteClassification> {
     if (this.#closed) throw new SidewalkError(InferenceErrorCode.MODEL_CLASSIFIER_CLOSED, `classifier for ${this.#modelFile} is closed`);
     if (this.#host.dead !== undefined) throw this.#host.dead;
     if (this.#busy) {

@@ -4,7 +4,7 @@ export { loadModelBundle, parseManifest, MODEL_FILE, EDGETPU_MODEL_FILE, MANIFES
 export { Preprocessor, allocateInput, type FrameGeometry, type ModelInputArray, type ModelInputSpec } from './preprocess.js';
 export {
   createTfliteClassifier, XNNPACK_LIBRARY,
-  type Classifier, type ClassifyResult, type ClassifierBackend, type DelegateChoice, type TfliteClassifierOptions,
+  TfliteClassifier, type TfliteClassification, type TfliteDelegate, type TfliteClassifierOptions,
 } from './classifier.js';
 export { probeEdgeTpu, findEdgeTpuLibrary, EDGETPU_LIBRARY, type EdgeTpuInfo, type EdgeTpuProbeOptions } from './edgetpu.js';
 export {

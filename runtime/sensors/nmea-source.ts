@@ -13,10 +13,10 @@ const log = createLogger('runtime:sensors:nmea');
 export interface NmeaSourceConfig {
   kind: 'nmea';
   device: string;
-  /** Unit: baud. Default 9600 (most GPS modules). */
-  baud?: number;
-  /** A reading older than this is no reading. Unit: ms. Default 3000. */
-  staleAfterMs?: number;
+  /** Unit: baud. */
+  baud: number;
+  /** A reading older than this is no reading. Unit: ms. */
+  staleAfterMs: number;
   sttyPath?: string;
   /** Retry opening a lost device (USB GPS unplugged) this often. Unit: ms. Default 1000; 0 = never. */
   reopenDelayMs?: number;
@@ -48,11 +48,11 @@ export class NmeaSpeedSource implements SpeedSource {
   constructor(config: NmeaSourceConfig) {
     this.#config = config;
     this.#now = config.nowMs ?? (() => performance.now());
-    this.#port = new SerialPort({ device: config.device, baud: config.baud ?? 9600, sttyPath: config.sttyPath, reopenDelayMs: config.reopenDelayMs ?? 1000 });
+    this.#port = new SerialPort({ device: config.device, baud: config.baud, sttyPath: config.sttyPath, reopenDelayMs: config.reopenDelayMs ?? 1000 });
   }
 
   get description(): string {
-    return `nmea ${this.#config.device}@${this.#config.baud ?? 9600}`;
+    return `nmea ${this.#config.device}@${this.#config.baud}`;
   }
 
   async start(): Promise<void> {
@@ -89,7 +89,7 @@ export class NmeaSpeedSource implements SpeedSource {
 
   current(): SpeedReading | null {
     const latest = this.#latest;
-    if (!latest || this.#now() - latest.atMs > (this.#config.staleAfterMs ?? 3000)) return null;
+    if (!latest || this.#now() - latest.atMs > this.#config.staleAfterMs) return null;
     return latest;
   }
 

@@ -5,15 +5,11 @@
 import { SidewalkError } from '../../lib/errors.js';
 import type { SpeedReading, SpeedSource } from '../types.js';
 
-export interface SimulatedSourceConfig {
-  kind: 'simulated';
-  /** Constant speed when no script is given. Unit: km/h. Default 15. */
-  speedKph?: number;
-  /** Points { atMs since start, speedKph }, in time order. */
-  script?: readonly { atMs: number; speedKph: number }[];
-  /** Monotonic clock (ms); default performance.now(). */
-  nowMs?: () => number;
-}
+/** A constant speed (km/h), or a script of points { atMs since start, speedKph } in time order. */
+export type SimulatedSourceConfig = { kind: 'simulated'; /** Monotonic clock (ms); default performance.now(). */ nowMs?: () => number } & (
+  | { speedKph: number; script?: undefined }
+  | { script: readonly { atMs: number; speedKph: number }[]; speedKph?: undefined }
+);
 
 export class SimulatedSpeedSource implements SpeedSource {
   readonly #script: readonly { atMs: number; speedKph: number }[];
@@ -21,7 +17,7 @@ export class SimulatedSpeedSource implements SpeedSource {
   #startedAtMs: number | null = null;
 
   constructor(config: SimulatedSourceConfig) {
-    this.#script = config.script ?? [{ atMs: 0, speedKph: config.speedKph ?? 15 }];
+    this.#script = config.script ?? [{ atMs: 0, speedKph: config.speedKph }];
     this.#now = config.nowMs ?? (() => performance.now());
     this.#script.forEach((p, i) => {
       const prev = this.#script[i - 1];

@@ -3,13 +3,13 @@
  * the rooms' factories; the service (service.ts) acquires them in order and releases them.
  */
 import { join } from 'node:path';
-import type { Frame, FrameSource, SpeedSource } from '../types.js';
-import type { DecisionRecord, FrameClassifier } from './pipeline.js';
-import type { RuntimeConfig } from '../config/schema.js';
-import { DecisionEngine } from '../decision/index.js';
+import type { Classifier, Frame, FrameSource, SpeedSource } from '../types.js';
+import type { DecisionRecord } from './pipeline.js';
+import type { RuntimeConfig, RuntimeDefaults } from '../config/schema.js';
+import { DecisionEngine, decisionConfigFrom } from '../decision/index.js';
 import { createLimitRule, type LimitRule, type SpeedLimiterConfig } from '../actuators/index.js';
 import { createSpeedSource } from '../sensors/index.js';
-import { createFrameSource } from '../camera/index.js';
+import { createFrameSource, type CameraOptions } from '../camera/index.js';
 import { DEFAULT_IMAGE_FPS, isRideDir, legacyMediaTimes, rideMediaTimes } from '../camera/replay-source.js';
 import { readRide } from '../recorder/ride-format.js';
 import { isLegacyRunDir, readLegacyRun } from '../recorder/legacy-run.js';
@@ -29,26 +29,8 @@ export interface FrameRecorder {
 
 
 /** Loads and verifies the configured model bundle and starts its inference worker. */
-export async function loadClassifier(config: RuntimeConfig): Promise<FrameClassifier> {
-  const classifier = await createTfliteClassifier(config.model.bundle, {
-    delegate: config.model.delegate === 'cpu' ? 'none' : config.model.delegate,
-    numThreads: config.model.num_threads,
-    appVersion: appVersion(),
-  });
-  const { manifest } = classifier;
-  return {
-    info: {
-      name: manifest.name,
-      version: manifest.version,
-      location: manifest.location,
-      sha256: manifest.files['model.tflite']?.sha256 ?? '',
-      backend: classifier.backend,
-    },
-    labels: manifest.labels,
-    groups: manifest.groups,
-    classify: (frame) => classifier.classify(frame),
-    close: () => classifier.close(),
-  };
+export function loadClassifier(config: RuntimeConfig): Promise<Classifier> {
+  return createTfliteClassifier(config.model.bundle, { delegate: config.model.delegate, numThreads: config.model.num_threads, appVersion: appVersion() });
 }
 
 export function limiterConfig(config: RuntimeConfig): SpeedLimiterConfig {
@@ -130,8 +112,12 @@ async function rideSpeedSource(dir: string, config: RuntimeConfig): Promise<Spee
 }
 
 export function frameSourceFor(config: RuntimeConfig): FrameSource {
-  const c = config.camera;
-  return createFrameSource({
+  return createFrameSource(cameraOptionsFrom(config.camera));
+}
+
+/** The camera section of a config as the camera room's options. */
+export function cameraOptionsFrom(c: RuntimeDefaults['camera']): CameraOptions {
+  return {
     source: c.source,
     width: c.width,
     height: c.height,
@@ -147,7 +133,7 @@ export function frameSourceFor(config: RuntimeConfig): FrameSource {
     },
     replay: { input: c.replay.input, realtime: c.replay.realtime, fps: c.replay.fps, strict: c.replay.strict },
     synthetic: { script: c.synthetic.script, seed: c.synthetic.seed, realtime: true },
-  });
+  };
 }
 
 /** Serialises recorder writes; frames are copied because sources reuse their buffers. */
@@ -158,7 +144,7 @@ function recorderAdapter(recorder: RideRecorder): FrameRecorder {
     addFrame(frame, decision) {
       if (failed) return;
       const copy: Frame = { ...frame, data: frame.data.slice() };
-      const scores = Object.values(decision.probabilities);
+      const scores = Array.from(decision.probabilities);
       chain = chain
         .then(() => recorder.addFrame(copy, { speed_kph: decision.speedKph, scores, on_sidewalk: decision.onSidewalk }))
         .catch((err: unknown) => {
@@ -174,24 +160,7 @@ function recorderAdapter(recorder: RideRecorder): FrameRecorder {
 }
 
 export function decisionEngineFor(config: RuntimeConfig): DecisionEngine {
-  const { speed, decision: d } = config;
-  return new DecisionEngine({
-    windowFrames: d.window_frames,
-    groupScore: d.group_score,
-    warmup: d.warmup,
-    sidewalkEnter: d.sidewalk_enter,
-    roadBelow: d.road_below,
-    sidewalkExit: d.sidewalk_exit,
-    roadExit: d.road_exit,
-    enterFrames: d.enter_frames,
-    exitFrames: d.exit_frames,
-    minSpeedKph: d.min_speed_kph,
-    failSafeAfterMs: d.fail_safe_after_ms,
-    failSafeReleaseFrames: d.fail_safe_release_frames,
-    sidewalkLimitKph: speed.sidewalk_kph,
-    fullSpeedKph: speed.full_kph,
-    failSafeLimitKph: speed.fail_safe_kph,
-  });
+  return new DecisionEngine(decisionConfigFrom(config));
 }
 
 export function limitRuleFor(config: RuntimeConfig, startKph: number): LimitRule {
@@ -203,7 +172,7 @@ export function limitRuleFor(config: RuntimeConfig, startKph: number): LimitRule
 }
 
 /** Opens a ride recording for record mode (one folder per run, named by device and start time). */
-export async function openRecorder(config: RuntimeConfig, classifier: FrameClassifier): Promise<FrameRecorder> {
+export async function openRecorder(config: RuntimeConfig, classifier: Classifier): Promise<FrameRecorder> {
   const dir = join(config.recording.dir, `${config.device.id}-${new Date().toISOString().replace(/[:.]/g, '')}`);
   try {
     return recorderAdapter(

@@ -20,7 +20,7 @@ export class LiveView {
     const changed = state !== this.#lastState;
     this.#lastState = state;
     this.#lastPrintMs = t;
-    const p = r.probabilities[r.top] ?? 0;
+    const p = r.probabilities[r.labels.indexOf(r.top)] ?? 0;
     const target = r.targetLimitKph.toFixed(1);
     const limit = r.limitKph.toFixed(1);
     const ramp = limit === target ? `${limit} km/h` : `${limit} -> ${target} km/h`;

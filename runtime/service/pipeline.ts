@@ -5,7 +5,7 @@
  * Time: live and real-time replay use the monotonic clock; "as fast as possible" replay uses the
  * frames' media time, so a replay decides and ramps exactly as the ride did, however fast it runs.
  */
-import type { Frame, FrameSource, SpeedLimiter, SpeedSource } from '../types.js';
+import type { ClassProbabilities, Classification, Classifier, Frame, FrameSource, SpeedLimiter, SpeedSource } from '../types.js';
 import { createLogger } from '../../lib/log.js';
 import { errorMessage, isSidewalkError } from '../../lib/errors.js';
 import type { RuntimeMetrics } from '../../telemetry/runtime-metrics.js';
@@ -14,34 +14,13 @@ import type { LimitRule } from '../actuators/speed-rule.js';
 
 const log = createLogger('runtime:pipeline');
 
-export interface Classification {
-  probabilities: Float32Array;
-  preprocessMs: number;
-  inferenceMs: number;
-}
-
-export interface ModelInfo {
-  name: string;
-  version: string;
-  location: string;
-  /** sha256 of the model file actually loaded. */
-  sha256: string;
-  backend: string;
-}
-
-export interface FrameClassifier {
-  readonly info: ModelInfo;
-  readonly labels: readonly string[];
-  readonly groups: { sidewalk: readonly string[]; road: readonly string[] };
-  classify(frame: Frame): Promise<Classification>;
-  close(): Promise<void>;
-}
-
 export interface DecisionRecord {
   seq: number;
   mediaTimeMs: number | null;
   nowMs: number;
-  probabilities: Record<string, number>;
+  /** The classifier's labels and its probabilities in their order (the classifier's own objects, not copies). */
+  labels: readonly string[];
+  probabilities: ClassProbabilities;
   top: string;
   onSidewalk: boolean;
   failSafe: boolean;
@@ -53,9 +32,18 @@ export interface DecisionRecord {
   frameToActuationMs: number;
 }
 
+/** One line of `replay --out`: the record with its probabilities keyed by label. */
+export type DecisionLine = Omit<DecisionRecord, 'labels' | 'probabilities'> & { probabilities: Record<string, number> };
+
+export function decisionJson(record: DecisionRecord): string {
+  const { seq, mediaTimeMs, nowMs, labels, probabilities, ...rest } = record;
+  const byLabel = Object.fromEntries(labels.map((label, i) => [label, probabilities[i]]));
+  return JSON.stringify({ seq, mediaTimeMs, nowMs, probabilities: byLabel, ...rest } satisfies DecisionLine);
+}
+
 export interface PipelineOptions {
   source: FrameSource;
-  classifier: FrameClassifier;
+  classifier: Classifier;
   decision: DecisionEngine;
   /** From the decision's target and the measured speed to the commanded limit (actuators/speed-rule.ts). */
   limitRule: LimitRule;
@@ -82,7 +70,7 @@ const LIMITER_FAILING_FATAL_MS = 3000;
 
 export class Pipeline {
   #o: PipelineOptions;
-  #classifier: FrameClassifier;
+  #classifier: Classifier;
   #decision: DecisionEngine;
   #limitRule: LimitRule;
   #running = false;
@@ -116,7 +104,7 @@ export class Pipeline {
     this.#fatal.catch(() => {}); // observed by the run loop; a run that already ended ignores it
   }
 
-  get classifier(): FrameClassifier {
+  get classifier(): Classifier {
     return this.#classifier;
   }
 
@@ -136,7 +124,7 @@ export class Pipeline {
   }
 
   /** Swaps the classifier between two frames (SIGHUP reload, model OTA); returns the old one. */
-  swapClassifier(next: FrameClassifier): FrameClassifier {
+  swapClassifier(next: Classifier): Classifier {
     const old = this.#classifier;
     this.#classifier = next;
     return old;
@@ -239,17 +227,15 @@ export class Pipeline {
     }
     if (this.#o.onDecision && result) {
       const labels = this.#classifier.labels;
-      const probabilities: Record<string, number> = {};
+      const { probabilities } = result;
       let top = 0;
-      for (let i = 0; i < labels.length; i++) {
-        probabilities[labels[i]!] = result.probabilities[i]!;
-        if (result.probabilities[i]! > result.probabilities[top]!) top = i;
-      }
+      for (let i = 1; i < labels.length; i++) if (probabilities[i]! > probabilities[top]!) top = i;
       this.#o.onDecision(
         {
           seq: frame.seq,
           mediaTimeMs: frame.mediaTimeMs ?? null,
           nowMs,
+          labels,
           probabilities,
           top: labels[top]!,
           onSidewalk: out.onSidewalk,
@@ -266,7 +252,7 @@ export class Pipeline {
     }
   }
 
-  #decide(nowMs: number, probabilities: Float32Array | null, speedKph: number | null): DecisionOutput {
+  #decide(nowMs: number, probabilities: ClassProbabilities | null, speedKph: number | null): DecisionOutput {
     const { labels, groups } = this.#classifier;
     return this.#decision.step({ nowMs, probabilities, labels, groups, speedKph });
   }

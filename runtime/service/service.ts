@@ -10,9 +10,9 @@ import type { RuntimeConfig } from '../config/schema.js';
 import type { RuntimeMetrics, MetricsServer } from '../../telemetry/runtime-metrics.js';
 import { serveMetrics } from '../../telemetry/runtime-metrics.js';
 import { createServiceLimiter } from '../actuators/index.js';
-import type { SpeedLimiter } from '../types.js';
+import type { Classifier, SpeedLimiter } from '../types.js';
 import type { Notifier } from '../../lib/sd-notify.js';
-import { Pipeline, type DecisionRecord, type FrameClassifier } from './pipeline.js';
+import { Pipeline, type DecisionRecord } from './pipeline.js';
 import type { Frame } from '../types.js';
 import { decisionEngineFor, frameSourceFor, limiterConfig, limitRuleFor, openRecorder, speedSourceFor } from './components.js';
 import { Acquired, RELEASE_STEP_MS, withDeadline } from './lifecycle.js';
@@ -37,7 +37,7 @@ export interface ServiceOptions {
   metrics: RuntimeMetrics;
   notifier: Notifier;
   /** Loads the configured model (at start-up, and beside the running one on SIGHUP). */
-  loadClassifier: (config: RuntimeConfig) => Promise<FrameClassifier>;
+  loadClassifier: (config: RuntimeConfig) => Promise<Classifier>;
   /** Re-reads the config file for a reload; absent = reload keeps the config. */
   reloadConfig?: () => RuntimeConfig;
   onDecision?: (record: DecisionRecord) => void;
@@ -288,7 +288,7 @@ export class RuntimeService {
   }
 }
 
-function setModelInfo(metrics: RuntimeMetrics, classifier: FrameClassifier): void {
+function setModelInfo(metrics: RuntimeMetrics, classifier: Classifier): void {
   const { name, version, location, sha256, backend } = classifier.info;
   metrics.modelInfo.reset();
   metrics.modelInfo.set({ name, version, location, sha256, backend }, 1);

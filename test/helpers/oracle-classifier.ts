@@ -3,11 +3,10 @@
  * exact probability sequences (and failures) while everything else is the real runtime.
  */
 import { parseSceneScript, sceneAt } from '../../runtime/camera/scenes.js';
-import type { Classification, FrameClassifier } from '../../runtime/service/pipeline.js';
-import type { Frame } from '../../runtime/types.js';
+import type { Classification, Classifier, Frame } from '../../runtime/types.js';
 import { DEFAULT_GROUPS, DEFAULT_LABELS } from '../../runtime/inference/manifest-types.js';
 
-export class OracleClassifier implements FrameClassifier {
+export class OracleClassifier implements Classifier {
   readonly info = { name: 'oracle', version: '0.0.0', location: 'test', sha256: '0'.repeat(64), backend: 'oracle' };
   readonly labels = DEFAULT_LABELS;
   readonly groups = DEFAULT_GROUPS;

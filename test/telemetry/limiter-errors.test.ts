@@ -24,7 +24,7 @@ class FlakyLimiter implements SpeedLimiter {
 
 test('failed limiter commands are counted in sidewalk_limiter_errors_total (the SidewalkLimiterErrors alert)', async () => {
   const script = 'street:8';
-  const source = new SyntheticSource({ script, width: 32, height: 24, fps: 10, realtime: false });
+  const source = new SyntheticSource({ script, width: 32, height: 24, fps: 10, realtime: false, seed: 1 });
   const limiter = new FlakyLimiter();
   const metrics = createRuntimeMetrics({ defaultMetrics: false });
   let frames = 0;

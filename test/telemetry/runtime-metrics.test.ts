@@ -17,7 +17,7 @@ test('runtime metrics pass promtool check metrics', async () => {
 
 test('/metrics is served on loopback with the default process metrics', async () => {
   const m = createRuntimeMetrics();
-  const server = await serveMetrics(m.registry, { port: 0 });
+  const server = await serveMetrics(m.registry, { host: '127.0.0.1', port: 0 });
   try {
     assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     const res = await fetch(server.url);

@@ -105,7 +105,7 @@ export async function startSimulatedFleet(specs: SimDeviceSpec[]): Promise<Simul
   for (const s of specs) fleetTool.deviceInfo.set({ device: s.id, location: s.location }, 1);
   setRollout(fleetTool, { rollout: 'app-1.3.0-LA', location: 'LA', artifact: 'sidewalk-app-1.3.0', status: 'running', stepPercent: 25, devices: { targeted: 4, succeeded: 2, in_progress: 1, failed: 1 } });
   setRollout(fleetTool, { rollout: 'model-den-5', location: 'Denver', artifact: 'model-Denver-5', status: 'completed', stepPercent: 100, devices: { targeted: 3, succeeded: 3 } });
-  const fleetToolServer = await serveMetrics(fleetTool.registry, { port: 0 });
+  const fleetToolServer = await serveMetrics(fleetTool.registry, { host: '127.0.0.1', port: 0 });
   const fleetToolTarget = new URL(fleetToolServer.url).host;
 
   let server = await startPrometheus({ config: await serverConfig(fleetToolTarget), agent: false });
@@ -134,9 +134,9 @@ export async function startSimulatedFleet(specs: SimDeviceSpec[]): Promise<Simul
       metrics.appInfo.set({ version: spec.appVersion }, 1);
       metrics.modelInfo.set({ name: spec.model, version: spec.model.split('-').pop()!, location: spec.model.split('-')[0]!, sha256: 'ab12', backend: 'xnnpack' }, 1);
       frame(metrics, spec, 0);
-      const metricsServer = await serveMetrics(metrics.registry, { port: 0 });
+      const metricsServer = await serveMetrics(metrics.registry, { host: '127.0.0.1', port: 0 });
       // The updater daemon's real metrics module over a journal that says idle after a committed model.
-      const updater = spec.updaterDown ? null : await serveMetrics(new OtaMetrics(async () => ({ state: 'idle', last: LAST_UPDATE })).registry, { port: 0 });
+      const updater = spec.updaterDown ? null : await serveMetrics(new OtaMetrics(async () => ({ state: 'idle', last: LAST_UPDATE })).registry, { host: '127.0.0.1', port: 0 });
       const config = await renderAgentConfigFile(AGENT_TEMPLATE_PATH, {
         device: spec.id,
         location: spec.location,

@@ -11,9 +11,9 @@ export function registerLabel(data: Command): void {
     .description('re-run labelling (rider mapping + model agreement/threshold) on every frame not labelled by a person; the rest is queued for review.\nA model\'s own label (no rider input) is a proposal, never exported for training until accepted in review or with --accept-model-labels; a share (labelling.modelReviewShare) is queued for review.\nWith --model, first score the frames with that model bundle (the current model) and label with its scores.')
     .option('--model <bundle>', 'model bundle folder (model.tflite + manifest.json) to score frames with first')
     .option('--location <name>', 'with --model: only score frames of this location')
-    .addOption(new Option('--delegate <d>', 'with --model: TFLite delegate').choices(['none', 'xnnpack']).default('none'))
+    .addOption(new Option('--delegate <d>', 'with --model: TFLite delegate').choices(['cpu', 'xnnpack']).default('cpu'))
     .option('--accept-model-labels', 'make model-proposed labels final (exported for training) without review; default: only a sample is reviewed and none is exported until accepted'))
-    .action(async (o: CommonOpts & { model?: string; location?: string; delegate: 'none' | 'xnnpack'; acceptModelLabels?: boolean }) => {
+    .action(async (o: CommonOpts & { model?: string; location?: string; delegate: 'cpu' | 'xnnpack'; acceptModelLabels?: boolean }) => {
       const config = loadDataConfig(o.config);
       if (o.acceptModelLabels) config.labelling.acceptModelLabels = true;
       await withDb(o, async (db, store) => {

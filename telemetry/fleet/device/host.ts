@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { compileConfigSchema, readYamlFile, validateConfigObject } from '../../../lib/config-file.js';
 import type { OtaConfig } from '../../../ota/config.js';
 import { createUpdater } from '../../../ota/device.js';
@@ -19,18 +20,8 @@ import { DeviceAgent } from './agent.js';
 import { OtaUpdaterBackend } from './ota-backend.js';
 import { EventSpool } from './spool.js';
 
-export interface AgentConfig {
-  device: { id: string; location: string };
-  broker: { url: string; ca: string; cert: string; key: string };
-  /** Spool and agent state (on the data partition). */
-  state_dir: string;
-  spool_max_events: number;
-  report_interval_s: number;
-  /** The runtime's loopback /metrics for the health summary in reported state (null: none). */
-  runtime_metrics_url: string | null;
-}
-
-const validate = compileConfigSchema<AgentConfig>({
+// The type is derived from the schema (FromSchema), as the runtime's (runtime/config/schema.ts says why).
+const agentConfigSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['device', 'broker', 'state_dir'],
@@ -50,9 +41,14 @@ const validate = compileConfigSchema<AgentConfig>({
     state_dir: { type: 'string', minLength: 1 },
     spool_max_events: { type: 'integer', minimum: 1, default: 1000 },
     report_interval_s: { type: 'number', minimum: 0, default: 60 },
+    /** The runtime's loopback /metrics for the health summary in reported state (null: none). */
     runtime_metrics_url: { type: ['string', 'null'], pattern: '^http://(127\\.0\\.0\\.1|localhost|\\[::1\\])[:/]', default: null },
   },
-});
+} as const satisfies JSONSchema;
+
+/** The agent's config (identity, broker, spool and agent state on the data partition), defaults filled in. */
+export type AgentConfig = FromSchema<typeof agentConfigSchema>;
+const validate = compileConfigSchema<AgentConfig>(agentConfigSchema);
 
 export function loadAgentConfig(path: string): AgentConfig {
   const c = validateConfigObject(validate, readYamlFile(path, 'FLEET_AGENT_CONFIG_UNREADABLE', 'FLEET_AGENT_CONFIG_INVALID'), path, 'FLEET_AGENT_CONFIG_INVALID');

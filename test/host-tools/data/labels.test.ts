@@ -104,7 +104,7 @@ describe('labelling', () => {
       const { raw, out } = legacyRows(2, { joystick: () => 1 });
       await writeLegacyRun(join(ws.dir, 'in', 'run1'), { raw, out, images: new Map([[0, jpegs[0]!], [1, jpegs[1]!]]) });
       await ingestPaths([join(ws.dir, 'in')], { db: ws.db, store: ws.store, config: ws.config, location: 'LA', progress: false });
-      const classifier = await createTfliteClassifier(join(REPO_ROOT, 'test', 'fixtures', 'models', 'float'), { delegate: 'none', numThreads: 1 });
+      const classifier = await createTfliteClassifier(join(REPO_ROOT, 'test', 'fixtures', 'models', 'float'), { delegate: 'cpu', numThreads: 1 });
       try {
         assert.equal(await scoreFrames(ws.db, ws.store, classifier, { location: 'LA', progress: false }), 2);
       } finally {

@@ -23,7 +23,7 @@ import { runPipeline, type PipelineOptions } from '../../../host-tools/pipeline/
 import type { RunRecord } from '../../../host-tools/pipeline/run-record.js';
 import { Registry } from '../../../host-tools/registry/registry.js';
 import type { ModelManifest } from '../../../runtime/inference/manifest-types.js';
-import type { DecisionRecord } from '../../../runtime/service/pipeline.js';
+import type { DecisionLine } from '../../../runtime/service/pipeline.js';
 import { SIDEWALK_BIN } from '../../helpers/service-process.js';
 import { workspace, type Workspace } from '../data/workspace.js';
 
@@ -83,7 +83,7 @@ describe('the legacy crop through the pipeline', () => {
     const summary = JSON.parse(r.stdout) as { frames: number; failSafeFrames: number };
     assert.equal(summary.frames, 40);
     assert.equal(summary.failSafeFrames, 0);
-    const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DecisionRecord);
+    const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DecisionLine);
     const truth = SCRIPT.split(',').flatMap((s) => Array<string>(10).fill(s.split(':')[0]!));
     return records.filter((rec, i) => rec.top === truth[i]).length / records.length;
   }

@@ -186,7 +186,7 @@ describe('serial limiter', () => {
     }));
 
   test('a missing device fails with SERIAL_OPEN_FAILED naming it', async () => {
-    const limiter = new SerialLimiter({ kind: 'serial', device: '/nonexistent/ttyX', baud: 115200, protocol: 'line', safeLimitKph: 6 });
+    const limiter = new SerialLimiter({ kind: 'serial', device: '/nonexistent/ttyX', baud: 115200, protocol: 'line', safeLimitKph: 6, replyTimeoutMs: 200 });
     await assert.rejects(limiter.init(), (e: unknown) => isSidewalkError(e, 'SERIAL_OPEN_FAILED') && /\/nonexistent\/ttyX/.test((e as Error).message));
   });
 });

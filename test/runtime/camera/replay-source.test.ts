@@ -9,6 +9,7 @@ import { ReplaySource, legacyMediaTimes } from '../../../runtime/camera/replay-s
 import { createFrameSource } from '../../../runtime/camera/factory.js';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { DASHCAM_VIDEO } from '../../helpers/paths.js';
+import { cameraOptions } from '../../helpers/camera-options.js';
 import { meanLuma } from './frame-helpers.js';
 import { writeLegacyTexts } from '../../helpers/legacy-writer.js';
 
@@ -30,7 +31,7 @@ function writeGreyJpeg(path: string, grey: number, width = 64, height = 48): voi
 
 describe('ReplaySource: video file', () => {
   test('delivers all 221 frames of the real dashcam video as fast as possible, in media-time order', async () => {
-    const source = createFrameSource({ source: 'replay', width: 192, height: 108, fps: 15, replay: { input: VIDEO, realtime: false } });
+    const source = createFrameSource(cameraOptions({ source: 'replay', width: 192, height: 108, fps: 15, replay: { input: VIDEO, realtime: false } }));
     await source.start();
     const times: number[] = [];
     for (let f = await source.next(); f; f = await source.next()) {
@@ -106,7 +107,7 @@ describe('ReplaySource: folders', () => {
       writeGreyJpeg(join(dir, name), 30 + 40 * i, i === 3 ? 80 : 64, i === 3 ? 60 : 48);
     });
     await writeFile(join(dir, 'notes.txt'), 'ignored');
-    const source = createFrameSource({ source: 'replay', width: 32, height: 24, fps: 15, replay: { input: dir, realtime: false, fps: 5 } });
+    const source = createFrameSource(cameraOptions({ source: 'replay', width: 32, height: 24, fps: 15, replay: { input: dir, realtime: false, fps: 5 } }));
     await source.start();
     const seen: { luma: number; mediaTimeMs: number }[] = [];
     for (let f = await source.next(); f; f = await source.next()) seen.push({ luma: meanLuma(f), mediaTimeMs: f.mediaTimeMs! });

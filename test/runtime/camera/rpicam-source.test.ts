@@ -10,6 +10,7 @@ import type { Frame } from '../../../runtime/types.js';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { defaultStride, knownStrides, pispStride } from '../../../runtime/camera/i420.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
+import { DEFAULT_CAMERA_OPTIONS } from '../../helpers/camera-options.js';
 import { isAlive, meanLuma, sameI420Pixels } from './frame-helpers.js';
 
 const FAKE = join(REPO_ROOT, 'test', 'fixtures', 'fake-rpicam-vid');
@@ -181,13 +182,13 @@ describe('RpicamSource with the fake rpicam-vid', () => {
     const savedPath = process.env.PATH;
     process.env.PATH = bin;
     try {
-      const source = new RpicamSource({ width: 64, height: 32, fps: 30, env: { ...process.env, PATH: savedPath } });
+      const source = new RpicamSource({ ...DEFAULT_CAMERA_OPTIONS.rpicam, width: 64, height: 32, fps: 30, env: { ...process.env, PATH: savedPath } });
       await source.start();
       assert.match(source.description, /libcamera-vid/);
       assert.equal((await nextFrame(source)).data.length, i420FrameBytes(64, 32));
       await source.stop();
       process.env.PATH = bin.replace('/bin', '/none');
-      await assert.rejects(new RpicamSource({ width: 64, height: 32, fps: 30 }).start(), (e: unknown) => isSidewalkError(e, 'CAMERA_BINARY_MISSING'));
+      await assert.rejects(new RpicamSource({ ...DEFAULT_CAMERA_OPTIONS.rpicam, width: 64, height: 32, fps: 30 }).start(), (e: unknown) => isSidewalkError(e, 'CAMERA_BINARY_MISSING'));
     } finally {
       process.env.PATH = savedPath;
     }
@@ -218,7 +219,7 @@ describe('RpicamSource with the fake rpicam-vid', () => {
   });
 
   test('a missing binary is a clear error at start()', async () => {
-    const source = new RpicamSource({ width: 64, height: 64, fps: 10, binary: join(tmp, 'no-such-rpicam-vid') });
+    const source = new RpicamSource({ ...DEFAULT_CAMERA_OPTIONS.rpicam, width: 64, height: 64, fps: 10, binary: join(tmp, 'no-such-rpicam-vid') });
     await assert.rejects(source.start(), (e: unknown) => isSidewalkError(e, 'CAMERA_BINARY_MISSING') && e.message.includes('no-such-rpicam-vid'));
   });
 });

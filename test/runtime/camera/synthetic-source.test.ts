@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SyntheticSource } from '../../../runtime/camera/synthetic-source.js';
 import { createFrameSource } from '../../../runtime/camera/factory.js';
+import { cameraOptions } from '../../helpers/camera-options.js';
 import { i420FrameBytes, parseSceneScript, renderScene, rgbToI420, sceneAt } from '../../../runtime/camera/scenes.js';
 import type { Frame } from '../../../runtime/types.js';
 import { isSidewalkError } from '../../../lib/errors.js';
@@ -55,7 +56,7 @@ describe('SyntheticSource', () => {
   });
 
   test('real time: a slow consumer gets the current frame and the skipped ones are counted', async () => {
-    const source = createFrameSource({ source: 'synthetic', width: 32, height: 24, fps: 50, synthetic: { script: 'street:10', realtime: true } });
+    const source = createFrameSource(cameraOptions({ source: 'synthetic', width: 32, height: 24, fps: 50, synthetic: { script: 'street:10', realtime: true } }));
     await source.start();
     const first = await source.next();
     assert.equal(first?.mediaTimeMs, 0);
@@ -74,7 +75,7 @@ describe('SyntheticSource', () => {
   });
 
   test('stop() ends a pending real-time wait with null', async () => {
-    const source = new SyntheticSource({ script: 'side:100', width: 16, height: 16, fps: 0.5 });
+    const source = new SyntheticSource({ script: 'side:100', width: 16, height: 16, fps: 0.5, seed: 1 });
     await source.start();
     assert.ok(await source.next());
     const pending = source.next();
@@ -83,7 +84,7 @@ describe('SyntheticSource', () => {
   });
 
   test('invalid options are refused', () => {
-    assert.throws(() => new SyntheticSource({ script: 'side:1', width: 0, height: 16, fps: 10 }), (e: unknown) => isSidewalkError(e, 'CAMERA_OPTIONS_INVALID'));
-    assert.throws(() => new SyntheticSource({ script: 'sidewalk:1', width: 16, height: 16, fps: 10 }), (e: unknown) => isSidewalkError(e, 'CAMERA_SCENE_SCRIPT'));
+    assert.throws(() => new SyntheticSource({ script: 'side:1', width: 0, height: 16, fps: 10, seed: 1 }), (e: unknown) => isSidewalkError(e, 'CAMERA_OPTIONS_INVALID'));
+    assert.throws(() => new SyntheticSource({ script: 'sidewalk:1', width: 16, height: 16, fps: 10, seed: 1 }), (e: unknown) => isSidewalkError(e, 'CAMERA_SCENE_SCRIPT'));
   });
 });

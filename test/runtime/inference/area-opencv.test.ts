@@ -172,8 +172,8 @@ describe('the legacy Pi preprocessing (LEGACY_INPUT)', () => {
     await copyFile(STANDIN, join(rgbBundle, 'model.tflite'));
     await writeFile(join(rgbBundle, 'manifest.json'), JSON.stringify({ ...manifest, input: { ...manifest.input, color_order: 'rgb' } }));
 
-    const classifier = await createTfliteClassifier(bundle, { delegate: 'none', numThreads: 1 });
-    const wrongOrder = await createTfliteClassifier(rgbBundle, { delegate: 'none', numThreads: 1 });
+    const classifier = await createTfliteClassifier(bundle, { delegate: 'cpu', numThreads: 1 });
+    const wrongOrder = await createTfliteClassifier(rgbBundle, { delegate: 'cpu', numThreads: 1 });
     try {
       for (const [i, f] of inputs.entries()) {
         const geometry = { width: f.width, height: f.height, stride: f.width * 3, format: 'rgb24' as const };

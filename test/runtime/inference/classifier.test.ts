@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { loadModelBundle } from '../../../runtime/inference/bundle.js';
-import { createTfliteClassifier, type Classifier } from '../../../runtime/inference/classifier.js';
+import { createTfliteClassifier, type TfliteClassifier } from '../../../runtime/inference/classifier.js';
 import type { Frame } from '../../../runtime/types.js';
 import { REPO_ROOT, DASHCAM_VIDEO } from '../../helpers/paths.js';
 
@@ -76,17 +76,17 @@ before(async () => {
 after(async () => { await rm(tmp, { recursive: true, force: true }); });
 
 describe('TFLite classifier, XNNPACK vs plain interpreter', () => {
-  const classifiers: Classifier[] = [];
+  const classifiers: TfliteClassifier[] = [];
   after(async () => { await Promise.all(classifiers.map((c) => c.close())); });
 
   for (const fixture of ['float', 'int8']) {
     test(`${fixture}: both backends find the trained class on rgb24 and padded yuv420 frames`, async () => {
       const xnnpack = await createTfliteClassifier(join(FIXTURES, fixture), { delegate: 'xnnpack', numThreads: 1 });
       classifiers.push(xnnpack);
-      const cpu = await createTfliteClassifier(join(FIXTURES, fixture), { delegate: 'none', numThreads: 1 });
+      const cpu = await createTfliteClassifier(join(FIXTURES, fixture), { delegate: 'cpu', numThreads: 1 });
       classifiers.push(cpu);
-      assert.equal(xnnpack.backend, 'xnnpack');
-      assert.equal(cpu.backend, 'cpu');
+      assert.equal(xnnpack.info.backend, 'xnnpack');
+      assert.equal(cpu.info.backend, 'cpu');
       assert.deepEqual(xnnpack.manifest.labels, LABELS);
       let seq = 0;
       for (const label of LABELS) {
@@ -112,7 +112,7 @@ describe('TFLite classifier, XNNPACK vs plain interpreter', () => {
   }
 
   test('the frame buffer comes back to the caller after classify', async () => {
-    const c = await createTfliteClassifier(join(FIXTURES, 'float'), { delegate: 'none', numThreads: 1 });
+    const c = await createTfliteClassifier(join(FIXTURES, 'float'), { delegate: 'cpu', numThreads: 1 });
     classifiers.push(c);
     const original = groundRgb('side');
     const frame = rgbFrame(new Uint8Array(original), 1);
@@ -150,14 +150,14 @@ describe('TFLite classifier, XNNPACK vs plain interpreter', () => {
     }
     await float.close();
     await assert.rejects(float.classify(rgbFrame(groundRgb('side'), 3)), (err) => isSidewalkError(err, 'MODEL_CLASSIFIER_CLOSED'));
-    const next = await createTfliteClassifier(join(FIXTURES, 'float'), { delegate: 'none', numThreads: 1 });
+    const next = await createTfliteClassifier(join(FIXTURES, 'float'), { delegate: 'cpu', numThreads: 1 });
     classifiers.push(next);
     assert.equal(top1((await next.classify(rgbFrame(groundRgb('bike_lane'), 4))).probabilities), 'bike_lane');
     assert.equal(top1((await int8.classify(rgbFrame(groundRgb('crosswalk'), 5))).probabilities), 'crosswalk');
   });
 
   test('a frame with a wrong byte count is rejected and the classifier keeps working', async () => {
-    const c = await createTfliteClassifier(join(FIXTURES, 'float'), { delegate: 'none', numThreads: 1 });
+    const c = await createTfliteClassifier(join(FIXTURES, 'float'), { delegate: 'cpu', numThreads: 1 });
     classifiers.push(c);
     const short = rgbFrame(groundRgb('street').subarray(0, 1000), 1);
     await assert.rejects(c.classify(short), (err) => isSidewalkError(err, 'MODEL_FRAME_INVALID') && /1000 bytes/.test(err.message));
@@ -169,13 +169,13 @@ describe('TFLite classifier failures', () => {
   test('the worker checks the real input tensor against the manifest (MODEL_INPUT_MISMATCH)', async () => {
     const bundle = await loadModelBundle(join(FIXTURES, 'float'));
     const lying = { ...bundle, manifest: { ...bundle.manifest, input: { ...bundle.manifest.input, width: 32 } } };
-    await assert.rejects(createTfliteClassifier(lying, { delegate: 'none' }), (err) =>
+    await assert.rejects(createTfliteClassifier(lying, { delegate: 'cpu' }), (err) =>
       isSidewalkError(err, 'MODEL_INPUT_MISMATCH') && /shape \[1,64,64,3\], manifest\.json input says \[1,64,32,3\]/.test(err.message));
   });
 
   test('a worker that dies rejects the pending classify with MODEL_WORKER_CRASHED instead of hanging', async () => {
     const c = await createTfliteClassifier(join(FIXTURES, 'float'), {
-      delegate: 'none', workerUrl: new URL('./crashing-worker.js', import.meta.url),
+      delegate: 'cpu', workerUrl: new URL('./crashing-worker.js', import.meta.url),
     });
     await assert.rejects(c.classify(rgbFrame(groundRgb('side'), 1)), (err) =>
       isSidewalkError(err, 'MODEL_WORKER_CRASHED') && /simulated native failure/.test(err.message));
@@ -185,7 +185,7 @@ describe('TFLite classifier failures', () => {
 
   test('a classify that never returns is MODEL_INFERENCE_TIMEOUT and the worker is stopped', async () => {
     const c = await createTfliteClassifier(join(FIXTURES, 'float'), {
-      delegate: 'none', timeoutMs: 300, workerUrl: new URL('./silent-worker.js', import.meta.url),
+      delegate: 'cpu', timeoutMs: 300, workerUrl: new URL('./silent-worker.js', import.meta.url),
     });
     await assert.rejects(c.classify(rgbFrame(groundRgb('side'), 7)), (err) =>
       isSidewalkError(err, 'MODEL_INFERENCE_TIMEOUT') && /frame 7 took longer than 300 ms/.test(err.message));

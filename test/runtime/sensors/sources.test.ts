@@ -55,7 +55,7 @@ describe('NMEA GPS source over a serial pty (socat)', () => {
 test('NMEA source: the GPS unplugged and plugged back in is read again', async () => {
   const pair = await socatPair();
   let peer = await openPeer(pair.peer);
-  const source = new NmeaSpeedSource({ kind: 'nmea', device: pair.device, staleAfterMs: 60_000, reopenDelayMs: 20 });
+  const source = new NmeaSpeedSource({ kind: 'nmea', device: pair.device, baud: 9600, staleAfterMs: 60_000, reopenDelayMs: 20 });
   try {
     await source.start();
     peer.write(`${RMC_CLASSIC}\r\n`);

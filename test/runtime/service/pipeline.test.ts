@@ -25,7 +25,7 @@ class RecordingLimiter implements SpeedLimiter {
 
 async function runScript(script: string, options: { failBetweenMs?: [number, number]; monitor?: boolean; speed?: SpeedSource } = {}) {
   const fps = 10;
-  const source = new SyntheticSource({ script, width: 32, height: 24, fps, realtime: false });
+  const source = new SyntheticSource({ script, width: 32, height: 24, fps, realtime: false, seed: 1 });
   const limiter = new RecordingLimiter();
   const metrics = createRuntimeMetrics({ defaultMetrics: false });
   const records: DecisionRecord[] = [];

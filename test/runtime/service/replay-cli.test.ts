@@ -9,7 +9,7 @@ import { REPO_ROOT, DASHCAM_VIDEO } from '../../helpers/paths.js';
 import { SIDEWALK_BIN } from '../../helpers/service-process.js';
 import { legacyRows, writeLegacyRun } from '../../helpers/legacy-writer.js';
 import type { RideSummary } from '../../../runtime/service/ride-summary.js';
-import type { DecisionRecord } from '../../../runtime/service/pipeline.js';
+import type { DecisionLine } from '../../../runtime/service/pipeline.js';
 
 const DEMO_MODEL = join(REPO_ROOT, 'demo/model');
 
@@ -39,8 +39,13 @@ test('the bundled sample ride: the demo model finds both sidewalk stretches and 
     const totalS = truth.segments.at(-1)!.endS;
     assert.ok(Math.abs(s.sidewalkShare - sidewalkS / totalS) < 0.03, `sidewalk share ${s.sidewalkShare} vs truth ${sidewalkS / totalS}`);
     assert.ok(s.timeToLimitS.count >= 1 && s.timeToLimitS.max! <= 10.5, 'the ramp reaches sidewalk speed within its 10 s');
-    const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DecisionRecord);
+    const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DecisionLine);
     assert.equal(records.length, truth.frames);
+    for (const r of records.slice(0, 20)) {
+      assert.deepEqual(Object.keys(r.probabilities), ['bike_lane', 'crosswalk', 'side', 'street'], 'probabilities keyed by label, in label order');
+      const best = Object.entries(r.probabilities).reduce((a, b) => (b[1] > a[1] ? b : a));
+      assert.equal(r.top, best[0]);
+    }
     const wrong = records.filter((r) => {
       const t = (r.mediaTimeMs ?? 0) / 1000;
       const seg = truth.segments.find((g) => t >= g.startS && t < g.endS);
@@ -65,7 +70,7 @@ test("a legacy run folder replays with its raw_data.txt speed column as the spee
     const out = join(dir, 'decisions.jsonl');
     const s = replay([run, '--model', DEMO_MODEL, '--out', out]);
     assert.equal(s.frames, 20);
-    const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DecisionRecord);
+    const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DecisionLine);
     // The speed column is motor rpm: 160 rpm ~ 4 mph (scooter.py), the default replay_log.speed_scale.
     assert.deepEqual(records.map((r) => r.speedKph), rows.raw.map((r) => r.speed * 0.0402336));
     assert.deepEqual(records.map((r) => Math.round(r.mediaTimeMs!)), rows.raw.map((_, i) => i * 200));
@@ -85,7 +90,7 @@ test("the project's own ride folders (sidewalk-ride/1, as `data synth` and recor
     const out = join(dir, 'decisions.jsonl');
     const s = replay([ride, '--model', DEMO_MODEL, '--out', out]);
     assert.equal(s.frames, perFrame.length);
-    const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DecisionRecord);
+    const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DecisionLine);
     assert.deepEqual(records.map((r) => r.speedKph), perFrame.map((r) => r.speed_kph));
     assert.deepEqual(records.map((r) => Math.round(r.mediaTimeMs!)), perFrame.map((r) => r.t_ms - perFrame[0]!.t_ms));
   });

@@ -100,11 +100,11 @@ before(async () => {
   broker = await startBroker(all);
   host = await artifactHost(join(root, 'www'));
   artifacts = await modelArtifacts(root);
-  fleetToolServer = await serveMetrics(fleetTool.metrics.registry, { port: 0 });
+  fleetToolServer = await serveMetrics(fleetTool.metrics.registry, { host: '127.0.0.1', port: 0 });
   fleetServer = await startPrometheus({ config: await serverConfig(new URL(fleetToolServer.url).host), agent: false });
   for (const d of all) {
     const metrics = createRuntimeMetrics({ defaultMetrics: false });
-    devices.set(d.id, { agent: await simAgent(broker, join(root, 'devices'), d.id, d.location), metrics, server: await serveMetrics(metrics.registry, { port: 0 }) });
+    devices.set(d.id, { agent: await simAgent(broker, join(root, 'devices'), d.id, d.location), metrics, server: await serveMetrics(metrics.registry, { host: '127.0.0.1', port: 0 }) });
   }
   ticker = setInterval(() => {
     for (const d of devices.values()) frame(d);
