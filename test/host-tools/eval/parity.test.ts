@@ -6,14 +6,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { evaluateBundles, type EvalReport } from '../../../host-tools/eval/evaluate.js';
 import { runTrainer } from '../../../host-tools/train/trainer.js';
 import type { ModelManifest } from '../../../runtime/inference/manifest-types.js';
 import { SPLIT_SIZES, writeColourDataset } from '../train/train-fixtures.js';
 import { runEvalCli } from './eval-cli.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const SIZE = 32;
 
@@ -23,7 +23,7 @@ describe('sidewalk eval --keras (real TensorFlow + TFLite)', () => {
   let trained: string;
 
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'sidewalk-eval-parity-'));
+    root = await makeTempDir('sidewalk-eval-parity-');
     data = join(root, 'data');
     trained = join(root, 'trained');
     await writeColourDataset(data, SIZE, 'sha256:eval-parity-test');

@@ -1,8 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ReplaySource, legacyMediaTimes } from '../../../runtime/camera/replay-source.js';
 import { createFrameSource } from '../../../runtime/camera/factory.js';
@@ -11,12 +10,13 @@ import { DASHCAM_VIDEO } from '../../helpers/paths.js';
 import { manualClock } from '../../helpers/manual-clock.js';
 import { meanLuma } from './frame-helpers.js';
 import { writeLegacyTexts } from '../../helpers/legacy-writer.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const VIDEO = DASHCAM_VIDEO;
 let tmp = '';
 
 before(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'sidewalk-replay-'));
+  tmp = await makeTempDir('sidewalk-replay-');
 });
 after(async () => {
   await rm(tmp, { recursive: true, force: true });

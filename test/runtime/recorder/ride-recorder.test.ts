@@ -1,11 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Frame } from '../../../runtime/types.js';
 import { readRide, readRideMetaIfPresent } from '../../../runtime/recorder/ride-format.js';
 import { RideRecorder, packFrame } from '../../../runtime/recorder/ride-recorder.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 function yuvFrame(seq: number, width: number, height: number, stride: number): Frame {
   const data = new Uint8Array(stride * height + 2 * (stride / 2) * (height / 2));
@@ -23,7 +23,7 @@ describe('RideRecorder', () => {
   });
 
   test('records JPEGs via one ffmpeg, a sensor log, and finalises ride.json', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ride-rec-'));
+    const dir = await makeTempDir('ride-rec-');
     try {
       const rideDir = join(dir, 'ride1');
       const rec = await RideRecorder.open({ dir: rideDir, device: 'pi-7', location: 'LA', model: { name: 'la', version: '1.0.0' }, labels: ['bike_lane', 'crosswalk', 'side', 'street'] });
@@ -54,7 +54,7 @@ describe('RideRecorder', () => {
   });
 
   test('a ride that is never closed stays recognisably incomplete', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ride-rec-'));
+    const dir = await makeTempDir('ride-rec-');
     try {
       const rec = await RideRecorder.open({ dir, device: 'pi-7', location: 'LA' });
       await rec.addFrame(yuvFrame(0, 32, 16, 32));
@@ -67,7 +67,7 @@ describe('RideRecorder', () => {
   });
 
   test('a frame of another size is refused', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ride-rec-'));
+    const dir = await makeTempDir('ride-rec-');
     try {
       const rec = await RideRecorder.open({ dir, device: 'pi-7', location: 'LA' });
       await rec.addFrame(yuvFrame(0, 32, 16, 32));

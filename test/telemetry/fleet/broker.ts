@@ -5,15 +5,15 @@
  * and the fleet ACL (telemetry/fleet/acl.ts). Not a test file.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FLEET_TOOL_USER, mosquittoAcl } from '../../../telemetry/fleet/acl.js';
 import type { TlsFiles } from '../../../telemetry/fleet/link.js';
 import { freePort } from '../../helpers/service-process.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const run = promisify(execFile);
 
@@ -85,7 +85,7 @@ async function waitForTls(port: number, ca: string, client: { cert: string; key:
 }
 
 export async function startBroker(devices: { id: string; location: string }[], options: { persistence?: boolean } = {}): Promise<TestBroker> {
-  const dir = await mkdtemp(join(tmpdir(), 'sidewalk-mqtt-'));
+  const dir = await makeTempDir('sidewalk-mqtt-');
   await chmod(dir, 0o755);
   const pki = await makePki(dir);
   const server = await pki.client('server');

@@ -5,7 +5,6 @@
  * file, commit), and says offline when stopped.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { publishArtifact } from '../../../host-tools/fleet/publish.js';
 import { makeSimImage } from '../../../ota/boot/sim-image.js';
 import { SimulatedFirmware, simulatedLayout } from '../../../ota/boot/simulated.js';
 import { FLEET_TOOL_USER } from '../../../telemetry/fleet/acl.js';
-import { SIDEWALK_BIN } from '../../helpers/service-process.js';
+import { spawnCli } from '../../helpers/cli.js';
 import { modelBundle } from '../../ota/sim-device.js';
 import { removeBroker, startBroker, type TestBroker } from './broker.js';
 import { artifactHost, modelArtifacts, tempDir, waitFor } from './harness.js';
@@ -78,8 +77,8 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
     const tls = await broker.tls('pi-1');
     writeFileSync(join(dir, 'fleet-agent.yaml'), stringify({ device: { id: 'pi-1', location: 'LA' }, broker: { url: tls.url, ca: tls.ca, cert: tls.cert, key: tls.key }, state_dir: 'state/fleet' }));
     let stderr = '';
-    const daemon = spawn(process.execPath, [SIDEWALK_BIN, 'ota', 'daemon', '-c', join(dir, 'ota.yaml'), '--fleet', join(dir, 'fleet-agent.yaml')], { env: { ...process.env, SIDEWALK_LOG: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    daemon.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const daemon = spawnCli(['ota', 'daemon', '-c', join(dir, 'ota.yaml'), '--fleet', join(dir, 'fleet-agent.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    daemon.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => daemon.on('exit', (code) => r(code)));
     try {
       await waitFor('the daemon reported the device', () => ctl.store.devices().find((d) => d.id === 'pi-1')?.reported?.versions.model === '1.0.0');

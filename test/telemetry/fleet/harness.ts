@@ -6,7 +6,6 @@
  */
 import { createReadStream, statSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { buildModelArtifact } from '../../../build/artifact-model.js';
 import { nodeFs } from '../../../ota/fs.js';
@@ -20,6 +19,7 @@ import { REPO_ROOT } from '../../helpers/paths.js';
 import { makeKeys } from '../../ota/artifact/fixtures.js';
 import { SimDevice } from '../../ota/sim-device.js';
 import type { TestBroker } from './broker.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 /** Serves `dir` over HTTP with single-range support; `gate` (when set) holds every response until it resolves. */
 export async function artifactHost(dir: string): Promise<{ base: string; close(): Promise<void>; gate: Promise<void> | null; requests: string[] }> {
@@ -166,6 +166,5 @@ export async function waitFor(what: string, predicate: () => boolean | Promise<b
   }
 }
 
-export async function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
-}
+/** A fleet test's folder (test/helpers/temp.ts). */
+export const tempDir = makeTempDir;
