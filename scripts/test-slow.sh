@@ -6,4 +6,4 @@
 #   SIDEWALK_SKIP_SETUP=1 bash scripts/test-slow.sh ...   skip installing/building (after `npm run build`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SIDEWALK_TEST_FILES='*.slow.js' SIDEWALK_TEST_CONCURRENCY=1 SIDEWALK_TEST_TIMEOUT_MS=1800000 exec bash scripts/test.sh "$@"
+SIDEWALK_COVERAGE=0 SIDEWALK_TEST_FILES='*.slow.js' SIDEWALK_TEST_CONCURRENCY=1 SIDEWALK_TEST_TIMEOUT_MS=1800000 exec bash scripts/test.sh "$@"

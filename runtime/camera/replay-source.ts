@@ -11,13 +11,13 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { isLegacyRunDir, readLegacyRun } from '../recorder/legacy-run.js';
 import { frameFileName, readRide, RIDE_META_FILE, type RideOnDisk } from '../recorder/ride-format.js';
 import type { Frame, FrameSource, FrameSourceStats } from '../types.js';
 import { probeStream, probeVideo, RawVideoReader } from './ffmpeg-reader.js';
+import { monotonicClock, type PacingClock } from './pacing-clock.js';
 
 const log = createLogger('runtime:camera:replay');
 export const DEFAULT_IMAGE_FPS = 10;
@@ -39,6 +39,8 @@ export interface ReplaySourceOptions {
    * instead of a warning with their count. Default false.
    */
   strict?: boolean;
+  /** What real-time mode paces on; default the monotonic wall clock. */
+  clock?: PacingClock;
 }
 
 const naturalOrder = new Intl.Collator('en', { numeric: true, sensitivity: 'base' }).compare;
@@ -52,6 +54,7 @@ export async function listJpegs(dir: string): Promise<string[]> {
 export class ReplaySource implements FrameSource {
   readonly stats: FrameSourceStats = { frames: 0, dropped: 0, restarts: 0 };
   readonly #options: ReplaySourceOptions;
+  readonly #clock: PacingClock;
   #kind: ReplayInputKind | null = null;
   #reader: RawVideoReader | null = null;
   #width = 0;
@@ -66,6 +69,7 @@ export class ReplaySource implements FrameSource {
 
   constructor(options: ReplaySourceOptions) {
     this.#options = options;
+    this.#clock = options.clock ?? monotonicClock;
   }
 
   get description(): string {
@@ -131,7 +135,7 @@ export class ReplaySource implements FrameSource {
       const index = this.#index++;
       const mediaTimeMs = this.#mediaTime(index);
       if (this.#options.realtime ?? true) {
-        const now = process.hrtime.bigint();
+        const now = this.#clock.nowNs();
         this.#startNs ??= now - BigInt(Math.round(mediaTimeMs * 1e6));
         const nextDueNs = this.#startNs + BigInt(Math.round(this.#mediaTime(index + 1) * 1e6));
         if (now >= nextDueNs) {
@@ -143,7 +147,7 @@ export class ReplaySource implements FrameSource {
         const waitMs = Number(this.#startNs + BigInt(Math.round(mediaTimeMs * 1e6)) - now) / 1e6;
         if (waitMs > 0) {
           try {
-            await sleep(waitMs, undefined, { signal: this.#abort.signal });
+            await this.#clock.sleep(waitMs, this.#abort.signal);
           } catch {
             reader.release(data);
             return null; // stopped while waiting
@@ -153,7 +157,7 @@ export class ReplaySource implements FrameSource {
       this.#delivered = data;
       this.stats.frames++;
       const stride = this.#width * 3;
-      return { seq: index, capturedAtNs: process.hrtime.bigint(), mediaTimeMs, width: this.#width, height: this.#height, stride, format: 'rgb24', data };
+      return { seq: index, capturedAtNs: this.#clock.nowNs(), mediaTimeMs, width: this.#width, height: this.#height, stride, format: 'rgb24', data };
     }
   }
 

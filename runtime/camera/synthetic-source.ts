@@ -3,10 +3,10 @@
  * simulated rides. Real-time mode paces frames on the wall clock and skips the ones whose time has
  * passed (counted as dropped); as-fast-as-possible mode renders every frame.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { SidewalkError } from '../../lib/errors.js';
 import type { Frame, FrameFormat, FrameSource, FrameSourceStats } from '../types.js';
 import { BufferPool } from './buffer-pool.js';
+import { monotonicClock, type PacingClock } from './pacing-clock.js';
 import {
   defaultStride,
   i420FrameBytes,
@@ -38,16 +38,19 @@ export interface SyntheticSourceOptions {
   speedKph?: number;
   /** Repeat the script forever (a camera) instead of ending after it (a recording). Default false. */
   loop?: boolean;
+  /** What real-time mode paces on; default the monotonic wall clock. */
+  clock?: PacingClock;
 }
 
 export class SyntheticSource implements FrameSource {
   readonly description: string;
   readonly stats: FrameSourceStats = { frames: 0, dropped: 0, restarts: 0 };
-  readonly #options: Required<Omit<SyntheticSourceOptions, 'script' | 'stride'>> & { stride: number };
+  readonly #options: Required<Omit<SyntheticSourceOptions, 'script' | 'stride' | 'clock'>> & { stride: number };
   readonly #script: SceneScript;
   readonly #totalFrames: number;
   readonly #rgb: Uint8Array;
   readonly #pool: BufferPool;
+  readonly #clock: PacingClock;
   #delivered: Uint8Array | null = null;
   #index = 0;
   #startNs = 0n;
@@ -77,6 +80,7 @@ export class SyntheticSource implements FrameSource {
       speedKph: options.speedKph ?? 12,
       loop: options.loop ?? false,
     };
+    this.#clock = options.clock ?? monotonicClock;
     this.#totalFrames = Math.round(sceneScriptDurationS(this.#script) * fps);
     this.#rgb = new Uint8Array(width * height * 3);
     this.#pool = new BufferPool(format === 'yuv420' ? i420FrameBytes(stride, height) : width * height * 3, 2);
@@ -87,14 +91,14 @@ export class SyntheticSource implements FrameSource {
     this.#running = true;
     this.#abort = new AbortController();
     this.#index = 0;
-    this.#startNs = process.hrtime.bigint();
+    this.#startNs = this.#clock.nowNs();
   }
 
   async next(): Promise<Frame | null> {
     if (!this.#running) return null;
     const { fps, realtime, loop } = this.#options;
     if (realtime) {
-      const elapsedS = Number(process.hrtime.bigint() - this.#startNs) / 1e9;
+      const elapsedS = Number(this.#clock.nowNs() - this.#startNs) / 1e9;
       const dueIndex = Math.floor(elapsedS * fps);
       if (dueIndex > this.#index) {
         // Frames whose time has passed are skipped, as a camera would have overwritten them.
@@ -105,7 +109,7 @@ export class SyntheticSource implements FrameSource {
         const waitMs = (this.#index / fps - elapsedS) * 1000;
         if (waitMs > 0) {
           try {
-            await sleep(waitMs, undefined, { signal: this.#abort.signal });
+            await this.#clock.sleep(waitMs, this.#abort.signal);
           } catch {
             return null; // stopped while waiting
           }
@@ -139,6 +143,6 @@ export class SyntheticSource implements FrameSource {
     }
     this.#delivered = data;
     this.stats.frames++;
-    return { seq: index, capturedAtNs: process.hrtime.bigint(), mediaTimeMs: (index * 1000) / fps, width, height, stride, format, data };
+    return { seq: index, capturedAtNs: this.#clock.nowNs(), mediaTimeMs: (index * 1000) / fps, width, height, stride, format, data };
   }
 }

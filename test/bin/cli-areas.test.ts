@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Command } from 'commander';
 import { CLI_AREAS, areasFor } from '../../bin/areas.js';
-import { REPO_ROOT } from '../helpers/paths.js';
-
-const CLI = join(REPO_ROOT, 'dist', 'bin', 'sidewalk.js');
+import { runCliSync } from '../helpers/cli.js';
 
 describe('CLI areas (loaded only for their own commands)', () => {
   test("each area's declared commands are exactly the ones it registers", async () => {
@@ -24,9 +20,11 @@ describe('CLI areas (loaded only for their own commands)', () => {
   });
 
   test('the real CLI lists every command in its help and runs one area alone', () => {
-    const help = execFileSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    const help = runCliSync(['--help']).stdout;
     for (const name of CLI_AREAS.flatMap((a) => a.commands)) assert.match(help, new RegExp(`^  ${name}\\b`, 'm'));
-    assert.match(execFileSync(process.execPath, [CLI, 'data', '--help'], { encoding: 'utf8' }), /ingest/);
-    assert.throws(() => execFileSync(process.execPath, [CLI, 'dta'], { stdio: 'pipe' }), (err: { stderr: Buffer }) => /^sidewalk: CLI_UNKNOWN_COMMAND: unknown command "dta"/.test(err.stderr.toString()));
+    assert.match(runCliSync(['data', '--help']).stdout, /ingest/);
+    const typo = runCliSync(['dta']);
+    assert.notEqual(typo.code, 0);
+    assert.match(typo.stderr, /^sidewalk: CLI_UNKNOWN_COMMAND: unknown command "dta"/);
   });
 });

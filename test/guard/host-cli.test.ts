@@ -6,8 +6,7 @@
  * non-zero exit within seconds, one `sidewalk: CODE: message` line, no stack trace, and nothing
  * written where its output would have gone (test/helpers/cli-guard.ts). New commands join the table.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openDatabase } from '../../host-tools/data/db.js';
@@ -15,13 +14,14 @@ import { configureLogging } from '../../lib/log.js';
 import { initSimDevice } from '../../ota/sim-init.js';
 import { expectCleanFailure, type BadInputCase } from '../helpers/cli-guard.js';
 import { FIXTURES, MENDER_REAL_DIR } from '../helpers/paths.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 configureLogging({ level: 'silent' });
 
 /** A path no one can create, root included: its parent is a regular file. */
 const UNREACHABLE = '/etc/hostname/sidewalk-guard';
 
-const dir = mkdtempSync(join(tmpdir(), 'sidewalk-guard-host-'));
+const dir = makeTempDirSync('sidewalk-guard-host-');
 const p = (...parts: string[]) => join(dir, ...parts);
 const MISSING = p('missing');
 

@@ -10,19 +10,19 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { expectCleanFailure, type BadInputCase } from '../helpers/cli-guard.js';
-import { SIDEWALK_BIN } from '../helpers/service-process.js';
+import { spawnCli } from '../helpers/cli.js';
 import { DASHCAM_VIDEO, FIXTURES, MENDER_REAL_DIR, REPO_ROOT } from '../helpers/paths.js';
 import { legacyRows, writeLegacyRun } from '../helpers/legacy-writer.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
-const DIR = mkdtempSync(join(tmpdir(), 'guard-runtime-'));
+const DIR = makeTempDirSync('guard-runtime-');
 const at = (...p: string[]) => join(DIR, ...p);
 const MODEL = join(FIXTURES, 'models/float');
 const DEMO_MODEL = join(REPO_ROOT, 'demo/model');
@@ -214,9 +214,9 @@ describe('run: each component failing at start-up in turn', () => {
  */
 async function terminateWhen(config: string, logFile: string, ready: (log: string) => boolean): Promise<{ code: number | null; signal: string | null; stderr: string; log: string }> {
   await rm(logFile, { force: true });
-  const child = spawn(process.execPath, [SIDEWALK_BIN, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SIDEWALK_LOG: 'info' } });
+  const child = spawnCli(['run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { SIDEWALK_LOG: 'info' } });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
   const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   try {

@@ -3,10 +3,9 @@
  * every command should (non-zero exit within seconds, one coded line on stderr, no stack trace, nothing
  * written where the command would have put its output). Each area's guard table calls `expectCleanFailure`.
  */
-import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { SIDEWALK_BIN } from './service-process.js';
+import { runCli } from './cli.js';
 
 export interface BadInputCase {
   /** Shown in the test name, e.g. "replay: legacy run with short rows". */
@@ -26,28 +25,8 @@ export interface BadInputCase {
 
 export interface CliFailure { code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string; ms: number }
 
-/** Runs `node dist/bin/sidewalk.js ...args`, killing it (SIGKILL) at the timeout. */
-export function runSidewalk(args: string[], opts: Pick<BadInputCase, 'cwd' | 'env' | 'timeoutMs' | 'stdin'> = {}): Promise<CliFailure & { timedOut: boolean }> {
-  const started = Date.now();
-  const child = spawn(process.execPath, [SIDEWALK_BIN, ...args], {
-    cwd: opts.cwd,
-    env: { ...process.env, SIDEWALK_LOG: 'warn', ...opts.env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  child.stdin.end(opts.stdin ?? '');
-  let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs ?? 15_000);
-  return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started, timedOut });
-    });
-  });
-}
+/** Runs `node dist/bin/sidewalk.js ...args` (test/helpers/cli.ts), killing it (SIGKILL) at the timeout. */
+export const runSidewalk = runCli;
 
 const STACK_LINE = /^\s+at .+(\(|:\d+:\d+)/m;
 

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeTempDir } from './temp.js';
 
 const require = createRequire(import.meta.url);
 interface Listener {
@@ -12,7 +12,7 @@ interface Listener {
 
 /** A real AF_UNIX datagram socket standing in for systemd's notify socket. */
 export async function listenNotifySocket(): Promise<{ path: string; messages: string[]; close(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'notify-'));
+  const dir = await makeTempDir('notify-');
   const path = join(dir, 'notify.sock');
   const unix = require('unix-dgram') as { createSocket(t: 'unix_dgram'): Listener };
   const socket = unix.createSocket('unix_dgram');

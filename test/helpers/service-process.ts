@@ -5,15 +5,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from './paths.js';
 import { listenNotifySocket } from './notify-socket.js';
+import { SIDEWALK_BIN } from './cli.js';
+import { makeTempDir } from './temp.js';
 
+export { SIDEWALK_BIN };
 export const FAKE_RPICAM = join(REPO_ROOT, 'test/fixtures/fake-rpicam-vid');
-export const SIDEWALK_BIN = join(REPO_ROOT, 'dist/bin/sidewalk.js');
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -38,7 +39,7 @@ export interface ServiceProcess {
 }
 
 export async function startService(config: Record<string, unknown>, env: Record<string, string> = {}): Promise<ServiceProcess> {
-  const dir = await mkdtemp(join(tmpdir(), 'svc-'));
+  const dir = await makeTempDir('svc-');
   const port = await freePort();
   const limiterLog = join(dir, 'limiter.jsonl');
   const full = {

@@ -4,15 +4,15 @@
  * keys, so callers assert on the (empty) output as well (image/README.md).
  */
 import { execFile } from 'node:child_process';
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { makeTempDir } from './temp.js';
 
 const run = promisify(execFile);
 
 export async function verifyUnits(unitFiles: string[]): Promise<{ code: number; output: string }> {
-  const root = await mkdtemp(join(tmpdir(), 'sd-verify-'));
+  const root = await makeTempDir('sd-verify-');
   try {
     await mkdir(join(root, 'usr/lib'), { recursive: true });
     await cp('/usr/lib/systemd', join(root, 'usr/lib/systemd'), { recursive: true });

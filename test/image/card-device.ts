@@ -6,9 +6,7 @@
  * the root's /etc/sidewalk-os-version.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAutoboot, type Autoboot } from '../../ota/boot/autoboot.js';
 import type { SimImageInfo } from '../../ota/boot/sim-image.js';
@@ -16,6 +14,7 @@ import { SimulatedFirmware } from '../../ota/boot/simulated.js';
 import type { PartitionKind, SlotName } from '../../ota/boot/types.js';
 import { nodeFs, type OtaFileHandle, type OtaFs } from '../../ota/fs.js';
 import type { Card } from './image-fixtures.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 const ENV = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`, MTOOLS_SKIP_CHECK: '1' };
 /** Device paths of the card's partitions, as /dev/disk/by-partuuid names are on the scooter. */
@@ -71,7 +70,7 @@ export class CardFirmware extends SimulatedFirmware {
     super({
       selectorDir: '/nonexistent',
       selectorImage: cardDevice(1),
-      dtRoot: join(mkdtempSync(join(tmpdir(), 'sidewalk-card-dt-')), 'device-tree'),
+      dtRoot: join(makeTempDirSync('sidewalk-card-dt-'), 'device-tree'),
       slots: {
         A: { bootPartition: 2, bootDevice: cardDevice(2), rootDevice: cardDevice(5) },
         B: { bootPartition: 3, bootDevice: cardDevice(3), rootDevice: cardDevice(6) },

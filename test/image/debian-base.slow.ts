@@ -7,12 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runSidewalk } from '../helpers/cli-guard.js';
 import { Card, e2fsck, makeAppBundle, makeVerifyKey } from './image-fixtures.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 describe('image build from the mmdebstrap Debian bookworm arm64 base (slow tier)', () => {
   let work: string;
@@ -20,7 +20,7 @@ describe('image build from the mmdebstrap Debian bookworm arm64 base (slow tier)
   let rootDump: string;
 
   before(async () => {
-    work = mkdtempSync(join(tmpdir(), 'sidewalk-image-debian-'));
+    work = makeTempDirSync('sidewalk-image-debian-');
     const app = process.env.SIDEWALK_IMAGE_APP ?? join(work, 'app');
     if (!process.env.SIDEWALK_IMAGE_APP) makeAppBundle(app);
     const out = join(work, 'debian.img');

@@ -7,8 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
@@ -17,6 +16,7 @@ import { runSidewalk } from '../helpers/cli-guard.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { makeCert, provisionYaml } from './certs.js';
 import { Card, e2fsck, fsckFat, makeAppBundle, makeSyntheticTar, makeVerifyKey } from './image-fixtures.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 /** Highest accepted `systemd-analyze security` exposure per unit (0 = locked down, 10 = fully exposed). The
  * updater runs as root by design (it writes block devices and the firmware mailbox), hence its higher bound. */
@@ -31,7 +31,7 @@ describe('image build (MBR, synthetic base tarball)', () => {
   let buildOutput: string;
 
   before(async () => {
-    work = mkdtempSync(join(tmpdir(), 'sidewalk-image-'));
+    work = makeTempDirSync('sidewalk-image-');
     const tar = makeSyntheticTar(work);
     makeAppBundle(join(work, 'app'));
     publicPem = makeVerifyKey(work).publicPem;

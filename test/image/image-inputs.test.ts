@@ -4,12 +4,12 @@
  * half-written file) under the output name.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { expectCleanFailure, runSidewalk } from '../helpers/cli-guard.js';
 import { Card, e2fsck, makeAppBundle, makePiOsImage, makeSyntheticRoot, makeVerifyKey } from './image-fixtures.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 const SMALL = ['--boot-size', '64', '--root-size', '48', '--data-size', '32'];
 
@@ -20,7 +20,7 @@ describe('image build inputs', () => {
   let baseDir: string;
 
   before(() => {
-    work = mkdtempSync(join(tmpdir(), 'sidewalk-image-in-'));
+    work = makeTempDirSync('sidewalk-image-in-');
     keys = makeVerifyKey(work);
     app = join(work, 'app');
     makeAppBundle(app);

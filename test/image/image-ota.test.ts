@@ -7,8 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { configureLogging } from '../../lib/log.js';
@@ -20,6 +19,7 @@ import { runSidewalk } from '../helpers/cli-guard.js';
 import { mbrPartuuid } from '../../image/layout.js';
 import { CardFirmware, cardFs } from './card-device.js';
 import { Card, e2fsck, fsckFat, makeAppBundle, makeSyntheticTar, makeVerifyKey } from './image-fixtures.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 const ENV = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` };
 const FACTORY = { artifact_name: 'os-1.0', 'rootfs-image.version': '1.0' };
@@ -71,7 +71,7 @@ describe('OS update on a built card: rootfs-tryboot artifact from root A into sl
 
   before(async () => {
     configureLogging({ level: 'silent' });
-    work = mkdtempSync(join(tmpdir(), 'sidewalk-image-ota-'));
+    work = makeTempDirSync('sidewalk-image-ota-');
     keys = makeVerifyKey(work);
     makeAppBundle(join(work, 'app'));
     const out = join(work, 'card.img');

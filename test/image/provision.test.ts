@@ -1,7 +1,6 @@
 /** First-boot provisioning rules on plain folders (the card's partitions are covered in image-build.test.ts). */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
@@ -9,6 +8,7 @@ import { isSidewalkError } from '../../lib/errors.js';
 import { parseProvisionFile, provision } from '../../image/provision.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { makeCert, provisionYaml, type TestCert } from './certs.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 const RUNTIME = join(REPO_ROOT, 'image/rootfs/etc/sidewalk/runtime.yaml');
 
@@ -36,7 +36,7 @@ describe('provisioning', () => {
   };
 
   before(() => {
-    work = mkdtempSync(join(tmpdir(), 'sidewalk-provision-'));
+    work = makeTempDirSync('sidewalk-provision-');
     ca = makeCert(work, 'ca');
     client = makeCert(work, 'client');
     other = makeCert(work, 'other');

@@ -11,7 +11,8 @@ test('notifier sends READY, STATUS and WATCHDOG datagrams to NOTIFY_SOCKET', asy
     assert.equal(n.watchdogIntervalMs, 4000);
     await n.notify({ READY: 1, STATUS: 'limit: 15.0 fps' });
     await n.notify({ WATCHDOG: 1 });
-    await new Promise((r) => setTimeout(r, 50));
+    // Datagrams arrive through the event loop: wait for them, not for a time.
+    while (sock.messages.length < 2) await new Promise((r) => setImmediate(r));
     n.close();
     assert.deepEqual(sock.messages, ['READY=1\nSTATUS=limit: 15.0 fps', 'WATCHDOG=1']);
   } finally {

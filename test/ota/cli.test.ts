@@ -5,23 +5,22 @@
  * a model from an HTTP server that drops the connection, a bad model rolled back by itself.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { serveLocal } from '../helpers/local-http.js';
+import { runCli } from '../helpers/cli.js';
 import { makeSimImage } from '../../ota/boot/sim-image.js';
 import { SimulatedFirmware, simulatedLayout } from '../../ota/boot/simulated.js';
-import { REPO_ROOT } from '../helpers/paths.js';
 import { modelBundle } from './sim-device.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 /** `ota status --json`, read field by field in the assertions. */
 // biome-ignore lint/suspicious/noExplicitAny: the tests walk arbitrary nested fields of the printed JSON.
 type StatusJson = Record<string, any>;
 
-const CLI = join(REPO_ROOT, 'dist', 'bin', 'sidewalk.js');
 
 describe('sidewalk ota (CLI, end to end)', () => {
   let dir: string;
@@ -32,15 +31,10 @@ describe('sidewalk ota (CLI, end to end)', () => {
   const files = new Map<string, Buffer>();
 
   /** Runs the CLI without blocking this process (the test's HTTP server must keep answering). */
-  const sidewalk = (...args: string[]) =>
-    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, SIDEWALK_LOG: 'warn' } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (status) => resolve({ status, stdout, stderr }));
-    });
+  const sidewalk = async (...args: string[]) => {
+    const r = await runCli(args, { timeoutMs: 300_000 });
+    return { status: r.code, stdout: r.stdout, stderr: r.stderr };
+  };
   /** The stand-in runtime: reports the model `current` points at; version 3.x never gets ready. */
   const runtimeTick = () => {
     const manifest = JSON.parse(readFileSync(join(dir, 'models', 'current', 'manifest.json'), 'utf8')) as { version: string };
@@ -52,7 +46,7 @@ describe('sidewalk ota (CLI, end to end)', () => {
   const mender = (args: string[]) => execFileSync('mender-artifact', args, { cwd: dir, encoding: 'utf8' });
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sidewalk-ota-cli-'));
+    dir = makeTempDirSync('sidewalk-ota-cli-');
     const layout = simulatedLayout(join(dir, 'disk'));
     mkdirSync(join(dir, 'disk'));
     SimulatedFirmware.createDisk(layout, {

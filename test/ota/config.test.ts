@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isSidewalkError } from '../../lib/errors.js';
 import { loadOtaConfig, validateOtaConfig } from '../../ota/config.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 describe('OTA config', () => {
   let dir: string;
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'sidewalk-ota-config-'));
+    dir = makeTempDirSync('sidewalk-ota-config-');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -69,7 +69,7 @@ describe('updater lock', () => {
     const { acquireLock } = await import('../../ota/device.js');
     const { configureLogging } = await import('../../lib/log.js');
     configureLogging({ level: 'silent' });
-    const dir = mkdtempSync(join(tmpdir(), 'sidewalk-lock-'));
+    const dir = makeTempDirSync('sidewalk-lock-');
     try {
       const release = await acquireLock(dir);
       await assert.rejects(acquireLock(dir), (e) => isSidewalkError(e, 'OTA_OTHER_UPDATER_RUNNING') && new RegExp(`pid ${process.pid}`).test(e.message));

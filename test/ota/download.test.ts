@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { serveLocal } from '../helpers/local-http.js';
 import { configureLogging } from '../../lib/log.js';
 import { isSidewalkError } from '../../lib/errors.js';
 import { download } from '../../ota/download.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 configureLogging({ level: 'silent' });
 
@@ -25,7 +25,7 @@ describe('download', () => {
   let flaky = 0;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sidewalk-dl-'));
+    dir = makeTempDirSync('sidewalk-dl-');
     server = await serveLocal((req, res) => {
       seen.push(req.headers);
       const path = req.url ?? '/';

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { configureLogging } from '../../lib/log.js';
@@ -8,13 +7,14 @@ import { isSidewalkError } from '../../lib/errors.js';
 import { nodeFs } from '../../ota/fs.js';
 import { Journal, encodeRecord, parseJournal, type OtaState } from '../../ota/journal.js';
 import { CrashFs } from './crash-fs.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 configureLogging({ level: 'silent' });
 
 describe('journal', () => {
   let dir: string;
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'sidewalk-journal-'));
+    dir = makeTempDirSync('sidewalk-journal-');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -8,8 +8,7 @@
  * The last test shows why the tmp + rename commit is not enough on FAT.
  */
 import assert from 'node:assert/strict';
-import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, copyFileSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseAutoboot } from '../../ota/boot/autoboot.js';
@@ -23,6 +22,7 @@ import { AUTOBOOT_A, AUTOBOOT_B, changedSectors, fsckFat, mtools } from './boot/
 import { CrashFs, rng } from './crash-fs.js';
 import { runUncut, runWithCut, type CutRun } from './power-cut-harness.js';
 import { SimDevice, osArtifact } from './sim-device.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 /** What a commit torn between the two digits leaves: the new default, the old tryboot target. */
 const AUTOBOOT_TORN = AUTOBOOT_A.replace('boot_partition=2', 'boot_partition=3');
@@ -57,7 +57,7 @@ describe('power cuts while committing autoboot.txt in place on a FAT selector', 
   }
 
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'sidewalk-pc-selector-'));
+    dir = makeTempDirSync('sidewalk-pc-selector-');
     layout = simulatedLayout(dir, { selectorImage: join(dir, 'p1-selector.vfat') });
     SimulatedFirmware.createDisk(layout, { bootBytes: 4096, rootBytes: 8192, bootA: makeSimImage({ version: 'boot-1', bodyBytes: 100 }), rootA: makeSimImage({ version: '1', bodyBytes: 100 }) });
     const pad = (b: Buffer, n: number) => Buffer.concat([b, Buffer.alloc(n - b.length)]);
@@ -187,7 +187,7 @@ describe('power cuts during a whole rootfs update with a FAT selector', () => {
 
 describe('why not tmp + rename on FAT', () => {
   test('a rename-based commit changes several sectors; some subsets of them (what a power cut can leave) lose autoboot.txt', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'sidewalk-why-'));
+    const dir = makeTempDirSync('sidewalk-why-');
     try {
       const img = join(dir, 'selector.vfat');
       createFatImage(img, { 'autoboot.txt': AUTOBOOT_A });

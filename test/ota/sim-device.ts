@@ -6,8 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readlinkSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, mkdirSync, readlinkSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { SidewalkError } from '../../lib/errors.js';
@@ -19,6 +18,7 @@ import type { OtaFs } from '../../ota/fs.js';
 import type { HealthResult } from '../../ota/install/health.js';
 import { VersionStore } from '../../ota/install/store.js';
 import { Updater, type UpdaterOptions } from '../../ota/install/updater.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 export const BOOT_BYTES = 64 * 1024;
 export const ROOT_BYTES = 320 * 1024;
@@ -113,7 +113,7 @@ export function modelArtifact(version: string): FakeArtifact {
 
 /** A gzipped app tarball as `artifact app` packs it. */
 function appTarball(version: string): Buffer {
-  const dir = mkdtempSync(join(tmpdir(), 'sidewalk-app-'));
+  const dir = makeTempDirSync('sidewalk-app-');
   try {
     mkdirSync(join(dir, 'dist', 'runtime'), { recursive: true });
     writeFileSync(join(dir, 'main.js'), `console.log("app ${version}")\n`);
@@ -188,7 +188,7 @@ export class SimDevice {
    * `emptyStores`: no model or app installed yet (their first install is still to come).
    */
   static template(options: { emptyStores?: boolean } = {}): string {
-    const dir = mkdtempSync(join(tmpdir(), 'sidewalk-ota-template-'));
+    const dir = makeTempDirSync('sidewalk-ota-template-');
     const dev = new SimDevice(dir);
     SimulatedFirmware.createDisk(dev.firmware.layout, {
       bootBytes: BOOT_BYTES,
@@ -215,7 +215,7 @@ export class SimDevice {
   }
 
   static fromTemplate(template: string): SimDevice {
-    const dir = mkdtempSync(join(tmpdir(), 'sidewalk-ota-dev-'));
+    const dir = makeTempDirSync('sidewalk-ota-dev-');
     let snapshot = snapshots.get(template);
     if (!snapshot) {
       snapshot = snapshotTree(template);

@@ -4,20 +4,20 @@
  * retried before it fails.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { expectCleanFailure, runSidewalk } from '../helpers/cli-guard.js';
 import { FIXTURES } from '../helpers/paths.js';
-import { SIDEWALK_BIN, freePort } from '../helpers/service-process.js';
+import { freePort } from '../helpers/service-process.js';
+import { runCliSync } from '../helpers/cli.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 describe('sidewalk ota sim init', () => {
   let dir: string;
   let config: string;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sidewalk-sim-init-'));
+    dir = makeTempDirSync('sidewalk-sim-init-');
     const r = await runSidewalk(['ota', 'sim', 'init', join(dir, 'scooter')]);
     assert.equal(r.code, 0, r.stderr);
     config = join(dir, 'scooter', 'ota.yaml');
@@ -38,8 +38,9 @@ describe('sidewalk ota sim init', () => {
 
   test('a model artifact signed with its key installs as the first model', async () => {
     const artifact = join(dir, 'model.mender');
-    execFileSync(process.execPath, [SIDEWALK_BIN, 'artifact', 'model', join(FIXTURES, 'models', 'float'),
-      '--allow-demo', '-k', join(dir, 'scooter', 'host-signing-key.pem'), '-t', 'raspberrypi4', '-o', artifact], { stdio: 'pipe' });
+    const made = runCliSync(['artifact', 'model', join(FIXTURES, 'models', 'float'),
+      '--allow-demo', '-k', join(dir, 'scooter', 'host-signing-key.pem'), '-t', 'raspberrypi4', '-o', artifact]);
+    assert.equal(made.code, 0, made.stderr);
     const r = await runSidewalk(['ota', 'install', artifact, '-c', config], { timeoutMs: 30_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /install model\.mender: done/);

@@ -5,18 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { makeTempDirSync } from '../helpers/temp.js';
 
 const UNIT = join(REPO_ROOT, 'image', 'systemd', 'sidewalk-ota.service');
 
 describe('sidewalk-ota.service', () => {
   let root: string;
   before(() => {
-    root = mkdtempSync(join(tmpdir(), 'sidewalk-unit-'));
+    root = makeTempDirSync('sidewalk-unit-');
     mkdirSync(join(root, 'usr', 'lib', 'systemd'), { recursive: true });
     cpSync('/usr/lib/systemd/system', join(root, 'usr', 'lib', 'systemd', 'system'), { recursive: true, verbatimSymlinks: true });
     mkdirSync(join(root, 'etc', 'systemd', 'system'), { recursive: true });

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { AGENT_TEMPLATE_PATH, RUNTIME_METRICS_TARGET, renderAgentConfig, renderAgentConfigFile } from '../../telemetry/agent-config.js';
 import { isSidewalkError } from '../../lib/errors.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { verifyUnits } from '../helpers/systemd-verify.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const values = { device: 'scooter-0042', location: 'Los Angeles', remoteWriteUrl: 'https://metrics.example/api/v1/write' };
 
@@ -26,7 +26,7 @@ test('the rendered agent config carries the device labels and passes promtool ch
     [['sidewalk-runtime', '127.0.0.1:9101'], ['sidewalk-updater', '127.0.0.1:9102']],
   );
   assert.equal(doc.remote_write[0]!.url, values.remoteWriteUrl);
-  const dir = await mkdtemp(join(tmpdir(), 'agent-cfg-'));
+  const dir = await makeTempDir('agent-cfg-');
   try {
     await writeFile(join(dir, 'agent.yml'), text);
     const r = spawnSync('promtool', ['check', 'config', '--agent', join(dir, 'agent.yml')], { encoding: 'utf8' });
@@ -87,7 +87,7 @@ test('the image ships the same template, and its agent unit passes systemd-analy
 });
 
 test('the agent unit is locked down: systemd-analyze security --offline exposure at most 2.0', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'sd-security-'));
+  const root = await makeTempDir('sd-security-');
   try {
     await mkdir(join(root, 'usr/lib'), { recursive: true });
     await cp('/usr/lib/systemd', join(root, 'usr/lib/systemd'), { recursive: true });

@@ -1,18 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { DASHBOARD_DIR, renderDashboards, staleDashboards } from '../../telemetry/grafana/generate.js';
 import { REPO_ROOT, DIST_ROOT } from '../helpers/paths.js';
 import { dashboardTargets, type DashboardJson } from './dashboard-queries.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 test('the committed dashboard JSON is what telemetry/grafana/dashboards.ts generates', async () => {
   assert.deepEqual(await staleDashboards(), []);
   // And the check notices a hand edit.
-  const dir = await mkdtemp(join(tmpdir(), 'dash-'));
+  const dir = await makeTempDir('dash-');
   try {
     for (const [file, text] of Object.entries(renderDashboards())) await writeFile(join(dir, file), text.replace('"Online"', '"Online!"'));
     const r = spawnSync(process.execPath, [join(DIST_ROOT, 'telemetry/grafana/generate.js'), '--check', '--out', dir], { encoding: 'utf8' });

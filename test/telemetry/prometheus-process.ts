@@ -3,10 +3,10 @@
  * agents (agent mode), each on a free loopback port with its own temporary storage.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from '../helpers/service-process.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 export interface PrometheusProcess {
   readonly url: string;
@@ -38,7 +38,7 @@ export async function waitUntil<T>(what: string, timeoutMs: number, probe: () =>
 
 /** Starts prometheus with `config` (YAML text); `port`/`storage` reuse a previous instance's. */
 export async function startPrometheus(o: { config: string; agent: boolean; port?: number; storage?: string; extraArgs?: string[] }): Promise<PrometheusProcess> {
-  const storage = o.storage ?? (await mkdtemp(join(tmpdir(), o.agent ? 'prom-agent-' : 'prom-fleet-')));
+  const storage = o.storage ?? (await makeTempDir(o.agent ? 'prom-agent-' : 'prom-fleet-'));
   const port = o.port ?? (await freePort());
   const configFile = join(storage, '..', `${storage.split('/').pop()}.yml`);
   await writeFile(configFile, o.config);

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { createRuntimeMetrics } from '../../telemetry/runtime-metrics.js';
 import { createFleetMetrics, setRollout } from '../../telemetry/fleet-metrics.js';
 import { OtaMetrics } from '../../ota/metrics.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const RULES_DIR = join(REPO_ROOT, 'telemetry/prometheus');
 const RULES = join(RULES_DIR, 'sidewalk.rules.yml');
@@ -44,7 +44,7 @@ test('promtool test rules: every alert fires for the misbehaving device or rollo
 });
 
 test('an offline rule written as up == 0 fails the unit tests (absence is what they check)', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'rules-'));
+  const dir = await makeTempDir('rules-');
   try {
     const rules = await readFile(RULES, 'utf8');
     const naive = rules.replace(/(- alert: SidewalkDeviceOffline\n\s+expr: )\|[\s\S]*?(\n\s+for: 5m)/, '$1max by (device, location) (up{job="sidewalk-runtime"}) == 0$2');

@@ -1,8 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { checkJpeg, hammingHex, measureJpegs, sha256, type FrameMetrics } from '../../../host-tools/data/images.js';
@@ -10,6 +9,7 @@ import { ingestOne } from '../../../host-tools/data/ingest.js';
 import { extractFrames } from '../../../host-tools/data/sources.js';
 import { DASHCAM_VIDEO } from '../../helpers/paths.js';
 import { snapshot, workspace, type Workspace } from './workspace.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const DASHCAM = DASHCAM_VIDEO;
 
@@ -27,7 +27,7 @@ const jpegsIn = async (dir: string): Promise<string[]> => (await readdir(dir)).f
 
 describe('video frame extraction', () => {
   let dir: string;
-  before(async () => { dir = await mkdtemp(join(tmpdir(), 'sidewalk-sources-')); });
+  before(async () => { dir = await makeTempDir('sidewalk-sources-'); });
   after(async () => { await rm(dir, { recursive: true, force: true }); });
 
   test('one decode gives the JPEGs of a bare extraction, complete when handed over, and metrics close to decoding those JPEGs', async () => {

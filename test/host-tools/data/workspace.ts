@@ -1,10 +1,10 @@
 /** Test workspace for the data pipeline: a temp folder with a dataset DB and its store. */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_DATA_CONFIG, type DataConfig } from '../../../host-tools/data/config.js';
 import { openDatabase, storeRootFor, type Db } from '../../../host-tools/data/db.js';
 import { FrameStore } from '../../../host-tools/data/store.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 export interface Workspace {
   dir: string;
@@ -16,7 +16,7 @@ export interface Workspace {
 }
 
 export async function workspace(): Promise<Workspace> {
-  const dir = await mkdtemp(join(tmpdir(), 'sidewalk-data-'));
+  const dir = await makeTempDir('sidewalk-data-');
   const dbPath = join(dir, 'db', 'dataset.db');
   const db = openDatabase(dbPath);
   return {

@@ -7,8 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { evaluateBundle, EVAL_FORMAT, type EvalReport } from '../../../host-tools/eval/evaluate.js';
@@ -20,6 +19,7 @@ import type { ModelManifest } from '../../../runtime/inference/manifest-types.js
 import type { RideMeta } from '../../../runtime/recorder/ride-format.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
 import { runEvalCli } from './eval-cli.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const DEMO_MODEL = join(REPO_ROOT, 'demo', 'model');
 
@@ -54,7 +54,7 @@ describe('sidewalk eval (real ffmpeg, real TFLite)', () => {
   let shuffled: string;
 
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'sidewalk-eval-'));
+    root = await makeTempDir('sidewalk-eval-');
     data = join(root, 'export');
     // Seed 9 is not the demo model's training seed: test scenes it never saw.
     ({ contentHash } = await writeDemoDataset(data, { perClass: 24, seed: 9 }));

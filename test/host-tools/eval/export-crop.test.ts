@@ -4,14 +4,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { evaluateBundle } from '../../../host-tools/eval/evaluate.js';
 import { writeDemoDataset } from '../../../host-tools/train/demo-dataset.js';
 import type { ModelManifest } from '../../../runtime/inference/manifest-types.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const DEMO_MODEL = join(REPO_ROOT, 'demo', 'model');
 const LOWER_HALF = { x: 0, y: 0.5, width: 1, height: 0.5 };
@@ -27,7 +27,7 @@ async function setExportCrop(crop: object | null): Promise<void> {
 }
 
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'sidewalk-eval-crop-'));
+  root = await makeTempDir('sidewalk-eval-crop-');
   data = join(root, 'export');
   await writeDemoDataset(data, { perClass: 12, seed: 11 });
 });

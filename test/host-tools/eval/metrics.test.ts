@@ -5,8 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   accuracyOf, addToConfusion, confusionTotal, emptyConfusion, latencySummary, perClassScores, percentile, safetyFigures, type Confusion,
@@ -14,6 +13,7 @@ import {
 import { Canvas, encodePng, PNG_SIGNATURE } from '../../../host-tools/eval/png.js';
 import { confusionPng, perClassPng } from '../../../host-tools/eval/plots.js';
 import { parityOf } from '../../../host-tools/eval/keras.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const LABELS = ['bike_lane', 'crosswalk', 'side', 'street'];
 const GROUPS = { sidewalk: ['side', 'crosswalk'], road: ['street', 'bike_lane'] };
@@ -100,7 +100,7 @@ describe('eval metrics', () => {
     assert.equal(png.toString('ascii', 12, 16), 'IHDR');
     assert.equal(png.readUInt32BE(16), 7);
     assert.equal(png.readUInt32BE(20), 5);
-    const dir = await mkdtemp(join(tmpdir(), 'sidewalk-eval-png-'));
+    const dir = await makeTempDir('sidewalk-eval-png-');
     try {
       await writeFile(join(dir, 'a.png'), png);
       const r = spawnSync('ffmpeg', ['-v', 'error', '-i', join(dir, 'a.png'), '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 64 << 20 });
@@ -112,7 +112,7 @@ describe('eval metrics', () => {
   });
 
   test('the plots are PNGs that ffmpeg decodes at the size their IHDR states', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sidewalk-eval-plots-'));
+    const dir = await makeTempDir('sidewalk-eval-plots-');
     try {
       for (const [name, png] of [['confusion', confusionPng(HAND)], ['per-class', perClassPng(perClassScores(HAND))]] as const) {
         assert.deepEqual(png.subarray(0, 8), PNG_SIGNATURE, name);

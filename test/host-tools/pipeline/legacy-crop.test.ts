@@ -9,7 +9,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSidewalkError } from '../../../lib/errors.js';
@@ -24,7 +23,7 @@ import type { RunRecord } from '../../../host-tools/pipeline/run-record.js';
 import { Registry } from '../../../host-tools/registry/registry.js';
 import type { ModelManifest } from '../../../runtime/inference/manifest-types.js';
 import type { DecisionLine } from '../../../runtime/service/pipeline.js';
-import { SIDEWALK_BIN } from '../../helpers/service-process.js';
+import { runCliSync } from '../../helpers/cli.js';
 import { workspace, type Workspace } from '../data/workspace.js';
 
 const LEGACY_CROP = { x: 0.125, y: 0, width: 0.75, height: 1 };
@@ -77,9 +76,8 @@ describe('the legacy crop through the pipeline', () => {
 
   /** `sidewalk replay` of the held-out ride's frames with the bundle: the share of frames whose top class is the truth. */
   async function replayAgreement(bundle: string, out: string): Promise<number> {
-    const r = spawnSync(process.execPath, [SIDEWALK_BIN, 'replay', join(heldOut, 'frames'), '--fps', '5', '--model', bundle, '--out', out, '--json'],
-      { encoding: 'utf8', timeout: 120000 });
-    assert.equal(r.status, 0, r.stderr);
+    const r = runCliSync(['replay', join(heldOut, 'frames'), '--fps', '5', '--model', bundle, '--out', out, '--json'], { timeoutMs: 120000 });
+    assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as { frames: number; failSafeFrames: number };
     assert.equal(summary.frames, 40);
     assert.equal(summary.failSafeFrames, 0);

@@ -1,15 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidewalkError } from '../../../lib/errors.js';
 import { hashOf, RunRecorder, StepFailed, type RunRecord } from '../../../host-tools/pipeline/run-record.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 describe('pipeline run records and step skipping', () => {
   let root: string;
   let n = 0;
-  before(async () => { root = await mkdtemp(join(tmpdir(), 'sidewalk-runrec-')); });
+  before(async () => { root = await makeTempDir('sidewalk-runrec-'); });
   after(async () => { await rm(root, { recursive: true, force: true }); });
 
   async function recorder(): Promise<RunRecorder> {

@@ -2,13 +2,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile, chmod } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadPipelineConfig } from '../../../host-tools/pipeline/config.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
 import { verifyUnits } from '../../helpers/systemd-verify.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const SERVICE = join(REPO_ROOT, 'image', 'systemd', 'sidewalk-pipeline.service');
 const TIMER = join(REPO_ROOT, 'image', 'systemd', 'sidewalk-pipeline.timer');
@@ -39,7 +39,7 @@ describe('scheduled pipeline runs', () => {
     // for one location, is rejected (exit 2) for another and succeeds for the third.
     const script = exec[1]!.replaceAll('$$', '$');
     assert.match(script, /\/opt\/sidewalk\/bin\/sidewalk --log-json pipeline run --location "\$loc" --db \S+ --work \S+ --registry \S+ --config \/etc\/sidewalk\/pipeline\.yaml/);
-    const dir = await mkdtemp(join(tmpdir(), 'sidewalk-unit-'));
+    const dir = await makeTempDir('sidewalk-unit-');
     try {
       const fake = join(dir, 'sidewalk');
       await writeFile(fake, `#!/bin/sh\necho "$@" >> ${join(dir, 'calls')}\ncase "$5" in Denver) exit 2;; Niwot) exit 1;; esac\nexit 0\n`);

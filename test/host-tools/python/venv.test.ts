@@ -1,16 +1,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { EVAL_REQUIREMENTS_PATH, REQUIREMENTS_PATH, defaultVenvDir, ensureEvalVenv, ensureTrainVenv, parsePythonVersion } from '../../../host-tools/python/venv.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 describe('trainer venv', () => {
   let root: string;
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'sidewalk-venv-'));
+    root = await makeTempDir('sidewalk-venv-');
   });
   after(async () => {
     await rm(root, { recursive: true, force: true });

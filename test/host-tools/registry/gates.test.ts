@@ -1,13 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { readEvalReport } from '../../../host-tools/registry/eval-report.js';
 import { checkGates, DEFAULT_GATES, formatGateResult, GateCode } from '../../../host-tools/registry/gates.js';
 import { rateText } from '../../../host-tools/registry/eval-report.js';
 import { report } from './fixtures.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const GATES = { accuracyTolerance: 0.02, sidewalkRecallMin: 0.9, roadFalseLimitMax: 0.1 };
 const PRODUCTION = report('1.0.0', { accuracy: 0.9, sidewalkRecall: 0.95, roadFalseLimit: 0.05 });
@@ -64,7 +64,7 @@ describe('promotion gates (hand-written report.json fixtures)', () => {
   });
 
   test('report.json files are read and checked field by field', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sidewalk-gates-'));
+    const dir = await makeTempDir('sidewalk-gates-');
     try {
       const good = join(dir, 'good.json');
       await writeFile(good, JSON.stringify(PRODUCTION));

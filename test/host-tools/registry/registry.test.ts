@@ -1,7 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { isSidewalkError } from '../../../lib/errors.js';
@@ -11,6 +10,7 @@ import { codeRevision } from '../../../host-tools/registry/lineage.js';
 import { Registry } from '../../../host-tools/registry/registry.js';
 import { loadModelBundle } from '../../../runtime/inference/bundle.js';
 import { fixtureBundle, report, DATASET_HASH } from './fixtures.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const GATES = { accuracyTolerance: 0.01, sidewalkRecallMin: 0.9, roadFalseLimitMax: 0.1 };
 const GOOD = { accuracy: 0.9, sidewalkRecall: 0.95, roadFalseLimit: 0.05 };
@@ -30,7 +30,7 @@ describe('model registry', () => {
   }
 
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'sidewalk-registry-'));
+    root = await makeTempDir('sidewalk-registry-');
     registry = Registry.open(join(root, 'registry'));
   });
   after(async () => {

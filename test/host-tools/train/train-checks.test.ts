@@ -4,19 +4,19 @@
  * The CLI path is taken up to the trainer's venv, which fails at once on a missing interpreter.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { upscaleWarning, zeroAccuracyError } from '../../../host-tools/train/cli.js';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { runSidewalk } from '../../helpers/cli-guard.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 describe('sidewalk train checks', () => {
   let root: string;
   let data: string;
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'sidewalk-train-checks-'));
+    root = await makeTempDir('sidewalk-train-checks-');
     data = join(root, 'export');
     await mkdir(data);
     await writeFile(join(data, 'dataset.json'), JSON.stringify({ preprocessing: { width: 96, height: 64 } }));

@@ -6,8 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { isSidewalkError } from '../../../lib/errors.js';
@@ -18,6 +17,7 @@ import { readTfliteModelInfo } from '../../../runtime/inference/tflite-version.j
 import { compareVersions } from '../../../lib/versions.js';
 import type { ModelManifest } from '../../../runtime/inference/manifest-types.js';
 import { LABELS, SPLIT_SIZES, argmax, classifyWithDeviceRuntime, writeColourDataset } from './train-fixtures.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const SIZE = 32;
 const CONTENT_HASH = 'sha256:0123456789abcdef-test-snapshot';
@@ -28,7 +28,7 @@ describe('sidewalk train (real TensorFlow, device TFLite 2.9)', () => {
   let testFrames: Array<{ label: number; rgb: Uint8Array }>;
 
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'sidewalk-train-'));
+    root = await makeTempDir('sidewalk-train-');
     data = join(root, 'data');
     testFrames = await writeColourDataset(data, SIZE, CONTENT_HASH);
   });

@@ -4,12 +4,12 @@
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { ArtifactPayload } from '../../../ota/artifact/index.js';
+import { makeTempDir as makeDir, removeTempDir } from '../../helpers/temp.js';
 
 const run = promisify(execFile);
 
@@ -24,8 +24,8 @@ export interface TestKeys {
 }
 
 export async function makeTempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const dir = await makeDir(prefix);
+  return { dir, cleanup: () => removeTempDir(dir) };
 }
 
 /** SEC1 EC P-256 and PKCS#1 RSA-2048 keys (RSA-2048 keeps tests fast; the scheme is the same). */

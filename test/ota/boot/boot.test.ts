@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isSidewalkError } from '../../../lib/errors.js';
@@ -10,6 +9,7 @@ import { RealBootControl, rebootCommands, sysfsSizeBytes } from '../../../ota/bo
 import { checkSimImage, makeSimImage } from '../../../ota/boot/sim-image.js';
 import { SimulatedBootControl, SimulatedFirmware, simulatedLayout } from '../../../ota/boot/simulated.js';
 import { nodeFs } from '../../../ota/fs.js';
+import { makeTempDirSync } from '../../helpers/temp.js';
 
 describe('autoboot.txt', () => {
   test('parses the official example and our canonical form round-trips', () => {
@@ -54,7 +54,7 @@ describe('real backend (pure parts)', () => {
   });
 
   test('reads the booted slot from a device tree and stops on a failing reboot command', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sidewalk-real-'));
+    const dir = makeTempDirSync('sidewalk-real-');
     try {
       const layout = simulatedLayout(dir);
       const calls: string[] = [];
@@ -85,7 +85,7 @@ describe('simulated firmware', () => {
   let firmware: SimulatedFirmware;
   let boot: SimulatedBootControl;
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'sidewalk-fw-'));
+    dir = makeTempDirSync('sidewalk-fw-');
     const layout = simulatedLayout(dir);
     SimulatedFirmware.createDisk(layout, { bootBytes: 4096, rootBytes: 8192, bootA: makeSimImage({ version: 'boot-1', bodyBytes: 500 }), rootA: makeSimImage({ version: '1', bodyBytes: 1000 }) });
     firmware = new SimulatedFirmware(layout);

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isSidewalkError } from '../../../lib/errors.js';
@@ -15,13 +14,14 @@ import { createFatImage, SimulatedBootControl, SimulatedFirmware, simulatedLayou
 import type { SlotName } from '../../../ota/boot/types.js';
 import { nodeFs } from '../../../ota/fs.js';
 import { AUTOBOOT_A, AUTOBOOT_B, changedSectors, fsckFat, mtools, mtype } from './fat-tools.js';
+import { makeTempDirSync } from '../../helpers/temp.js';
 
 const slots = simulatedLayout('/nonexistent').slots;
 
 describe('FAT reader and in-place rewrite (images made by mkfs.fat + mcopy)', () => {
   let dir: string;
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'sidewalk-fat-'));
+    dir = makeTempDirSync('sidewalk-fat-');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -112,7 +112,7 @@ describe('FAT reader and in-place rewrite (images made by mkfs.fat + mcopy)', ()
 describe('autoboot.txt on a selector device', () => {
   let dir: string;
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'sidewalk-selector-'));
+    dir = makeTempDirSync('sidewalk-selector-');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { serveLocal } from '../../helpers/local-http.js';
 import { configureLogging } from '../../../lib/log.js';
 import { metricsProbe, parseRuntimeMetrics, runHealthWindow, statusFileProbe, type HealthClock, type HealthCriteria, type RuntimeProbe, type RuntimeStatus } from '../../../ota/install/health.js';
 import { createRuntimeMetrics } from '../../../telemetry/runtime-metrics.js';
+import { makeTempDirSync } from '../../helpers/temp.js';
 
 configureLogging({ level: 'silent' });
 
@@ -104,7 +104,7 @@ describe('runtime status sources', () => {
   let url: string;
   let body = '';
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sidewalk-health-'));
+    dir = makeTempDirSync('sidewalk-health-');
     server = await serveLocal((_req, res) => res.end(body));
     url = `${server.base}/metrics`;
   });

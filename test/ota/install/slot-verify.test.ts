@@ -2,8 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SAMPLE_BYTES, SAMPLE_COUNT, SlotChecker, sampleRanges, type SlotVerify } from '../../../ota/install/slot-verify.js';
 import { writeRootfsPayloads } from '../../../ota/install/payloads.js';
@@ -11,6 +10,7 @@ import type { BootControl, SlotConfig } from '../../../ota/boot/types.js';
 import { nodeFs } from '../../../ota/fs.js';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { fakeArtifact, openFake } from '../sim-device.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 /** The read-back on partition files: it reads the device path from the medium, not what the write handle saw. */
 const MiB = 1 << 20;
@@ -21,7 +21,7 @@ let dir: string;
 let directWorks: boolean;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sidewalk-slot-verify-'));
+  dir = await makeTempDir('sidewalk-slot-verify-');
   const probe = join(dir, 'probe');
   await writeFile(probe, Buffer.alloc(4096));
   directWorks = await open(probe, constants.O_RDONLY | constants.O_DIRECT).then(

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +8,7 @@ import { isSidewalkError } from '../../../lib/errors.js';
 import { nodeFs } from '../../../ota/fs.js';
 import { applyProvides, commitProvides, readProvides } from '../../../ota/install/provides.js';
 import { VersionStore } from '../../../ota/install/store.js';
+import { makeTempDirSync } from '../../helpers/temp.js';
 
 describe('provides', () => {
   test('clears_artifact_provides erases matching keys unless the new artifact provides them', () => {
@@ -30,7 +30,7 @@ describe('provides', () => {
   });
 
   test('commit is atomic, idempotent and remembers the previous provides', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sidewalk-provides-'));
+    const dir = makeTempDirSync('sidewalk-provides-');
     try {
       const path = join(dir, 'provides.json');
       assert.deepEqual(await readProvides(nodeFs, path, { artifact_name: 'factory' }), { current: { artifact_name: 'factory' }, previous: null });
@@ -49,7 +49,7 @@ describe('provides', () => {
 describe('version store', () => {
   let dir: string;
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'sidewalk-store-'));
+    dir = makeTempDirSync('sidewalk-store-');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -9,9 +9,9 @@
  * behaves like tools/gpioset.c: at stdin EOF readline() returns NULL, the loop prints its prompt again,
  * and with the parent gone that write kills it (SIGPIPE), so it releases the line (at its last level).
  */
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeTempDir } from '../../helpers/temp.js';
 
 export interface FakeGpiodOptions {
   /** 1 = libgpiod 1.6 tools, 2 = libgpiod 2.x tools. Default 1. */
@@ -55,7 +55,7 @@ export async function fakeGpiod(options: FakeGpiodOptions = {}): Promise<FakeGpi
   const name = options.lineName ?? 'GPIO17';
   const chip = options.chip ?? 'gpiochip3';
   const offset = options.offset ?? 17;
-  const dir = await mkdtemp(join(tmpdir(), 'sidewalk-gpiod-'));
+  const dir = await makeTempDir('sidewalk-gpiod-');
   const logPath = join(dir, 'gpioset.log');
   const levelPath = join(dir, 'line.level');
   const holderPath = join(dir, 'line.holder');

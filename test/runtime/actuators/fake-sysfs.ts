@@ -2,9 +2,9 @@
  * Temp directory trees that mimic /sys/class/gpio and /sys/class/pwm, plus a tiny "kernel" that
  * creates and removes the per-line directories when export/unexport are written (as sysfs does).
  */
-import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rename, rm, symlink, writeFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeTempDir } from '../../helpers/temp.js';
 
 export interface FakeKernel {
   root: string;
@@ -62,7 +62,7 @@ function runKernel(root: string, dirs: string[], prefix: string, files: Record<s
 
 /** /sys/class/gpio with the Pi 4 header chip at base 512 and the expander chip at 570 (Bookworm numbering). */
 export async function fakeGpioSysfs(): Promise<FakeKernel & { classDir: string }> {
-  const root = await mkdtemp(join(tmpdir(), 'sidewalk-gpio-'));
+  const root = await makeTempDir('sidewalk-gpio-');
   const classDir = join(root, 'class', 'gpio');
   await mkdir(classDir, { recursive: true });
   await writeFile(join(classDir, 'export'), '');
@@ -85,7 +85,7 @@ export async function fakeGpioSysfs(): Promise<FakeKernel & { classDir: string }
  * like the real class directory (class/pwm/pwmchipN -> ../../devices/.../pwm/pwmchipN).
  */
 export async function fakePwmSysfs(): Promise<FakeKernel & { classDir: string; devicePath: string; chipDir: string }> {
-  const root = await mkdtemp(join(tmpdir(), 'sidewalk-pwm-'));
+  const root = await makeTempDir('sidewalk-pwm-');
   const classDir = join(root, 'class', 'pwm');
   await mkdir(classDir, { recursive: true });
   const devices = [

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSpeedLimiter, SimulatedLimiter, type LimitCommand } from '../../../runtime/actuators/index.js';
 import { describeSpeedLimiterContract } from './speed-limiter-contract.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 describeSpeedLimiterContract('simulated', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'sidewalk-sim-'));
+  const dir = await makeTempDir('sidewalk-sim-');
   const logFile = join(dir, 'commands.jsonl');
   const limiter = createSpeedLimiter({ kind: 'simulated', logFile, safeLimitKph: 6 }) as SimulatedLimiter;
   return {

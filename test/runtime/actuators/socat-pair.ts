@@ -1,8 +1,8 @@
 /** A socat pty pair: two linked pseudo-terminals, the stand-in for a UART and its peer. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeTempDir } from '../../helpers/temp.js';
 
 export interface PtyPair {
   /** Device the code under test opens. */
@@ -38,7 +38,7 @@ async function stopSocat(child: ChildProcess | null): Promise<void> {
 }
 
 export async function socatPair(): Promise<PtyPair> {
-  const dir = await mkdtemp(join(tmpdir(), 'sidewalk-pty-'));
+  const dir = await makeTempDir('sidewalk-pty-');
   const device = join(dir, 'dev');
   const peer = join(dir, 'peer');
   let child: ChildProcess | null = await startSocat(device, peer);

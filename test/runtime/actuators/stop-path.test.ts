@@ -9,8 +9,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { DIST_ROOT } from '../../helpers/paths.js';
@@ -20,6 +19,7 @@ import { limiterConfig } from '../../../runtime/service/components.js';
 import { loadConfigFile } from '../../../runtime/config/load.js';
 import { fakeGpiod } from './fake-gpiod.js';
 import { fakeGpioSysfs, fakePwmSysfs } from './fake-sysfs.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const DRIVER = join(DIST_ROOT, 'test/runtime/actuators/limiter-driver.js');
 const SPEED = { full_kph: 25, sidewalk_kph: 6, fail_safe_kph: 6 };
@@ -90,7 +90,7 @@ describe('stop path after SIGKILL (ExecStopPost: sidewalk limiter safe)', () => 
   for (const generation of [1, 2] as const) {
     test(`libgpiod v${generation} tools: a killed runtime's line is driven limited again by the CLI`, async () => {
       const fake = await fakeGpiod({ generation });
-      const dir = await mkdtemp(join(tmpdir(), 'stop-path-'));
+      const dir = await makeTempDir('stop-path-');
       const env = { PATH: `${fake.dir}:${process.env.PATH}` };
       try {
         const config = await writeConfig(dir, { kind: 'gpio', gpio: { backend: 'libgpiod', line: 'GPIO17', active_low: true } });
@@ -121,7 +121,7 @@ describe('stop path after SIGKILL (ExecStopPost: sidewalk limiter safe)', () => 
 
   test('libgpiod v1: with the orphaned gpioset still holding the line, the CLI fails with a coded error', async () => {
     const fake = await fakeGpiod({ generation: 1 });
-    const dir = await mkdtemp(join(tmpdir(), 'stop-path-'));
+    const dir = await makeTempDir('stop-path-');
     const env = { PATH: `${fake.dir}:${process.env.PATH}` };
     try {
       const config = await writeConfig(dir, { kind: 'gpio', gpio: { backend: 'libgpiod', line: 'GPIO17', active_low: true } });
@@ -138,7 +138,7 @@ describe('stop path after SIGKILL (ExecStopPost: sidewalk limiter safe)', () => 
 
   test('sysfs GPIO: the exported line keeps its level after the kill; the stop path drives it limited', async () => {
     const kernel = await fakeGpioSysfs();
-    const dir = await mkdtemp(join(tmpdir(), 'stop-path-'));
+    const dir = await makeTempDir('stop-path-');
     try {
       const configPath = await writeConfig(dir, { kind: 'gpio', gpio: { backend: 'sysfs', line: 'GPIO17', active_low: true } });
       const overrides = { sysfs: { root: kernel.classDir } } as Partial<SpeedLimiterConfig>;
@@ -152,7 +152,7 @@ describe('stop path after SIGKILL (ExecStopPost: sidewalk limiter safe)', () => 
 
   test('PWM: the channel keeps running at its last duty after the kill; the stop path sets the safe duty', async () => {
     const kernel = await fakePwmSysfs();
-    const dir = await mkdtemp(join(tmpdir(), 'stop-path-'));
+    const dir = await makeTempDir('stop-path-');
     try {
       const configPath = await writeConfig(dir, { kind: 'pwm', pwm: { chip_path: '1f00098000.pwm', channel: 2 } });
       const overrides = { sysfsRoot: kernel.classDir } as Partial<SpeedLimiterConfig>;
@@ -166,7 +166,7 @@ describe('stop path after SIGKILL (ExecStopPost: sidewalk limiter safe)', () => 
   });
 
   test('simulated: the CLI appends a safe command to the limiter log after the kill', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'stop-path-'));
+    const dir = await makeTempDir('stop-path-');
     try {
       const log = join(dir, 'limiter.jsonl');
       const config = await writeConfig(dir, { kind: 'simulated', simulated: { log_file: log } });
@@ -183,7 +183,7 @@ describe('stop path after SIGKILL (ExecStopPost: sidewalk limiter safe)', () => 
 
 describe('sidewalk limiter safe: bad input', () => {
   test('a missing config and a PWM limiter without its chip fail with one coded line', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'stop-path-'));
+    const dir = await makeTempDir('stop-path-');
     try {
       await expectCleanFailure({ name: 'limiter safe: missing config', args: ['limiter', 'safe', '--config', join(dir, 'nope.yaml')], code: 'CONFIG_UNREADABLE' });
       const config = await writeConfig(dir, { kind: 'pwm' });

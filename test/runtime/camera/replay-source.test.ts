@@ -1,23 +1,23 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ReplaySource, legacyMediaTimes } from '../../../runtime/camera/replay-source.js';
 import { createFrameSource } from '../../../runtime/camera/factory.js';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { DASHCAM_VIDEO } from '../../helpers/paths.js';
 import { cameraOptions } from '../../helpers/camera-options.js';
+import { manualClock } from '../../helpers/manual-clock.js';
 import { meanLuma } from './frame-helpers.js';
 import { writeLegacyTexts } from '../../helpers/legacy-writer.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const VIDEO = DASHCAM_VIDEO;
 let tmp = '';
 
 before(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'sidewalk-replay-'));
+  tmp = await makeTempDir('sidewalk-replay-');
 });
 after(async () => {
   await rm(tmp, { recursive: true, force: true });
@@ -54,22 +54,27 @@ describe('ReplaySource: video file', () => {
 
   test('real time: a slow consumer skips the frames whose time has passed; as fast as possible does not', async () => {
     for (const realtime of [true, false]) {
-      const source = new ReplaySource({ input: VIDEO, width: 96, height: 54, realtime });
+      const clock = manualClock();
+      const source = new ReplaySource({ input: VIDEO, width: 96, height: 54, realtime, clock });
       await source.start();
       const first = await source.next();
       assert.equal(first?.mediaTimeMs, 0);
-      await sleep(400);
+      clock.advance(400);
       const later = await source.next();
       assert.ok(later);
       if (realtime) {
-        // >= 400 ms passed, so the delivered frame's successor (40 ms later) must not be due yet.
-        assert.ok(later.mediaTimeMs! >= 360, `mediaTimeMs ${later.mediaTimeMs}`);
-        assert.equal(source.stats.dropped, later.seq - 1);
+        // 400 ms passed: frames 1..9 (40..360 ms) were overtaken by their successors; frame 10 is current.
+        assert.equal(later.mediaTimeMs, 400);
+        assert.equal(source.stats.dropped, 9);
+        assert.equal(later.seq, 10);
+        // The next frame waits for its media time, and no longer.
         const next = await source.next();
-        assert.ok(Number(next!.capturedAtNs - first!.capturedAtNs) / 1e6 >= next!.mediaTimeMs! - 2, 'delivered ahead of its media time');
+        assert.equal(next!.mediaTimeMs, 440);
+        assert.equal(Number(next!.capturedAtNs - first!.capturedAtNs) / 1e6, 440);
       } else {
         assert.equal(later.mediaTimeMs, 40);
         assert.equal(source.stats.dropped, 0);
+        assert.equal(clock.elapsedMs, 400, 'as fast as possible never waits');
       }
       await source.stop();
       assert.equal(await source.next(), null);

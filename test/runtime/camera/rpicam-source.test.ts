@@ -1,7 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RpicamSource, type RpicamSourceOptions } from '../../../runtime/camera/rpicam-source.js';
@@ -12,12 +11,13 @@ import { defaultStride, knownStrides, pispStride } from '../../../runtime/camera
 import { REPO_ROOT } from '../../helpers/paths.js';
 import { DEFAULT_CAMERA_OPTIONS } from '../../helpers/camera-options.js';
 import { isAlive, meanLuma, sameI420Pixels } from './frame-helpers.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const FAKE = join(REPO_ROOT, 'test', 'fixtures', 'fake-rpicam-vid');
 let tmp = '';
 
 before(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'sidewalk-rpicam-'));
+  tmp = await makeTempDir('sidewalk-rpicam-');
 });
 after(async () => {
   await rm(tmp, { recursive: true, force: true });

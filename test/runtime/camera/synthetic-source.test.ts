@@ -1,13 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { SyntheticSource } from '../../../runtime/camera/synthetic-source.js';
-import { createFrameSource } from '../../../runtime/camera/factory.js';
-import { cameraOptions } from '../../helpers/camera-options.js';
 import { i420FrameBytes, parseSceneScript, renderScene, rgbToI420, sceneAt } from '../../../runtime/camera/scenes.js';
 import type { Frame } from '../../../runtime/types.js';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { meanLuma } from './frame-helpers.js';
+import { manualClock } from '../../helpers/manual-clock.js';
 
 async function drain(source: { next(): Promise<Frame | null> }): Promise<{ seq: number; mediaTimeMs: number; luma: number }[]> {
   const out = [];
@@ -56,20 +54,22 @@ describe('SyntheticSource', () => {
   });
 
   test('real time: a slow consumer gets the current frame and the skipped ones are counted', async () => {
-    const source = createFrameSource(cameraOptions({ source: 'synthetic', width: 32, height: 24, fps: 50, synthetic: { script: 'street:10', realtime: true } }));
+    const clock = manualClock();
+    const source = new SyntheticSource({ script: 'street:10', seed: 1, width: 32, height: 24, fps: 50, realtime: true, clock });
     await source.start();
     const first = await source.next();
     assert.equal(first?.mediaTimeMs, 0);
-    await sleep(300);
+    clock.advance(300);
     const later = await source.next();
     assert.ok(later);
-    // At least 300 ms have passed, so every frame older than the current one (t >= 280 ms) was skipped.
-    assert.ok(later.mediaTimeMs! >= 280, `mediaTimeMs ${later.mediaTimeMs}`);
-    assert.equal(source.stats.dropped, later.seq - 1);
-    assert.ok(source.stats.dropped >= 13);
-    // Never ahead of the clock: the next frame is not delivered before its media time.
+    // 300 ms have passed: frame 15 (300 ms) is current, frames 1..14 were skipped.
+    assert.equal(later.mediaTimeMs, 300);
+    assert.equal(source.stats.dropped, 14);
+    assert.equal(later.seq, 15);
+    // Never ahead of the clock: the next frame waits exactly until its media time.
     const next = await source.next();
-    assert.ok(Number(next!.capturedAtNs - first!.capturedAtNs) / 1e6 >= next!.mediaTimeMs! - 2);
+    assert.equal(next!.mediaTimeMs, 320);
+    assert.equal(Number(next!.capturedAtNs - first!.capturedAtNs) / 1e6, 320);
     await source.stop();
     assert.equal(await source.next(), null);
   });

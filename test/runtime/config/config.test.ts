@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfigFile, validateConfig } from '../../../runtime/config/load.js';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { configReferenceMarkdown } from '../../../runtime/config/reference.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 async function withFile(text: string, fn: (path: string) => void | Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
+  const dir = await makeTempDir('cfg-');
   try {
     const path = join(dir, 'runtime.yaml');
     await writeFile(path, text);

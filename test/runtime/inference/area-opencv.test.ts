@@ -7,8 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
@@ -17,6 +16,7 @@ import { createTfliteClassifier } from '../../../runtime/inference/classifier.js
 import { LEGACY_INPUT, legacyManifest } from '../../../runtime/inference/legacy.js';
 import { Preprocessor, type ModelInputSpec } from '../../../runtime/inference/preprocess.js';
 import { DASHCAM_VIDEO, FIXTURES, REPO_ROOT } from '../../helpers/paths.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const run = promisify(execFile);
 const REFERENCE = join(REPO_ROOT, 'test', 'helpers', 'opencv_reference.py');
@@ -57,7 +57,7 @@ function areaSpec(width: number, height: number, crop = { x: 0, y: 0, width: 1, 
 }
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sidewalk-area-'));
+  dir = await makeTempDir('sidewalk-area-');
   python = (await ensureEvalVenv()).python;
   for (const second of [1, 4, 7]) frames.push(await extract(`f${second}`, second));
 });

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type ErrorCode, isSidewalkError, type SidewalkError } from '../../../lib/errors.js';
 import { loadModelBundle } from '../../../runtime/inference/bundle.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'models');
 // biome-ignore lint/suspicious/noExplicitAny: manifests are edited field by field to make them invalid.
@@ -14,7 +14,7 @@ type Json = Record<string, any>;
 
 let root: string;
 let counter = 0;
-before(async () => { root = await mkdtemp(join(tmpdir(), 'sidewalk-bundle-')); });
+before(async () => { root = await makeTempDir('sidewalk-bundle-'); });
 after(async () => { await rm(root, { recursive: true, force: true }); });
 
 /** A private copy of a fixture bundle. */

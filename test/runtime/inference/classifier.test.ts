@@ -4,8 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
@@ -14,6 +13,7 @@ import { loadModelBundle } from '../../../runtime/inference/bundle.js';
 import { createTfliteClassifier, type TfliteClassifier } from '../../../runtime/inference/classifier.js';
 import type { Frame } from '../../../runtime/types.js';
 import { REPO_ROOT, DASHCAM_VIDEO } from '../../helpers/paths.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'models');
 const W = 320;
@@ -67,7 +67,7 @@ const sum = (p: Float32Array): number => p.reduce((a, b) => a + b, 0);
 let dashcam: Uint8Array;
 let tmp: string;
 before(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'sidewalk-classifier-'));
+  tmp = await makeTempDir('sidewalk-classifier-');
   const out = join(tmp, 'frame.rgb');
   await promisify(execFile)('ffmpeg', ['-v', 'error', '-y', '-ss', '3', '-i', DASHCAM_VIDEO,
     '-frames:v', '1', '-vf', `scale=${W}:${H}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', out]);

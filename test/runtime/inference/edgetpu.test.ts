@@ -3,17 +3,17 @@
  * segfault the test process (runtime.md §0 item 5), which is exactly what the probe prevents.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { createTfliteClassifier } from '../../../runtime/inference/classifier.js';
 import { findEdgeTpuLibrary, probeEdgeTpu } from '../../../runtime/inference/edgetpu.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 let tmp: string;
-before(async () => { tmp = await mkdtemp(join(tmpdir(), 'sidewalk-edgetpu-')); });
+before(async () => { tmp = await makeTempDir('sidewalk-edgetpu-'); });
 after(async () => { await rm(tmp, { recursive: true, force: true }); });
 
 describe('Edge TPU probe', () => {

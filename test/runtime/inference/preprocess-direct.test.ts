@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Preprocessor, type ModelInputSpec } from '../../../runtime/inference/preprocess.js';
 import { DASHCAM_VIDEO } from '../../helpers/paths.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const run = promisify(execFile);
 const W = 320;
@@ -25,7 +25,7 @@ let i420: Uint8Array;
 let reference: Uint8Array;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sidewalk-preprocess-direct-'));
+  dir = await makeTempDir('sidewalk-preprocess-direct-');
   const yuv = join(dir, 'frame.yuv');
   await run('ffmpeg', ['-v', 'error', '-y', '-ss', '3', '-i', VIDEO, '-frames:v', '1', '-vf', `scale=${W}:${H},scale=out_range=full`,
     '-pix_fmt', 'yuvj420p', '-f', 'rawvideo', yuv]);

@@ -6,14 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { Preprocessor, type ModelInputSpec } from '../../../runtime/inference/preprocess.js';
 import { DASHCAM_VIDEO } from '../../helpers/paths.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const run = promisify(execFile);
 const W = 640;
@@ -25,7 +25,7 @@ let rgb: Uint8Array;
 let i420: Uint8Array;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sidewalk-preprocess-'));
+  dir = await makeTempDir('sidewalk-preprocess-');
   // One real frame as packed RGB, and the same picture as full-range I420 (what rpicam-vid emits).
   await run('ffmpeg', ['-v', 'error', '-y', '-ss', '2', '-i', VIDEO, '-frames:v', '1', '-vf', `scale=${W}:${H}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', join(dir, 'src.rgb')]);
   await run('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${W}x${H}`, '-i', join(dir, 'src.rgb'),

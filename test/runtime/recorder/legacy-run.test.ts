@@ -1,21 +1,14 @@
 /** The legacy run reader on files written by python3 with the legacy scooter's own format strings. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { parseLegacyOutData, parseLegacyRawData, readLegacyRun } from '../../../runtime/recorder/legacy-run.js';
 import { legacyRows, writeLegacyRun, writeLegacyTexts, type LegacyOutInput } from '../../helpers/legacy-writer.js';
+import { withTempDir } from '../../helpers/temp.js';
 
-async function withTmp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'legacy-run-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withTmp = <T>(fn: (dir: string) => Promise<T>): Promise<T> => withTempDir('legacy-run-', fn);
 
 const outRows = (scores: number[][], start = 0): LegacyOutInput[] =>
   scores.map((s, i) => ({ frame: start + i, joystick: i % 4, scores: s, sidewalk: (i % 2) as 0 | 1 }));

@@ -4,19 +4,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../helpers/paths.js';
-import { SIDEWALK_BIN } from '../../helpers/service-process.js';
+import { runCliSync } from '../../helpers/cli.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const FLOAT_MODEL = join(REPO_ROOT, 'test/fixtures/models/float');
 
 async function runWith(prepare: (dir: string) => Promise<Record<string, unknown>>) {
-  const dir = await mkdtemp(join(tmpdir(), 'bad-'));
+  const dir = await makeTempDir('bad-');
   try {
     const limiterLog = join(dir, 'limiter.jsonl');
     const config = {
@@ -27,11 +26,11 @@ async function runWith(prepare: (dir: string) => Promise<Record<string, unknown>
       ...(await prepare(dir)),
     };
     await writeFile(join(dir, 'runtime.yaml'), stringify(config));
-    const r = spawnSync(process.execPath, [SIDEWALK_BIN, 'run', '--config', join(dir, 'runtime.yaml')], { encoding: 'utf8', timeout: 60000 });
+    const r = runCliSync(['run', '--config', join(dir, 'runtime.yaml')], { timeoutMs: 60000 });
     const commands = existsSync(limiterLog)
       ? (await readFile(limiterLog, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { limitKph: number; safe?: true })
       : null;
-    return { status: r.status, stderr: r.stderr, commands, dir };
+    return { status: r.code, stderr: r.stderr, commands, dir };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -4,13 +4,13 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createPrng } from '../../../lib/prng.js';
 import { expectCleanFailure, runSidewalk } from '../../helpers/cli-guard.js';
 import { legacyPython, legacyRows, writeLegacyTexts } from '../../helpers/legacy-writer.js';
 import type { RecordedAgreement, RecordedDecision } from '../../../runtime/service/recorded-scores.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 /** imclass at the 2 decimals the file keeps, summing to 1: street, sidewalk and ambiguous stretches. */
 function legacyScores(seed: number, n: number): number[][] {
@@ -35,7 +35,7 @@ async function replayJson(args: string[]): Promise<RecordedAgreement> {
 
 describe('replay --recorded-scores', () => {
   let dir = '';
-  before(async () => { dir = await mkdtemp(join(tmpdir(), 'recorded-')); });
+  before(async () => { dir = await makeTempDir('recorded-'); });
   after(async () => { await rm(dir, { recursive: true, force: true }); });
 
   test("a legacy run's recorded imclass reproduces its swFlag on every frame, reported per frame and in the summary", async () => {

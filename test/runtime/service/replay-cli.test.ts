@@ -1,32 +1,24 @@
 /** `sidewalk replay` end to end: real ffmpeg decoding, real TFLite, the runtime's own pipeline. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT, DASHCAM_VIDEO } from '../../helpers/paths.js';
-import { SIDEWALK_BIN } from '../../helpers/service-process.js';
+import { runCliSync } from '../../helpers/cli.js';
 import { legacyRows, writeLegacyRun } from '../../helpers/legacy-writer.js';
 import type { RideSummary } from '../../../runtime/service/ride-summary.js';
 import type { DecisionLine } from '../../../runtime/service/pipeline.js';
+import { withTempDir } from '../../helpers/temp.js';
 
 const DEMO_MODEL = join(REPO_ROOT, 'demo/model');
 
 function replay(args: string[]): RideSummary {
-  const r = spawnSync(process.execPath, [SIDEWALK_BIN, 'replay', ...args, '--json'], { encoding: 'utf8', timeout: 120000 });
-  assert.equal(r.status, 0, r.stderr);
+  const r = runCliSync(['replay', ...args, '--json'], { timeoutMs: 120000 });
+  assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as RideSummary;
 }
 
-async function withTmp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'replay-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withTmp = <T>(fn: (dir: string) => Promise<T>): Promise<T> => withTempDir('replay-', fn);
 
 test('the bundled sample ride: the demo model finds both sidewalk stretches and the decisions file has every frame', async () => {
   await withTmp(async (dir) => {
@@ -82,8 +74,8 @@ test("a legacy run folder replays with its raw_data.txt speed column as the spee
 
 test("the project's own ride folders (sidewalk-ride/1, as `data synth` and record mode write them) replay with their recorded times and speeds", async () => {
   await withTmp(async (dir) => {
-    const synth = spawnSync(process.execPath, [SIDEWALK_BIN, 'data', 'synth', '--out', join(dir, 'rides'), '--rides', '1', '--script', 'street:2,side:2', '--fps', '5', '--size', '64x48'], { encoding: 'utf8', timeout: 120000 });
-    assert.equal(synth.status, 0, synth.stderr);
+    const synth = runCliSync(['data', 'synth', '--out', join(dir, 'rides'), '--rides', '1', '--script', 'street:2,side:2', '--fps', '5', '--size', '64x48'], { timeoutMs: 120000 });
+    assert.equal(synth.code, 0, synth.stderr);
     const ride = join(dir, 'rides', 'synth-1-0');
     const sensors = (await readFile(join(ride, 'sensors.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { frame?: number; t_ms: number; speed_kph?: number });
     const perFrame = sensors.filter((r) => r.frame !== undefined).sort((a, b) => a.frame! - b.frame!);
@@ -100,8 +92,8 @@ test('a truncated video replays what it can and warns with the count of decode e
   await withTmp(async (dir) => {
     const cut = join(dir, 'cut.mp4');
     await writeFile(cut, (await readFile(DASHCAM_VIDEO)).subarray(0, 100_000));
-    const r = spawnSync(process.execPath, [SIDEWALK_BIN, 'replay', cut, '--model', DEMO_MODEL, '--json'], { encoding: 'utf8', timeout: 120000 });
-    assert.equal(r.status, 0, r.stderr);
+    const r = runCliSync(['replay', cut, '--model', DEMO_MODEL, '--json'], { timeoutMs: 120000 });
+    assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout) as RideSummary;
     assert.ok(s.frames > 0 && s.frames < 221, `${s.frames} frames`);
     assert.match(r.stderr, /ffmpeg reported \d+ decode errors? after \d+ frames \(truncated or corrupt input\?\)/);

@@ -43,16 +43,18 @@ test('limits on the sidewalk, releases after, survives a camera crash with the f
     }, 20000, 'full speed on the street, sidewalk speed on the sidewalk, full speed again');
     assert.ok(svc.notify.messages.some((m) => m.startsWith('STATUS=') || m.includes('\nSTATUS=')), 'STATUS= sent');
     await svc.waitFor(() => svc.notify.messages.includes('WATCHDOG=1'), 5000, 'WATCHDOG=1');
-    assert.equal(await svc.metric('sidewalk_fail_safe_activations_total'), 0);
+    // The count before the crash, not zero: on a loaded machine a late first frame may already have
+    // engaged the fail-safe (as it should), which says nothing about the crash below.
+    const failSafesBefore = (await svc.metric('sidewalk_fail_safe_activations_total')) ?? 0;
     assert.equal(await svc.metric('sidewalk_app_info'), 1, 'the app version is reported for the OTA health check');
 
     // The camera dies: the service restarts it and holds the fail-safe limit in the gap.
     const cameraPid = Number(await readFile(join(svc.dir, 'camera.pid'), 'utf8'));
     process.kill(cameraPid, 'SIGKILL');
-    await svc.waitFor(async () => ((await svc.metric('sidewalk_camera_restarts_total')) ?? 0) >= 1, 10000, 'camera restart');
-    assert.ok(((await svc.metric('sidewalk_fail_safe_activations_total')) ?? 0) >= 1, 'fail-safe engaged while the camera was gone');
+    await svc.waitFor(async () => ((await svc.metric('sidewalk_camera_restarts_total')) ?? 0) >= 1, 30000, 'camera restart');
+    assert.ok(((await svc.metric('sidewalk_fail_safe_activations_total')) ?? 0) > failSafesBefore, 'fail-safe engaged while the camera was gone');
     const framesAfterRestart = (await svc.metric('sidewalk_frames_total')) ?? 0;
-    await svc.waitFor(async () => ((await svc.metric('sidewalk_frames_total')) ?? 0) > framesAfterRestart + 10, 10000, 'frames after restart');
+    await svc.waitFor(async () => ((await svc.metric('sidewalk_frames_total')) ?? 0) > framesAfterRestart + 10, 30000, 'frames after restart');
 
     // SIGHUP: config and model reload while frames keep flowing; the new sidewalk speed applies.
     const configPath = join(svc.dir, 'runtime.yaml');
@@ -86,7 +88,8 @@ test('no WATCHDOG=1 while the pipeline is stalled, and the fail-safe holds the l
   try {
     await svc.waitFor(() => svc.notify.messages.includes('WATCHDOG=1'), 30000, 'WATCHDOG=1 while frames flow');
     await svc.waitFor(async () => (await svc.metric('sidewalk_fail_safe_active')) === 1, 10000, 'fail-safe after the stall');
-    // Past stale_after_ms the pings stop; watch a window several watchdog intervals long.
+    // Past stale_after_ms the pings stop; watch a window several watchdog intervals long. Real waits:
+    // the watchdog runs in the service's own process, on its own clock.
     await new Promise((r) => setTimeout(r, 1000));
     const mark = svc.notify.messages.length;
     await new Promise((r) => setTimeout(r, 1500));

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../helpers/paths.js';
 import { verifyUnits } from '../../helpers/systemd-verify.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const unit = join(REPO_ROOT, 'image/systemd/sidewalk-runtime.service');
 
@@ -19,7 +19,7 @@ test('sidewalk-runtime.service passes systemd-analyze verify with no warnings', 
 });
 
 test('the verification catches a misspelt key (so the check above can fail)', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'unit-'));
+  const dir = await makeTempDir('unit-');
   try {
     const broken = join(dir, 'sidewalk-runtime.service');
     await writeFile(broken, (await readFile(unit, 'utf8')).replace('WatchdogSec=', 'WatchdogSecc='));

@@ -5,15 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { FLEET_TOOL_USER } from '../../../telemetry/fleet/acl.js';
 import { topics } from '../../../telemetry/fleet/protocol/topics.js';
 import { removeBroker, startBroker, type SimBroker } from '../../../telemetry/fleet/sim/broker.js';
 import { makePki } from '../../../telemetry/fleet/sim/pki.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 let broker: SimBroker;
 const open: MqttClient[] = [];
@@ -101,7 +100,7 @@ describe('fleet broker ACL (real Mosquitto, TLS client certificates)', () => {
   test('no certificate, or one from another CA, is refused at the TLS handshake', async () => {
     const t = await broker.tls('sc-1');
     await assert.rejects(connectAsync(t.url, { protocolVersion: 5, ca: readFileSync(t.ca), reconnectPeriod: 0, connectTimeout: 5000 }));
-    const dir = await mkdtemp(join(tmpdir(), 'sidewalk-foreign-ca-'));
+    const dir = await makeTempDir('sidewalk-foreign-ca-');
     try {
       const foreign = await makePki(dir, { caName: 'not-the-fleet-ca' });
       const c = await foreign.client('sc-1');

@@ -5,7 +5,6 @@
  * file, commit), and says offline when stopped.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,7 +15,9 @@ import { publishArtifact } from '../../../host-tools/fleet/publish.js';
 import { makeSimImage } from '../../../ota/boot/sim-image.js';
 import { SimulatedFirmware, simulatedLayout } from '../../../ota/boot/simulated.js';
 import { FLEET_TOOL_USER } from '../../../telemetry/fleet/acl.js';
-import { SIDEWALK_BIN, freePort } from '../../helpers/service-process.js';
+import { runProcess } from '../../../lib/run-process.js';
+import { freePort } from '../../helpers/service-process.js';
+import { spawnCli } from '../../helpers/cli.js';
 import { modelBundle } from '../../ota/sim-device.js';
 import { modelArtifacts } from '../../../telemetry/fleet/sim/artifacts.js';
 import { removeBroker, startBroker, type SimBroker } from '../../../telemetry/fleet/sim/broker.js';
@@ -30,13 +31,8 @@ function sample(text: string, series: string): number | null {
   return line === undefined ? null : Number(line.slice(series.length + 1));
 }
 async function promtoolCheckMetrics(text: string): Promise<void> {
-  const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  child.stdin.end(text);
-  const code = await new Promise<number | null>((r) => child.on('exit', r));
-  assert.equal(code, 0, `promtool check metrics: ${out}`);
+  const r = await runProcess('promtool', ['check', 'metrics'], { input: text });
+  assert.equal(r.code, 0, `promtool check metrics: ${r.stdout}${r.stderr}`);
 }
 
 let root: string;
@@ -98,8 +94,8 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
     const tls = await broker.tls('pi-1');
     writeFileSync(join(dir, 'fleet-agent.yaml'), stringify({ device: { id: 'pi-1', location: 'LA' }, broker: { url: tls.url, ca: tls.ca, cert: tls.cert, key: tls.key }, state_dir: 'state/fleet' }));
     let stderr = '';
-    const daemon = spawn(process.execPath, [SIDEWALK_BIN, 'ota', 'daemon', '-c', join(dir, 'ota.yaml'), '--fleet', join(dir, 'fleet-agent.yaml')], { env: { ...process.env, SIDEWALK_LOG: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    daemon.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const daemon = spawnCli(['ota', 'daemon', '-c', join(dir, 'ota.yaml'), '--fleet', join(dir, 'fleet-agent.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    daemon.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => daemon.on('exit', (code) => r(code)));
     try {
       await waitFor('the daemon reported the device', () => ctl.store.devices().find((d) => d.id === 'pi-1')?.reported?.versions.model === '1.0.0');
