@@ -3,8 +3,8 @@
  * (as many boots as the updater asks for) and reports what state it settled in.
  */
 import { configureLogging } from '../../lib/log.js';
-import { isPowerLoss, type Outcome, type Updater } from '../../ota/install/updater.js';
-import { CrashFs, rng } from './crash-fs.js';
+import type { Outcome, Updater } from '../../ota/install/updater.js';
+import { CrashFs, isPowerLoss, rng } from './crash-fs.js';
 import type { SimDevice } from './sim-device.js';
 
 export interface CutRun {
@@ -53,7 +53,8 @@ export async function runWithCut(
     return b;
   };
   bootOnce();
-  const crash = new CrashFs({ cutAt: cut.cutAt, random: rng(cut.seed ?? 1), loseUnsynced: cut.loseUnsynced ?? false });
+  const fatPaths = [dev.firmware.layout.selectorDir];
+  const crash = new CrashFs({ cutAt: cut.cutAt, random: rng(cut.seed ?? 1), loseUnsynced: cut.loseUnsynced ?? false, fatPaths });
   try {
     let out = await start(await dev.updater(crash).init());
     while (out.kind === 'reboot') {
@@ -74,7 +75,7 @@ export async function runWithCut(
   for (let i = 0; ; i++) {
     if (i > 8) throw new Error('updater keeps asking for reboots');
     if (i > 0 || !restartWithoutBoot) bootOnce();
-    const fs = new CrashFs({ cutAt: i === 0 ? (cut.recoveryCutAt ?? null) : null, random: rng((cut.seed ?? 1) + 7), loseUnsynced: cut.loseUnsynced ?? false });
+    const fs = new CrashFs({ cutAt: i === 0 ? (cut.recoveryCutAt ?? null) : null, random: rng((cut.seed ?? 1) + 7), loseUnsynced: cut.loseUnsynced ?? false, fatPaths });
     try {
       updater = await dev.updater(fs).init();
       if ((await updater.resume()).kind !== 'reboot') break;

@@ -18,9 +18,8 @@ import { makeSimImage } from '../../ota/boot/sim-image.js';
 import { createFatImage, SimulatedBootControl, SimulatedFirmware, simulatedLayout, type SimulatedLayout } from '../../ota/boot/simulated.js';
 import { slotOfPartition } from '../../ota/boot/types.js';
 import { nodeFs } from '../../ota/fs.js';
-import { isPowerLoss } from '../../ota/install/updater.js';
 import { AUTOBOOT_A, AUTOBOOT_B, changedSectors, fsckFat, mtools } from './boot/fat-tools.js';
-import { CrashFs, rng } from './crash-fs.js';
+import { CrashFs, isPowerLoss, rng } from './crash-fs.js';
 import { runUncut, runWithCut, type CutRun } from './power-cut-harness.js';
 import { SimDevice, osArtifact } from './sim-device.js';
 
