@@ -116,7 +116,7 @@ export const STATE_TABLE: Readonly<Record<OtaState, StateRow>> = {
 /** Transitions started by a command (ota install / commit / rollback) rather than by a handler. */
 export const COMMAND_EDGES: readonly { command: string; from: readonly OtaState[]; to: OtaState }[] = [
   { command: 'install', from: ['idle'], to: 'download' },
-  { command: 'commit', from: ['switch', 'reboot', 'verify'], to: 'commit' },
+  { command: 'commit', from: ['reboot', 'verify'], to: 'commit' },
   { command: 'rollback (abort)', from: ['download', 'install', 'switch', 'reboot', 'verify', 'commit'], to: 'rollback' },
   { command: 'rollback os', from: ['idle'], to: 'reboot' },
   { command: 'rollback model/app', from: ['idle'], to: 'switch' },

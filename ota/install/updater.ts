@@ -111,10 +111,11 @@ export class Updater {
     return this.#drive(false);
   }
 
-  /** Commits a trial (rootfs in verify) without waiting for the rest of the health checks. */
+  /** Commits a trial (an OS booted on trial, or a switched bundle in verify) without waiting for the rest of the health checks. */
   async commitNow(): Promise<Outcome> {
     const { state, update } = this.status();
-    if (!update || (state !== 'verify' && state !== 'reboot' && state !== 'switch')) {
+    // Not from `switch`: the store may not point at the new version yet (the next start redoes the switch).
+    if (!update || (state !== 'verify' && state !== 'reboot')) {
       throw new SidewalkError('OTA_NOTHING_TO_COMMIT', `nothing to commit (state ${state})`);
     }
     if (update.kind === 'rootfs') {

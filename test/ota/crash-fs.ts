@@ -69,6 +69,13 @@ export class CrashFs implements OtaFs {
     return this.#dead;
   }
 
+  /** Stops the world now, outside any file operation (the updater killed while it waits on something else). */
+  kill(what: string): PowerCut {
+    this.#dead = true;
+    this.cutOp = `killed: ${what}`;
+    return new PowerCut(what);
+  }
+
   #alive(op: string): void {
     if (this.#dead) throw new PowerCut(`${op} (after the cut)`);
   }
