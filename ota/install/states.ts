@@ -159,6 +159,7 @@ export function stateTableMarkdown(): string {
     const failure = r.failure ? `\`${r.failure}\`` : r.success.length || r.rebootAfter ? 'the error propagates; redone at the next start' : '-';
     lines.push(`| \`${state}\` | ${r.handler} | ${success} | ${failure} | ${cell(r.powerLoss)}: ${r.why} |`);
   }
-  lines.push('', 'Commands: ' + COMMAND_EDGES.map((c) => `${c.command} (${c.from.map((s) => `\`${s}\``).join(', ')} → \`${c.to}\`)`).join('; ') + '.');
+  const commands = COMMAND_EDGES.map((c) => `${c.command} (${c.from.map((s) => `\`${s}\``).join(', ')} → \`${c.to}\`)`);
+  lines.push('', `Commands: ${commands.join('; ')}.`);
   return lines.join('\n');
 }
