@@ -115,7 +115,7 @@ export async function installRootfs(device: BenchDevice, artifact: string): Prom
   const outcome = await device.updater.install(artifact);
   const seconds = (performance.now() - t0) / 1000;
   const { state, update } = device.updater.status();
-  if (outcome.kind !== 'reboot' || state !== 'reboot' || update?.targetSlot !== 'B') {
+  if (outcome.kind !== 'reboot' || state !== 'reboot' || update?.kind !== 'rootfs' || update.targetSlot !== 'B') {
     throw new Error(`install did not reach the trial reboot: outcome ${JSON.stringify(outcome)}, state ${state}, last ${JSON.stringify(device.updater.status().last)}`);
   }
   return seconds;

@@ -83,10 +83,22 @@ export class VersionStore {
 
   /** Starts a fresh staging folder. */
   async beginStaging(): Promise<void> {
-    await this.#fs.mkdir(this.versionsDir);
+    await this.#mkdirDurable(this.versionsDir);
     await this.#fs.rm(this.stagingDir);
     await this.#fs.mkdir(this.stagingDir);
     this.#staged.clear();
+  }
+
+  /**
+   * mkdir -p whose new folders survive a power cut: each one's parent is fsync'd (a first install
+   * creates the store's folders; without this a cut could lose versions/ with the bundle in it).
+   */
+  async #mkdirDurable(path: string): Promise<void> {
+    const missing: string[] = [];
+    for (let d = path; !(await this.#fs.stat(d)); d = dirname(d)) missing.unshift(d);
+    if (missing.length === 0) return;
+    await this.#fs.mkdir(path);
+    for (const d of missing) await this.#fs.syncDir(dirname(d));
   }
 
   /** What has been staged since beginStaging, by relative path. */

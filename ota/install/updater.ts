@@ -1,11 +1,8 @@
 /**
- * The update state machine (after Mender's): download -> install -> [switch] -> reboot -> verify ->
- * commit | rollback -> failure -> cleanup -> idle. Each state is journaled (fsync'd) before its work
- * starts; on process start `resume()` picks up from the last record:
- *   download / install interrupted  -> rollback (nothing half-written is ever active)
- *   reboot                          -> verify if we are the trial slot, else rollback (trial failed)
- *   verify                          -> re-run the checks while still in the same trial, else rollback
- *   switch / commit / rollback / failure / cleanup -> redo (every step is idempotent)
+ * The OTA updater. Its states and transitions are the table in states.ts (after Mender's client):
+ * each state is journaled (fsync'd) before its work starts, its handler here does the work and names
+ * the next state, and the driver checks that edge against the table. On process start `resume()`
+ * runs the last journaled state's handler again, told it was interrupted (the table's power-loss edge).
  * Rootfs updates go to the inactive slot and are tried once with the firmware's tryboot flag; model and
  * app bundles go to A/B stores and are switched without a reboot, then watched for a health window.
  */
@@ -18,9 +15,20 @@ import { Journal, type OtaState } from '../journal.js';
 import { commitProvides, readProvides } from './provides.js';
 import { stageBundle, writeRootfsPayloads } from './payloads.js';
 import type { StoreKind } from './store.js';
-import type { JournalData, LastResult, Outcome, UpdateContext, UpdateKind, UpdaterOptions } from './types.js';
+import { allowedNext, MAX_ROLLBACK_REBOOTS, MAX_VERIFY_ATTEMPTS, STATE_TABLE } from './states.js';
+import { checkedUpdate, declaredVersion, rootfsUpdate, storeUpdate, switchedVersion } from './types.js';
+import type { JournalData, LastResult, Outcome, RootfsUpdate, StoreUpdate, UpdateContext, UpdateKind, UpdaterOptions } from './types.js';
 
-export type { JournalData, LastResult, Outcome, ProgressEvent, UpdateContext, UpdateKind, UpdaterOptions } from './types.js';
+export type { JournalData, LastResult, Outcome, ProgressEvent, RootfsUpdate, StoreUpdate, UpdateContext, UpdateKind, UpdaterOptions } from './types.js';
+
+/** What a handler decides: the next state to journal (null: stay, only to reboot), and a reboot to ask for after it. */
+interface Step {
+  to: OtaState | null;
+  update: UpdateContext | null;
+  last?: LastResult;
+  reboot?: { tryboot: boolean };
+}
+type Handler = (u: UpdateContext, resumed: boolean) => Promise<Step>;
 
 const log = createLogger('ota:updater');
 
@@ -34,6 +42,28 @@ export class Updater {
   #artifact: OpenedArtifact | null = null;
   #sleep: (ms: number) => Promise<void>;
   #now: () => number;
+  /** One handler per journal state (STATE_TABLE says what each does and where it may go). */
+  #handlers: Record<OtaState, Handler> = {
+    idle: async () => {
+      throw new SidewalkError('OTA_JOURNAL_STATE', 'idle has no handler');
+    },
+    download: (u, resumed) => this.#download(u, resumed),
+    install: (u, resumed) => this.#install(u, resumed),
+    switch: (u, resumed) => this.#switch(storeUpdate(u, 'switch'), resumed),
+    reboot: (u, resumed) => this.#reboot(rootfsUpdate(u, 'reboot'), resumed),
+    verify: (u, resumed) => this.#verify(checkedUpdate(u, 'verify'), resumed),
+    commit: (u, resumed) => this.#commit(checkedUpdate(u, 'commit'), resumed),
+    rollback: (u) => this.#rollback(u),
+    'rollback-reboot': (u) => this.#rollback(u),
+    failure: async (u) => {
+      log.error(`update ${u.artifactName} failed: ${u.error ?? 'unknown error'}`);
+      return { to: 'cleanup', update: u, last: this.#result(u, 'failure') };
+    },
+    cleanup: async (u) => {
+      await this.#cleanup(u);
+      return { to: 'idle', update: null };
+    },
+  };
 
   constructor(options: UpdaterOptions) {
     this.#o = options;
@@ -70,7 +100,7 @@ export class Updater {
     this.#requireIdle();
     const update: UpdateContext = {
       id: `${this.#now()}`,
-      kind: 'rootfs',
+      kind: 'unknown',
       artifactName: '(unknown)',
       artifactPath,
       ownsArtifact: options.ownsArtifact ?? false,
@@ -81,10 +111,11 @@ export class Updater {
     return this.#drive(false);
   }
 
-  /** Commits a trial (rootfs in verify) without waiting for the rest of the health checks. */
+  /** Commits a trial (an OS booted on trial, or a switched bundle in verify) without waiting for the rest of the health checks. */
   async commitNow(): Promise<Outcome> {
     const { state, update } = this.status();
-    if (!update || (state !== 'verify' && state !== 'reboot' && state !== 'switch')) {
+    // Not from `switch`: the store may not point at the new version yet (the next start redoes the switch).
+    if (!update || (state !== 'verify' && state !== 'reboot')) {
       throw new SidewalkError('OTA_NOTHING_TO_COMMIT', `nothing to commit (state ${state})`);
     }
     if (update.kind === 'rootfs') {
@@ -115,7 +146,7 @@ export class Updater {
       const provides = (await readProvides(this.#o.fs, this.providesPath, this.#o.factoryProvides)).previous ?? {};
       const base = { id, artifactName: provides.artifact_name ?? '(previous)', artifactPath: null, ownsArtifact: false, provides, clearsProvides: ['*'] };
       const from = await this.#committedBootedSlot();
-      const ctx: UpdateContext = { ...base, kind, fromSlot: from, targetSlot: otherSlot(from) };
+      const ctx: RootfsUpdate = { ...base, kind, fromSlot: from, targetSlot: otherSlot(from) };
       await this.#go('reboot', ctx);
       return this.#drive(false);
     }
@@ -146,150 +177,109 @@ export class Updater {
     await this.#journal.append(state, { update, last: last ?? this.status().last });
   }
 
+  /** Runs handlers from the journaled state until idle or a reboot, along the edges of STATE_TABLE. */
   async #drive(resumed: boolean): Promise<Outcome> {
-    let resumedStep = resumed;
+    let interrupted = resumed;
     for (;;) {
       const { state, update, last } = this.status();
       if (state === 'idle' || !update) {
-        if (resumedStep || !last) return { kind: 'idle', result: 'nothing' };
+        if (interrupted || !last) return { kind: 'idle', result: 'nothing' };
         return last.result === 'success' ? { kind: 'idle', result: 'success' } : { kind: 'idle', result: 'failure', error: last.error ?? '' };
       }
-      const wasResumed = resumedStep;
-      resumedStep = false;
-      if (['download', 'install', 'switch', 'reboot', 'verify', 'commit'].includes(state)) {
-        try {
-          const out = await this.#forward(state, update, wasResumed);
-          if (out) return out;
-        } catch (err) {
-          if (isPowerLoss(err)) throw err;
-          log.error(`${state} failed: ${errorMessage(err)}`);
-          await this.#artifact?.close().catch(() => {});
-          this.#artifact = null;
-          await this.#go(state === 'download' ? 'failure' : 'rollback', { ...update, error: `${state}: ${errorMessage(err)}` });
-        }
-      } else {
-        const out = await this.#backward(state, update);
-        if (out) return out;
+      const row = STATE_TABLE[state];
+      const wasInterrupted = interrupted;
+      interrupted = false;
+      let step: Step;
+      try {
+        step = await this.#handlers[state](update, wasInterrupted);
+      } catch (err) {
+        // A power cut fails the journal write below as well, so nothing is recorded after it.
+        if (row.failure === null) throw err;
+        log.error(`${state} failed: ${errorMessage(err)}`);
+        await this.#artifact?.close().catch(() => {});
+        this.#artifact = null;
+        step = { to: row.failure, update: { ...update, error: `${state}: ${errorMessage(err)}` } };
+      }
+      if (!allowedNext(state, step.to, wasInterrupted, step.reboot !== undefined)) throw new SidewalkError('OTA_JOURNAL_STATE', `${state} -> ${step.to ?? '(stay)'} is not an edge of the state table`);
+      if (step.to !== null) await this.#go(step.to, step.update, step.last);
+      if (step.reboot) {
+        await this.#bootControl().reboot(step.reboot);
+        return { kind: 'reboot' };
       }
     }
   }
 
-  /** Forward states; returns an outcome when the process must stop here (reboot). */
-  async #forward(state: OtaState, u: UpdateContext, resumed: boolean): Promise<Outcome | null> {
-    switch (state) {
-      case 'download':
-        if (resumed) {
-          await this.#go('failure', { ...u, error: 'interrupted while reading the artifact' });
-          return null;
-        }
-        await this.#go('install', await this.#openAndPlan(u));
-        return null;
-      case 'install':
-        if (resumed || !this.#artifact) {
-          await this.#go('rollback', { ...u, error: 'interrupted while installing (power loss or restart)' });
-          return null;
-        }
-        await this.#waitStill('install');
-        if (u.kind === 'rootfs') {
-          await this.#writeSlot(u);
-          await this.#go('reboot', u);
-        } else {
-          const version = await this.#stage(u);
-          await this.#go('switch', { ...u, version });
-        }
-        return null;
-      case 'switch': {
-        const store = this.#o.stores[u.kind as StoreKind];
-        if (!resumed) await this.#waitStill('switch');
-        await store.switchTo(u.version!, u.fromVersion ?? null);
-        await this.#o.notifyRuntime(u.kind as StoreKind);
-        await this.#go('verify', { ...u, verifyAttempts: 1 });
-        return null;
-      }
-      case 'reboot': {
-        const boot = this.#bootControl();
-        if (!resumed) {
-          await this.#waitStill('reboot');
-          log.info(`rebooting into slot ${u.targetSlot} once (tryboot)`);
-          await boot.reboot({ tryboot: true });
-          return { kind: 'reboot' };
-        }
-        const booted = await boot.booted();
-        if (booted.slot === u.targetSlot && booted.tryboot) await this.#go('verify', { ...u, verifyAttempts: 1 });
-        else await this.#go('rollback', { ...u, error: `trial boot of slot ${u.targetSlot} did not come up (booted slot ${booted.slot})` });
-        return null;
-      }
-      case 'verify': {
-        if (resumed) {
-          const attempts = (u.verifyAttempts ?? 1) + 1;
-          const stillTrial = u.kind !== 'rootfs' || (await this.#inTrial(u));
-          if (!stillTrial || attempts > (this.#o.maxVerifyAttempts ?? 3)) {
-            await this.#go('rollback', { ...u, error: stillTrial ? `health checks interrupted ${attempts - 1} times` : `power lost during the trial of slot ${u.targetSlot}` });
-            return null;
-          }
-          await this.#go('verify', { ...u, verifyAttempts: attempts });
-          u = { ...u, verifyAttempts: attempts };
-        }
-        const result =
-          u.kind === 'rootfs' ? await this.#o.health.os() : u.kind === 'model' ? await this.#o.health.model(u.version!) : await this.#o.health.app(u.version!);
-        if (result.ok) await this.#go('commit', u);
-        else await this.#go('rollback', { ...u, error: `health check failed: ${result.reason}` });
-        return null;
-      }
-      case 'commit':
-        await this.#commit(u, resumed);
-        return null;
-      default:
-        throw new SidewalkError('OTA_JOURNAL_STATE', `unexpected forward state ${state}`);
-    }
+  async #download(u: UpdateContext, resumed: boolean): Promise<Step> {
+    if (resumed) return { to: 'failure', update: { ...u, error: 'interrupted while reading the artifact' } };
+    return { to: 'install', update: await this.#openAndPlan(u) };
   }
 
-  /** rollback, rollback-reboot, failure, cleanup: never give up, never wait for the lock. */
-  async #backward(state: OtaState, u: UpdateContext): Promise<Outcome | null> {
-    switch (state) {
-      case 'rollback':
-      case 'rollback-reboot':
-        if (u.kind === 'rootfs') {
-          if (!u.fromSlot) {
-            await this.#go('failure', u);
-            return null;
-          }
-          const boot = this.#bootControl();
-          await boot.commit(u.fromSlot);
-          const booted = await boot.booted();
-          if (booted.slot === u.fromSlot) {
-            await this.#go('failure', u);
-            return null;
-          }
-          const attempts = (u.rebootAttempts ?? 0) + 1;
-          if (attempts > 3) {
-            await this.#go('failure', { ...u, error: `${u.error ?? ''}; INCONSISTENT: slot ${u.fromSlot} did not come back after ${attempts - 1} reboots` });
-            return null;
-          }
-          await this.#go('rollback-reboot', { ...u, rebootAttempts: attempts });
-          log.warn(`rolling back: rebooting into slot ${u.fromSlot}`);
-          await boot.reboot({ tryboot: false });
-          return { kind: 'reboot' };
-        }
-        // `version` is set from the switch on: only then may current have moved and the runtime
-        // have loaded the new bundle. A first install (no fromVersion) leaves no current behind.
-        if (u.version) {
-          await this.#o.stores[u.kind].restore(u.fromVersion ?? null, u.fromPrevious ?? null);
-          u = { ...u, error: `${u.error ?? ''}${await this.#tellRuntime(u.kind)}` };
-        }
-        await this.#go('failure', u);
-        return null;
-      case 'failure':
-        log.error(`update ${u.artifactName} failed: ${u.error ?? 'unknown error'}`);
-        await this.#go('cleanup', u, this.#result(u, 'failure'));
-        return null;
-      case 'cleanup':
-        await this.#cleanup(u);
-        await this.#go('idle', null);
-        return null;
-      default:
-        throw new SidewalkError('OTA_JOURNAL_STATE', `unexpected state ${state}`);
+  async #install(u: UpdateContext, resumed: boolean): Promise<Step> {
+    if (resumed || !this.#artifact) return { to: 'rollback', update: { ...u, error: 'interrupted while installing (power loss or restart)' } };
+    await this.#waitStill('install');
+    if (u.kind === 'rootfs') {
+      await this.#writeSlot(u);
+      return { to: 'reboot', update: u };
     }
+    const s = storeUpdate(u, 'install');
+    return { to: 'switch', update: { ...s, version: await this.#stage(s) } };
+  }
+
+  async #switch(u: StoreUpdate, resumed: boolean): Promise<Step> {
+    const version = switchedVersion(u);
+    if (!resumed) await this.#waitStill('switch');
+    await this.#o.stores[u.kind].switchTo(version, u.fromVersion ?? null);
+    await this.#o.notifyRuntime(u.kind);
+    return { to: 'verify', update: { ...u, verifyAttempts: 1 } };
+  }
+
+  async #reboot(u: RootfsUpdate, resumed: boolean): Promise<Step> {
+    const boot = this.#bootControl();
+    if (!resumed) {
+      await this.#waitStill('reboot');
+      log.info(`rebooting into slot ${u.targetSlot} once (tryboot)`);
+      return { to: null, update: u, reboot: { tryboot: true } };
+    }
+    const booted = await boot.booted();
+    if (booted.slot === u.targetSlot && booted.tryboot) return { to: 'verify', update: { ...u, verifyAttempts: 1 } };
+    return { to: 'rollback', update: { ...u, error: `trial boot of slot ${u.targetSlot} did not come up (booted slot ${booted.slot})` } };
+  }
+
+  async #verify(u: RootfsUpdate | StoreUpdate, resumed: boolean): Promise<Step> {
+    if (resumed) {
+      // Journal the attempt before the checks run again, so interruptions are counted.
+      const attempts = (u.verifyAttempts ?? 1) + 1;
+      // Only an OS trial ends with the power; a store's checks simply run again.
+      if (u.kind === 'rootfs' && !(await this.#inTrial(u))) return { to: 'rollback', update: { ...u, error: `power lost during the trial of slot ${u.targetSlot}` } };
+      if (attempts > (this.#o.maxVerifyAttempts ?? MAX_VERIFY_ATTEMPTS)) return { to: 'rollback', update: { ...u, error: `health checks interrupted ${attempts - 1} times` } };
+      return { to: 'verify', update: { ...u, verifyAttempts: attempts } };
+    }
+    const result = u.kind === 'rootfs' ? await this.#o.health.os() : await this.#o.health[u.kind](switchedVersion(u));
+    if (result.ok) return { to: 'commit', update: u };
+    return { to: 'rollback', update: { ...u, error: `health check failed: ${result.reason}` } };
+  }
+
+  /** rollback and rollback-reboot: never give up, never wait for the lock. */
+  async #rollback(u: UpdateContext): Promise<Step> {
+    if (u.kind === 'rootfs') {
+      const boot = this.#bootControl();
+      await boot.commit(u.fromSlot);
+      const booted = await boot.booted();
+      if (booted.slot === u.fromSlot) return { to: 'failure', update: u };
+      const attempts = (u.rebootAttempts ?? 0) + 1;
+      if (attempts > MAX_ROLLBACK_REBOOTS) {
+        return { to: 'failure', update: { ...u, error: `${u.error ?? ''}; INCONSISTENT: slot ${u.fromSlot} did not come back after ${attempts - 1} reboots` } };
+      }
+      log.warn(`rolling back: rebooting into slot ${u.fromSlot}`);
+      return { to: 'rollback-reboot', update: { ...u, rebootAttempts: attempts }, reboot: { tryboot: false } };
+    }
+    // `version` is set from the switch on: only then may current have moved and the runtime
+    // have loaded the new bundle. A first install (no fromVersion) leaves no current behind.
+    if (u.kind !== 'unknown' && u.version) {
+      await this.#o.stores[u.kind].restore(u.fromVersion ?? null, u.fromPrevious ?? null);
+      return { to: 'failure', update: { ...u, error: `${u.error ?? ''}${await this.#tellRuntime(u.kind)}` } };
+    }
+    return { to: 'failure', update: u };
   }
 
   /** During a rollback the store is what counts: a runtime that cannot be told is noted, never retried forever. */
@@ -307,18 +297,20 @@ export class Updater {
     return { id: u.id, kind: u.kind, artifactName: u.artifactName, result, error: result === 'failure' ? (u.error ?? 'unknown error') : null, atMs: this.#now() };
   }
 
-  async #openAndPlan(u: UpdateContext): Promise<UpdateContext> {
-    this.#artifact = await this.#o.openArtifact(u.artifactPath!);
+  async #openAndPlan(u: UpdateContext): Promise<RootfsUpdate | StoreUpdate> {
+    if (u.artifactPath === null) throw new SidewalkError('OTA_JOURNAL_STATE', `update ${u.id}: download without an artifact path`);
+    this.#artifact = await this.#o.openArtifact(u.artifactPath);
     const info = this.#artifact.info;
     const kind: UpdateKind | undefined = ROOTFS_TYPES.has(info.payloadType) ? 'rootfs' : STORE_TYPES[info.payloadType];
     if (!kind) throw new SidewalkError('OTA_PAYLOAD_TYPE', `${u.artifactPath}: payload type ${JSON.stringify(info.payloadType)} is not installable here (rootfs-image, rootfs-tryboot, sidewalk-model, sidewalk-app)`);
-    const planned: UpdateContext = { ...u, kind, artifactName: info.name, provides: info.provides, clearsProvides: info.clearsProvides };
+    const { id, artifactPath, ownsArtifact } = u;
+    const planned = { id, artifactPath, ownsArtifact, artifactName: info.name, provides: info.provides, clearsProvides: info.clearsProvides };
     if (kind === 'rootfs') {
       const from = await this.#committedBootedSlot();
-      return { ...planned, fromSlot: from, targetSlot: otherSlot(from) };
+      return { ...planned, kind, fromSlot: from, targetSlot: otherSlot(from) };
     }
     const store = this.#o.stores[kind];
-    return { ...planned, fromVersion: await store.current(), fromPrevious: await store.previous() };
+    return { ...planned, kind, version: null, fromVersion: await store.current(), fromPrevious: await store.previous() };
   }
 
   /** The booted slot, which must also be the committed default (never overwrite what the firmware boots next). */
@@ -334,40 +326,46 @@ export class Updater {
     return booted.slot;
   }
 
-  async #inTrial(u: UpdateContext): Promise<boolean> {
+  async #inTrial(u: RootfsUpdate): Promise<boolean> {
     const booted = await this.#bootControl().booted();
     return booted.slot === u.targetSlot && booted.tryboot;
   }
 
-  async #writeSlot(u: UpdateContext): Promise<void> {
+  async #writeSlot(u: RootfsUpdate): Promise<void> {
+    const artifact = this.#openedArtifact();
     await writeRootfsPayloads(
       this.#bootControl(),
-      u.targetSlot!,
-      this.#artifact!,
+      u.targetSlot,
+      artifact,
       (done, total) => this.#o.onProgress?.({ state: 'install', doneBytes: done, totalBytes: total }),
       { verifySlot: this.#o.verifySlot },
     );
-    await this.#artifact!.close();
+    await artifact.close();
     this.#artifact = null;
   }
 
-  async #stage(u: UpdateContext): Promise<string> {
-    const version = await stageBundle(this.#o.stores[u.kind as StoreKind], this.#artifact!, declaredVersion(u), (done, total) =>
+  async #stage(u: StoreUpdate): Promise<string> {
+    const artifact = this.#openedArtifact();
+    const version = await stageBundle(this.#o.stores[u.kind], artifact, declaredVersion(u), (done, total) =>
       this.#o.onProgress?.({ state: 'install', doneBytes: done, totalBytes: total }),
     );
-    await this.#artifact!.close();
+    await artifact.close();
     this.#artifact = null;
     return version;
   }
 
-  async #commit(u: UpdateContext, resumed: boolean): Promise<void> {
+  #openedArtifact(): OpenedArtifact {
+    if (!this.#artifact) throw new SidewalkError('OTA_JOURNAL_STATE', 'installing without an opened artifact');
+    return this.#artifact;
+  }
+
+  async #commit(u: RootfsUpdate | StoreUpdate, resumed: boolean): Promise<Step> {
     if (u.kind === 'rootfs') {
       const boot = this.#bootControl();
       const booted = await boot.booted();
       if (booted.slot !== u.targetSlot) {
         // Power was lost before autoboot.txt named the new slot: the old slot booted. Not committed.
-        await this.#go('rollback', { ...u, error: `power lost before slot ${u.targetSlot} was committed` });
-        return;
+        return { to: 'rollback', update: { ...u, error: `power lost before slot ${u.targetSlot} was committed` } };
       }
       await boot.commit(u.targetSlot);
       log.info(`committed slot ${u.targetSlot}${resumed ? ' (resumed)' : ''}`);
@@ -378,14 +376,14 @@ export class Updater {
     // `rootfs-image.*` clears must not erase their versions.
     const protect = u.kind === 'rootfs' ? ['rootfs-image.sidewalk-model.*', 'rootfs-image.sidewalk-app.*'] : [];
     await commitProvides(this.#o.fs, this.providesPath, u.provides, u.clearsProvides, { ...(this.#o.factoryProvides ? { factory: this.#o.factoryProvides } : {}), protect });
-    await this.#go('cleanup', u, this.#result(u, 'success'));
+    return { to: 'cleanup', update: u, last: this.#result(u, 'success') };
   }
 
   async #cleanup(u: UpdateContext): Promise<void> {
     await this.#artifact?.close().catch(() => {});
     this.#artifact = null;
     if (u.ownsArtifact && u.artifactPath && (await this.#o.fs.stat(u.artifactPath))) await this.#o.fs.unlink(u.artifactPath);
-    if (u.kind !== 'rootfs') {
+    if (u.kind === 'model' || u.kind === 'app') {
       const store = this.#o.stores[u.kind];
       await this.#o.fs.rm(store.stagingDir);
       // A failed version is removed with the staging folder; a committed one is current by now.
@@ -407,15 +405,4 @@ export class Updater {
       await this.#sleep(this.#o.lockPollMs ?? 2000);
     }
   }
-}
-
-function declaredVersion(u: UpdateContext): string | null {
-  if (u.kind === 'rootfs') return null;
-  const type = u.kind === 'model' ? 'sidewalk-model' : 'sidewalk-app';
-  return u.provides[`rootfs-image.${type}.version`] ?? u.provides[`${type}.version`] ?? null;
-}
-
-/** Errors that mean "the machine stopped" (simulated power cuts in tests): never handled, only propagated. */
-export function isPowerLoss(err: unknown): boolean {
-  return (err as { powerLoss?: boolean })?.powerLoss === true;
 }

@@ -3,8 +3,9 @@
  * (as many boots as the updater asks for) and reports what state it settled in.
  */
 import { configureLogging } from '../../lib/log.js';
-import { isPowerLoss, type Outcome, type Updater } from '../../ota/install/updater.js';
-import { CrashFs, rng } from './crash-fs.js';
+import type { OtaFs } from '../../ota/fs.js';
+import type { Outcome, Updater } from '../../ota/install/updater.js';
+import { CrashFs, isPowerLoss, rng } from './crash-fs.js';
 import type { SimDevice } from './sim-device.js';
 
 export interface CutRun {
@@ -43,6 +44,10 @@ export async function runWithCut(
     recoveryCutAt?: number;
     /** Only the updater process dies (kill -9, OOM): no data is lost and the device keeps running; systemd restarts the updater. */
     processCrash?: boolean;
+    /** Called once the cut has happened (after unsynced data is lost), before the device powers on again. */
+    afterCut?: () => void;
+    /** Wraps the file system the cut run's updater writes through (a user's recorder writing beside it). */
+    wrapFs?: (fs: OtaFs) => OtaFs;
   },
 ): Promise<CutRun> {
   let boots = 0;
@@ -53,12 +58,14 @@ export async function runWithCut(
     return b;
   };
   bootOnce();
-  const crash = new CrashFs({ cutAt: cut.cutAt, random: rng(cut.seed ?? 1), loseUnsynced: cut.loseUnsynced ?? false });
+  const fatPaths = [dev.firmware.layout.selectorDir];
+  const crash = new CrashFs({ cutAt: cut.cutAt, random: rng(cut.seed ?? 1), loseUnsynced: cut.loseUnsynced ?? false, fatPaths });
+  const fs = cut.wrapFs ? cut.wrapFs(crash) : crash;
   try {
-    let out = await start(await dev.updater(crash).init());
+    let out = await start(await dev.updater(fs).init());
     while (out.kind === 'reboot') {
       bootOnce();
-      out = await (await dev.updater(crash).init()).resume();
+      out = await (await dev.updater(fs).init()).resume();
     }
   } catch (err) {
     if (!isPowerLoss(err)) throw err;
@@ -68,13 +75,14 @@ export async function runWithCut(
     crash.powerOff();
     dev.firmware.powerCut();
   }
+  if (crash.cut) cut.afterCut?.();
   // Power on again; the updater resumes or rolls back from its journal, rebooting as often as it asks.
   // With `recoveryCutAt` the power fails once more during that first recovery.
   let updater: Updater | null = null;
   for (let i = 0; ; i++) {
     if (i > 8) throw new Error('updater keeps asking for reboots');
     if (i > 0 || !restartWithoutBoot) bootOnce();
-    const fs = new CrashFs({ cutAt: i === 0 ? (cut.recoveryCutAt ?? null) : null, random: rng((cut.seed ?? 1) + 7), loseUnsynced: cut.loseUnsynced ?? false });
+    const fs = new CrashFs({ cutAt: i === 0 ? (cut.recoveryCutAt ?? null) : null, random: rng((cut.seed ?? 1) + 7), loseUnsynced: cut.loseUnsynced ?? false, fatPaths });
     try {
       updater = await dev.updater(fs).init();
       if ((await updater.resume()).kind !== 'reboot') break;

@@ -1,6 +1,7 @@
 /**
- * Power cuts (and updater process kills) during an OS (rootfs) update: at every journaled step and filesystem operation, at random
- * byte offsets while the slot and autoboot.txt are written, with and without losing unsynced data.
+ * Power cuts during an OS (rootfs) update at random byte offsets while the slot and autoboot.txt are
+ * written, and a second cut while the device recovers from the first, with and without losing unsynced
+ * data (a cut and a kill at every operation: power-cut-table.test.ts).
  * After each cut the simulated firmware boots the device again and the updater resumes: the device must
  * always boot a good slot, end idle with a consistent result, and keep every user file.
  */
@@ -75,57 +76,29 @@ describe('power cuts during a rootfs update', () => {
     assert.equal(r.boots, 3, 'start, trial boot, power-on after');
   });
 
-  test('a cut at every operation, keeping or losing unsynced data, always leaves a bootable, consistent device', async (t) => {
-    assert.ok(totalOps > 0);
-    const results = { success: 0, failure: 0, none: 0 };
-    for (let cutAt = 1; cutAt <= totalOps; cutAt++) {
-      for (const lose of [false, true]) results[(await run(cutAt, cutAt, lose)).result]++;
-    }
-    // Early cuts roll back, cuts after the commit keep the new slot: both must occur.
-    assert.ok(results.failure > 0 && results.success > 0, JSON.stringify(results));
-    t.diagnostic(`cut points: ${totalOps * 2} (${totalOps} operations x keep/lose unsynced data) -> ${JSON.stringify(results)}`);
-  });
-
   test('cuts at random byte offsets while writing the slots and autoboot.txt', async () => {
     const random = rng(42);
     let n = 0;
-    for (let i = 0; i < 240; i++) {
+    for (let i = 0; i < 80; i++) {
       const pool = i % 4 === 0 ? autobootOps : writeOps;
       const cutAt = pool[Math.floor(random() * pool.length)]!;
       await run(cutAt, 1000 + i, i % 2 === 1);
       n++;
     }
-    assert.equal(n, 240);
+    assert.equal(n, 80);
   });
 
   test('a second power cut while the device recovers from the first', async (t) => {
     // First cuts spread over the whole update; second cuts at every early step of the recovery.
-    const firsts = Array.from({ length: 12 }, (_, i) => 1 + Math.floor((i * (totalOps - 1)) / 11));
+    const firsts = Array.from({ length: 8 }, (_, i) => 1 + Math.floor((i * (totalOps - 1)) / 7));
     let n = 0;
     for (const first of firsts) {
-      for (let second = 1; second <= 12; second++) {
+      for (let second = 1; second <= 8; second++) {
         await run(first, first * 100 + second, second % 2 === 0, second);
         n++;
       }
     }
     t.diagnostic(`cut points: ${n} pairs`);
-    assert.equal(n, 144);
-  });
-
-  test('the updater process killed at every operation (device keeps running) resumes from its journal', async (t) => {
-    const results = { success: 0, failure: 0, none: 0 };
-    let cutSuccesses = 0;
-    for (let cutAt = 1; cutAt <= totalOps; cutAt++) {
-      const killed = await run(cutAt, cutAt, false, undefined, true);
-      const cut = await run(cutAt, cutAt, false);
-      results[killed.result]++;
-      if (cut.result === 'success') {
-        cutSuccesses++;
-        assert.equal(killed.result, 'success', `killed at ${killed.cutOp}: ${killed.error}`);
-      }
-    }
-    // Killed while verifying inside the trial boot, it re-runs the checks and commits; a power cut there rolls back.
-    assert.ok(results.success > cutSuccesses, `${JSON.stringify(results)} vs ${cutSuccesses} after power cuts`);
-    t.diagnostic(`kill points: ${totalOps} -> ${JSON.stringify(results)} (power cuts at the same points: ${cutSuccesses} successes)`);
+    assert.equal(n, 64);
   });
 });

@@ -1,6 +1,7 @@
 /**
- * Power cuts during model and app switches (no reboot involved): at every operation and at random
- * byte offsets while bundle files are written, with and without losing unsynced data. The runtime's
+ * Power cuts during model and app switches (no reboot involved) at random byte offsets while bundle
+ * files are written, with and without losing unsynced data (a cut and a kill at every operation:
+ * power-cut-table.test.ts). The runtime's
  * `current` bundle must always be complete, the store must end on the old or the new version with
  * matching provides, and no user file may change. The first install of each kind (an empty store) must
  * leave either the new version or no current at all.
@@ -54,7 +55,6 @@ for (const [kind, first] of [['model', false], ['app', false], ['model', true], 
     let template: string;
     let userData: Map<string, string>;
     let artifact: FakeArtifact;
-    let totalOps = 0;
     let writeOps: number[] = [];
 
     before(async () => {
@@ -68,7 +68,6 @@ for (const [kind, first] of [['model', false], ['app', false], ['model', true], 
       const out = await (await dev.updater(counting).init()).install(ARTIFACT);
       dev.remove();
       assert.deepEqual(out, { kind: 'idle', result: 'success' });
-      totalOps = counting.ops;
       writeOps = counting.log.flatMap((e, i) => (e.kind === 'write' && e.path.includes('staging') ? [i + 1] : []));
     });
     after(() => rmSync(template, { recursive: true, force: true }));
@@ -92,26 +91,10 @@ for (const [kind, first] of [['model', false], ['app', false], ['model', true], 
       assert.equal(r.result, 'success', r.error ?? '');
     });
 
-    test('a cut at every operation leaves a complete current bundle and a consistent store', async (t) => {
-      const results = { success: 0, failure: 0, none: 0 };
-      for (let cutAt = 1; cutAt <= totalOps; cutAt++) {
-        for (const lose of [false, true]) results[(await run(cutAt, cutAt, lose)).result]++;
-      }
-      assert.ok(results.failure > 0 && results.success > 0, JSON.stringify(results));
-      t.diagnostic(`cut points: ${totalOps * 2} (${totalOps} operations x keep/lose unsynced data) -> ${JSON.stringify(results)}`);
-    });
-
-    test('the updater process killed at every operation resumes or rolls back', async (t) => {
-      const results = { success: 0, failure: 0, none: 0 };
-      for (let cutAt = 1; cutAt <= totalOps; cutAt++) results[(await run(cutAt, cutAt, false, true)).result]++;
-      assert.ok(results.success > 0 && results.failure > 0, JSON.stringify(results));
-      t.diagnostic(`kill points: ${totalOps} -> ${JSON.stringify(results)}`);
-    });
-
     // The first install stages the same bytes: its random cuts would repeat these.
     if (!first) test('cuts at random byte offsets while bundle files are written', async () => {
       const random = rng(kind === 'model' ? 7 : 8);
-      for (let i = 0; i < 150; i++) {
+      for (let i = 0; i < 50; i++) {
         const r = await run(writeOps[Math.floor(random() * writeOps.length)]!, 500 + i, i % 2 === 0);
         assert.equal(r.result, 'failure', 'a cut while staging rolls back');
       }

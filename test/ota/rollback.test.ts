@@ -1,7 +1,7 @@
 /**
  * Automatic rollback (no command given): an OS slot that fails its health checks, an OS image that
  * never comes up in its trial boot, a model or app that fails its health window, a payload with a bad
- * checksum; plus power cuts during those rollbacks, the update lock, and manual rollback after a commit.
+ * checksum; the update lock (power cuts during rollbacks: power-cut-table.test.ts), and manual rollback after a commit.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
@@ -94,39 +94,6 @@ describe('automatic rollback', () => {
       assert.deepEqual(dev.notified, []);
     });
   });
-
-  for (const [label, artifact, unhealthy] of [
-    ['an OS slot failing its checks', osArtifact('2.0'), '2.0'],
-    ['a model failing its health window', modelArtifact('2.0.0'), 'model-2.0.0'],
-  ] as const) {
-    test(`power cuts at every operation of ${label} still end on the old version`, async (t) => {
-      let ops = 0;
-      await withDevice(artifact, async (dev) => {
-        dev.unhealthy.add(unhealthy);
-        dev.boot();
-        const counting = new CrashFs({ cutAt: null });
-        let out = await (await dev.updater(counting).init()).install(ARTIFACT);
-        while (out.kind === 'reboot') {
-          dev.boot();
-          out = await (await dev.updater(counting).init()).resume();
-        }
-        ops = counting.ops;
-      });
-      assert.ok(ops > 10);
-      for (let cutAt = 1; cutAt <= ops; cutAt++) {
-        await withDevice(artifact, async (dev) => {
-          dev.unhealthy.add(unhealthy);
-          const r = await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt, seed: cutAt, loseUnsynced: cutAt % 2 === 0 });
-          const ctx = `cut at ${r.cutOp}: ${r.error}`;
-          assert.notEqual(r.result, 'success', ctx);
-          assert.equal(r.bootedVersion, '1.0', ctx);
-          assert.equal(dev.autobootDefaultSlot(), 'A', ctx);
-          assert.equal(currentModel(dev), join('versions', '1.0.0'), ctx);
-        });
-      }
-      t.diagnostic(`cut points: ${ops}`);
-    });
-  }
 
   test('nothing is installed or rebooted while the scooter moves', async () => {
     await withDevice(osArtifact('2.0'), async (dev) => {
