@@ -26,6 +26,9 @@ export const ROOT_MODULES = [
   'sdhci_iproc',
   'sdhci_brcmstb',
   'bcm2835',
+  // ext4's and jbd2's metadata checksums ask the crypto API for crc32c at mount time (request_module,
+  // which this initramfs cannot answer), so it is loaded first; modules.dep does not list it.
+  'crc32c_generic',
   'ext4',
 ];
 /** Without these the root cannot be mounted at all. */
