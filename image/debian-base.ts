@@ -72,6 +72,8 @@ export async function ensureDebianBase(options: DebianBaseOptions): Promise<stri
     await runTool('mmdebstrap', [
       `--mode=${rootless ? 'unshare' : 'root'}`,
       '--arch=arm64',
+      // Explicit: the partial name's suffix would otherwise make mmdebstrap write a folder, not a tarball.
+      '--format=tar',
       '--variant=minbase',
       '--components=main,non-free-firmware',
       `--include=${packages.join(',')}`,

@@ -79,11 +79,11 @@ export function initScript(modules: readonly string[]): string {
   return `#!/bin/busybox sh
 # Sidewalk Guard initramfs (image/initramfs.ts): load the root's modules, find root=PARTUUID=, mount it
 # read-only, switch to its init. Any failure ends in a kernel panic (panic= on the command line reboots).
+/bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
-mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 fail() { echo "initramfs: $*"; exit 1; }
 for m in ${modules.map((m) => `/lib/modules/${m}`).join(' ')}; do

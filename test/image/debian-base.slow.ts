@@ -98,6 +98,12 @@ describe('image build from the mmdebstrap Debian bookworm arm64 base (slow tier)
     writeFileSync(join(work, 'data.debugfs'), `${cmds.join('\n')}\n`);
     execFileSync('debugfs', ['-w', '-f', join(work, 'data.debugfs'), `${card.path}?offset=${card.offset(7)}`], { env: ENV, stdio: 'ignore' });
     assert.equal(e2fsck(`${card.path}?offset=${card.offset(7)}`).status, 0);
+    // Emulation (TCG) runs the Pi's start-up far slower than a Pi: the unit's 90 s start limit would end
+    // the runtime before its first frame. A drop-in on this test card's root A gives it 15 minutes.
+    writeFileSync(join(data, 'tcg.conf'), '# qemu slow tier only\n[Service]\nTimeoutStartSec=15min\n');
+    writeFileSync(join(work, 'root.debugfs'), `write ${join(data, 'tcg.conf')} /etc/systemd/system/sidewalk-runtime.service.d/90-qemu-tcg.conf\n`);
+    execFileSync('debugfs', ['-w', '-f', join(work, 'root.debugfs'), `${card.path}?offset=${card.offset(5)}`], { env: ENV, stdio: 'ignore' });
+    assert.match(card.debugfs(5, 'cat /etc/systemd/system/sidewalk-runtime.service.d/90-qemu-tcg.conf'), /TimeoutStartSec=15min/);
 
     const result = await bootUntil({
       image: card.path,
