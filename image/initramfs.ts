@@ -5,9 +5,8 @@
  * initrd would have to be made by mkinitramfs under qemu-user while the base is built (about 10 min
  * per run, reference image.md section 6), so the base skips it (INITRD=No in debian-base.ts).
  *
- * /init loads the modules, waits for the partition named by root=PARTUUID= (the kernel's uevent of each
- * partition carries its PARTUUID, MBR and GPT alike), mounts it read-only and switches to its
- * /sbin/init. The archive is a newc cpio written here (owners 0:0, fixed mtime, sorted), gzipped: the
+ * /init loads the modules, waits for the partition named by root=PARTUUID= (MBR: the disk signature in
+ * the MBR and the partition number), mounts it read-only and switches to its /sbin/init. The archive is a newc cpio written here (owners 0:0, fixed mtime, sorted), gzipped: the
  * same base gives the same bytes, and no root or device nodes on the host are needed.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -98,16 +97,29 @@ for arg in $(cat /proc/cmdline); do
   esac
 done
 [ -n "$root" ] || fail "no root=PARTUUID= on the kernel command line"
+# The kernel's partition uevent has no PARTUUID (Linux 6.1), so an MBR PARTUUID (<disk signature>-<nn>)
+# is resolved here: the disk whose MBR bytes 440-443 hold the signature, its partition number nn (hex).
+case "$root" in
+  [0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]) ;;
+  *) fail "root=PARTUUID=$root: this initramfs resolves MBR PARTUUIDs (xxxxxxxx-nn) only" ;;
+esac
+sig=\${root%-*}
+num=$((0x\${root#*-}))
 dev=
 tries=0
 while [ -z "$dev" ]; do
-  for u in /sys/class/block/*/uevent; do
-    if grep -qix "PARTUUID=$root" "$u"; then dev=$(sed -n 's/^DEVNAME=//p' "$u"); fi
+  for d in /sys/block/*; do
+    disk=\${d##*/}
+    s=$(dd if="/dev/$disk" bs=1 skip=440 count=4 2>/dev/null | od -An -tx4 | tr -d ' \n')
+    [ "$s" = "$sig" ] || continue
+    for p in "$d/$disk"*; do
+      [ "$(cat "$p/partition" 2>/dev/null)" = "$num" ] && dev=\${p##*/}
+    done
   done
   [ -n "$dev" ] && break
   tries=$((tries + 1))
-  [ $tries -le 300 ] || fail "no partition with PARTUUID $root after 30 s"
-  sleep 0.1
+  [ $tries -le 60 ] || fail "no partition with PARTUUID $root after 30 s"
+  sleep 0.5
 done
 echo "initramfs: root PARTUUID=$root is /dev/$dev"
 mount -t "$fstype" -o ro "/dev/$dev" /root || fail "cannot mount /dev/$dev ($fstype)"
