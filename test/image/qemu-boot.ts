@@ -55,7 +55,9 @@ export function bootUntil(o: BootOptions): Promise<BootResult> {
     const timer = setTimeout(() => finish(false, `timeout after ${o.timeoutMs / 1000} s`), o.timeoutMs);
     const onData = (b: Buffer): void => {
       log.write(b);
-      text += b.toString('utf8');
+      // systemd colours its status lines: escape sequences sit between "Started" and the unit name.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the ANSI escape character is what is stripped.
+      text += b.toString('utf8').replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
       if (text.length > 1 << 20) text = text.slice(-(1 << 19));
       for (const [name, re] of Object.entries(o.milestones)) if (seen[name] === undefined && re.test(text)) seen[name] = (Date.now() - started) / 1000;
       if (o.goal.test(text)) finish(true, 'goal reached');
