@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, copyFile, lchown, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
+import { buildInitramfs } from './initramfs.js';
 import { runTool } from './tools.js';
 
 export type BaseSource = { kind: 'dir'; path: string } | { kind: 'tar'; path: string } | { kind: 'pios'; path: string };
@@ -23,25 +24,26 @@ export interface PreparedBase {
   bootFiles: string[];
 }
 
-export async function prepareBase(source: BaseSource, rootDir: string, bootDir: string): Promise<PreparedBase> {
+/** `epoch`: the time stamp of generated files (SOURCE_DATE_EPOCH). */
+export async function prepareBase(source: BaseSource, rootDir: string, bootDir: string, epoch: number): Promise<PreparedBase> {
   await mkdir(rootDir, { recursive: true });
   await mkdir(bootDir, { recursive: true });
   if (source.kind === 'dir') {
     if (!existsSync(join(source.path, 'etc'))) throw new SidewalkError('IMAGE_BASE_INVALID', `${source.path}: not a root filesystem (no etc/)`);
     await runTool('cp', ['-a', `${source.path}/.`, rootDir]);
     await chownToRoot(rootDir);
-    return debianBootFiles(rootDir, bootDir);
+    return debianBootFiles(rootDir, bootDir, epoch);
   }
   if (source.kind === 'tar') {
     await runTool('tar', ['-C', rootDir, '--numeric-owner', '-xpf', source.path]);
     if (!existsSync(join(rootDir, 'etc'))) throw new SidewalkError('IMAGE_BASE_INVALID', `${source.path}: the tarball holds no etc/ at its top: not a root filesystem`);
-    return debianBootFiles(rootDir, bootDir);
+    return debianBootFiles(rootDir, bootDir, epoch);
   }
   return piOsBase(source.path, rootDir, bootDir);
 }
 
 /** Debian's layout: raspi-firmware in /usr/lib/raspi-firmware, the kernel in /boot, device trees with the kernel's modules. */
-async function debianBootFiles(rootDir: string, bootDir: string): Promise<PreparedBase> {
+async function debianBootFiles(rootDir: string, bootDir: string, epoch: number): Promise<PreparedBase> {
   const firmware = join(rootDir, 'usr/lib/raspi-firmware');
   if (!existsSync(firmware)) {
     throw new SidewalkError('IMAGE_BASE_INVALID', 'the base root has no usr/lib/raspi-firmware: include Debian\'s raspi-firmware package (component non-free-firmware)');
@@ -53,9 +55,14 @@ async function debianBootFiles(rootDir: string, bootDir: string): Promise<Prepar
   const version = kernel.slice('vmlinuz-'.length);
   await copyFile(join(rootDir, 'boot', kernel), join(bootDir, 'vmlinuz'));
   let config = 'kernel=vmlinuz\n';
+  // Debian's own initrd when the base has one; otherwise ours when the kernel has modules (a Debian
+  // kernel mounts its root only through modules); none for a kernel without modules (synthetic bases).
   const initrd = join(rootDir, 'boot', `initrd.img-${version}`);
   if (existsSync(initrd)) {
     await copyFile(initrd, join(bootDir, 'initrd.img'));
+    config += 'initramfs initrd.img followkernel\n';
+  } else if (existsSync(join(rootDir, 'lib/modules', version))) {
+    await writeFile(join(bootDir, 'initrd.img'), buildInitramfs(rootDir, version, epoch));
     config += 'initramfs initrd.img followkernel\n';
   }
   const dtbDir = join(rootDir, 'usr/lib', `linux-image-${version}`, 'broadcom');

@@ -43,12 +43,13 @@ export async function buildImage(o: BuildOptions): Promise<BuildResult> {
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const started = Date.now();
   const layout = makeLayout(o.table ?? 'mbr', o.sizes);
+  const epoch = sourceDateEpoch();
   const output = resolve(o.output);
   if (!existsSync(dirname(output))) throw new SidewalkError('IMAGE_INVALID_OPTION', `${dirname(output)}: the output folder does not exist`);
   if (existsSync(output) && (await stat(output)).isDirectory()) throw new SidewalkError('IMAGE_INVALID_OPTION', `${output} is a folder; give the image file name`);
   const overlay: OverlayInput = { appDir: resolve(o.appDir), verifyKey: resolve(o.verifyKey), repoRoot: o.repoRoot };
   await validateOverlayInput(overlay);
-  requireTools(['genimage', 'fakeroot', 'mkfs.fat', 'mcopy', 'mke2fs', 'e2fsck', ...(o.base.kind === 'pios' ? ['sfdisk', 'debugfs'] : ['tar'])]);
+  requireTools(['genimage', 'fakeroot', 'mkfs.fat', 'mcopy', 'mke2fs', 'e2fsck', 'debugfs', 'dumpe2fs', 'sfdisk', ...(o.base.kind === 'pios' ? [] : ['tar'])]);
 
   let base: BaseSource;
   if (o.base.kind === 'debian') {
@@ -61,7 +62,7 @@ export async function buildImage(o: BuildOptions): Promise<BuildResult> {
   // Beside the output: the final rename stays on one filesystem.
   const workDir = await mkdtemp(join(dirname(output), `.${basename(output)}.work-`));
   try {
-    const plan: StagePlan = { workDir, layout, base, overlay };
+    const plan: StagePlan = { workDir, layout, base, overlay, epoch };
     await writeFile(join(workDir, 'plan.json'), JSON.stringify(plan));
     const image = await runFakerootStage(join(workDir, 'plan.json'), log);
     await rename(image, output);
@@ -73,6 +74,15 @@ export async function buildImage(o: BuildOptions): Promise<BuildResult> {
   log(`image: wrote ${output}: ${(st.size / 2 ** 20).toFixed(0)} MiB (${(result.allocatedBytes / 2 ** 20).toFixed(1)} MiB allocated, sparse) in ${result.seconds.toFixed(1)} s`);
   return result;
 }
+
+/** SOURCE_DATE_EPOCH when set (reproducible builds), else 2024-01-01, a time FAT can also hold. */
+export function sourceDateEpoch(): number {
+  const env = process.env.SOURCE_DATE_EPOCH;
+  if (env === undefined || env === '') return DEFAULT_EPOCH;
+  if (!/^\d+$/.test(env)) throw new SidewalkError('IMAGE_INVALID_OPTION', `SOURCE_DATE_EPOCH=${env}: not a whole number of seconds`);
+  return Number(env);
+}
+const DEFAULT_EPOCH = Date.UTC(2024, 0, 1) / 1000;
 
 async function runFakerootStage(planPath: string, log: (line: string) => void): Promise<string> {
   // The stage reports a coded failure as one "STAGE-ERROR CODE: message" line on stderr.

@@ -10,7 +10,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { arch, homedir } from 'node:os';
 import { join } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
-import { requireTools, runTool } from './tools.js';
+import { requireTools, runTool, toolEnv } from './tools.js';
 
 export const DEBIAN_PACKAGES = [
   'systemd-sysv',
@@ -25,6 +25,10 @@ export const DEBIAN_PACKAGES = [
   'wpasupplicant',
   'wireless-regdb',
   'iproute2',
+  // replay and ride recording decode/encode with ffmpeg (build/README.md).
+  'ffmpeg',
+  // The arm64 busybox our own initramfs is made of (image/initramfs.ts).
+  'busybox-static',
   // Runs in agent mode only (sidewalk-prometheus-agent.service); its own server unit is masked.
   'prometheus',
 ];
@@ -46,7 +50,7 @@ export async function ensureDebianBase(options: DebianBaseOptions): Promise<stri
   const suite = options.suite ?? 'bookworm';
   const mirror = options.mirror ?? 'http://deb.debian.org/debian';
   const packages = [...(options.packages ?? DEBIAN_PACKAGES)].sort();
-  const key = createHash('sha256').update(JSON.stringify({ suite, mirror, packages, arch: 'arm64', v: 1 })).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(JSON.stringify({ suite, mirror, packages, arch: 'arm64', v: 2 })).digest('hex').slice(0, 16);
   const dir = options.cacheDir ?? defaultCacheDir();
   const tar = join(dir, `debian-${suite}-arm64-${key}.tar`);
   if (existsSync(tar)) {
@@ -68,13 +72,20 @@ export async function ensureDebianBase(options: DebianBaseOptions): Promise<stri
     await runTool('mmdebstrap', [
       `--mode=${rootless ? 'unshare' : 'root'}`,
       '--arch=arm64',
+      // Explicit: the partial name's suffix would otherwise make mmdebstrap write a folder, not a tarball.
+      '--format=tar',
       '--variant=minbase',
       '--components=main,non-free-firmware',
       `--include=${packages.join(',')}`,
       suite,
       partial,
       mirror,
-    ], { heartbeat: (s) => options.log(`base: mmdebstrap still running (${s} s)`) });
+    ], {
+      // INITRD=No: the kernel's initramfs hook would run mkinitramfs under qemu-user (about 10 min per run,
+      // reference image.md section 6); the image gets its own small initramfs, made on the host (image/initramfs.ts).
+      env: toolEnv({ INITRD: 'No' }),
+      heartbeat: (s) => options.log(`base: mmdebstrap still running (${s} s)`),
+    });
     await rename(partial, tar);
   } catch (err) {
     await rm(partial, { force: true });

@@ -10,6 +10,14 @@ export const PERSISTENT_DIRS: readonly { rootPath: string; dataDir: string }[] =
   { rootPath: '/var/log', dataDir: 'log' },
   { rootPath: '/var/lib/systemd', dataDir: 'systemd' },
 ];
+/** Where a path under one of PERSISTENT_DIRS lives on the data partition (relative to its mount). */
+export function dataPathOf(devicePath: string): string {
+  const dir = PERSISTENT_DIRS.find((p) => devicePath.startsWith(`${p.rootPath}/`));
+  if (!dir) throw new Error(`${devicePath} is not on the data partition`);
+  return `${dir.dataDir}/${devicePath.slice(dir.rootPath.length + 1)}`;
+}
+/** The fleet Prometheus' CA for the metrics agent's remote_write (provisioned; public, so world-readable). */
+export const DEVICE_AGENT_CA = '/var/lib/sidewalk/device/metrics-ca.pem';
 /** Boot slot A's FAT partition, mounted (noauto) only for provisioning: the first boot is always slot A. */
 export const PROVISION_BOOT_MOUNT = '/boot/firmware';
 export const PROVISION_FILE = 'sidewalk-provision.yaml';

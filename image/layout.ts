@@ -89,7 +89,8 @@ export function partition(layout: Layout, name: PartName): PartitionSpec {
 }
 
 /** genimage's config: each filesystem from its source tree, then the disk. */
-export function genimageConfig(layout: Layout, src: Record<PartName, string | null>): string {
+/** `epoch`: the superblock times (SOURCE_DATE_EPOCH). */
+export function genimageConfig(layout: Layout, src: Record<PartName, string | null>, epoch: number): string {
   const fsBlock = (p: PartitionSpec): string => {
     const source = src[p.name];
     const content = source === null ? 'empty = true' : `srcpath = ${quote(source)}`;
@@ -97,7 +98,8 @@ export function genimageConfig(layout: Layout, src: Record<PartName, string | nu
       p.fs === 'vfat'
         ? // --invariant and a fixed volume id: the same tree gives the same FAT bytes.
           `vfat { label = ${quote(p.label)} extraargs = "-F 32 --invariant -i ${volumeId(p.number)}" }`
-        : `ext4 { label = ${quote(p.label)} use-mke2fs = true extraargs = "-b 4096" }`;
+        : // A fixed UUID and hash seed, and genimage's own -E options repeated (mke2fs keeps only the last -E).
+          `ext4 { label = ${quote(p.label)} use-mke2fs = true fs-timestamp = "${fsTimestamp(epoch)}" extraargs = "-b 4096 -U ${fsUuid(p.number)} -E root_owner=0:0,lazy_itable_init=0,lazy_journal_init=0,hash_seed=${fsUuid(p.number)}" }`;
     return `image ${p.name}.${p.fs} {\n\t${fs}\n\t${content}\n\tsize = ${p.sizeMiB}M\n}\n`;
   };
   const disk =
@@ -111,6 +113,15 @@ export function genimageConfig(layout: Layout, src: Record<PartName, string | nu
     })
     .join('');
   return `${layout.partitions.map(fsBlock).join('')}image sdcard.img {\n${disk}${parts}}\n`;
+}
+
+/** ext4 UUID (also its directory hash seed) of partition n: fixed, so two builds give the same bytes. */
+export function fsUuid(n: number): string {
+  return `${MBR_DISK_SIGNATURE.toString(16)}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+}
+
+function fsTimestamp(epoch: number): string {
+  return new Date(epoch * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
 
 function volumeId(n: number): string {

@@ -14,7 +14,8 @@ import { chmod, chown, mkdir, open, readFile, rename, rm } from 'node:fs/promise
 import { dirname, join } from 'node:path';
 import { parseDocument, stringify, parse } from 'yaml';
 import { isSidewalkError, SidewalkError } from '../lib/errors.js';
-import { DEVICE_DIR, DEVICE_RUNTIME_CONFIG, PROVISION_DONE_FILE, PROVISION_FILE, PROVISION_STATUS, PROVISIONED_MARKER, SECRETS_DIR, SERVICE_USER, WIFI_CONFIG } from './device-paths.js';
+import { DEVICE_AGENT_CONFIG, DEVICE_AGENT_TEMPLATE, renderAgentConfigFile } from '../telemetry/agent-config.js';
+import { DEVICE_AGENT_CA, DEVICE_DIR, DEVICE_RUNTIME_CONFIG, PROVISION_DONE_FILE, PROVISION_FILE, PROVISION_STATUS, PROVISIONED_MARKER, SECRETS_DIR, SERVICE_USER, WIFI_CONFIG, dataPathOf } from './device-paths.js';
 
 export interface ProvisionRecord {
   deviceId: string;
@@ -22,6 +23,8 @@ export interface ProvisionRecord {
   wifi: { ssid: string; psk: string; country: string } | null;
   broker: { url: string; caPem: string };
   credentials: { kind: 'certificate'; certPem: string; keyPem: string } | { kind: 'password'; username: string; password: string };
+  /** The fleet Prometheus the on-device agent remote_writes to; null: no metrics agent. */
+  metrics: { remoteWriteUrl: string; caPem: string | null } | null;
 }
 
 export interface ProvisionOptions {
@@ -31,6 +34,8 @@ export interface ProvisionOptions {
   runtimeConfig: string;
   /** Where the service group's id is looked up (/etc/group). */
   groupFile?: string;
+  /** The agent config template on the image (/etc/prometheus/sidewalk-agent.yml.tmpl). */
+  agentTemplate?: string;
   now?: () => Date;
 }
 
@@ -85,10 +90,26 @@ export function parseProvisionFile(raw: unknown, source: string): ProvisionRecor
     const password = str(c, 'password', 'credentials.password', (s) => (s.length >= 12 ? null : 'at least 12 characters'));
     credentials = { kind: 'password', username, password };
   }
+  let metrics: ProvisionRecord['metrics'] = null;
+  if (top.metrics !== undefined) {
+    const m = obj(top.metrics, 'metrics');
+    const remoteWriteUrl = str(m, 'remote_write_url', 'metrics.remote_write_url', (s) => (httpUrl(s) ? null : 'an http:// or https:// URL without user or password'));
+    const caPem = m.ca_pem === undefined ? null : str(m, 'ca_pem', 'metrics.ca_pem', (s) => (certificate(s) ? null : 'not a PEM X.509 certificate'));
+    metrics = { remoteWriteUrl, caPem };
+  }
   if (problems.length > 0) {
     throw new SidewalkError('PROVISION_INVALID', `${source}: ${problems.join('; ')}`, { details: { problems } });
   }
-  return { deviceId, location, wifi, broker: { url, caPem }, credentials };
+  return { deviceId, location, wifi, broker: { url, caPem }, credentials, metrics };
+}
+
+function httpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.username === '' && u.password === '';
+  } catch {
+    return false;
+  }
 }
 
 function certificate(pem: string): X509Certificate | null {
@@ -135,6 +156,8 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionOutcome> 
     throw new SidewalkError(err.code, `${err.message}; the scooter stays unprovisioned: runtime in monitor mode, limiter at its fail-safe`);
   }
 
+  // Rendered before anything is written: a config the agent cannot use leaves the card as it was.
+  const agent = record.metrics ? await agentConfig(o.agentTemplate ?? DEVICE_AGENT_TEMPLATE, record, filePath) : null;
   const gid = serviceGid(o.groupFile ?? '/etc/group');
   await mkdir(join(o.dataDir, DEVICE_DIR), { recursive: true, mode: 0o755 });
   await mkdir(join(o.dataDir, SECRETS_DIR), { recursive: true, mode: 0o750 });
@@ -154,6 +177,7 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionOutcome> 
   const identity = { device_id: record.deviceId, location: record.location, broker_url: record.broker.url, provisioned_at: now };
   await writeAtomic(join(o.dataDir, DEVICE_DIR, 'identity.yaml'), stringify(identity), 0o644, 0);
   await writeAtomic(join(o.dataDir, DEVICE_RUNTIME_CONFIG), await runtimeConfig(o.runtimeConfig, { id: record.deviceId, location: record.location }), 0o644, 0);
+  await writeAgentConfig(o.dataDir, agent, record.metrics?.caPem ?? null, gid);
   await writeAtomic(join(o.dataDir, PROVISION_STATUS), `${JSON.stringify({ state: 'provisioned', device_id: record.deviceId, at: now })}\n`, 0o644, 0);
   await writeAtomic(marker, `${record.deviceId}\n${now}\n`, 0o644, 0);
 
@@ -185,6 +209,37 @@ async function runtimeConfig(path: string, set: { id: string; location?: string;
   if (set.mode !== undefined) doc.set('mode', set.mode);
   const header = set.mode === 'monitor' ? '# NOT PROVISIONED: monitor mode until a valid sidewalk-provision.yaml is on the boot partition.\n' : `# Provisioned for ${set.id}.\n`;
   return `${header}# Written by \`sidewalk provision\` from ${path}.\n${doc.toString()}`;
+}
+
+/** The Prometheus agent's config for this device (telemetry/agent-config.ts), with the fleet's CA when given. */
+async function agentConfig(template: string, record: ProvisionRecord, source: string): Promise<string> {
+  const metrics = record.metrics!;
+  let text: string;
+  try {
+    text = await renderAgentConfigFile(template, { device: record.deviceId, location: record.location, remoteWriteUrl: metrics.remoteWriteUrl });
+  } catch (err) {
+    if (isSidewalkError(err) && err.code === 'TELEMETRY_AGENT_CONFIG_INVALID') throw new SidewalkError('PROVISION_INVALID', `${source}: metrics: ${err.message}`);
+    throw new SidewalkError('PROVISION_AGENT_TEMPLATE', `${template}: cannot render the metrics agent config: ${(err as Error).message}`);
+  }
+  if (metrics.caPem === null) return text;
+  const doc = parseDocument(text);
+  doc.setIn(['remote_write', 0, 'tls_config', 'ca_file'], DEVICE_AGENT_CA);
+  return doc.toString();
+}
+
+/** On the data partition under the agent's own paths (/var/lib/sidewalk is /data/sidewalk); none without a metrics section. */
+async function writeAgentConfig(dataDir: string, config: string | null, caPem: string | null, gid: number): Promise<void> {
+  const configPath = join(dataDir, dataPathOf(DEVICE_AGENT_CONFIG));
+  const caPath = join(dataDir, dataPathOf(DEVICE_AGENT_CA));
+  if (config === null) {
+    for (const stale of [configPath, caPath]) await rm(stale, { force: true });
+    return;
+  }
+  await mkdir(dirname(configPath), { recursive: true, mode: 0o755 });
+  if (caPem !== null) await writeAtomic(caPath, caPem, 0o644, 0);
+  else await rm(caPath, { force: true });
+  // Readable by the agent (User=sidewalk), by nobody else: the remote-write URL may carry a token path.
+  await writeAtomic(configPath, config, 0o640, gid);
 }
 
 function wpaConfig(w: NonNullable<ProvisionRecord['wifi']>): string {

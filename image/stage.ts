@@ -9,21 +9,24 @@ import { prepareBase, type BaseSource } from './base.js';
 import { cmdline, configTxt, selectorAutoboot } from './boot-files.js';
 import { genimageConfig, type Layout } from './layout.js';
 import { applyOverlay, type OverlayInput } from './overlay.js';
-import { runTool } from './tools.js';
+import { clampTimes, pinExt4ChangeTimes } from './reproducible.js';
+import { runTool, toolEnv } from './tools.js';
 
 export interface StagePlan {
   workDir: string;
   layout: Layout;
   base: BaseSource;
   overlay: OverlayInput;
+  /** Time stamp of generated files, seconds (SOURCE_DATE_EPOCH). */
+  epoch: number;
 }
 
-export const STAGE_STEPS = 5;
+export const STAGE_STEPS = 6;
 
 export async function runStage(plan: StagePlan, progress: (step: number, what: string) => void): Promise<string> {
   const w = (p: string) => join(plan.workDir, p);
   progress(1, `base root from ${plan.base.kind} ${plan.base.path}`);
-  const base = await prepareBase(plan.base, w('root'), w('firmware'));
+  const base = await prepareBase(plan.base, w('root'), w('firmware'), plan.epoch);
   // Before the overlay edits /etc/gshadow & co.: as a normal user, a mode-0000 file from the base is unreadable.
   progress(2, 'modes an unprivileged build could not read');
   await recordUnreadable(w('root'));
@@ -43,13 +46,23 @@ export async function runStage(plan: StagePlan, progress: (step: number, what: s
   }
 
   progress(5, 'genimage: FAT32 and ext4 filesystems, partition table');
-  const cfg = genimageConfig(plan.layout, { selector: w('selector'), bootA: w('bootA'), bootB: w('bootB'), rootA: w('root'), rootB: null, data: w('data') });
+  const trees = { selector: w('selector'), bootA: w('bootA'), bootB: w('bootB'), rootA: w('root'), rootB: null, data: w('data') };
+  for (const tree of Object.values(trees)) if (tree) await clampTimes(tree, plan.epoch);
+  const cfg = genimageConfig(plan.layout, trees, plan.epoch);
   await writeFile(w('genimage.cfg'), cfg);
   for (const d of ['genimage-root', 'genimage-input', 'genimage-tmp']) await mkdir(w(d), { recursive: true });
   await runTool('genimage', ['--config', w('genimage.cfg'), '--rootpath', w('genimage-root'), '--inputpath', w('genimage-input'), '--outputpath', w('out'), '--tmppath', w('genimage-tmp')], {
+    env: toolEnv({ E2FSPROGS_FAKE_TIME: String(plan.epoch), SOURCE_DATE_EPOCH: String(plan.epoch) }),
     heartbeat: (s) => progress(5, `genimage still writing filesystems (${s} s)`),
   });
-  return w('out/sdcard.img');
+  const image = w('out/sdcard.img');
+  progress(6, 'ext4 inode change times set to SOURCE_DATE_EPOCH (reproducible bytes)');
+  const { stdout } = await runTool('sfdisk', ['--json', image]);
+  const starts = new Map((JSON.parse(stdout) as { partitiontable: { partitions: { node: string; start: number }[] } }).partitiontable.partitions.map((p) => [Number(/(\d+)$/.exec(p.node)![1]), p.start]));
+  for (const p of plan.layout.partitions.filter((x) => x.fs === 'ext4')) {
+    await pinExt4ChangeTimes(`${image}?offset=${starts.get(p.number)! * 512}`, plan.epoch, w('ctime.debugfs'));
+  }
+  return image;
 }
 
 /**

@@ -18,6 +18,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   mke2fs: 'e2fsprogs',
   e2fsck: 'e2fsprogs',
   debugfs: 'e2fsprogs',
+  dumpe2fs: 'e2fsprogs',
   sfdisk: 'fdisk',
   tar: 'tar',
   mmdebstrap: 'mmdebstrap',

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { runCli } from './cli.js';
+import { CLI_HANG_TIMEOUT_MS, runCli } from './cli.js';
 
 export interface BadInputCase {
   /** Shown in the test name, e.g. "replay: legacy run with short rows". */
@@ -34,7 +34,7 @@ const STACK_LINE = /^\s+at .+(\(|:\d+:\d+)/m;
 export async function expectCleanFailure(c: BadInputCase): Promise<CliFailure> {
   const run = await runSidewalk(c.args, c);
   const shown = `sidewalk ${c.args.join(' ')}\n--- stderr ---\n${run.stderr}--- stdout ---\n${run.stdout}`;
-  assert.ok(!run.timedOut, `did not finish within ${c.timeoutMs ?? 15_000} ms: ${shown}`);
+  assert.ok(!run.timedOut, `did not finish within ${c.timeoutMs ?? CLI_HANG_TIMEOUT_MS} ms: ${shown}`);
   assert.notEqual(run.code, 0, `exit code 0 on bad input: ${shown}`);
   assert.equal(run.signal, null, `ended by ${run.signal}: ${shown}`);
   assert.doesNotMatch(run.stderr, STACK_LINE, `stack trace on stderr: ${shown}`);

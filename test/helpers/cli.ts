@@ -16,7 +16,7 @@ export interface CliOptions {
   /** Added to this process's environment. */
   env?: Record<string, string>;
   stdin?: string;
-  /** Killed with SIGKILL after this long (default 15 s for runCli, none for runCliSync). */
+  /** Killed with SIGKILL after this long (default CLI_HANG_TIMEOUT_MS for runCli, none for runCliSync). */
   timeoutMs?: number;
 }
 
@@ -29,6 +29,12 @@ export interface CliRun {
   timedOut: boolean;
 }
 
+/**
+ * How long runCli lets a command run before calling it hung. A hang detector, not a speed check: it is
+ * generous because test machines are shared and coverage collection slows every process start.
+ */
+export const CLI_HANG_TIMEOUT_MS = 60_000;
+
 const cliEnv = (env: Record<string, string> | undefined): NodeJS.ProcessEnv => ({ ...process.env, SIDEWALK_LOG: 'warn', ...env });
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliRun> {
@@ -40,7 +46,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliRun> {
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
   child.stdin.end(opts.stdin ?? '');
   let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs ?? 15_000);
+  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs ?? CLI_HANG_TIMEOUT_MS);
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);

@@ -29,7 +29,7 @@ export function makeSyntheticRoot(root: string): void {
   write(root, 'etc/gshadow', 'root:*::\n', 0o640);
   write(root, 'etc/hostname', 'sidewalk\n');
   write(root, 'etc/sidewalk-os-version', '1.0\n');
-  write(root, 'usr/bin/kill', '#!/bin/sh\n', 0o755);
+  write(root, 'usr/bin/sh', '#!/bin/sh\n', 0o755);
   write(root, 'usr/bin/passwd', '#!/bin/sh\n', 0o4755);
   write(root, 'usr/sbin/wpa_supplicant', '#!/bin/sh\n', 0o755);
   write(root, 'usr/lib/systemd/system/wpa_supplicant@.service', '[Unit]\nDescription=WPA supplicant for %i\n[Service]\nExecStart=/usr/sbin/wpa_supplicant -c/etc/wpa_supplicant/wpa_supplicant-%I.conf -i%I\n[Install]\nWantedBy=multi-user.target\n');

@@ -107,3 +107,45 @@ describe('provisioning', () => {
     assert.ok(!existsSync(join(o.bootDir, 'sidewalk-provision.yaml')));
   });
 });
+
+describe('provisioning renders the metrics agent config', () => {
+  const work = mkdtempSync(join(tmpdir(), 'sidewalk-provision-agent-'));
+  after(() => rmSync(work, { recursive: true, force: true }));
+  const ca = makeCert(work, 'ca');
+  const client = makeCert(work, 'client');
+  const metricsCa = makeCert(work, 'metrics-ca');
+  const card = (name: string, metrics: unknown) => {
+    const dir = join(work, name);
+    mkdirSync(join(dir, 'boot'), { recursive: true });
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    const v = parse(provisionYaml({ deviceId: 'scooter-9', ca, client })) as Record<string, unknown>;
+    if (metrics !== undefined) v.metrics = metrics;
+    writeFileSync(join(dir, 'boot/sidewalk-provision.yaml'), JSON.stringify(v));
+    return { bootDir: join(dir, 'boot'), dataDir: join(dir, 'data'), runtimeConfig: RUNTIME, groupFile: join(dir, 'group'), agentTemplate: join(REPO_ROOT, 'image/rootfs/etc/prometheus/sidewalk-agent.yml.tmpl') };
+  };
+
+  test('remote-write URL and CA: the agent config on the data partition, where the agent unit reads it', async () => {
+    const o = card('with-ca', { remote_write_url: 'https://metrics.example.net/api/v1/write', ca_pem: metricsCa.certPem });
+    assert.deepEqual(await provision(o), { state: 'provisioned', deviceId: 'scooter-9' });
+    // /var/lib/sidewalk is a bind mount of /data/sidewalk: the unit's --config.file and ConditionPathExists path.
+    const configPath = join(o.dataDir, 'sidewalk/device/prometheus-agent.yml');
+    const config = parse(readFileSync(configPath, 'utf8')) as { global: { external_labels: Record<string, string> }; remote_write: { url: string; tls_config: { ca_file: string } }[] };
+    assert.deepEqual(config.global.external_labels, { device: 'scooter-9', location: 'Denver' });
+    assert.equal(config.remote_write[0]!.url, 'https://metrics.example.net/api/v1/write');
+    assert.equal(config.remote_write[0]!.tls_config.ca_file, '/var/lib/sidewalk/device/metrics-ca.pem');
+    assert.equal(readFileSync(join(o.dataDir, 'sidewalk/device/metrics-ca.pem'), 'utf8'), metricsCa.certPem);
+    assert.equal(statSync(configPath).mode & 0o777, 0o640);
+    const unit = readFileSync(join(REPO_ROOT, 'image/systemd/sidewalk-prometheus-agent.service'), 'utf8');
+    assert.match(unit, /--config\.file=\/var\/lib\/sidewalk\/device\/prometheus-agent\.yml/);
+  });
+
+  test('no metrics section: no agent config (the agent unit stays off); a bad URL is named and nothing is written', async () => {
+    const none = card('none', undefined);
+    await provision(none);
+    assert.ok(!existsSync(join(none.dataDir, 'sidewalk/device/prometheus-agent.yml')));
+    const bad = card('bad', { remote_write_url: 'ftp://user:pw@metrics.example.net/' });
+    await assert.rejects(provision(bad), (err) => isSidewalkError(err, 'PROVISION_INVALID') && /metrics\.remote_write_url: an http/.test(err.message));
+    assert.ok(!existsSync(join(bad.dataDir, 'sidewalk/device/prometheus-agent.yml')));
+    assert.ok(existsSync(join(bad.bootDir, 'sidewalk-provision.yaml')), 'left on FAT for the operator');
+  });
+});
