@@ -17,5 +17,6 @@ export const IMAGE_ERRORS = {
   PROVISION_MISSING: { summary: 'The boot partition has no provisioning file.', action: 'Write one onto the SD card\'s boot partition (image/README.md); until then the runtime only monitors.' },
   PROVISION_UNREADABLE: { summary: 'The provisioning file cannot be read.', action: 'Write it again onto the boot partition.' },
   PROVISION_INVALID: { summary: 'The provisioning file violates its schema (every problem is listed).', action: 'Correct the listed fields; the previous provisioning (or monitor mode) stays meanwhile.' },
+  PROVISION_AGENT_TEMPLATE: { summary: "The image's metrics agent config template cannot be read or rendered, so provisioning stops before writing anything.", action: 'Rebuild the image (the template ships as /etc/prometheus/sidewalk-agent.yml.tmpl); the message names the file.' },
   PROVISION_RUNTIME_CONFIG: { summary: "The image's runtime config cannot be read, so provisioning cannot be applied to it.", action: 'The image is damaged: write the SD card again.' },
 } as const satisfies ErrorCatalogue;

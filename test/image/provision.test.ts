@@ -109,7 +109,7 @@ describe('provisioning', () => {
 });
 
 describe('provisioning renders the metrics agent config', () => {
-  const work = mkdtempSync(join(tmpdir(), 'sidewalk-provision-agent-'));
+  const work = makeTempDirSync('sidewalk-provision-agent-');
   after(() => rmSync(work, { recursive: true, force: true }));
   const ca = makeCert(work, 'ca');
   const client = makeCert(work, 'client');
