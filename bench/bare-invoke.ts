@@ -8,8 +8,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { XNNPACK_LIBRARY } from '../runtime/inference/classifier.js';
 
-interface Tensor { data(): Float32Array | Int8Array | Uint8Array }
-interface Runner { getInputs(): Tensor[]; infer(): boolean }
+interface Tensor {
+  data(): Float32Array | Int8Array | Uint8Array;
+}
+interface Runner {
+  getInputs(): Tensor[];
+  infer(): boolean;
+}
 type RunnerClass = new (model: ArrayBuffer, options: { threads: number; delegate?: { path: string; options: [string, string][] } }) => Runner;
 
 const [modelPath, delegate, threadsArg, runsArg] = process.argv.slice(2);
@@ -22,7 +27,17 @@ const manifest = JSON.parse(readFileSync(join(dirname(modelPath!), 'manifest.jso
 const flags = { float32: 0, int8: 1, uint8: 2 }[manifest.input.dtype];
 const runner = new TFLiteNodeModelRunner(model, {
   threads,
-  ...(delegate === 'xnnpack' ? { delegate: { path: XNNPACK_LIBRARY, options: [['num_threads', String(threads)], ['flags', String(flags)]] } } : {}),
+  ...(delegate === 'xnnpack'
+    ? {
+        delegate: {
+          path: XNNPACK_LIBRARY,
+          options: [
+            ['num_threads', String(threads)],
+            ['flags', String(flags)],
+          ],
+        },
+      }
+    : {}),
 });
 const input = runner.getInputs()[0]!.data();
 // Float input in the model's normalised range; an int8 model takes raw quantised bytes.

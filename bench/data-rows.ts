@@ -78,22 +78,75 @@ export function insertSyntheticRows(db: Db, totalRows: number, framesPerRide: nu
         riderInput: rand() < 0.3 ? labels[Math.floor(rand() * labels.length)]! : null,
         scores: p.map((v) => v / s),
         hash: createHash('sha256').update(`${rideNo}/${i}`).digest('hex'),
-        metrics: { lumaMean: 30 + rand() * 150, blurVar: rand() * 400, dhash: Math.floor(rand() * 2 ** 32).toString(16).padStart(8, '0') + Math.floor(rand() * 2 ** 32).toString(16).padStart(8, '0') },
+        metrics: {
+          lumaMean: 30 + rand() * 150,
+          blurVar: rand() * 400,
+          dhash:
+            Math.floor(rand() * 2 ** 32)
+              .toString(16)
+              .padStart(8, '0') +
+            Math.floor(rand() * 2 ** 32)
+              .toString(16)
+              .padStart(8, '0'),
+        },
       };
     });
-    const flags = flagRide('ride', frames.map((f) => ({ speedRaw: null, speedKph: f.speedKph, ...f.metrics })), config.filters);
+    const flags = flagRide(
+      'ride',
+      frames.map((f) => ({ speedRaw: null, speedKph: f.speedKph, ...f.metrics })),
+      config.filters,
+    );
     const tx0 = performance.now();
     db.transaction((): number => {
       if (known.get(rideHash)) throw new Error(`ride ${rideNo} already present`);
-      const rideId = Number(insertRide.run(rideHash, 'ride', `/bench/ride-${rideNo}`, `bench-${rideNo}`, locationId(db, 'bench'), 'bench-device', model.name,
-        model.version, JSON.stringify(labels), new Date(0).toISOString(), null, n, 0, new Date().toISOString()).lastInsertRowid);
+      const rideId = Number(
+        insertRide.run(
+          rideHash,
+          'ride',
+          `/bench/ride-${rideNo}`,
+          `bench-${rideNo}`,
+          locationId(db, 'bench'),
+          'bench-device',
+          model.name,
+          model.version,
+          JSON.stringify(labels),
+          new Date(0).toISOString(),
+          null,
+          n,
+          0,
+          new Date().toISOString(),
+        ).lastInsertRowid,
+      );
       frames.forEach((f, i) => {
         const scores = scoresByClass(f.scores, labels);
         const d = decideLabel({ riderInput: f.riderInput, scores, trueLabel: null }, config);
         const m = f.metrics;
-        const frameId = Number(insertFrame.run(rideId, f.index, f.timeMs, f.lat, f.lon, f.altM, null, f.speedKph, d.riderLabel,
-          JSON.stringify(scores), `${model.name}@${model.version}`, d.label, d.source, d.reviewState,
-          f.hash, objectPath(f.hash), 640, 480, m.lumaMean, m.blurVar, m.dhash, null).lastInsertRowid);
+        const frameId = Number(
+          insertFrame.run(
+            rideId,
+            f.index,
+            f.timeMs,
+            f.lat,
+            f.lon,
+            f.altM,
+            null,
+            f.speedKph,
+            d.riderLabel,
+            JSON.stringify(scores),
+            `${model.name}@${model.version}`,
+            d.label,
+            d.source,
+            d.reviewState,
+            f.hash,
+            objectPath(f.hash),
+            640,
+            480,
+            m.lumaMean,
+            m.blurVar,
+            m.dhash,
+            null,
+          ).lastInsertRowid,
+        );
         for (const fl of flags[i]!) insertFlag.run(frameId, fl);
       });
       return rideId;

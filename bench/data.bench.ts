@@ -45,7 +45,9 @@ const mb = (b: number) => `${(b / MB).toFixed(1)} MB`;
 
 /** CPU seconds (user + sys) of every child this process has waited for, grandchildren included (Linux). */
 function childCpuSeconds(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /s, '').split(' ');
+  const fields = readFileSync('/proc/self/stat', 'utf8')
+    .replace(/^.*\) /s, '')
+    .split(' ');
   return (Number(fields[13]) + Number(fields[14])) / 100; // cutime + cstime, in USER_HZ (100 on Linux)
 }
 
@@ -67,12 +69,29 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
 
 async function makeVideo(dir: string): Promise<string> {
   const video = join(dir, 'ride.mp4');
-  await run('ffmpeg', ['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=${VIDEO_SIZE}:rate=${VIDEO_RATE}`, '-frames:v', String(VIDEO_FRAMES),
-    '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', video]);
+  await run('ffmpeg', [
+    '-hide_banner',
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${VIDEO_SIZE}:rate=${VIDEO_RATE}`,
+    '-frames:v',
+    String(VIDEO_FRAMES),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-pix_fmt',
+    'yuv420p',
+    video,
+  ]);
   // A sensor log beside the video (picked up as <video>.csv): 10 Hz GPS + speed + rider label.
   const rows = ['t_ms,lat,lon,alt_m,speed_kph,label'];
   const durationMs = (VIDEO_FRAMES / VIDEO_RATE) * 1000;
-  for (let t = 0; t <= durationMs; t += 100) rows.push(`${t},${(39.7 + t * 1e-8).toFixed(7)},${(-105 + t * 1e-8).toFixed(7)},1600,${(8 + 4 * Math.sin(t / 5000)).toFixed(2)},${t % 20000 < 10000 ? 'side' : 'street'}`);
+  for (let t = 0; t <= durationMs; t += 100)
+    rows.push(`${t},${(39.7 + t * 1e-8).toFixed(7)},${(-105 + t * 1e-8).toFixed(7)},1600,${(8 + 4 * Math.sin(t / 5000)).toFixed(2)},${t % 20000 < 10000 ? 'side' : 'street'}`);
   await writeFile(join(dir, 'ride.csv'), `${rows.join('\n')}\n`);
   return video;
 }
@@ -104,12 +123,14 @@ async function benchExtraction(dir: string): Promise<ExtractResult> {
     const r = await run('ffmpeg', bareArgs(out));
     bareS.push(r.seconds);
     bareCpuS.push(r.cpuSeconds);
-    files = (await readdir(out)).filter((f) => f.endsWith('.jpg')).sort().map((f) => join(out, f));
+    files = (await readdir(out))
+      .filter((f) => f.endsWith('.jpg'))
+      .sort()
+      .map((f) => join(out, f));
   };
   const ingest = async (round: number) => {
     const db = join(dir, `ingest-${round}`, 'dataset.db');
-    const r = await run(process.execPath, [cli, 'data', 'ingest', video, '--location', 'bench', '--fps', String(EXTRACT_FPS), '--db', db],
-      { ...process.env, SIDEWALK_LOG: 'warn' });
+    const r = await run(process.execPath, [cli, 'data', 'ingest', video, '--location', 'bench', '--fps', String(EXTRACT_FPS), '--db', db], { ...process.env, SIDEWALK_LOG: 'warn' });
     const m = /(\d+) added \((\d+) frames\)/.exec(r.stdout);
     // Round 0 runs bare ffmpeg first, so `files` holds its JPEGs.
     if (!m || Number(m[1]) !== 1 || Number(m[2]) !== files.length) throw new Error(`ingest did not add the video's ${files.length} frames: ${r.stdout.trim()}`);
@@ -117,12 +138,25 @@ async function benchExtraction(dir: string): Promise<ExtractResult> {
     ingestCpuS.push(r.cpuSeconds);
     await rm(join(dir, `ingest-${round}`), { recursive: true, force: true });
   };
-  await interleavedRounds(ROUNDS, {
-    a: async (round) => { await bare(round); return 0; },
-    b: async (round) => { await ingest(round); return 0; },
-  }, {
-    onRound: (round, _counted, bareFirst) => process.stderr.write(`(1) round ${round + 1}/${ROUNDS}: ${bareFirst ? 'bare ffmpeg extraction, then sidewalk data ingest (CLI)' : 'sidewalk data ingest (CLI), then bare ffmpeg extraction'} at ${EXTRACT_FPS} fps...\n`),
-  });
+  await interleavedRounds(
+    ROUNDS,
+    {
+      a: async (round) => {
+        await bare(round);
+        return 0;
+      },
+      b: async (round) => {
+        await ingest(round);
+        return 0;
+      },
+    },
+    {
+      onRound: (round, _counted, bareFirst) =>
+        process.stderr.write(
+          `(1) round ${round + 1}/${ROUNDS}: ${bareFirst ? 'bare ffmpeg extraction, then sidewalk data ingest (CLI)' : 'sidewalk data ingest (CLI), then bare ffmpeg extraction'} at ${EXTRACT_FPS} fps...\n`,
+        ),
+    },
+  );
 
   // Ingest's stages, timed one by one in this process (in ingest the per-frame work overlaps ffmpeg).
   process.stderr.write(`(1) timing ingest's stages...\n`);
@@ -153,11 +187,13 @@ async function benchExtraction(dir: string): Promise<ExtractResult> {
   const overlapOut = join(dir, 'stage-overlap');
   await mkdir(overlapOut);
   const store2 = new FrameStore(join(dir, 'stage-store-2'));
-  await time('the same ffmpeg with read + check + sha256 + move overlapped', () => extractFrames(video, overlapOut, EXTRACT_FPS, async (_i, file) => {
-    const bytes = await readFile(file);
-    checkJpeg(bytes, file);
-    await store2.put(file, sha256(bytes), { move: true });
-  }));
+  await time('the same ffmpeg with read + check + sha256 + move overlapped', () =>
+    extractFrames(video, overlapOut, EXTRACT_FPS, async (_i, file) => {
+      const bytes = await readFile(file);
+      checkJpeg(bytes, file);
+      await store2.put(file, sha256(bytes), { move: true });
+    }),
+  );
   return { frames: files.length, ingestS, bareS, ingestCpuS, bareCpuS, stages };
 }
 

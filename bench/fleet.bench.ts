@@ -100,7 +100,7 @@ async function floor(broker: SimBroker, count: number, size: number): Promise<nu
   let subscribed = false;
   sub.stdout.on('data', (d: Buffer) => {
     out += d.toString();
-      if (!subscribed) subscribed = /SUBACK/.test(out);
+    if (!subscribed) subscribed = /SUBACK/.test(out);
   });
   const subExit = new Promise<number | null>((resolve) => sub.once('exit', resolve));
   await waitFor('mosquitto_sub subscribed', () => subscribed || sub.exitCode !== null, 10_000);
@@ -119,7 +119,9 @@ let brokerLog = '';
 
 /** The open-files limit (soft) of this process, from /proc (Linux). */
 function openFilesLimit(): number {
-  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
   const soft = line?.split(/\s{2,}/)[1];
   return soft === undefined || soft === 'unlimited' ? Number.POSITIVE_INFINITY : Number(soft);
 }

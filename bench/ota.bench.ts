@@ -165,17 +165,13 @@ async function bigChild(dir: string): Promise<void> {
   await rm(payload);
   const series: BigResult['series'] = [];
   let nextPct = 10;
-  const device = await makeDevice(
-    join(dir, 'big-device'),
-    bytes,
-    (e) => {
-      const pct = e.totalBytes ? (e.doneBytes / e.totalBytes) * 100 : 0;
-      while (pct >= nextPct) {
-        series.push({ pct: nextPct, rssBytes: process.memoryUsage.rss() });
-        nextPct += 10;
-      }
-    },
-  );
+  const device = await makeDevice(join(dir, 'big-device'), bytes, (e) => {
+    const pct = e.totalBytes ? (e.doneBytes / e.totalBytes) * 100 : 0;
+    while (pct >= nextPct) {
+      series.push({ pct: nextPct, rssBytes: process.memoryUsage.rss() });
+      nextPct += 10;
+    }
+  });
   syncAll();
   await writeFile('/proc/self/clear_refs', '5').catch(() => {}); // VmHWM from here on
   const rssBefore = process.memoryUsage.rss();
@@ -235,26 +231,38 @@ async function main(): Promise<void> {
     const pair = sameRoundRatios(t.copies, t.installs);
     const ratio = pair.median;
     const list = (xs: number[]) => xs.map((x) => `${x.toFixed(2)} s`).join(', ');
-    out.push(`(1) rootfs install of ${PAYLOAD_MB} MB (random payload, rootfs-image by mender-artifact, compression none, read as ota/device.ts reads it: ${POOL_BUFFERS} x ${POOL_CHUNK_BYTES >> 20} MiB pooled reads) into the inactive slot file; best of ${ROUNDS}`);
+    out.push(
+      `(1) rootfs install of ${PAYLOAD_MB} MB (random payload, rootfs-image by mender-artifact, compression none, read as ota/device.ts reads it: ${POOL_BUFFERS} x ${POOL_CHUNK_BYTES >> 20} MiB pooled reads) into the inactive slot file; best of ${ROUNDS}`,
+    );
     const slotRow = (policy: 'full' | 'off') => {
       const best = Math.min(...t.slotOnly[policy]);
       return `${list(t.slotOnly[policy])}  best ${mbs(t.bytes, best)}  ratio ${(copyS / best).toFixed(2)}`;
     };
     out.push(`    plain copy (read, write, fsync):  ${list(t.copies)}  best ${mbs(t.bytes, copyS)}`);
-    out.push(`    Updater.install -> trial reboot:  ${list(t.installs)}  best ${mbs(t.bytes, installS)}  (verify_slot: ${DEFAULT_VERIFY}, the default: sha256 on the hashing thread beside the writes, fsync, ${SAMPLE_COUNT} x ${SAMPLE_BYTES >> 10} KiB read back with O_DIRECT, journal)`);
+    out.push(
+      `    Updater.install -> trial reboot:  ${list(t.installs)}  best ${mbs(t.bytes, installS)}  (verify_slot: ${DEFAULT_VERIFY}, the default: sha256 on the hashing thread beside the writes, fsync, ${SAMPLE_COUNT} x ${SAMPLE_BYTES >> 10} KiB read back with O_DIRECT, journal)`,
+    );
     out.push(`    ratio install/copy throughput:    ${formatRatios(pair)}   (target >= ${RATIO_TARGET})   [verify_slot: ${DEFAULT_VERIFY}]`);
     out.push(`    best-of-${ROUNDS} ratio, for information: ${(copyS / installS).toFixed(2)}`);
-    out.push(`    CPU (all threads, median):        copy ${median(t.cpu.copy).toFixed(2)} s, install ${median(t.cpu.install).toFixed(2)} s: on ${availableParallelism()} cores the install takes at least ${(median(t.cpu.install) / availableParallelism()).toFixed(2)} s`);
+    out.push(
+      `    CPU (all threads, median):        copy ${median(t.cpu.copy).toFixed(2)} s, install ${median(t.cpu.install).toFixed(2)} s: on ${availableParallelism()} cores the install takes at least ${(median(t.cpu.install) / availableParallelism()).toFixed(2)} s`,
+    );
     out.push(`    for information, the slot write alone (no journal):`);
     out.push(`      verify_slot: full               ${slotRow('full')}  (whole image read back with O_DIRECT: a second sha256 pass)`);
     out.push(`      verify_slot: off                ${slotRow('off')}  (no read-back)`);
-    out.push(`    breakdown: artifact reader alone (parse, pooled reads, sha256 on the hashing thread) ${t.readerS.toFixed(2)} s; one sha256 pass over ${PAYLOAD_MB} MB ${t.sha256S.toFixed(2)} s (the install makes 1, plus ${(SAMPLE_COUNT * SAMPLE_BYTES) >> 20} MiB sampled on the main thread; full makes 2)`);
+    out.push(
+      `    breakdown: artifact reader alone (parse, pooled reads, sha256 on the hashing thread) ${t.readerS.toFixed(2)} s; one sha256 pass over ${PAYLOAD_MB} MB ${t.sha256S.toFixed(2)} s (the install makes 1, plus ${(SAMPLE_COUNT * SAMPLE_BYTES) >> 20} MiB sampled on the main thread; full makes 2)`,
+    );
     const offS = Math.min(...t.slotOnly.off);
-    out.push(`    ceiling: the install cannot beat its own reader (the sha256 runs beside the copy, on the other core): copy / reader alone = ${(copyS / t.readerS).toFixed(2)}; install - slot write without read-back = ${(installS - offS).toFixed(2)} s (read-back, journal)`);
+    out.push(
+      `    ceiling: the install cannot beat its own reader (the sha256 runs beside the copy, on the other core): copy / reader alone = ${(copyS / t.readerS).toFixed(2)}; install - slot write without read-back = ${(installS - offS).toFixed(2)} s (read-back, journal)`,
+    );
     out.push('');
     const peakMb = Math.max(big.peakSampledBytes, big.hwmBytes) / MB;
     out.push(`(2) rootfs install of ${BIG_MB} MB (zero payload, compression none), fresh process, RSS sampled every ${SAMPLE_MS} ms (${big.samples} samples)`);
-    out.push(`    install ${big.seconds.toFixed(1)} s (${mbs(big.bytes, big.seconds)}); RSS before ${(big.rssBeforeBytes / MB).toFixed(1)} MB, peak sampled ${(big.peakSampledBytes / MB).toFixed(1)} MB, VmHWM ${(big.hwmBytes / MB).toFixed(1)} MB`);
+    out.push(
+      `    install ${big.seconds.toFixed(1)} s (${mbs(big.bytes, big.seconds)}); RSS before ${(big.rssBeforeBytes / MB).toFixed(1)} MB, peak sampled ${(big.peakSampledBytes / MB).toFixed(1)} MB, VmHWM ${(big.hwmBytes / MB).toFixed(1)} MB`,
+    );
     out.push(`    RSS by progress: ${big.series.map((s) => `${s.pct}% ${(s.rssBytes / MB).toFixed(0)}`).join(', ')} MB`);
     const spread = big.series.length ? (Math.max(...big.series.map((s) => s.rssBytes)) - Math.min(...big.series.map((s) => s.rssBytes))) / MB : 0;
     out.push(`    peak ${peakMb.toFixed(1)} MB (target < ${RSS_TARGET_MB} MB); spread 10%..100% ${spread.toFixed(1)} MB (flat)`);
@@ -265,7 +273,9 @@ async function main(): Promise<void> {
     const gap = Math.max(...sw.switches.map((s) => s.maxGapMs));
     const quietGap = Math.max(...sw.quiet.map((s) => s.maxGapMs));
     out.push(`(3) model switch while frames flow: SyntheticSource 256x256 @ ${sw.fps} fps real time, TFLite XNNPACK 2 threads, demo/model <-> test/fixtures/models/float`);
-    out.push(`    ${sw.switches.length} switches (load beside, swapClassifier, close old): median ${switchMs[switchMs.length >> 1]!.toFixed(1)} ms, max ${switchMs[switchMs.length - 1]!.toFixed(1)} ms`);
+    out.push(
+      `    ${sw.switches.length} switches (load beside, swapClassifier, close old): median ${switchMs[switchMs.length >> 1]!.toFixed(1)} ms, max ${switchMs[switchMs.length - 1]!.toFixed(1)} ms`,
+    );
     out.push(`    dropped frames in switch windows (switch + 200 ms): ${dropped} total, max ${Math.max(...sw.switches.map((s) => s.dropped))} per switch; in equal quiet windows: ${quietDropped}`);
     out.push(`    max gap between decisions: ${gap.toFixed(1)} ms around switches, ${quietGap.toFixed(1)} ms in quiet windows (frame interval ${sw.frameIntervalMs.toFixed(1)} ms)`);
     out.push(`    per switch (ms / dropped / max gap ms): ${sw.switches.map((s) => `${s.switchMs.toFixed(0)}/${s.dropped}/${s.maxGapMs.toFixed(0)}`).join('  ')}`);

@@ -237,7 +237,9 @@ async function benchVariant(variant: Variant, targets: Targets): Promise<string[
     const eldFlatP99 = eldFlat.percentile(99) / 1e6;
     targets.row(`${variant} event-loop p99 flat out`, ms(eldFlatP99), '< 20 ms', eldFlatP99 < 20);
     const growth = (rssEnd - rssAfterWarmup) / rssAfterWarmup;
-    out.push(`  RSS after the warm-up round ${mb(rssAfterWarmup)}, after ${ROUNDS * (FRAMES + SETTLE)} more frames ${mb(rssEnd)} (after each round: ${rssPerRound.map(mb).join(', ')}; a leak climbs every round, GC noise does not)`);
+    out.push(
+      `  RSS after the warm-up round ${mb(rssAfterWarmup)}, after ${ROUNDS * (FRAMES + SETTLE)} more frames ${mb(rssEnd)} (after each round: ${rssPerRound.map(mb).join(', ')}; a leak climbs every round, GC noise does not)`,
+    );
     targets.row(`${variant} RSS growth over the rounds`, `${(growth * 100).toFixed(2)} %`, '< 5 %', growth < 0.05);
 
     process.stderr.write(`${variant}: ${CAMERA_FRAMES} frames at camera rate (${FPS} fps)...\n`);

@@ -51,8 +51,18 @@ async function main(): Promise<void> {
       const out = join(root, name);
       const started = performance.now();
       await runTrainer({
-        data, out, inputSize: SIZE, epochs: EPOCHS, batchSize: 32, patience: 50, seed: 1, variants: ['float32'], ...options,
-        onEvent: (e) => { if (e.event === 'epoch') epochs.push(e); },
+        data,
+        out,
+        inputSize: SIZE,
+        epochs: EPOCHS,
+        batchSize: 32,
+        patience: 50,
+        seed: 1,
+        variants: ['float32'],
+        ...options,
+        onEvent: (e) => {
+          if (e.event === 'epoch') epochs.push(e);
+        },
       });
       const totalS = (performance.now() - started) / 1000;
       const steady = epochs.slice(1).map((e) => e.seconds as number);
@@ -73,19 +83,24 @@ async function main(): Promise<void> {
       let bare = { meanMs: 0, p50Ms: 0 };
       const rates = await interleavedRounds(ROUNDS, {
         a: async () => report.dataset.count / (await timeEval()).seconds,
-        b: async () => { bare = bareInvoke(join(bundle, 'model.tflite'), bareRuns); return 1000 / bare.meanMs; },
+        b: async () => {
+          bare = bareInvoke(join(bundle, 'model.tflite'), bareRuns);
+          return 1000 / bare.meanMs;
+        },
       });
       const evalRate = median(rates.a);
       const bareRate = median(rates.b);
       const evalS = report.dataset.count / evalRate;
-      rows.push([
-        `${name} @${SIZE}px:`,
-        `  training: ${trainRate.toFixed(1)} images/s (${trainImages} train images, steady epoch ${epochS.toFixed(1)} s; whole run incl. TF start and export ${totalS.toFixed(1)} s)`,
-        `  eval: ${evalRate.toFixed(1)} images/s, median of ${ROUNDS} (${report.dataset.count} images in ${evalS.toFixed(2)} s; first run ${cold.seconds.toFixed(2)} s; accuracy ${(report.accuracy * 100).toFixed(1)}%, ` +
-          `invoke mean ${report.latency_ms.mean.toFixed(3)} ms in the worker)`,
-        `  bare TFLite invoke (xnnpack, ${THREADS} threads, child process): ${bareRate.toFixed(1)} images/s (mean ${bare.meanMs.toFixed(3)} ms, p50 ${bare.p50Ms.toFixed(3)} ms)`,
-        `  ratio eval/bare throughput: ${formatRatios(sameRoundRatios(rates.a, rates.b), 3)}; eval invoke / bare invoke time: ${(report.latency_ms.mean / bare.meanMs).toFixed(2)}`,
-      ].join('\n'));
+      rows.push(
+        [
+          `${name} @${SIZE}px:`,
+          `  training: ${trainRate.toFixed(1)} images/s (${trainImages} train images, steady epoch ${epochS.toFixed(1)} s; whole run incl. TF start and export ${totalS.toFixed(1)} s)`,
+          `  eval: ${evalRate.toFixed(1)} images/s, median of ${ROUNDS} (${report.dataset.count} images in ${evalS.toFixed(2)} s; first run ${cold.seconds.toFixed(2)} s; accuracy ${(report.accuracy * 100).toFixed(1)}%, ` +
+            `invoke mean ${report.latency_ms.mean.toFixed(3)} ms in the worker)`,
+          `  bare TFLite invoke (xnnpack, ${THREADS} threads, child process): ${bareRate.toFixed(1)} images/s (mean ${bare.meanMs.toFixed(3)} ms, p50 ${bare.p50Ms.toFixed(3)} ms)`,
+          `  ratio eval/bare throughput: ${formatRatios(sameRoundRatios(rates.a, rates.b), 3)}; eval invoke / bare invoke time: ${(report.latency_ms.mean / bare.meanMs).toFixed(2)}`,
+        ].join('\n'),
+      );
     }
     process.stdout.write(`${rows.join('\n')}\n`);
   } finally {

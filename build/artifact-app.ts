@@ -57,11 +57,25 @@ export async function buildAppArtifact(o: Common & { repoRoot?: string }): Promi
   const tmp = await mkdtemp(join(tmpdir(), 'sidewalk-app-'));
   try {
     const tarball = join(tmp, `${APP_PAYLOAD_TYPE}-${version}.tar.gz`);
-    await runProcess('tar', [
-      '--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0',
-      '--exclude=dist/test', '--exclude=dist/bench', '--exclude=*.map',
-      '-czf', tarball, 'dist', 'package.json', 'package-lock.json',
-    ], { cwd: root, check: true, errorCode: 'BUILD_TAR_FAILED', installPackage: 'tar' });
+    await runProcess(
+      'tar',
+      [
+        '--sort=name',
+        '--owner=0',
+        '--group=0',
+        '--numeric-owner',
+        '--mtime=@0',
+        '--exclude=dist/test',
+        '--exclude=dist/bench',
+        '--exclude=*.map',
+        '-czf',
+        tarball,
+        'dist',
+        'package.json',
+        'package-lock.json',
+      ],
+      { cwd: root, check: true, errorCode: 'BUILD_TAR_FAILED', installPackage: 'tar' },
+    );
     return await writeAppArtifact(tarball, version, o);
   } finally {
     await rm(tmp, { recursive: true, force: true });

@@ -61,7 +61,12 @@ export async function buildModelArtifact(o: ModelArtifactOptions): Promise<Artif
     name: `${MODEL_PAYLOAD_TYPE}-${m.name}-${m.version}`,
     deviceTypes: o.deviceTypes,
     output: o.output,
-    files: [join(o.bundleDir, MANIFEST_FILE), ...Object.keys(m.files).sort().map((f) => join(o.bundleDir, f))],
+    files: [
+      join(o.bundleDir, MANIFEST_FILE),
+      ...Object.keys(m.files)
+        .sort()
+        .map((f) => join(o.bundleDir, f)),
+    ],
     softwareName: MODEL_PAYLOAD_TYPE,
     softwareVersion: m.version,
     provides: { [`rootfs-image.${MODEL_PAYLOAD_TYPE}.name`]: m.name, [`rootfs-image.${MODEL_PAYLOAD_TYPE}.location`]: m.location },

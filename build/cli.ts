@@ -66,7 +66,10 @@ function writeCommand(parent: Command, name: string, description: string): Comma
 }
 
 function printInfo(file: string, i: ArtifactInfo): void {
-  const kv = (o: Record<string, unknown>): string => Object.entries(o).map(([k, v]) => `\n    ${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`).join('') || ' -';
+  const kv = (o: Record<string, unknown>): string =>
+    Object.entries(o)
+      .map(([k, v]) => `\n    ${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`)
+      .join('') || ' -';
   const sig = i.signature ? `${i.signature.scheme}, ${i.signature.verified ? 'verified' : 'NOT verified (no key given)'}` : 'unsigned';
   process.stdout.write(
     `${file}\n  name: ${i.name}\n  type: ${i.payloadType || '(none: bootstrap)'}\n  device types: ${i.deviceTypes.join(', ')}\n` +
@@ -97,9 +100,7 @@ export function registerArtifactCommands(program: Command): void {
     .option('--arm64', 'payload = the arm64 app bundle, built now (see `artifact bundle`)')
     .option('--bundle <dir>', 'payload = this already built arm64 app bundle (checked against its manifest first)')
     .action(async (o: WriteOpts & { arm64?: boolean; bundle?: string }) => {
-      const info = o.arm64 || o.bundle
-        ? await buildBundleArtifact({ ...common(o), ...(o.bundle ? { bundleDir: o.bundle } : { build: { say } }) })
-        : await buildAppArtifact(common(o));
+      const info = o.arm64 || o.bundle ? await buildBundleArtifact({ ...common(o), ...(o.bundle ? { bundleDir: o.bundle } : { build: { say } }) }) : await buildAppArtifact(common(o));
       done(o.out, info);
     });
 

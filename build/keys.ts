@@ -68,10 +68,7 @@ export function toCliPrivateKeyPem(pem: string, source: string): string {
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') {
     return key.export({ type: 'sec1', format: 'pem' }) as string;
   }
-  throw new SidewalkError(
-    'BUILD_KEY_INVALID',
-    `${source}: ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''} keys cannot sign Mender artifacts (RSA or ECDSA P-256 only)`,
-  );
+  throw new SidewalkError('BUILD_KEY_INVALID', `${source}: ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''} keys cannot sign Mender artifacts (RSA or ECDSA P-256 only)`);
 }
 
 /** PKIX "PUBLIC KEY" PEM of a private key (what the device and `validate -k` need). */

@@ -103,7 +103,10 @@ export async function writeArtifact(o: WriteArtifactOptions): Promise<ArtifactIn
     }
     await rm(o.output, { force: true }); // a stale file must not pass for a fresh one
     const r = await runMenderArtifact(writeArgs(o, tmp));
-    const written = await stat(o.output).then((s) => s.size > 0, () => false);
+    const written = await stat(o.output).then(
+      (s) => s.size > 0,
+      () => false,
+    );
     if (r.code !== 0 || !written || /\b(error|invalid|failed|can ?not)\b/i.test(r.stderr)) {
       await rm(o.output, { force: true });
       throw new SidewalkError('BUILD_CLI_FAILED', `mender-artifact write ${o.kind} ${o.output}: ${describe(r)}`);

@@ -46,7 +46,7 @@ export async function prepareBase(source: BaseSource, rootDir: string, bootDir: 
 async function debianBootFiles(rootDir: string, bootDir: string, epoch: number): Promise<PreparedBase> {
   const firmware = join(rootDir, 'usr/lib/raspi-firmware');
   if (!existsSync(firmware)) {
-    throw new SidewalkError('IMAGE_BASE_INVALID', 'the base root has no usr/lib/raspi-firmware: include Debian\'s raspi-firmware package (component non-free-firmware)');
+    throw new SidewalkError('IMAGE_BASE_INVALID', "the base root has no usr/lib/raspi-firmware: include Debian's raspi-firmware package (component non-free-firmware)");
   }
   await runTool('cp', ['-r', '--no-preserve=ownership', `${firmware}/.`, bootDir]);
   const kernels = (await readdir(join(rootDir, 'boot')).catch(() => [] as string[])).filter((f) => f.startsWith('vmlinuz-')).sort(compareVersions);

@@ -50,7 +50,10 @@ export async function ensureDebianBase(options: DebianBaseOptions): Promise<stri
   const suite = options.suite ?? 'bookworm';
   const mirror = options.mirror ?? 'http://deb.debian.org/debian';
   const packages = [...(options.packages ?? DEBIAN_PACKAGES)].sort();
-  const key = createHash('sha256').update(JSON.stringify({ suite, mirror, packages, arch: 'arm64', v: 2 })).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(JSON.stringify({ suite, mirror, packages, arch: 'arm64', v: 2 }))
+    .digest('hex')
+    .slice(0, 16);
   const dir = options.cacheDir ?? defaultCacheDir();
   const tar = join(dir, `debian-${suite}-arm64-${key}.tar`);
   if (existsSync(tar)) {
@@ -69,23 +72,27 @@ export async function ensureDebianBase(options: DebianBaseOptions): Promise<stri
   options.log(`base: mmdebstrap ${suite} arm64 (${packages.length} packages, first build takes many minutes under emulation) -> ${tar}`);
   const started = Date.now();
   try {
-    await runTool('mmdebstrap', [
-      `--mode=${rootless ? 'unshare' : 'root'}`,
-      '--arch=arm64',
-      // Explicit: the partial name's suffix would otherwise make mmdebstrap write a folder, not a tarball.
-      '--format=tar',
-      '--variant=minbase',
-      '--components=main,non-free-firmware',
-      `--include=${packages.join(',')}`,
-      suite,
-      partial,
-      mirror,
-    ], {
-      // INITRD=No: the kernel's initramfs hook would run mkinitramfs under qemu-user (about 10 min per run,
-      // reference image.md section 6); the image gets its own small initramfs, made on the host (image/initramfs.ts).
-      env: toolEnv({ INITRD: 'No' }),
-      heartbeat: (s) => options.log(`base: mmdebstrap still running (${s} s)`),
-    });
+    await runTool(
+      'mmdebstrap',
+      [
+        `--mode=${rootless ? 'unshare' : 'root'}`,
+        '--arch=arm64',
+        // Explicit: the partial name's suffix would otherwise make mmdebstrap write a folder, not a tarball.
+        '--format=tar',
+        '--variant=minbase',
+        '--components=main,non-free-firmware',
+        `--include=${packages.join(',')}`,
+        suite,
+        partial,
+        mirror,
+      ],
+      {
+        // INITRD=No: the kernel's initramfs hook would run mkinitramfs under qemu-user (about 10 min per run,
+        // reference image.md section 6); the image gets its own small initramfs, made on the host (image/initramfs.ts).
+        env: toolEnv({ INITRD: 'No' }),
+        heartbeat: (s) => options.log(`base: mmdebstrap still running (${s} s)`),
+      },
+    );
     await rename(partial, tar);
   } catch (err) {
     await rm(partial, { force: true });

@@ -52,7 +52,14 @@ export function moduleLoadOrder(modulesDep: string, builtin: string, wanted: rea
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
     const path = line.slice(0, colon).trim();
-    deps.set(path, line.slice(colon + 1).trim().split(/\s+/).filter(Boolean));
+    deps.set(
+      path,
+      line
+        .slice(colon + 1)
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean),
+    );
     byName.set(nameOf(path), path);
   }
   const builtins = new Set(builtin.split('\n').filter(Boolean).map(nameOf));
@@ -133,7 +140,7 @@ exec switch_root /root "$init" "$@"
 export function buildInitramfs(rootDir: string, version: string, epoch: number): Buffer {
   const modDir = join(rootDir, 'lib/modules', version);
   const busybox = ['usr/bin/busybox', 'bin/busybox'].map((p) => join(rootDir, p)).find((p) => existsSync(p));
-  if (!busybox) throw new SidewalkError('IMAGE_BASE_INVALID', 'the base root has no usr/bin/busybox: include Debian\'s busybox-static package (our initramfs is made of it)');
+  if (!busybox) throw new SidewalkError('IMAGE_BASE_INVALID', "the base root has no usr/bin/busybox: include Debian's busybox-static package (our initramfs is made of it)");
   const dep = join(modDir, 'modules.dep');
   if (!existsSync(dep)) throw new SidewalkError('IMAGE_BASE_INVALID', `${dep} is missing: depmod did not run for kernel ${version}`);
   const builtin = join(modDir, 'modules.builtin');

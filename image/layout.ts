@@ -108,7 +108,8 @@ export function genimageConfig(layout: Layout, src: Record<PartName, string | nu
       : `\thdimage {\n\t\tpartition-table-type = "gpt"\n\t\tdisk-uuid = ${quote(GPT_DISK_UUID)}\n\t\talign = 4M\n\t}\n`;
   const parts = layout.partitions
     .map((p) => {
-      const type = layout.table === 'mbr' ? `partition-type = ${p.fs === 'vfat' ? '0x0C' : '0x83'}` : `partition-type-uuid = ${p.fs === 'vfat' ? '"F"' : '"L"'}\n\t\tpartition-uuid = ${quote(p.partuuid)}`;
+      const type =
+        layout.table === 'mbr' ? `partition-type = ${p.fs === 'vfat' ? '0x0C' : '0x83'}` : `partition-type-uuid = ${p.fs === 'vfat' ? '"F"' : '"L"'}\n\t\tpartition-uuid = ${quote(p.partuuid)}`;
       return `\tpartition ${p.name} {\n\t\t${type}\n\t\timage = "${p.name}.${p.fs}"${p.name === 'selector' ? '\n\t\tbootable = true' : ''}\n\t}\n`;
     })
     .join('');

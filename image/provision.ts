@@ -15,7 +15,19 @@ import { dirname, join } from 'node:path';
 import { parseDocument, stringify, parse } from 'yaml';
 import { isSidewalkError, SidewalkError } from '../lib/errors.js';
 import { DEVICE_AGENT_CONFIG, DEVICE_AGENT_TEMPLATE, renderAgentConfigFile } from '../telemetry/agent-config.js';
-import { DEVICE_AGENT_CA, DEVICE_DIR, DEVICE_RUNTIME_CONFIG, PROVISION_DONE_FILE, PROVISION_FILE, PROVISION_STATUS, PROVISIONED_MARKER, SECRETS_DIR, SERVICE_USER, WIFI_CONFIG, dataPathOf } from './device-paths.js';
+import {
+  DEVICE_AGENT_CA,
+  DEVICE_DIR,
+  DEVICE_RUNTIME_CONFIG,
+  PROVISION_DONE_FILE,
+  PROVISION_FILE,
+  PROVISION_STATUS,
+  PROVISIONED_MARKER,
+  SECRETS_DIR,
+  SERVICE_USER,
+  WIFI_CONFIG,
+  dataPathOf,
+} from './device-paths.js';
 
 export interface ProvisionRecord {
   deviceId: string;
@@ -69,7 +81,9 @@ export function parseProvisionFile(raw: unknown, source: string): ProvisionRecor
   if (top.wifi !== undefined) {
     const w = obj(top.wifi, 'wifi');
     const ssid = str(w, 'ssid', 'wifi.ssid', (s) => (Buffer.byteLength(s) <= 32 && !/["\n\r\\]/.test(s) ? null : 'at most 32 bytes, no quotes, backslashes or line breaks'));
-    const psk = str(w, 'psk', 'wifi.psk', (s) => (/^[\x20-\x7e]{8,63}$/.test(s) && !/["\\]/.test(s)) || /^[0-9a-fA-F]{64}$/.test(s) ? null : '8 to 63 printable ASCII characters (no quotes or backslashes) or 64 hex digits');
+    const psk = str(w, 'psk', 'wifi.psk', (s) =>
+      (/^[\x20-\x7e]{8,63}$/.test(s) && !/["\\]/.test(s)) || /^[0-9a-fA-F]{64}$/.test(s) ? null : '8 to 63 printable ASCII characters (no quotes or backslashes) or 64 hex digits',
+    );
     const country = str(w, 'country', 'wifi.country', (s) => (/^[A-Z]{2}$/.test(s) ? null : 'two capital letters (ISO 3166-1, e.g. US)'));
     wifi = { ssid, psk, country };
   }

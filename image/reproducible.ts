@@ -24,7 +24,10 @@ export function usedInodes(dumpe2fs: string): number[] {
   if (!(perGroup > 0) || !(count > 0)) throw new Error('dumpe2fs: no inode counts');
   const free = new Set<number>();
   for (const m of dumpe2fs.matchAll(/^\s+Free inodes: (.*)$/gm)) {
-    for (const range of m[1]!.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const range of m[1]!
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const [a, b] = range.split('-').map(Number) as [number, number | undefined];
       for (let i = a; i <= (b ?? a); i++) free.add(i);
     }

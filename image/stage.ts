@@ -58,7 +58,9 @@ export async function runStage(plan: StagePlan, progress: (step: number, what: s
   const image = w('out/sdcard.img');
   progress(6, 'ext4 inode change times set to SOURCE_DATE_EPOCH (reproducible bytes)');
   const { stdout } = await runTool('sfdisk', ['--json', image]);
-  const starts = new Map((JSON.parse(stdout) as { partitiontable: { partitions: { node: string; start: number }[] } }).partitiontable.partitions.map((p) => [Number(/(\d+)$/.exec(p.node)![1]), p.start]));
+  const starts = new Map(
+    (JSON.parse(stdout) as { partitiontable: { partitions: { node: string; start: number }[] } }).partitiontable.partitions.map((p) => [Number(/(\d+)$/.exec(p.node)![1]), p.start]),
+  );
   for (const p of plan.layout.partitions.filter((x) => x.fs === 'ext4')) {
     await pinExt4ChangeTimes(`${image}?offset=${starts.get(p.number)! * 512}`, plan.epoch, w('ctime.debugfs'));
   }

@@ -50,7 +50,11 @@ export interface RunResult {
 }
 
 /** Runs a command to completion; rejects with IMAGE_COMMAND_FAILED naming it and its stderr tail. */
-export async function runTool(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; heartbeat?: (seconds: number) => void } = {}): Promise<RunResult> {
+export async function runTool(
+  cmd: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; heartbeat?: (seconds: number) => void } = {},
+): Promise<RunResult> {
   const started = Date.now();
   // Long steps (mke2fs of a full root, mmdebstrap) say they are still working.
   const ticker = options.heartbeat ? setInterval(() => options.heartbeat!(Math.round((Date.now() - started) / 1000)), HEARTBEAT_MS) : null;

@@ -41,7 +41,7 @@ export const LIB_ERRORS = {
   },
   CONFIG_UNREADABLE: {
     summary: 'A configuration file cannot be read (missing, a folder, no permission).',
-    action: 'Check the path given (e.g. --config) and the file\'s permissions.',
+    action: "Check the path given (e.g. --config) and the file's permissions.",
   },
   CONFIG_INVALID: {
     summary: 'A configuration file is not valid YAML, or violates its schema; every violation is listed as `path: message`.',

@@ -20,7 +20,10 @@ export interface Logger {
 function parseSpec(spec: string): { base: LogLevel; perNamespace: Map<string, LogLevel> } {
   let base: LogLevel = 'info';
   const perNamespace = new Map<string, LogLevel>();
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [ns, level] = part.includes('=') ? part.split('=', 2) : [undefined, part];
     if (!(level! in LEVELS)) continue;
     if (ns === undefined) base = level as LogLevel;

@@ -58,7 +58,11 @@ export function describeExit(r: ProcessResult, timeoutMs?: number): string {
 /** The last non-empty lines of stderr (or of stdout when stderr is empty), joined with " | ". */
 export function outputTail(r: Pick<ProcessResult, 'stdout' | 'stderr'>, lines = 5): string {
   const text = r.stderr.trim() || r.stdout.trim();
-  return text.split('\n').filter((l) => l.trim() !== '').slice(-lines).join(' | ');
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-lines)
+    .join(' | ');
 }
 
 /** Collects one stream into a capped string and, when asked, into lines. */
@@ -99,10 +103,13 @@ export function runProcess(command: string, args: readonly string[], o: RunProce
     const err = collector(max, o.onStderrLine);
     const child = spawn(command, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let timedOut = false;
-    const timer = o.timeoutMs === undefined ? null : setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, o.timeoutMs);
+    const timer =
+      o.timeoutMs === undefined
+        ? null
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, o.timeoutMs);
     child.stdout!.setEncoding('utf8').on('data', (t: string) => out.add(t));
     child.stderr!.setEncoding('utf8').on('data', (t: string) => err.add(t));
     if (o.input !== undefined && child.stdin) {
@@ -122,7 +129,11 @@ export function runProcess(command: string, args: readonly string[], o: RunProce
       if (o.check && (code !== 0 || timedOut)) {
         const hint = o.failureHint ? ` (${o.failureHint})` : '';
         const tail = outputTail(result);
-        reject(new SidewalkError(o.errorCode ?? 'PROCESS_FAILED', `${describeCommand(command, args)} failed (${describeExit(result, o.timeoutMs)})${hint}${tail ? `: ${tail}` : ''}`, { details: { command, code, signal } }));
+        reject(
+          new SidewalkError(o.errorCode ?? 'PROCESS_FAILED', `${describeCommand(command, args)} failed (${describeExit(result, o.timeoutMs)})${hint}${tail ? `: ${tail}` : ''}`, {
+            details: { command, code, signal },
+          }),
+        );
         return;
       }
       resolvePromise(result);

@@ -158,13 +158,17 @@ async function daemon(config: OtaConfig, options: { once?: boolean; fleet?: stri
   const server = options.once ? null : await serveOtaMetrics(config, metrics);
   // Every updater run of the daemon and its fleet agent: a result not seen before is counted.
   const run: RunUpdater = (fn, onProgress) =>
-    withUpdater(config, async (u) => {
-      try {
-        return await fn(u);
-      } finally {
-        metrics.observe(u.status());
-      }
-    }, onProgress);
+    withUpdater(
+      config,
+      async (u) => {
+        try {
+          return await fn(u);
+        } finally {
+          metrics.observe(u.status());
+        }
+      },
+      onProgress,
+    );
   try {
     await notifier.notify({ READY: 1, STATUS: 'resuming from the journal' });
     let out = await run((u) => u.resume());
@@ -262,7 +266,9 @@ export function registerOtaCommands(program: Command): void {
 
   ota
     .command('daemon')
-    .description('The service loop (sidewalk-ota.service): resume or roll back from the journal, then install artifacts dropped in the inbox (*.mender, or *.url holding a URL). Sends READY/WATCHDOG to systemd; serves /metrics on metrics.host:metrics.port (127.0.0.1:9102).')
+    .description(
+      'The service loop (sidewalk-ota.service): resume or roll back from the journal, then install artifacts dropped in the inbox (*.mender, or *.url holding a URL). Sends READY/WATCHDOG to systemd; serves /metrics on metrics.host:metrics.port (127.0.0.1:9102).',
+    )
     .addOption(configOption())
     .option('--once', 'resume and process the inbox once, then exit (no /metrics)')
     .option('--fleet <file>', 'also run the fleet agent (MQTT desired state, reported state, events) with this config')

@@ -48,7 +48,7 @@ export const otaConfigSchema = {
   additionalProperties: false,
   required: ['device_type'],
   properties: {
-    device_type: { type: 'string', minLength: 1, description: 'Matched against artifacts\' device_type (e.g. raspberrypi4).' },
+    device_type: { type: 'string', minLength: 1, description: "Matched against artifacts' device_type (e.g. raspberrypi4)." },
     state_dir: { type: 'string', default: '/var/lib/sidewalk/ota', description: 'OTA state on the data partition: journal, provides, downloads, inbox.' },
     stores: {
       type: 'object',
@@ -179,7 +179,9 @@ export function validateOtaConfig(raw: unknown, source = 'ota config'): OtaConfi
     throw new SidewalkError('CONFIG_INVALID', `${source} is invalid:\n  boot.slots: required when boot.backend is real`, { details: { problems: ['boot.slots: required when boot.backend is real'] } });
   }
   if (data.boot.backend === 'simulated' && data.boot.simulated_dir === null) {
-    throw new SidewalkError('CONFIG_INVALID', `${source} is invalid:\n  boot.simulated_dir: required when boot.backend is simulated`, { details: { problems: ['boot.simulated_dir: required when boot.backend is simulated'] } });
+    throw new SidewalkError('CONFIG_INVALID', `${source} is invalid:\n  boot.simulated_dir: required when boot.backend is simulated`, {
+      details: { problems: ['boot.simulated_dir: required when boot.backend is simulated'] },
+    });
   }
   data.daemon.inbox_dir ??= join(data.state_dir, 'inbox');
   return data;

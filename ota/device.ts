@@ -87,7 +87,10 @@ export function readVerifyKeys(config: OtaConfig): string[] {
       throw new SidewalkError('CONFIG_KEY_UNREADABLE', `keys: cannot read ${k}: ${(err as Error).message}`);
     }
   });
-  parsePublicKeys(pems, config.keys.map((k) => `keys: ${k}`));
+  parsePublicKeys(
+    pems,
+    config.keys.map((k) => `keys: ${k}`),
+  );
   return pems;
 }
 

@@ -38,11 +38,11 @@ export const OTA_ERRORS = {
     action: 'Check the command named in health.commands of the OTA config (installed, executable).',
   },
   OTA_DROP_CACHE_FAILED: {
-    summary: "The page cache of a written slot could not be dropped before verifying it, so the check may read cached data.",
+    summary: 'The page cache of a written slot could not be dropped before verifying it, so the check may read cached data.',
     action: 'Check that dd is installed (coreutils) and that the slot device is readable.',
   },
   OTA_METRICS_LISTEN: {
-    summary: "The updater cannot serve /metrics on the configured address; it runs on without them.",
+    summary: 'The updater cannot serve /metrics on the configured address; it runs on without them.',
     action: 'Free the port, or set metrics.port in the OTA config (null turns the endpoint off).',
   },
   OTA_ARTIFACT_MISSING: {
@@ -67,7 +67,7 @@ export const OTA_ERRORS = {
   },
   OTA_IMAGE_TOO_LARGE: {
     summary: 'An OS image does not fit the partition of the slot it would be written to.',
-    action: "Build a smaller image, or an SD card layout with larger slots (image/README.md).",
+    action: 'Build a smaller image, or an SD card layout with larger slots (image/README.md).',
   },
   OTA_MODEL_INVALID: {
     summary: "A model artifact's bundle is not valid, or its manifest disagrees with the artifact (name, version).",

@@ -16,19 +16,7 @@ import { readIfExists, replaceFile, type OtaFs } from './fs.js';
 const log = createLogger('ota:journal');
 
 /** States after Mender's update state machine (update-modules-v3), plus `switch` for model/app stores; their transitions are STATE_TABLE in install/states.ts. */
-export const OTA_STATES = [
-  'idle',
-  'download',
-  'install',
-  'switch',
-  'reboot',
-  'verify',
-  'commit',
-  'rollback',
-  'rollback-reboot',
-  'failure',
-  'cleanup',
-] as const;
+export const OTA_STATES = ['idle', 'download', 'install', 'switch', 'reboot', 'verify', 'commit', 'rollback', 'rollback-reboot', 'failure', 'cleanup'] as const;
 export type OtaState = (typeof OTA_STATES)[number];
 
 export interface JournalRecord<T> {

@@ -68,7 +68,10 @@ export function registerRuntimeCommands(program: Command): void {
     )
     .argument('<input>', 'video file, folder of JPEGs, or legacy run folder (img_NNNNN.jpg + raw_data.txt)')
     .option('-m, --model <bundle>', 'model bundle directory (model.tflite + manifest.json); required unless --recorded-scores')
-    .option('--recorded-scores', "decide from the scores recorded with the run instead of a model (a legacy run's out_data.txt, a ride's sensors.jsonl) and report agreement with the recorded decision (legacy swFlag)")
+    .option(
+      '--recorded-scores',
+      "decide from the scores recorded with the run instead of a model (a legacy run's out_data.txt, a ride's sensors.jsonl) and report agreement with the recorded decision (legacy swFlag)",
+    )
     .option('--realtime', 'pace frames at recording speed and show decisions live (default: as fast as possible)')
     .option('-o, --out <file>', 'write every decision as JSON lines (with --recorded-scores: frame, on_sidewalk, recorded_on_sidewalk, agree, ...)')
     .option('--limiter-log <file>', 'write every simulated limiter command as JSON lines')
@@ -79,7 +82,9 @@ export function registerRuntimeCommands(program: Command): void {
     .option('--metrics-port <port>', 'serve /metrics on 127.0.0.1:PORT while replaying (0: any free port)', tcpPort)
     .option('--live', 'show decisions as they happen (default with --realtime)')
     .option('--strict', 'fail (CAMERA_DECODE_ERRORS) when ffmpeg reports decode errors, e.g. a truncated video; default: a warning with their count')
-    .addOption(new Option('--legacy-layout <layout>', "with --recorded-scores: scooter.py's out_data.txt layout when the file fits both (DATA_LEGACY_LAYOUT_AMBIGUOUS)").choices(['live', 'post-process']))
+    .addOption(
+      new Option('--legacy-layout <layout>', "with --recorded-scores: scooter.py's out_data.txt layout when the file fits both (DATA_LEGACY_LAYOUT_AMBIGUOUS)").choices(['live', 'post-process']),
+    )
     .action(async (input: string, opts: ReplayOptions) => {
       await replay(input, opts);
     });
@@ -206,10 +211,7 @@ async function replayRecorded(input: string, opts: ReplayOptions): Promise<void>
  * everything released, exit; a stop that cannot finish within STOP_DEADLINE_MS ends with
  * RUNTIME_STOP_TIMEOUT and a non-zero exit, whatever a component does.
  */
-async function runService(
-  config: RuntimeConfig,
-  extra: { reloadConfig?: () => RuntimeConfig; onDecision?: (r: DecisionRecord) => void },
-): Promise<void> {
+async function runService(config: RuntimeConfig, extra: { reloadConfig?: () => RuntimeConfig; onDecision?: (r: DecisionRecord) => void }): Promise<void> {
   const service = new RuntimeService({
     config,
     metrics: createRuntimeMetrics(),

@@ -29,7 +29,7 @@ export const RUNTIME_ERRORS = {
   CAMERA_INPUT_MISSING: { summary: 'The replay input (video, ride folder or legacy run) cannot be read.', action: 'Check the path given to `sidewalk replay` or camera.replay.input.' },
   CAMERA_INPUT_EMPTY: { summary: 'The replay input has no frames.', action: 'Give a recording with frames.' },
   CAMERA_NOT_A_VIDEO: { summary: 'The replay input is not a video (ffmpeg sees another format, e.g. text).', action: 'Give a video file, a ride folder or a legacy run folder.' },
-  CAMERA_DECODE_FAILED: { summary: 'ffmpeg failed while decoding the replay input.', action: 'The message has ffmpeg\'s last line; check the file with `ffprobe`.' },
+  CAMERA_DECODE_FAILED: { summary: 'ffmpeg failed while decoding the replay input.', action: "The message has ffmpeg's last line; check the file with `ffprobe`." },
   CAMERA_DECODE_ERRORS: {
     summary: 'ffmpeg reported damaged frames in the replay input and --strict (camera.replay.strict) makes that an error.',
     action: 'Repair or re-record the input, or replay without --strict to skip damaged frames with a warning.',
@@ -47,17 +47,23 @@ export const RUNTIME_ERRORS = {
   LIMITER_OPEN_FAILED: { summary: 'The limiter could not be opened (device, line or log file).', action: LIMITER_WIRING },
   LIMITER_WRITE_FAILED: { summary: 'A command to the limiter failed.', action: LIMITER_WIRING },
   LIMITER_TIMEOUT: { summary: 'The limiter did not finish a command within its deadline.', action: LIMITER_WIRING },
-  LIMITER_GPIO_UNAVAILABLE: { summary: 'The GPIO tools or sysfs GPIO interface are not available.', action: 'Install the gpiod package (or use limiter.gpio.backend sysfs on kernels that still have it).' },
+  LIMITER_GPIO_UNAVAILABLE: {
+    summary: 'The GPIO tools or sysfs GPIO interface are not available.',
+    action: 'Install the gpiod package (or use limiter.gpio.backend sysfs on kernels that still have it).',
+  },
   LIMITER_GPIO_LINE_NOT_FOUND: { summary: 'No GPIO chip has a line of the configured name.', action: 'Correct limiter.gpio.line (docs/wiring.md names the line).' },
   LIMITER_GPIO_SET_FAILED: { summary: 'gpioset could not set the limiter line.', action: LIMITER_WIRING },
   LIMITER_GPIO_WRITE_FAILED: { summary: 'Writing the limiter line through sysfs GPIO failed.', action: LIMITER_WIRING },
-  LIMITER_GPIO_EXPORT_TIMEOUT: { summary: 'An exported sysfs GPIO line did not appear in time.', action: 'Check the kernel\'s GPIO support and permissions (udev rules for the gpio group).' },
+  LIMITER_GPIO_EXPORT_TIMEOUT: { summary: 'An exported sysfs GPIO line did not appear in time.', action: "Check the kernel's GPIO support and permissions (udev rules for the gpio group)." },
   LIMITER_PWM_CONFIG_INVALID: { summary: 'The PWM limiter settings are inconsistent (period, duties, chip or channel).', action: CONFIG },
-  LIMITER_PWM_UNAVAILABLE: { summary: 'The configured PWM chip or channel does not exist.', action: 'Enable the PWM overlay in config.txt and check limiter.pwm.chip_path and channel (docs/wiring.md).' },
+  LIMITER_PWM_UNAVAILABLE: {
+    summary: 'The configured PWM chip or channel does not exist.',
+    action: 'Enable the PWM overlay in config.txt and check limiter.pwm.chip_path and channel (docs/wiring.md).',
+  },
   LIMITER_PWM_EXPORT_TIMEOUT: { summary: 'An exported PWM channel did not appear in time.', action: 'Check the PWM overlay and permissions (udev rules for the gpio group).' },
   LIMITER_PWM_WRITE_FAILED: { summary: 'Writing a PWM channel setting failed.', action: LIMITER_WIRING },
   LIMITER_SERIAL_TIMEOUT: { summary: 'The motor controller did not acknowledge a command within limiter.serial.reply_timeout_ms.', action: LIMITER_WIRING },
-  LIMITER_SERIAL_REJECTED: { summary: 'The motor controller answered a command with an error.', action: 'Check the controller\'s protocol (limiter.serial.protocol) and firmware.' },
+  LIMITER_SERIAL_REJECTED: { summary: 'The motor controller answered a command with an error.', action: "Check the controller's protocol (limiter.serial.protocol) and firmware." },
   LIMITER_SERIAL_LOST: { summary: 'The serial device of the motor controller went away.', action: LIMITER_WIRING },
   SERIAL_OPEN_FAILED: { summary: 'A serial port cannot be opened or configured (stty).', action: 'Check the device path, that the UART is enabled in config.txt, and permissions (dialout group).' },
   SERIAL_PORT_IN_USE: {
@@ -80,8 +86,14 @@ export const RUNTIME_ERRORS = {
   OUTPUT_IS_FOLDER: { summary: 'An output option names a folder where a file is written.', action: 'Give a file path.' },
   OUTPUT_UNWRITABLE: { summary: 'An output file cannot be written.', action: 'Check the path and the permissions of its folder.' },
   RUNTIME_STOPPING: { summary: 'Start-up was cancelled by a stop request (what was opened was released again).', action: 'Nothing to repair: the service was asked to stop.' },
-  RUNTIME_STOP_TIMEOUT: { summary: 'The service did not stop within its deadline; the process exits anyway, the limiter at its fail-safe.', action: 'Read the log for the part that hung and report it.' },
-  RUNTIME_RELEASE_FAILED: { summary: 'The service stopped, but some resources could not be released (named in the message and log).', action: 'Read the log; a limiter that failed to release was set to its fail-safe first.' },
+  RUNTIME_STOP_TIMEOUT: {
+    summary: 'The service did not stop within its deadline; the process exits anyway, the limiter at its fail-safe.',
+    action: 'Read the log for the part that hung and report it.',
+  },
+  RUNTIME_RELEASE_FAILED: {
+    summary: 'The service stopped, but some resources could not be released (named in the message and log).',
+    action: 'Read the log; a limiter that failed to release was set to its fail-safe first.',
+  },
 
   // Replay
   REPLAY_MODEL_REQUIRED: { summary: '`sidewalk replay` was given neither --model nor --recorded-scores.', action: 'Pass --model BUNDLE, or --recorded-scores for a recording with scores.' },
@@ -93,13 +105,19 @@ export const RUNTIME_ERRORS = {
   DATA_RECORDER_EXISTS: { summary: 'The ride folder to record into already holds frames.', action: 'Record into a new folder.' },
   DATA_RECORDER_CLOSED: { summary: 'A frame was written to a ride after it was closed (a bug).', action: 'Report it.' },
   DATA_RECORDER_FRAME_SIZE: { summary: "A frame's size or format differs from the ride's.", action: 'Keep camera.width/height fixed during a recording; report it if they were.' },
-  DATA_RECORDER_ENCODER: { summary: 'The ride recorder\'s ffmpeg encoder failed.', action: 'The message has ffmpeg\'s output; check the free space in recording.dir.' },
-  DATA_RIDE_MALFORMED: { summary: "A ride folder's ride.json, sensors.jsonl or frames are missing or not valid (the file, line and field are named).", action: 'Re-copy the ride from the scooter; a ride damaged at the source cannot be used.' },
+  DATA_RECORDER_ENCODER: { summary: "The ride recorder's ffmpeg encoder failed.", action: "The message has ffmpeg's output; check the free space in recording.dir." },
+  DATA_RIDE_MALFORMED: {
+    summary: "A ride folder's ride.json, sensors.jsonl or frames are missing or not valid (the file, line and field are named).",
+    action: 'Re-copy the ride from the scooter; a ride damaged at the source cannot be used.',
+  },
   DATA_RIDE_INCOMPLETE: { summary: 'The ride was not closed (recording cut off, or still uploading).', action: 'Wait for the upload to finish; a cut-off ride can be ingested only once closed.' },
   DATA_LEGACY_MISSING: { summary: "A legacy run folder's sensor log (raw_data.txt) cannot be read.", action: 'Check the run folder (docs/legacy.md describes its files).' },
-  DATA_LEGACY_MALFORMED: { summary: "A legacy run's sensor log or scores do not parse, or do not match its images (file and line are named).", action: 'Check the named line (docs/legacy.md describes the format).' },
+  DATA_LEGACY_MALFORMED: {
+    summary: "A legacy run's sensor log or scores do not parse, or do not match its images (file and line are named).",
+    action: 'Check the named line (docs/legacy.md describes the format).',
+  },
   DATA_LEGACY_LAYOUT_AMBIGUOUS: {
-    summary: "A legacy out_data.txt mixes the live and the post-process layouts, so its fields cannot be read one way.",
+    summary: 'A legacy out_data.txt mixes the live and the post-process layouts, so its fields cannot be read one way.',
     action: 'Name the layout with --legacy-layout (docs/legacy.md).',
   },
 } as const satisfies ErrorCatalogue;

@@ -11,7 +11,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const source = join(root, 'runtime/inference/xnnpack-delegate.c');
 const output = join(root, 'dist/native/libsidewalk_xnnpack.so');
 const say = (msg) => process.stderr.write(`[build-native] ${msg}\n`);
-const fail = (msg) => { say(`error: ${msg}`); process.exit(1); };
+const fail = (msg) => {
+  say(`error: ${msg}`);
+  process.exit(1);
+};
 
 const arch = process.env.SIDEWALK_NATIVE_ARCH ?? process.arch;
 const ccDir = { x64: 'linux_amd64', arm64: 'linux_arm64' }[arch];
@@ -38,11 +41,21 @@ if (probe.error || probe.status !== 0) {
 
 mkdirSync(dirname(output), { recursive: true });
 const args = [
-  '-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', '-std=c11',
-  '-I', join(tfliteRoot, 'include'),
+  '-shared',
+  '-fPIC',
+  '-O2',
+  '-Wall',
+  '-Wextra',
+  '-Werror',
+  '-std=c11',
+  '-I',
+  join(tfliteRoot, 'include'),
   source,
-  '-o', output,
-  '-L', libDir, '-ltensorflowlite_c',
+  '-o',
+  output,
+  '-L',
+  libDir,
+  '-ltensorflowlite_c',
   // The .so is found through the absolute cc_deps path here, and relative to dist/native when the
   // app is bundled with node_modules beside dist (build/ keeps that layout).
   `-Wl,-rpath,${libDir}`,

@@ -22,12 +22,38 @@ const SPEED_KPH = { street: 18, bike_lane: 16, side: 7, crosswalk: 6 };
 const script = parseSceneScript(SCRIPT);
 const frames = Math.round(sceneScriptDurationS(script) * FPS);
 const out = join(root, 'demo/sample-ride.mp4');
-const ffmpeg = spawn('ffmpeg', [
-  '-y', '-loglevel', 'error',
-  '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${WIDTH}x${HEIGHT}`, '-r', String(FPS), '-i', '-',
-  '-c:v', 'libx264', '-preset', 'slow', '-crf', '30', '-pix_fmt', 'yuv420p', '-g', String(FPS * 2),
-  '-movflags', '+faststart', out,
-], { stdio: ['pipe', 'inherit', 'inherit'] });
+const ffmpeg = spawn(
+  'ffmpeg',
+  [
+    '-y',
+    '-loglevel',
+    'error',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    '-s',
+    `${WIDTH}x${HEIGHT}`,
+    '-r',
+    String(FPS),
+    '-i',
+    '-',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'slow',
+    '-crf',
+    '30',
+    '-pix_fmt',
+    'yuv420p',
+    '-g',
+    String(FPS * 2),
+    '-movflags',
+    '+faststart',
+    out,
+  ],
+  { stdio: ['pipe', 'inherit', 'inherit'] },
+);
 
 const rgb = new Uint8Array(WIDTH * HEIGHT * 3);
 let distanceM = 0;

@@ -48,14 +48,19 @@ function check(field: string, value: unknown, ok: (v: string) => boolean, what: 
 }
 
 function remoteWriteUrl(value: unknown): string {
-  return check('remoteWriteUrl', value, (v) => {
-    try {
-      const u = new URL(v);
-      return (u.protocol === 'https:' || u.protocol === 'http:') && u.username === '' && u.password === '';
-    } catch {
-      return false;
-    }
-  }, 'an http(s) URL without credentials');
+  return check(
+    'remoteWriteUrl',
+    value,
+    (v) => {
+      try {
+        const u = new URL(v);
+        return (u.protocol === 'https:' || u.protocol === 'http:') && u.username === '' && u.password === '';
+      } catch {
+        return false;
+      }
+    },
+    'an http(s) URL without credentials',
+  );
 }
 
 const BARE = new Set(['SCRAPE_INTERVAL', 'SEND_DEADLINE', 'MIN_BACKOFF', 'REMOTE_WRITE_TLS']);

@@ -124,10 +124,7 @@ export interface MetricsServer {
 }
 
 /** Serves `GET /metrics` (and `/healthz`) on host:port. Port 0 picks a free port. */
-export async function serveMetrics(
-  registry: Registry,
-  options: { host: string; port: number; health?: () => { ok: boolean; detail: unknown } },
-): Promise<MetricsServer> {
+export async function serveMetrics(registry: Registry, options: { host: string; port: number; health?: () => { ok: boolean; detail: unknown } }): Promise<MetricsServer> {
   const { host } = options;
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

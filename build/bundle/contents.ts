@@ -19,7 +19,19 @@ export function isUnshipped(rel: string): boolean {
 
 /** Per-package paths left out (rebuilt for arm64, other platforms' libraries, sources, tests). */
 const PACKAGE_PRUNE: Readonly<Record<string, readonly string[]>> = {
-  'tfjs-tflite-node': ['build', 'binding', 'src', 'cc_deps/include', 'cc_deps/linux_amd64', 'cc_deps/darwin_arm64', 'cc_deps/windows_amd64', 'yarn-error.log', 'jasmine.json', 'tslint.json', 'tsconfig.json'],
+  'tfjs-tflite-node': [
+    'build',
+    'binding',
+    'src',
+    'cc_deps/include',
+    'cc_deps/linux_amd64',
+    'cc_deps/darwin_arm64',
+    'cc_deps/windows_amd64',
+    'yarn-error.log',
+    'jasmine.json',
+    'tslint.json',
+    'tsconfig.json',
+  ],
   'unix-dgram': ['build', 'src', 'test', 'binding.gyp'],
 };
 
@@ -47,8 +59,7 @@ export async function deviceDistFiles(repoRoot: string): Promise<string[]> {
       const child = posix.join(rel, e.name);
       if (e.isDirectory()) {
         if (!HOST_ONLY_DIST.some((d) => child === `dist/${d}`)) await walk(child);
-      }
-      else if (e.isFile() && !isUnshipped(child)) out.push(child);
+      } else if (e.isFile() && !isUnshipped(child)) out.push(child);
       else if (!e.isFile()) throw new SidewalkError('BUILD_BUNDLE_INPUT', `${child}: not a regular file (the app store installs files and folders only)`);
     }
   }
@@ -137,8 +148,7 @@ export async function packageFiles(repoRoot: string, p: DevicePackage): Promise<
       if (isPruned(p.name, child, e.isDirectory()) || isUnshipped(child)) continue;
       if (e.isDirectory()) {
         if (!HOST_ONLY_DIST.some((d) => child === `dist/${d}`)) await walk(child);
-      }
-      else if (e.isFile()) out.push(child);
+      } else if (e.isFile()) out.push(child);
       else throw new SidewalkError('BUILD_BUNDLE_INPUT', `${p.path}/${child}: not a regular file (the app store installs files and folders only)`);
     }
   }
@@ -169,7 +179,11 @@ export function deviceAreaModules(areasSource: string): string[] {
     .flatMap((line) => [...line.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => posix.join('dist/bin', m[1]!)));
 }
 
-const packageOf = (spec: string): string => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+const packageOf = (spec: string): string =>
+  spec
+    .split('/')
+    .slice(0, spec.startsWith('@') ? 2 : 1)
+    .join('/');
 
 /**
  * Everything the device CLI can load, from dist/bin/sidewalk.js and the device areas' modules:

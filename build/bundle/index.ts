@@ -108,12 +108,16 @@ export async function buildAppBundle(o: BundleOptions): Promise<BundleResult> {
       bytes += (await stat(join(staging, f))).size;
     }
     await normalise(staging, epoch);
-    const manifest = await writeManifest(staging, {
-      app: { name: pkg.name, version: pkg.version },
-      arch: 'arm64',
-      node: { package: NODE_ARM64.package, version: node.version, integrity: node.integrity },
-      entry: 'bin/sidewalk',
-    }, epoch);
+    const manifest = await writeManifest(
+      staging,
+      {
+        app: { name: pkg.name, version: pkg.version },
+        arch: 'arm64',
+        node: { package: NODE_ARM64.package, version: node.version, integrity: node.integrity },
+        entry: 'bin/sidewalk',
+      },
+      epoch,
+    );
     await rm(out, { recursive: true, force: true });
     await rename(staging, out);
     return { dir: out, manifest, bytes };

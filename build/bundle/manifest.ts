@@ -120,10 +120,7 @@ export async function verifyBundle(dir: string): Promise<BundleManifest> {
 /** Writes dir as a reproducible .tar.gz (entries ./...), through a temporary name. */
 export async function packBundle(dir: string, tarball: string, epoch = DEFAULT_EPOCH): Promise<void> {
   const tmp = `${tarball}.partial`;
-  const tar = spawn('tar', [
-    '--sort=name', '--format=gnu', '--owner=0', '--group=0', '--numeric-owner', `--mtime=@${epoch}`,
-    '-C', dir, '-cf', '-', '.',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const tar = spawn('tar', ['--sort=name', '--format=gnu', '--owner=0', '--group=0', '--numeric-owner', `--mtime=@${epoch}`, '-C', dir, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const gzip = spawn('gzip', ['-n', '-6'], { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcess;
   let stderr = '';
   tar.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));

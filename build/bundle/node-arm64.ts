@@ -40,7 +40,11 @@ async function sha512Integrity(file: string): Promise<string> {
   return `sha512-${hash.digest('base64')}`;
 }
 
-const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
+const exists = (p: string): Promise<boolean> =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 
 /** ELF e_machine of a file (0xb7 = AArch64, 0x3e = x86-64), or null when it is not ELF. */
 export async function elfMachine(file: string): Promise<number | null> {

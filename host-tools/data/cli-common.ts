@@ -40,17 +40,21 @@ export function common(cmd: Command): Command {
     .option('--config <file>', 'data settings (YAML/JSON): filters thresholds, labelling.riderMap, labelling.modelThreshold');
 }
 
-export const positive = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!(n > 0)) throw new SidewalkError('DATA_BAD_OPTION', `${name} must be a positive number, got "${v}"`);
-  return n;
-};
+export const positive =
+  (name: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!(n > 0)) throw new SidewalkError('DATA_BAD_OPTION', `${name} must be a positive number, got "${v}"`);
+    return n;
+  };
 
-export const wholeNumber = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new SidewalkError('DATA_BAD_OPTION', `${name} must be a whole number >= 0, got "${v}"`);
-  return n;
-};
+export const wholeNumber =
+  (name: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new SidewalkError('DATA_BAD_OPTION', `${name} must be a whole number >= 0, got "${v}"`);
+    return n;
+  };
 
 /** Resolves on SIGINT/SIGTERM (long-running commands stop cleanly). */
 export function untilSignal(): Promise<void> {

@@ -13,7 +13,10 @@ export const DATA_ERRORS = {
   DATA_DB_MISSING: { summary: 'There is no dataset database at the given path.', action: DB_OPTION },
   DATA_DB_OPEN: { summary: 'The dataset database cannot be opened (a folder, unreadable, or its folder cannot be made).', action: `Check the path and permissions. ${DB_OPTION}` },
   DATA_DB_NOT_DATABASE: { summary: 'The file is not a dataset database (not SQLite, or another SQLite file); nothing was changed.', action: 'Check the path; give the dataset database.' },
-  DATA_DB_OUTDATED: { summary: "The dataset database's schema is older than this tool reads; read-only commands do not upgrade it.", action: 'Run a writing command once (e.g. `sidewalk data filter`); it upgrades the schema.' },
+  DATA_DB_OUTDATED: {
+    summary: "The dataset database's schema is older than this tool reads; read-only commands do not upgrade it.",
+    action: 'Run a writing command once (e.g. `sidewalk data filter`); it upgrades the schema.',
+  },
   DATA_DB_TOO_NEW: { summary: "The dataset database's schema is newer than this tool.", action: 'Update the tools (git pull; npm run build).' },
   DATA_INPUT_UNKNOWN: { summary: 'An input to ingest is not a ride folder, legacy run folder, video, or folder of those.', action: 'Give one of those.' },
   DATA_LOCATION_REQUIRED: { summary: 'The input does not name its location (e.g. a plain video).', action: 'Pass --location.' },
@@ -36,6 +39,9 @@ export const DATA_ERRORS = {
   DATA_EXPORT_NOT_EMPTY: { summary: 'The export folder is not empty; exports never mix with old files.', action: 'Give a new or empty folder.' },
   DATA_EXPORT_FAILED: { summary: 'ffmpeg failed while writing the exported images.', action: "The message has ffmpeg's output; check free space." },
   DATA_MANIFEST_INVALID: { summary: 'The model manifest given to export with (--manifest) is not valid.', action: 'Give the manifest.json of a model bundle.' },
-  DATA_MANIFEST_UNSUPPORTED: { summary: "The manifest's resize cannot be reproduced by export.", action: 'Export whole frames (without --manifest); training and evaluation crop and resize as the manifest says.' },
+  DATA_MANIFEST_UNSUPPORTED: {
+    summary: "The manifest's resize cannot be reproduced by export.",
+    action: 'Export whole frames (without --manifest); training and evaluation crop and resize as the manifest says.',
+  },
   DATA_OUTPUT_UNWRITABLE: { summary: 'The output folder (--out) cannot be created.', action: 'Check the path and permissions.' },
 } as const satisfies ErrorCatalogue;

@@ -64,11 +64,20 @@ export function parseCrop(text: string, option = '--crop'): Crop {
 /** The `input` of an export made without a model: frames (whole, or cropped to `crop`) at width x height, legacy labels. */
 export function exportManifest(o: { width: number; height: number; crop?: Crop; location: string }): ModelManifest {
   return {
-    format: 'sidewalk-model/1', name: 'export', version: '0.0.0', location: o.location, labels: [...DEFAULT_LABELS],
+    format: 'sidewalk-model/1',
+    name: 'export',
+    version: '0.0.0',
+    location: o.location,
+    labels: [...DEFAULT_LABELS],
     groups: { sidewalk: [...DEFAULT_GROUPS.sidewalk], road: [...DEFAULT_GROUPS.road] },
     input: {
-      width: o.width, height: o.height, dtype: 'uint8', color_order: 'rgb',
-      normalization: { scale: 1, offset: 0 }, crop: o.crop ?? WHOLE_FRAME, resize: 'bilinear',
+      width: o.width,
+      height: o.height,
+      dtype: 'uint8',
+      color_order: 'rgb',
+      normalization: { scale: 1, offset: 0 },
+      crop: o.crop ?? WHOLE_FRAME,
+      resize: 'bilinear',
     },
     files: {},
   };
@@ -76,7 +85,12 @@ export function exportManifest(o: { width: number; height: number; crop?: Crop; 
 
 /** Reads manifest.json (or a bundle folder holding it) and checks the fields export needs. */
 export async function readModelManifest(path: string): Promise<ModelManifest> {
-  const file = (await stat(path).then((s) => s.isDirectory(), () => false)) ? join(path, 'manifest.json') : path;
+  const file = (await stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  ))
+    ? join(path, 'manifest.json')
+    : path;
   let m: ModelManifest;
   try {
     m = JSON.parse(await readFile(file, 'utf8')) as ModelManifest;
@@ -84,13 +98,24 @@ export async function readModelManifest(path: string): Promise<ModelManifest> {
     throw new SidewalkError('DATA_MANIFEST_INVALID', `${file}: ${(err as Error).message}`, { cause: err });
   }
   const c = m?.input?.crop;
-  const ok = Array.isArray(m?.labels) && Number.isInteger(m.input?.width) && Number.isInteger(m.input?.height) && c
-    && [c.x, c.y, c.width, c.height].every((v) => typeof v === 'number' && v >= 0 && v <= 1) && c.x + c.width <= 1 && c.y + c.height <= 1 && c.width > 0 && c.height > 0;
+  const ok =
+    Array.isArray(m?.labels) &&
+    Number.isInteger(m.input?.width) &&
+    Number.isInteger(m.input?.height) &&
+    c &&
+    [c.x, c.y, c.width, c.height].every((v) => typeof v === 'number' && v >= 0 && v <= 1) &&
+    c.x + c.width <= 1 &&
+    c.y + c.height <= 1 &&
+    c.width > 0 &&
+    c.height > 0;
   if (!ok) throw new SidewalkError('DATA_MANIFEST_INVALID', `${file}: needs labels, input.width, input.height and input.crop (fractions 0..1 inside the frame)`);
   if (m.input.pre_resize !== undefined || (m.input.resize !== undefined && m.input.resize !== 'bilinear')) {
     // ffmpeg cannot reproduce OpenCV's area resize; whole frames let the device's own code do it.
-    throw new SidewalkError('DATA_MANIFEST_UNSUPPORTED', `${file}: input.resize "${m.input.resize}"${m.input.pre_resize ? ' with input.pre_resize' : ''} ` +
-      'cannot be reproduced by export; export whole frames (without --manifest): training and evaluation then crop and resize as the manifest says');
+    throw new SidewalkError(
+      'DATA_MANIFEST_UNSUPPORTED',
+      `${file}: input.resize "${m.input.resize}"${m.input.pre_resize ? ' with input.pre_resize' : ''} ` +
+        'cannot be reproduced by export; export whole frames (without --manifest): training and evaluation then crop and resize as the manifest says',
+    );
   }
   return m;
 }
@@ -99,28 +124,38 @@ function preprocess(inputs: string[], outDir: string, m: ModelManifest): Promise
   const c = m.input.crop;
   const vf = `crop=w=iw*${c.width}:h=ih*${c.height}:x=iw*${c.x}:y=ih*${c.y},scale=${m.input.width}:${m.input.height}:flags=bilinear,format=rgb24`;
   return new Promise((resolve, reject) => {
-    const ff = spawn('ffmpeg', ['-hide_banner', '-v', 'error', '-f', 'image2pipe', '-c:v', 'mjpeg', '-i', '-', '-vf', vf, '-fps_mode', 'passthrough',
-      '-start_number', '0', '-f', 'image2', join(outDir, '%08d.png')], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const ff = spawn(
+      'ffmpeg',
+      ['-hide_banner', '-v', 'error', '-f', 'image2pipe', '-c:v', 'mjpeg', '-i', '-', '-vf', vf, '-fps_mode', 'passthrough', '-start_number', '0', '-f', 'image2', join(outDir, '%08d.png')],
+      { stdio: ['pipe', 'ignore', 'pipe'] },
+    );
     let err = '';
-    ff.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
+    ff.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-2000);
+    });
     ff.stdin.on('error', () => {});
     ff.on('error', (e) => reject(new SidewalkError('DATA_FFMPEG', `cannot run ffmpeg: ${e.message}`)));
     ff.on('close', (code) => (code === 0 ? resolve() : reject(new SidewalkError('DATA_EXPORT_FAILED', `ffmpeg exited ${code}: ${err.trim()}`))));
     void (async () => {
       for (const f of inputs) if (!ff.stdin.write(await readFile(f))) await new Promise((r) => ff.stdin.once('drain', r));
       ff.stdin.end();
-    })().catch((e: Error) => { ff.kill('SIGKILL'); reject(e); });
+    })().catch((e: Error) => {
+      ff.kill('SIGKILL');
+      reject(e);
+    });
   });
 }
 
 export async function exportDataset(db: Db, store: FrameStore, opts: ExportOptions): Promise<DatasetManifest> {
   const loc = db.prepare('SELECT id FROM locations WHERE name = ?').get(opts.location) as { id: number } | undefined;
   if (!loc) throw new SidewalkError('DATA_LOCATION_UNKNOWN', `location "${opts.location}" has no rides`);
-  const rows = db.prepare(`SELECT f.content_hash AS hash, f.path, f.label, r.split, r.content_hash AS ride_hash, r.ride_key
+  const rows = db
+    .prepare(`SELECT f.content_hash AS hash, f.path, f.label, r.split, r.content_hash AS ride_hash, r.ride_key
       FROM frames f JOIN rides r ON r.id = f.ride_id
       WHERE r.location_id = ? AND f.label IS NOT NULL AND r.split IS NOT NULL
       ${opts.includeFlagged ? '' : 'AND NOT EXISTS (SELECT 1 FROM frame_flags ff WHERE ff.frame_id = f.id)'}
-      ORDER BY r.split, f.label, f.content_hash`).all(loc.id) as { hash: string; path: string; label: string; split: Split; ride_hash: string; ride_key: string | null }[];
+      ORDER BY r.split, f.label, f.content_hash`)
+    .all(loc.id) as { hash: string; path: string; label: string; split: Split; ride_hash: string; ride_key: string | null }[];
   const skipped: Record<string, number> = {};
   const seen = new Set<string>();
   // The same image in two rides of different splits would leak: held-out splits win (test, then val).
@@ -150,7 +185,11 @@ export async function exportDataset(db: Db, store: FrameStore, opts: ExportOptio
   if ((await readdir(opts.outDir)).length > 0) throw new SidewalkError('DATA_EXPORT_NOT_EMPTY', `${opts.outDir}: output folder is not empty`);
   const tmp = await mkdtemp(join(opts.outDir, '.tmp-'));
   try {
-    await preprocess(selected.map((r) => store.abs(r.path)), tmp, opts.manifest);
+    await preprocess(
+      selected.map((r) => store.abs(r.path)),
+      tmp,
+      opts.manifest,
+    );
     const made = (await readdir(tmp)).filter((f) => f.endsWith('.png')).sort();
     if (made.length !== selected.length) throw new SidewalkError('DATA_EXPORT_FAILED', `ffmpeg wrote ${made.length} images for ${selected.length} frames`);
     for (let i = 0; i < selected.length; i++) {
@@ -173,8 +212,7 @@ export async function exportDataset(db: Db, store: FrameStore, opts: ExportOptio
   }
   const i = opts.manifest.input;
   const preprocessing = { width: i.width, height: i.height, crop: isWholeFrame(i.crop) ? null : i.crop, resize: i.resize ?? 'bilinear', model: `${opts.manifest.name}@${opts.manifest.version}` };
-  const contentHash = sha256([JSON.stringify({ width: i.width, height: i.height, crop: i.crop, resize: preprocessing.resize }),
-    ...selected.map((r) => `${r.split}/${r.label}/${r.hash}`)].join('\n'));
+  const contentHash = sha256([JSON.stringify({ width: i.width, height: i.height, crop: i.crop, resize: preprocessing.resize }), ...selected.map((r) => `${r.split}/${r.label}/${r.hash}`)].join('\n'));
   const manifest: DatasetManifest = {
     format: 'sidewalk-dataset/1',
     location: opts.location,
@@ -183,7 +221,11 @@ export async function exportDataset(db: Db, store: FrameStore, opts: ExportOptio
     preprocessing,
     labels: opts.manifest.labels,
     counts,
-    class_balance: Object.fromEntries(Object.entries(perClass).sort().map(([k, v]) => [k, Math.round((v / selected.length) * 1e4) / 1e4])),
+    class_balance: Object.fromEntries(
+      Object.entries(perClass)
+        .sort()
+        .map(([k, v]) => [k, Math.round((v / selected.length) * 1e4) / 1e4]),
+    ),
     source_rides: [...rides.values()].sort((a, b) => (a.content_hash < b.content_hash ? -1 : 1)),
     filters: { excluded_flags: opts.includeFlagged ? 'none' : [...QUALITY_FLAGS], thresholds: getSetting(db, 'filters') ?? 'ingest defaults' },
     skipped_labels: skipped,

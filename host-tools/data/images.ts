@@ -166,14 +166,18 @@ export class GreyFrameReader {
 
 function decodeBatch(files: string[], onFrame: (index: number, grey: Uint8Array) => void): Promise<number> {
   return new Promise((resolve, reject) => {
-    const ff = spawn('ffmpeg', ['-hide_banner', '-v', 'error', '-f', 'image2pipe', '-c:v', 'mjpeg', '-i', '-',
-      '-vf', METRIC_FILTER, '-fps_mode', 'passthrough', '-f', 'rawvideo', '-'],
-    { stdio: ['pipe', 'pipe', 'pipe'] });
+    const ff = spawn('ffmpeg', ['-hide_banner', '-v', 'error', '-f', 'image2pipe', '-c:v', 'mjpeg', '-i', '-', '-vf', METRIC_FILTER, '-fps_mode', 'passthrough', '-f', 'rawvideo', '-'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const reader = new GreyFrameReader(onFrame);
     let err = '';
     ff.stdout.on('data', (chunk: Buffer) => reader.push(chunk));
-    ff.stderr.on('data', (c: Buffer) => { err = (err + c.toString()).slice(-2000); });
-    ff.stdin.on('error', () => { /* ffmpeg gave up; reported by the exit code */ });
+    ff.stderr.on('data', (c: Buffer) => {
+      err = (err + c.toString()).slice(-2000);
+    });
+    ff.stdin.on('error', () => {
+      /* ffmpeg gave up; reported by the exit code */
+    });
     ff.on('error', (e) => reject(new SidewalkError('DATA_FFMPEG', `cannot run ffmpeg: ${e.message}`)));
     ff.on('close', (code) => (code === 0 ? resolve(reader.frames) : reject(new SidewalkError('DATA_IMAGE_CORRUPT', `ffmpeg exited ${code}: ${err.trim()}`))));
     void (async () => {
@@ -182,7 +186,10 @@ function decodeBatch(files: string[], onFrame: (index: number, grey: Uint8Array)
         if (!ff.stdin.write(bytes)) await new Promise((r) => ff.stdin.once('drain', r));
       }
       ff.stdin.end();
-    })().catch((e: Error) => { ff.kill('SIGKILL'); reject(e); });
+    })().catch((e: Error) => {
+      ff.kill('SIGKILL');
+      reject(e);
+    });
   });
 }
 
@@ -195,7 +202,10 @@ export async function measureJpegs(files: string[]): Promise<FrameMetrics[]> {
   const out: FrameMetrics[] = new Array(files.length);
   let ok = false;
   try {
-    ok = (await decodeBatch(files, (i, grey) => { if (i < files.length) out[i] = metricsOf(grey); })) === files.length;
+    ok =
+      (await decodeBatch(files, (i, grey) => {
+        if (i < files.length) out[i] = metricsOf(grey);
+      })) === files.length;
   } catch {
     ok = false;
   }
@@ -203,7 +213,9 @@ export async function measureJpegs(files: string[]): Promise<FrameMetrics[]> {
   for (let i = 0; i < files.length; i++) {
     let got = 0;
     try {
-      got = await decodeBatch([files[i]!], (_j, grey) => { out[i] = metricsOf(grey); });
+      got = await decodeBatch([files[i]!], (_j, grey) => {
+        out[i] = metricsOf(grey);
+      });
     } catch (e) {
       throw new SidewalkError('DATA_IMAGE_CORRUPT', `${files[i]}: cannot be decoded (${(e as Error).message})`, { details: { file: files[i] } });
     }

@@ -60,21 +60,28 @@ export interface IngestResult {
 async function siblingLog(video: string): Promise<string | undefined> {
   const base = video.replace(/\.[^.]+$/, '');
   for (const ext of ['.csv', '.gpx']) {
-    if (await stat(base + ext).then((s) => s.isFile(), () => false)) return base + ext;
+    if (
+      await stat(base + ext).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      return base + ext;
   }
   return undefined;
 }
 
 export async function ingestOne(path: string, kind: SourceKind, opts: IngestOptions): Promise<IngestResult> {
   const { db, store, config } = opts;
-  const sensorLog = kind === 'video' ? opts.sensorLog ?? (await siblingLog(path)) : undefined;
+  const sensorLog = kind === 'video' ? (opts.sensorLog ?? (await siblingLog(path))) : undefined;
   const src = await openSource(path, kind, { fps: opts.fps ?? 5, ...(sensorLog ? { sensorLog } : {}), ...(opts.legacyLayout ? { legacyLayout: opts.legacyLayout } : {}) });
   const known = db.prepare('SELECT id, frame_count FROM rides WHERE content_hash = ?');
   const existing = known.get(src.contentHash) as { id: number; frame_count: number } | undefined;
   if (existing) return { path, kind, status: 'skipped', rideId: existing.id, frames: 0 };
   // --location only fills in for inputs that do not name one (legacy runs, videos): a ride's own wins.
   const location = src.location ?? opts.location;
-  if (src.location && opts.location && src.location !== opts.location) log.info(`${path}: location ${src.location} from the ride itself (--location ${opts.location} applies to inputs that name none)`);
+  if (src.location && opts.location && src.location !== opts.location)
+    log.info(`${path}: location ${src.location} from the ride itself (--location ${opts.location} applies to inputs that name none)`);
   if (!location) throw new SidewalkError('DATA_LOCATION_REQUIRED', `${path}: a ${kind} input does not name its location; pass --location`);
   const added: string[] = [];
   try {
@@ -95,25 +102,72 @@ export async function ingestOne(path: string, kind: SourceKind, opts: IngestOpti
     const measured = await measureJpegs(frames.filter((f) => f.metrics === null).map((f) => f.file));
     let next = 0;
     const metrics = frames.map((f) => f.metrics ?? measured[next++]!);
-    const flags = flagRide(kind, frames.map((f, i) => ({ speedRaw: f.speedRaw, speedKph: f.speedKph, ...metrics[i]! })), config.filters);
+    const flags = flagRide(
+      kind,
+      frames.map((f, i) => ({ speedRaw: f.speedRaw, speedKph: f.speedKph, ...metrics[i]! })),
+      config.filters,
+    );
     // Read before the write transaction: at a million frames the lookup takes seconds.
-    const duplicateOf = findCrossRideDuplicates(db, location, metrics.map((m) => m.dhash), config.filters.duplicateMaxDistance);
+    const duplicateOf = findCrossRideDuplicates(
+      db,
+      location,
+      metrics.map((m) => m.dhash),
+      config.filters.duplicateMaxDistance,
+    );
     const insertRide = db.prepare(INSERT_RIDE_SQL);
     const insertFrame = db.prepare(INSERT_FRAME_SQL);
     const insertFlag = db.prepare(INSERT_FLAG_SQL);
     const insertDuplicateFlag = db.prepare(INSERT_CROSS_RIDE_FLAG_SQL);
     const rideId = db.transaction((): number => {
       if (known.get(src.contentHash)) throw new SidewalkError('DATA_RIDE_RACE', `${path}: ingested concurrently`);
-      const rideId = Number(insertRide.run(src.contentHash, kind, path, src.rideKey, locationId(db, location), src.device, src.model?.name ?? null,
-        src.model?.version ?? null, src.labels ? JSON.stringify(src.labels) : null, src.startedAt, src.endedAt, frames.length, src.synthetic ? 1 : 0,
-        new Date().toISOString()).lastInsertRowid);
+      const rideId = Number(
+        insertRide.run(
+          src.contentHash,
+          kind,
+          path,
+          src.rideKey,
+          locationId(db, location),
+          src.device,
+          src.model?.name ?? null,
+          src.model?.version ?? null,
+          src.labels ? JSON.stringify(src.labels) : null,
+          src.startedAt,
+          src.endedAt,
+          frames.length,
+          src.synthetic ? 1 : 0,
+          new Date().toISOString(),
+        ).lastInsertRowid,
+      );
       frames.forEach((f, i) => {
         const scores = f.scores ? scoresByClass(f.scores, src.labels ?? config.labels) : null;
         const d = decideLabel({ riderInput: f.riderInput, scores, trueLabel: f.trueLabel, sampleKey: hashes[i] }, config);
         const m = metrics[i]!;
-        const frameId = Number(insertFrame.run(rideId, f.index, f.timeMs, f.lat, f.lon, f.altM, f.speedRaw, f.speedKph, d.riderLabel,
-          scores ? JSON.stringify(scores) : null, scores && src.model ? `${src.model.name}@${src.model.version}` : null, d.label, d.source, d.reviewState,
-          hashes[i], paths[i], sizes[i]!.width, sizes[i]!.height, m.lumaMean, m.blurVar, m.dhash, f.legacy ? JSON.stringify(f.legacy) : null).lastInsertRowid);
+        const frameId = Number(
+          insertFrame.run(
+            rideId,
+            f.index,
+            f.timeMs,
+            f.lat,
+            f.lon,
+            f.altM,
+            f.speedRaw,
+            f.speedKph,
+            d.riderLabel,
+            scores ? JSON.stringify(scores) : null,
+            scores && src.model ? `${src.model.name}@${src.model.version}` : null,
+            d.label,
+            d.source,
+            d.reviewState,
+            hashes[i],
+            paths[i],
+            sizes[i]!.width,
+            sizes[i]!.height,
+            m.lumaMean,
+            m.blurVar,
+            m.dhash,
+            f.legacy ? JSON.stringify(f.legacy) : null,
+          ).lastInsertRowid,
+        );
         for (const fl of flags[i]!) insertFlag.run(frameId, fl);
         if (duplicateOf[i] != null) insertDuplicateFlag.run(frameId, duplicateOf[i]);
       });

@@ -33,7 +33,9 @@ export function sampledForReview(key: string | undefined, share: number): boolea
 /** Scores in a given label order -> by class name. */
 export function scoresByClass(scores: readonly number[], labels: readonly string[]): ClassScores {
   const out: ClassScores = {};
-  scores.forEach((s, i) => { out[labels[i] ?? `class_${i}`] = s; });
+  scores.forEach((s, i) => {
+    out[labels[i] ?? `class_${i}`] = s;
+  });
   return out;
 }
 
@@ -68,14 +70,10 @@ export function decideLabel(input: LabelInput, cfg: DataConfig): LabelDecision {
   const top = input.scores ? topClass(input.scores) : null;
   if (top) [modelLabel, modelScore] = top;
   if (riderLabel && modelLabel) {
-    return riderLabel === modelLabel
-      ? { riderLabel, label: riderLabel, source: 'agreed', reviewState: null }
-      : { riderLabel, label: null, source: null, reviewState: 'queued' };
+    return riderLabel === modelLabel ? { riderLabel, label: riderLabel, source: 'agreed', reviewState: null } : { riderLabel, label: null, source: null, reviewState: 'queued' };
   }
   if (riderLabel) {
-    return cfg.labelling.trustRiderAlone
-      ? { riderLabel, label: riderLabel, source: 'rider', reviewState: null }
-      : { riderLabel, label: null, source: null, reviewState: 'queued' };
+    return cfg.labelling.trustRiderAlone ? { riderLabel, label: riderLabel, source: 'rider', reviewState: null } : { riderLabel, label: null, source: null, reviewState: 'queued' };
   }
   if (modelLabel && modelScore >= cfg.labelling.modelThreshold) {
     if (cfg.labelling.acceptModelLabels) return { riderLabel, label: modelLabel, source: 'model', reviewState: null };
@@ -86,9 +84,10 @@ export function decideLabel(input: LabelInput, cfg: DataConfig): LabelDecision {
 
 /** Re-runs labelling over every frame not labelled by a person or a synthetic source; returns changed frames. */
 export function relabelAll(db: Db, cfg: DataConfig): number {
-  const rows = db.prepare(`SELECT f.id, f.rider_label, f.model_scores, f.label, f.label_source, f.review_state, f.content_hash
-    FROM frames f WHERE f.label_source IS NULL OR f.label_source NOT IN ('review', 'synthetic')`).all() as
-    { id: number; rider_label: string | null; model_scores: string | null; label: string | null; label_source: string | null; review_state: string | null; content_hash: string }[];
+  const rows = db
+    .prepare(`SELECT f.id, f.rider_label, f.model_scores, f.label, f.label_source, f.review_state, f.content_hash
+    FROM frames f WHERE f.label_source IS NULL OR f.label_source NOT IN ('review', 'synthetic')`)
+    .all() as { id: number; rider_label: string | null; model_scores: string | null; label: string | null; label_source: string | null; review_state: string | null; content_hash: string }[];
   const update = db.prepare('UPDATE frames SET label = ?, label_source = ?, review_state = ? WHERE id = ?');
   let changed = 0;
   db.transaction(() => {
@@ -121,7 +120,8 @@ export interface QueuedFrame {
 }
 
 export function reviewQueue(db: Db, opts: { location?: string; limit?: number } = {}): QueuedFrame[] {
-  const rows = db.prepare(`SELECT f.id, f.path, l.name AS location, r.ride_key AS rideKey, f.idx, f.time_ms AS timeMs, f.lat, f.lon,
+  const rows = db
+    .prepare(`SELECT f.id, f.path, l.name AS location, r.ride_key AS rideKey, f.idx, f.time_ms AS timeMs, f.lat, f.lon,
       f.speed_kph AS speedKph, f.speed_raw AS speedRaw, f.rider_label AS riderLabel, f.model_scores AS scores, f.model_version AS modelVersion,
       (SELECT group_concat(flag) FROM frame_flags ff WHERE ff.frame_id = f.id) AS flags
     FROM frames f JOIN rides r ON r.id = f.ride_id JOIN locations l ON l.id = r.location_id

@@ -40,7 +40,10 @@ interface Band {
 export function bandLayout(maxDistance: number): Band[] {
   const m = Math.min(64, Math.max(2, Math.floor(maxDistance) + 1));
   const bands: Band[] = [];
-  for (const [half, count] of [[0, Math.ceil(m / 2)], [1, Math.floor(m / 2)]] as const) {
+  for (const [half, count] of [
+    [0, Math.ceil(m / 2)],
+    [1, Math.floor(m / 2)],
+  ] as const) {
     let shift = 0;
     for (let b = 0; b < count; b++) {
       const width = Math.floor(32 / count) + (b < 32 % count ? 1 : 0);
@@ -171,8 +174,7 @@ interface LocationFrames {
 
 /** Frames with a dHash of one location, in (ride id, frame id) order. */
 function loadLocation(db: Db, locationId: number): LocationFrames {
-  const n = (db.prepare('SELECT COUNT(*) AS n FROM frames f JOIN rides r ON r.id = f.ride_id WHERE r.location_id = ? AND f.dhash IS NOT NULL')
-    .get(locationId) as { n: number }).n;
+  const n = (db.prepare('SELECT COUNT(*) AS n FROM frames f JOIN rides r ON r.id = f.ride_id WHERE r.location_id = ? AND f.dhash IS NOT NULL').get(locationId) as { n: number }).n;
   const out: LocationFrames = { frameIds: new Float64Array(n), rideStart: new Uint32Array(n), hi: new Uint32Array(n), lo: new Uint32Array(n) };
   const rides = db.prepare('SELECT id FROM rides WHERE location_id = ? ORDER BY id').pluck().all(locationId) as number[];
   const frames = db.prepare('SELECT id, dhash FROM frames WHERE ride_id = ? AND dhash IS NOT NULL ORDER BY id').raw();
@@ -236,8 +238,10 @@ function earliestMatches(db: Db, locationId: number, dhashes: (string | null)[],
   const index = new BandIndex(hi, lo, maxDistance);
   const bestRide = new Float64Array(own.length).fill(Infinity);
   const bestFrame = new Float64Array(own.length).fill(Infinity);
-  const stored = db.prepare(`SELECT f.id, f.ride_id, f.dhash FROM rides r JOIN frames f ON f.ride_id = r.id
-    WHERE r.location_id = ? AND f.dhash IS NOT NULL`).raw();
+  const stored = db
+    .prepare(`SELECT f.id, f.ride_id, f.dhash FROM rides r JOIN frames f ON f.ride_id = r.id
+    WHERE r.location_id = ? AND f.dhash IS NOT NULL`)
+    .raw();
   for (const [id, ride, dhash] of stored.iterate(locationId) as IterableIterator<[number, number, string]>) {
     const [h, l] = parseDhash(dhash);
     index.scan(h, l, (i, distance) => {
@@ -248,7 +252,9 @@ function earliestMatches(db: Db, locationId: number, dhashes: (string | null)[],
       return false;
     });
   }
-  own.forEach((k, i) => { if (bestFrame[i] !== Infinity) out[k] = bestFrame[i]!; });
+  own.forEach((k, i) => {
+    if (bestFrame[i] !== Infinity) out[k] = bestFrame[i]!;
+  });
   return out;
 }
 

@@ -22,7 +22,10 @@ export interface ReviewServerOptions {
 }
 
 function page(token: string, labels: string[]): string {
-  const keys = labels.slice(0, 9).map((l, i) => `<kbd>${i + 1}</kbd> ${l}`).join(' &nbsp; ');
+  const keys = labels
+    .slice(0, 9)
+    .map((l, i) => `<kbd>${i + 1}</kbd> ${l}`)
+    .join(' &nbsp; ');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sidewalk Guard review</title>
 <style>

@@ -19,8 +19,7 @@ export interface SensorSample {
   label: string | null;
 }
 
-const bad = (file: string, line: number, msg: string): SidewalkError =>
-  new SidewalkError('DATA_SENSOR_LOG_MALFORMED', `${file} line ${line}: ${msg}`, { details: { file, line } });
+const bad = (file: string, line: number, msg: string): SidewalkError => new SidewalkError('DATA_SENSOR_LOG_MALFORMED', `${file} line ${line}: ${msg}`, { details: { file, line } });
 
 export function parseSensorCsv(text: string, file: string): SensorSample[] {
   const lines = text.split(/\r?\n/);

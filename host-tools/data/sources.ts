@@ -59,7 +59,11 @@ export interface IngestSource {
 }
 
 const VIDEO_RE = /\.(mp4|mkv|mov|avi|h264|webm)$/i;
-const isFile = (p: string): Promise<boolean> => stat(p).then((s) => s.isFile(), () => false);
+const isFile = (p: string): Promise<boolean> =>
+  stat(p).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 
 export type SourceKind = IngestSource['kind'];
 
@@ -138,25 +142,29 @@ async function legacySource(dir: string, layout?: LegacyOutLayout): Promise<Inge
     startedAt: Number.isFinite(t0) && t0 > 1e9 ? new Date(t0 * 1000).toISOString() : null,
     endedAt: null,
     synthetic: false,
-    frames: (sink) => feed(run.images.map((img, index) => {
-      const r = byFrame.get(img.frame)!;
-      const o = outByFrame.get(img.frame);
-      return {
-        index,
-        file: img.path,
-        timeMs: Number.isFinite(r.time - t0) ? (r.time - t0) * 1000 : null,
-        lat: finite(r.lat),
-        lon: finite(r.lon),
-        altM: finite(r.alt),
-        speedRaw: finite(r.speed),
-        speedKph: null,
-        riderInput: r.joystick,
-        scores: null,
-        trueLabel: null,
-        legacy: { frame: img.frame, gpsExtra: r.gpsExtra, imu: r.imu, ...(o ? { out: { layout: run.outLayout, joystick: o.joystick, scores: o.scores, sidewalk: o.sidewalk } } : {}) },
-        metrics: null,
-      };
-    }), sink),
+    frames: (sink) =>
+      feed(
+        run.images.map((img, index) => {
+          const r = byFrame.get(img.frame)!;
+          const o = outByFrame.get(img.frame);
+          return {
+            index,
+            file: img.path,
+            timeMs: Number.isFinite(r.time - t0) ? (r.time - t0) * 1000 : null,
+            lat: finite(r.lat),
+            lon: finite(r.lon),
+            altM: finite(r.alt),
+            speedRaw: finite(r.speed),
+            speedKph: null,
+            riderInput: r.joystick,
+            scores: null,
+            trueLabel: null,
+            legacy: { frame: img.frame, gpsExtra: r.gpsExtra, imu: r.imu, ...(o ? { out: { layout: run.outLayout, joystick: o.joystick, scores: o.scores, sidewalk: o.sidewalk } } : {}) },
+            metrics: null,
+          };
+        }),
+        sink,
+      ),
     temporaryFrames: false,
     cleanup: async () => {},
   };
@@ -171,15 +179,37 @@ const frameFile = (dir: string, index: number): string => join(dir, frameFileNam
  * file is complete: the image2 muxer writes files one after another, so file i is complete once file
  * i+1 exists or ffmpeg has exited. Returns the number of frames.
  */
-export async function extractFrames(video: string, outDir: string, fps: number | null,
-  onFrame: (index: number, file: string, metrics: FrameMetrics) => Promise<void>): Promise<number> {
+export async function extractFrames(video: string, outDir: string, fps: number | null, onFrame: (index: number, file: string, metrics: FrameMetrics) => Promise<void>): Promise<number> {
   // ffmpeg converts to one of these (full-range YUV) for its JPEG encoder anyway; doing it once before the
   // split serves both branches, and the metric branch then sees what a decoded JPEG holds (measureJpegs).
   const jpegFormats = 'format=yuvj420p|yuvj422p|yuvj444p';
   const graph = `[0:v]${fps ? `fps=${fps},` : ''}${jpegFormats},split=2[jpeg][grey];[grey]${METRIC_FILTER}[metrics]`;
-  const ff = spawn('ffmpeg', ['-hide_banner', '-v', 'error', '-i', video, '-filter_complex', graph,
-    '-map', '[jpeg]', '-an', '-q:v', '2', '-start_number', '0', join(outDir, '%06d.jpg'),
-    '-map', '[metrics]', '-f', 'rawvideo', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const ff = spawn(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-v',
+      'error',
+      '-i',
+      video,
+      '-filter_complex',
+      graph,
+      '-map',
+      '[jpeg]',
+      '-an',
+      '-q:v',
+      '2',
+      '-start_number',
+      '0',
+      join(outDir, '%06d.jpg'),
+      '-map',
+      '[metrics]',
+      '-f',
+      'rawvideo',
+      'pipe:1',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   // Every metric frame and the exit wake the loop below (events counts them, so none is missed).
   const state: { exit: { code: number | null; error?: Error } | null; events: number; wake: (() => void) | null } = { exit: null, events: 0, wake: null };
   const signal = (): void => {
@@ -188,15 +218,30 @@ export async function extractFrames(video: string, outDir: string, fps: number |
     state.wake = null;
   };
   const closed = new Promise<void>((resolve) => {
-    ff.on('close', (code) => { state.exit ??= { code }; signal(); resolve(); });
-    ff.on('error', (e) => { state.exit ??= { code: null, error: e }; signal(); resolve(); });
+    ff.on('close', (code) => {
+      state.exit ??= { code };
+      signal();
+      resolve();
+    });
+    ff.on('error', (e) => {
+      state.exit ??= { code: null, error: e };
+      signal();
+      resolve();
+    });
   });
   const metrics: FrameMetrics[] = [];
-  const reader = new GreyFrameReader((_i, grey) => { metrics.push(metricsOf(grey)); signal(); });
+  const reader = new GreyFrameReader((_i, grey) => {
+    metrics.push(metricsOf(grey));
+    signal();
+  });
   let err = '';
   ff.stdout.on('data', (c: Buffer) => reader.push(c));
-  ff.stderr.on('data', (c: Buffer) => { err = (err + c.toString()).slice(-2000); });
-  const fail = (msg: string): never => { throw new SidewalkError('DATA_VIDEO_DECODE', `${video}: ${msg}`, { details: { file: video } }); };
+  ff.stderr.on('data', (c: Buffer) => {
+    err = (err + c.toString()).slice(-2000);
+  });
+  const fail = (msg: string): never => {
+    throw new SidewalkError('DATA_VIDEO_DECODE', `${video}: ${msg}`, { details: { file: video } });
+  };
   try {
     // existsSync: one stat per frame while this thread mostly waits on ffmpeg; cheaper than a threadpool round trip.
     let i = 0;
@@ -226,8 +271,13 @@ export async function extractFrames(video: string, outDir: string, fps: number |
 }
 
 /** Extracts into a new temporary folder (recorded in `tmp` first, so cleanup() removes it whatever happens). */
-async function extracted(video: string, fps: number | null, tmp: { dir: string | null },
-  toFrame: (index: number, file: string, metrics: FrameMetrics) => IngestFrame, sink: FrameSink): Promise<IngestFrame[]> {
+async function extracted(
+  video: string,
+  fps: number | null,
+  tmp: { dir: string | null },
+  toFrame: (index: number, file: string, metrics: FrameMetrics) => IngestFrame,
+  sink: FrameSink,
+): Promise<IngestFrame[]> {
   tmp.dir = await mkdtemp(join(tmpdir(), 'sidewalk-frames-'));
   const frames: IngestFrame[] = [];
   await extractFrames(video, tmp.dir, fps, async (index, file, metrics) => {
@@ -312,7 +362,10 @@ async function rideSource(dir: string): Promise<IngestSource> {
         };
       };
       if (meta.frames.kind === 'video') return extracted(join(dir, meta.frames.file), null, tmp, toFrame, sink);
-      return feed(frameFiles.map((file, index) => toFrame(index, file, null)), sink);
+      return feed(
+        frameFiles.map((file, index) => toFrame(index, file, null)),
+        sink,
+      );
     },
     get temporaryFrames() {
       return tmp.dir !== null;
@@ -344,14 +397,32 @@ async function videoSource(file: string, opts: { fps: number; sensorLog?: string
     startedAt: null,
     endedAt: null,
     synthetic: false,
-    frames: (sink) => extracted(file, opts.fps, tmp, (index, f, metrics) => {
-      const tMs = (index * 1000) / opts.fps;
-      const s = sampleAt(samples, tMs);
-      return {
-        index, file: f, timeMs: tMs, lat: s?.lat ?? null, lon: s?.lon ?? null, altM: s?.altM ?? null,
-        speedRaw: null, speedKph: s?.speedKph ?? null, riderInput: s?.label ?? null, scores: null, trueLabel: null, legacy: null, metrics,
-      };
-    }, sink),
+    frames: (sink) =>
+      extracted(
+        file,
+        opts.fps,
+        tmp,
+        (index, f, metrics) => {
+          const tMs = (index * 1000) / opts.fps;
+          const s = sampleAt(samples, tMs);
+          return {
+            index,
+            file: f,
+            timeMs: tMs,
+            lat: s?.lat ?? null,
+            lon: s?.lon ?? null,
+            altM: s?.altM ?? null,
+            speedRaw: null,
+            speedKph: s?.speedKph ?? null,
+            riderInput: s?.label ?? null,
+            scores: null,
+            trueLabel: null,
+            legacy: null,
+            metrics,
+          };
+        },
+        sink,
+      ),
     get temporaryFrames() {
       return tmp.dir !== null;
     },

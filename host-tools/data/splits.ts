@@ -33,7 +33,12 @@ export interface SplitResult {
   testMissing: string[];
 }
 
-export interface SplitEvent { action: 'freeze' | 'unfreeze'; at: string; by: string; reason?: string }
+export interface SplitEvent {
+  action: 'freeze' | 'unfreeze';
+  at: string;
+  by: string;
+  reason?: string;
+}
 
 const historyKey = (location: string) => `split_history:${location}`;
 
@@ -48,10 +53,14 @@ function record(db: Db, location: string, event: SplitEvent): void {
 
 /** Labelled classes of the location with no labelled frame in its test split. */
 function missingFromTest(db: Db, locationId: number): string[] {
-  return (db.prepare(`SELECT DISTINCT f.label AS label FROM frames f JOIN rides r ON r.id = f.ride_id
+  return (
+    db
+      .prepare(`SELECT DISTINCT f.label AS label FROM frames f JOIN rides r ON r.id = f.ride_id
       WHERE r.location_id = ? AND f.label IS NOT NULL AND f.label NOT IN (
         SELECT g.label FROM frames g JOIN rides t ON t.id = g.ride_id WHERE t.location_id = ? AND t.split = 'test' AND g.label IS NOT NULL)
-      ORDER BY f.label`).all(locationId, locationId) as { label: string }[]).map((r) => r.label);
+      ORDER BY f.label`)
+      .all(locationId, locationId) as { label: string }[]
+  ).map((r) => r.label);
 }
 
 /**
@@ -84,10 +93,12 @@ export function assignSplits(db: Db, opts: SplitOptions & { by?: string }): Spli
       db.prepare(`UPDATE rides SET split = NULL WHERE location_id = ? ${frozen ? "AND split != 'test'" : ''}`).run(loc.id);
     }
     // Dominant class (most labelled frames) and labelled-frame count of every ride of the location.
-    const rides = db.prepare(`SELECT r.id, r.content_hash AS hash, r.split,
+    const rides = db
+      .prepare(`SELECT r.id, r.content_hash AS hash, r.split,
         (SELECT f.label FROM frames f WHERE f.ride_id = r.id AND f.label IS NOT NULL GROUP BY f.label ORDER BY COUNT(*) DESC, f.label LIMIT 1) AS cls,
         (SELECT COUNT(*) FROM frames f WHERE f.ride_id = r.id AND f.label IS NOT NULL) AS n
-      FROM rides r WHERE r.location_id = ?`).all(loc.id) as { id: number; hash: string; split: Split | null; cls: string | null; n: number }[];
+      FROM rides r WHERE r.location_id = ?`)
+      .all(loc.id) as { id: number; hash: string; split: Split | null; cls: string | null; n: number }[];
     const byClass = new Map<string, typeof rides>();
     const locRides: Record<Split, number> = { train: 0, val: 0, test: 0 };
     for (const r of rides) if (r.split) locRides[r.split]++;
@@ -98,10 +109,15 @@ export function assignSplits(db: Db, opts: SplitOptions & { by?: string }): Spli
     }
     // Duplicate frames shared between two rides of the location, both directions.
     const links = new Map<number, Map<number, number>>();
-    for (const l of db.prepare(`SELECT f.ride_id AS a, g.ride_id AS b, COUNT(*) AS n FROM frame_flags ff
+    for (const l of db
+      .prepare(`SELECT f.ride_id AS a, g.ride_id AS b, COUNT(*) AS n FROM frame_flags ff
         JOIN frames f ON f.id = ff.frame_id JOIN frames g ON g.id = ff.ref_frame_id JOIN rides r ON r.id = f.ride_id
-        WHERE ff.flag = ? AND r.location_id = ? GROUP BY f.ride_id, g.ride_id`).all(CROSS_RIDE_FLAG, loc.id) as { a: number; b: number; n: number }[]) {
-      for (const [x, y] of [[l.a, l.b], [l.b, l.a]] as const) {
+        WHERE ff.flag = ? AND r.location_id = ? GROUP BY f.ride_id, g.ride_id`)
+      .all(CROSS_RIDE_FLAG, loc.id) as { a: number; b: number; n: number }[]) {
+      for (const [x, y] of [
+        [l.a, l.b],
+        [l.b, l.a],
+      ] as const) {
         const m = links.get(x) ?? new Map<number, number>();
         m.set(y, (m.get(y) ?? 0) + l.n);
         links.set(x, m);
@@ -112,7 +128,8 @@ export function assignSplits(db: Db, opts: SplitOptions & { by?: string }): Spli
     for (const group of byClass.values()) {
       const have: Record<Split, number> = { train: 0, val: 0, test: 0 };
       for (const r of group) if (r.split) have[r.split] += r.n;
-      const order = group.filter((r) => r.split === null)
+      const order = group
+        .filter((r) => r.split === null)
         .map((r) => ({ r, key: createHash('sha256').update(`${opts.seed}\n${r.hash}`).digest('hex') }))
         .sort((a, b) => (a.key < b.key ? -1 : 1));
       for (const { r } of order) {
@@ -136,7 +153,10 @@ export function assignSplits(db: Db, opts: SplitOptions & { by?: string }): Spli
         else if (linked) best = linked;
         else {
           for (const s of active) {
-            if (deficit(s) > bestDeficit) { best = s; bestDeficit = deficit(s); }
+            if (deficit(s) > bestDeficit) {
+              best = s;
+              bestDeficit = deficit(s);
+            }
           }
         }
         update.run(best, r.id);
@@ -153,8 +173,10 @@ export function assignSplits(db: Db, opts: SplitOptions & { by?: string }): Spli
       // A test split without a class would fail every later model's gate for that class, for good.
       const missing = missingFromTest(db, loc.id);
       if (missing.length > 0) {
-        throw new SidewalkError('DATA_SPLIT_TEST_INCOMPLETE', `location "${opts.location}": the test split would have no ${missing.join(', ')} frames; ` +
-          'refusing to freeze it (ingest more rides of those classes, then split again)');
+        throw new SidewalkError(
+          'DATA_SPLIT_TEST_INCOMPLETE',
+          `location "${opts.location}": the test split would have no ${missing.join(', ')} frames; refusing to freeze it (ingest more rides of those classes, then split again)`,
+        );
       }
       const at = new Date().toISOString();
       db.prepare('UPDATE locations SET test_frozen_at = ? WHERE id = ?').run(at, loc.id);

@@ -23,14 +23,19 @@ function grouped(db: Db, sql: string, loc: number): Record<string, number> {
 }
 
 export function datasetStats(db: Db, location?: string): LocationStats[] {
-  const locs = db.prepare(`SELECT id, name, test_frozen_at FROM locations ${location ? 'WHERE name = ?' : ''} ORDER BY name`).all(...(location ? [location] : [])) as
-    { id: number; name: string; test_frozen_at: string | null }[];
+  const locs = db.prepare(`SELECT id, name, test_frozen_at FROM locations ${location ? 'WHERE name = ?' : ''} ORDER BY name`).all(...(location ? [location] : [])) as {
+    id: number;
+    name: string;
+    test_frozen_at: string | null;
+  }[];
   const F = 'FROM frames f JOIN rides r ON r.id = f.ride_id WHERE r.location_id = ?';
   return locs.map((l) => {
     const one = (sql: string): number => (db.prepare(sql).get(l.id) as { n: number }).n;
     const usable: Record<string, Record<string, number>> = {};
-    for (const r of db.prepare(`SELECT r.split AS s, f.label AS k, COUNT(*) AS n ${F} AND f.label IS NOT NULL AND r.split IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM frame_flags ff WHERE ff.frame_id = f.id) GROUP BY r.split, f.label`).all(l.id) as { s: string; k: string; n: number }[]) {
+    for (const r of db
+      .prepare(`SELECT r.split AS s, f.label AS k, COUNT(*) AS n ${F} AND f.label IS NOT NULL AND r.split IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM frame_flags ff WHERE ff.frame_id = f.id) GROUP BY r.split, f.label`)
+      .all(l.id) as { s: string; k: string; n: number }[]) {
       usable[r.s] ??= {};
       usable[r.s]![r.k] = r.n;
     }
@@ -45,8 +50,12 @@ export function datasetStats(db: Db, location?: string): LocationStats[] {
       bySplit: grouped(db, `SELECT r.split AS k, COUNT(*) AS n ${F} GROUP BY r.split`, l.id),
       byFlag: grouped(db, `SELECT ff.flag AS k, COUNT(*) AS n FROM frame_flags ff JOIN frames f ON f.id = ff.frame_id JOIN rides r ON r.id = f.ride_id WHERE r.location_id = ? GROUP BY ff.flag`, l.id),
       // A model's label that nobody accepted yet is a proposal (labels.ts), counted apart.
-      bySource: grouped(db, `SELECT CASE WHEN f.label_source = 'model' AND f.label IS NULL THEN 'model-proposed' ELSE f.label_source END AS k,
-        COUNT(*) AS n ${F} GROUP BY k`, l.id),
+      bySource: grouped(
+        db,
+        `SELECT CASE WHEN f.label_source = 'model' AND f.label IS NULL THEN 'model-proposed' ELSE f.label_source END AS k,
+        COUNT(*) AS n ${F} GROUP BY k`,
+        l.id,
+      ),
       usable,
     };
   });
@@ -54,13 +63,20 @@ export function datasetStats(db: Db, location?: string): LocationStats[] {
 
 export function formatStats(stats: LocationStats[]): string {
   if (stats.length === 0) return 'no rides in this dataset yet (sidewalk data ingest adds them)\n';
-  const fmt = (o: Record<string, number>): string => Object.entries(o).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
-  return `${stats.map((s) => [
-    `${s.location}: ${s.rides} rides, ${s.frames} frames, ${s.labelled} labelled, ${s.queued} queued for review${s.testFrozen ? ', test split frozen' : ''}`,
-    `  class:  ${fmt(s.byLabel)}`,
-    `  split:  ${fmt(s.bySplit)}`,
-    `  flags:  ${fmt(s.byFlag)}`,
-    `  source: ${fmt(s.bySource)}`,
-    ...Object.entries(s.usable).map(([split, c]) => `  usable ${split}: ${fmt(c)}`),
-  ].join('\n')).join('\n')}\n`;
+  const fmt = (o: Record<string, number>): string =>
+    Object.entries(o)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ') || '-';
+  return `${stats
+    .map((s) =>
+      [
+        `${s.location}: ${s.rides} rides, ${s.frames} frames, ${s.labelled} labelled, ${s.queued} queued for review${s.testFrozen ? ', test split frozen' : ''}`,
+        `  class:  ${fmt(s.byLabel)}`,
+        `  split:  ${fmt(s.bySplit)}`,
+        `  flags:  ${fmt(s.byFlag)}`,
+        `  source: ${fmt(s.bySource)}`,
+        ...Object.entries(s.usable).map(([split, c]) => `  usable ${split}: ${fmt(c)}`),
+      ].join('\n'),
+    )
+    .join('\n')}\n`;
 }

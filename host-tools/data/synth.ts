@@ -50,7 +50,11 @@ export async function synthesizeRides(opts: SynthOptions): Promise<string[]> {
     const dir = join(opts.outDir, rideId);
     const frameIndex = { n: 0 };
     const rec = await RideRecorder.open({
-      dir, device: 'synth', location: opts.location ?? 'synth', rideId, labels: [...SCENE_KINDS],
+      dir,
+      device: 'synth',
+      location: opts.location ?? 'synth',
+      rideId,
+      labels: [...SCENE_KINDS],
       now: () => new Date(started + (frameIndex.n * 1000) / fps),
     });
     const heading = rand() * 2 * Math.PI;
@@ -76,8 +80,12 @@ export async function synthesizeRides(opts: SynthOptions): Promise<string[]> {
         const riderLabel = noisy ? SCENE_KINDS[(SCENE_KINDS.indexOf(seg.kind) + 1) % SCENE_KINDS.length]! : seg.kind;
         await rec.addFrame(frame, {
           t_ms: Math.round(tS * 1000),
-          lat: Math.round(lat * 1e7) / 1e7, lon: Math.round(lon * 1e7) / 1e7, alt_m: Math.round((80 + offsetM * 0.01) * 100) / 100,
-          speed_kph: Math.round(speedKph * 100) / 100, rider_label: riderLabel, true_label: seg.kind,
+          lat: Math.round(lat * 1e7) / 1e7,
+          lon: Math.round(lon * 1e7) / 1e7,
+          alt_m: Math.round((80 + offsetM * 0.01) * 100) / 100,
+          speed_kph: Math.round(speedKph * 100) / 100,
+          rider_label: riderLabel,
+          true_label: seg.kind,
         });
         frameIndex.n = i + 1;
       }

@@ -106,9 +106,12 @@ export class RideWatcher {
       // The first scan also removes store files left by an ingest that was interrupted before its commit.
       const sweep = first ? this.#opts.store.removeOrphans(this.#opts.db).then(() => undefined) : Promise.resolve();
       first = false;
-      this.#scanning = sweep.then(() => this.scanOnce()).catch((err) => log.error(`scan failed: ${errorMessage(err)}`)).finally(() => {
-        if (this.#running) this.#timer = setTimeout(loop, this.#opts.pollMs ?? 2000);
-      });
+      this.#scanning = sweep
+        .then(() => this.scanOnce())
+        .catch((err) => log.error(`scan failed: ${errorMessage(err)}`))
+        .finally(() => {
+          if (this.#running) this.#timer = setTimeout(loop, this.#opts.pollMs ?? 2000);
+        });
     };
     loop();
   }
@@ -136,8 +139,13 @@ export class RideWatcher {
       this.#done.set(path, sig);
       this.#seen.delete(path);
       try {
-        const result = await ingestOne(path, kind, { db: this.#opts.db, store: this.#opts.store, config: this.#opts.config,
-          ...(this.#opts.location ? { location: this.#opts.location } : {}), ...(this.#opts.fps ? { fps: this.#opts.fps } : {}) });
+        const result = await ingestOne(path, kind, {
+          db: this.#opts.db,
+          store: this.#opts.store,
+          config: this.#opts.config,
+          ...(this.#opts.location ? { location: this.#opts.location } : {}),
+          ...(this.#opts.fps ? { fps: this.#opts.fps } : {}),
+        });
         log.info(`${result.status} ${path}${result.status === 'added' ? ` (${result.frames} frames)` : ''}`);
         this.#emit({ type: result.status === 'added' ? 'ingested' : 'skipped', path, result });
         if (result.status === 'added') await this.#maybeTrigger(result.rideId!);
@@ -152,23 +160,30 @@ export class RideWatcher {
     const threshold = this.#opts.triggerFrames ?? 0;
     if (threshold <= 0) return;
     const { db } = this.#opts;
-    const loc = db.prepare('SELECT l.id, l.name, l.last_training_labelled AS last FROM locations l JOIN rides r ON r.location_id = l.id WHERE r.id = ?').get(rideId) as
-      { id: number; name: string; last: number };
+    const loc = db.prepare('SELECT l.id, l.name, l.last_training_labelled AS last FROM locations l JOIN rides r ON r.location_id = l.id WHERE r.id = ?').get(rideId) as {
+      id: number;
+      name: string;
+      last: number;
+    };
     const labelled = (db.prepare('SELECT COUNT(*) AS n FROM frames f JOIN rides r ON r.id = f.ride_id WHERE r.location_id = ? AND f.label IS NOT NULL').get(loc.id) as { n: number }).n;
     const newFrames = labelled - loc.last;
     if (newFrames < threshold) return;
     const now = new Date().toISOString();
     const triggerId = db.transaction(() => {
       db.prepare('UPDATE locations SET last_training_labelled = ?, last_training_at = ? WHERE id = ?').run(labelled, now, loc.id);
-      return Number(db.prepare('INSERT INTO triggers (location_id, created_at, labelled_frames, new_frames, command) VALUES (?, ?, ?, ?, ?)')
-        .run(loc.id, now, labelled, newFrames, this.#opts.triggerCommand ?? null).lastInsertRowid);
+      return Number(
+        db
+          .prepare('INSERT INTO triggers (location_id, created_at, labelled_frames, new_frames, command) VALUES (?, ?, ?, ?, ?)')
+          .run(loc.id, now, labelled, newFrames, this.#opts.triggerCommand ?? null).lastInsertRowid,
+      );
     })();
     log.info(`training trigger ${triggerId} for ${loc.name}: ${newFrames} new labelled frames`);
     let exitCode: number | null = null;
     if (this.#opts.triggerCommand) {
       exitCode = await new Promise<number | null>((resolve) => {
         const child = spawn(this.#opts.triggerCommand!, {
-          shell: true, stdio: 'inherit',
+          shell: true,
+          stdio: 'inherit',
           env: { ...process.env, SIDEWALK_LOCATION: loc.name, SIDEWALK_TRIGGER_ID: String(triggerId), ...(this.#opts.dbPath ? { SIDEWALK_DATA_DB: this.#opts.dbPath } : {}) },
         });
         child.on('error', () => resolve(-1));

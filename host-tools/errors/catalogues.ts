@@ -43,8 +43,19 @@ export const ERROR_CATALOGUES: readonly CatalogueSection[] = [
 
 /** Every catalogued code: the compiler checks this covers ErrorCode exactly (both directions). */
 const ALL = {
-  ...LIB_ERRORS, ...RUNTIME_ERRORS, ...INFERENCE_ERRORS, ...OTA_ERRORS, ...ARTIFACT_ERRORS, ...TELEMETRY_ERRORS, ...BUILD_ERRORS,
-  ...IMAGE_ERRORS, ...DATA_ERRORS, ...TRAIN_ERRORS, ...EVAL_ERRORS, ...REGISTRY_ERRORS, ...PIPELINE_ERRORS,
+  ...LIB_ERRORS,
+  ...RUNTIME_ERRORS,
+  ...INFERENCE_ERRORS,
+  ...OTA_ERRORS,
+  ...ARTIFACT_ERRORS,
+  ...TELEMETRY_ERRORS,
+  ...BUILD_ERRORS,
+  ...IMAGE_ERRORS,
+  ...DATA_ERRORS,
+  ...TRAIN_ERRORS,
+  ...EVAL_ERRORS,
+  ...REGISTRY_ERRORS,
+  ...PIPELINE_ERRORS,
 } satisfies Record<ErrorCode, ErrorEntry>;
 const onlyInSections: [Exclude<keyof typeof ALL, ErrorCode>] extends [never] ? true : never = true;
 void onlyInSections;

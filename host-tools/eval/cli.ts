@@ -44,8 +44,10 @@ function summary(r: EvalReport): string {
   if (r.rides) {
     const t = r.rides;
     const fmt = (v: { mean: number; max: number } | null): string => (v ? `mean ${(v.mean / 1000).toFixed(2)} s, max ${(v.max / 1000).toFixed(2)} s` : '-');
-    lines.push(`  rides: ${t.rides} (${t.frames} frames), ${t.sidewalk_segments} sidewalk segments, ${t.missed_segments} missed, ` +
-      `${t.limit_not_reached} ended before the limit was reached; time to limit ${fmt(t.time_to_limit_ms)}; time to decision ${fmt(t.time_to_decision_ms)}`);
+    lines.push(
+      `  rides: ${t.rides} (${t.frames} frames), ${t.sidewalk_segments} sidewalk segments, ${t.missed_segments} missed, ` +
+        `${t.limit_not_reached} ended before the limit was reached; time to limit ${fmt(t.time_to_limit_ms)}; time to decision ${fmt(t.time_to_decision_ms)}`,
+    );
   }
   if (r.files) lines.push(`  report: ${r.files.json}, ${r.files.html}`);
   return lines.join('\n');
@@ -54,19 +56,24 @@ function summary(r: EvalReport): string {
 export function registerEvalCommands(program: Command): void {
   program
     .command('eval')
-    .description('Evaluate model bundle(s) on a dataset export through the device\'s own preprocessing and TFLite runtime.\n\n' +
-      'Reports accuracy, per-class precision/recall, the confusion matrix, per-location accuracy, the safety figures ' +
-      '(sidewalk-group recall, road frames wrongly limited) and inference latency, as OUT/report.json (format ' +
-      'sidewalk-eval/1) and OUT/report.html with PNG plots. With several --model, each gets OUT/<bundle folder>/.\n' +
-      '--rides replays recorded rides through the decision engine and ramp (time to limit, missed sidewalk segments); ' +
-      '--keras checks top-1 agreement between the Keras model and every --model export (float >= 99.5 %, int8 >= 98 %).')
+    .description(
+      "Evaluate model bundle(s) on a dataset export through the device's own preprocessing and TFLite runtime.\n\n" +
+        'Reports accuracy, per-class precision/recall, the confusion matrix, per-location accuracy, the safety figures ' +
+        '(sidewalk-group recall, road frames wrongly limited) and inference latency, as OUT/report.json (format ' +
+        'sidewalk-eval/1) and OUT/report.html with PNG plots. With several --model, each gets OUT/<bundle folder>/.\n' +
+        '--rides replays recorded rides through the decision engine and ramp (time to limit, missed sidewalk segments); ' +
+        '--keras checks top-1 agreement between the Keras model and every --model export (float >= 99.5 %, int8 >= 98 %).',
+    )
     .option('--model <bundle>', 'model bundle folder (manifest.json + model.tflite); repeat for several exports', collect)
     .option('--data <dir>', 'dataset export: DIR/{train,val,test}/<class>/*.png|jpg (+ dataset.json)')
     .option('--split <split>', 'split to evaluate', 'test')
     .option('--out <dir>', 'write report.json, report.html, confusion.png and per-class.png here')
     .option('--keras <model.keras>', 'Keras model written by `sidewalk train` (OUT/model.keras): report parity with each export')
     .option('--rides <dir>', 'folder of recorded rides (sidewalk-ride/1), e.g. from `sidewalk data synth`, for the ride-level replay')
-    .option('--recorded-scores', 'with --rides (rides or legacy runN/ folders), no model: replay the recorded scores through the decision and report agreement with the recorded decisions (legacy swFlag)')
+    .option(
+      '--recorded-scores',
+      'with --rides (rides or legacy runN/ folders), no model: replay the recorded scores through the decision and report agreement with the recorded decisions (legacy swFlag)',
+    )
     .addOption(new Option('--delegate <delegate>', 'TFLite delegate (default: xnnpack, what the device runs; the plain interpreter when the XNNPACK shim is not built)').choices(['xnnpack', 'cpu']))
     .option('--threads <n>', 'interpreter threads', threads, 2)
     .action(async (flags: EvalFlags) => {
@@ -100,15 +107,20 @@ export function registerEvalCommands(program: Command): void {
 async function recordedScores(flags: EvalFlags): Promise<void> {
   if (!flags.rides) throw new SidewalkError('EVAL_ARGS_MISSING', '--recorded-scores needs --rides DIR (ride folders or legacy runN/ folders)');
   const decisions: string[] = [];
-  const report = await replayRecordedRuns(await findRecordedRuns(resolve(flags.rides)),
-    (dir, d) => { if (flags.out) decisions.push(JSON.stringify({ run: dir, ...d })); },
-    (m) => process.stderr.write(`[eval] ${m}\n`));
+  const report = await replayRecordedRuns(
+    await findRecordedRuns(resolve(flags.rides)),
+    (dir, d) => {
+      if (flags.out) decisions.push(JSON.stringify({ run: dir, ...d }));
+    },
+    (m) => process.stderr.write(`[eval] ${m}\n`),
+  );
   if (flags.out) {
     const out = resolve(flags.out);
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'recorded-scores.json'), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(out, 'recorded-decisions.jsonl'), decisions.length ? `${decisions.join('\n')}\n` : '');
   }
-  for (const r of report.runs) process.stdout.write(`${r.input}: ${r.agreeing}/${r.compared} frames agree${r.disagreeing_frames.length ? ` (differs at ${r.disagreeing_frames.slice(0, 10).join(', ')})` : ''}\n`);
+  for (const r of report.runs)
+    process.stdout.write(`${r.input}: ${r.agreeing}/${r.compared} frames agree${r.disagreeing_frames.length ? ` (differs at ${r.disagreeing_frames.slice(0, 10).join(', ')})` : ''}\n`);
   process.stdout.write(`recorded decision reproduced on ${report.agreeing} of ${report.compared} frames of ${report.runs.length} runs (${pct(report.agreement)})\n`);
 }

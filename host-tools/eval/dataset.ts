@@ -54,14 +54,23 @@ export async function imageHeader(path: string): Promise<{ kind: 'png' | 'jpeg';
 
 export async function readDatasetSplit(dir: string, split: string, labels: readonly string[]): Promise<DatasetSplit> {
   const splitDir = join(dir, split);
-  if (!(await stat(splitDir).then((s) => s.isDirectory(), () => false))) {
+  if (
+    !(await stat(splitDir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  ) {
     throw new SidewalkError('EVAL_DATA_MISSING', `${splitDir}: no such split folder in the dataset export`, { details: { dir: splitDir } });
   }
-  const classes = (await readdir(splitDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const classes = (await readdir(splitDir, { withFileTypes: true }))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   const unknown = classes.filter((c) => !labels.includes(c));
   if (unknown.length > 0) {
-    throw new SidewalkError('EVAL_DATA_UNKNOWN_CLASS',
-      `${splitDir}: class folder(s) ${unknown.join(', ')} are not labels of the model (${labels.join(', ')})`, { details: { dir: splitDir, unknown } });
+    throw new SidewalkError('EVAL_DATA_UNKNOWN_CLASS', `${splitDir}: class folder(s) ${unknown.join(', ')} are not labels of the model (${labels.join(', ')})`, {
+      details: { dir: splitDir, unknown },
+    });
   }
   const items: DatasetItem[] = [];
   for (const label of labels) {
@@ -115,7 +124,9 @@ function isCropped(c: Crop | null | undefined): boolean {
 async function hashFiles(dir: string, items: DatasetItem[]): Promise<string> {
   const digest = createHash('sha256');
   for (const item of items) {
-    const fileHash = createHash('sha256').update(await readFile(item.path)).digest('hex');
+    const fileHash = createHash('sha256')
+      .update(await readFile(item.path))
+      .digest('hex');
     digest.update(`${relative(dir, item.path)}\0${fileHash}\n`);
   }
   return `sha256:${digest.digest('hex')}`;
@@ -125,9 +136,7 @@ async function hashFiles(dir: string, items: DatasetItem[]): Promise<string> {
  * Decodes items to rgb24 (tightly packed rows), yielding them grouped by codec and size (the order
  * within a group is kept). `rgb` is only valid until the consumer asks for the next one.
  */
-export async function* decodeImages<T extends { path: string; kind: 'png' | 'jpeg'; width: number; height: number }>(
-  items: readonly T[],
-): AsyncGenerator<{ item: T; rgb: Uint8Array }> {
+export async function* decodeImages<T extends { path: string; kind: 'png' | 'jpeg'; width: number; height: number }>(items: readonly T[]): AsyncGenerator<{ item: T; rgb: Uint8Array }> {
   const groups = new Map<string, T[]>();
   for (const item of items) {
     const key = `${item.kind}:${item.width}x${item.height}`;
@@ -139,12 +148,13 @@ export async function* decodeImages<T extends { path: string; kind: 'png' | 'jpe
   // ffmpeg's start-up (~0.1 s) dominates small groups.
   const start = (group: T[]): RawVideoReader => {
     const { kind, width, height } = group[0]!;
-    const input = Readable.from((async function* () {
-      for (const item of group) yield await readFile(item.path);
-    })());
+    const input = Readable.from(
+      (async function* () {
+        for (const item of group) yield await readFile(item.path);
+      })(),
+    );
     const reader = new RawVideoReader({
-      args: ['-hide_banner', '-v', 'error', '-f', 'image2pipe', '-c:v', kind === 'png' ? 'png' : 'mjpeg', '-i', '-',
-        '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-fps_mode', 'passthrough', '-'],
+      args: ['-hide_banner', '-v', 'error', '-f', 'image2pipe', '-c:v', kind === 'png' ? 'png' : 'mjpeg', '-i', '-', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-fps_mode', 'passthrough', '-'],
       frameBytes: width * height * 3,
       input,
       label: `${group.length} ${kind} image(s) of ${width}x${height} (first ${group[0]!.path})`,

@@ -13,10 +13,7 @@ import type { TrainVenvOptions } from '../python/venv.js';
 import { decodeImages, exportedCrop, readDatasetSplit, type DatasetSplit } from './dataset.js';
 import { reportHtml } from './html.js';
 import { kerasPredict, parityOf, type KerasPredictions, type ParityResult } from './keras.js';
-import {
-  accuracyOf, addToConfusion, argmax, emptyConfusion, latencySummary, perClassScores, safetyFigures,
-  type ClassScores, type Confusion, type LatencySummary,
-} from './metrics.js';
+import { accuracyOf, addToConfusion, argmax, emptyConfusion, latencySummary, perClassScores, safetyFigures, type ClassScores, type Confusion, type LatencySummary } from './metrics.js';
 import { confusionPng, perClassPng } from './plots.js';
 import { findRides, replayRides, type RideReplayReport } from './rides.js';
 
@@ -85,13 +82,19 @@ async function manifestForExport(bundle: ModelBundle, dataDir: string): Promise<
   const want = bundle.manifest.input.crop;
   const same = (['x', 'y', 'width', 'height'] as const).every((k) => Math.abs(crop[k] - want[k]) < 1e-9);
   if (!same) {
-    throw new SidewalkError('EVAL_DATASET_CROP', `${join(dataDir, 'dataset.json')}: images were cropped to ${JSON.stringify(crop)}, ` +
-      `but ${join(bundle.dir, 'manifest.json')} crops camera frames to ${JSON.stringify(want)}; export the dataset with this model's manifest`);
+    throw new SidewalkError(
+      'EVAL_DATASET_CROP',
+      `${join(dataDir, 'dataset.json')}: images were cropped to ${JSON.stringify(crop)}, ` +
+        `but ${join(bundle.dir, 'manifest.json')} crops camera frames to ${JSON.stringify(want)}; export the dataset with this model's manifest`,
+    );
   }
   if (bundle.manifest.input.pre_resize !== undefined) {
     // The pre-resize works on whole frames; images cropped beforehand cannot go through it.
-    throw new SidewalkError('EVAL_DATASET_CROP', `${join(dataDir, 'dataset.json')}: images were cropped at export, but ` +
-      `${join(bundle.dir, 'manifest.json')} resizes whole camera frames first (input.pre_resize); evaluate it on an export of whole frames`);
+    throw new SidewalkError(
+      'EVAL_DATASET_CROP',
+      `${join(dataDir, 'dataset.json')}: images were cropped at export, but ` +
+        `${join(bundle.dir, 'manifest.json')} resizes whole camera frames first (input.pre_resize); evaluate it on an export of whole frames`,
+    );
   }
   return { ...bundle.manifest, input: { ...bundle.manifest.input, crop: FULL_FRAME } };
 }
@@ -118,8 +121,7 @@ async function evaluateOne(options: EvalOptions, split?: DatasetSplit): Promise<
   try {
     const m = classifier.manifest;
     // The split listed for an earlier export is reused when this model knows all its classes.
-    const data = split?.items.every((i) => m.labels.includes(i.label))
-      ? split : await readDatasetSplit(resolve(options.data), options.split ?? 'test', m.labels);
+    const data = split?.items.every((i) => m.labels.includes(i.label)) ? split : await readDatasetSplit(resolve(options.data), options.split ?? 'test', m.labels);
     const confusion = emptyConfusion(m.labels);
     const inferenceMs: number[] = [];
     const preprocessMs: number[] = [];
@@ -129,7 +131,13 @@ async function evaluateOne(options: EvalOptions, split?: DatasetSplit): Promise<
     for await (const { item, rgb } of decodeImages(data.items)) {
       // A copy: the classifier transfers the frame's buffer to its worker.
       const result = await classifier.classify({
-        seq: done, capturedAtNs: 0n, width: item.width, height: item.height, stride: item.width * 3, format: 'rgb24', data: rgb.slice(),
+        seq: done,
+        capturedAtNs: 0n,
+        width: item.width,
+        height: item.height,
+        stride: item.width * 3,
+        format: 'rgb24',
+        data: rgb.slice(),
       });
       const predicted = argmax(result.probabilities);
       top1[index.get(item)!] = m.labels[predicted]!;
@@ -143,8 +151,13 @@ async function evaluateOne(options: EvalOptions, split?: DatasetSplit): Promise<
     const report: EvalReport = {
       format: EVAL_FORMAT,
       model: {
-        name: m.name, version: m.version, location: m.location, sha256: m.files['model.tflite']!.sha256,
-        dir: resolve(options.model), dtype: m.input.dtype, backend: classifier.info.backend,
+        name: m.name,
+        version: m.version,
+        location: m.location,
+        sha256: m.files['model.tflite']!.sha256,
+        dir: resolve(options.model),
+        dtype: m.input.dtype,
+        backend: classifier.info.backend,
       },
       dataset: { hash: data.hash, split: data.split, count: data.items.length, dir: data.dir },
       accuracy,
@@ -168,8 +181,10 @@ async function evaluateOne(options: EvalOptions, split?: DatasetSplit): Promise<
 async function writeReport(report: EvalReport, outDir: string): Promise<void> {
   await mkdir(outDir, { recursive: true });
   const files = {
-    json: join(outDir, 'report.json'), html: join(outDir, 'report.html'),
-    confusion_png: join(outDir, 'confusion.png'), per_class_png: join(outDir, 'per-class.png'),
+    json: join(outDir, 'report.json'),
+    html: join(outDir, 'report.html'),
+    confusion_png: join(outDir, 'confusion.png'),
+    per_class_png: join(outDir, 'per-class.png'),
   };
   report.files = files;
   await writeFile(files.confusion_png, confusionPng(report.confusion));
@@ -200,8 +215,16 @@ export async function evaluateBundles(options: Omit<EvalOptions, 'model'> & { mo
   }
   if (options.keras !== undefined || options.kerasPredictions !== undefined) {
     const first = await loadModelBundle(resolve(options.models[0]!));
-    const keras = options.kerasPredictions
-      ?? await kerasPredict(options.keras!, (await manifestForExport(first, resolve(options.data))).input, results[0]!.split.items.map((i) => i.path), options.venv);
+    const keras =
+      options.kerasPredictions ??
+      (await kerasPredict(
+        options.keras!,
+        (
+          await manifestForExport(first, resolve(options.data))
+        ).input,
+        results[0]!.split.items.map((i) => i.path),
+        options.venv,
+      ));
     const kerasTop1 = keras.probabilities.map((p) => keras.labels[argmax(p)]!);
     const parity: Record<string, ParityResult> = {};
     for (const { report, top1 } of results) {
@@ -209,8 +232,10 @@ export async function evaluateBundles(options: Omit<EvalOptions, 'model'> & { mo
       for (let n = 2; key in parity; n++) key = `${report.model.dtype}-${n}`;
       parity[key] = parityOf(kerasTop1, top1, report.model.dtype as 'float32' | 'int8' | 'uint8');
       if (!parity[key]!.ok) {
-        log.warn(`parity MISS: ${report.model.dir} (${key}) agrees with Keras on ${(parity[key]!.agreement * 100).toFixed(2)}% ` +
-          `of ${kerasTop1.length} images, target ${(parity[key]!.target * 100).toFixed(1)}%`);
+        log.warn(
+          `parity MISS: ${report.model.dir} (${key}) agrees with Keras on ${(parity[key]!.agreement * 100).toFixed(2)}% ` +
+            `of ${kerasTop1.length} images, target ${(parity[key]!.target * 100).toFixed(1)}%`,
+        );
       }
     }
     for (const { report } of results) report.parity = parity;

@@ -31,8 +31,7 @@ export interface KerasPredictions {
 }
 
 /** Keras probabilities for `paths`, preprocessed per `input` by sidewalk_train.preprocess. */
-export async function kerasPredict(modelPath: string, input: ModelManifest['input'], paths: readonly string[],
-  venv?: TrainVenvOptions): Promise<KerasPredictions> {
+export async function kerasPredict(modelPath: string, input: ModelManifest['input'], paths: readonly string[], venv?: TrainVenvOptions): Promise<KerasPredictions> {
   const { python } = await ensureTrainVenv(venv);
   const work = await mkdtemp(join(tmpdir(), 'sidewalk-eval-keras-'));
   try {

@@ -79,7 +79,10 @@ export function perClassPng(scores: Record<string, ClassScores>): Buffer {
   labels.forEach((label, i) => {
     const s = scores[label]!;
     const x = left + i * group + 20;
-    for (const [k, kind, value, color] of [[0, 'precision', s.precision, PRECISION], [1, 'recall', s.recall, RECALL]] as const) {
+    for (const [k, kind, value, color] of [
+      [0, 'precision', s.precision, PRECISION],
+      [1, 'recall', s.recall, RECALL],
+    ] as const) {
       const h = Math.round(value * plotH);
       const bx = x + k * 55;
       canvas.fillRect(bx, top + plotH - h, 50, h, color);

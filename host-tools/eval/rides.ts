@@ -51,7 +51,11 @@ export interface RideReplayReport {
 
 /** DIR itself when it is a ride, else its sub-folders that hold a ride.json (sorted). */
 export async function findRides(dir: string): Promise<string[]> {
-  const isFile = (p: string): Promise<boolean> => stat(p).then((s) => s.isFile(), () => false);
+  const isFile = (p: string): Promise<boolean> =>
+    stat(p).then(
+      (s) => s.isFile(),
+      () => false,
+    );
   if (await isFile(join(dir, RIDE_META_FILE))) return [dir];
   const entries = await readdir(dir, { withFileTypes: true }).catch((err: Error) => {
     throw new SidewalkError('EVAL_RIDES_MISSING', `${dir}: cannot read the rides folder (${err.message})`, { details: { dir } });
@@ -111,8 +115,7 @@ function meanMax(values: number[]): { mean: number; max: number } | null {
   return values.length === 0 ? null : { mean: values.reduce((a, b) => a + b, 0) / values.length, max: Math.max(...values) };
 }
 
-export async function replayRides(rideDirs: readonly string[], classifier: Classifier,
-  onProgress: (message: string) => void = () => undefined): Promise<RideReplayReport> {
+export async function replayRides(rideDirs: readonly string[], classifier: Classifier, onProgress: (message: string) => void = () => undefined): Promise<RideReplayReport> {
   const { labels, groups } = classifier;
   const sidewalk = new Set(groups.sidewalk);
   const segments: SegmentResult[] = [];
@@ -124,8 +127,7 @@ export async function replayRides(rideDirs: readonly string[], classifier: Class
   for (const dir of rideDirs) {
     const ride = await readRide(dir);
     const probabilities = await classifyRide(ride, classifier);
-    const records = ride.records.filter((r) => r.frame !== undefined && probabilities[r.frame] !== undefined)
-      .sort((a, b) => a.frame! - b.frame!);
+    const records = ride.records.filter((r) => r.frame !== undefined && probabilities[r.frame] !== undefined).sort((a, b) => a.frame! - b.frame!);
     engine = new DecisionEngine();
     const cfg = engine.config;
     const ramp = new Ramp(cfg.fullSpeedKph, { fullSpeedKph: cfg.fullSpeedKph, sidewalkLimitKph: cfg.sidewalkLimitKph });
@@ -174,8 +176,11 @@ export async function replayRides(rideDirs: readonly string[], classifier: Class
     limit_not_reached: segments.filter((s) => s.decision_ms !== null && s.limit_ms === null).length,
     time_to_limit_ms: meanMax(segments.flatMap((s) => (s.limit_ms === null ? [] : [s.limit_ms]))),
     time_to_decision_ms: meanMax(segments.flatMap((s) => (s.decision_ms === null ? [] : [s.decision_ms]))),
-    per_location: Object.fromEntries(Object.entries(perLocation).filter(([, v]) => v.count > 0)
-      .map(([k, v]) => [k, { accuracy: v.correct / v.count, count: v.count }])),
+    per_location: Object.fromEntries(
+      Object.entries(perLocation)
+        .filter(([, v]) => v.count > 0)
+        .map(([k, v]) => [k, { accuracy: v.correct / v.count, count: v.count }]),
+    ),
     segments,
     decision: { window_frames: cfg.windowFrames, ramp_s: new Ramp(cfg.fullSpeedKph).config.rampS, sidewalk_limit_kph: cfg.sidewalkLimitKph, full_speed_kph: cfg.fullSpeedKph },
   };
@@ -208,9 +213,11 @@ export async function findRecordedRuns(dir: string): Promise<string[]> {
  * `eval --rides DIR --recorded-scores`: every run's recorded scores through the default (legacy)
  * decision and limit rule, agreement with the recorded decisions per run and in total.
  */
-export async function replayRecordedRuns(dirs: readonly string[],
+export async function replayRecordedRuns(
+  dirs: readonly string[],
   onDecision: (dir: string, d: RecordedDecision) => void = () => undefined,
-  onProgress: (message: string) => void = () => undefined): Promise<RecordedScoresReport> {
+  onProgress: (message: string) => void = () => undefined,
+): Promise<RecordedScoresReport> {
   const runs: RecordedAgreement[] = [];
   for (const dir of dirs) {
     const run = await readRecordedRun(dir);

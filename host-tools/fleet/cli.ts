@@ -18,7 +18,9 @@ import { PrometheusClient } from './prometheus.js';
 import { publishArtifact } from './publish.js';
 import type { RolloutPlan } from './store.js';
 
-interface Common { config: string }
+interface Common {
+  config: string;
+}
 
 const configOption = () => new Option('-c, --config <file>', 'fleet tool config (YAML; default $SIDEWALK_FLEET_CONFIG or ./fleet.yaml)').default(DEFAULT_FLEET_CONFIG);
 
@@ -72,8 +74,18 @@ function planFor(config: FleetConfig, o: { plan?: string; percent?: string }): R
 function statusJson(s: RolloutStatus): Record<string, unknown> {
   const r = s.rollout;
   return {
-    id: r.id, location: r.location, state: r.state, reason: r.reason, artifact: r.artifact, plan: r.plan,
-    step: r.step + 1, percent: r.plan.steps[r.step], step_started_ms: r.stepStartedMs, decision: s.decision, counts: s.counts, devices: s.outcomes,
+    id: r.id,
+    location: r.location,
+    state: r.state,
+    reason: r.reason,
+    artifact: r.artifact,
+    plan: r.plan,
+    step: r.step + 1,
+    percent: r.plan.steps[r.step],
+    step_started_ms: r.stepStartedMs,
+    decision: s.decision,
+    counts: s.counts,
+    devices: s.outcomes,
   };
 }
 
@@ -119,17 +131,36 @@ export function registerFleetCommands(program: Command): void {
     .action(async (o: Common & { location?: string; json?: boolean }) => {
       await withController(o, async (c) => {
         const list = c.store.devices(o.location).map((d) => ({
-          id: d.id, online: d.online, location: d.location, cohort: d.cohort, versions: d.reported?.versions ?? null,
-          ota: d.reported?.ota.state ?? null, rollout: d.reported?.rollout ?? null, last_seen: d.lastSeenMs ? new Date(d.lastSeenMs).toISOString() : null,
+          id: d.id,
+          online: d.online,
+          location: d.location,
+          cohort: d.cohort,
+          versions: d.reported?.versions ?? null,
+          ota: d.reported?.ota.state ?? null,
+          rollout: d.reported?.rollout ?? null,
+          last_seen: d.lastSeenMs ? new Date(d.lastSeenMs).toISOString() : null,
         }));
         if (o.json) {
           process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
           return;
         }
-        const rows = [['DEVICE', 'STATE', 'LOCATION', 'OS', 'MODEL', 'APP', 'OTA', 'LAST SEEN'],
-          ...list.map((d) => [d.id, d.online ? 'online' : 'offline', d.location ?? '-', d.versions?.os ?? '-', d.versions?.model ?? '-', d.versions?.app ?? '-', d.ota ?? '-', d.last_seen ?? '-'])];
+        const rows = [
+          ['DEVICE', 'STATE', 'LOCATION', 'OS', 'MODEL', 'APP', 'OTA', 'LAST SEEN'],
+          ...list.map((d) => [d.id, d.online ? 'online' : 'offline', d.location ?? '-', d.versions?.os ?? '-', d.versions?.model ?? '-', d.versions?.app ?? '-', d.ota ?? '-', d.last_seen ?? '-']),
+        ];
         const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-        process.stdout.write(list.length ? `${rows.map((r) => r.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')}\n` : 'no devices seen yet\n');
+        process.stdout.write(
+          list.length
+            ? `${rows
+                .map((r) =>
+                  r
+                    .map((x, i) => x.padEnd(widths[i]!))
+                    .join('  ')
+                    .trimEnd(),
+                )
+                .join('\n')}\n`
+            : 'no devices seen yet\n',
+        );
       });
     });
 
@@ -148,12 +179,18 @@ export function registerFleetCommands(program: Command): void {
       const config = loadFleetConfig(o.config);
       const plan = planFor(config, o);
       if ((given === undefined) === (o.model === undefined)) throw new SidewalkError('FLEET_INVALID_OPTION', 'give an artifact file or --model, one of the two');
-      const built = o.model ? await artifactForModel(o.model, { registryDir: registryDir(config), signingKey: config.build.signing_key, deviceTypes: config.build.device_types, workDir: tmpdir() }) : null;
+      const built = o.model
+        ? await artifactForModel(o.model, { registryDir: registryDir(config), signingKey: config.build.signing_key, deviceTypes: config.build.device_types, workDir: tmpdir() })
+        : null;
       if (built && built.location !== o.location) process.stderr.write(`note: a model of ${built.location} deployed to ${o.location}\n`);
-      const artifact = await publishArtifact(built?.file ?? given!, config.artifacts.publish_dir, config.artifacts.base_url, { allowUnsigned: o.allowUnsigned ?? false }).finally(() => built?.cleanup());
+      const artifact = await publishArtifact(built?.file ?? given!, config.artifacts.publish_dir, config.artifacts.base_url, { allowUnsigned: o.allowUnsigned ?? false }).finally(() =>
+        built?.cleanup(),
+      );
       await withController(o, async (c) => {
         const r = await c.deploy({ location: o.location, artifact, plan });
-        process.stdout.write(o.json ? `${JSON.stringify(statusJson(c.status(r.id)), null, 2)}\n` : `${r.id}: ${artifact.kind} ${artifact.version} to ${plan.steps[0]}% of ${o.location} (${artifact.url})\n`);
+        process.stdout.write(
+          o.json ? `${JSON.stringify(statusJson(c.status(r.id)), null, 2)}\n` : `${r.id}: ${artifact.kind} ${artifact.version} to ${plan.steps[0]}% of ${o.location} (${artifact.url})\n`,
+        );
       });
     });
 
@@ -179,10 +216,9 @@ export function registerFleetCommands(program: Command): void {
       });
     });
 
-  rolloutCommand(fleet, 'advance', 'Move a rollout to its next step (needs the step\'s finished devices and soak time, unless --force).', (c, id, o) => c.advance(id, { force: o.force === true })).option(
-    '--force',
-    'advance before the step is done (never past a failing one)',
-  );
+  rolloutCommand(fleet, 'advance', "Move a rollout to its next step (needs the step's finished devices and soak time, unless --force).", (c, id, o) =>
+    c.advance(id, { force: o.force === true }),
+  ).option('--force', 'advance before the step is done (never past a failing one)');
   rolloutCommand(fleet, 'pause', 'Stop advancing a rollout (devices already targeted keep their desired state).', (c, id) => c.pause(id));
   rolloutCommand(fleet, 'resume', 'Let a paused rollout advance again.', (c, id) => c.resume(id));
   rolloutCommand(fleet, 'abort', 'Stop a rollout and send its cohort back to the previous version.', (c, id, o) => c.abort(id, typeof o.reason === 'string' ? o.reason : undefined)).option(
@@ -193,7 +229,7 @@ export function registerFleetCommands(program: Command): void {
 
   fleet
     .command('acl')
-    .description('Print the Mosquitto ACL for an inventory (YAML list of {id, location}): each device writes only its own topics and reads its own and its location\'s desired state.')
+    .description("Print the Mosquitto ACL for an inventory (YAML list of {id, location}): each device writes only its own topics and reads its own and its location's desired state.")
     .argument('<inventory>', 'YAML file: [{id: sc-0042, location: LA}, ...]')
     .action((file: string) => {
       const list = validateConfigObject(inventorySchema, readYamlFile(file, 'FLEET_INVENTORY_UNREADABLE', 'FLEET_INVENTORY_INVALID'), file, 'FLEET_INVENTORY_INVALID');
@@ -202,7 +238,9 @@ export function registerFleetCommands(program: Command): void {
 
   fleet
     .command('watch')
-    .description('Keep a persistent broker session, store every device message and apply the policy every few seconds (abort on thresholds or health, auto-advance, complete); serves the rollout metrics on metrics.host:metrics.port (127.0.0.1:9464).')
+    .description(
+      'Keep a persistent broker session, store every device message and apply the policy every few seconds (abort on thresholds or health, auto-advance, complete); serves the rollout metrics on metrics.host:metrics.port (127.0.0.1:9464).',
+    )
     .addOption(configOption())
     .option('--interval <s>', 'seconds between policy passes', '5')
     .action(async (o: Common & { interval: string }) => {
@@ -212,9 +250,12 @@ export function registerFleetCommands(program: Command): void {
       const metrics = new FleetToolMetrics();
       // Listen before connecting: a second watch on the same port fails here, before its session takes over the broker's.
       const { host, port } = config.metrics;
-      const server = port === null ? null : await serveMetrics(metrics.metrics.registry, { host, port }).catch((err: unknown) => {
-        throw new SidewalkError('FLEET_METRICS_LISTEN', `${host}:${port}: cannot serve the fleet metrics (${errorMessage(err)}); set metrics.port in ${o.config} (null = off)`);
-      });
+      const server =
+        port === null
+          ? null
+          : await serveMetrics(metrics.metrics.registry, { host, port }).catch((err: unknown) => {
+              throw new SidewalkError('FLEET_METRICS_LISTEN', `${host}:${port}: cannot serve the fleet metrics (${errorMessage(err)}); set metrics.port in ${o.config} (null = off)`);
+            });
       try {
         await withController(
           o,

@@ -58,10 +58,7 @@ export class FleetController {
     this.#prometheus = o.prometheus ?? null;
     this.store = new FleetStore(o.dbPath);
     this.#clientId = o.persistent ? o.broker.client_id : `${o.broker.client_id}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.link = new FleetLink(
-      { ...o.broker, clientId: this.#clientId, reconnectMs: 1000, ...(o.persistent ? { sessionExpiryS: 7 * 24 * 3600 } : {}) },
-      { onMessage: (m) => this.#ingest(m) },
-    );
+    this.link = new FleetLink({ ...o.broker, clientId: this.#clientId, reconnectMs: 1000, ...(o.persistent ? { sessionExpiryS: 7 * 24 * 3600 } : {}) }, { onMessage: (m) => this.#ingest(m) });
   }
 
   /** Connects, subscribes to every device's status, reported state, events and responses, and reads the retained backlog. */
@@ -230,9 +227,17 @@ export class FleetController {
   /** Rolls back a completed (or aborted) rollout's devices. */
   async rollback(id: string): Promise<Rollout> {
     const r = this.#require(id, ['completed', 'aborted', 'active', 'paused'], 'roll back');
-    return this.#update(r, { state: 'rolled_back', reason: r.reason ?? 'rolled back by the operator' }, {
-      rollout_id: r.id, percent: r.desired.percent, mode: 'rollback', kind: r.artifact.kind, version: r.artifact.version,
-    });
+    return this.#update(
+      r,
+      { state: 'rolled_back', reason: r.reason ?? 'rolled back by the operator' },
+      {
+        rollout_id: r.id,
+        percent: r.desired.percent,
+        mode: 'rollback',
+        kind: r.artifact.kind,
+        version: r.artifact.version,
+      },
+    );
   }
 
   /** Applies the policy to every active rollout; returns what it did. */

@@ -23,11 +23,7 @@ export interface StepCounts {
   failure_percent: number;
 }
 
-export type Decision =
-  | { action: 'abort'; reason: string }
-  | { action: 'advance' }
-  | { action: 'complete' }
-  | { action: 'wait'; reason: string };
+export type Decision = { action: 'abort'; reason: string } | { action: 'advance' } | { action: 'complete' } | { action: 'wait'; reason: string };
 
 export function deviceOutcome(rollout: Rollout, d: DeviceRow, nowMs: number): DeviceOutcome {
   const a = rollout.artifact;
@@ -65,7 +61,10 @@ export function countStep(rollout: Rollout, devices: DeviceRow[], nowMs: number)
 export function decide(rollout: Rollout, c: StepCounts, nowMs: number): Decision {
   const p = rollout.plan;
   if (c.finished >= p.min_devices_before_decision && c.finished > 0 && c.failure_percent > p.max_failure_percent) {
-    return { action: 'abort', reason: `failure rate ${c.failure_percent.toFixed(1)}% (${c.failed} failed, ${c.rejected} rejected, ${c.timed_out} timed out of ${c.finished} finished) is over ${p.max_failure_percent}%` };
+    return {
+      action: 'abort',
+      reason: `failure rate ${c.failure_percent.toFixed(1)}% (${c.failed} failed, ${c.rejected} rejected, ${c.timed_out} timed out of ${c.finished} finished) is over ${p.max_failure_percent}%`,
+    };
   }
   const last = rollout.step === p.steps.length - 1;
   if (last) return c.finished === c.targeted ? { action: 'complete' } : { action: 'wait', reason: `${c.targeted - c.finished} of ${c.targeted} devices have not finished` };

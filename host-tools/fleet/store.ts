@@ -94,10 +94,28 @@ export interface DeviceRow {
 }
 
 interface RolloutRowDb {
-  id: string; location: string; artifact: string; plan: string; step: number; state: RolloutState;
-  step_started_ms: number; created_ms: number; updated_ms: number; reason: string | null; desired: string;
+  id: string;
+  location: string;
+  artifact: string;
+  plan: string;
+  step: number;
+  state: RolloutState;
+  step_started_ms: number;
+  created_ms: number;
+  updated_ms: number;
+  reason: string | null;
+  desired: string;
 }
-interface DeviceRowDb { id: string; location: string | null; cohort: number | null; online: number; boot_id: string | null; session: number | null; last_seen_ms: number | null; reported: string | null }
+interface DeviceRowDb {
+  id: string;
+  location: string | null;
+  cohort: number | null;
+  online: number;
+  boot_id: string | null;
+  session: number | null;
+  last_seen_ms: number | null;
+  reported: string | null;
+}
 
 export class FleetStore {
   readonly path: string;
@@ -140,8 +158,7 @@ export class FleetStore {
   recordStatus(device: string, s: StatusMessage, nowMs: number): void {
     if (s.state === 'online') {
       this.#sql(`INSERT INTO devices (id, online, boot_id, session, last_seen_ms) VALUES (?, 1, ?, ?, ?)
-          ON CONFLICT(id) DO UPDATE SET online = 1, boot_id = excluded.boot_id, session = excluded.session, last_seen_ms = excluded.last_seen_ms`)
-        .run(device, s.boot_id, s.session, s.at_ms ?? nowMs);
+          ON CONFLICT(id) DO UPDATE SET online = 1, boot_id = excluded.boot_id, session = excluded.session, last_seen_ms = excluded.last_seen_ms`).run(device, s.boot_id, s.session, s.at_ms ?? nowMs);
       return;
     }
     // A will counts only for the session it belongs to: a late one from an older session is stale.
@@ -153,14 +170,12 @@ export class FleetStore {
   recordReported(r: ReportedState): void {
     this.#sql(`INSERT INTO devices (id, location, cohort, last_seen_ms, reported) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET location = excluded.location, cohort = excluded.cohort,
-          last_seen_ms = MAX(COALESCE(last_seen_ms, 0), excluded.last_seen_ms), reported = excluded.reported`)
-      .run(r.device, r.location, r.cohort, r.at_ms, JSON.stringify(r));
+          last_seen_ms = MAX(COALESCE(last_seen_ms, 0), excluded.last_seen_ms), reported = excluded.reported`).run(r.device, r.location, r.cohort, r.at_ms, JSON.stringify(r));
   }
 
   /** False when this device + seq was stored before (a resend). */
   recordEvent(device: string, e: OtaEvent): boolean {
-    const r = this.#sql('INSERT OR IGNORE INTO events (device, seq, at_ms, rollout_id, step, body) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(device, e.seq, e.at_ms, e.rollout_id, e.step, JSON.stringify(e));
+    const r = this.#sql('INSERT OR IGNORE INTO events (device, seq, at_ms, rollout_id, step, body) VALUES (?, ?, ?, ?, ?, ?)').run(device, e.seq, e.at_ms, e.rollout_id, e.step, JSON.stringify(e));
     return r.changes === 1;
   }
 
@@ -169,24 +184,46 @@ export class FleetStore {
   }
 
   devices(location?: string): DeviceRow[] {
-    const rows = (location
-      ? this.#sql('SELECT * FROM devices WHERE location = ? ORDER BY id').all(location)
-      : this.#sql('SELECT * FROM devices ORDER BY id').all()) as DeviceRowDb[];
+    const rows = (location ? this.#sql('SELECT * FROM devices WHERE location = ? ORDER BY id').all(location) : this.#sql('SELECT * FROM devices ORDER BY id').all()) as DeviceRowDb[];
     return rows.map((r) => ({
-      id: r.id, location: r.location, cohort: r.cohort, online: r.online === 1, bootId: r.boot_id, session: r.session, lastSeenMs: r.last_seen_ms,
+      id: r.id,
+      location: r.location,
+      cohort: r.cohort,
+      online: r.online === 1,
+      bootId: r.boot_id,
+      session: r.session,
+      lastSeenMs: r.last_seen_ms,
       reported: r.reported ? (JSON.parse(r.reported) as ReportedState) : null,
     }));
   }
 
   insertRollout(r: Rollout): void {
     this.#sql(`INSERT INTO rollouts (id, location, artifact, plan, step, state, step_started_ms, created_ms, updated_ms, reason, desired)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(r.id, r.location, JSON.stringify(r.artifact), JSON.stringify(r.plan), r.step, r.state, r.stepStartedMs, r.createdMs, r.updatedMs, r.reason, JSON.stringify(r.desired));
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      r.id,
+      r.location,
+      JSON.stringify(r.artifact),
+      JSON.stringify(r.plan),
+      r.step,
+      r.state,
+      r.stepStartedMs,
+      r.createdMs,
+      r.updatedMs,
+      r.reason,
+      JSON.stringify(r.desired),
+    );
   }
 
   updateRollout(r: Rollout): void {
-    this.#sql('UPDATE rollouts SET step = ?, state = ?, step_started_ms = ?, updated_ms = ?, reason = ?, desired = ? WHERE id = ?')
-      .run(r.step, r.state, r.stepStartedMs, r.updatedMs, r.reason, JSON.stringify(r.desired), r.id);
+    this.#sql('UPDATE rollouts SET step = ?, state = ?, step_started_ms = ?, updated_ms = ?, reason = ?, desired = ? WHERE id = ?').run(
+      r.step,
+      r.state,
+      r.stepStartedMs,
+      r.updatedMs,
+      r.reason,
+      JSON.stringify(r.desired),
+      r.id,
+    );
   }
 
   deleteRollout(id: string): void {
@@ -197,8 +234,17 @@ export class FleetStore {
     const rows = this.#sql('SELECT * FROM rollouts ORDER BY created_ms, id').all() as RolloutRowDb[];
     return rows
       .map((r) => ({
-        id: r.id, location: r.location, artifact: JSON.parse(r.artifact) as ArtifactRef, plan: JSON.parse(r.plan) as RolloutPlan, step: r.step, state: r.state,
-        stepStartedMs: r.step_started_ms, createdMs: r.created_ms, updatedMs: r.updated_ms, reason: r.reason, desired: JSON.parse(r.desired) as DesiredState,
+        id: r.id,
+        location: r.location,
+        artifact: JSON.parse(r.artifact) as ArtifactRef,
+        plan: JSON.parse(r.plan) as RolloutPlan,
+        step: r.step,
+        state: r.state,
+        stepStartedMs: r.step_started_ms,
+        createdMs: r.created_ms,
+        updatedMs: r.updated_ms,
+        reason: r.reason,
+        desired: JSON.parse(r.desired) as DesiredState,
       }))
       .filter((r) => (!filter.location || r.location === filter.location) && (!filter.states || filter.states.includes(r.state)));
   }

@@ -17,17 +17,26 @@ export const PIPELINE_CONFIG_SCHEMA = {
   additionalProperties: false,
   properties: {
     export: {
-      type: 'object', additionalProperties: false, default: {},
+      type: 'object',
+      additionalProperties: false,
+      default: {},
       properties: {
         width: { type: 'integer', minimum: 16, maximum: 4096, default: 160, description: 'Frames are exported at this size; the trainer and the device crop (train.crop) and resize from it.' },
         height: { type: 'integer', minimum: 16, maximum: 4096, default: 120 },
-        crop: { type: 'string', pattern: '^\\s*[0-9.]+\\s*(,\\s*[0-9.]+\\s*){3}$', default: '0,0,1,1', description: '"x,y,width,height": crop applied at export instead of by the trainer (default whole frames).' },
+        crop: {
+          type: 'string',
+          pattern: '^\\s*[0-9.]+\\s*(,\\s*[0-9.]+\\s*){3}$',
+          default: '0,0,1,1',
+          description: '"x,y,width,height": crop applied at export instead of by the trainer (default whole frames).',
+        },
         includeFlagged: { type: 'boolean', default: false },
         splitSeed: { type: 'integer', minimum: 0, default: 1, description: 'Seed for assigning new rides to train/val (the frozen test split never changes).' },
       },
     },
     train: {
-      type: 'object', additionalProperties: false, default: {},
+      type: 'object',
+      additionalProperties: false,
+      default: {},
       properties: {
         arch: { enum: ['tiny', 'mobilenetv2'], default: 'tiny' },
         weights: { enum: ['none', 'imagenet'], default: 'none' },
@@ -46,11 +55,15 @@ export const PIPELINE_CONFIG_SCHEMA = {
       },
     },
     eval: {
-      type: 'object', additionalProperties: false, default: {},
+      type: 'object',
+      additionalProperties: false,
+      default: {},
       properties: { delegate: { enum: ['xnnpack', 'cpu'] } },
     },
     gates: {
-      type: 'object', additionalProperties: false, default: {},
+      type: 'object',
+      additionalProperties: false,
+      default: {},
       properties: {
         accuracyTolerance: { ...rate, default: 0.01 },
         sidewalkRecallMin: { ...rate, default: 0.9 },
@@ -58,7 +71,9 @@ export const PIPELINE_CONFIG_SCHEMA = {
       },
     },
     package: {
-      type: 'object', additionalProperties: false, default: {},
+      type: 'object',
+      additionalProperties: false,
+      default: {},
       properties: {
         key: { type: 'string', minLength: 1, description: 'Private signing key (PEM); without it no artifact is made.' },
         deviceTypes: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9._-]+$' }, minItems: 1, default: ['raspberrypi4', 'raspberrypi5'] },

@@ -8,6 +8,9 @@ export const PIPELINE_ERRORS = {
   PIPELINE_BUSY: { summary: 'Another pipeline run is working on this location (its pid is named).', action: 'Wait for it; its lock is removed when it ends.' },
   PIPELINE_NO_TEST_SPLIT: { summary: 'The location has no test images to evaluate on.', action: 'Ingest, label and split the location first (`sidewalk data split`).' },
   PIPELINE_KEY_UNREADABLE: { summary: 'The signing key (package.key) cannot be read.', action: 'Check the path in the pipeline config and its permissions.' },
-  PIPELINE_STEP_FAILED: { summary: 'A pipeline step failed without a code of its own (the run record has its message).', action: 'Read the run record; run the step\'s command by hand with --verbose.' },
+  PIPELINE_STEP_FAILED: {
+    summary: 'A pipeline step failed without a code of its own (the run record has its message).',
+    action: "Read the run record; run the step's command by hand with --verbose.",
+  },
   PIPELINE_FAILED: { summary: 'The pipeline run failed (the failed step and reason are named).', action: 'Read the run record of the run.' },
 } as const satisfies ErrorCatalogue;

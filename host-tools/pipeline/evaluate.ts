@@ -19,7 +19,11 @@ export const EVAL_SPLIT = 'test';
 
 export async function evaluateModel(o: EvaluateOptions): Promise<{ report: EvalReport; file: string }> {
   await evaluateBundle({
-    model: o.bundleDir, data: o.dataDir, split: EVAL_SPLIT, outDir: o.outDir, onProgress: o.log,
+    model: o.bundleDir,
+    data: o.dataDir,
+    split: EVAL_SPLIT,
+    outDir: o.outDir,
+    onProgress: o.log,
     ...(o.delegate ? { delegate: o.delegate } : {}),
   });
   const file = join(o.outDir, 'report.json');

@@ -44,15 +44,21 @@ export interface PipelineOptions {
   config?: PipelineConfig;
 }
 
-const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
+const exists = (p: string): Promise<boolean> =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 const fileSha = async (p: string): Promise<string> => sha256Hex(await readFile(p));
 
 /** What the rows an export would select look like: rides, splits, frame hashes, labels, flags. */
 function datasetFingerprint(db: Db, location: string): string {
-  const rows = db.prepare(`SELECT r.content_hash AS ride, r.split, f.content_hash AS frame, f.label,
+  const rows = db
+    .prepare(`SELECT r.content_hash AS ride, r.split, f.content_hash AS frame, f.label,
       (SELECT group_concat(flag) FROM (SELECT flag FROM frame_flags ff WHERE ff.frame_id = f.id ORDER BY flag)) AS flags
     FROM frames f JOIN rides r ON r.id = f.ride_id JOIN locations l ON l.id = r.location_id
-    WHERE l.name = ? AND f.label IS NOT NULL AND r.split IS NOT NULL ORDER BY r.content_hash, f.idx, f.content_hash`).all(location);
+    WHERE l.name = ? AND f.label IS NOT NULL AND r.split IS NOT NULL ORDER BY r.content_hash, f.idx, f.content_hash`)
+    .all(location);
   return hashOf(rows);
 }
 
@@ -84,7 +90,14 @@ async function lock(dir: string): Promise<() => Promise<void>> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(await readFile(join(lockDir, 'pid'), 'utf8').catch(() => 'NaN'));
       let alive = false;
-      try { if (Number.isInteger(holder)) { process.kill(holder, 0); alive = true; } } catch { alive = false; }
+      try {
+        if (Number.isInteger(holder)) {
+          process.kill(holder, 0);
+          alive = true;
+        }
+      } catch {
+        alive = false;
+      }
       if (alive) throw new SidewalkError('PIPELINE_BUSY', `${lockDir}: another pipeline run (pid ${holder}) is working on this location`);
       await rm(lockDir, { recursive: true, force: true });
     }
@@ -99,14 +112,27 @@ export async function runPipeline(options: PipelineOptions): Promise<RunRecord> 
   const registryDir = resolve(options.registry ?? defaultRegistryDir());
   const locDir = join(work, 'locations', location);
   const started = new Date();
-  const id = `${started.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${location}-${randomBytes(2).toString('hex')}`;
+  const id = `${started
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${location}-${randomBytes(2).toString('hex')}`;
   const revision = codeRevision();
   // The record exists before anything can fail: a bad config or a busy location leaves one too.
-  const rec = new RunRecorder({
-    format: 'sidewalk-pipeline-run/1', id, location, status: 'running', started_at: started.toISOString(), code_revision: revision,
-    paths: { db: dbPath, work, registry: registryDir, config: options.configFile ? resolve(options.configFile) : null },
-    config: null, steps: [],
-  }, join(work, 'runs', id), join(locDir, 'state.json'));
+  const rec = new RunRecorder(
+    {
+      format: 'sidewalk-pipeline-run/1',
+      id,
+      location,
+      status: 'running',
+      started_at: started.toISOString(),
+      code_revision: revision,
+      paths: { db: dbPath, work, registry: registryDir, config: options.configFile ? resolve(options.configFile) : null },
+      config: null,
+      steps: [],
+    },
+    join(work, 'runs', id),
+    join(locDir, 'state.json'),
+  );
   await rec.save();
   let unlock: (() => Promise<void>) | undefined;
   let registry: Registry | undefined;
@@ -127,7 +153,12 @@ export async function runPipeline(options: PipelineOptions): Promise<RunRecord> 
   }
 }
 
-interface Ctx { location: string; dbPath: string; locDir: string; revision: string | null }
+interface Ctx {
+  location: string;
+  dbPath: string;
+  locDir: string;
+  revision: string | null;
+}
 
 async function steps(rec: RunRecorder, registry: Registry, config: PipelineConfig, c: Ctx): Promise<RunRecord> {
   const { location, locDir } = c;
@@ -179,9 +210,24 @@ async function steps(rec: RunRecorder, registry: Registry, config: PipelineConfi
       await rm(tmp, { recursive: true, force: true });
       const t = config.train;
       const result = await runTrainer({
-        data: exportDir, out: tmp, arch: t.arch, weights: t.weights, inputSize: t.inputSize, alpha: t.alpha, epochs: t.epochs,
-        fineTuneEpochs: t.fineTuneEpochs, fineTuneFrom: t.fineTuneFrom, batchSize: t.batchSize, patience: t.patience, seed: t.seed,
-        colorOrder: t.colorOrder, crop: t.crop.replace(/\s/g, ''), variants: [t.variant], name, version, location,
+        data: exportDir,
+        out: tmp,
+        arch: t.arch,
+        weights: t.weights,
+        inputSize: t.inputSize,
+        alpha: t.alpha,
+        epochs: t.epochs,
+        fineTuneEpochs: t.fineTuneEpochs,
+        fineTuneFrom: t.fineTuneFrom,
+        batchSize: t.batchSize,
+        patience: t.patience,
+        seed: t.seed,
+        colorOrder: t.colorOrder,
+        crop: t.crop.replace(/\s/g, ''),
+        variants: [t.variant],
+        name,
+        version,
+        location,
         onEvent: (e) => ctx.write(JSON.stringify(e)), // the trainer shows its own progress
       });
       await swapIn(tmp, trainDir);
@@ -210,7 +256,7 @@ async function steps(rec: RunRecorder, registry: Registry, config: PipelineConfi
   const evaluated = await rec.run({
     name: 'evaluate',
     inputs: () => ({ candidate: manifestSha, dataset: datasetHash, split: 'test', production: production?.manifestSha256 ?? null, delegate: config.eval.delegate ?? 'default' }),
-    stillValid: async (o) => (await exists(String(o.candidate_report))) && (o.production_report === null || await exists(String(o.production_report))),
+    stillValid: async (o) => (await exists(String(o.candidate_report))) && (o.production_report === null || (await exists(String(o.production_report)))),
     run: async (ctx) => {
       await rm(evalDir, { recursive: true, force: true });
       const cand = await evaluateModel({ bundleDir, dataDir: exportDir, outDir: join(evalDir, 'candidate'), log: ctx.log, ...(config.eval.delegate ? { delegate: config.eval.delegate } : {}) });
@@ -220,7 +266,13 @@ async function steps(rec: RunRecorder, registry: Registry, config: PipelineConfi
         // Production is re-evaluated on this very snapshot, so the gate compares like with like.
         const prodBundle = join(evalDir, 'production-bundle');
         await registry.materialize(production, prodBundle);
-        const prod = await evaluateModel({ bundleDir: prodBundle, dataDir: exportDir, outDir: join(evalDir, 'production'), log: ctx.log, ...(config.eval.delegate ? { delegate: config.eval.delegate } : {}) });
+        const prod = await evaluateModel({
+          bundleDir: prodBundle,
+          dataDir: exportDir,
+          outDir: join(evalDir, 'production'),
+          log: ctx.log,
+          ...(config.eval.delegate ? { delegate: config.eval.delegate } : {}),
+        });
         ctx.log(`production ${prod.report.model.version}: accuracy ${prod.report.accuracy}`);
         productionReport = prod.file;
       }
@@ -261,7 +313,11 @@ async function steps(rec: RunRecorder, registry: Registry, config: PipelineConfi
     stillValid: async () => false,
     run: async (ctx) => {
       const m = await registry.register({
-        bundleDir, report: candidateReport, gates, datasetHash, codeRevision: c.revision,
+        bundleDir,
+        report: candidateReport,
+        gates,
+        datasetHash,
+        codeRevision: c.revision,
         trainParams: { ...trainParams, run_id: String(trained.run_id ?? rec.record.id), registered_by_run: rec.record.id },
       });
       ctx.log(`registered ${m.location} ${m.version} as ${m.stage}`);
@@ -286,9 +342,16 @@ async function packageStep(rec: RunRecorder, registry: Registry, config: Pipelin
     name: 'package',
     inputs: async () => ({
       bundle: model.manifestSha256,
-      key: sha256Hex(Buffer.from(publicKeyPemOf(await readFile(key, 'utf8').catch((err: Error) => {
-        throw new SidewalkError('PIPELINE_KEY_UNREADABLE', `package.key ${key}: ${err.message}`, { cause: err });
-      }), key))),
+      key: sha256Hex(
+        Buffer.from(
+          publicKeyPemOf(
+            await readFile(key, 'utf8').catch((err: Error) => {
+              throw new SidewalkError('PIPELINE_KEY_UNREADABLE', `package.key ${key}: ${err.message}`, { cause: err });
+            }),
+            key,
+          ),
+        ),
+      ),
       device_types: config.package.deviceTypes,
     }),
     stillValid: async (o) => registry.get(c.location, version).artifact?.sha256 === o.sha256,

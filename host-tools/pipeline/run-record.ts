@@ -50,7 +50,12 @@ export interface RunRecord {
 }
 
 /** What the location's last successful run of each step produced (WORK/locations/<L>/state.json). */
-interface StepState { input_hash: string; outputs: Record<string, unknown>; run_id: string; finished_at: string }
+interface StepState {
+  input_hash: string;
+  outputs: Record<string, unknown>;
+  run_id: string;
+  finished_at: string;
+}
 type State = Partial<Record<StepName, StepState>>;
 
 export interface StepContext {
@@ -73,10 +78,17 @@ export interface StepDefinition<O extends Record<string, unknown>> {
 export function hashOf(value: unknown): string {
   const canonical = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(canonical);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+    if (v && typeof v === 'object')
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+      );
     return v;
   };
-  return `sha256:${createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex')}`;
+  return `sha256:${createHash('sha256')
+    .update(JSON.stringify(canonical(value)))
+    .digest('hex')}`;
 }
 
 function writeJsonAtomic(file: string, value: unknown): Promise<void> {
@@ -152,7 +164,7 @@ export class RunRecorder {
       rec.inputs = await def.inputs();
       rec.input_hash = hashOf(rec.inputs);
       const previous = this.#state[def.name];
-      if (previous && previous.input_hash === rec.input_hash && (!def.stillValid || await def.stillValid(previous.outputs as O))) {
+      if (previous && previous.input_hash === rec.input_hash && (!def.stillValid || (await def.stillValid(previous.outputs as O)))) {
         rec.outputs = previous.outputs;
         rec.reason = `inputs unchanged since run ${previous.run_id}`;
         ctx.log(`skipped: ${rec.reason} (${rec.input_hash})`);

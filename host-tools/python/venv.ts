@@ -57,27 +57,34 @@ export function parsePythonVersion(text: string): [number, number, number] | und
   return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : undefined;
 }
 
-interface BasePython { path: string; version: [number, number, number] }
+interface BasePython {
+  path: string;
+  version: [number, number, number];
+}
 
 function probeBasePython(python: string): BasePython {
   const probe = spawnSync(python, ['-c', 'import sys; print(sys.executable); print("%d.%d.%d" % sys.version_info[:3])'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) {
-    throw new SidewalkError('TRAIN_PYTHON_MISSING',
+    throw new SidewalkError(
+      'TRAIN_PYTHON_MISSING',
       `cannot run ${python} (${probe.error?.message ?? probe.stderr.trim()}): training needs python3 >= ${MIN_PYTHON.join('.')}; ` +
-      'install it (Debian: apt-get install python3 python3-venv) or point SIDEWALK_PYTHON at one');
+        'install it (Debian: apt-get install python3 python3-venv) or point SIDEWALK_PYTHON at one',
+    );
   }
   const [path = python, versionText = ''] = probe.stdout.trim().split('\n');
   const version = parsePythonVersion(versionText);
   if (!version || version[0] < MIN_PYTHON[0] || (version[0] === MIN_PYTHON[0] && version[1] < MIN_PYTHON[1])) {
-    throw new SidewalkError('TRAIN_PYTHON_TOO_OLD',
-      `${path} is Python ${versionText || '?'}; training needs python3 >= ${MIN_PYTHON.join('.')} (tensorflow-cpu 2.21 wheels); ` +
-      'set SIDEWALK_PYTHON to a newer interpreter');
+    throw new SidewalkError(
+      'TRAIN_PYTHON_TOO_OLD',
+      `${path} is Python ${versionText || '?'}; training needs python3 >= ${MIN_PYTHON.join('.')} (tensorflow-cpu 2.21 wheels); set SIDEWALK_PYTHON to a newer interpreter`,
+    );
   }
   const modules = spawnSync(python, ['-c', 'import venv, ensurepip'], { encoding: 'utf8' });
   if (modules.status !== 0) {
-    throw new SidewalkError('TRAIN_VENV_UNAVAILABLE',
-      `${path} has no venv/ensurepip module (${modules.stderr.trim().split('\n').pop() ?? ''}); ` +
-      'install it (Debian: apt-get install python3-venv python3-pip)');
+    throw new SidewalkError(
+      'TRAIN_VENV_UNAVAILABLE',
+      `${path} has no venv/ensurepip module (${modules.stderr.trim().split('\n').pop() ?? ''}); install it (Debian: apt-get install python3-venv python3-pip)`,
+    );
   }
   return { path, version };
 }
@@ -132,10 +139,11 @@ export async function ensureTrainVenv(options: TrainVenvOptions = {}): Promise<T
     throw new SidewalkError('TRAIN_REQUIREMENTS_MISSING', `cannot read ${requirementsPath}: ${(err as Error).message}`);
   });
   const base = probeBasePython(options.python ?? process.env.SIDEWALK_PYTHON ?? 'python3');
-  const wanted = createHash('sha256').update(`${base.path}\n${base.version.join('.')}\n${requirements}`).digest('hex');
+  const wanted = createHash('sha256')
+    .update(`${base.path}\n${base.version.join('.')}\n${requirements}`)
+    .digest('hex');
   const python = join(dir, 'bin', 'python');
-  const current = async (): Promise<boolean> =>
-    (await readFile(join(dir, HASH_FILE), 'utf8').catch(() => '')).trim() === wanted && existsSync(python);
+  const current = async (): Promise<boolean> => (await readFile(join(dir, HASH_FILE), 'utf8').catch(() => '')).trim() === wanted && existsSync(python);
 
   if (await current()) return { dir, python, created: false };
   return withLock(dir, async () => {
@@ -149,8 +157,7 @@ export async function ensureTrainVenv(options: TrainVenvOptions = {}): Promise<T
     }
     log.info(`creating the training environment in ${dir} (Python ${base.version.join('.')}); the first install takes a few minutes`);
     await step(base.path, ['-m', 'venv', dir], 'TRAIN_VENV_FAILED', `${base.path} -m venv ${dir}`);
-    await step(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '-r', requirementsPath],
-      'TRAIN_PIP_FAILED', `pip install -r ${requirementsPath}`);
+    await step(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '-r', requirementsPath], 'TRAIN_PIP_FAILED', `pip install -r ${requirementsPath}`);
     await writeFile(join(dir, HASH_FILE), `${wanted}\n`);
     log.info(`training environment ready: ${dir}`);
     return { dir, python, created: true };
@@ -173,8 +180,7 @@ export async function ensureEvalVenv(options: TrainVenvOptions & { evalRequireme
   return withLock(venv.dir, async () => {
     if (!(await current())) {
       log.info(`installing ${path} into ${venv.dir}`);
-      await step(venv.python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '-r', path],
-        'TRAIN_PIP_FAILED', `pip install -r ${path}`);
+      await step(venv.python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '-r', path], 'TRAIN_PIP_FAILED', `pip install -r ${path}`);
       await writeFile(join(venv.dir, EVAL_HASH_FILE), `${wanted}\n`);
     }
     return venv;
@@ -182,7 +188,9 @@ export async function ensureEvalVenv(options: TrainVenvOptions & { evalRequireme
 }
 
 async function step(command: string, args: string[], code: ErrorCode, what: string): Promise<void> {
-  const echo = (line: string): void => { if (line.trim()) process.stderr.write(`[train:venv] ${line}\n`); };
+  const echo = (line: string): void => {
+    if (line.trim()) process.stderr.write(`[train:venv] ${line}\n`);
+  };
   const result = await runProcess(command, args, { onStdoutLine: echo, onStderrLine: echo, errorCode: code, maxOutputChars: OUTPUT_TAIL_CHARS });
   if (result.code !== 0) {
     throw new SidewalkError(code, `${what} failed (${describeExit(result)}): ${outputTail({ stdout: '', stderr: result.stderr })}`);

@@ -55,23 +55,32 @@ const pct = (v: number): string => `${(v * 100).toFixed(2)}%`;
 
 export function checkGates(location: string, candidate: EvalReport, production: EvalReport | null, config: GateConfig, split = 'test'): GateResult {
   const failures: GateFailure[] = [];
-  const fail = (code: GateCode, message: string): void => { failures.push({ code, message }); };
+  const fail = (code: GateCode, message: string): void => {
+    failures.push({ code, message });
+  };
   const c = candidate;
   if (c.dataset.split !== split) fail(GateCode.GATE_WRONG_EVALUATION, `the candidate was evaluated on split "${c.dataset.split}", gates need "${split}"`);
   if (c.model.location !== location) fail(GateCode.GATE_WRONG_EVALUATION, `the candidate is a model for "${c.model.location}", not "${location}"`);
   if (production) {
     const p = production;
     if (p.dataset.hash !== c.dataset.hash || p.dataset.split !== c.dataset.split) {
-      fail(GateCode.GATE_DATASET_MISMATCH, `production ${p.model.version} was evaluated on ${p.dataset.hash} (${p.dataset.split}), ` +
-        `the candidate on ${c.dataset.hash} (${c.dataset.split}); evaluate both on the same snapshot`);
+      fail(
+        GateCode.GATE_DATASET_MISMATCH,
+        `production ${p.model.version} was evaluated on ${p.dataset.hash} (${p.dataset.split}), ` + `the candidate on ${c.dataset.hash} (${c.dataset.split}); evaluate both on the same snapshot`,
+      );
     } else if (p.accuracy - c.accuracy > config.accuracyTolerance + EPS) {
-      fail(GateCode.GATE_ACCURACY_REGRESSION, `accuracy ${pct(c.accuracy)} is ${pct(p.accuracy - c.accuracy)} below production ` +
-        `${p.model.version} (${pct(p.accuracy)}); tolerance ${pct(config.accuracyTolerance)}`);
+      fail(
+        GateCode.GATE_ACCURACY_REGRESSION,
+        `accuracy ${pct(c.accuracy)} is ${pct(p.accuracy - c.accuracy)} below production ` + `${p.model.version} (${pct(p.accuracy)}); tolerance ${pct(config.accuracyTolerance)}`,
+      );
     }
   }
   if (c.safety.sidewalk_frames === 0) {
-    fail(GateCode.GATE_NO_SIDEWALK_FRAMES, `sidewalk recall n/a (0 frames): the ${c.dataset.split} split has no sidewalk frames, so the model cannot be judged; ` +
-      'add sidewalk rides to it (`sidewalk data split --unfreeze`, then `--reset`)');
+    fail(
+      GateCode.GATE_NO_SIDEWALK_FRAMES,
+      `sidewalk recall n/a (0 frames): the ${c.dataset.split} split has no sidewalk frames, so the model cannot be judged; ` +
+        'add sidewalk rides to it (`sidewalk data split --unfreeze`, then `--reset`)',
+    );
   } else if (c.safety.sidewalk_recall + EPS < config.sidewalkRecallMin) {
     fail(GateCode.GATE_SIDEWALK_RECALL_FLOOR, `sidewalk recall ${pct(c.safety.sidewalk_recall)} is below the floor ${pct(config.sidewalkRecallMin)}`);
   }
@@ -84,8 +93,11 @@ export function checkGates(location: string, candidate: EvalReport, production: 
     location,
     config,
     candidate: {
-      version: c.model.version, sha256: c.model.sha256, accuracy: c.accuracy,
-      sidewalk_recall: c.safety.sidewalk_recall, road_false_limit_rate: c.safety.road_false_limit_rate,
+      version: c.model.version,
+      sha256: c.model.sha256,
+      accuracy: c.accuracy,
+      sidewalk_recall: c.safety.sidewalk_recall,
+      road_false_limit_rate: c.safety.road_false_limit_rate,
       ...(c.safety.sidewalk_frames !== undefined ? { sidewalk_frames: c.safety.sidewalk_frames } : {}),
       ...(c.safety.road_frames !== undefined ? { road_frames: c.safety.road_frames } : {}),
     },
@@ -97,8 +109,10 @@ export function checkGates(location: string, candidate: EvalReport, production: 
 export function formatGateResult(r: GateResult): string {
   if (r.passed) {
     const vs = r.production ? ` (production ${r.production.version}: ${pct(r.production.accuracy)})` : ' (no production model to compare with)';
-    return `gates passed: accuracy ${pct(r.candidate.accuracy)}${vs}, sidewalk recall ${rateText(r.candidate.sidewalk_recall, r.candidate.sidewalk_frames)}, ` +
-      `road false-limit ${rateText(r.candidate.road_false_limit_rate, r.candidate.road_frames)}`;
+    return (
+      `gates passed: accuracy ${pct(r.candidate.accuracy)}${vs}, sidewalk recall ${rateText(r.candidate.sidewalk_recall, r.candidate.sidewalk_frames)}, ` +
+      `road false-limit ${rateText(r.candidate.road_false_limit_rate, r.candidate.road_frames)}`
+    );
   }
   return `gates failed:\n${r.failures.map((f) => `  ${f.code}: ${f.message}`).join('\n')}`;
 }

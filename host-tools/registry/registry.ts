@@ -31,7 +31,11 @@ const log = createLogger('registry');
 export const STAGES = ['candidate', 'canary', 'production', 'retired'] as const;
 export type Stage = (typeof STAGES)[number];
 
-export interface ModelFile { name: string; sha256: string; bytes: number }
+export interface ModelFile {
+  name: string;
+  sha256: string;
+  bytes: number;
+}
 
 export interface RegisteredModel {
   id: number;
@@ -52,7 +56,12 @@ export interface RegisteredModel {
   artifact: { sha256: string; fileName: string } | null;
 }
 
-export interface StageEvent { from: Stage | null; to: Stage; at: string; reason: string }
+export interface StageEvent {
+  from: Stage | null;
+  to: Stage;
+  at: string;
+  reason: string;
+}
 
 export interface RegisterInput {
   bundleDir: string;
@@ -107,9 +116,22 @@ const SCHEMA = `
   );`;
 
 interface Row {
-  id: number; location: string; name: string; version: string; stage: Stage; registered_at: string; stage_changed_at: string;
-  manifest_sha256: string; dataset_hash: string | null; code_revision: string | null; train_params: string; metrics: string;
-  gates: string | null; artifact_sha256: string | null; artifact_file: string | null; was_production: number;
+  id: number;
+  location: string;
+  name: string;
+  version: string;
+  stage: Stage;
+  registered_at: string;
+  stage_changed_at: string;
+  manifest_sha256: string;
+  dataset_hash: string | null;
+  code_revision: string | null;
+  train_params: string;
+  metrics: string;
+  gates: string | null;
+  artifact_sha256: string | null;
+  artifact_file: string | null;
+  was_production: number;
 }
 
 export class Registry {
@@ -178,14 +200,20 @@ export class Registry {
     const fileShas = Object.values(manifest.files).map((f) => f.sha256);
     const manifestSha = sha256Hex(manifestBytes);
     if (r.model.location !== manifest.location || r.model.version !== manifest.version || ![...fileShas, manifestSha].includes(r.model.sha256)) {
-      throw new SidewalkError('REGISTRY_REPORT_MISMATCH', `the eval report is about ${r.model.location} ${r.model.version} (sha256 ${r.model.sha256}), ` +
-        `not about the bundle ${input.bundleDir} (${manifest.location} ${manifest.version})`);
+      throw new SidewalkError(
+        'REGISTRY_REPORT_MISMATCH',
+        `the eval report is about ${r.model.location} ${r.model.version} (sha256 ${r.model.sha256}), ` + `not about the bundle ${input.bundleDir} (${manifest.location} ${manifest.version})`,
+      );
     }
     const g = input.gates;
     if (!g.passed || g.location !== manifest.location || g.candidate.version !== r.model.version || g.candidate.sha256 !== r.model.sha256) {
-      throw new SidewalkError('REGISTRY_GATES_NOT_PASSED', `${manifest.location} ${manifest.version}: ` + (g.passed
-        ? `the gate decision is about ${g.location} ${g.candidate.version} (sha256 ${g.candidate.sha256}), not this report`
-        : `the gates rejected it (${g.failures.map((f) => f.code).join(', ')}); nothing was registered`));
+      throw new SidewalkError(
+        'REGISTRY_GATES_NOT_PASSED',
+        `${manifest.location} ${manifest.version}: ` +
+          (g.passed
+            ? `the gate decision is about ${g.location} ${g.candidate.version} (sha256 ${g.candidate.sha256}), not this report`
+            : `the gates rejected it (${g.failures.map((f) => f.code).join(', ')}); nothing was registered`),
+      );
     }
     if (this.find(manifest.location, manifest.version)) {
       throw new SidewalkError('REGISTRY_VERSION_EXISTS', `${manifest.location} ${manifest.version} is already registered; train with a new version`);
@@ -195,10 +223,22 @@ export class Registry {
     for (const name of Object.keys(manifest.files).sort()) files.push({ name, ...(await this.store.putFile(join(input.bundleDir, name))) });
     const now = new Date().toISOString();
     const id = this.#db.transaction(() => {
-      const info = this.#db.prepare(`INSERT INTO models (location, name, version, stage, registered_at, stage_changed_at, manifest_sha256,
+      const info = this.#db
+        .prepare(`INSERT INTO models (location, name, version, stage, registered_at, stage_changed_at, manifest_sha256,
           dataset_hash, code_revision, train_params, metrics, gates) VALUES (?, ?, ?, 'candidate', ?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(manifest.location, manifest.name, manifest.version, now, now, manifestSha, input.datasetHash ?? manifest.dataset_hash ?? null,
-          input.codeRevision ?? null, JSON.stringify(input.trainParams ?? {}), JSON.stringify(r), JSON.stringify(input.gates));
+        .run(
+          manifest.location,
+          manifest.name,
+          manifest.version,
+          now,
+          now,
+          manifestSha,
+          input.datasetHash ?? manifest.dataset_hash ?? null,
+          input.codeRevision ?? null,
+          JSON.stringify(input.trainParams ?? {}),
+          JSON.stringify(r),
+          JSON.stringify(input.gates),
+        );
       const modelId = Number(info.lastInsertRowid);
       const addFile = this.#db.prepare('INSERT INTO model_files (model_id, name, sha256, bytes) VALUES (?, ?, ?, ?)');
       for (const f of files) addFile.run(modelId, f.name, f.sha256, f.bytes);
@@ -210,10 +250,10 @@ export class Registry {
   }
 
   list(options: { location?: string; stage?: Stage } = {}): RegisteredModel[] {
-    const rows = this.#db.prepare(`SELECT * FROM models WHERE (@location IS NULL OR location = @location) AND (@stage IS NULL OR stage = @stage)`)
+    const rows = this.#db
+      .prepare(`SELECT * FROM models WHERE (@location IS NULL OR location = @location) AND (@stage IS NULL OR stage = @stage)`)
       .all({ location: options.location ?? null, stage: options.stage ?? null }) as Row[];
-    return rows.map((row) => this.#toModel(row))
-      .sort((a, b) => (a.location < b.location ? -1 : a.location > b.location ? 1 : compareVersions(a.version, b.version)));
+    return rows.map((row) => this.#toModel(row)).sort((a, b) => (a.location < b.location ? -1 : a.location > b.location ? 1 : compareVersions(a.version, b.version)));
   }
 
   find(location: string, version: string): RegisteredModel | undefined {
@@ -257,11 +297,9 @@ export class Registry {
     const model = this.get(ref, version);
     this.#db.transaction(() => {
       const m = this.#toModel(this.#db.prepare('SELECT * FROM models WHERE id = ?').get(model.id) as Row);
-      const allowed = to === 'canary' ? m.stage === 'candidate'
-        : m.stage === 'canary' || (m.stage === 'retired' && this.#wasProduction(m.id));
+      const allowed = to === 'canary' ? m.stage === 'candidate' : m.stage === 'canary' || (m.stage === 'retired' && this.#wasProduction(m.id));
       if (!allowed) {
-        const rule = to === 'canary' ? 'only a candidate can become canary'
-          : 'only the canary (or a retired former production model, as a rollback) can become production';
+        const rule = to === 'canary' ? 'only a candidate can become canary' : 'only the canary (or a retired former production model, as a rollback) can become production';
         throw new SidewalkError('REGISTRY_STAGE_TRANSITION', `${m.location} ${m.version} is ${m.stage}: ${rule}`, { details: { from: m.stage, to } });
       }
       const now = new Date().toISOString();
@@ -294,8 +332,14 @@ export class Registry {
   }
 
   history(model: RegisteredModel): StageEvent[] {
-    return (this.#db.prepare('SELECT from_stage, to_stage, at, reason FROM stage_events WHERE model_id = ? ORDER BY id').all(model.id) as
-      { from_stage: Stage | null; to_stage: Stage; at: string; reason: string }[]).map((e) => ({ from: e.from_stage, to: e.to_stage, at: e.at, reason: e.reason }));
+    return (
+      this.#db.prepare('SELECT from_stage, to_stage, at, reason FROM stage_events WHERE model_id = ? ORDER BY id').all(model.id) as {
+        from_stage: Stage | null;
+        to_stage: Stage;
+        at: string;
+        reason: string;
+      }[]
+    ).map((e) => ({ from: e.from_stage, to: e.to_stage, at: e.at, reason: e.reason }));
   }
 
   /** Writes the model's bundle (every file, verified against its sha256) into `dir`; returns its manifest. */
@@ -310,8 +354,7 @@ export class Registry {
   }
 
   #setStage(id: number, from: Stage, to: Stage, at: string, reason: string): void {
-    this.#db.prepare(`UPDATE models SET stage = ?, stage_changed_at = ?, was_production = was_production OR ? WHERE id = ?`)
-      .run(to, at, to === 'production' ? 1 : 0, id);
+    this.#db.prepare(`UPDATE models SET stage = ?, stage_changed_at = ?, was_production = was_production OR ? WHERE id = ?`).run(to, at, to === 'production' ? 1 : 0, id);
     this.#event(id, from, to, at, reason);
   }
 
@@ -326,9 +369,17 @@ export class Registry {
   #toModel(row: Row): RegisteredModel {
     const files = this.#db.prepare('SELECT name, sha256, bytes FROM model_files WHERE model_id = ? ORDER BY name').all(row.id) as ModelFile[];
     return {
-      id: row.id, location: row.location, name: row.name, version: row.version, stage: row.stage,
-      registeredAt: row.registered_at, stageChangedAt: row.stage_changed_at, manifestSha256: row.manifest_sha256, files,
-      datasetHash: row.dataset_hash, codeRevision: row.code_revision,
+      id: row.id,
+      location: row.location,
+      name: row.name,
+      version: row.version,
+      stage: row.stage,
+      registeredAt: row.registered_at,
+      stageChangedAt: row.stage_changed_at,
+      manifestSha256: row.manifest_sha256,
+      files,
+      datasetHash: row.dataset_hash,
+      codeRevision: row.code_revision,
       trainParams: JSON.parse(row.train_params) as Record<string, unknown>,
       metrics: JSON.parse(row.metrics) as EvalReport,
       gates: row.gates ? (JSON.parse(row.gates) as GateResult) : null,

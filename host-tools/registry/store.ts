@@ -26,7 +26,13 @@ export class BlobStore {
   async put(bytes: Uint8Array): Promise<string> {
     const sha = sha256Hex(bytes);
     const dest = this.pathOf(sha);
-    if (await stat(dest).then(() => true, () => false)) return sha;
+    if (
+      await stat(dest).then(
+        () => true,
+        () => false,
+      )
+    )
+      return sha;
     await mkdir(join(this.root, sha.slice(0, 2)), { recursive: true });
     await writeFileAtomic(dest, bytes, { mode: 0o444 });
     return sha;

@@ -34,9 +34,26 @@ function variants(value: string): TrainVariant[] {
 }
 
 interface TrainFlags {
-  data: string; out: string; arch: TrainOptions['arch']; weights: TrainOptions['weights']; inputSize: number; alpha: number;
-  epochs: number; fineTuneEpochs: number; fineTuneFrom: number; batchSize: number; patience: number; seed: number; colorOrder: 'rgb' | 'bgr';
-  crop: string; variants: TrainVariant[]; resume?: boolean; name: string; modelVersion: string; location: string; demoOnly?: boolean;
+  data: string;
+  out: string;
+  arch: TrainOptions['arch'];
+  weights: TrainOptions['weights'];
+  inputSize: number;
+  alpha: number;
+  epochs: number;
+  fineTuneEpochs: number;
+  fineTuneFrom: number;
+  batchSize: number;
+  patience: number;
+  seed: number;
+  colorOrder: 'rgb' | 'bgr';
+  crop: string;
+  variants: TrainVariant[];
+  resume?: boolean;
+  name: string;
+  modelVersion: string;
+  location: string;
+  demoOnly?: boolean;
 }
 
 /** Training above the export's image size only upscales them: the warning to give before the (long) run, or null. */
@@ -59,18 +76,22 @@ export function upscaleWarning(data: string, inputSize: number): string | null {
 export function zeroAccuracyError(bundles: readonly TrainedBundle[]): SidewalkError | null {
   const useless = bundles.filter((b) => b.test_accuracy === 0);
   if (useless.length === 0) return null;
-  return new SidewalkError('TRAIN_ACCURACY_ZERO', `${useless.map((b) => b.variant).join(', ')}: test accuracy 0.0 %; the bundles are written but the model learned nothing ` +
-    '(check the labels, the classes of the test split and the epochs)');
+  return new SidewalkError(
+    'TRAIN_ACCURACY_ZERO',
+    `${useless.map((b) => b.variant).join(', ')}: test accuracy 0.0 %; the bundles are written but the model learned nothing (check the labels, the classes of the test split and the epochs)`,
+  );
 }
 
 export function registerTrainCommands(program: Command): void {
   program
     .command('train')
-    .description('Train a ground classifier on a dataset export and write TFLite model bundles (float32 and int8).\n\n' +
-      'Keras/TensorFlow runs in its own Python venv, created on first use (a few minutes) at ' +
-      `${defaultVenvDir()} (override: SIDEWALK_TRAIN_VENV; base interpreter: SIDEWALK_PYTHON or python3 >= 3.10).\n\n` +
-      'Writes OUT/float32/ and OUT/int8/ bundles (model.tflite + manifest.json, plus model_edgetpu.tflite when ' +
-      'edgetpu_compiler is on PATH), OUT/model.keras, OUT/checkpoints/ (for --resume) and OUT/train-summary.json.')
+    .description(
+      'Train a ground classifier on a dataset export and write TFLite model bundles (float32 and int8).\n\n' +
+        'Keras/TensorFlow runs in its own Python venv, created on first use (a few minutes) at ' +
+        `${defaultVenvDir()} (override: SIDEWALK_TRAIN_VENV; base interpreter: SIDEWALK_PYTHON or python3 >= 3.10).\n\n` +
+        'Writes OUT/float32/ and OUT/int8/ bundles (model.tflite + manifest.json, plus model_edgetpu.tflite when ' +
+        'edgetpu_compiler is on PATH), OUT/model.keras, OUT/checkpoints/ (for --resume) and OUT/train-summary.json.',
+    )
     .requiredOption('--data <dir>', 'dataset export: DIR/{train,val,test}/{bike_lane,crosswalk,side,street}/*.png|jpg (+ dataset.json)')
     .requiredOption('--out <dir>', 'output folder')
     .addOption(new Option('--arch <arch>', 'network').choices(['mobilenetv2', 'tiny']).default('mobilenetv2'))
@@ -88,7 +109,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--variants <list>', 'TFLite exports', variants, ['float32', 'int8'] as TrainVariant[])
     .option('--resume', 'continue from OUT/checkpoints/ after an interrupted run')
     .option('--name <name>', 'model name in the manifest', 'sidewalk')
-    .option('--model-version <v>', 'model version in the manifest (not --version: that one is the CLI\'s own)', semver, '0.1.0')
+    .option('--model-version <v>', "model version in the manifest (not --version: that one is the CLI's own)", semver, '0.1.0')
     .option('--location <location>', 'city/location the model is for', 'unknown')
     .option('--demo-only', 'mark the bundles as demo models that must never be deployed for road use')
     .action(async (flags: TrainFlags) => {

@@ -25,29 +25,41 @@ export interface DemoDatasetOptions {
 }
 
 /** 4:3, square, 16:9 and model-sized frames. */
-export const FRAME_SIZES: ReadonlyArray<readonly [number, number]> = [[160, 120], [96, 96], [192, 108], [64, 64]];
+export const FRAME_SIZES: ReadonlyArray<readonly [number, number]> = [
+  [160, 120],
+  [96, 96],
+  [192, 108],
+  [64, 64],
+];
 
 /** Disjoint seed bases per split (scene seeds select lighting, colours, geometry and markings). */
 const SPLIT_SEED_BASE = { train: 1_000_000, val: 2_000_000, test: 3_000_000 } as const;
 
 function* sceneFrames(kind: SceneKind, count: number, seedBase: number, seed: number, width: number, height: number): Generator<Uint8Array> {
-  const rand = createPrng(seedBase ^ seed ^ (width * 1000 + height) ^ SCENE_KINDS.indexOf(kind) * 7919);
+  const rand = createPrng(seedBase ^ seed ^ (width * 1000 + height) ^ (SCENE_KINDS.indexOf(kind) * 7919));
   for (let i = 0; i < count; i++) {
     const out = new Uint8Array(width * height * 3);
-    renderScene(kind, {
-      width,
-      height,
-      offsetM: rand() * 200,
-      seed: seedBase + seed * 10_000 + width * 10 + i * 1000,
-      // Mostly full variation, some near-canonical looks.
-      variation: rand() < 0.2 ? rand() * 0.5 : 0.5 + rand() * 0.5,
-    }, out);
+    renderScene(
+      kind,
+      {
+        width,
+        height,
+        offsetM: rand() * 200,
+        seed: seedBase + seed * 10_000 + width * 10 + i * 1000,
+        // Mostly full variation, some near-canonical looks.
+        variation: rand() < 0.2 ? rand() * 0.5 : 0.5 + rand() * 0.5,
+      },
+      out,
+    );
     yield out;
   }
 }
 
-export async function writeDemoDataset(dir: string, options: DemoDatasetOptions,
-  onProgress: (message: string) => void = () => undefined): Promise<{ contentHash: string; counts: Record<string, number> }> {
+export async function writeDemoDataset(
+  dir: string,
+  options: DemoDatasetOptions,
+  onProgress: (message: string) => void = () => undefined,
+): Promise<{ contentHash: string; counts: Record<string, number> }> {
   const counts: Record<string, number> = {};
   const sizes = { train: options.perClass, val: Math.max(4, Math.round(options.perClass / 5)), test: Math.max(4, Math.round(options.perClass / 3)) };
   for (const [split, count] of Object.entries(sizes) as Array<[keyof typeof sizes, number]>) {
@@ -55,8 +67,7 @@ export async function writeDemoDataset(dir: string, options: DemoDatasetOptions,
     for (const kind of SCENE_KINDS) {
       for (const [i, [width, height]] of frameSizes.entries()) {
         const n = Math.floor(count / frameSizes.length) + (i < count % frameSizes.length ? 1 : 0);
-        await writePngSequence(join(dir, split, kind), sceneFrames(kind, n, SPLIT_SEED_BASE[split], options.seed, width, height),
-          { width, height, pattern: `${width}x${height}_%05d.png` });
+        await writePngSequence(join(dir, split, kind), sceneFrames(kind, n, SPLIT_SEED_BASE[split], options.seed, width, height), { width, height, pattern: `${width}x${height}_%05d.png` });
       }
       counts[split] = (counts[split] ?? 0) + count;
     }

@@ -22,7 +22,10 @@ export const TRAIN_ERRORS = {
   TRAIN_FFMPEG_FAILED: { summary: 'ffmpeg failed writing training images.', action: "The message has ffmpeg's output; check free space." },
   TRAIN_FRAME_SIZE: { summary: 'A frame has a different byte size than its width and height say.', action: 'Report it with the ride.' },
   TRAIN_FAILED: { summary: 'The trainer process exited without a result and without a code of its own.', action: 'Run again with --verbose for its output.' },
-  TRAIN_ACCURACY_ZERO: { summary: 'A trained model scores 0 % on the test split: it learned nothing (the bundles are written anyway).', action: 'Check the labels, the classes of the test split and the epochs.' },
+  TRAIN_ACCURACY_ZERO: {
+    summary: 'A trained model scores 0 % on the test split: it learned nothing (the bundles are written anyway).',
+    action: 'Check the labels, the classes of the test split and the epochs.',
+  },
   // Python trainer
   TRAIN_BAD_ARCH: { summary: '--arch is not mobilenetv2 or tiny.', action: README },
   TRAIN_BAD_ARCH_PARAMS: { summary: 'MobileNetV2 does not accept the given alpha and input size.', action: README },
@@ -32,15 +35,24 @@ export const TRAIN_ERRORS = {
   TRAIN_BAD_VARIANT: { summary: '--variants names an unknown variant (float32 and int8 exist).', action: README },
   TRAIN_BAD_COLOR_ORDER: { summary: '--color-order is not rgb or bgr.', action: README },
   TRAIN_BAD_CROP: { summary: '--crop is not x,y,width,height as fractions inside the frame.', action: README },
-  TRAIN_CROP_TWICE: { summary: 'The dataset export is already cropped; --crop would crop again.', action: 'Drop --crop (the export\'s crop is used).' },
+  TRAIN_CROP_TWICE: { summary: 'The dataset export is already cropped; --crop would crop again.', action: "Drop --crop (the export's crop is used)." },
   TRAIN_WEIGHTS_UNAVAILABLE: { summary: 'The ImageNet weights for MobileNetV2 cannot be loaded (no network, no cache).', action: 'Put them in ~/.keras/models/, or train with --weights none.' },
   TRAIN_DATA_MISSING: { summary: 'The dataset folder does not exist.', action: 'Export one with `sidewalk data export`.' },
   TRAIN_DATASET_JSON: { summary: "The export's dataset.json cannot be read.", action: 'Export the dataset again.' },
-  TRAIN_DATA_UNKNOWN_CLASS: { summary: 'A split has class folders that are not labels of the trainer.', action: 'Export the dataset again with the project\'s labels.' },
+  TRAIN_DATA_UNKNOWN_CLASS: { summary: 'A split has class folders that are not labels of the trainer.', action: "Export the dataset again with the project's labels." },
   TRAIN_DATA_EMPTY_CLASS: { summary: 'A class has no images in a split.', action: 'Label more frames of that class, then split and export again.' },
   TRAIN_NO_CALIBRATION: { summary: 'The int8 export needs training images for calibration and has none.', action: 'Train with images, or only --variants float32.' },
-  TRAIN_TFLITE_SHAPE: { summary: "The exported TFLite model's input shape is not the expected one (a converter problem).", action: 'Report it with the trainer versions (host-tools/train/requirements.txt).' },
-  TRAIN_TFLITE_TOO_NEW: { summary: "The converted model needs ops or versions the scooter's TFLite runtime would run incorrectly.", action: 'Use the pinned TensorFlow (requirements.txt), or a simpler architecture.' },
-  TRAIN_TFLITE_NO_RUNTIME_VERSION: { summary: 'The converted model has no min_runtime_version, so compatibility with the device cannot be proven.', action: 'Use the pinned TensorFlow (requirements.txt).' },
+  TRAIN_TFLITE_SHAPE: {
+    summary: "The exported TFLite model's input shape is not the expected one (a converter problem).",
+    action: 'Report it with the trainer versions (host-tools/train/requirements.txt).',
+  },
+  TRAIN_TFLITE_TOO_NEW: {
+    summary: "The converted model needs ops or versions the scooter's TFLite runtime would run incorrectly.",
+    action: 'Use the pinned TensorFlow (requirements.txt), or a simpler architecture.',
+  },
+  TRAIN_TFLITE_NO_RUNTIME_VERSION: {
+    summary: 'The converted model has no min_runtime_version, so compatibility with the device cannot be proven.',
+    action: 'Use the pinned TensorFlow (requirements.txt).',
+  },
   TRAIN_EDGETPU_FAILED: { summary: 'edgetpu_compiler failed on the int8 model.', action: "The message has the compiler's output; without edgetpu_compiler on PATH the Edge TPU model is not made." },
 } as const satisfies ErrorCatalogue;

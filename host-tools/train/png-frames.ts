@@ -20,11 +20,35 @@ export async function writePngSequence(dir: string, frames: Iterable<Uint8Array>
   await mkdir(dir, { recursive: true });
   const { width, height } = options;
   const ffmpeg = options.ffmpeg ?? 'ffmpeg';
-  const child = spawn(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24',
-    '-s', `${width}x${height}`, '-i', 'pipe:0', '-start_number', '0', '-f', 'image2', '-c:v', 'png',
-    join(dir, options.pattern ?? '%05d.png')], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const child = spawn(
+    ffmpeg,
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-s',
+      `${width}x${height}`,
+      '-i',
+      'pipe:0',
+      '-start_number',
+      '0',
+      '-f',
+      'image2',
+      '-c:v',
+      'png',
+      join(dir, options.pattern ?? '%05d.png'),
+    ],
+    { stdio: ['pipe', 'ignore', 'pipe'] },
+  );
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   const exited = new Promise<number | null>((resolvePromise, reject) => {
     child.on('error', (err) => reject(new SidewalkError('TRAIN_FFMPEG_MISSING', `cannot run ${ffmpeg}: ${err.message} (Debian: apt-get install ffmpeg)`)));
     child.on('close', (code) => resolvePromise(code));

@@ -88,17 +88,28 @@ const num = (v: unknown): string => (typeof v === 'number' ? v.toFixed(4) : '-')
 
 function render(e: TrainEvent): string | undefined {
   switch (e.event) {
-    case 'dataset': return `dataset ${String(e.dir)}: ${JSON.stringify(e.counts)}`;
-    case 'model': return `model ${String(e.arch)} input ${String(e.input_size)}px, ${String(e.params)} parameters`;
-    case 'stage': return `stage ${String(e.stage)}: ${String(e.epochs)} epoch(s) from ${String(e.from_epoch)}, ` +
-      `learning rate ${String(e.learning_rate)}, ${String(e.trainable_params)} trainable parameters`;
-    case 'epoch': return `stage ${String(e.stage)} epoch ${String(e.epoch)}/${String(e.epochs)} (${String(e.seconds)} s): ` +
-      `loss ${num(e.loss)} acc ${pct(e.accuracy)} | val loss ${num(e.val_loss)} val acc ${pct(e.val_accuracy)}`;
-    case 'export': return `exporting ${String(e.variant)} TFLite model`;
-    case 'bundle': return `bundle ${String(e.variant)}: ${String(e.dir)} (${String(e.bytes)} bytes, min_runtime_version ` +
-      `${String(e.min_runtime_version)}, test acc ${pct(e.test_accuracy)}${e.edgetpu ? ', Edge TPU model included' : ''})`;
-    case 'info': return String(e.message);
-    default: return undefined;
+    case 'dataset':
+      return `dataset ${String(e.dir)}: ${JSON.stringify(e.counts)}`;
+    case 'model':
+      return `model ${String(e.arch)} input ${String(e.input_size)}px, ${String(e.params)} parameters`;
+    case 'stage':
+      return `stage ${String(e.stage)}: ${String(e.epochs)} epoch(s) from ${String(e.from_epoch)}, ` + `learning rate ${String(e.learning_rate)}, ${String(e.trainable_params)} trainable parameters`;
+    case 'epoch':
+      return (
+        `stage ${String(e.stage)} epoch ${String(e.epoch)}/${String(e.epochs)} (${String(e.seconds)} s): ` +
+        `loss ${num(e.loss)} acc ${pct(e.accuracy)} | val loss ${num(e.val_loss)} val acc ${pct(e.val_accuracy)}`
+      );
+    case 'export':
+      return `exporting ${String(e.variant)} TFLite model`;
+    case 'bundle':
+      return (
+        `bundle ${String(e.variant)}: ${String(e.dir)} (${String(e.bytes)} bytes, min_runtime_version ` +
+        `${String(e.min_runtime_version)}, test acc ${pct(e.test_accuracy)}${e.edgetpu ? ', Edge TPU model included' : ''})`
+      );
+    case 'info':
+      return String(e.message);
+    default:
+      return undefined;
   }
 }
 
@@ -110,7 +121,10 @@ export async function runTrainer(options: TrainOptions): Promise<TrainResult> {
   const run = await runProcess(venv.python, trainerArgs(options), {
     cwd: TRAIN_DIR,
     env: {
-      ...process.env, PYTHONPATH: TRAIN_DIR, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1',
+      ...process.env,
+      PYTHONPATH: TRAIN_DIR,
+      PYTHONUNBUFFERED: '1',
+      PYTHONDONTWRITEBYTECODE: '1',
       TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2',
     },
     errorCode: 'TRAIN_FAILED',
@@ -118,7 +132,11 @@ export async function runTrainer(options: TrainOptions): Promise<TrainResult> {
     onStdoutLine: (line) => {
       let event: TrainEvent | undefined;
       if (line.startsWith('{')) {
-        try { event = JSON.parse(line) as TrainEvent; } catch { event = undefined; }
+        try {
+          event = JSON.parse(line) as TrainEvent;
+        } catch {
+          event = undefined;
+        }
       }
       if (!event || typeof event.event !== 'string') {
         if (line.trim()) log.debug(line);
@@ -133,16 +151,15 @@ export async function runTrainer(options: TrainOptions): Promise<TrainResult> {
       }
     },
     // TensorFlow's own chatter; shown with --verbose, and its tail on failure.
-    onStderrLine: (line) => { if (line.trim()) log.debug(line); },
+    onStderrLine: (line) => {
+      if (line.trim()) log.debug(line);
+    },
   });
   if (failure) throw new SidewalkError(relayedCode(String(failure.code), 'TRAIN_FAILED'), String(failure.message));
   if (run.code !== 0 || !result) {
     const stderrTail = run.stderr.split('\n').slice(-61, -1);
-    const why = run.code === 2 && !result
-      ? stderrTail.filter((l) => /error:/.test(l)).pop() ?? stderrTail.slice(-1)[0]
-      : stderrTail.slice(-12).join('\n');
-    throw new SidewalkError('TRAIN_FAILED',
-      `the trainer exited with ${run.code ?? run.signal}${result ? '' : ' before finishing'}:\n${why ?? '(no output)'}`);
+    const why = run.code === 2 && !result ? (stderrTail.filter((l) => /error:/.test(l)).pop() ?? stderrTail.slice(-1)[0]) : stderrTail.slice(-12).join('\n');
+    throw new SidewalkError('TRAIN_FAILED', `the trainer exited with ${run.code ?? run.signal}${result ? '' : ' before finishing'}:\n${why ?? '(no output)'}`);
   }
   return result;
 }

@@ -6,10 +6,7 @@ import { TarReader } from './tar.js';
 import type { ArtifactCompression, ArtifactInfo } from './types.js';
 
 /** Parsed header.tar: the parts of ArtifactInfo that come from header-info, type-info and meta-data. */
-export type HeaderFields = Pick<
-  ArtifactInfo,
-  'name' | 'payloadType' | 'deviceTypes' | 'provides' | 'depends' | 'clearsProvides' | 'metaData' | 'scripts'
->;
+export type HeaderFields = Pick<ArtifactInfo, 'name' | 'payloadType' | 'deviceTypes' | 'provides' | 'depends' | 'clearsProvides' | 'metaData' | 'scripts'>;
 
 const MAX_HEADER_FILE_BYTES = 1 << 20;
 const MAX_SCRIPTS = 256;
@@ -88,7 +85,16 @@ function applyTypeInfo(h: HeaderFields, json: Record<string, unknown>): void {
 /** Parses an already checksum-verified header.tar[.gz|.xz] held in memory. */
 export async function parseHeader(bytes: Buffer, compression: ArtifactCompression, member: string): Promise<HeaderFields> {
   const h: HeaderFields = { name: '', payloadType: '', deviceTypes: [], provides: {}, depends: {}, clearsProvides: [], metaData: {}, scripts: [] };
-  const reader = new ByteReader(decompress((async function* () { yield bytes; })(), compression, member), member);
+  const reader = new ByteReader(
+    decompress(
+      (async function* () {
+        yield bytes;
+      })(),
+      compression,
+      member,
+    ),
+    member,
+  );
   const tar = new TarReader(reader);
   // Allowed order: header-info, scripts/*, headers/0000/type-info, headers/0000/meta-data.
   let stage = 0;

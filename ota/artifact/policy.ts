@@ -12,10 +12,7 @@ export const APP_VERSION_KEY = 'rootfs-image.sidewalk-app.version';
  */
 export function checkPolicy(info: ArtifactInfo, policy: ArtifactPolicy): void {
   if (policy.deviceType !== undefined && !info.deviceTypes.includes(policy.deviceType)) {
-    throw new SidewalkError(
-      E.DEVICE_TYPE,
-      `header-info artifact_depends.device_type ${JSON.stringify(info.deviceTypes)} does not include this device's type ${JSON.stringify(policy.deviceType)}`,
-    );
+    throw new SidewalkError(E.DEVICE_TYPE, `header-info artifact_depends.device_type ${JSON.stringify(info.deviceTypes)} does not include this device's type ${JSON.stringify(policy.deviceType)}`);
   }
   const have = policy.deviceProvides;
   if (have === undefined) return;
@@ -23,10 +20,7 @@ export function checkPolicy(info: ArtifactInfo, policy: ArtifactPolicy): void {
     const wanted = Array.isArray(want) ? want : [want];
     const value = have[key];
     if (value === undefined || !wanted.includes(value)) {
-      throw new SidewalkError(
-        E.DEPENDS_UNMET,
-        `artifact_depends.${key} needs one of ${JSON.stringify(wanted)}, device provides ${value === undefined ? 'nothing' : JSON.stringify(value)}`,
-      );
+      throw new SidewalkError(E.DEPENDS_UNMET, `artifact_depends.${key} needs one of ${JSON.stringify(wanted)}, device provides ${value === undefined ? 'nothing' : JSON.stringify(value)}`);
     }
   }
   // Mender depends are exact matches; a minimum app version travels in meta-data (build/artifact-model.ts).

@@ -171,7 +171,10 @@ async function openFrom(outer: ByteReader, releaseSource: () => Promise<void>, p
       const after = await tar.next();
       if (after !== null) {
         if (DATA.test(after.name)) throw new SidewalkError(E.UNSUPPORTED, `artifact: member ${after.name} at byte ${after.headerOffset}: only one payload is supported`);
-        throw new SidewalkError(KNOWN.test(after.name) ? E.BAD_MEMBER_ORDER : E.UNEXPECTED_MEMBER, `artifact: member ${JSON.stringify(after.name)} at byte ${after.headerOffset} after the data member`);
+        throw new SidewalkError(
+          KNOWN.test(after.name) ? E.BAD_MEMBER_ORDER : E.UNEXPECTED_MEMBER,
+          `artifact: member ${JSON.stringify(after.name)} at byte ${after.headerOffset} after the data member`,
+        );
       }
       const rest = await outer.restIsZero(MAX_TRAILING_BYTES);
       if (!rest.zero) throw new SidewalkError(E.TAR_INVALID, `artifact: data after the end-of-archive marker at byte ${rest.offset}`);

@@ -14,8 +14,10 @@ export function parsePublicKeys(pems: string[], names: string[] = []): KeyObject
     // createPublicKey would accept a private key too (deriving its public half): refuse it instead, as
     // a device holding the signing key could sign any artifact it is offered.
     if (isPrivateKey(pem)) {
-      throw new SidewalkError(E.KEY_PRIVATE, `${name} is a PRIVATE key: the artifact signing key must never be on a scooter; ` +
-        'give the public key (`openssl pkey -in KEY -pubout`) and keep the private one on the build host');
+      throw new SidewalkError(
+        E.KEY_PRIVATE,
+        `${name} is a PRIVATE key: the artifact signing key must never be on a scooter; give the public key (\`openssl pkey -in KEY -pubout\`) and keep the private one on the build host`,
+      );
     }
     let key: KeyObject;
     try {
@@ -74,10 +76,7 @@ export function verifyManifestSignature(manifest: Buffer, sigFile: Buffer, keys:
       }
     }
   }
-  throw new SidewalkError(
-    E.SIGNATURE_INVALID,
-    `manifest.sig: ${sig.length}-byte ${guessScheme(sig)} signature does not verify with any of the ${keys.length} configured key(s)`,
-  );
+  throw new SidewalkError(E.SIGNATURE_INVALID, `manifest.sig: ${sig.length}-byte ${guessScheme(sig)} signature does not verify with any of the ${keys.length} configured key(s)`);
 }
 
 export function signatureSchemeOf(sigFile: Buffer): SignatureScheme {

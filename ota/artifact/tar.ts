@@ -37,7 +37,10 @@ function parseNumber(block: Buffer, start: number, length: number, what: string,
     if (!Number.isSafeInteger(v)) throw new SidewalkError(E.TAR_INVALID, `${where}: ${what} too large`);
     return v;
   }
-  const text = raw.toString('latin1').replace(/[\0 ]+$/g, '').replace(/^ +/, '');
+  const text = raw
+    .toString('latin1')
+    .replace(/[\0 ]+$/g, '')
+    .replace(/^ +/, '');
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) throw new SidewalkError(E.TAR_INVALID, `${where}: ${what} field is not octal (${JSON.stringify(text)})`);
   return parseInt(text, 8);

@@ -40,8 +40,7 @@ export async function readBootState(fs: OtaFs, dtRoot: string, slots: Readonly<R
   const dt = await readBootloaderDt(fs, dtRoot);
   const slot = slotOfPartition(slots, dt.partition);
   if (!slot) {
-    throw new SidewalkError('OTA_BOOT_UNKNOWN_SLOT',
-      `firmware booted partition ${dt.partition}, which is neither slot's boot partition (${slots.A.bootPartition}, ${slots.B.bootPartition})`);
+    throw new SidewalkError('OTA_BOOT_UNKNOWN_SLOT', `firmware booted partition ${dt.partition}, which is neither slot's boot partition (${slots.A.bootPartition}, ${slots.B.bootPartition})`);
   }
   return { slot, partition: dt.partition, tryboot: dt.tryboot };
 }
@@ -75,8 +74,7 @@ export async function readBootloaderInfo(fs: OtaFs, dtRoot: string): Promise<Boo
  * The capabilities bits decide when the bootloader publishes them, else its build date.
  */
 export function checkTrybootSupport(info: BootloaderInfo, dtRoot: string): void {
-  const howTo =
-    'update the EEPROM once: `sudo rpi-eeprom-update -a` then reboot (or raspi-config > Advanced Options > Bootloader Version > Latest); see docs/hardware.md';
+  const howTo = 'update the EEPROM once: `sudo rpi-eeprom-update -a` then reboot (or raspi-config > Advanced Options > Bootloader Version > Latest); see docs/hardware.md';
   const fail = (why: string): never => {
     throw new SidewalkError('OTA_BOOTLOADER_TOO_OLD', `OS update refused: ${why}; A/B updates need a bootloader from ${MIN_TRYBOOT_BOOTLOADER.date} or later: ${howTo}`, {
       details: { ...info, dtRoot },

@@ -151,9 +151,7 @@ function shortName(name: string): string {
 export function* locateFile(name: string, source: string): FatParse<FatFile> {
   const v = yield* readVolume(source);
   const want = shortName(name);
-  const regions = v.fixedRoot
-    ? [v.fixedRoot]
-    : (yield* clusterChain(v, v.rootCluster, source, 'root directory')).map((c) => ({ offset: clusterOffset(v, c), bytes: v.bytesPerCluster }));
+  const regions = v.fixedRoot ? [v.fixedRoot] : (yield* clusterChain(v, v.rootCluster, source, 'root directory')).map((c) => ({ offset: clusterOffset(v, c), bytes: v.bytesPerCluster }));
   for (const region of regions) {
     const dir = yield* readExact(region.offset, region.bytes, source, 'root directory');
     for (let at = 0; at + DIR_ENTRY_BYTES <= dir.length; at += DIR_ENTRY_BYTES) {
@@ -235,13 +233,7 @@ export async function readFatFile(fs: OtaFs, device: string, name: string): Prom
  * tests model the worse case of a sector torn at any byte; that is still safe here, because the old and
  * new autoboot.txt differ only in two digits and every mix of them is a valid file naming a slot.
  */
-export async function rewriteInPlace(
-  fs: OtaFs,
-  device: string,
-  name: string,
-  content: Buffer,
-  found?: { file: FatFile; content: Buffer },
-): Promise<{ written: boolean }> {
+export async function rewriteInPlace(fs: OtaFs, device: string, name: string, content: Buffer, found?: { file: FatFile; content: Buffer }): Promise<{ written: boolean }> {
   const { file, content: current } = found ?? (await readFatFile(fs, device, name));
   if (content.length !== file.size) {
     throw new SidewalkError('OTA_SELECTOR_NOT_IN_PLACE', `${device}: ${name} is ${file.size} bytes, the new content ${content.length}; only a same-length rewrite is in place`);

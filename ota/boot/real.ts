@@ -61,14 +61,20 @@ export function rebootCommands(method: TrybootMethod, tryboot: boolean): [string
  * sets only when it handled the tag.
  */
 export function checkMailboxReply(stdout: string, command: string): void {
-  const words = stdout.trim().split(/\s+/).map((w) => Number.parseInt(w, 16));
+  const words = stdout
+    .trim()
+    .split(/\s+/)
+    .map((w) => Number.parseInt(w, 16));
   const hex = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? '?' : `0x${n.toString(16).padStart(8, '0')}`);
   if (words.length < 5 || words.some((w) => Number.isNaN(w))) {
     throw new SidewalkError('OTA_REBOOT_FAILED', `${command}: unexpected reply "${stdout.trim()}" (expected hex words)`);
   }
   if (words[1] !== 0x80000000) throw new SidewalkError('OTA_REBOOT_FAILED', `${command}: firmware response code ${hex(words[1])}, not 0x80000000 (tryboot flag not set)`);
   if (((words[4]! >>> 31) & 1) !== 1) {
-    throw new SidewalkError('OTA_REBOOT_FAILED', `${command}: the firmware did not handle tag ${hex(words[2])} (tag response ${hex(words[4])}): tryboot flag not set; update the firmware (docs/hardware.md)`);
+    throw new SidewalkError(
+      'OTA_REBOOT_FAILED',
+      `${command}: the firmware did not handle tag ${hex(words[2])} (tag response ${hex(words[4])}): tryboot flag not set; update the firmware (docs/hardware.md)`,
+    );
   }
 }
 

@@ -44,9 +44,7 @@ export function simulatedLayout(dir: string, options: { selectorImage?: string |
   };
 }
 
-export type BootOutcome =
-  | { ok: true; slot: SlotName; partition: number; tryboot: boolean; os: SimImageInfo; log: string[] }
-  | { ok: false; reason: string; log: string[] };
+export type BootOutcome = { ok: true; slot: SlotName; partition: number; tryboot: boolean; os: SimImageInfo; log: string[] } | { ok: false; reason: string; log: string[] };
 
 export class SimulatedFirmware {
   readonly layout: SimulatedLayout;
@@ -164,7 +162,10 @@ export class SimulatedFirmware {
         mkdirSync(dir, { recursive: true });
         writeFileSync(join(dir, 'partition'), encodeDtU32(partition));
         writeFileSync(join(dir, 'tryboot'), encodeDtU32(tryboot ? 1 : 0));
-        for (const [name, value] of [['build_timestamp', this.bootloader.buildTimestamp], ['capabilities', this.bootloader.capabilities]] as const) {
+        for (const [name, value] of [
+          ['build_timestamp', this.bootloader.buildTimestamp],
+          ['capabilities', this.bootloader.capabilities],
+        ] as const) {
           if (value === null) rmSync(join(dir, name), { force: true });
           else writeFileSync(join(dir, name), encodeDtU32(value));
         }

@@ -219,9 +219,7 @@ export async function runHealthWindow(probe: RuntimeProbe, c: HealthCriteria, cl
     const vp = versionProblem(s, c);
     if (vp) return { ok: false, reason: vp };
     const stale =
-      s.lastDecisionAgeMs !== null
-        ? s.lastDecisionAgeMs > c.staleAfterMs
-        : s.framesTotal !== null && prev.framesTotal !== null && s.framesTotal <= prev.framesTotal && c.pollMs >= c.staleAfterMs;
+      s.lastDecisionAgeMs !== null ? s.lastDecisionAgeMs > c.staleAfterMs : s.framesTotal !== null && prev.framesTotal !== null && s.framesTotal <= prev.framesTotal && c.pollMs >= c.staleAfterMs;
     if (stale) return { ok: false, reason: `decisions are stale (last ${s.lastDecisionAgeMs ?? '?'} ms ago, limit ${c.staleAfterMs} ms)` };
     if (s.confidence !== null) confidences.push(s.confidence);
     if (s.inferenceMs !== null) latencies.push(s.inferenceMs);

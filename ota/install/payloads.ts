@@ -41,13 +41,7 @@ export function partitionFor(payloadName: string): PartitionKind {
  * image), fsyncs each and reads it back as verify_slot says. Throws before the caller may journal
  * the slot as written: on a too-large or misplaced image, a failed write, a checksum or a read-back.
  */
-export async function writeRootfsPayloads(
-  boot: BootControl,
-  slot: SlotName,
-  artifact: OpenedArtifact,
-  onProgress?: Progress,
-  options: SlotWriteOptions = {},
-): Promise<void> {
+export async function writeRootfsPayloads(boot: BootControl, slot: SlotName, artifact: OpenedArtifact, onProgress?: Progress, options: SlotWriteOptions = {}): Promise<void> {
   const verify = options.verifySlot ?? 'sampled';
   const seen = new Set<PartitionKind>();
   const onWritten = progressCounter(artifact, onProgress);

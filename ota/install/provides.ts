@@ -13,7 +13,12 @@ export interface ProvidesFile {
 }
 
 function globToRegExp(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 /** `protect`: patterns of keys that no clear may erase (what lives outside the replaced payload). */
@@ -28,8 +33,7 @@ export function applyProvides(current: Record<string, string>, provides: Record<
   return { ...out, ...provides };
 }
 
-const sameRecord = (a: Record<string, string>, b: Record<string, string>) =>
-  Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+const sameRecord = (a: Record<string, string>, b: Record<string, string>) => Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
 
 /** `factory`: what a device that never committed an update provides (from the image, via the OTA config). */
 export async function readProvides(fs: OtaFs, path: string, factory: Record<string, string> = {}): Promise<ProvidesFile> {

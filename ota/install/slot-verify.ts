@@ -43,7 +43,7 @@ export function sampleRanges(size: number, count = SAMPLE_COUNT, bytes = SAMPLE_
   if (size <= count * bytes) return [{ start: 0, end: size }];
   const ranges: ByteRange[] = [];
   for (let i = 0; i < count; i++) {
-    const start = i === count - 1 ? size - bytes : Math.floor((((size - bytes) * i) / (count - 1)) / 4096) * 4096;
+    const start = i === count - 1 ? size - bytes : Math.floor(((size - bytes) * i) / (count - 1) / 4096) * 4096;
     ranges.push({ start, end: start + bytes });
   }
   return ranges;

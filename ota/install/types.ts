@@ -67,9 +67,7 @@ export interface JournalData {
   last: LastResult | null;
 }
 
-export type Outcome =
-  | { kind: 'idle'; result: 'success' | 'failure' | 'nothing'; error?: string }
-  | { kind: 'reboot' };
+export type Outcome = { kind: 'idle'; result: 'success' | 'failure' | 'nothing'; error?: string } | { kind: 'reboot' };
 
 export interface ProgressEvent {
   state: OtaState;

@@ -302,7 +302,11 @@ export class Updater {
     this.#artifact = await this.#o.openArtifact(u.artifactPath);
     const info = this.#artifact.info;
     const kind: UpdateKind | undefined = ROOTFS_TYPES.has(info.payloadType) ? 'rootfs' : STORE_TYPES[info.payloadType];
-    if (!kind) throw new SidewalkError('OTA_PAYLOAD_TYPE', `${u.artifactPath}: payload type ${JSON.stringify(info.payloadType)} is not installable here (rootfs-image, rootfs-tryboot, sidewalk-model, sidewalk-app)`);
+    if (!kind)
+      throw new SidewalkError(
+        'OTA_PAYLOAD_TYPE',
+        `${u.artifactPath}: payload type ${JSON.stringify(info.payloadType)} is not installable here (rootfs-image, rootfs-tryboot, sidewalk-model, sidewalk-app)`,
+      );
     const { id, artifactPath, ownsArtifact } = u;
     const planned = { id, artifactPath, ownsArtifact, artifactName: info.name, provides: info.provides, clearsProvides: info.clearsProvides };
     if (kind === 'rootfs') {
@@ -333,22 +337,16 @@ export class Updater {
 
   async #writeSlot(u: RootfsUpdate): Promise<void> {
     const artifact = this.#openedArtifact();
-    await writeRootfsPayloads(
-      this.#bootControl(),
-      u.targetSlot,
-      artifact,
-      (done, total) => this.#o.onProgress?.({ state: 'install', doneBytes: done, totalBytes: total }),
-      { verifySlot: this.#o.verifySlot },
-    );
+    await writeRootfsPayloads(this.#bootControl(), u.targetSlot, artifact, (done, total) => this.#o.onProgress?.({ state: 'install', doneBytes: done, totalBytes: total }), {
+      verifySlot: this.#o.verifySlot,
+    });
     await artifact.close();
     this.#artifact = null;
   }
 
   async #stage(u: StoreUpdate): Promise<string> {
     const artifact = this.#openedArtifact();
-    const version = await stageBundle(this.#o.stores[u.kind], artifact, declaredVersion(u), (done, total) =>
-      this.#o.onProgress?.({ state: 'install', doneBytes: done, totalBytes: total }),
-    );
+    const version = await stageBundle(this.#o.stores[u.kind], artifact, declaredVersion(u), (done, total) => this.#o.onProgress?.({ state: 'install', doneBytes: done, totalBytes: total }));
     await artifact.close();
     this.#artifact = null;
     return version;

@@ -33,9 +33,7 @@ export class DeadlineLimiter implements SpeedLimiter {
   }
 
   setLimit(limitKph: number, frameCapturedAtNs?: bigint): Promise<void> {
-    return this.#bounded(`set the limit to ${limitKph.toFixed(1)} km/h`, this.#deadlines.commandMs, 'LIMITER_WRITE_FAILED', () =>
-      this.#inner.setLimit(limitKph, frameCapturedAtNs),
-    );
+    return this.#bounded(`set the limit to ${limitKph.toFixed(1)} km/h`, this.#deadlines.commandMs, 'LIMITER_WRITE_FAILED', () => this.#inner.setLimit(limitKph, frameCapturedAtNs));
   }
 
   safeState(): Promise<void> {

@@ -55,11 +55,7 @@ export class GpioLimiter implements SpeedLimiter {
   constructor(config: GpioLimiterConfig, backend?: GpioBackend) {
     checkLimitKph('gpio', config.sidewalkLimitKph);
     this.#config = config;
-    this.backend =
-      backend ??
-      (config.backend === 'sysfs'
-        ? new SysfsGpioBackend({ line: config.line, ...config.sysfs })
-        : new GpiodBackend({ line: config.line, ...config.libgpiod }));
+    this.backend = backend ?? (config.backend === 'sysfs' ? new SysfsGpioBackend({ line: config.line, ...config.sysfs }) : new GpiodBackend({ line: config.line, ...config.libgpiod }));
   }
 
   /** Whether the line currently says "limited" (null before init). */

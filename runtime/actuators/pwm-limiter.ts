@@ -40,7 +40,11 @@ export interface PwmLimiterConfig {
   exportTimeoutMs?: number;
 }
 
-const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 export class PwmLimiter implements SpeedLimiter {
   readonly kind = 'pwm';

@@ -170,15 +170,17 @@ export class SerialLimiter implements SpeedLimiter {
   }
 
   #enqueue(wire: string): Promise<void> {
-    const run = this.#queue.then(() => this.#transact(wire)).then(
-      () => {
-        this.#lastAcked = wire;
-      },
-      (err: unknown) => {
-        this.#lastAcked = null;
-        throw err;
-      },
-    );
+    const run = this.#queue
+      .then(() => this.#transact(wire))
+      .then(
+        () => {
+          this.#lastAcked = wire;
+        },
+        (err: unknown) => {
+          this.#lastAcked = null;
+          throw err;
+        },
+      );
     this.#queue = run.catch(() => undefined);
     return run;
   }

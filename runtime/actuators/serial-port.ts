@@ -98,7 +98,12 @@ export class SerialPort extends EventEmitter<SerialPortEvents> {
       });
     }
     try {
-      await runProcess(this.options.sttyPath ?? 'stty', ['-F', device, String(baud), ...STTY_LINE_SETTINGS], { timeoutMs: 5000, check: true, errorCode: 'SERIAL_OPEN_FAILED', installPackage: 'coreutils' });
+      await runProcess(this.options.sttyPath ?? 'stty', ['-F', device, String(baud), ...STTY_LINE_SETTINGS], {
+        timeoutMs: 5000,
+        check: true,
+        errorCode: 'SERIAL_OPEN_FAILED',
+        installPackage: 'coreutils',
+      });
     } catch (err) {
       throw new SidewalkError('SERIAL_OPEN_FAILED', `serial ${device}: stty ${baud} ${STTY_LINE_SETTINGS.join(' ')} failed (${(err as Error).message.trim()})`, {
         cause: err,
@@ -143,9 +148,7 @@ export class SerialPort extends EventEmitter<SerialPortEvents> {
     const stream = this.#stream;
     if (!stream) return Promise.reject(new SidewalkError('SERIAL_CLOSED', `serial ${this.options.device}: write while closed`));
     return new Promise((resolve, reject) => {
-      stream.write(data, (err) =>
-        err ? reject(new SidewalkError('SERIAL_WRITE_FAILED', `serial ${this.options.device}: write failed (${err.message})`, { cause: err })) : resolve(),
-      );
+      stream.write(data, (err) => (err ? reject(new SidewalkError('SERIAL_WRITE_FAILED', `serial ${this.options.device}: write failed (${err.message})`, { cause: err })) : resolve()));
     });
   }
 

@@ -64,9 +64,7 @@ export class MeasuredSpeedLimitRule implements LimitRule {
     const dtMs = atMs === null ? 0 : Math.min(Math.max(s.nowMs - atMs, 0), config.maxStepMs);
     const delta = (rampRateKphPerS(config, s.failSafe) * dtMs) / 1000;
     const speed = Math.max(s.speedKph, 0);
-    const limitKph = s.onSidewalk || s.failSafe
-      ? Math.max(speed - delta, s.targetKph)
-      : Math.max(config.sidewalkLimitKph, Math.min(speed + delta, s.targetKph));
+    const limitKph = s.onSidewalk || s.failSafe ? Math.max(speed - delta, s.targetKph) : Math.max(config.sidewalkLimitKph, Math.min(speed + delta, s.targetKph));
     this.#ramp.reset(limitKph, s.nowMs);
     return limitKph;
   }

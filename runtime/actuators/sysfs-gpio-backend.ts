@@ -30,7 +30,11 @@ interface Chip {
   ngpio: number;
 }
 
-const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 export class SysfsGpioBackend implements GpioBackend {
   readonly #opts: SysfsGpioBackendOptions & { root: string; exportTimeoutMs: number };

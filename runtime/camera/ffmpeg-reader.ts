@@ -43,11 +43,24 @@ export async function probeVideo(file: string): Promise<VideoProbe> {
 
 /** ffprobe's view of any file with a video stream (a still image counts); CAMERA_NOT_A_VIDEO when none. */
 export async function probeStream(file: string): Promise<VideoProbe> {
-  const args = ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_type,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration:format=format_name,duration', '-of', 'json', file];
+  const args = [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=codec_type,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration:format=format_name,duration',
+    '-of',
+    'json',
+    file,
+  ];
   const { code, stdout, stderr } = await runProcess('ffprobe', args, { errorCode: 'CAMERA_FFMPEG_MISSING', installPackage: 'ffmpeg' });
   const notVideo = (why: string): SidewalkError => new SidewalkError('CAMERA_NOT_A_VIDEO', `${file} is not a video ffmpeg can decode: ${why}`, { details: { file } });
   if (code !== 0) throw notVideo(stderr.trim().split('\n').pop() || `ffprobe exited with code ${code}`);
-  type Probe = { streams?: { codec_type?: string; width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string; nb_frames?: string; duration?: string }[]; format?: { format_name?: string; duration?: string } };
+  type Probe = {
+    streams?: { codec_type?: string; width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string; nb_frames?: string; duration?: string }[];
+    format?: { format_name?: string; duration?: string };
+  };
   const parsed = JSON.parse(stdout) as Probe;
   const stream = parsed.streams?.find((s) => s.codec_type === 'video');
   if (!stream?.width || !stream.height) throw notVideo('it has no video stream');

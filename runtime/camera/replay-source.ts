@@ -201,7 +201,11 @@ export class ReplaySource implements FrameSource {
       const run = await readLegacyRun(dir, { out: false });
       if (run.images.length > 0) {
         this.#kind = 'legacy-run';
-        this.#mediaTimesMs = legacyMediaTimes(run.images.map((i) => i.frame), new Map(run.raw.map((r) => [r.frame, r.time])), this.#fps);
+        this.#mediaTimesMs = legacyMediaTimes(
+          run.images.map((i) => i.frame),
+          new Map(run.raw.map((r) => [r.frame, r.time])),
+          this.#fps,
+        );
         return run.images.map((i) => i.path);
       }
     }
@@ -225,7 +229,10 @@ export class ReplaySource implements FrameSource {
 
 /** A sidewalk-ride/1 folder (runtime/recorder/ride-format.ts): it has a ride.json. */
 export async function isRideDir(dir: string): Promise<boolean> {
-  return stat(join(dir, RIDE_META_FILE)).then((s) => s.isFile(), () => false);
+  return stat(join(dir, RIDE_META_FILE)).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }
 
 async function countRideFolders(dir: string): Promise<number> {
@@ -238,7 +245,11 @@ async function countRideFolders(dir: string): Promise<number> {
 /** Media times of a ride's frames from its sensor records (t_ms of the record of each frame). */
 export function rideMediaTimes(ride: RideOnDisk, count: number, fps: number): number[] {
   const seconds = new Map(ride.records.filter((r) => r.frame !== undefined).map((r) => [r.frame!, r.t_ms / 1000]));
-  return legacyMediaTimes(Array.from({ length: count }, (_, i) => i), seconds, fps);
+  return legacyMediaTimes(
+    Array.from({ length: count }, (_, i) => i),
+    seconds,
+    fps,
+  );
 }
 
 /**

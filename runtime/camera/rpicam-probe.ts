@@ -15,7 +15,10 @@ const PROBE_TIMEOUT_MS = 15000;
 export async function findExecutable(nameOrPath: string): Promise<string | null> {
   const candidates = nameOrPath.includes('/')
     ? [isAbsolute(nameOrPath) ? nameOrPath : resolve(nameOrPath)]
-    : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, nameOrPath));
+    : (process.env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, nameOrPath));
   for (const candidate of candidates) {
     try {
       await access(candidate, constants.X_OK);
@@ -46,7 +49,13 @@ export async function measureStride(binary: string, args: string[], width: numbe
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolvePromise(total);
-      else reject(new SidewalkError('CAMERA_PROBE_FAILED', `${binary} --frames ${PROBE_FRAMES} ${signal ? `was killed by ${signal}` : `exited with code ${code}`} while measuring the stride: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+      else
+        reject(
+          new SidewalkError(
+            'CAMERA_PROBE_FAILED',
+            `${binary} --frames ${PROBE_FRAMES} ${signal ? `was killed by ${signal}` : `exited with code ${code}`} while measuring the stride: ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+          ),
+        );
     });
   });
   const perFrame = bytes / PROBE_FRAMES;

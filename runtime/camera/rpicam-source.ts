@@ -138,7 +138,10 @@ export class RpicamSource implements FrameSource {
     const wanted = this.#options.binary;
     const found = (await findExecutable(wanted)) ?? (wanted === 'rpicam-vid' ? await findExecutable('libcamera-vid') : null);
     if (!found) {
-      throw new SidewalkError('CAMERA_BINARY_MISSING', `camera binary "${wanted}" not found${wanted === 'rpicam-vid' ? ' (nor libcamera-vid)' : ''} on PATH; install rpicam-apps or set camera.rpicam.binary`);
+      throw new SidewalkError(
+        'CAMERA_BINARY_MISSING',
+        `camera binary "${wanted}" not found${wanted === 'rpicam-vid' ? ' (nor libcamera-vid)' : ''} on PATH; install rpicam-apps or set camera.rpicam.binary`,
+      );
     }
     return found;
   }

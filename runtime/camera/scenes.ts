@@ -80,7 +80,7 @@ interface Look {
 }
 
 function makeLook(kind: SceneKind, seed: number, variation: number): Look {
-  const rand = createPrng(Math.imul(seed, 2654435761) ^ (SCENE_KINDS.indexOf(kind) + 1) * 0x51ed27);
+  const rand = createPrng(Math.imul(seed, 2654435761) ^ ((SCENE_KINDS.indexOf(kind) + 1) * 0x51ed27));
   const v = Math.max(0, Math.min(1, variation));
   const jitter = (span: number): number => (rand() - 0.5) * 2 * span * v;
   const grey = 68 + jitter(16);
@@ -197,10 +197,7 @@ function onBikeSymbol(x: number, zc: number): boolean {
   const w = 0.045;
   for (const wz of [-0.45, 0.45]) if (Math.abs(Math.hypot(x, zc - wz) - 0.28) < w) return true;
   return (
-    segmentDistance(x, zc, 0, -0.45, 0, 0.05) < w ||
-    segmentDistance(x, zc, 0, 0.05, 0, 0.45) < w ||
-    segmentDistance(x, zc, 0, 0.05, 0.25, -0.2) < w ||
-    segmentDistance(x, zc, 0.25, -0.2, 0, -0.45) < w
+    segmentDistance(x, zc, 0, -0.45, 0, 0.05) < w || segmentDistance(x, zc, 0, 0.05, 0, 0.45) < w || segmentDistance(x, zc, 0, 0.05, 0.25, -0.2) < w || segmentDistance(x, zc, 0.25, -0.2, 0, -0.45) < w
   );
 }
 
@@ -222,7 +219,7 @@ const bikeLane: Shader = (x, z, look, out) => {
   out[2] = look.paint[2] + grain + patchy;
   const symbolEveryM = 12;
   if (look.seed % 3 !== 0) {
-    const zc = ((z % symbolEveryM) + symbolEveryM) % symbolEveryM - symbolEveryM / 2;
+    const zc = (((z % symbolEveryM) + symbolEveryM) % symbolEveryM) - symbolEveryM / 2;
     if (Math.abs(zc) < 0.8 && onBikeSymbol(lx, zc)) mark(out, WHITE, x, z, look.seed);
   }
 };
@@ -262,7 +259,7 @@ export function renderScene(kind: SceneKind, options: SceneOptions, out: Uint8Ar
     const zRel = look.camHeightM / Math.tan(look.pitchRad + Math.atan(yn * tanHalfV));
     const lateralScale = 2 * look.tanHalfFov * (zRel * cosP + look.camHeightM * sinP);
     const z = zRel + offsetM;
-    const rowLight = look.gain * (0.93 + 0.07 * (yn + 1) / 2);
+    const rowLight = look.gain * (0.93 + (0.07 * (yn + 1)) / 2);
     let o = row * width * 3;
     for (let col = 0; col < width; col++) {
       const u = (col + 0.5) / width - 0.5;
@@ -296,15 +293,15 @@ export type SceneScript = readonly SceneSegment[];
 /** Parses "side:2,street:2.5" (kind:seconds, comma separated). Throws CAMERA_SCENE_SCRIPT naming the bad item. */
 export function parseSceneScript(text: string): SceneScript {
   const segments: SceneSegment[] = [];
-  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const [index, item] of items.entries()) {
     const [kind, seconds, extra] = item.split(':');
     const durationS = Number(seconds);
     if (extra !== undefined || kind === undefined || !isSceneKind(kind) || !(durationS > 0)) {
-      throw new SidewalkError(
-        'CAMERA_SCENE_SCRIPT',
-        `scene script item ${index + 1} "${item}" is not kind:seconds with kind one of ${SCENE_KINDS.join(', ')} and seconds > 0`,
-      );
+      throw new SidewalkError('CAMERA_SCENE_SCRIPT', `scene script item ${index + 1} "${item}" is not kind:seconds with kind one of ${SCENE_KINDS.join(', ')} and seconds > 0`);
     }
     segments.push({ kind, durationS });
   }

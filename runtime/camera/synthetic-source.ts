@@ -7,16 +7,7 @@ import { SidewalkError } from '../../lib/errors.js';
 import type { Frame, FrameFormat, FrameSource, FrameSourceStats } from '../types.js';
 import { BufferPool } from './buffer-pool.js';
 import { monotonicClock, type PacingClock } from './pacing-clock.js';
-import {
-  defaultStride,
-  i420FrameBytes,
-  parseSceneScript,
-  renderScene,
-  rgbToI420,
-  sceneScriptDurationS,
-  segmentAt,
-  type SceneScript,
-} from './scenes.js';
+import { defaultStride, i420FrameBytes, parseSceneScript, renderScene, rgbToI420, sceneScriptDurationS, segmentAt, type SceneScript } from './scenes.js';
 
 export interface SyntheticSourceOptions {
   /** Segments, or their text form "street:5,side:5". */

@@ -25,7 +25,9 @@ export function crossFieldProblems(c: RuntimeConfig): string[] {
   // Safety: losing the camera or the model must never allow more than walking speed.
   if (speed.fail_safe_kph > speed.sidewalk_kph) problems.push(`speed.fail_safe_kph: ${speed.fail_safe_kph} must not exceed speed.sidewalk_kph (${speed.sidewalk_kph})`);
   if (decision.sidewalk_exit !== null && decision.sidewalk_exit > decision.sidewalk_enter) {
-    problems.push(`decision.sidewalk_exit: ${decision.sidewalk_exit} must not exceed decision.sidewalk_enter (${decision.sidewalk_enter}); hysteresis keeps the sidewalk state, it cannot leave it sooner`);
+    problems.push(
+      `decision.sidewalk_exit: ${decision.sidewalk_exit} must not exceed decision.sidewalk_enter (${decision.sidewalk_enter}); hysteresis keeps the sidewalk state, it cannot leave it sooner`,
+    );
   }
   if (decision.road_exit !== null && decision.road_exit < decision.road_below) {
     problems.push(`decision.road_exit: ${decision.road_exit} must not be below decision.road_below (${decision.road_below})`);

@@ -59,7 +59,12 @@ export const runtimeConfigSchema = {
       default: {},
       required: [],
       properties: {
-        source: { type: 'string', enum: ['rpicam', 'replay', 'synthetic'], default: 'rpicam', description: 'rpicam: the Pi camera via rpicam-vid; replay: a recording; synthetic: generated scenes (tests).' },
+        source: {
+          type: 'string',
+          enum: ['rpicam', 'replay', 'synthetic'],
+          default: 'rpicam',
+          description: 'rpicam: the Pi camera via rpicam-vid; replay: a recording; synthetic: generated scenes (tests).',
+        },
         width: { type: 'integer', minimum: 16, maximum: 4096, default: 256, description: 'Requested frame width; a multiple of 128 avoids ISP row padding on Pi 4 and Pi 5.' },
         height: { type: 'integer', minimum: 16, maximum: 4096, default: 256, description: 'Requested frame height (even).' },
         fps: { type: 'number', exclusiveMinimum: 0, maximum: 120, default: 15, description: 'Camera frame rate; keep it near the inference rate.' },
@@ -73,7 +78,13 @@ export const runtimeConfigSchema = {
             sensor_mode: { ...nullableString, default: null, description: 'rpicam-vid --mode W:H:bit-depth:packing, e.g. a full field-of-view binned mode.' },
             buffer_count: { type: 'integer', minimum: 2, maximum: 16, default: 4, description: 'Camera buffers; fewer buffers, fresher frames.' },
             frame_timeout_ms: { type: 'integer', minimum: 100, default: 2000, description: 'Restart the camera when no frame arrives for this long.' },
-            stride: { type: 'integer', nullable: true, minimum: 16, default: null, description: 'Y row stride in bytes; null = from the board (Pi 4: width rounded up to 64; Pi 5: 2*align64(width/2), a multiple of 128).' },
+            stride: {
+              type: 'integer',
+              nullable: true,
+              minimum: 16,
+              default: null,
+              description: 'Y row stride in bytes; null = from the board (Pi 4: width rounded up to 64; Pi 5: 2*align64(width/2), a multiple of 128).',
+            },
             restart_min_ms: { type: 'integer', minimum: 10, default: 250, description: 'First camera restart back-off.' },
             restart_max_ms: { type: 'integer', minimum: 10, default: 10000, description: 'Longest camera restart back-off.' },
           },
@@ -110,10 +121,22 @@ export const runtimeConfigSchema = {
       properties: {
         window_frames: { type: 'integer', minimum: 1, maximum: 100, default: 6, description: 'Running average length (legacy: 6).' },
         group_score: { type: 'string', enum: ['max', 'sum'], default: 'max', description: "A frame's group score: max of the group's classes (legacy), or their sum." },
-        warmup: { type: 'string', enum: ['zeros', 'partial'], default: 'zeros', description: 'zeros: the window starts full of zeros and is always divided by window_frames (legacy); partial: average the frames seen so far.' },
+        warmup: {
+          type: 'string',
+          enum: ['zeros', 'partial'],
+          default: 'zeros',
+          description: 'zeros: the window starts full of zeros and is always divided by window_frames (legacy); partial: average the frames seen so far.',
+        },
         sidewalk_enter: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Sidewalk group average must exceed this (legacy: 0.5).' },
         road_below: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Road group average must be below this (legacy: 0.5).' },
-        sidewalk_exit: { type: 'number', nullable: true, minimum: 0, maximum: 1, default: null, description: 'Hysteresis: stay on the sidewalk while its average is above this (null: sidewalk_enter, as legacy).' },
+        sidewalk_exit: {
+          type: 'number',
+          nullable: true,
+          minimum: 0,
+          maximum: 1,
+          default: null,
+          description: 'Hysteresis: stay on the sidewalk while its average is above this (null: sidewalk_enter, as legacy).',
+        },
         road_exit: { type: 'number', nullable: true, minimum: 0, maximum: 1, default: null, description: 'Hysteresis: ... and the road average is below this (null: road_below, as legacy).' },
         enter_frames: { type: 'integer', minimum: 1, maximum: 100, default: 1, description: 'Consecutive sidewalk frames needed to enter the sidewalk state (1 = legacy).' },
         exit_frames: { type: 'integer', minimum: 1, maximum: 100, default: 1, description: 'Consecutive road frames needed to leave it (1 = legacy).' },
@@ -128,7 +151,7 @@ export const runtimeConfigSchema = {
       default: {},
       required: [],
       properties: {
-        full_kph: { ...positive, maximum: 100, default: 25, description: 'Limit off a sidewalk (the scooter\'s own maximum).' },
+        full_kph: { ...positive, maximum: 100, default: 25, description: "Limit off a sidewalk (the scooter's own maximum)." },
         sidewalk_kph: { ...positive, maximum: 100, default: 6, description: 'Walking-speed limit on a sidewalk.' },
         fail_safe_kph: { ...positive, maximum: 100, default: 6, description: 'Limit while the fail-safe is active.' },
         ramp_s: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 10, description: 'Seconds for a full <-> sidewalk limit change: the rate of both limit rules.' },
@@ -136,7 +159,8 @@ export const runtimeConfigSchema = {
           type: 'string',
           enum: ['measured', 'ramp'],
           default: 'measured',
-          description: 'measured (legacy): the limit follows the measured speed (sidewalk: max(speed - delta, sidewalk_kph); off it: max(sidewalk_kph, min(speed + delta, full_kph)); delta = (full_kph - sidewalk_kph) / ramp_s per second), ramping from the last limit while no speed is fresh; ramp: always ramp from the last limit. A gpio limiter (two states) always ramps.',
+          description:
+            'measured (legacy): the limit follows the measured speed (sidewalk: max(speed - delta, sidewalk_kph); off it: max(sidewalk_kph, min(speed + delta, full_kph)); delta = (full_kph - sidewalk_kph) / ramp_s per second), ramping from the last limit while no speed is fresh; ramp: always ramp from the last limit. A gpio limiter (two states) always ramps.',
         },
       },
     },
@@ -171,7 +195,11 @@ export const runtimeConfigSchema = {
           default: {},
           required: [],
           properties: {
-            chip_path: { ...nullableString, default: null, description: 'PWM controller: device name (Pi 4 `fe20c000.pwm`, Pi 5 `1f00098000.pwm`), device path or pwmchip directory; required (docs/wiring.md).' },
+            chip_path: {
+              ...nullableString,
+              default: null,
+              description: 'PWM controller: device name (Pi 4 `fe20c000.pwm`, Pi 5 `1f00098000.pwm`), device path or pwmchip directory; required (docs/wiring.md).',
+            },
             channel: { type: 'integer', nullable: true, minimum: 0, default: null, description: 'PWM channel; required (GPIO18: 0 on a Pi 4, 2 on a Pi 5).' },
             period_ns: { type: 'integer', minimum: 1000, default: 20000000, description: 'PWM period (20 ms = RC servo/ESC pulse).' },
             duty_at_zero_ns: { type: 'integer', minimum: 0, default: 1000000, description: 'Duty cycle that limits to 0 km/h.' },
@@ -184,7 +212,11 @@ export const runtimeConfigSchema = {
           default: {},
           required: [],
           properties: {
-            device: { type: 'string', default: '/dev/ttyAMA4', description: 'Motor controller serial port: UART4 as on the legacy scooter (the image config.txt enables it on Pi 4 and Pi 5; never /dev/serial0, docs/hardware.md).' },
+            device: {
+              type: 'string',
+              default: '/dev/ttyAMA4',
+              description: 'Motor controller serial port: UART4 as on the legacy scooter (the image config.txt enables it on Pi 4 and Pi 5; never /dev/serial0, docs/hardware.md).',
+            },
             baud: { type: 'integer', minimum: 1200, default: 115200, description: 'Controller baud rate.' },
             protocol: { type: 'string', enum: ['line', 'vesc'], default: 'line', description: 'line: `LIMIT <kph>` text protocol; vesc: VESC UART packets.' },
             reply_timeout_ms: { type: 'integer', minimum: 10, default: 200, description: 'How long to wait for the controller to acknowledge.' },
@@ -198,7 +230,12 @@ export const runtimeConfigSchema = {
       default: {},
       required: [],
       properties: {
-        kind: { type: 'string', enum: ['none', 'simulated', 'nmea', 'replay-log'], default: 'none', description: 'Where the scooter speed comes from (for speed.limit_rule measured and decision.min_speed_kph).' },
+        kind: {
+          type: 'string',
+          enum: ['none', 'simulated', 'nmea', 'replay-log'],
+          default: 'none',
+          description: 'Where the scooter speed comes from (for speed.limit_rule measured and decision.min_speed_kph).',
+        },
         simulated_kph: { type: 'number', minimum: 0, default: 15, description: 'Constant speed of the simulated source.' },
         nmea: {
           type: 'object',
@@ -206,7 +243,7 @@ export const runtimeConfigSchema = {
           default: {},
           required: [],
           properties: {
-            device: { type: 'string', default: '/dev/ttyAMA2', description: 'GPS serial port: UART2 as on the legacy scooter; must differ from the limiter\'s (docs/hardware.md).' },
+            device: { type: 'string', default: '/dev/ttyAMA2', description: "GPS serial port: UART2 as on the legacy scooter; must differ from the limiter's (docs/hardware.md)." },
             baud: { type: 'integer', minimum: 1200, default: 9600, description: 'GPS baud rate.' },
             stale_after_ms: { type: 'integer', minimum: 100, default: 3000, description: 'A fix older than this is no speed at all.' },
           },
@@ -216,7 +253,13 @@ export const runtimeConfigSchema = {
           additionalProperties: false,
           default: {},
           required: [],
-          properties: { speed_scale: { ...positive, default: 0.0402336, description: "km/h per unit of the logged speed column (a legacy run's raw_data.txt logs motor rpm; scooter.py: 160 rpm ~ 4 mph, so 0.0402336)." } },
+          properties: {
+            speed_scale: {
+              ...positive,
+              default: 0.0402336,
+              description: "km/h per unit of the logged speed column (a legacy run's raw_data.txt logs motor rpm; scooter.py: 160 rpm ~ 4 mph, so 0.0402336).",
+            },
+          },
         },
       },
     },

@@ -221,11 +221,7 @@ function target(onSidewalk: boolean, failSafe: boolean, config: DecisionConfig):
 }
 
 /** One decision step. `config` should come from resolveDecisionConfig (defaults filled, ranges checked). */
-export function decide(
-  state: DecisionState,
-  input: DecisionInput,
-  config: DecisionConfig,
-): { state: DecisionState; output: DecisionOutput } {
+export function decide(state: DecisionState, input: DecisionInput, config: DecisionConfig): { state: DecisionState; output: DecisionOutput } {
   const sidewalkIdx = groupIndices(input.labels, input.groups.sidewalk, 'sidewalk');
   const roadIdx = groupIndices(input.labels, input.groups.road, 'road');
   const probs = validProbabilities(input.probabilities, input.labels.length);

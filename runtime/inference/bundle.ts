@@ -46,9 +46,9 @@ export async function loadModelBundle(dir: string, options: LoadBundleOptions = 
 
   const appVersion = options.appVersion ?? thisAppVersion();
   if (manifest.min_app_version !== undefined && !meetsMinimum(appVersion, manifest.min_app_version)) {
-    throw new SidewalkError(InferenceErrorCode.MODEL_APP_TOO_OLD,
-      `${manifestPath}: min_app_version ${manifest.min_app_version} is newer than this app (${appVersion})`,
-      { details: { required: manifest.min_app_version, app: appVersion } });
+    throw new SidewalkError(InferenceErrorCode.MODEL_APP_TOO_OLD, `${manifestPath}: min_app_version ${manifest.min_app_version} is newer than this app (${appVersion})`, {
+      details: { required: manifest.min_app_version, app: appVersion },
+    });
   }
 
   const contents = new Map<string, Uint8Array>();
@@ -57,10 +57,11 @@ export async function loadModelBundle(dir: string, options: LoadBundleOptions = 
     const bytes = await readBundleFile(path);
     const actual = createHash('sha256').update(bytes).digest('hex');
     if (actual !== expected.sha256 || bytes.length !== expected.bytes) {
-      throw new SidewalkError(InferenceErrorCode.MODEL_SHA_MISMATCH,
-        `${path}: sha256 ${actual} (${bytes.length} bytes) does not match manifest.json files["${name}"]: ` +
-        `sha256 ${expected.sha256} (${expected.bytes} bytes)`,
-        { details: { file: path, expected: expected.sha256, actual, expectedBytes: expected.bytes, actualBytes: bytes.length } });
+      throw new SidewalkError(
+        InferenceErrorCode.MODEL_SHA_MISMATCH,
+        `${path}: sha256 ${actual} (${bytes.length} bytes) does not match manifest.json files["${name}"]: ` + `sha256 ${expected.sha256} (${expected.bytes} bytes)`,
+        { details: { file: path, expected: expected.sha256, actual, expectedBytes: expected.bytes, actualBytes: bytes.length } },
+      );
     }
     contents.set(name, bytes);
   }
@@ -89,18 +90,23 @@ export function parseManifest(bytes: Uint8Array, file = MANIFEST_FILE): ModelMan
   }
   const problems = validateSchema(data) ? consistencyProblems(data) : (validateSchema.errors ?? []).map(describeAjvError);
   if (problems.length > 0) {
-    throw new SidewalkError(InferenceErrorCode.MODEL_MANIFEST_INVALID,
-      `${file}: ${problems.length} problem(s):\n${problems.map((p) => `  manifest.json: ${p}`).join('\n')}`,
-      { details: { file, problems } });
+    throw new SidewalkError(InferenceErrorCode.MODEL_MANIFEST_INVALID, `${file}: ${problems.length} problem(s):\n${problems.map((p) => `  manifest.json: ${p}`).join('\n')}`, {
+      details: { file, problems },
+    });
   }
   return data as ModelManifest;
 }
 
 function describeAjvError(error: ErrorObject): string {
   const path = error.instancePath === '' ? '(root)' : error.instancePath.slice(1).replaceAll('/', '.');
-  const extra = error.keyword === 'additionalProperties' ? ` '${String(error.params.additionalProperty)}'`
-    : error.keyword === 'enum' ? ` (${(error.params.allowedValues as unknown[]).join(', ')})`
-      : error.keyword === 'const' ? ` '${String(error.params.allowedValue)}'` : '';
+  const extra =
+    error.keyword === 'additionalProperties'
+      ? ` '${String(error.params.additionalProperty)}'`
+      : error.keyword === 'enum'
+        ? ` (${(error.params.allowedValues as unknown[]).join(', ')})`
+        : error.keyword === 'const'
+          ? ` '${String(error.params.allowedValue)}'`
+          : '';
   return `${path}: ${error.message ?? error.keyword}${extra}`;
 }
 
@@ -148,8 +154,7 @@ function checkTensorsMatchManifest(info: TfliteModelInfo, m: ModelManifest, file
     }
   }
   if (problems.length > 0) {
-    throw new SidewalkError(InferenceErrorCode.MODEL_INPUT_MISMATCH,
-      `${file}: model tensors disagree with manifest.json: ${problems.join('; ')}`, { details: { file, problems } });
+    throw new SidewalkError(InferenceErrorCode.MODEL_INPUT_MISMATCH, `${file}: model tensors disagree with manifest.json: ${problems.join('; ')}`, { details: { file, problems } });
   }
 }
 
@@ -158,8 +163,7 @@ function quantMismatch(tensor: TfliteTensorInfo, declared: { scale: number; zero
   if (tensor.type === 'float32') return;
   if (declared === undefined) {
     problems.push(`${tensor.type} tensor but manifest.json has no ${field}`);
-  } else if (actual !== undefined &&
-    (Math.abs(actual.scale - declared.scale) > 1e-6 * actual.scale || actual.zeroPoint !== declared.zero_point)) {
+  } else if (actual !== undefined && (Math.abs(actual.scale - declared.scale) > 1e-6 * actual.scale || actual.zeroPoint !== declared.zero_point)) {
     problems.push(`${field} is scale ${declared.scale} zero_point ${declared.zero_point} but the model has scale ${actual.scale} zero_point ${actual.zeroPoint}`);
   }
 }
@@ -173,4 +177,3 @@ async function readBundleFile(path: string): Promise<Uint8Array> {
     throw new SidewalkError(InferenceErrorCode.MODEL_FILE_MISSING, `${path}: cannot read (${code ?? String(err)})`, { cause: err, details: { file: path } });
   }
 }
-

@@ -43,7 +43,10 @@ export interface ClassifyRequest {
 }
 
 /** Stops serving a model (its interpreter stays allocated, see above). */
-export interface UnloadRequest { type: 'unload'; modelId: number }
+export interface UnloadRequest {
+  type: 'unload';
+  modelId: number;
+}
 
 export type WorkerRequest = LoadRequest | ClassifyRequest | UnloadRequest;
 
@@ -53,8 +56,17 @@ export type WorkerMessage =
   | { type: 'error'; modelId?: number; id?: number; code: ErrorCode; message: string; data?: ArrayBuffer };
 
 /** The part of tfjs-tflite-node's native runner we use (its .d.ts pulls in tfjs-tflite web types). */
-interface NativeTensor { readonly dataType: string; readonly shape: string; readonly name: string; data(): ModelInputArray | Float32Array }
-interface NativeRunner { getInputs(): NativeTensor[]; getOutputs(): NativeTensor[]; infer(): boolean }
+interface NativeTensor {
+  readonly dataType: string;
+  readonly shape: string;
+  readonly name: string;
+  data(): ModelInputArray | Float32Array;
+}
+interface NativeRunner {
+  getInputs(): NativeTensor[];
+  getOutputs(): NativeTensor[];
+  infer(): boolean;
+}
 type NativeRunnerClass = new (model: ArrayBuffer, options: { threads?: number; delegate?: { path: string; options: Array<[string, string]> } }) => NativeRunner;
 
 interface Loaded {
@@ -104,7 +116,10 @@ function load(request: LoadRequest): Loaded {
     throw new SidewalkError(InferenceErrorCode.MODEL_INPUT_MISMATCH, `${request.modelFile}: ${problems.join('; ')}`, { details: { problems } });
   }
   return {
-    request, runner, input: inTensor!.data() as ModelInputArray, output: outTensor!.data() as Float32Array | Int8Array | Uint8Array,
+    request,
+    runner,
+    input: inTensor!.data() as ModelInputArray,
+    output: outTensor!.data() as Float32Array | Int8Array | Uint8Array,
     probabilities: new Float32Array(labels),
   };
 }

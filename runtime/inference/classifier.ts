@@ -51,9 +51,7 @@ export interface TfliteClassifierOptions {
 export const XNNPACK_LIBRARY = join(DIST_ROOT, 'native', 'libsidewalk_xnnpack.so');
 
 export async function createTfliteClassifier(bundleOrDir: string | ModelBundle, options: TfliteClassifierOptions): Promise<TfliteClassifier> {
-  const bundle = typeof bundleOrDir === 'string'
-    ? await loadModelBundle(bundleOrDir, options.appVersion === undefined ? {} : { appVersion: options.appVersion })
-    : bundleOrDir;
+  const bundle = typeof bundleOrDir === 'string' ? await loadModelBundle(bundleOrDir, options.appVersion === undefined ? {} : { appVersion: options.appVersion }) : bundleOrDir;
   const numThreads = options.numThreads ?? RUNTIME_DEFAULTS.model.num_threads;
   let backend: TfliteDelegate = 'cpu';
   let model = bundle.model;
@@ -63,19 +61,23 @@ export async function createTfliteClassifier(bundleOrDir: string | ModelBundle, 
   if (options.delegate === 'xnnpack') {
     const path = options.xnnpackLibrary ?? XNNPACK_LIBRARY;
     await access(path).catch((err: unknown) => {
-      throw new SidewalkError(InferenceErrorCode.MODEL_DELEGATE_UNAVAILABLE,
-        `${path}: XNNPACK delegate shim not built; run 'node scripts/build-native.mjs' (needs gcc)`, { cause: err });
+      throw new SidewalkError(InferenceErrorCode.MODEL_DELEGATE_UNAVAILABLE, `${path}: XNNPACK delegate shim not built; run 'node scripts/build-native.mjs' (needs gcc)`, { cause: err });
     });
     // XNNPACK 2.9 leaves quantised ops to the slow reference kernels unless asked (QS8 = 1, QU8 = 2).
     const flags = { float32: 0, int8: 1, uint8: 2 }[bundle.manifest.input.dtype];
-    delegate = { path, options: [['num_threads', String(numThreads)], ['flags', String(flags)]] };
+    delegate = {
+      path,
+      options: [
+        ['num_threads', String(numThreads)],
+        ['flags', String(flags)],
+      ],
+    };
     backend = 'xnnpack';
   } else if (options.delegate === 'edgetpu') {
     // Probe before the delegate exists anywhere: a missing libedgetpu segfaults the interpreter.
     const tpu = await probeEdgeTpu(options.edgetpu);
     if (bundle.edgetpuModel === undefined) {
-      throw new SidewalkError(InferenceErrorCode.EDGETPU_UNAVAILABLE,
-        `${join(bundle.dir, EDGETPU_MODEL_FILE)}: the bundle has no Edge TPU model (compile model.tflite with edgetpu_compiler)`);
+      throw new SidewalkError(InferenceErrorCode.EDGETPU_UNAVAILABLE, `${join(bundle.dir, EDGETPU_MODEL_FILE)}: the bundle has no Edge TPU model (compile model.tflite with edgetpu_compiler)`);
     }
     model = bundle.edgetpuModel;
     modelFile = join(bundle.dir, EDGETPU_MODEL_FILE);
@@ -85,7 +87,13 @@ export async function createTfliteClassifier(bundleOrDir: string | ModelBundle, 
 
   const host = inferenceHost(options.workerUrl ?? DEFAULT_WORKER_URL);
   const modelId = await host.load({
-    type: 'load', modelId: 0, model: new Uint8Array(model).buffer, modelFile, manifest: bundle.manifest, numThreads, ...(delegate ? { delegate } : {}),
+    type: 'load',
+    modelId: 0,
+    model: new Uint8Array(model).buffer,
+    modelFile,
+    manifest: bundle.manifest,
+    numThreads,
+    ...(delegate ? { delegate } : {}),
   });
   log.info(`loaded ${bundle.manifest.name} ${bundle.manifest.version} (${backend}, ${numThreads} threads)`, { model: modelFile });
   return new TfliteClassifier(host, modelId, bundle.manifest, backend, modelFile, options.timeoutMs ?? 10_000);
@@ -129,7 +137,14 @@ class InferenceHost {
     const modelId = this.#nextModelId++;
     this.#open(+1);
     return new Promise<number>((resolve, reject) => {
-      this.#loads.set(modelId, { resolve, reject: (err) => { this.#open(-1); reject(err); }, modelFile: request.modelFile });
+      this.#loads.set(modelId, {
+        resolve,
+        reject: (err) => {
+          this.#open(-1);
+          reject(err);
+        },
+        modelFile: request.modelFile,
+      });
       this.#worker.postMessage({ ...request, modelId }, [request.model]);
     });
   }
@@ -143,7 +158,10 @@ class InferenceHost {
   classify(request: Omit<ClassifyRequest, 'id'>, transfer: boolean): { id: number; reply: Promise<Reply | SidewalkError> } {
     const id = this.#nextRequestId++;
     const reply = new Promise<Reply | SidewalkError>((resolve) => {
-      if (this.dead !== undefined) { resolve(this.dead); return; }
+      if (this.dead !== undefined) {
+        resolve(this.dead);
+        return;
+      }
       this.#requests.set(id, resolve);
       this.#worker.postMessage({ ...request, id }, transfer ? [request.data] : []);
     });
@@ -232,13 +250,24 @@ export class TfliteClassifier implements Classifier {
     const buffer = owns ? (data.buffer as ArrayBuffer) : new Uint8Array(data).buffer;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const { reply } = this.#host.classify({
-        type: 'classify', modelId: this.#modelId, width: frame.width, height: frame.height, stride: frame.stride, format: frame.format,
-        data: buffer, byteLength,
-      }, true);
+      const { reply } = this.#host.classify(
+        {
+          type: 'classify',
+          modelId: this.#modelId,
+          width: frame.width,
+          height: frame.height,
+          stride: frame.stride,
+          format: frame.format,
+          data: buffer,
+          byteLength,
+        },
+        true,
+      );
       const timeout = new Promise<SidewalkError>((resolve) => {
-        timer = setTimeout(() => resolve(new SidewalkError(InferenceErrorCode.MODEL_INFERENCE_TIMEOUT,
-          `${this.#modelFile}: frame ${frame.seq} took longer than ${this.#timeoutMs} ms; inference worker stopped`)), this.#timeoutMs);
+        timer = setTimeout(
+          () => resolve(new SidewalkError(InferenceErrorCode.MODEL_INFERENCE_TIMEOUT, `${this.#modelFile}: frame ${frame.seq} took longer than ${this.#timeoutMs} ms; inference worker stopped`)),
+          this.#timeoutMs,
+        );
       });
       const msg = await Promise.race([reply, timeout]);
       if (msg instanceof SidewalkError) {

@@ -13,10 +13,7 @@ import { InferenceErrorCode } from './errors.js';
 export const EDGETPU_LIBRARY = 'libedgetpu.so.1';
 
 /** Directories searched when `ldconfig -p` does not know the library (Debian multiarch first). */
-const DEFAULT_LIBRARY_DIRS = [
-  '/usr/lib/aarch64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/lib/x86_64-linux-gnu',
-  '/usr/local/lib', '/usr/lib', '/lib',
-];
+const DEFAULT_LIBRARY_DIRS = ['/usr/lib/aarch64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/local/lib', '/usr/lib', '/lib'];
 
 /** USB ids of the Coral USB Accelerator before (Global Unichip) and after (Google) firmware load. */
 const CORAL_USB_IDS = new Set(['1a6e:089a', '18d1:9302']);
@@ -41,16 +38,20 @@ export async function probeEdgeTpu(options: EdgeTpuProbeOptions = {}): Promise<E
   const libraryPath = await findEdgeTpuLibrary(options);
   if (libraryPath === undefined) {
     const dirs = searchDirs(options);
-    throw new SidewalkError(InferenceErrorCode.EDGETPU_UNAVAILABLE,
+    throw new SidewalkError(
+      InferenceErrorCode.EDGETPU_UNAVAILABLE,
       `${EDGETPU_LIBRARY} not found (ldconfig -p${options.useLdconfig === false ? ' skipped' : ''}; searched ${dirs.join(', ')}): ` +
-      'install the Coral runtime (libedgetpu1-std) or use the xnnpack delegate',
-      { details: { library: EDGETPU_LIBRARY, searched: dirs } });
+        'install the Coral runtime (libedgetpu1-std) or use the xnnpack delegate',
+      { details: { library: EDGETPU_LIBRARY, searched: dirs } },
+    );
   }
   const devices = await findAccelerators(options.sysRoot ?? '/');
   if (devices.length === 0) {
-    throw new SidewalkError(InferenceErrorCode.EDGETPU_UNAVAILABLE,
+    throw new SidewalkError(
+      InferenceErrorCode.EDGETPU_UNAVAILABLE,
       `${libraryPath} is installed but no Coral accelerator was found (no /dev/apex_* and no USB device ${[...CORAL_USB_IDS].join(' or ')})`,
-      { details: { library: libraryPath } });
+      { details: { library: libraryPath } },
+    );
   }
   return { libraryPath, devices };
 }

@@ -93,8 +93,7 @@ export function putFloat(out: Float32Array, o: number, yy: number, u: number, v:
  * Exact 2x chroma (the usual case) walks chroma pairs with the fixed 3/4, 1/4 weights instead of
  * the tables: fewer arrays per pixel is what the JIT rewards (about 30% faster).
  */
-export function runDirectFloat(d: DirectYuv, spec: ModelInputSpec, data: Uint8Array, stride: number, uBase: number, vBase: number,
-  chromaStride: number, out: Float32Array): void {
+export function runDirectFloat(d: DirectYuv, spec: ModelInputSpec, data: Uint8Array, stride: number, uBase: number, vBase: number, chromaStride: number, out: Float32Array): void {
   const { width: outW, height: outH } = spec;
   const { scale, offset } = spec.normalization;
   const bgr = spec.color_order === 'bgr';
@@ -148,8 +147,7 @@ export function runDirectFloat(d: DirectYuv, spec: ModelInputSpec, data: Uint8Ar
 }
 
 /** As runDirectFloat, for int8/uint8 model inputs. */
-export function runDirectQuantised(d: DirectYuv, spec: ModelInputSpec, data: Uint8Array, stride: number, uBase: number, vBase: number,
-  chromaStride: number, out: ModelInputArray): void {
+export function runDirectQuantised(d: DirectYuv, spec: ModelInputSpec, data: Uint8Array, stride: number, uBase: number, vBase: number, chromaStride: number, out: ModelInputArray): void {
   const { width: outW, height: outH } = spec;
   const { scale, offset } = spec.normalization;
   const bgr = spec.color_order === 'bgr';

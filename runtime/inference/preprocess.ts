@@ -56,8 +56,8 @@ export class Preprocessor {
 
   constructor(spec: ModelInputSpec, geometry: FrameGeometry) {
     const { width, height, stride, format } = geometry;
-    const invalid = (why: string): SidewalkError => new SidewalkError(InferenceErrorCode.MODEL_FRAME_INVALID,
-      `frame ${width}x${height} stride ${stride} ${format}: ${why}`, { details: { ...geometry } });
+    const invalid = (why: string): SidewalkError =>
+      new SidewalkError(InferenceErrorCode.MODEL_FRAME_INVALID, `frame ${width}x${height} stride ${stride} ${format}: ${why}`, { details: { ...geometry } });
     if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw invalid('bad size');
     const bytesPerPixel = format === 'rgb24' ? 3 : 1;
     if (!Number.isInteger(stride) || stride < width * bytesPerPixel) throw invalid(`stride must be >= ${width * bytesPerPixel}`);
@@ -119,8 +119,7 @@ export class Preprocessor {
   run(data: Uint8Array, out: ModelInputArray = this.output): ModelInputArray {
     const { width, height, stride, format } = this.geometry;
     if (data.length < this.#bytesNeeded) {
-      throw new SidewalkError(InferenceErrorCode.MODEL_FRAME_INVALID,
-        `frame ${width}x${height} stride ${stride} ${format}: ${data.length} bytes, expected at least ${this.#bytesNeeded}`);
+      throw new SidewalkError(InferenceErrorCode.MODEL_FRAME_INVALID, `frame ${width}x${height} stride ${stride} ${format}: ${data.length} bytes, expected at least ${this.#bytesNeeded}`);
     }
     if (out.length !== this.output.length) throw new SidewalkError(InferenceErrorCode.MODEL_FRAME_INVALID, `output has ${out.length} values, expected ${this.output.length}`);
     const { width: outW, height: outH } = this.#spec;

@@ -91,9 +91,18 @@ function enlargingTaps(size: number, outSize: number, scale: number): Taps[] {
     let s = Math.floor(i * scale);
     let f = i + 1 - (s + 1) * inverse;
     f = f <= 0 ? 0 : f - Math.floor(f);
-    if (s < 0) { s = 0; f = 0; }
-    if (s >= size - 1) { s = size - 1; f = 0; }
-    lists.push([{ j: s, w: 1 - f }, { j: Math.min(s + 1, size - 1), w: f }]);
+    if (s < 0) {
+      s = 0;
+      f = 0;
+    }
+    if (s >= size - 1) {
+      s = size - 1;
+      f = 0;
+    }
+    lists.push([
+      { j: s, w: 1 - f },
+      { j: Math.min(s + 1, size - 1), w: f },
+    ]);
   }
   return lists;
 }

@@ -18,8 +18,19 @@ export const BUNDLED_TFLITE_RUNTIME_VERSION = '2.9.0';
 
 /** schema.fbs TensorType values the device can meet, by code. */
 const TENSOR_TYPES: Record<number, string> = {
-  0: 'float32', 1: 'float16', 2: 'int32', 3: 'uint8', 4: 'int64', 5: 'string', 6: 'bool', 7: 'int16',
-  8: 'complex64', 9: 'int8', 10: 'float64', 16: 'uint32', 17: 'int4',
+  0: 'float32',
+  1: 'float16',
+  2: 'int32',
+  3: 'uint8',
+  4: 'int64',
+  5: 'string',
+  6: 'bool',
+  7: 'int16',
+  8: 'complex64',
+  9: 'int8',
+  10: 'float64',
+  16: 'uint32',
+  17: 'int4',
 };
 
 export interface TfliteOperatorCode {
@@ -63,22 +74,43 @@ class FlatReader {
   }
 
   corrupt(offset: number, what: string): SidewalkError {
-    return new SidewalkError(InferenceErrorCode.MODEL_CORRUPT,
-      `${this.#file}: not a valid TFLite model: ${what} at byte ${offset} (file is ${this.#bytes.length} bytes)`,
-      { details: { file: this.#file, offset } });
+    return new SidewalkError(InferenceErrorCode.MODEL_CORRUPT, `${this.#file}: not a valid TFLite model: ${what} at byte ${offset} (file is ${this.#bytes.length} bytes)`, {
+      details: { file: this.#file, offset },
+    });
   }
 
   #check(offset: number, size: number, what: string): void {
     if (!Number.isInteger(offset) || offset < 0 || offset + size > this.#bytes.length) throw this.corrupt(offset, `${what} out of bounds`);
   }
 
-  u8(offset: number, what: string): number { this.#check(offset, 1, what); return this.#view.getUint8(offset); }
-  i8(offset: number, what: string): number { this.#check(offset, 1, what); return this.#view.getInt8(offset); }
-  u16(offset: number, what: string): number { this.#check(offset, 2, what); return this.#view.getUint16(offset, true); }
-  u32(offset: number, what: string): number { this.#check(offset, 4, what); return this.#view.getUint32(offset, true); }
-  i32(offset: number, what: string): number { this.#check(offset, 4, what); return this.#view.getInt32(offset, true); }
-  f32(offset: number, what: string): number { this.#check(offset, 4, what); return this.#view.getFloat32(offset, true); }
-  i64(offset: number, what: string): number { this.#check(offset, 8, what); return Number(this.#view.getBigInt64(offset, true)); }
+  u8(offset: number, what: string): number {
+    this.#check(offset, 1, what);
+    return this.#view.getUint8(offset);
+  }
+  i8(offset: number, what: string): number {
+    this.#check(offset, 1, what);
+    return this.#view.getInt8(offset);
+  }
+  u16(offset: number, what: string): number {
+    this.#check(offset, 2, what);
+    return this.#view.getUint16(offset, true);
+  }
+  u32(offset: number, what: string): number {
+    this.#check(offset, 4, what);
+    return this.#view.getUint32(offset, true);
+  }
+  i32(offset: number, what: string): number {
+    this.#check(offset, 4, what);
+    return this.#view.getInt32(offset, true);
+  }
+  f32(offset: number, what: string): number {
+    this.#check(offset, 4, what);
+    return this.#view.getFloat32(offset, true);
+  }
+  i64(offset: number, what: string): number {
+    this.#check(offset, 8, what);
+    return Number(this.#view.getBigInt64(offset, true));
+  }
 
   /** Absolute position of field `index` of the table at `table`, or undefined when absent. */
   field(table: number, index: number, what: string): number | undefined {
@@ -110,7 +142,9 @@ class FlatReader {
     return new TextDecoder().decode(this.#bytes.subarray(start, start + length));
   }
 
-  bytes(start: number, length: number): Uint8Array { return this.#bytes.subarray(start, start + length); }
+  bytes(start: number, length: number): Uint8Array {
+    return this.#bytes.subarray(start, start + length);
+  }
 
   /** Table positions of a vector of tables whose uoffset is stored at `at`. */
   tables(at: number, what: string): number[] {
@@ -174,9 +208,7 @@ function readOperatorCodes(r: FlatReader, model: number): TfliteOperatorCode[] {
     const customAt = r.field(code, 1, what);
     const builtinCode = Math.max(deprecatedAt === undefined ? 0 : r.i8(deprecatedAt, what), builtinAt === undefined ? 0 : r.i32(builtinAt, what));
     const version = versionAt === undefined ? 1 : r.i32(versionAt, what);
-    const name = builtinCode === 32 && customAt !== undefined
-      ? `CUSTOM:${r.string(customAt, `${what}.custom_code`)}`
-      : BUILTIN_OPERATOR_NAMES[builtinCode] ?? `BUILTIN_${builtinCode}`;
+    const name = builtinCode === 32 && customAt !== undefined ? `CUSTOM:${r.string(customAt, `${what}.custom_code`)}` : (BUILTIN_OPERATOR_NAMES[builtinCode] ?? `BUILTIN_${builtinCode}`);
     return { builtinCode, name, version };
   });
 }
@@ -222,10 +254,13 @@ function readIo(r: FlatReader, subgraph: number): { inputs: TfliteTensorInfo[]; 
     const t = tensors[index];
     if (t === undefined) throw r.corrupt(subgraph, `${what} names tensor ${index} of ${tensors.length}`);
     const shapeAt = r.field(t, 0, 'Tensor');
-    const shape = shapeAt === undefined ? [] : (() => {
-      const { start, length } = r.vector(shapeAt, 4, 'Tensor.shape');
-      return Array.from({ length }, (_, i) => r.i32(start + i * 4, 'Tensor.shape'));
-    })();
+    const shape =
+      shapeAt === undefined
+        ? []
+        : (() => {
+            const { start, length } = r.vector(shapeAt, 4, 'Tensor.shape');
+            return Array.from({ length }, (_, i) => r.i32(start + i * 4, 'Tensor.shape'));
+          })();
     const typeAt = r.field(t, 1, 'Tensor');
     const typeCode = typeAt === undefined ? 0 : r.u8(typeAt, 'Tensor.type');
     const nameAt = r.field(t, 3, 'Tensor');
@@ -259,17 +294,21 @@ function readIo(r: FlatReader, subgraph: number): { inputs: TfliteTensorInfo[]; 
 /** Throws MODEL_RUNTIME_TOO_OLD when the model needs a newer TFLite runtime than `runtimeVersion`. */
 export function assertRuntimeSupports(info: TfliteModelInfo, file: string, runtimeVersion = BUNDLED_TFLITE_RUNTIME_VERSION): void {
   if (info.incompatibilities.length > 0) {
-    throw new SidewalkError(InferenceErrorCode.MODEL_RUNTIME_TOO_OLD,
+    throw new SidewalkError(
+      InferenceErrorCode.MODEL_RUNTIME_TOO_OLD,
       `${file}: the bundled TFLite runtime ${runtimeVersion} cannot run it correctly: ${info.incompatibilities.join('; ')}. ` +
-      'Convert with per-tensor Dense quantisation (converter._experimental_disable_per_channel_quantization_for_dense_layers = True).',
-      { details: { file, runtime: runtimeVersion, incompatibilities: info.incompatibilities } });
+        'Convert with per-tensor Dense quantisation (converter._experimental_disable_per_channel_quantization_for_dense_layers = True).',
+      { details: { file, runtime: runtimeVersion, incompatibilities: info.incompatibilities } },
+    );
   }
   if (info.minRuntimeVersion === undefined || compareVersions(info.minRuntimeVersion, runtimeVersion) <= 0) return;
-  throw new SidewalkError(InferenceErrorCode.MODEL_RUNTIME_TOO_OLD,
+  throw new SidewalkError(
+    InferenceErrorCode.MODEL_RUNTIME_TOO_OLD,
     `${file}: needs TFLite runtime ${info.minRuntimeVersion} (min_runtime_version metadata), the bundled runtime is ` +
-    `${runtimeVersion}; ops: ${describeOperators(info.operators)}. Re-export as float32 or full-integer int8 ` +
-    'without dynamic-range quantisation.',
-    { details: { file, required: info.minRuntimeVersion, runtime: runtimeVersion } });
+      `${runtimeVersion}; ops: ${describeOperators(info.operators)}. Re-export as float32 or full-integer int8 ` +
+      'without dynamic-range quantisation.',
+    { details: { file, required: info.minRuntimeVersion, runtime: runtimeVersion } },
+  );
 }
 
 /** "CONV_2D v1, SOFTMAX v1" for error messages. */

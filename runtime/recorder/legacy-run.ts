@@ -25,17 +25,28 @@ import { SidewalkError } from '../../lib/errors.js';
 export const LEGACY_CLASSES = ['bike_lane', 'crosswalk', 'side', 'street'] as const;
 
 export const LEGACY_RAW_COLUMNS = [
-  'frame', 'time',
-  'gps_lat', 'gps_lon', 'gps_alt', 'gps_3', 'gps_4', 'gps_5',
-  'imu_yaw', 'imu_pitch', 'imu_roll', 'imu_ax', 'imu_ay', 'imu_az', 'imu_gx', 'imu_gy', 'imu_gz',
-  'speed_rpm', 'joystick',
+  'frame',
+  'time',
+  'gps_lat',
+  'gps_lon',
+  'gps_alt',
+  'gps_3',
+  'gps_4',
+  'gps_5',
+  'imu_yaw',
+  'imu_pitch',
+  'imu_roll',
+  'imu_ax',
+  'imu_ay',
+  'imu_az',
+  'imu_gx',
+  'imu_gy',
+  'imu_gz',
+  'speed_rpm',
+  'joystick',
 ] as const;
 
-export const LEGACY_OUT_COLUMNS = [
-  'frame', 'joystick',
-  'score_0', 'score_1', 'score_2', 'score_3', 'score_4', 'score_5',
-  'swFlag', 'pos_0', 'pos_1', 'pos_2', 'vel_0', 'vel_1', 'vel_2',
-] as const;
+export const LEGACY_OUT_COLUMNS = ['frame', 'joystick', 'score_0', 'score_1', 'score_2', 'score_3', 'score_4', 'score_5', 'swFlag', 'pos_0', 'pos_1', 'pos_2', 'vel_0', 'vel_1', 'vel_2'] as const;
 
 export interface LegacyRawRow {
   /** 1-based line number in raw_data.txt (for error messages downstream). */
@@ -196,17 +207,22 @@ function detectLayout(file: string, rows: ParsedLine[]): LegacyOutLayout | null 
   const live = rows.find((r) => r.values[2] !== 0);
   const spacePadded = rows.find((r) => r.frameText.startsWith(' '));
   if (live && spacePadded) {
-    throw new SidewalkError('DATA_LEGACY_LAYOUT_AMBIGUOUS',
+    throw new SidewalkError(
+      'DATA_LEGACY_LAYOUT_AMBIGUOUS',
       `${file}: line ${spacePadded.line} has a space-padded frame (post-process layout) but line ${live.line} a non-zero score in field 3 (live layout); the file mixes both`,
-      { details: { file, line: live.line, field: '3 (score_0)' } });
+      { details: { file, line: live.line, field: '3 (score_0)' } },
+    );
   }
   if (live) return 'live';
   if (spacePadded) return 'post-process';
   const partial = rows.find((r) => r.values[3]! + r.values[4]! + r.values[5]! < 1 - SUM_TOLERANCE);
   if (partial) return 'post-process';
-  throw new SidewalkError('DATA_LEGACY_LAYOUT_AMBIGUOUS',
+  throw new SidewalkError(
+    'DATA_LEGACY_LAYOUT_AMBIGUOUS',
     `${file}: every line has 0.00 in field 3 and zero-padded frames, so it fits both scooter.py layouts (live with a bike_lane score of 0 throughout, ` +
-      'or post-process with the street score missing); name the layout to read it', { details: { file } });
+      'or post-process with the street score missing); name the layout to read it',
+    { details: { file } },
+  );
 }
 
 export function parseLegacyOutData(text: string, file = OUT_FILE, layout?: LegacyOutLayout): LegacyOutData {
@@ -239,7 +255,10 @@ export async function listLegacyImages(dir: string): Promise<LegacyImage[]> {
 
 /** A folder holding raw_data.txt (of any kind: readLegacyRun refuses one that is not a file). */
 export async function isLegacyRunDir(dir: string): Promise<boolean> {
-  return stat(join(dir, RAW_FILE)).then(() => true, () => false);
+  return stat(join(dir, RAW_FILE)).then(
+    () => true,
+    () => false,
+  );
 }
 
 export interface ReadLegacyRunOptions {

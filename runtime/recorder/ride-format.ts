@@ -21,9 +21,7 @@ export const FRAMES_DIR = 'frames';
 
 export type RideStatus = 'recording' | 'complete';
 
-export type RideFrames =
-  | { kind: 'jpeg'; dir: string; count: number; width?: number; height?: number }
-  | { kind: 'video'; file: string; count: number; fps: number; width?: number; height?: number };
+export type RideFrames = { kind: 'jpeg'; dir: string; count: number; width?: number; height?: number } | { kind: 'video'; file: string; count: number; fps: number; width?: number; height?: number };
 
 export interface RideMeta {
   format: typeof RIDE_FORMAT;
@@ -78,10 +76,7 @@ export const RIDE_META_SCHEMA = {
     device: { type: 'string', minLength: 1 },
     location: { type: 'string', minLength: 1 },
     model: {
-      oneOf: [
-        { type: 'null' },
-        { type: 'object', required: ['name', 'version'], properties: { name: { type: 'string' }, version: { type: 'string' } } },
-      ],
+      oneOf: [{ type: 'null' }, { type: 'object', required: ['name', 'version'], properties: { name: { type: 'string' }, version: { type: 'string' } } }],
     },
     labels: { type: 'array', items: { type: 'string' } },
     started_at: { type: 'string', minLength: 1 },
@@ -95,16 +90,23 @@ export const RIDE_META_SCHEMA = {
           type: 'object',
           required: ['kind', 'dir', 'count'],
           properties: {
-            kind: { const: 'jpeg' }, dir: { type: 'string' }, count: { type: 'integer', minimum: 0 },
-            width: { type: 'integer' }, height: { type: 'integer' },
+            kind: { const: 'jpeg' },
+            dir: { type: 'string' },
+            count: { type: 'integer', minimum: 0 },
+            width: { type: 'integer' },
+            height: { type: 'integer' },
           },
         },
         {
           type: 'object',
           required: ['kind', 'file', 'count', 'fps'],
           properties: {
-            kind: { const: 'video' }, file: { type: 'string' }, count: { type: 'integer', minimum: 0 },
-            fps: { type: 'number', exclusiveMinimum: 0 }, width: { type: 'integer' }, height: { type: 'integer' },
+            kind: { const: 'video' },
+            file: { type: 'string' },
+            count: { type: 'integer', minimum: 0 },
+            fps: { type: 'number', exclusiveMinimum: 0 },
+            width: { type: 'integer' },
+            height: { type: 'integer' },
           },
         },
       ],
@@ -121,7 +123,10 @@ export const SENSOR_RECORD_SCHEMA = {
   properties: {
     t_ms: { type: 'number', minimum: 0 },
     frame: { type: 'integer', minimum: 0 },
-    lat: num, lon: num, alt_m: num, speed_kph: num,
+    lat: num,
+    lon: num,
+    alt_m: num,
+    speed_kph: num,
     rider_label: { type: ['string', 'integer', 'null'] },
     scores: { type: 'array', items: { type: 'number' } },
     on_sidewalk: { type: 'boolean' },

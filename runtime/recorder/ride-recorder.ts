@@ -115,14 +115,40 @@ export class RideRecorder {
 
   #startEncoder(frame: Frame): void {
     const pixFmt = frame.format === 'rgb24' ? 'rgb24' : 'yuv420p';
-    const args = ['-hide_banner', '-v', 'error', '-f', 'rawvideo', '-pix_fmt', pixFmt, '-s', `${frame.width}x${frame.height}`, '-r', '10',
-      '-i', '-', '-q:v', String(this.#opts.jpegQuality ?? 3), '-start_number', '0', '-f', 'image2',
-      join(this.dir, FRAMES_DIR, '%06d.jpg')];
+    const args = [
+      '-hide_banner',
+      '-v',
+      'error',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      pixFmt,
+      '-s',
+      `${frame.width}x${frame.height}`,
+      '-r',
+      '10',
+      '-i',
+      '-',
+      '-q:v',
+      String(this.#opts.jpegQuality ?? 3),
+      '-start_number',
+      '0',
+      '-f',
+      'image2',
+      join(this.dir, FRAMES_DIR, '%06d.jpg'),
+    ];
     const ff = spawn(this.#opts.ffmpegPath ?? 'ffmpeg', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    ff.stderr.on('data', (c: Buffer) => { this.#ffmpegError = (this.#ffmpegError + c.toString()).slice(-2000); });
-    ff.stdin.on('error', () => { /* reported through the exit code */ });
+    ff.stderr.on('data', (c: Buffer) => {
+      this.#ffmpegError = (this.#ffmpegError + c.toString()).slice(-2000);
+    });
+    ff.stdin.on('error', () => {
+      /* reported through the exit code */
+    });
     this.#exit = new Promise((resolve) => {
-      ff.on('error', (err) => { this.#ffmpegError += err.message; resolve(-1); });
+      ff.on('error', (err) => {
+        this.#ffmpegError += err.message;
+        resolve(-1);
+      });
       ff.on('close', (code) => resolve(code));
     });
     this.#ffmpeg = ff;

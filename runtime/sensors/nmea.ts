@@ -5,9 +5,7 @@
  */
 export const KPH_PER_KNOT = 1.852;
 
-export type NmeaFix =
-  | { kind: 'rmc'; valid: boolean; speedKph: number | null; lat: number | null; lon: number | null; utcTime: string }
-  | { kind: 'vtg'; valid: boolean; speedKph: number | null };
+export type NmeaFix = { kind: 'rmc'; valid: boolean; speedKph: number | null; lat: number | null; lon: number | null; utcTime: string } | { kind: 'vtg'; valid: boolean; speedKph: number | null };
 
 export type NmeaResult = { ok: true; fix: NmeaFix } | { ok: false; reason: 'checksum' | 'format' | 'unsupported' };
 

@@ -6,7 +6,7 @@ import { SidewalkError } from '../../lib/errors.js';
 import type { SpeedReading, SpeedSource } from '../types.js';
 
 /** A constant speed (km/h), or a script of points { atMs since start, speedKph } in time order. */
-export type SimulatedSourceConfig = { kind: 'simulated'; /** Monotonic clock (ms); default performance.now(). */ nowMs?: () => number } & (
+export type SimulatedSourceConfig = { kind: 'simulated' /** Monotonic clock (ms); default performance.now(). */; nowMs?: () => number } & (
   | { speedKph: number; script?: undefined }
   | { script: readonly { atMs: number; speedKph: number }[]; speedKph?: undefined }
 );

@@ -27,7 +27,6 @@ export interface FrameRecorder {
   close(): Promise<void>;
 }
 
-
 /** Loads and verifies the configured model bundle and starts its inference worker. */
 export function loadClassifier(config: RuntimeConfig): Promise<Classifier> {
   return createTfliteClassifier(config.model.bundle, { delegate: config.model.delegate, numThreads: config.model.num_threads, appVersion: appVersion() });
@@ -105,9 +104,7 @@ async function legacySpeedSource(dir: string, config: RuntimeConfig): Promise<Sp
 async function rideSpeedSource(dir: string, config: RuntimeConfig): Promise<SpeedSource | null> {
   const ride = await readRide(dir);
   const times = rideMediaTimes(ride, ride.meta.frames.count, config.camera.replay.fps ?? DEFAULT_IMAGE_FPS);
-  const samples = ride.records.flatMap((r) =>
-    r.frame !== undefined && times[r.frame] !== undefined && typeof r.speed_kph === 'number' ? [{ timeMs: times[r.frame]!, speedKph: r.speed_kph }] : [],
-  );
+  const samples = ride.records.flatMap((r) => (r.frame !== undefined && times[r.frame] !== undefined && typeof r.speed_kph === 'number' ? [{ timeMs: times[r.frame]!, speedKph: r.speed_kph }] : []));
   return samples.length > 0 ? createSpeedSource({ kind: 'replay-log', samples, speedScale: 1 }) : null;
 }
 

@@ -24,8 +24,6 @@ export class LiveView {
     const target = r.targetLimitKph.toFixed(1);
     const limit = r.limitKph.toFixed(1);
     const ramp = limit === target ? `${limit} km/h` : `${limit} -> ${target} km/h`;
-    this.#write(
-      `${(t / 1000).toFixed(1).padStart(6)} s  ${r.top.padEnd(9)} ${p.toFixed(2)}  ${state.padEnd(9)}  limit ${ramp.padEnd(20)}${changed ? ' <' : ''}`,
-    );
+    this.#write(`${(t / 1000).toFixed(1).padStart(6)} s  ${r.top.padEnd(9)} ${p.toFixed(2)}  ${state.padEnd(9)}  limit ${ramp.padEnd(20)}${changed ? ' <' : ''}`);
   }
 }

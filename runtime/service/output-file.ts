@@ -28,8 +28,7 @@ export class OutputFile {
 
   /** `option` names the flag in errors (e.g. "--out"). */
   static async create(path: string, option: string): Promise<OutputFile> {
-    const unwritable = (err: unknown): SidewalkError =>
-      new SidewalkError('OUTPUT_UNWRITABLE', `${option} ${path}: cannot write there (${(err as Error).message})`, { cause: err, details: { path } });
+    const unwritable = (err: unknown): SidewalkError => new SidewalkError('OUTPUT_UNWRITABLE', `${option} ${path}: cannot write there (${(err as Error).message})`, { cause: err, details: { path } });
     const existing = await stat(path).catch(() => null);
     if (existing?.isDirectory()) throw new SidewalkError('OUTPUT_IS_FOLDER', `${option} ${path} is a folder; give a file path`, { details: { path } });
     const partial = join(dirname(path), `.${basename(path)}.${process.pid}.partial`);

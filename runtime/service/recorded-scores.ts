@@ -61,7 +61,11 @@ export interface RecordedAgreement {
   fail_safe_frames: number;
 }
 
-const isFile = (p: string): Promise<boolean> => stat(p).then((s) => s.isFile(), () => false);
+const isFile = (p: string): Promise<boolean> =>
+  stat(p).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 
 export async function recordedRunKind(dir: string): Promise<RecordedRun['kind'] | null> {
   if (await isFile(join(dir, RIDE_META_FILE))) return 'ride';
@@ -74,17 +78,20 @@ async function readLegacyScores(dir: string, speedScale: number, layout: LegacyO
   const outFile = join(dir, 'out_data.txt');
   if (run.out === null) throw new SidewalkError('REPLAY_NO_RECORDED_SCORES', `${outFile}: missing; a legacy run's scores are in out_data.txt`, { details: { file: outFile } });
   if (run.outLayout === 'post-process') {
-    throw new SidewalkError('REPLAY_SCORES_INCOMPLETE',
+    throw new SidewalkError(
+      'REPLAY_SCORES_INCOMPLETE',
       `${outFile}: written by scooter.py's post-process path, which does not record the street score (and decided from side and street alone); its swFlag cannot be replayed`,
-      { details: { file: outFile } });
+      { details: { file: outFile } },
+    );
   }
   const rawByFrame = new Map(run.raw.map((r) => [r.frame, r]));
   const t0 = run.raw[0]?.time ?? 0;
   const frames = run.out.map((o): RecordedFrame => {
     const raw = rawByFrame.get(o.frame);
     if (!raw || !Number.isFinite(raw.time)) {
-      throw new SidewalkError('DATA_LEGACY_MALFORMED', `${join(dir, 'raw_data.txt')}: no row with a time for frame ${o.frame} (${outFile} line ${o.line})`,
-        { details: { file: join(dir, 'raw_data.txt'), frame: o.frame } });
+      throw new SidewalkError('DATA_LEGACY_MALFORMED', `${join(dir, 'raw_data.txt')}: no row with a time for frame ${o.frame} (${outFile} line ${o.line})`, {
+        details: { file: join(dir, 'raw_data.txt'), frame: o.frame },
+      });
     }
     return {
       frame: o.frame,
@@ -104,12 +111,16 @@ async function readRideScores(dir: string): Promise<RecordedRun> {
   if (!labels || withScores.length === 0) {
     throw new SidewalkError('REPLAY_NO_RECORDED_SCORES', `${join(dir, 'sensors.jsonl')}: the ride has no recorded model scores (labels in ride.json and scores per frame)`, { details: { dir } });
   }
-  const frames = withScores.sort((a, b) => a.frame! - b.frame!).map((r): RecordedFrame => {
-    if (r.scores!.length !== labels.length) {
-      throw new SidewalkError('REPLAY_SCORES_INCOMPLETE', `${join(dir, 'sensors.jsonl')} frame ${r.frame}: ${r.scores!.length} scores for ${labels.length} labels`, { details: { dir, frame: r.frame } });
-    }
-    return { frame: r.frame!, tMs: r.t_ms, scores: r.scores!, speedKph: r.speed_kph ?? null, recordedOnSidewalk: r.on_sidewalk ?? null };
-  });
+  const frames = withScores
+    .sort((a, b) => a.frame! - b.frame!)
+    .map((r): RecordedFrame => {
+      if (r.scores!.length !== labels.length) {
+        throw new SidewalkError('REPLAY_SCORES_INCOMPLETE', `${join(dir, 'sensors.jsonl')} frame ${r.frame}: ${r.scores!.length} scores for ${labels.length} labels`, {
+          details: { dir, frame: r.frame },
+        });
+      }
+      return { frame: r.frame!, tMs: r.t_ms, scores: r.scores!, speedKph: r.speed_kph ?? null, recordedOnSidewalk: r.on_sidewalk ?? null };
+    });
   return { kind: 'ride', dir, labels, groups: DEFAULT_GROUPS, frames };
 }
 
@@ -122,8 +133,7 @@ export async function readRecordedRun(dir: string, options: { legacySpeedScale?:
 }
 
 /** Runs the recorded scores through `engine` and `rule`; `onDecision` sees every frame. */
-export function replayRecordedScores(run: RecordedRun, engine: DecisionEngine, rule: LimitRule,
-  onDecision: (d: RecordedDecision) => void = () => undefined): RecordedAgreement {
+export function replayRecordedScores(run: RecordedRun, engine: DecisionEngine, rule: LimitRule, onDecision: (d: RecordedDecision) => void = () => undefined): RecordedAgreement {
   let compared = 0;
   let agreeing = 0;
   let failSafeFrames = 0;
@@ -139,8 +149,16 @@ export function replayRecordedScores(run: RecordedRun, engine: DecisionEngine, r
     }
     if (out.failSafe) failSafeFrames++;
     onDecision({
-      frame: f.frame, t_ms: f.tMs, on_sidewalk: out.onSidewalk, recorded_on_sidewalk: f.recordedOnSidewalk, agree, fail_safe: out.failSafe,
-      sidewalk_score: out.sidewalkScore, road_score: out.roadScore, speed_kph: f.speedKph, limit_kph: limitKph,
+      frame: f.frame,
+      t_ms: f.tMs,
+      on_sidewalk: out.onSidewalk,
+      recorded_on_sidewalk: f.recordedOnSidewalk,
+      agree,
+      fail_safe: out.failSafe,
+      sidewalk_score: out.sidewalkScore,
+      road_score: out.roadScore,
+      speed_kph: f.speedKph,
+      limit_kph: limitKph,
     });
   }
   return {

@@ -100,6 +100,8 @@ export function formatSummary(s: RideSummary): string {
     `sidewalk -> limited:  mean ${secs(s.timeToLimitS.mean)}, max ${secs(s.timeToLimitS.max)} (${s.timeToLimitS.count} reached)`,
     `fail-safe frames:     ${s.failSafeFrames}`,
     `inference:            mean ${s.inferenceMs.mean ?? 'n/a'} ms, p99 ${s.inferenceMs.p99 ?? 'n/a'} ms`,
-    `top class per frame:  ${Object.entries(s.classCounts).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `top class per frame:  ${Object.entries(s.classCounts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
   ].join('\n');
 }

@@ -57,27 +57,50 @@ export function fleetOverview(): dashboard.DashboardBuilder {
     .withVariable(labelVariable('location', 'label_values(sidewalk_fleet_device_info, location)', true))
     .withRow(new dashboard.RowBuilder('Devices'))
     .withPanel(single('Online', 'Devices whose agent delivered samples in the last 5 minutes.', 'none', target(`sum(location:sidewalk_devices_online:count{${LOC}})`, 'online')))
-    .withPanel(single('Offline', 'Devices in the fleet inventory with no fresh samples (offline by absence).', 'none',
-      target(`count(group by (device) (sidewalk_fleet_device_info{${LOC}}) unless on (device) group by (device) (up{job="sidewalk-runtime"})) or vector(0)`, 'offline')))
+    .withPanel(
+      single(
+        'Offline',
+        'Devices in the fleet inventory with no fresh samples (offline by absence).',
+        'none',
+        target(`count(group by (device) (sidewalk_fleet_device_info{${LOC}}) unless on (device) group by (device) (up{job="sidewalk-runtime"})) or vector(0)`, 'offline'),
+      ),
+    )
     .withPanel(single('In fail-safe now', 'Devices whose limiter holds the fail-safe limit.', 'none', target(`sum(sidewalk_fail_safe_active{${LOC}})`, 'fail-safe')))
     .withPanel(single('Runtime down', 'Devices whose agent reports but cannot scrape the runtime.', 'none', target(`count(up{job="sidewalk-runtime",${LOC}} == 0) or vector(0)`, 'down')))
     .withPanel(graph('Online by location', 'Devices with fresh samples, per location.', 'none', [target(`location:sidewalk_devices_online:count{${LOC}}`, '{{location}}')], 8))
     .withPanel(instantTable('App versions', 'Devices per running app version.', target(`count by (location, version) (sidewalk_app_info{${LOC}})`, '{{location}} {{version}}')))
     .withPanel(instantTable('Model versions', 'Devices per loaded model.', target(`count by (location, name, version) (sidewalk_model_info{${LOC}})`, '{{location}} {{name}} {{version}}')))
     .withRow(new dashboard.RowBuilder('Rollouts'))
-    .withPanel(new bargauge.PanelBuilder().title('Rollout devices by state').description("Per rollout: the step's cohort and how many devices succeeded, failed, are in progress or timed out.")
-      .unit('none').datasource(DS).height(8).span(12)
-      .withTarget(target(`sum by (rollout, location, state) (sidewalk_rollout_devices{${LOC}})`, '{{rollout}} {{state}}')))
-    .withPanel(instantTable('Rollouts', 'Every rollout with its artifact, status and current step (%).',
-      target(`sidewalk_rollout_step_percent{${LOC}} * on (rollout, location) group_left (artifact, status) sidewalk_rollout_info{${LOC}}`, '{{rollout}}')))
+    .withPanel(
+      new bargauge.PanelBuilder()
+        .title('Rollout devices by state')
+        .description("Per rollout: the step's cohort and how many devices succeeded, failed, are in progress or timed out.")
+        .unit('none')
+        .datasource(DS)
+        .height(8)
+        .span(12)
+        .withTarget(target(`sum by (rollout, location, state) (sidewalk_rollout_devices{${LOC}})`, '{{rollout}} {{state}}')),
+    )
+    .withPanel(
+      instantTable(
+        'Rollouts',
+        'Every rollout with its artifact, status and current step (%).',
+        target(`sidewalk_rollout_step_percent{${LOC}} * on (rollout, location) group_left (artifact, status) sidewalk_rollout_info{${LOC}}`, '{{rollout}}'),
+      ),
+    )
     .withRow(new dashboard.RowBuilder('Safety'))
     .withPanel(graph('Fail-safe activations', 'Fail-safe engagements per minute, per location.', 'none', [target(rate('sidewalk_fail_safe_activations_total'), '{{location}}')], 8))
     .withPanel(graph('Limit engagements', 'Sidewalk limit engagements per minute, per location.', 'none', [target(rate('sidewalk_limit_activations_total'), '{{location}}')], 8))
     .withPanel(graph('Limiter errors', 'Failed speed limiter commands per minute, per location.', 'none', [target(rate('sidewalk_limiter_errors_total'), '{{location}}')], 8))
     .withRow(new dashboard.RowBuilder('Latency'))
-    .withPanel(graph('Inference p95', 'TFLite invoke time, 95th percentile over 5 minutes, per location.', 's', [target(`location:sidewalk_inference_duration_seconds:p95_5m{${LOC}}`, '{{location}}')]))
-    .withPanel(graph('Frame to actuation p95', 'From frame capture to the limiter command it caused, 95th percentile.', 's',
-      [target(`histogram_quantile(0.95, sum by (location, le) (rate(sidewalk_frame_to_actuation_seconds_bucket{${LOC}}[$__rate_interval])))`, '{{location}}')]));
+    .withPanel(
+      graph('Inference p95', 'TFLite invoke time, 95th percentile over 5 minutes, per location.', 's', [target(`location:sidewalk_inference_duration_seconds:p95_5m{${LOC}}`, '{{location}}')]),
+    )
+    .withPanel(
+      graph('Frame to actuation p95', 'From frame capture to the limiter command it caused, 95th percentile.', 's', [
+        target(`histogram_quantile(0.95, sum by (location, le) (rate(sidewalk_frame_to_actuation_seconds_bucket{${LOC}}[$__rate_interval])))`, '{{location}}'),
+      ]),
+    );
 }
 
 export function deviceDashboard(): dashboard.DashboardBuilder {
@@ -94,39 +117,51 @@ export function deviceDashboard(): dashboard.DashboardBuilder {
     .withPanel(single('Fail-safe', '1 while the limiter holds the fail-safe limit.', 'bool', target(`sidewalk_fail_safe_active{${DEV}}`, 'fail-safe')))
     .withPanel(single('Frames per second', 'Classified frames per second.', 'none', target(`sidewalk_frames_per_second{${DEV}}`, 'fps')))
     .withRow(new dashboard.RowBuilder('Decisions'))
-    .withPanel(graph('Speed and limit', 'Measured speed, commanded limit and the limit the decision asks for.', 'velocitykmh', [
-      target(`sidewalk_speed_kph{${DEV}}`, 'speed'),
-      target(`sidewalk_speed_limit_kph{${DEV}}`, 'limit', 'B'),
-      target(`sidewalk_target_speed_limit_kph{${DEV}}`, 'target limit', 'C'),
-    ]))
+    .withPanel(
+      graph('Speed and limit', 'Measured speed, commanded limit and the limit the decision asks for.', 'velocitykmh', [
+        target(`sidewalk_speed_kph{${DEV}}`, 'speed'),
+        target(`sidewalk_speed_limit_kph{${DEV}}`, 'limit', 'B'),
+        target(`sidewalk_target_speed_limit_kph{${DEV}}`, 'target limit', 'C'),
+      ]),
+    )
     .withPanel(graph('Class confidence', 'Latest model probability per class.', 'percentunit', [target(`sidewalk_class_confidence_ratio{${DEV}}`, '{{class}}')]))
-    .withPanel(graph('Activations', 'Limit and fail-safe engagements per minute.', 'none', [
-      target(`60 * rate(sidewalk_limit_activations_total{${DEV}}[$__rate_interval])`, 'limit'),
-      target(`60 * rate(sidewalk_fail_safe_activations_total{${DEV}}[$__rate_interval])`, 'fail-safe', 'B'),
-    ]))
-    .withPanel(graph('Errors and restarts', 'Inference errors, limiter errors, camera restarts and dropped frames per interval.', 'none', [
-      target(`increase(sidewalk_inference_errors_total{${DEV}}[$__rate_interval])`, 'inference errors'),
-      target(`increase(sidewalk_limiter_errors_total{${DEV}}[$__rate_interval])`, 'limiter errors', 'B'),
-      target(`increase(sidewalk_camera_restarts_total{${DEV}}[$__rate_interval])`, 'camera restarts', 'C'),
-      target(`increase(sidewalk_dropped_frames_total{${DEV}}[$__rate_interval])`, 'dropped frames', 'D'),
-    ]))
+    .withPanel(
+      graph('Activations', 'Limit and fail-safe engagements per minute.', 'none', [
+        target(`60 * rate(sidewalk_limit_activations_total{${DEV}}[$__rate_interval])`, 'limit'),
+        target(`60 * rate(sidewalk_fail_safe_activations_total{${DEV}}[$__rate_interval])`, 'fail-safe', 'B'),
+      ]),
+    )
+    .withPanel(
+      graph('Errors and restarts', 'Inference errors, limiter errors, camera restarts and dropped frames per interval.', 'none', [
+        target(`increase(sidewalk_inference_errors_total{${DEV}}[$__rate_interval])`, 'inference errors'),
+        target(`increase(sidewalk_limiter_errors_total{${DEV}}[$__rate_interval])`, 'limiter errors', 'B'),
+        target(`increase(sidewalk_camera_restarts_total{${DEV}}[$__rate_interval])`, 'camera restarts', 'C'),
+        target(`increase(sidewalk_dropped_frames_total{${DEV}}[$__rate_interval])`, 'dropped frames', 'D'),
+      ]),
+    )
     .withRow(new dashboard.RowBuilder('Latency'))
-    .withPanel(graph('Inference', 'TFLite invoke time per frame: median and 95th percentile.', 's', [
-      target(quantile(0.5, 'sidewalk_inference_duration_seconds'), 'p50'),
-      target(quantile(0.95, 'sidewalk_inference_duration_seconds'), 'p95', 'B'),
-    ]))
-    .withPanel(graph('Preprocess and frame to actuation', 'Preprocessing p95 and capture-to-limiter p95.', 's', [
-      target(quantile(0.95, 'sidewalk_preprocess_duration_seconds'), 'preprocess p95'),
-      target(quantile(0.95, 'sidewalk_frame_to_actuation_seconds'), 'frame to actuation p95', 'B'),
-    ]))
+    .withPanel(
+      graph('Inference', 'TFLite invoke time per frame: median and 95th percentile.', 's', [
+        target(quantile(0.5, 'sidewalk_inference_duration_seconds'), 'p50'),
+        target(quantile(0.95, 'sidewalk_inference_duration_seconds'), 'p95', 'B'),
+      ]),
+    )
+    .withPanel(
+      graph('Preprocess and frame to actuation', 'Preprocessing p95 and capture-to-limiter p95.', 's', [
+        target(quantile(0.95, 'sidewalk_preprocess_duration_seconds'), 'preprocess p95'),
+        target(quantile(0.95, 'sidewalk_frame_to_actuation_seconds'), 'frame to actuation p95', 'B'),
+      ]),
+    )
     .withRow(new dashboard.RowBuilder('Runtime process'))
-    .withPanel(graph('Runtime CPU', "The runtime process's CPU use (1 = one core).", 'percentunit', [
-      target(`rate(process_cpu_seconds_total{job="sidewalk-runtime",${DEV}}[$__rate_interval])`, 'cpu'),
-    ]))
-    .withPanel(graph('Runtime memory', "The runtime process's resident memory and V8 heap.", 'bytes', [
-      target(`process_resident_memory_bytes{job="sidewalk-runtime",${DEV}}`, 'resident'),
-      target(`sum(nodejs_heap_size_used_bytes{job="sidewalk-runtime",${DEV}})`, 'heap used', 'B'),
-    ]));
+    .withPanel(
+      graph('Runtime CPU', "The runtime process's CPU use (1 = one core).", 'percentunit', [target(`rate(process_cpu_seconds_total{job="sidewalk-runtime",${DEV}}[$__rate_interval])`, 'cpu')]),
+    )
+    .withPanel(
+      graph('Runtime memory', "The runtime process's resident memory and V8 heap.", 'bytes', [
+        target(`process_resident_memory_bytes{job="sidewalk-runtime",${DEV}}`, 'resident'),
+        target(`sum(nodejs_heap_size_used_bytes{job="sidewalk-runtime",${DEV}})`, 'heap used', 'B'),
+      ]),
+    );
 }
 
 /** File name (under telemetry/grafana/dashboards/) -> dashboard. */

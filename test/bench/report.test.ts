@@ -5,10 +5,20 @@ import { interleavedRounds, median, sameRoundRatios, Targets } from '../../bench
 test('interleaved rounds alternate which side runs first and drop the warm-up rounds', async () => {
   const order: string[] = [];
   let n = 0;
-  const r = await interleavedRounds(4, {
-    a: async (round) => { order.push(`a${round}`); return ++n; },
-    b: async (round) => { order.push(`b${round}`); return ++n * 10; },
-  }, { warmup: 1 });
+  const r = await interleavedRounds(
+    4,
+    {
+      a: async (round) => {
+        order.push(`a${round}`);
+        return ++n;
+      },
+      b: async (round) => {
+        order.push(`b${round}`);
+        return ++n * 10;
+      },
+    },
+    { warmup: 1 },
+  );
   assert.deepEqual(order, ['a0', 'b0', 'b1', 'a1', 'a2', 'b2', 'b3', 'a3', 'a4', 'b4']);
   assert.equal(r.a.length, 4);
   assert.equal(r.b.length, 4);

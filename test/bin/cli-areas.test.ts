@@ -14,8 +14,14 @@ describe('CLI areas (loaded only for their own commands)', () => {
   });
 
   test('a command loads its area; no command, help or a typo loads every area', () => {
-    assert.deepEqual(areasFor(['--log-json', 'ota', 'daemon']).map((a) => a.commands), [['ota']]);
-    assert.deepEqual(areasFor(['replay', 'x.mp4']).map((a) => a.commands), [['run', 'replay', 'config', 'limiter']]);
+    assert.deepEqual(
+      areasFor(['--log-json', 'ota', 'daemon']).map((a) => a.commands),
+      [['ota']],
+    );
+    assert.deepEqual(
+      areasFor(['replay', 'x.mp4']).map((a) => a.commands),
+      [['run', 'replay', 'config', 'limiter']],
+    );
     for (const args of [[], ['--help'], ['help', 'data'], ['dta']]) assert.equal(areasFor(args).length, CLI_AREAS.length);
   });
 

@@ -35,7 +35,10 @@ let keys: TestKeys;
 let bundle: string;
 let manifest: BundleManifest;
 const tarballs: string[] = [];
-const sha256 = async (f: string): Promise<string> => createHash('sha256').update(await readFile(f)).digest('hex');
+const sha256 = async (f: string): Promise<string> =>
+  createHash('sha256')
+    .update(await readFile(f))
+    .digest('hex');
 
 /** Runs the bundle's Node under qemu-user (no binfmt needed; spawned host binaries such as ffmpeg run natively). */
 function qemuNode(args: string[], cwd = REPO_ROOT): Promise<{ stdout: string; stderr: string }> {
@@ -93,12 +96,21 @@ describe('arm64 app bundle', () => {
     const paths = manifest.files.map((f) => f.path);
     const hostOnly = paths.filter((p) => /^(node_modules\/(better-sqlite3|playwright-core|typescript)|dist\/(host-tools|test|bench|build))\//.test(p));
     assert.deepEqual(hostOnly, []);
-    const natives = ['node/bin/node', 'node_modules/tfjs-tflite-node/build/Release/node_tflite_binding.node', 'node_modules/unix-dgram/build/Release/unix_dgram.node', 'dist/native/libsidewalk_xnnpack.so', 'node_modules/tfjs-tflite-node/cc_deps/linux_arm64/libtensorflowlite_c.so'];
+    const natives = [
+      'node/bin/node',
+      'node_modules/tfjs-tflite-node/build/Release/node_tflite_binding.node',
+      'node_modules/unix-dgram/build/Release/unix_dgram.node',
+      'dist/native/libsidewalk_xnnpack.so',
+      'node_modules/tfjs-tflite-node/cc_deps/linux_arm64/libtensorflowlite_c.so',
+    ];
     for (const p of natives) assert.equal(await elfMachine(join(bundle, p)), EM_AARCH64, p);
     let elves = 0;
     for (const p of paths) {
       const m = await elfMachine(join(bundle, p));
-      if (m !== null) { elves++; assert.equal(m, EM_AARCH64, p); }
+      if (m !== null) {
+        elves++;
+        assert.equal(m, EM_AARCH64, p);
+      }
     }
     assert.ok(elves >= natives.length);
     assert.equal(manifest.files.find((f) => f.path === 'bin/sidewalk')?.mode, '0755');
@@ -111,11 +123,10 @@ describe('arm64 app bundle', () => {
   });
 
   test("under qemu-aarch64: the bundle's Node is the pinned arm64 one and loads its arm64 addons", async () => {
-    const { stdout } = await qemuNode(['-e', [
-      "require('unix-dgram');",
-      "const t = require('tfjs-tflite-node');",
-      "console.log(process.version, process.arch, typeof t.TFLiteNodeModelRunner);",
-    ].join('\n')], bundle);
+    const { stdout } = await qemuNode(
+      ['-e', ["require('unix-dgram');", "const t = require('tfjs-tflite-node');", 'console.log(process.version, process.arch, typeof t.TFLiteNodeModelRunner);'].join('\n')],
+      bundle,
+    );
     assert.equal(stdout.trim(), `v${NODE_ARM64.version} arm64 function`);
   });
 

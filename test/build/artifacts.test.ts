@@ -25,7 +25,15 @@ async function writeBundle(bundle: string, patch: Partial<ModelManifest> = {}): 
   const src = join(REPO_ROOT, 'test', 'fixtures', 'models', 'float');
   await mkdir(bundle, { recursive: true });
   await cp(join(src, 'model.tflite'), join(bundle, 'model.tflite'));
-  const manifest = { ...(JSON.parse(await readFile(join(src, 'manifest.json'), 'utf8')) as ModelManifest), name: 'sidewalk-la', version: '1.2.0', location: 'LA', min_app_version: '0.3.0', demo_only: false, ...patch };
+  const manifest = {
+    ...(JSON.parse(await readFile(join(src, 'manifest.json'), 'utf8')) as ModelManifest),
+    name: 'sidewalk-la',
+    version: '1.2.0',
+    location: 'LA',
+    min_app_version: '0.3.0',
+    demo_only: false,
+    ...patch,
+  };
   await writeFile(join(bundle, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return readFile(join(bundle, 'model.tflite'));
 }
@@ -49,7 +57,10 @@ describe('artifacts written by build/', () => {
     assert.equal(info.provides['rootfs-image.sidewalk-model.location'], 'LA');
     assert.deepEqual(info.clearsProvides, ['rootfs-image.sidewalk-model.*']);
     assert.equal(info.metaData.min_app_version, '0.3.0');
-    assert.deepEqual(info.files.map((f) => f.name), ['manifest.json', 'model.tflite']);
+    assert.deepEqual(
+      info.files.map((f) => f.name),
+      ['manifest.json', 'model.tflite'],
+    );
     // The device side: min_app_version is enforced against the installed app's version.
     const policy = { publicKeys: [keys.ecPublicPem], deviceType: 'raspberrypi5' };
     await assert.rejects(
@@ -78,10 +89,7 @@ describe('artifacts written by build/', () => {
     );
     const demo = join(dir, 'demo-bundle');
     await writeBundle(demo, { demo_only: true });
-    await assert.rejects(
-      buildModelArtifact({ bundleDir: demo, deviceTypes: ['d'], output: join(dir, 'y.mender'), privateKeyPath: keys.ecPrivate }),
-      (err) => isSidewalkError(err, 'BUILD_DEMO_MODEL'),
-    );
+    await assert.rejects(buildModelArtifact({ bundleDir: demo, deviceTypes: ['d'], output: join(dir, 'y.mender'), privateKeyPath: keys.ecPrivate }), (err) => isSidewalkError(err, 'BUILD_DEMO_MODEL'));
     const info = await buildModelArtifact({ bundleDir: demo, deviceTypes: ['d'], output: join(dir, 'y.mender'), privateKeyPath: keys.ecPrivate, allowDemo: true });
     assert.equal(info.metaData.demo_only, true);
   });
@@ -118,7 +126,16 @@ describe('artifacts written by build/', () => {
     const plain = await buildRootfsArtifact({ image, name: 'os-2025.01', deviceTypes: ['raspberrypi4'], output: join(dir, 'os.mender'), privateKeyPath: keys.ecPrivate });
     assert.equal(plain.payloadType, 'rootfs-image');
     assert.equal(plain.provides['rootfs-image.version'], 'os-2025.01');
-    const tb = await buildRootfsArtifact({ image, name: 'os-2025.02', softwareVersion: '2025.02', tryboot: true, deviceTypes: ['raspberrypi5'], output: join(dir, 'tb.mender'), privateKeyPath: keys.ecPrivate, compression: 'none' });
+    const tb = await buildRootfsArtifact({
+      image,
+      name: 'os-2025.02',
+      softwareVersion: '2025.02',
+      tryboot: true,
+      deviceTypes: ['raspberrypi5'],
+      output: join(dir, 'tb.mender'),
+      privateKeyPath: keys.ecPrivate,
+      compression: 'none',
+    });
     assert.equal(tb.payloadType, 'rootfs-tryboot');
     assert.deepEqual(tb.provides, { artifact_name: 'os-2025.02', 'rootfs-image.version': '2025.02' });
     assert.deepEqual(tb.clearsProvides, ['rootfs-image.*']);
@@ -132,9 +149,8 @@ describe('artifacts written by build/', () => {
       writeArtifact({ kind: 'module-image', type: 'x', name: 'n', deviceTypes: ['d'], output: join(dir, 'bad.mender'), scripts: [script] }),
       (err) => isSidewalkError(err, 'BUILD_CLI_FAILED') && /Download/.test(err.message),
     );
-    await assert.rejects(
-      writeArtifact({ kind: 'module-image', type: 'x', name: 'n', deviceTypes: ['d'], output: join(dir, 'bad.mender'), files: [join(dir, 'nope')] }),
-      (err) => isSidewalkError(err, 'BUILD_CLI_FAILED'),
+    await assert.rejects(writeArtifact({ kind: 'module-image', type: 'x', name: 'n', deviceTypes: ['d'], output: join(dir, 'bad.mender'), files: [join(dir, 'nope')] }), (err) =>
+      isSidewalkError(err, 'BUILD_CLI_FAILED'),
     );
   });
 });
@@ -157,7 +173,9 @@ describe('`sidewalk artifact` commands', () => {
       assert.match(err.stderr ?? '', /ARTIFACT_SIGNATURE_INVALID/);
       return true;
     });
-    await assert.rejects(run(process.execPath, [cli, 'artifact', 'verify', out, '-k', join(keyDir, 'ec-public.pem'), '-t', 'pi4']), (err: { stderr?: string }) => /ARTIFACT_DEVICE_TYPE/.test(err.stderr ?? ''));
+    await assert.rejects(run(process.execPath, [cli, 'artifact', 'verify', out, '-k', join(keyDir, 'ec-public.pem'), '-t', 'pi4']), (err: { stderr?: string }) =>
+      /ARTIFACT_DEVICE_TYPE/.test(err.stderr ?? ''),
+    );
     await assert.rejects(run(process.execPath, [cli, 'artifact', 'rootfs', image, '-n', 'x', '-t', 'pi5', '-o', out]), (err: { stderr?: string }) => /--key/.test(err.stderr ?? ''));
   });
 });

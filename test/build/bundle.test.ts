@@ -11,14 +11,7 @@ import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import {
-  deviceClosureExtras,
-  deviceAreaModules,
-  deviceDistFiles,
-  devicePackages,
-  moduleSpecifiers,
-  packageFiles,
-} from '../../build/bundle/contents.js';
+import { deviceClosureExtras, deviceAreaModules, deviceDistFiles, devicePackages, moduleSpecifiers, packageFiles } from '../../build/bundle/contents.js';
 import { DEFAULT_EPOCH, MANIFEST_NAME, normalise, packBundle, verifyBundle, writeManifest } from '../../build/bundle/manifest.js';
 import { NODE_ARM64, fetchNodeArm64 } from '../../build/bundle/node-arm64.js';
 import { isSidewalkError } from '../../lib/errors.js';
@@ -70,7 +63,10 @@ describe('what goes into the bundle', () => {
 
   test('lock walk: nested versions win like Node resolves them, peers are followed, host-only leaks and gaps are errors', async () => {
     const ok = await devicePackages(await fakeRepo('ok', { a: '^1', 'better-sqlite3': '^12' }));
-    assert.deepEqual(ok.map((p) => `${p.path}@${p.version}`), ['node_modules/a@1.0.0', 'node_modules/a/node_modules/b@2.0.0', 'node_modules/c@3.0.0']);
+    assert.deepEqual(
+      ok.map((p) => `${p.path}@${p.version}`),
+      ['node_modules/a@1.0.0', 'node_modules/a/node_modules/b@2.0.0', 'node_modules/c@3.0.0'],
+    );
     const leak = await fakeRepo('leak', { a: '^1' }, { 'node_modules/c': { version: '3.0.0', dependencies: { 'better-sqlite3': '*' } } });
     await assert.rejects(devicePackages(leak), (e) => isSidewalkError(e, 'BUILD_BUNDLE_HOST_ONLY') && /node_modules\/better-sqlite3/.test(e.message));
     const gap = await fakeRepo('gap', { a: '^1', zzz: '^1' });
@@ -93,11 +89,11 @@ describe('what goes into the bundle', () => {
       'node_modules/@tensorflow/tfjs-core/node_modules/node-fetch/index.js': '',
     });
     assert.deepEqual(await packageFiles(root, { path: 'node_modules/tfjs-tflite-node', name: 'tfjs-tflite-node', version: '0' }), [
-      'cc_deps/linux_arm64/libtensorflowlite_c.so', 'dist/index.js', 'package.json',
+      'cc_deps/linux_arm64/libtensorflowlite_c.so',
+      'dist/index.js',
+      'package.json',
     ]);
-    assert.deepEqual(await packageFiles(root, { path: 'node_modules/@tensorflow/tfjs-core', name: '@tensorflow/tfjs-core', version: '0' }), [
-      'dist/tf-core.node.js', 'package.json',
-    ]);
+    assert.deepEqual(await packageFiles(root, { path: 'node_modules/@tensorflow/tfjs-core', name: '@tensorflow/tfjs-core', version: '0' }), ['dist/tf-core.node.js', 'package.json']);
   });
 
   test('the device folders hold no tests, benchmarks, host tools or source maps', async () => {
@@ -123,21 +119,30 @@ describe('import closure guard', () => {
       "import { join } from 'node:path';",
     ].join('\n');
     assert.deepEqual(moduleSpecifiers(src).sort(), ['../lib/a.js', '../runtime/cli.js', './d.js', './side.js', './worker.js', 'commander', 'node:path', 'tfjs-tflite-node', 'unix-dgram'].sort());
-    assert.deepEqual(deviceAreaModules("  { commands: ['run'], device: true, load: async () => (await import('../runtime/cli.js')).x },\n  { commands: ['train'], load: async () => (await import('../host-tools/train/cli.js')).y },"), ['dist/runtime/cli.js']);
+    assert.deepEqual(
+      deviceAreaModules(
+        "  { commands: ['run'], device: true, load: async () => (await import('../runtime/cli.js')).x },\n  { commands: ['train'], load: async () => (await import('../host-tools/train/cli.js')).y },",
+      ),
+      ['dist/runtime/cli.js'],
+    );
   });
 
   test("the repository's device CLI loads only what the bundle carries", async () => {
     // First-boot provisioning lives in image/ beside its unit; it is the one device module outside the
     // device folders, and ships as a loaded extra (anything else appearing here is a new dependency to review).
-    assert.deepEqual(await deviceClosureExtras(REPO_ROOT, await deviceDistFiles(REPO_ROOT), await devicePackages(REPO_ROOT)),
-      ['dist/image/device-paths.js', 'dist/image/provision-cli.js', 'dist/image/provision.js']);
+    assert.deepEqual(await deviceClosureExtras(REPO_ROOT, await deviceDistFiles(REPO_ROOT), await devicePackages(REPO_ROOT)), [
+      'dist/image/device-paths.js',
+      'dist/image/provision-cli.js',
+      'dist/image/provision.js',
+    ]);
   });
 
   test('device code reaching into host tools or a host-only package is refused; other loaded files ship', async () => {
     const root = join(dir, 'closure');
     await put(root, {
       'dist/bin/sidewalk.js': "import { x } from '../lib/x.js';",
-      'dist/bin/areas.js': "{ commands: ['run'], device: true, load: async () => (await import('../runtime/cli.js')).r },\n{ commands: ['data'], load: async () => (await import('../host-tools/data/cli.js')).d },",
+      'dist/bin/areas.js':
+        "{ commands: ['run'], device: true, load: async () => (await import('../runtime/cli.js')).r },\n{ commands: ['data'], load: async () => (await import('../host-tools/data/cli.js')).d },",
       'dist/lib/x.js': '',
       'dist/runtime/cli.js': "import Database from 'better-sqlite3';",
       'dist/host-tools/data/cli.js': '',
@@ -154,7 +159,12 @@ describe('import closure guard', () => {
 });
 
 describe('manifest and reproducible tarball', () => {
-  const head = { app: { name: 'sidewalk-guard', version: '9.9.9' }, arch: 'arm64' as const, node: { package: NODE_ARM64.package, version: NODE_ARM64.version, integrity: NODE_ARM64.integrity }, entry: 'bin/sidewalk' };
+  const head = {
+    app: { name: 'sidewalk-guard', version: '9.9.9' },
+    arch: 'arm64' as const,
+    node: { package: NODE_ARM64.package, version: NODE_ARM64.version, integrity: NODE_ARM64.integrity },
+    entry: 'bin/sidewalk',
+  };
 
   async function tree(name: string, when: number, execMode: number): Promise<string> {
     const root = join(dir, name);
@@ -167,19 +177,32 @@ describe('manifest and reproducible tarball', () => {
 
   test('same files with other modes and times give the same manifest and the same tarball bytes', async () => {
     const sums: string[] = [];
-    for (const [name, when, mode] of [['one', 1_000_000, 0o700], ['two', 1_800_000_000, 0o755]] as const) {
+    for (const [name, when, mode] of [
+      ['one', 1_000_000, 0o700],
+      ['two', 1_800_000_000, 0o755],
+    ] as const) {
       const root = await tree(name, when, mode);
       await normalise(root, DEFAULT_EPOCH);
       const m = await writeManifest(root, head, DEFAULT_EPOCH);
-      assert.deepEqual(m.files.map((f) => `${f.path} ${f.mode}`), ['bin/sidewalk 0755', 'dist/a.js 0644', 'dist/b.js 0644', 'node_modules/z/index.js 0644']);
+      assert.deepEqual(
+        m.files.map((f) => `${f.path} ${f.mode}`),
+        ['bin/sidewalk 0755', 'dist/a.js 0644', 'dist/b.js 0644', 'node_modules/z/index.js 0644'],
+      );
       assert.equal(m.files[1]!.sha256, createHash('sha256').update('a').digest('hex'));
       await packBundle(root, join(dir, `${name}.tar.gz`), m.epoch);
-      sums.push(createHash('sha256').update(await readFile(join(dir, `${name}.tar.gz`))).digest('hex'));
+      sums.push(
+        createHash('sha256')
+          .update(await readFile(join(dir, `${name}.tar.gz`)))
+          .digest('hex'),
+      );
     }
     assert.equal(sums[0], sums[1]);
     const { stdout } = await run('tar', ['--numeric-owner', '--full-time', '-tvzf', join(dir, 'one.tar.gz')], { env: { ...process.env, TZ: 'UTC' } });
     const lines = stdout.trim().split('\n');
-    assert.deepEqual(lines.map((l) => l.split(/\s+/).at(-1)), ['./', './bin/', './bin/sidewalk', `./${MANIFEST_NAME}`, './dist/', './dist/a.js', './dist/b.js', './node_modules/', './node_modules/z/', './node_modules/z/index.js']);
+    assert.deepEqual(
+      lines.map((l) => l.split(/\s+/).at(-1)),
+      ['./', './bin/', './bin/sidewalk', `./${MANIFEST_NAME}`, './dist/', './dist/a.js', './dist/b.js', './node_modules/', './node_modules/z/', './node_modules/z/index.js'],
+    );
     for (const l of lines) {
       assert.match(l, /^[d-]r/, 'only folders and regular files (what the updater installs)');
       assert.match(l, / 0\/0 .* 2024-01-01 00:00:00 /);
@@ -192,7 +215,10 @@ describe('manifest and reproducible tarball', () => {
     await normalise(root, DEFAULT_EPOCH);
     await writeManifest(root, head, DEFAULT_EPOCH);
     assert.equal((await verifyBundle(root)).files.length, 4);
-    const copy = async (n: string): Promise<string> => { await cp(root, join(dir, n), { recursive: true }); return join(dir, n); };
+    const copy = async (n: string): Promise<string> => {
+      await cp(root, join(dir, n), { recursive: true });
+      return join(dir, n);
+    };
     const changed = await copy('v-changed');
     await writeFile(join(changed, 'dist/b.js'), 'B');
     await assert.rejects(verifyBundle(changed), (e) => isSidewalkError(e, 'BUILD_BUNDLE_INVALID') && /dist\/b\.js: sha256/.test(e.message));
@@ -219,9 +245,25 @@ describe('Node pin and CLI errors', () => {
     await put(dir, { 'not-a-bundle/keep.txt': 'mine', [`cli-cache/arm64/${NODE_ARM64.package}-${NODE_ARM64.version}.tgz`]: 'tampered' });
     await expectCleanFailure({ name: 'output holds other files', args: ['artifact', 'bundle', '-o', join(dir, 'not-a-bundle')], code: 'BUILD_BUNDLE_OUTPUT' });
     assert.equal(await readFile(join(dir, 'not-a-bundle/keep.txt'), 'utf8'), 'mine');
-    await expectCleanFailure({ name: 'bad SOURCE_DATE_EPOCH', args: ['artifact', 'bundle', '-o', join(dir, 'b1')], env: { SOURCE_DATE_EPOCH: 'yesterday' }, code: 'BUILD_INVALID_OPTION', mustNotExist: [join(dir, 'b1')] });
-    await expectCleanFailure({ name: 'tampered Node download', args: ['artifact', 'bundle', '-o', join(dir, 'b2'), '--cache', join(dir, 'cli-cache')], code: 'BUILD_NODE_INTEGRITY', mustNotExist: [join(dir, 'b2')] });
+    await expectCleanFailure({
+      name: 'bad SOURCE_DATE_EPOCH',
+      args: ['artifact', 'bundle', '-o', join(dir, 'b1')],
+      env: { SOURCE_DATE_EPOCH: 'yesterday' },
+      code: 'BUILD_INVALID_OPTION',
+      mustNotExist: [join(dir, 'b1')],
+    });
+    await expectCleanFailure({
+      name: 'tampered Node download',
+      args: ['artifact', 'bundle', '-o', join(dir, 'b2'), '--cache', join(dir, 'cli-cache')],
+      code: 'BUILD_NODE_INTEGRITY',
+      mustNotExist: [join(dir, 'b2')],
+    });
     const out = join(dir, 'app.mender');
-    await expectCleanFailure({ name: 'not a bundle', args: ['artifact', 'app', '--bundle', join(dir, 'not-a-bundle'), '--unsigned', '-t', 'pi4', '-o', out], code: 'BUILD_BUNDLE_INVALID', mustNotExist: [out] });
+    await expectCleanFailure({
+      name: 'not a bundle',
+      args: ['artifact', 'app', '--bundle', join(dir, 'not-a-bundle'), '--unsigned', '-t', 'pi4', '-o', out],
+      code: 'BUILD_BUNDLE_INVALID',
+      mustNotExist: [out],
+    });
   });
 });

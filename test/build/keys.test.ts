@@ -32,7 +32,15 @@ describe('signing keys for mender-artifact 3.9.0', () => {
       const paths = await writeSigningKey(keyDir, type);
       assert.equal((await stat(paths.privateKeyPath)).mode & 0o777, 0o600);
       const out = join(dir, `${type}.mender`);
-      const info = await writeArtifact({ kind: 'module-image', type: 'x', name: `k-${type}`, deviceTypes: ['d'], output: out, files: [join(dir, 'payload.bin')], privateKeyPath: paths.privateKeyPath });
+      const info = await writeArtifact({
+        kind: 'module-image',
+        type: 'x',
+        name: `k-${type}`,
+        deviceTypes: ['d'],
+        output: out,
+        files: [join(dir, 'payload.bin')],
+        privateKeyPath: paths.privateKeyPath,
+      });
       assert.equal(info.signature?.scheme, type === 'ec' ? 'ecdsa-p256-raw' : 'rsa-pkcs1v15');
       await validateWithCli(out, paths.publicKeyPath);
       await assert.rejects(writeSigningKey(keyDir, type), (err) => isSidewalkError(err, 'BUILD_KEY_EXISTS'));
@@ -53,9 +61,15 @@ describe('signing keys for mender-artifact 3.9.0', () => {
 
   test('ed25519 and P-384 keys are refused before the CLI runs', () => {
     const ed = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    assert.throws(() => toCliPrivateKeyPem(ed, 'ed.pem'), (err) => isSidewalkError(err, 'BUILD_KEY_INVALID'));
+    assert.throws(
+      () => toCliPrivateKeyPem(ed, 'ed.pem'),
+      (err) => isSidewalkError(err, 'BUILD_KEY_INVALID'),
+    );
     const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ type: 'sec1', format: 'pem' }) as string;
-    assert.throws(() => toCliPrivateKeyPem(p384, 'p384.pem'), (err) => isSidewalkError(err, 'BUILD_KEY_INVALID') && /P-256/.test(err.message));
+    assert.throws(
+      () => toCliPrivateKeyPem(p384, 'p384.pem'),
+      (err) => isSidewalkError(err, 'BUILD_KEY_INVALID') && /P-256/.test(err.message),
+    );
   });
 
   test('validate with an unreadable key exits 0 in 3.9.0 but is caught from its output', async () => {

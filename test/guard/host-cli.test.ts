@@ -85,10 +85,18 @@ add('data split: wrong kind of database', 'DATA_DB_NOT_DATABASE', data(['split',
 add('data split: unknown location', 'DATA_LOCATION_UNKNOWN', data(['split', '--location', 'Nowhere', '--db', p('dataset.db')]));
 add('data split: --unfreeze of a split never frozen', 'DATA_LOCATION_UNKNOWN', data(['split', '--location', 'Nowhere', '--unfreeze', '--db', p('dataset.db')]));
 add('data split: bad fractions', 'DATA_BAD_OPTION', data(['split', '--location', 'LA', '--fractions', '1,x', '--db', p('dataset.db')]));
-add('data export: wrong kind of database', 'DATA_DB_NOT_DATABASE', data(['export', '--location', 'LA', '--out', p('out', 'export'), '--manifest', join(FIXTURES, 'models', 'float'), '--db', p('text.txt')], { mustNotExist: [p('out', 'export')] }));
+add(
+  'data export: wrong kind of database',
+  'DATA_DB_NOT_DATABASE',
+  data(['export', '--location', 'LA', '--out', p('out', 'export'), '--manifest', join(FIXTURES, 'models', 'float'), '--db', p('text.txt')], { mustNotExist: [p('out', 'export')] }),
+);
 add('data review: truncated database', 'DATA_DB_NOT_DATABASE', data(['review', '--port', '0', '--db', p('truncated.db')]));
 add('data watch: wrong kind of database', 'DATA_DB_NOT_DATABASE', data(['watch', p('folder'), '--db', p('text.txt')]));
-add('data map: missing database (not created)', 'DATA_DB_MISSING', data(['map', '1', '--out', p('out', 'map'), '--db', p('out', 'map.db')], { mustNotExist: [p('out', 'map.geojson'), p('out', 'map.db')] }));
+add(
+  'data map: missing database (not created)',
+  'DATA_DB_MISSING',
+  data(['map', '1', '--out', p('out', 'map'), '--db', p('out', 'map.db')], { mustNotExist: [p('out', 'map.geojson'), p('out', 'map.db')] }),
+);
 add('data map: unknown ride', /^DATA_RIDE_/, data(['map', 'nope', '--out', p('out', 'map2'), '--db', p('dataset.db')], { mustNotExist: [p('out', 'map2.geojson')] }));
 add('data synth: output folder cannot exist', 'DATA_OUTPUT_UNWRITABLE', data(['synth', '--out', UNREACHABLE, '--rides', '1']));
 add('data synth: bad size', 'DATA_BAD_OPTION', data(['synth', '--out', p('out', 'synth'), '--size', 'big'], { mustNotExist: [p('out', 'synth')] }));
@@ -141,8 +149,10 @@ add('eval: wrong kind of bundle', 'MODEL_FILE_MISSING', { args: ['eval', '--mode
 // A pipeline run records every run, failed ones too (WORK/runs/<id>/run.json, by design): its output
 // proper is the registry, which a failed run must not create.
 const pipeline = (name: string, code: string, extra: string[]) =>
-  add(name, code, { args: ['pipeline', 'run', '--location', 'LA', '--work', p('out', `work-${CASES.length}`), '--registry', p('out', `reg-${CASES.length}`), ...extra],
-    mustNotExist: [p('out', `reg-${CASES.length}`)] });
+  add(name, code, {
+    args: ['pipeline', 'run', '--location', 'LA', '--work', p('out', `work-${CASES.length}`), '--registry', p('out', `reg-${CASES.length}`), ...extra],
+    mustNotExist: [p('out', `reg-${CASES.length}`)],
+  });
 pipeline('pipeline run: invalid YAML', 'PIPELINE_CONFIG_INVALID', ['--config', p('bad.yaml'), '--db', p('dataset.db')]);
 pipeline('pipeline run: unknown key', 'PIPELINE_CONFIG_INVALID', ['--config', p('pipeline-unknown.yaml'), '--db', p('dataset.db')]);
 pipeline('pipeline run: wrong key type', 'PIPELINE_CONFIG_INVALID', ['--config', p('pipeline-type.yaml'), '--db', p('dataset.db')]);

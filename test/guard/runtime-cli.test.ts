@@ -75,10 +75,20 @@ before(async () => {
   await mkdir(at('ride-bad-json'));
   await writeFile(at('ride-bad-json/ride.json'), '{"format": "sidewalk-ride/1", "ride_id": ');
   await mkdir(at('ride-recording'));
-  await writeFile(at('ride-recording/ride.json'), JSON.stringify({
-    format: 'sidewalk-ride/1', ride_id: 'r1', device: 'd', location: 'x', model: null, started_at: '2026-01-01T00:00:00Z', ended_at: null,
-    status: 'recording', frames: { kind: 'jpeg', dir: 'frames', count: 0 },
-  }));
+  await writeFile(
+    at('ride-recording/ride.json'),
+    JSON.stringify({
+      format: 'sidewalk-ride/1',
+      ride_id: 'r1',
+      device: 'd',
+      location: 'x',
+      model: null,
+      started_at: '2026-01-01T00:00:00Z',
+      ended_at: null,
+      status: 'recording',
+      frames: { kind: 'jpeg', dir: 'frames', count: 0 },
+    }),
+  );
   // A model bundle whose model file was cut short.
   await cp(MODEL, at('model-truncated'), { recursive: true });
   await truncate(at('model-truncated/model.tflite'), 100);
@@ -128,9 +138,15 @@ async function guard(c: BadInputCase): Promise<string> {
 
 /** Commands of the simulated limiter's log: after a failed start-up, only its safe state. */
 async function assertLimiterOnlySafe(): Promise<void> {
-  const lines = (await readFile(LIMITER_LOG, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { limitKph: number; safe?: true });
+  const lines = (await readFile(LIMITER_LOG, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { limitKph: number; safe?: true });
   assert.ok(lines.length > 0, 'the limiter was opened (into its safe state)');
-  assert.ok(lines.every((c) => c.safe === true && c.limitKph === 6), `only safe-state commands: ${JSON.stringify(lines)}`);
+  assert.ok(
+    lines.every((c) => c.safe === true && c.limitKph === 6),
+    `only safe-state commands: ${JSON.stringify(lines)}`,
+  );
 }
 
 describe('config check', { concurrency: 2 }, () => {
@@ -152,8 +168,14 @@ describe('config check', { concurrency: 2 }, () => {
     });
   }
   test('the cross-field violations name both fields', async () => {
-    assert.match(await guard({ name: 'sidewalk above full', args: ['config', 'check', at('sidewalk-above-full.yaml')], code: 'CONFIG_INVALID' }), /speed\.sidewalk_kph: 12 must be below speed\.full_kph \(10\)/);
-    assert.match(await guard({ name: 'fail-safe above sidewalk', args: ['config', 'check', at('fail-safe-above-sidewalk.yaml')], code: 'CONFIG_INVALID' }), /speed\.fail_safe_kph: 20 must not exceed speed\.sidewalk_kph \(6\)/);
+    assert.match(
+      await guard({ name: 'sidewalk above full', args: ['config', 'check', at('sidewalk-above-full.yaml')], code: 'CONFIG_INVALID' }),
+      /speed\.sidewalk_kph: 12 must be below speed\.full_kph \(10\)/,
+    );
+    assert.match(
+      await guard({ name: 'fail-safe above sidewalk', args: ['config', 'check', at('fail-safe-above-sidewalk.yaml')], code: 'CONFIG_INVALID' }),
+      /speed\.fail_safe_kph: 20 must not exceed speed\.sidewalk_kph \(6\)/,
+    );
   });
 });
 
@@ -195,7 +217,7 @@ describe('run: each component failing at start-up in turn', () => {
   }
   const limiterCases: [string, string, string | RegExp][] = [
     ['limiter log under a file', 'limiter-under-file.yaml', 'LIMITER_OPEN_FAILED'],
-    ['limiter log under /proc (Node\'s recursive mkdir would spin there)', 'limiter-under-proc.yaml', 'LIMITER_OPEN_FAILED'],
+    ["limiter log under /proc (Node's recursive mkdir would spin there)", 'limiter-under-proc.yaml', 'LIMITER_OPEN_FAILED'],
     ['limiter log that cannot be written (/dev/full)', 'limiter-full.yaml', 'LIMITER_WRITE_FAILED'],
     ['limiter log a FIFO nobody reads', 'limiter-fifo.yaml', 'LIMITER_OPEN_FAILED'],
     ['GPIO limiter whose line does not exist', 'limiter-gpio.yaml', /^LIMITER_GPIO_/],
@@ -235,14 +257,21 @@ async function terminateWhen(config: string, logFile: string, ready: (log: strin
 }
 
 describe('run: SIGTERM ends the process with the limiter safe', () => {
-  const commands = (text: string) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { limitKph: number; safe?: true });
+  const commands = (text: string) =>
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { limitKph: number; safe?: true });
   test('during start-up (the model still loading): exit 0, nothing left running', async () => {
     const r = await terminateWhen(at('sigterm-startup.yaml'), LIMITER_LOG, (text) => text.length > 0);
     assert.equal(r.signal, null, r.stderr);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, STILL_RUNNING);
     assert.doesNotMatch(r.stderr, /first frame classified/, 'the signal came during start-up');
-    assert.ok(commands(r.log).every((c) => c.safe === true), r.log);
+    assert.ok(
+      commands(r.log).every((c) => c.safe === true),
+      r.log,
+    );
   });
   test('while running: exit 0, the last command is the safe state', async () => {
     const r = await terminateWhen(at('sigterm-startup.yaml'), LIMITER_LOG, (text) => commands(text).some((c) => c.safe !== true));

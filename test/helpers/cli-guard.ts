@@ -23,7 +23,13 @@ export interface BadInputCase {
   stdin?: string;
 }
 
-export interface CliFailure { code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string; ms: number }
+export interface CliFailure {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  stdout: string;
+  ms: number;
+}
 
 /** Runs `node dist/bin/sidewalk.js ...args` (test/helpers/cli.ts), killing it (SIGKILL) at the timeout. */
 export const runSidewalk = runCli;

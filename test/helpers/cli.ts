@@ -42,11 +42,18 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliRun> {
   const child = spawn(process.execPath, [SIDEWALK_BIN, ...args], { cwd: opts.cwd, env: cliEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   child.stdin.end(opts.stdin ?? '');
   let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs ?? CLI_HANG_TIMEOUT_MS);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, opts.timeoutMs ?? CLI_HANG_TIMEOUT_MS);
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -58,7 +65,11 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliRun> {
 export function runCliSync(args: string[], opts: CliOptions = {}): CliRun {
   const started = Date.now();
   const r = spawnSync(process.execPath, [SIDEWALK_BIN, ...args], {
-    cwd: opts.cwd, env: cliEnv(opts.env), input: opts.stdin ?? '', encoding: 'utf8', killSignal: 'SIGKILL',
+    cwd: opts.cwd,
+    env: cliEnv(opts.env),
+    input: opts.stdin ?? '',
+    encoding: 'utf8',
+    killSignal: 'SIGKILL',
     ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
   });
   const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';

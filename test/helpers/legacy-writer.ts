@@ -35,8 +35,12 @@ export function legacyPython<T>(command: Record<string, unknown>): T {
 }
 
 const rawForPython = (r: LegacyRawInput) => ({
-  frame: r.frame, time: r.time, gps: [r.lat, r.lon, r.alt, ...(r.gpsExtra ?? [0, 0, 0])],
-  imu: r.imu ?? [0, 0, 0, 0, 0, 9.81, 0, 0, 0], speed: r.speed, joystick: r.joystick,
+  frame: r.frame,
+  time: r.time,
+  gps: [r.lat, r.lon, r.alt, ...(r.gpsExtra ?? [0, 0, 0])],
+  imu: r.imu ?? [0, 0, 0, 0, 0, 9.81, 0, 0, 0],
+  speed: r.speed,
+  joystick: r.joystick,
 });
 const outForPython = (o: LegacyOutInput) => ({ frame: o.frame, joystick: o.joystick, imclass: o.scores, swFlag: o.sidewalk });
 
@@ -49,17 +53,24 @@ export function writeLegacyTexts(dir: string, raw: LegacyRawInput[] | null, out:
 export async function encodeTestJpegs(images: { width: number; height: number; rgb: Uint8Array }[]): Promise<Buffer[]> {
   const out: Buffer[] = [];
   for (const img of images) {
-    out.push(await new Promise<Buffer>((resolve, reject) => {
-      const ff = spawn('ffmpeg', ['-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${img.width}x${img.height}`, '-i', '-',
-        '-frames:v', '1', '-q:v', '2', '-f', 'image2pipe', '-c:v', 'mjpeg', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
-      const chunks: Buffer[] = [];
-      let err = '';
-      ff.stdout.on('data', (c: Buffer) => chunks.push(c));
-      ff.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-      ff.on('error', reject);
-      ff.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`ffmpeg exited ${code}: ${err}`))));
-      ff.stdin.end(Buffer.from(img.rgb));
-    }));
+    out.push(
+      await new Promise<Buffer>((resolve, reject) => {
+        const ff = spawn(
+          'ffmpeg',
+          ['-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${img.width}x${img.height}`, '-i', '-', '-frames:v', '1', '-q:v', '2', '-f', 'image2pipe', '-c:v', 'mjpeg', '-'],
+          { stdio: ['pipe', 'pipe', 'pipe'] },
+        );
+        const chunks: Buffer[] = [];
+        let err = '';
+        ff.stdout.on('data', (c: Buffer) => chunks.push(c));
+        ff.stderr.on('data', (c: Buffer) => {
+          err += c.toString();
+        });
+        ff.on('error', reject);
+        ff.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`ffmpeg exited ${code}: ${err}`))));
+        ff.stdin.end(Buffer.from(img.rgb));
+      }),
+    );
   }
   return out;
 }
@@ -69,7 +80,7 @@ export function texturedImage(width: number, height: number, seed: number, brigh
   const rgb = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      const cell = ((Math.floor(x / 8) + Math.floor(y / 8) + seed) % 2) === 0;
+      const cell = (Math.floor(x / 8) + Math.floor(y / 8) + seed) % 2 === 0;
       const v = Math.round((cell ? 200 : 60) * brightness) + ((x * 7 + y * 13 + seed * 31) % 17);
       const i = (y * width + x) * 3;
       rgb[i] = Math.min(255, v);

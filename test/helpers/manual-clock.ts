@@ -13,11 +13,15 @@ export interface ManualClock extends PacingClock {
 
 export function manualClock(): ManualClock {
   let ns = 0n;
-  const advance = (ms: number): void => { ns += BigInt(Math.round(ms * 1e6)); };
+  const advance = (ms: number): void => {
+    ns += BigInt(Math.round(ms * 1e6));
+  };
   return {
     nowNs: () => ns,
     advance,
-    get elapsedMs() { return Number(ns) / 1e6; },
+    get elapsedMs() {
+      return Number(ns) / 1e6;
+    },
     sleep: async (ms, signal) => {
       signal.throwIfAborted();
       advance(ms);

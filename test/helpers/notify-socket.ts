@@ -28,4 +28,3 @@ export async function listenNotifySocket(): Promise<{ path: string; messages: st
     },
   };
 }
-

@@ -66,7 +66,10 @@ export function cardFs(card: Card): OtaFs {
 }
 
 export class CardFirmware extends SimulatedFirmware {
-  constructor(readonly card: Card, partuuid: (n: number) => string) {
+  constructor(
+    readonly card: Card,
+    partuuid: (n: number) => string,
+  ) {
     super({
       selectorDir: '/nonexistent',
       selectorImage: cardDevice(1),

@@ -11,13 +11,20 @@ export interface TestCert {
 export function makeCert(dir: string, name: string): TestCert {
   const key = join(dir, `${name}.key`);
   const crt = join(dir, `${name}.crt`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${name}`, '-days', '2', '-keyout', key, '-out', crt], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${name}`, '-days', '2', '-keyout', key, '-out', crt], {
+    stdio: 'ignore',
+  });
   return { certPem: readFileSync(crt, 'utf8'), keyPem: readFileSync(key, 'utf8') };
 }
 
 /** A provisioning file as an operator writes it on the boot partition. */
 export function provisionYaml(o: { deviceId: string; ca: TestCert; client: TestCert; psk?: string }): string {
-  const block = (pem: string) => pem.trim().split('\n').map((l) => `    ${l}`).join('\n');
+  const block = (pem: string) =>
+    pem
+      .trim()
+      .split('\n')
+      .map((l) => `    ${l}`)
+      .join('\n');
   return [
     `device_id: ${o.deviceId}`,
     'location: Denver',

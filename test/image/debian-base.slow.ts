@@ -51,7 +51,7 @@ describe('image build from the mmdebstrap Debian bookworm arm64 base (slow tier)
   });
   after(() => rmSync(work, { recursive: true, force: true }));
 
-  test('boot slots carry Debian\'s Raspberry Pi firmware, kernel, Pi 4 device tree and our initramfs', () => {
+  test("boot slots carry Debian's Raspberry Pi firmware, kernel, Pi 4 device tree and our initramfs", () => {
     for (const n of [2, 3]) {
       const files = card.fatList(n);
       for (const f of ['start4.elf', 'fixup4.dat', 'vmlinuz', 'initrd.img', 'bcm2711-rpi-4-b.dtb', 'config.txt', 'cmdline.txt']) assert.ok(files.includes(f), `p${n} lacks ${f}: ${files.join(' ')}`);

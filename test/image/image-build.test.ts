@@ -36,7 +36,10 @@ describe('image build (MBR, synthetic base tarball)', () => {
     makeAppBundle(join(work, 'app'));
     publicPem = makeVerifyKey(work).publicPem;
     const out = join(work, 'card.img');
-    const r = await runSidewalk(['image', 'build', '-o', out, '--app', join(work, 'app'), '--verify-key', publicPem, '--base-tar', tar, '--boot-size', '64', '--root-size', '64', '--data-size', '32'], { timeoutMs: 120_000 });
+    const r = await runSidewalk(
+      ['image', 'build', '-o', out, '--app', join(work, 'app'), '--verify-key', publicPem, '--base-tar', tar, '--boot-size', '64', '--root-size', '64', '--data-size', '32'],
+      { timeoutMs: 120_000 },
+    );
     buildOutput = r.stderr;
     assert.equal(r.code, 0, r.stderr);
     card = new Card(out);
@@ -49,13 +52,27 @@ describe('image build (MBR, synthetic base tarball)', () => {
     assert.match(buildOutput, /\[5\/6\] genimage/);
     assert.match(buildOutput, /\[6\/6\] ext4 inode change times/);
     assert.match(buildOutput, /wrote .*card\.img: \d+ MiB/);
-    assert.deepEqual(readdirSync(work).filter((f) => f.startsWith('.card.img')), []);
+    assert.deepEqual(
+      readdirSync(work).filter((f) => f.startsWith('.card.img')),
+      [],
+    );
   });
 
   test('partition table: MBR with the fixed signature, p1-p3 FAT32, extended p4 holding p5-p7 ext4', () => {
     assert.equal(card.table.label, 'dos');
     assert.equal(card.table.id, '0xab12cd34');
-    assert.deepEqual(card.table.partitions.map((p) => [p.number, p.type]), [[1, 'c'], [2, 'c'], [3, 'c'], [4, 'f'], [5, '83'], [6, '83'], [7, '83']]);
+    assert.deepEqual(
+      card.table.partitions.map((p) => [p.number, p.type]),
+      [
+        [1, 'c'],
+        [2, 'c'],
+        [3, 'c'],
+        [4, 'f'],
+        [5, '83'],
+        [6, '83'],
+        [7, '83'],
+      ],
+    );
     assert.equal(card.part(1).bootable, true);
     assert.ok(card.part(1).size * 512 >= 64 * 2 ** 20, 'selector >= 64 MiB');
     assert.equal(card.part(5).size, card.part(6).size, 'root slots are the same size');
@@ -100,7 +117,15 @@ describe('image build (MBR, synthetic base tarball)', () => {
       assert.match(card.debugfs(n, 'stats'), /Block size:\s+4096/);
     }
     assert.match(card.debugfs(6, 'stats'), /Filesystem volume name:\s+rootB/);
-    assert.deepEqual(card.debugfs(6, 'ls -p /').trim().split('\n').map((l) => l.split('/')[5]).filter((n) => n && n !== '.' && n !== '..'), ['lost+found']);
+    assert.deepEqual(
+      card
+        .debugfs(6, 'ls -p /')
+        .trim()
+        .split('\n')
+        .map((l) => l.split('/')[5])
+        .filter((n) => n && n !== '.' && n !== '..'),
+      ['lost+found'],
+    );
   });
 
   test('root A: owners and modes from the tarball and the overlay', () => {
@@ -153,7 +178,7 @@ describe('image build (MBR, synthetic base tarball)', () => {
     assert.equal(card.debugfs(5, 'ls -p /var/log').trim().split('\n').length, 2, '/var/log on the root is an empty mount point');
   });
 
-  test('units pass systemd-analyze verify --root against the card\'s root A with no output at all', () => {
+  test("units pass systemd-analyze verify --root against the card's root A with no output at all", () => {
     const verify = (root: string) => spawnSync('systemd-analyze', ['verify', `--root=${root}`, '--man=no', ...DEVICE_UNITS.map((u) => `/etc/systemd/system/${u}`)], { encoding: 'utf8' });
     const r = verify(rootDump);
     assert.deepEqual({ status: r.status, output: `${r.stdout}${r.stderr}`.trim() }, { status: 0, output: '' });

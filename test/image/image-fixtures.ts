@@ -32,7 +32,11 @@ export function makeSyntheticRoot(root: string): void {
   write(root, 'usr/bin/sh', '#!/bin/sh\n', 0o755);
   write(root, 'usr/bin/passwd', '#!/bin/sh\n', 0o4755);
   write(root, 'usr/sbin/wpa_supplicant', '#!/bin/sh\n', 0o755);
-  write(root, 'usr/lib/systemd/system/wpa_supplicant@.service', '[Unit]\nDescription=WPA supplicant for %i\n[Service]\nExecStart=/usr/sbin/wpa_supplicant -c/etc/wpa_supplicant/wpa_supplicant-%I.conf -i%I\n[Install]\nWantedBy=multi-user.target\n');
+  write(
+    root,
+    'usr/lib/systemd/system/wpa_supplicant@.service',
+    '[Unit]\nDescription=WPA supplicant for %i\n[Service]\nExecStart=/usr/sbin/wpa_supplicant -c/etc/wpa_supplicant/wpa_supplicant-%I.conf -i%I\n[Install]\nWantedBy=multi-user.target\n',
+  );
   write(root, 'usr/lib/raspi-firmware/start4.elf', 'simulated VideoCore firmware\n');
   write(root, 'usr/lib/raspi-firmware/fixup4.dat', 'simulated fixup\n');
   write(root, `boot/vmlinuz-${KERNEL_VERSION}`, 'simulated kernel\n');
@@ -47,7 +51,11 @@ export function makeSyntheticTar(work: string): string {
   const root = join(work, 'base-root');
   makeSyntheticRoot(root);
   const tar = join(work, 'base.tar');
-  execFileSync('fakeroot', ['--', 'sh', '-c', 'chown -R -h 0:0 "$1" && chown 0:42 "$1/etc/shadow" "$1/etc/gshadow" && chmod 0 "$1/etc/gshadow" && tar -C "$1" --numeric-owner -cf "$2" .', 'sh', root, tar], { env: ENV });
+  execFileSync(
+    'fakeroot',
+    ['--', 'sh', '-c', 'chown -R -h 0:0 "$1" && chown 0:42 "$1/etc/shadow" "$1/etc/gshadow" && chmod 0 "$1/etc/gshadow" && tar -C "$1" --numeric-owner -cf "$2" .', 'sh', root, tar],
+    { env: ENV },
+  );
   return tar;
 }
 
@@ -87,7 +95,28 @@ export function makePiOsImage(work: string): string {
   );
   for (const d of ['pios-gi-root', 'pios-gi-in', 'pios-gi-tmp']) mkdirSync(join(work, d), { recursive: true });
   // Owners as Pi OS has them (shadow group 42), recorded by fakeroot for mke2fs.
-  execFileSync('fakeroot', ['--', 'sh', '-c', 'chown -R -h 0:0 "$1" && chown 0:42 "$1/etc/shadow" && shift && exec genimage "$@"', 'sh', root, '--config', cfg, '--rootpath', join(work, 'pios-gi-root'), '--inputpath', join(work, 'pios-gi-in'), '--outputpath', join(work, 'pios-out'), '--tmppath', join(work, 'pios-gi-tmp')], { env: ENV, stdio: 'pipe' });
+  execFileSync(
+    'fakeroot',
+    [
+      '--',
+      'sh',
+      '-c',
+      'chown -R -h 0:0 "$1" && chown 0:42 "$1/etc/shadow" && shift && exec genimage "$@"',
+      'sh',
+      root,
+      '--config',
+      cfg,
+      '--rootpath',
+      join(work, 'pios-gi-root'),
+      '--inputpath',
+      join(work, 'pios-gi-in'),
+      '--outputpath',
+      join(work, 'pios-out'),
+      '--tmppath',
+      join(work, 'pios-gi-tmp'),
+    ],
+    { env: ENV, stdio: 'pipe' },
+  );
   return join(work, 'pios-out/pios.img');
 }
 
@@ -105,7 +134,9 @@ export class Card {
   readonly table: { label: string; id: string; partitions: CardPartition[] };
 
   constructor(readonly path: string) {
-    const json = JSON.parse(execFileSync('sfdisk', ['--json', path], { env: ENV, encoding: 'utf8' })) as { partitiontable: { label: string; id: string; partitions: { node: string; start: number; size: number; type: string; uuid?: string; bootable?: boolean }[] } };
+    const json = JSON.parse(execFileSync('sfdisk', ['--json', path], { env: ENV, encoding: 'utf8' })) as {
+      partitiontable: { label: string; id: string; partitions: { node: string; start: number; size: number; type: string; uuid?: string; bootable?: boolean }[] };
+    };
     const t = json.partitiontable;
     this.table = { label: t.label, id: t.id, partitions: t.partitions.map((p) => ({ ...p, number: Number(/(\d+)$/.exec(p.node)![1]) })) };
   }
@@ -126,7 +157,11 @@ export class Card {
 
   fatList(number: number): string[] {
     const out = execFileSync('mdir', ['-b', '-i', `${this.path}@@${this.offset(number)}`, '::'], { env: ENV, encoding: 'utf8' });
-    return out.split('\n').filter(Boolean).map((l) => l.replace(/^::\//, '')).sort();
+    return out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.replace(/^::\//, ''))
+      .sort();
   }
 
   /** debugfs output; it exits 0 even on a missing path, so callers compare the text. */

@@ -36,7 +36,10 @@ describe('image build inputs', () => {
     assert.equal(r.code, 0, r.stderr);
     const card = new Card(out);
     assert.equal(card.table.label, 'gpt');
-    assert.deepEqual(card.table.partitions.map((p) => p.number), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(
+      card.table.partitions.map((p) => p.number),
+      [1, 2, 3, 4, 5, 6],
+    );
     assert.equal(card.table.partitions[3]!.uuid?.toLowerCase(), 'a0000000-0000-4000-8000-000000000004');
     assert.equal(card.fatRead(1, 'autoboot.txt'), '[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\n');
     assert.match(card.fatRead(2, 'cmdline.txt'), /root=PARTUUID=a0000000-0000-4000-8000-000000000004 /);
@@ -99,7 +102,11 @@ describe('image build inputs', () => {
         if (c.name.startsWith('base without')) assert.match(run.stderr, /include Debian's raspi-firmware package/);
         if (c.name === 'missing tools') assert.match(run.stderr, /genimage, fakeroot, mcopy, tar not found: install the Debian packages genimage fakeroot mtools tar \(apt-get install/);
       }
-      assert.deepEqual(readdirSync(work).filter((f) => f.startsWith('.bad.img')), [], 'no work folder left behind');
+      assert.deepEqual(
+        readdirSync(work).filter((f) => f.startsWith('.bad.img')),
+        [],
+        'no work folder left behind',
+      );
     });
   });
 });

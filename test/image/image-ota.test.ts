@@ -75,7 +75,10 @@ describe('OS update on a built card: rootfs-tryboot artifact from root A into sl
     keys = makeVerifyKey(work);
     makeAppBundle(join(work, 'app'));
     const out = join(work, 'card.img');
-    const built = await runSidewalk(['image', 'build', '-o', out, '--app', join(work, 'app'), '--verify-key', keys.publicPem, '--base-tar', makeSyntheticTar(work), '--boot-size', '64', '--root-size', '48', '--data-size', '32'], { timeoutMs: 120_000 });
+    const built = await runSidewalk(
+      ['image', 'build', '-o', out, '--app', join(work, 'app'), '--verify-key', keys.publicPem, '--base-tar', makeSyntheticTar(work), '--boot-size', '64', '--root-size', '48', '--data-size', '32'],
+      { timeoutMs: 120_000 },
+    );
     assert.equal(built.code, 0, built.stderr);
     card = new Card(out);
     tableBefore = JSON.stringify(card.table);
@@ -88,7 +91,10 @@ describe('OS update on a built card: rootfs-tryboot artifact from root A into sl
     execFileSync('debugfs', ['-w', '-R', `write ${join(work, 'v2')} /etc/sidewalk-os-version`, root], { env: ENV, stdio: 'ignore' });
     assert.equal(e2fsck(root).status, 0);
     artifact = join(work, 'os-2.0.mender');
-    const made = await runSidewalk(['artifact', 'rootfs', root, '--tryboot', '-n', 'os-2.0', '--software-version', '2.0', '-k', keys.privatePem, '-t', 'raspberrypi4', '--compression', 'none', '-o', artifact], { timeoutMs: 60_000 });
+    const made = await runSidewalk(
+      ['artifact', 'rootfs', root, '--tryboot', '-n', 'os-2.0', '--software-version', '2.0', '-k', keys.privatePem, '-t', 'raspberrypi4', '--compression', 'none', '-o', artifact],
+      { timeoutMs: 60_000 },
+    );
     assert.equal(made.code, 0, made.stderr);
   });
   after(() => rmSync(work, { recursive: true, force: true }));

@@ -26,10 +26,13 @@ describe('image build is byte-reproducible', () => {
     for (const name of ['one', 'two']) {
       mkdirSync(join(work, name));
       const out = join(work, name, 'card.img');
-      const r = await runSidewalk(['image', 'build', '-o', out, '--app', join(work, 'app'), '--verify-key', publicPem, '--base-tar', tar, '--boot-size', '64', '--root-size', '64', '--data-size', '32'], {
-        timeoutMs: 120_000,
-        env: { SOURCE_DATE_EPOCH: '1717200000' },
-      });
+      const r = await runSidewalk(
+        ['image', 'build', '-o', out, '--app', join(work, 'app'), '--verify-key', publicPem, '--base-tar', tar, '--boot-size', '64', '--root-size', '64', '--data-size', '32'],
+        {
+          timeoutMs: 120_000,
+          env: { SOURCE_DATE_EPOCH: '1717200000' },
+        },
+      );
       assert.equal(r.code, 0, r.stderr);
       cards.push(out);
     }

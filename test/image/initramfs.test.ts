@@ -88,7 +88,10 @@ describe('initramfs made from the base root', () => {
       'kernel/fs/ext4/ext4.ko',
     ]);
     assert.deepEqual(moduleLoadOrder('', 'kernel/fs/ext4/ext4.ko\n', ['ext4']), [], 'a built-in ext4 needs no module');
-    assert.throws(() => moduleLoadOrder('kernel/drivers/block/virtio_blk.ko:\n', '', ['virtio_blk', 'ext4']), (e: unknown) => isSidewalkError(e) && e.code === 'IMAGE_BASE_INVALID' && /no ext4 module/.test(e.message));
+    assert.throws(
+      () => moduleLoadOrder('kernel/drivers/block/virtio_blk.ko:\n', '', ['virtio_blk', 'ext4']),
+      (e: unknown) => isSidewalkError(e) && e.code === 'IMAGE_BASE_INVALID' && /no ext4 module/.test(e.message),
+    );
     assert.throws(() => moduleLoadOrder('a/ext4.ko: a/b.ko\na/b.ko: a/ext4.ko\n', '', ['ext4']), /dependency cycle/);
   });
 
@@ -97,7 +100,11 @@ describe('initramfs made from the base root', () => {
     const image = buildInitramfs(root, '6.1.0-test-arm64', 1_700_000_000);
     const members = readNewc(gunzipSync(image));
     const byName = new Map(members.map((m) => [m.name, m]));
-    assert.deepEqual(members.map((m) => m.name), [...members.map((m) => m.name)].sort(), 'sorted, so folders precede their files');
+    assert.deepEqual(
+      members.map((m) => m.name),
+      [...members.map((m) => m.name)].sort(),
+      'sorted, so folders precede their files',
+    );
     assert.equal(byName.get('bin/busybox')?.data.toString(), 'arm64 busybox stand-in');
     assert.equal(byName.get('bin/busybox')?.mode, 0o100755);
     assert.deepEqual({ mode: byName.get('dev/console')?.mode, rdev: byName.get('dev/console')?.rdev }, { mode: 0o20600, rdev: [5, 1] });
@@ -118,9 +125,15 @@ describe('initramfs made from the base root', () => {
 
   test('a base without busybox-static or without depmod output is refused with what to include', () => {
     const noBusybox = makeRoot('no-busybox', { busybox: false });
-    assert.throws(() => buildInitramfs(noBusybox, '6.1.0-test-arm64', 0), (e: unknown) => isSidewalkError(e) && e.code === 'IMAGE_BASE_INVALID' && /busybox-static/.test(e.message));
+    assert.throws(
+      () => buildInitramfs(noBusybox, '6.1.0-test-arm64', 0),
+      (e: unknown) => isSidewalkError(e) && e.code === 'IMAGE_BASE_INVALID' && /busybox-static/.test(e.message),
+    );
     const root = makeRoot('no-dep');
     rmSync(join(root, 'lib/modules/6.1.0-test-arm64/modules.dep'));
-    assert.throws(() => buildInitramfs(root, '6.1.0-test-arm64', 0), (e: unknown) => isSidewalkError(e) && e.code === 'IMAGE_BASE_INVALID' && /modules\.dep/.test(e.message));
+    assert.throws(
+      () => buildInitramfs(root, '6.1.0-test-arm64', 0),
+      (e: unknown) => isSidewalkError(e) && e.code === 'IMAGE_BASE_INVALID' && /modules\.dep/.test(e.message),
+    );
   });
 });

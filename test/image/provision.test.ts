@@ -58,7 +58,17 @@ describe('provisioning', () => {
     assert.match(problems({ ...v, broker: { url: 'mqtts://x', ca_pem: 'junk' } })[0]!, /^broker\.ca_pem: not a PEM X\.509 certificate/);
     assert.deepEqual(problems({ ...v, credentials: { client_cert_pem: client.certPem, client_key_pem: other.keyPem } }), ['credentials.client_key_pem: does not match client_cert_pem']);
     assert.match(problems({ ...v, credentials: { username: 'u', password: 'short' } })[0]!, /^credentials\.password: at least 12/);
-    assert.deepEqual(problems('just text'), ['(file): must be a mapping', 'device_id: required text', 'location: required text', 'broker: must be a mapping', 'broker.url: required text', 'broker.ca_pem: required text', 'credentials: must be a mapping', 'credentials.username (or client_cert_pem + client_key_pem): required text', 'credentials.password: required text']);
+    assert.deepEqual(problems('just text'), [
+      '(file): must be a mapping',
+      'device_id: required text',
+      'location: required text',
+      'broker: must be a mapping',
+      'broker.url: required text',
+      'broker.ca_pem: required text',
+      'credentials: must be a mapping',
+      'credentials.username (or client_cert_pem + client_key_pem): required text',
+      'credentials.password: required text',
+    ]);
   });
 
   test('username and password credentials; no wifi section is allowed (wired depot)', async () => {
@@ -121,7 +131,13 @@ describe('provisioning renders the metrics agent config', () => {
     const v = parse(provisionYaml({ deviceId: 'scooter-9', ca, client })) as Record<string, unknown>;
     if (metrics !== undefined) v.metrics = metrics;
     writeFileSync(join(dir, 'boot/sidewalk-provision.yaml'), JSON.stringify(v));
-    return { bootDir: join(dir, 'boot'), dataDir: join(dir, 'data'), runtimeConfig: RUNTIME, groupFile: join(dir, 'group'), agentTemplate: join(REPO_ROOT, 'image/rootfs/etc/prometheus/sidewalk-agent.yml.tmpl') };
+    return {
+      bootDir: join(dir, 'boot'),
+      dataDir: join(dir, 'data'),
+      runtimeConfig: RUNTIME,
+      groupFile: join(dir, 'group'),
+      agentTemplate: join(REPO_ROOT, 'image/rootfs/etc/prometheus/sidewalk-agent.yml.tmpl'),
+    };
   };
 
   test('remote-write URL and CA: the agent config on the data partition, where the agent unit reads it', async () => {

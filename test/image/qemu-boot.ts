@@ -34,8 +34,28 @@ export interface BootResult {
 
 export function bootUntil(o: BootOptions): Promise<BootResult> {
   const append = `${o.cmdline.trim().replace(/console=\S+/g, '')} console=ttyAMA0 panic=-1`.replace(/\s+/g, ' ').trim();
-  const args = ['-M', 'virt', '-cpu', 'cortex-a72', '-smp', '2', '-m', '1024', '-nographic', '-no-reboot', '-nic', 'none',
-    '-kernel', o.kernel, '-initrd', o.initrd, '-append', append, '-drive', `file=${o.image},format=raw,if=virtio`];
+  const args = [
+    '-M',
+    'virt',
+    '-cpu',
+    'cortex-a72',
+    '-smp',
+    '2',
+    '-m',
+    '1024',
+    '-nographic',
+    '-no-reboot',
+    '-nic',
+    'none',
+    '-kernel',
+    o.kernel,
+    '-initrd',
+    o.initrd,
+    '-append',
+    append,
+    '-drive',
+    `file=${o.image},format=raw,if=virtio`,
+  ];
   const started = Date.now();
   const seen: Record<string, number> = {};
   const log = createWriteStream(o.logFile);

@@ -23,15 +23,36 @@ function recordingFs(calls: string[], failAt?: string): AtomicWriteFs {
       step('open');
       const h = await n.open(path, flags);
       return {
-        write: async (data, pos) => { step('write'); await h.write(data, pos); },
-        sync: async () => { step('sync'); await h.sync(); },
-        close: async () => { calls.push('close'); await h.close(); },
+        write: async (data, pos) => {
+          step('write');
+          await h.write(data, pos);
+        },
+        sync: async () => {
+          step('sync');
+          await h.sync();
+        },
+        close: async () => {
+          calls.push('close');
+          await h.close();
+        },
       };
     },
-    rename: async (a, b) => { step('rename'); await n.rename(a, b); },
-    chmod: async (p, m) => { step('chmod'); await n.chmod(p, m); },
-    unlink: async (p) => { calls.push('unlink'); await n.unlink(p); },
-    syncDir: async (p) => { step('syncDir'); await n.syncDir(p); },
+    rename: async (a, b) => {
+      step('rename');
+      await n.rename(a, b);
+    },
+    chmod: async (p, m) => {
+      step('chmod');
+      await n.chmod(p, m);
+    },
+    unlink: async (p) => {
+      calls.push('unlink');
+      await n.unlink(p);
+    },
+    syncDir: async (p) => {
+      step('syncDir');
+      await n.syncDir(p);
+    },
   };
 }
 

@@ -46,7 +46,11 @@ for (const section of ERROR_CATALOGUES) for (const code of Object.keys(section.e
 /** Area prefixes in use (OTA, ARTIFACT, CAMERA, ...): a code-shaped literal with one of them is an error code. */
 const prefixes = new Set([...catalogued.keys()].map((c) => c.split('_')[0]!));
 
-interface Site { file: string; line: number; code: string }
+interface Site {
+  file: string;
+  line: number;
+  code: string;
+}
 
 function lineOf(text: string, index: number): number {
   return text.slice(0, index).split('\n').length;
@@ -79,11 +83,14 @@ describe('error catalogues', () => {
 
   test('every code written in the sources is in a catalogue', () => {
     const unknown = used.filter((s) => !catalogued.has(s.code)).map((s) => `${s.file}:${s.line} ${s.code}`);
-    assert.deepEqual(unknown, [], 'add these codes to their area\'s catalogue (docs/errors.md lists the catalogues)');
+    assert.deepEqual(unknown, [], "add these codes to their area's catalogue (docs/errors.md lists the catalogues)");
   });
 
   test('no code is put together at run time (a code must be greppable where it is thrown)', () => {
-    assert.deepEqual(dynamic.map((s) => `${s.file}:${s.line}`), []);
+    assert.deepEqual(
+      dynamic.map((s) => `${s.file}:${s.line}`),
+      [],
+    );
   });
 
   test('every catalogue entry is thrown or reported somewhere', () => {

@@ -21,7 +21,6 @@ import { makeTempDirSync } from '../helpers/temp.js';
 // biome-ignore lint/suspicious/noExplicitAny: the tests walk arbitrary nested fields of the printed JSON.
 type StatusJson = Record<string, any>;
 
-
 describe('sidewalk ota (CLI, end to end)', () => {
   let dir: string;
   let config: string;
@@ -91,11 +90,50 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
     // Artifacts, written and signed by the real tool.
     writeFileSync(join(dir, 'boot.vfat'), makeSimImage({ version: 'boot-2.0', bodyBytes: 1000 }));
     writeFileSync(join(dir, 'root.ext4'), makeSimImage({ version: '2.0', bodyBytes: 120_000 }));
-    mender(['write', 'module-image', '-T', 'rootfs-tryboot', '-t', 'raspberrypi4', '-n', 'os-2.0', '--no-default-software-version', '--no-default-clears-provides',
-      '-p', 'rootfs-image.version:2.0', '--clears-provides', 'rootfs-image.*', '-f', 'boot.vfat', '-f', 'root.ext4', '-k', 'key.pem', '-o', 'os-2.0.mender']);
+    mender([
+      'write',
+      'module-image',
+      '-T',
+      'rootfs-tryboot',
+      '-t',
+      'raspberrypi4',
+      '-n',
+      'os-2.0',
+      '--no-default-software-version',
+      '--no-default-clears-provides',
+      '-p',
+      'rootfs-image.version:2.0',
+      '--clears-provides',
+      'rootfs-image.*',
+      '-f',
+      'boot.vfat',
+      '-f',
+      'root.ext4',
+      '-k',
+      'key.pem',
+      '-o',
+      'os-2.0.mender',
+    ]);
     for (const v of ['2.0.0', '2.1.0', '3.0.0']) {
       mkdirSync(join(dir, `m${v}`));
-      const args = ['write', 'module-image', '-T', 'sidewalk-model', '-t', 'raspberrypi4', '-n', `model-${v}`, '--software-name', 'sidewalk-model', '--software-version', v, '-k', 'key.pem', '-o', `model-${v}.mender`];
+      const args = [
+        'write',
+        'module-image',
+        '-T',
+        'sidewalk-model',
+        '-t',
+        'raspberrypi4',
+        '-n',
+        `model-${v}`,
+        '--software-name',
+        'sidewalk-model',
+        '--software-version',
+        v,
+        '-k',
+        'key.pem',
+        '-o',
+        `model-${v}.mender`,
+      ];
       for (const f of modelBundle(v)) {
         writeFileSync(join(dir, `m${v}`, f.name), f.data);
         args.push('-f', join(`m${v}`, f.name));

@@ -23,7 +23,14 @@ describe('journal', () => {
     const j = await Journal.open<{ n: number }>(nodeFs, path);
     for (const [i, s] of (['download', 'install', 'reboot'] as OtaState[]).entries()) await j.append(s, { n: i });
     const again = await Journal.open<{ n: number }>(nodeFs, path);
-    assert.deepEqual(again.records.map((r) => [r.seq, r.state, r.data.n]), [[1, 'download', 0], [2, 'install', 1], [3, 'reboot', 2]]);
+    assert.deepEqual(
+      again.records.map((r) => [r.seq, r.state, r.data.n]),
+      [
+        [1, 'download', 0],
+        [2, 'install', 1],
+        [3, 'reboot', 2],
+      ],
+    );
   });
 
   test('a torn last record is dropped at every byte offset, and the next append starts cleanly', async () => {
@@ -42,7 +49,10 @@ describe('journal', () => {
     const reopened = await Journal.open<string>(nodeFs, path);
     assert.equal(reopened.last?.state, 'install');
     await reopened.append('verify', 'w');
-    assert.deepEqual((await Journal.open<string>(nodeFs, path)).records.map((r) => r.state), ['download', 'install', 'verify']);
+    assert.deepEqual(
+      (await Journal.open<string>(nodeFs, path)).records.map((r) => r.state),
+      ['download', 'install', 'verify'],
+    );
   });
 
   test('a flipped byte inside a record is caught by its checksum', async () => {
@@ -54,7 +64,10 @@ describe('journal', () => {
     const idx = bytes.indexOf('def');
     bytes[idx] = 'x'.charCodeAt(0);
     writeFileSync(path, bytes);
-    assert.deepEqual(parseJournal(bytes).records.map((r) => r.state), ['download']);
+    assert.deepEqual(
+      parseJournal(bytes).records.map((r) => r.state),
+      ['download'],
+    );
   });
 
   test('it compacts to the last record when it grows past maxRecords', async () => {
@@ -68,7 +81,7 @@ describe('journal', () => {
     assert.equal(again.last?.seq, 12);
   });
 
-  test('the record is fsync\'d (file and new directory entry) before append resolves', async () => {
+  test("the record is fsync'd (file and new directory entry) before append resolves", async () => {
     const path = join(dir, 'sync', 'journal.log');
     const fs = new CrashFs({ cutAt: null });
     const j = await Journal.open<number>(fs, path);

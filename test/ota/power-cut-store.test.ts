@@ -40,7 +40,11 @@ function checkStore(dev: SimDevice, kind: 'model' | 'app', before: string | null
   }
   const versions = existsSync(join(root, 'versions')) ? readdirSync(join(root, 'versions')) : [];
   const kept = new Set([current, link(root, 'previous')]);
-  assert.deepEqual(versions.filter((v) => !kept.has(v)), [], `${ctx}: staging and stale versions removed`);
+  assert.deepEqual(
+    versions.filter((v) => !kept.has(v)),
+    [],
+    `${ctx}: staging and stale versions removed`,
+  );
   assert.deepEqual(dev.userData(), userData, `${ctx}: user data intact`);
   assert.equal(run.bootedSlot, 'A', ctx);
   if (current === null) return;
@@ -49,7 +53,12 @@ function checkStore(dev: SimDevice, kind: 'model' | 'app', before: string | null
   else assert.match(readFileSync(join(dir, 'main.js'), 'utf8'), new RegExp(`app ${current}`), ctx);
 }
 
-for (const [kind, first] of [['model', false], ['app', false], ['model', true], ['app', true]] as const) {
+for (const [kind, first] of [
+  ['model', false],
+  ['app', false],
+  ['model', true],
+  ['app', true],
+] as const) {
   const oldVersion = first ? null : '1.0.0';
   describe(`power cuts during ${first ? `the first ${kind} install` : `a ${kind} switch`}`, () => {
     let template: string;
@@ -92,12 +101,13 @@ for (const [kind, first] of [['model', false], ['app', false], ['model', true], 
     });
 
     // The first install stages the same bytes: its random cuts would repeat these.
-    if (!first) test('cuts at random byte offsets while bundle files are written', async () => {
-      const random = rng(kind === 'model' ? 7 : 8);
-      for (let i = 0; i < 50; i++) {
-        const r = await run(writeOps[Math.floor(random() * writeOps.length)]!, 500 + i, i % 2 === 0);
-        assert.equal(r.result, 'failure', 'a cut while staging rolls back');
-      }
-    });
+    if (!first)
+      test('cuts at random byte offsets while bundle files are written', async () => {
+        const random = rng(kind === 'model' ? 7 : 8);
+        for (let i = 0; i < 50; i++) {
+          const r = await run(writeOps[Math.floor(random() * writeOps.length)]!, 500 + i, i % 2 === 0);
+          assert.equal(r.result, 'failure', 'a cut while staging rolls back');
+        }
+      });
   });
 }

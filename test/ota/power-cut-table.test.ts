@@ -66,13 +66,54 @@ async function uncut(dev: SimDevice, start: (u: Updater) => Promise<Outcome>): P
 
 const SCENARIOS: Scenario[] = [
   { name: 'OS update', kind: 'os', artifact: osArtifact('2.0'), start: install, versions: { success: '2.0', failure: '1.0', none: '1.0' }, expect: 'success', kills: true },
-  { name: 'OS failing its health checks', kind: 'os', artifact: osArtifact('2.0'), unhealthy: '2.0', start: install, versions: { success: '2.0', failure: '1.0', none: '1.0' }, expect: 'failure', kills: true },
-  { name: 'OS panicking in its trial boot', kind: 'os', artifact: osArtifact('2.0', { panics: true }), start: install, versions: { success: '2.0', failure: '1.0', none: '1.0' }, expect: 'failure', uncutOnly: true },
-  { name: 'OS rolled back by command', kind: 'os', artifact: osArtifact('2.0'), prepare: (dev) => uncut(dev, install), start: (u) => u.rollbackNow('rootfs'), versions: { success: '1.0', failure: '2.0', none: '2.0' }, expect: 'success' },
+  {
+    name: 'OS failing its health checks',
+    kind: 'os',
+    artifact: osArtifact('2.0'),
+    unhealthy: '2.0',
+    start: install,
+    versions: { success: '2.0', failure: '1.0', none: '1.0' },
+    expect: 'failure',
+    kills: true,
+  },
+  {
+    name: 'OS panicking in its trial boot',
+    kind: 'os',
+    artifact: osArtifact('2.0', { panics: true }),
+    start: install,
+    versions: { success: '2.0', failure: '1.0', none: '1.0' },
+    expect: 'failure',
+    uncutOnly: true,
+  },
+  {
+    name: 'OS rolled back by command',
+    kind: 'os',
+    artifact: osArtifact('2.0'),
+    prepare: (dev) => uncut(dev, install),
+    start: (u) => u.rollbackNow('rootfs'),
+    versions: { success: '1.0', failure: '2.0', none: '2.0' },
+    expect: 'success',
+  },
   { name: 'model update', kind: 'model', artifact: modelArtifact('2.0.0'), start: install, versions: { success: '2.0.0', failure: '1.0.0', none: '1.0.0' }, expect: 'success', kills: true },
-  { name: 'model failing its health window', kind: 'model', artifact: modelArtifact('2.0.0'), unhealthy: 'model-2.0.0', start: install, versions: { success: '2.0.0', failure: '1.0.0', none: '1.0.0' }, expect: 'failure' },
+  {
+    name: 'model failing its health window',
+    kind: 'model',
+    artifact: modelArtifact('2.0.0'),
+    unhealthy: 'model-2.0.0',
+    start: install,
+    versions: { success: '2.0.0', failure: '1.0.0', none: '1.0.0' },
+    expect: 'failure',
+  },
   { name: 'model with a bad payload', kind: 'model', artifact: corrupt(modelArtifact('2.0.0')), start: install, versions: { success: '2.0.0', failure: '1.0.0', none: '1.0.0' }, expect: 'failure' },
-  { name: 'model rolled back by command', kind: 'model', artifact: modelArtifact('2.0.0'), prepare: (dev) => uncut(dev, install), start: (u) => u.rollbackNow('model'), versions: { success: '1.0.0', failure: '2.0.0', none: '2.0.0' }, expect: 'success' },
+  {
+    name: 'model rolled back by command',
+    kind: 'model',
+    artifact: modelArtifact('2.0.0'),
+    prepare: (dev) => uncut(dev, install),
+    start: (u) => u.rollbackNow('model'),
+    versions: { success: '1.0.0', failure: '2.0.0', none: '2.0.0' },
+    expect: 'success',
+  },
   { name: 'first model install', kind: 'model', emptyStores: true, artifact: modelArtifact('2.0.0'), start: install, versions: { success: '2.0.0', failure: '', none: '' }, expect: 'success' },
   { name: 'app update', kind: 'app', artifact: appArtifact('2.0.0'), start: install, versions: { success: '2.0.0', failure: '1.0.0', none: '1.0.0' }, expect: 'success' },
   { name: 'first app install', kind: 'app', emptyStores: true, artifact: appArtifact('2.0.0'), start: install, versions: { success: '2.0.0', failure: '', none: '' }, expect: 'success' },
@@ -353,7 +394,15 @@ describe('the OTA state table under power cuts', () => {
       }
       noteTransitions(dev, `${s.name}: command`);
       const u = await dev.updater(new CrashFs({ cutAt: null })).init();
-      return { cutOp: null, ops: 0, result: u.status().last?.result ?? 'none', error: u.status().last?.error ?? null, bootedSlot: dev.lastBoot?.ok ? dev.lastBoot.slot : 'A', bootedVersion: dev.lastBoot?.ok ? dev.lastBoot.os.version : '?', boots: 0 };
+      return {
+        cutOp: null,
+        ops: 0,
+        result: u.status().last?.result ?? 'none',
+        error: u.status().last?.error ?? null,
+        bootedSlot: dev.lastBoot?.ok ? dev.lastBoot.slot : 'A',
+        bootedVersion: dev.lastBoot?.ok ? dev.lastBoot.os.version : '?',
+        boots: 0,
+      };
     } finally {
       dev.remove();
     }
@@ -370,7 +419,9 @@ describe('the OTA state table under power cuts', () => {
         let asked = 0;
         return { isMoving: async () => (++asked === 2 ? Promise.reject(fs.kill('waiting to switch')) : false) };
       },
-      verify: (fs) => ({ health: { os: async () => Promise.reject(fs.kill('os checks')), model: async () => Promise.reject(fs.kill('model checks')), app: async () => Promise.reject(fs.kill('app checks')) } }),
+      verify: (fs) => ({
+        health: { os: async () => Promise.reject(fs.kill('os checks')), model: async () => Promise.reject(fs.kill('model checks')), app: async () => Promise.reject(fs.kill('app checks')) },
+      }),
     };
     for (const [state, kill] of Object.entries(restIn)) {
       const r = await commandFrom(model, kill, (u) => u.rollbackNow());
@@ -378,13 +429,31 @@ describe('the OTA state table under power cuts', () => {
     }
     assert.equal((await commandFrom(model, restIn.verify!, (u) => u.commitNow())).result, 'success', 'commit from verify');
     // The OS rests in reboot after install: aborted there, or committed from inside its trial boot.
-    assert.equal((await commandFrom(os, () => ({}), (u) => u.rollbackNow())).bootedVersion, '1.0');
-    const committed = await commandFrom(os, () => ({}), (u) => u.commitNow(), true);
+    assert.equal(
+      (
+        await commandFrom(
+          os,
+          () => ({}),
+          (u) => u.rollbackNow(),
+        )
+      ).bootedVersion,
+      '1.0',
+    );
+    const committed = await commandFrom(
+      os,
+      () => ({}),
+      (u) => u.commitNow(),
+      true,
+    );
     assert.equal(committed.result, 'success');
     assert.equal(committed.bootedVersion, '2.0');
     // A commit that fails (provides.json unreadable) takes commit's failure edge.
     const broken = { ...model, prepare: async (dev: SimDevice) => writeFileSync(join(dev.stateDir, 'provides.json'), '{') };
-    const r = await commandFrom(broken, () => ({}), (u) => u.resume());
+    const r = await commandFrom(
+      broken,
+      () => ({}),
+      (u) => u.resume(),
+    );
     assert.match(r.error ?? '', /commit: .*OTA_PROVIDES_INVALID/);
   });
 

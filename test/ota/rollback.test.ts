@@ -221,11 +221,15 @@ describe('automatic rollback', () => {
       assert.equal((await runWithCut(dev, (u) => u.install(ARTIFACT), { cutAt: null })).result, 'success');
       assert.equal(dev.provides()['rootfs-image.sidewalk-model.version'], '3.0.0');
       let status: ReturnType<Updater['status']> | null = null;
-      const back = await runWithCut(dev, async (u) => {
-        const out = await u.rollbackNow('model');
-        status = u.status();
-        return out;
-      }, { cutAt: null });
+      const back = await runWithCut(
+        dev,
+        async (u) => {
+          const out = await u.rollbackNow('model');
+          status = u.status();
+          return out;
+        },
+        { cutAt: null },
+      );
       assert.equal(back.result, 'success');
       assert.equal(currentModel(dev), join('versions', '2.0.0'));
       assert.equal(dev.provides()['rootfs-image.sidewalk-model.version'], '2.0.0');

@@ -29,7 +29,11 @@ describe('sidewalk ota sim init', () => {
     const boot = await runSidewalk(['ota', 'sim-boot', '-c', config]);
     assert.equal(boot.code, 0, boot.stderr);
     assert.match(boot.stdout, /booted slot A \(partition 2\), OS 1\.0/);
-    const status = JSON.parse((await runSidewalk(['ota', 'status', '--json', '-c', config])).stdout) as { state: string; stores: { model: { current: string | null } }; provides: Record<string, string> };
+    const status = JSON.parse((await runSidewalk(['ota', 'status', '--json', '-c', config])).stdout) as {
+      state: string;
+      stores: { model: { current: string | null } };
+      provides: Record<string, string>;
+    };
     assert.equal(status.state, 'idle');
     assert.equal(status.stores.model.current, null);
     assert.equal(status.provides['rootfs-image.version'], '1.0');
@@ -38,8 +42,7 @@ describe('sidewalk ota sim init', () => {
 
   test('a model artifact signed with its key installs as the first model', async () => {
     const artifact = join(dir, 'model.mender');
-    const made = runCliSync(['artifact', 'model', join(FIXTURES, 'models', 'float'),
-      '--allow-demo', '-k', join(dir, 'scooter', 'host-signing-key.pem'), '-t', 'raspberrypi4', '-o', artifact]);
+    const made = runCliSync(['artifact', 'model', join(FIXTURES, 'models', 'float'), '--allow-demo', '-k', join(dir, 'scooter', 'host-signing-key.pem'), '-t', 'raspberrypi4', '-o', artifact]);
     assert.equal(made.code, 0, made.stderr);
     const r = await runSidewalk(['ota', 'install', artifact, '-c', config], { timeoutMs: 30_000 });
     assert.equal(r.code, 0, r.stderr);

@@ -23,7 +23,10 @@ test('the rendered agent config carries the device labels and passes promtool ch
   assert.equal(doc.global.scrape_interval, '15s');
   assert.deepEqual(
     doc.scrape_configs.map((s) => [s.job_name, s.static_configs[0]!.targets[0]]),
-    [['sidewalk-runtime', '127.0.0.1:9101'], ['sidewalk-updater', '127.0.0.1:9102']],
+    [
+      ['sidewalk-runtime', '127.0.0.1:9101'],
+      ['sidewalk-updater', '127.0.0.1:9102'],
+    ],
   );
   assert.equal(doc.remote_write[0]!.url, values.remoteWriteUrl);
   const dir = await makeTempDir('agent-cfg-');
@@ -68,7 +71,10 @@ test('values that could inject YAML or point off-device are refused with a coded
       field,
     );
   }
-  assert.throws(() => renderAgentConfig('a: @NOPE@', values), (e: unknown) => isSidewalkError(e, 'TELEMETRY_AGENT_TEMPLATE_INVALID'));
+  assert.throws(
+    () => renderAgentConfig('a: @NOPE@', values),
+    (e: unknown) => isSidewalkError(e, 'TELEMETRY_AGENT_TEMPLATE_INVALID'),
+  );
   // A location with YAML-significant characters stays one quoted scalar.
   const text = renderAgentConfig('l: @LOCATION@\n', { ...values, location: 'Denver: "#1"' });
   assert.deepEqual(parse(text), { l: 'Denver: "#1"' });

@@ -27,10 +27,7 @@ describe('metrics path: device agents remote_write to the fleet Prometheus', () 
       const r = await query(fleet.server.url, 'up{job="sidewalk-runtime"} == 1');
       return r.length === FLEET.length ? r : null;
     });
-    assert.deepEqual(
-      up.map((s) => [s.metric.device, s.metric.location]).sort(),
-      FLEET.map((d) => [d.id, d.location]).sort(),
-    );
+    assert.deepEqual(up.map((s) => [s.metric.device, s.metric.location]).sort(), FLEET.map((d) => [d.id, d.location]).sort());
     // The agent's external labels are on the runtime's own series, and the values are the device's.
     const frames = await waitUntil('frame counters', 20000, async () => {
       const r = await query(fleet.server.url, 'sidewalk_frames_total');
@@ -38,9 +35,15 @@ describe('metrics path: device agents remote_write to the fleet Prometheus', () 
     });
     for (const s of frames) assert.ok(Number(s.value[1]) > 0, JSON.stringify(s));
     const failSafe = await query(fleet.server.url, 'sidewalk_fail_safe_active == 1');
-    assert.deepEqual(failSafe.map((s) => s.metric.device), ['scooter-den-1']);
+    assert.deepEqual(
+      failSafe.map((s) => s.metric.device),
+      ['scooter-den-1'],
+    );
     const apps = await query(fleet.server.url, 'sidewalk_app_info{version="1.3.0"}');
-    assert.deepEqual(apps.map((s) => [s.metric.device, s.metric.location]), [['scooter-la-2', 'LA']]);
+    assert.deepEqual(
+      apps.map((s) => [s.metric.device, s.metric.location]),
+      [['scooter-la-2', 'LA']],
+    );
     // A Denver scooter trying an LA model: the device's location stays Denver, the model's is kept apart.
     const models = await query(fleet.server.url, 'sidewalk_model_info{device="scooter-den-1"}');
     assert.deepEqual([models.length, models[0]?.metric.location, models[0]?.metric.model_location], [1, 'Denver', 'LA']);
@@ -53,7 +56,10 @@ describe('metrics path: device agents remote_write to the fleet Prometheus', () 
       const r = await query(fleet.server.url, 'sidewalk_ota_state{state="idle"} == 1');
       return r.length === 2 ? r : null;
     });
-    assert.deepEqual(ota.map((s) => [s.metric.device, s.metric.location, s.metric.job]).sort(), [['scooter-la-1', 'LA', 'sidewalk-updater'], ['scooter-la-2', 'LA', 'sidewalk-updater']]);
+    assert.deepEqual(ota.map((s) => [s.metric.device, s.metric.location, s.metric.job]).sort(), [
+      ['scooter-la-1', 'LA', 'sidewalk-updater'],
+      ['scooter-la-2', 'LA', 'sidewalk-updater'],
+    ]);
     // The fleet server evaluates the shipped recording rules over the remote-written data.
     const online = await waitUntil('recording rule location:sidewalk_devices_online:count', 20000, async () => {
       const r = await query(fleet.server.url, 'location:sidewalk_devices_online:count');

@@ -64,19 +64,27 @@ before(async () => {
   await writeFile(join(root, 'web.yml'), stringify(web));
   await writeFile(join(root, 'fleet.yml'), stringify({ global: { scrape_interval: '15s' } }));
   serverPort = await freePort();
-  server = spawn('prometheus', [
-    `--config.file=${join(root, 'fleet.yml')}`,
-    `--web.config.file=${join(root, 'web.yml')}`,
-    `--web.listen-address=127.0.0.1:${serverPort}`,
-    `--storage.tsdb.path=${join(root, 'tsdb')}`,
-    '--web.enable-remote-write-receiver',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  server = spawn(
+    'prometheus',
+    [
+      `--config.file=${join(root, 'fleet.yml')}`,
+      `--web.config.file=${join(root, 'web.yml')}`,
+      `--web.listen-address=127.0.0.1:${serverPort}`,
+      `--storage.tsdb.path=${join(root, 'tsdb')}`,
+      '--web.enable-remote-write-receiver',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   server.stderr!.on('data', (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-20000)));
-  await waitFor('the fleet Prometheus answers over TLS', async () => {
-    if (server.exitCode !== null) throw new Error(`prometheus exited: ${serverLog}`);
-    const r = await call('/-/ready', device);
-    return 'status' in r && r.status === 200;
-  }, 20_000);
+  await waitFor(
+    'the fleet Prometheus answers over TLS',
+    async () => {
+      if (server.exitCode !== null) throw new Error(`prometheus exited: ${serverLog}`);
+      const r = await call('/-/ready', device);
+      return 'status' in r && r.status === 200;
+    },
+    20_000,
+  );
 
   // The device's runtime /metrics (loopback), scraped by the agent.
   runtime = createServer((_req, res) => res.end('# TYPE sidewalk_frames_total counter\nsidewalk_frames_total 4242\n'));
@@ -110,12 +118,16 @@ after(async () => {
 describe('remote_write over TLS with client certificates', () => {
   test("the device agent's samples arrive at the fleet Prometheus with the device's labels", async () => {
     let result: { metric: Record<string, string>; value: [number, string] }[] = [];
-    await waitFor('the sample arrived over TLS', async () => {
-      const r = await call(`/api/v1/query?${new URLSearchParams({ query: 'sidewalk_frames_total' })}`, device);
-      if (!('status' in r) || r.status !== 200) return false;
-      result = (JSON.parse(r.body) as { data: { result: typeof result } }).data.result;
-      return result.length === 1;
-    }, 30_000).catch((err: Error) => assert.fail(`${err.message}\nagent: ${agent.output().slice(-3000)}`));
+    await waitFor(
+      'the sample arrived over TLS',
+      async () => {
+        const r = await call(`/api/v1/query?${new URLSearchParams({ query: 'sidewalk_frames_total' })}`, device);
+        if (!('status' in r) || r.status !== 200) return false;
+        result = (JSON.parse(r.body) as { data: { result: typeof result } }).data.result;
+        return result.length === 1;
+      },
+      30_000,
+    ).catch((err: Error) => assert.fail(`${err.message}\nagent: ${agent.output().slice(-3000)}`));
     assert.equal(result[0]!.value[1], '4242');
     assert.equal(result[0]!.metric.device, 'tls-dev-1');
     assert.equal(result[0]!.metric.location, 'Oslo');
@@ -130,7 +142,10 @@ describe('remote_write over TLS with client certificates', () => {
     // The device's certificate is accepted at the same endpoint (an empty write is a 4xx from Prometheus, not a TLS error).
     const own = await call('/api/v1/write', device, { method: 'POST' });
     assert.ok('status' in own && own.status >= 400 && own.status < 500, JSON.stringify(own));
-    const plain = await fetch(`http://127.0.0.1:${serverPort}/-/ready`).then((r) => r.status, (err: Error) => err.message);
+    const plain = await fetch(`http://127.0.0.1:${serverPort}/-/ready`).then(
+      (r) => r.status,
+      (err: Error) => err.message,
+    );
     assert.notEqual(plain, 200, 'plain HTTP is not served');
   });
 });

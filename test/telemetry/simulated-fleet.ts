@@ -103,7 +103,14 @@ function frame(m: RuntimeMetrics, spec: SimDeviceSpec, n: number): void {
 export async function startSimulatedFleet(specs: SimDeviceSpec[]): Promise<SimulatedFleet> {
   const fleetTool = createFleetMetrics();
   for (const s of specs) fleetTool.deviceInfo.set({ device: s.id, location: s.location }, 1);
-  setRollout(fleetTool, { rollout: 'app-1.3.0-LA', location: 'LA', artifact: 'sidewalk-app-1.3.0', status: 'running', stepPercent: 25, devices: { targeted: 4, succeeded: 2, in_progress: 1, failed: 1 } });
+  setRollout(fleetTool, {
+    rollout: 'app-1.3.0-LA',
+    location: 'LA',
+    artifact: 'sidewalk-app-1.3.0',
+    status: 'running',
+    stepPercent: 25,
+    devices: { targeted: 4, succeeded: 2, in_progress: 1, failed: 1 },
+  });
   setRollout(fleetTool, { rollout: 'model-den-5', location: 'Denver', artifact: 'model-Denver-5', status: 'completed', stepPercent: 100, devices: { targeted: 3, succeeded: 3 } });
   const fleetToolServer = await serveMetrics(fleetTool.registry, { host: '127.0.0.1', port: 0 });
   const fleetToolTarget = new URL(fleetToolServer.url).host;
@@ -118,12 +125,14 @@ export async function startSimulatedFleet(specs: SimDeviceSpec[]): Promise<Simul
   }, 100);
   const stopAll = async () => {
     clearInterval(ticker);
-    await Promise.all(devices.map(async (d) => {
-      await d.agent.stop();
-      await d.server.close();
-      await d.updater?.close();
-      await removePrometheusFiles(d.agent);
-    }));
+    await Promise.all(
+      devices.map(async (d) => {
+        await d.agent.stop();
+        await d.server.close();
+        await d.updater?.close();
+        await removePrometheusFiles(d.agent);
+      }),
+    );
     await server.stop();
     await removePrometheusFiles(server);
     await fleetToolServer.close();

@@ -6,7 +6,8 @@ import { wholeNumber } from '../cli-common.js';
 import { synthesizeRides } from '../synth.js';
 
 export function registerSynth(data: Command): void {
-  data.command('synth')
+  data
+    .command('synth')
     .description('write labelled synthetic rides (street, sidewalk, crosswalk, bike lane scenes with a plausible sensor log) in the ride format, deterministic from --seed')
     .requiredOption('--out <dir>', 'folder to write ride folders into')
     .option('--rides <n>', 'number of rides', wholeNumber('--rides'), 4)
@@ -21,7 +22,16 @@ export function registerSynth(data: Command): void {
       await mkdir(o.out, { recursive: true }).catch((err: Error) => {
         throw new SidewalkError('DATA_OUTPUT_UNWRITABLE', `--out ${o.out}: cannot create the folder (${err.message})`, { cause: err });
       });
-      const dirs = await synthesizeRides({ outDir: o.out, rides: o.rides, seed: o.seed, fps: o.fps, width: Number(m[1]), height: Number(m[2]), location: o.location, ...(o.script ? { script: o.script } : {}) });
+      const dirs = await synthesizeRides({
+        outDir: o.out,
+        rides: o.rides,
+        seed: o.seed,
+        fps: o.fps,
+        width: Number(m[1]),
+        height: Number(m[2]),
+        location: o.location,
+        ...(o.script ? { script: o.script } : {}),
+      });
       process.stdout.write(`${dirs.join('\n')}\n`);
     });
 }

@@ -182,7 +182,10 @@ export class DeviceAgent {
         const kind = cmd.args?.kind;
         if (kind !== 'os' && kind !== 'model' && kind !== 'app') throw new Error(`args.kind must be os, model or app (got ${JSON.stringify(kind)})`);
         const r = await this.#serialized(() => this.#o.backend.rollback(kind, () => {}));
-        response = r.outcome === 'succeeded' ? { request_id: cmd.request_id, ok: true, result: { step: r.step } } : { request_id: cmd.request_id, ok: false, error: { code: r.code ?? 'OTA_UPDATE_FAILED', message: r.error ?? '' } };
+        response =
+          r.outcome === 'succeeded'
+            ? { request_id: cmd.request_id, ok: true, result: { step: r.step } }
+            : { request_id: cmd.request_id, ok: false, error: { code: r.code ?? 'OTA_UPDATE_FAILED', message: r.error ?? '' } };
         void this.publishReported();
       }
     } catch (err) {
@@ -300,13 +303,15 @@ export class DeviceAgent {
       this.actions++;
       this.#event(d, { step: 'desired' });
       await this.#setRollout(d, 'in_progress', 'download');
-      const r = await this.#serialized(() => this.#o.backend.install(a, (s) => {
-        this.#event(d, s);
-        if (this.#state.rollout && this.#state.rollout.step !== s.step) {
-          this.#state.rollout = { ...this.#state.rollout, step: s.step, at_ms: this.#now() };
-          void this.publishReported();
-        }
-      }));
+      const r = await this.#serialized(() =>
+        this.#o.backend.install(a, (s) => {
+          this.#event(d, s);
+          if (this.#state.rollout && this.#state.rollout.step !== s.step) {
+            this.#state.rollout = { ...this.#state.rollout, step: s.step, at_ms: this.#now() };
+            void this.publishReported();
+          }
+        }),
+      );
       await this.#finish(d, key, r, 'committed');
       return;
     }

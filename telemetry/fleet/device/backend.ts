@@ -64,12 +64,7 @@ export function codeOf(text: string | null | undefined, fallback: ErrorCode): Er
  * is `failed` (retried on the next desired-state pass); bytes that do not match desired state are
  * `rejected` and deleted.
  */
-export async function fetchVerified(
-  a: ArtifactRef,
-  dir: string,
-  onStep: (s: StepReport) => void,
-  options: FetchOptions = {},
-): Promise<{ path: string } | BackendResult> {
+export async function fetchVerified(a: ArtifactRef, dir: string, onStep: (s: StepReport) => void, options: FetchOptions = {}): Promise<{ path: string } | BackendResult> {
   const dest = join(dir, `${a.sha256}.mender`);
   onStep({ step: 'download', done_bytes: 0, total_bytes: a.size });
   let lastReport = 0;
@@ -95,10 +90,7 @@ export async function fetchVerified(
   const got = await sha256File(dest);
   if (got.size !== a.size || got.sha256 !== a.sha256) {
     await rm(dest, { force: true });
-    const e = new SidewalkError(
-      'FLEET_ARTIFACT_MISMATCH',
-      `${a.url}: got ${got.size} bytes with sha256 ${got.sha256}; desired state says ${a.size} bytes, sha256 ${a.sha256}`,
-    );
+    const e = new SidewalkError('FLEET_ARTIFACT_MISMATCH', `${a.url}: got ${got.size} bytes with sha256 ${got.sha256}; desired state says ${a.size} bytes, sha256 ${a.sha256}`);
     return { outcome: 'rejected', step: 'download', code: e.code, error: e.message };
   }
   onStep({ step: 'downloaded', done_bytes: got.size, total_bytes: got.size });

@@ -71,7 +71,12 @@ function healthReader(url: string): () => Promise<HealthSummary> {
 export type WithUpdater = <T>(onProgress: (e: ProgressEvent) => void, fn: (u: Updater) => Promise<T>) => Promise<T>;
 
 /** Starts the agent for this device; `withUpdater` must be the daemon's own (serialized, locked) one. */
-export async function startFleetAgent(agentConfigPath: string, ota: OtaConfig, withUpdater: WithUpdater, options: { onReboot?(): void; onDownloaded?(bytes: number): void } = {}): Promise<DeviceAgent> {
+export async function startFleetAgent(
+  agentConfigPath: string,
+  ota: OtaConfig,
+  withUpdater: WithUpdater,
+  options: { onReboot?(): void; onDownloaded?(bytes: number): void } = {},
+): Promise<DeviceAgent> {
   const c = loadAgentConfig(agentConfigPath);
   const backend = new OtaUpdaterBackend({
     downloadDir: join(ota.state_dir, 'downloads'),

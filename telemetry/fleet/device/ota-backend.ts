@@ -72,7 +72,13 @@ export class OtaUpdaterBackend implements UpdaterBackend {
   async rollback(kind: ArtifactKind, onStep: (s: StepReport) => void): Promise<BackendResult> {
     onStep({ step: 'rollback' });
     try {
-      return resultOf(await this.#o.withUpdater(() => {}, (u) => u.rollbackNow(UPDATE_KIND[kind])), 'rolled_back');
+      return resultOf(
+        await this.#o.withUpdater(
+          () => {},
+          (u) => u.rollbackNow(UPDATE_KIND[kind]),
+        ),
+        'rolled_back',
+      );
     } catch (err) {
       return { outcome: 'failed', step: 'rollback', code: isSidewalkError(err) ? err.code : 'OTA_UPDATE_FAILED', error: errorMessage(err) };
     }

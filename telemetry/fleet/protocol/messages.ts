@@ -76,9 +76,7 @@ export interface ReportedState {
   spool: { queued: number; dropped: number };
 }
 
-export type EventStep =
-  | 'desired' | 'download' | 'downloaded' | 'install' | 'reboot' | 'committed' | 'in_sync'
-  | 'failed' | 'rejected' | 'rollback' | 'rolled_back';
+export type EventStep = 'desired' | 'download' | 'downloaded' | 'install' | 'reboot' | 'committed' | 'in_sync' | 'failed' | 'rejected' | 'rollback' | 'rolled_back';
 
 export interface OtaEvent {
   /** Per-device, persistent across restarts: the fleet tool drops a seq it has already stored. */

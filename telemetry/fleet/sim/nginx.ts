@@ -91,10 +91,14 @@ export async function startNginx(o: { cert: CertFiles; ca: string; workerConnect
   const base = `https://127.0.0.1:${port}/artifacts`;
   const ca = await readFile(o.ca);
   try {
-    await waitFor('nginx answers', async () => {
-      if (child.exitCode !== null) throw new Error(`nginx exited ${child.exitCode}: ${output}${await readFile(join(prefix, 'error.log'), 'utf8').catch(() => '')}`);
-      return (await status(`${base}/`, ca)) === 404;
-    }, 10_000);
+    await waitFor(
+      'nginx answers',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`nginx exited ${child.exitCode}: ${output}${await readFile(join(prefix, 'error.log'), 'utf8').catch(() => '')}`);
+        return (await status(`${base}/`, ca)) === 404;
+      },
+      10_000,
+    );
   } catch (err) {
     child.kill('SIGKILL');
     await rm(prefix, { recursive: true, force: true });

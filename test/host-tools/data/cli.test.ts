@@ -24,8 +24,13 @@ async function sidewalk(args: string[]): Promise<{ code: number; stdout: string;
 
 describe('sidewalk data CLI', () => {
   let ws: Workspace;
-  before(async () => { ws = await workspace(); ws.db.close(); });
-  after(async () => { await ws.close().catch(() => {}); });
+  before(async () => {
+    ws = await workspace();
+    ws.db.close();
+  });
+  after(async () => {
+    await ws.close().catch(() => {});
+  });
 
   test('ingest, stats --json, and a malformed run exits non-zero naming file and line', async () => {
     const { raw, out } = legacyRows(4, { speed: (i) => (i === 0 ? 2 : 20) });
@@ -74,7 +79,8 @@ describe('sidewalk data CLI', () => {
     assert.match(a.stdout, /1 added \(3 frames\)/);
     const both = legacyRows(2, { startFrame: 70 });
     const ambiguous = await writeLegacyRun(join(ws.dir, 'amb', 'run70'), {
-      raw: both.raw, out: both.raw.map((r) => ({ frame: r.frame, joystick: 1, scores: [0, 0.3, 0.6, 0.1], sidewalk: 1 as const })),
+      raw: both.raw,
+      out: both.raw.map((r) => ({ frame: r.frame, joystick: 1, scores: [0, 0.3, 0.6, 0.1], sidewalk: 1 as const })),
     });
     await expectCleanFailure({ name: 'ingest ambiguous', args: ['data', 'ingest', ambiguous, '--db', ws.dbPath, '--location', 'Niwot'], code: 'DATA_LEGACY_LAYOUT_AMBIGUOUS' });
     const named = await sidewalk(['data', 'ingest', ambiguous, '--db', ws.dbPath, '--location', 'Niwot', '--legacy-layout', 'live']);

@@ -6,7 +6,10 @@ import { Command } from 'commander';
 import { errorMessage } from '../../../lib/errors.js';
 import { registerDataCommands } from '../../../host-tools/data/cli.js';
 
-const program = new Command('sidewalk').exitOverride((err) => { process.exitCode = err.exitCode; throw err; });
+const program = new Command('sidewalk').exitOverride((err) => {
+  process.exitCode = err.exitCode;
+  throw err;
+});
 registerDataCommands(program);
 program.parseAsync(process.argv).catch((err: unknown) => {
   if ((err as { code?: string }).code?.startsWith('commander.')) return;

@@ -27,7 +27,9 @@ describe('data export crops', () => {
     await ingestPaths([join(ws.dir, 'runs')], { db: ws.db, store: ws.store, config: ws.config, location: 'LA', progress: false });
     assignSplits(ws.db, { location: 'LA', seed: 1 });
   });
-  after(async () => { await ws.close(); });
+  after(async () => {
+    await ws.close();
+  });
 
   async function exported(args: string[]): Promise<{ crop: unknown; size: [number, number] }> {
     const out = join(ws.dir, `export-${args.join('_').replace(/[^a-z0-9]/gi, '')}`);

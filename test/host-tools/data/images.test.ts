@@ -35,7 +35,7 @@ describe('frame metrics', () => {
     const frames = [
       Uint8Array.from({ length: W * H }, () => Math.floor(rand() * 256)),
       Uint8Array.from({ length: W * H }, (_, i) => (i % W) + (Math.floor(i / W) % 50)),
-      Uint8Array.from({ length: W * H }, (_, i) => 255 - ((i % W) * 3) % 256),
+      Uint8Array.from({ length: W * H }, (_, i) => 255 - (((i % W) * 3) % 256)),
       new Uint8Array(W * H).fill(90),
     ];
     for (const f of frames) {
@@ -56,7 +56,10 @@ describe('frame metrics', () => {
     const got: string[] = [];
     const reader = new GreyFrameReader((index, grey) => got.push(`${index}:${sha256(grey)}`));
     for (let pos = 0; pos < stream.length; pos += 4099) reader.push(stream.subarray(pos, pos + 4099));
-    assert.deepEqual(got, [0, 1, 2].map((i) => `${i}:${sha256(stream.subarray(i * size, (i + 1) * size))}`));
+    assert.deepEqual(
+      got,
+      [0, 1, 2].map((i) => `${i}:${sha256(stream.subarray(i * size, (i + 1) * size))}`),
+    );
     assert.equal(reader.frames, 3);
     assert.equal(reader.partialBytes, 100);
   });

@@ -54,14 +54,24 @@ describe('labelling', () => {
     const scores = { bike_lane: 0, crosswalk: 0, side: 0.97, street: 0.03 };
     const keys = Array.from({ length: 2000 }, (_, i) => createHash('sha256').update(`frame ${i}`).digest('hex'));
     const decisions = keys.map((sampleKey) => decideLabel({ riderInput: null, scores, trueLabel: null, sampleKey }, cfg));
-    assert.ok(decisions.every((d) => d.label === null && d.source === 'model'), 'never a final label');
+    assert.ok(
+      decisions.every((d) => d.label === null && d.source === 'model'),
+      'never a final label',
+    );
     const queued = decisions.filter((d) => d.reviewState === 'queued').length / keys.length;
     assert.ok(Math.abs(queued - cfg.labelling.modelReviewShare) < 0.04, `sampled share ${queued}`);
-    assert.deepEqual(keys.map((k) => decideLabel({ riderInput: null, scores, trueLabel: null, sampleKey: k }, cfg).reviewState), decisions.map((d) => d.reviewState), 'the same frames every time');
+    assert.deepEqual(
+      keys.map((k) => decideLabel({ riderInput: null, scores, trueLabel: null, sampleKey: k }, cfg).reviewState),
+      decisions.map((d) => d.reviewState),
+      'the same frames every time',
+    );
     const accepting = { ...cfg, labelling: { ...cfg.labelling, acceptModelLabels: true } };
     assert.deepEqual(decideLabel({ riderInput: null, scores, trueLabel: null, sampleKey: keys[0]! }, accepting), { riderLabel: null, label: 'side', source: 'model', reviewState: null });
     const none = { ...cfg, labelling: { ...cfg.labelling, modelReviewShare: 0 } };
-    assert.equal(keys.some((k) => decideLabel({ riderInput: null, scores, trueLabel: null, sampleKey: k }, none).reviewState === 'queued'), false);
+    assert.equal(
+      keys.some((k) => decideLabel({ riderInput: null, scores, trueLabel: null, sampleKey: k }, none).reviewState === 'queued'),
+      false,
+    );
   });
 
   test('the data config refuses unknown keys and wrong types, naming each', async () => {
@@ -77,9 +87,16 @@ describe('labelling', () => {
         ['filters: [\n', /not valid YAML/],
       ] as const) {
         await writeFile(file, text);
-        assert.throws(() => loadDataConfig(file), (err: unknown) => isSidewalkError(err, 'DATA_CONFIG_INVALID') && problem.test(err.message), text);
+        assert.throws(
+          () => loadDataConfig(file),
+          (err: unknown) => isSidewalkError(err, 'DATA_CONFIG_INVALID') && problem.test(err.message),
+          text,
+        );
       }
-      assert.throws(() => loadDataConfig(join(ws.dir, 'missing.yaml')), (err: unknown) => isSidewalkError(err, 'DATA_CONFIG_UNREADABLE'));
+      assert.throws(
+        () => loadDataConfig(join(ws.dir, 'missing.yaml')),
+        (err: unknown) => isSidewalkError(err, 'DATA_CONFIG_UNREADABLE'),
+      );
       await writeFile(file, 'labelling:\n  acceptModelLabels: true\n');
       assert.equal(loadDataConfig(file).labelling.acceptModelLabels, true);
       assert.equal(loadDataConfig(file).labelling.modelThreshold, cfg.labelling.modelThreshold, 'defaults fill the rest');
@@ -90,19 +107,34 @@ describe('labelling', () => {
 
   describe('with the current model (real TFLite)', () => {
     let ws: Workspace;
-    before(async () => { ws = await workspace(); });
-    after(async () => { await ws.close(); });
+    before(async () => {
+      ws = await workspace();
+    });
+    after(async () => {
+      await ws.close();
+    });
 
     test('frames are scored by the model bundle, then labelled by agreement with the rider', async () => {
       const solid = (r: number, g: number, b: number) => {
         const rgb = new Uint8Array(96 * 64 * 3);
-        for (let i = 0; i < rgb.length; i += 3) { rgb[i] = r; rgb[i + 1] = g; rgb[i + 2] = b; }
+        for (let i = 0; i < rgb.length; i += 3) {
+          rgb[i] = r;
+          rgb[i + 1] = g;
+          rgb[i + 2] = b;
+        }
         return { width: 96, height: 64, rgb };
       };
       // Fixture model: street = dark asphalt, side = light concrete. The rider pressed "sidewalk" (1) on both.
       const jpegs = await encodeTestJpegs([solid(45, 45, 45), solid(175, 175, 165)]);
       const { raw, out } = legacyRows(2, { joystick: () => 1 });
-      await writeLegacyRun(join(ws.dir, 'in', 'run1'), { raw, out, images: new Map([[0, jpegs[0]!], [1, jpegs[1]!]]) });
+      await writeLegacyRun(join(ws.dir, 'in', 'run1'), {
+        raw,
+        out,
+        images: new Map([
+          [0, jpegs[0]!],
+          [1, jpegs[1]!],
+        ]),
+      });
       await ingestPaths([join(ws.dir, 'in')], { db: ws.db, store: ws.store, config: ws.config, location: 'LA', progress: false });
       const classifier = await createTfliteClassifier(join(REPO_ROOT, 'test', 'fixtures', 'models', 'float'), { delegate: 'cpu', numThreads: 1 });
       try {
@@ -119,7 +151,10 @@ describe('labelling', () => {
       assert.ok(scores[1]!.side! > scores[1]!.street!, JSON.stringify(scores[1]));
       assert.equal(relabelAll(ws.db, ws.config), 2);
       const labels = ws.db.prepare('SELECT label, label_source, review_state FROM frames ORDER BY idx').all();
-      assert.deepEqual(labels, [{ label: null, label_source: null, review_state: 'queued' }, { label: 'side', label_source: 'agreed', review_state: null }]);
+      assert.deepEqual(labels, [
+        { label: null, label_source: null, review_state: 'queued' },
+        { label: 'side', label_source: 'agreed', review_state: null },
+      ]);
       const queue = reviewQueue(ws.db);
       assert.equal(queue.length, 1);
       assert.equal(queue[0]!.riderLabel, 'side');

@@ -9,9 +9,7 @@ import { exportDataset, readModelManifest } from '../../../host-tools/data/expor
 import { reflagAll } from '../../../host-tools/data/filters.js';
 import { hammingHex } from '../../../host-tools/data/images.js';
 import { ingestPaths } from '../../../host-tools/data/ingest.js';
-import {
-  BandIndex, CROSS_RIDE_FLAG, bandLayout, findCrossRideDuplicates, firstEarlierMatches, hamming64, parseDhash,
-} from '../../../host-tools/data/near-duplicates.js';
+import { BandIndex, CROSS_RIDE_FLAG, bandLayout, findCrossRideDuplicates, firstEarlierMatches, hamming64, parseDhash } from '../../../host-tools/data/near-duplicates.js';
 import { assignSplits } from '../../../host-tools/data/splits.js';
 import { datasetStats, formatStats } from '../../../host-tools/data/stats.js';
 import { synthesizeRides } from '../../../host-tools/data/synth.js';
@@ -47,7 +45,10 @@ function bruteForce(hi: Uint32Array, lo: Uint32Array, rideStart: Uint32Array, d:
   const out = new Int32Array(hi.length).fill(-1);
   for (let i = 0; i < hi.length; i++) {
     for (let j = 0; j < rideStart[i]!; j++) {
-      if (hamming64(hi[i]!, lo[i]!, hi[j]!, lo[j]!) <= d) { out[i] = j; break; }
+      if (hamming64(hi[i]!, lo[i]!, hi[j]!, lo[j]!) <= d) {
+        out[i] = j;
+        break;
+      }
     }
   }
   return out;
@@ -80,7 +81,14 @@ describe('cross-ride near-duplicates: band index', () => {
   });
 
   test('finds exactly the brute-force earliest match of an earlier ride, for every distance', () => {
-    for (const [seed, d] of [[1, 0], [2, 1], [3, 3], [4, 5], [5, 8], [6, 13]] as const) {
+    for (const [seed, d] of [
+      [1, 0],
+      [2, 1],
+      [3, 3],
+      [4, 5],
+      [5, 8],
+      [6, 13],
+    ] as const) {
       const { hi, lo, rideStart } = randomRides(seed, 30, 60);
       const expected = bruteForce(hi, lo, rideStart, d);
       const got = firstEarlierMatches(new BandIndex(hi, lo, d), rideStart, d);
@@ -121,8 +129,12 @@ function crossFlags(db: Db): Map<number, number> {
 
 describe('cross-ride near-duplicates: database', () => {
   let ws: Workspace;
-  before(async () => { ws = await workspace(); });
-  after(async () => { await ws.close(); });
+  before(async () => {
+    ws = await workspace();
+  });
+  after(async () => {
+    await ws.close();
+  });
 
   test('re-flagging and the ingest-time check agree with brute force, per location', () => {
     insertRows(ws.db, 'A', 12, 40, 11);
@@ -130,8 +142,12 @@ describe('cross-ride near-duplicates: database', () => {
     const d = ws.config.filters.duplicateMaxDistance;
     reflagAll(ws.db, ws.config.filters);
     const flagged = crossFlags(ws.db);
-    const frames = ws.db.prepare(`SELECT f.id, f.ride_id AS ride, r.location_id AS loc, f.dhash FROM frames f JOIN rides r ON r.id = f.ride_id ORDER BY f.ride_id, f.id`).all() as
-      { id: number; ride: number; loc: number; dhash: string }[];
+    const frames = ws.db.prepare(`SELECT f.id, f.ride_id AS ride, r.location_id AS loc, f.dhash FROM frames f JOIN rides r ON r.id = f.ride_id ORDER BY f.ride_id, f.id`).all() as {
+      id: number;
+      ride: number;
+      loc: number;
+      dhash: string;
+    }[];
     let expected = 0;
     for (const f of frames) {
       const match = frames.find((g) => g.loc === f.loc && g.ride < f.ride && hammingHex(g.dhash, f.dhash) <= d);
@@ -142,10 +158,23 @@ describe('cross-ride near-duplicates: database', () => {
     assert.ok(expected > 20);
     // Before a new ride's transaction: its hashes against every frame the location holds.
     const locA = locationId(ws.db, 'A');
-    const probe = [...frames.filter((f) => f.loc === locA).slice(-30).map((f) => f.dhash), null, 'ffffffffffffffff'];
+    const probe = [
+      ...frames
+        .filter((f) => f.loc === locA)
+        .slice(-30)
+        .map((f) => f.dhash),
+      null,
+      'ffffffffffffffff',
+    ];
     const found = findCrossRideDuplicates(ws.db, 'A', probe, d);
-    assert.deepEqual(found, probe.map((h) => (h === null ? null : frames.find((g) => g.loc === locA && hammingHex(g.dhash, h) <= d)?.id ?? null)));
-    assert.deepEqual(findCrossRideDuplicates(ws.db, 'nowhere', probe, d), probe.map(() => null));
+    assert.deepEqual(
+      found,
+      probe.map((h) => (h === null ? null : (frames.find((g) => g.loc === locA && hammingHex(g.dhash, h) <= d)?.id ?? null))),
+    );
+    assert.deepEqual(
+      findCrossRideDuplicates(ws.db, 'nowhere', probe, d),
+      probe.map(() => null),
+    );
     const stats = datasetStats(ws.db, 'A')[0]!;
     assert.equal(stats.byFlag[CROSS_RIDE_FLAG], frames.filter((f) => f.loc === locA && flagged.has(f.id)).length);
     assert.match(formatStats([stats]), new RegExp(`flags: .*${CROSS_RIDE_FLAG}=\\d+`));
@@ -178,8 +207,12 @@ describe('cross-ride near-duplicates: database', () => {
 
 describe('cross-ride near-duplicates: real frames', () => {
   let ws: Workspace;
-  before(async () => { ws = await workspace(); });
-  after(async () => { await ws.close(); });
+  before(async () => {
+    ws = await workspace();
+  });
+  after(async () => {
+    await ws.close();
+  });
 
   test('a second ride over the same scenes is flagged against the first; stats and export honour it', async () => {
     const script = 'side:1.2,street:1,crosswalk:1,bike_lane:1';
@@ -189,7 +222,10 @@ describe('cross-ride near-duplicates: real frames', () => {
     const [again] = await synthesizeRides({ outDir: join(ws.dir, 'b'), rides: 1, seed: 5, fps: 4, ...size });
     const [other] = await synthesizeRides({ outDir: join(ws.dir, 'c'), rides: 1, seed: 6, fps: 5, ...size });
     const results = await ingestPaths([first!, other!, again!], { db: ws.db, store: ws.store, config: ws.config, progress: false });
-    assert.deepEqual(results.map((r) => r.status), ['added', 'added', 'added']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['added', 'added', 'added'],
+    );
     const [a, c, b] = results.map((r) => r.rideId!);
     const frames = (ride: number) => ws.db.prepare('SELECT id, dhash FROM frames WHERE ride_id = ? ORDER BY id').all(ride) as { id: number; dhash: string }[];
     const d = ws.config.filters.duplicateMaxDistance;
@@ -207,7 +243,10 @@ describe('cross-ride near-duplicates: real frames', () => {
     assert.deepEqual(flagged, expect);
     const againFlagged = frames(b!).filter((f) => flagged.has(f.id)).length;
     assert.ok(againFlagged >= 4, `only ${againFlagged} frames of the repeated ride flagged`);
-    assert.ok(frames(b!).every((f) => !flagged.has(f.id) || frames(a!).some((g) => g.id === flagged.get(f.id))), 'matches point into the first ride');
+    assert.ok(
+      frames(b!).every((f) => !flagged.has(f.id) || frames(a!).some((g) => g.id === flagged.get(f.id))),
+      'matches point into the first ride',
+    );
     assert.equal(frames(c!).filter((f) => flagged.has(f.id)).length, 0, 'other scenes are not duplicates');
 
     const stats = datasetStats(ws.db, 'Boulder')[0]!;
@@ -217,10 +256,16 @@ describe('cross-ride near-duplicates: real frames', () => {
     assert.deepEqual(crossFlags(ws.db), flagged);
     ws.db.prepare("UPDATE rides SET split = 'train'").run();
     const manifestFile = join(ws.dir, 'manifest.json');
-    await writeFile(manifestFile, JSON.stringify({
-      format: 'sidewalk-model/1', name: 'b', version: '1.0.0', labels: ['bike_lane', 'crosswalk', 'side', 'street'],
-      input: { width: 16, height: 16, dtype: 'float32', color_order: 'rgb', normalization: { scale: 1 / 255, offset: 0 }, crop: { x: 0, y: 0, width: 1, height: 1 } },
-    }));
+    await writeFile(
+      manifestFile,
+      JSON.stringify({
+        format: 'sidewalk-model/1',
+        name: 'b',
+        version: '1.0.0',
+        labels: ['bike_lane', 'crosswalk', 'side', 'street'],
+        input: { width: 16, height: 16, dtype: 'float32', color_order: 'rgb', normalization: { scale: 1 / 255, offset: 0 }, crop: { x: 0, y: 0, width: 1, height: 1 } },
+      }),
+    );
     const manifest = await readModelManifest(manifestFile);
     const ds = await exportDataset(ws.db, ws.store, { location: 'Boulder', outDir: join(ws.dir, 'out1'), manifest });
     assert.ok(Array.isArray(ds.filters.excluded_flags) && ds.filters.excluded_flags.includes(CROSS_RIDE_FLAG));
@@ -238,8 +283,12 @@ describe('cross-ride near-duplicates: real frames', () => {
 
 describe('schema upgrade', () => {
   let ws: Workspace;
-  before(async () => { ws = await workspace(); });
-  after(async () => { await ws.close(); });
+  before(async () => {
+    ws = await workspace();
+  });
+  after(async () => {
+    await ws.close();
+  });
 
   test('a database made by schema version 1 upgrades in place, keeps its rows and gains cross-ride flags on re-flagging', () => {
     const file = join(ws.dir, 'old', 'dataset.db');

@@ -19,7 +19,10 @@ describe('data review page', () => {
     await ingestPaths([join(ws.dir, 'in')], { db: ws.db, store: ws.store, config: ws.config, location: 'LA', progress: false });
     server = new ReviewServer({ db: ws.db, store: ws.store, config: ws.config });
     url = await server.start();
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
   });
   after(async () => {
     await browser?.close();
@@ -33,7 +36,7 @@ describe('data review page', () => {
     const page = await browser.newPage();
     await page.goto(url);
     await page.waitForSelector(`#frame[data-id="${queued[0]!.id}"]`);
-    assert.match(await page.textContent('#meta') ?? '', /LA · ride legacy:run1 · frame 0 · speed 15 · rider: none/);
+    assert.match((await page.textContent('#meta')) ?? '', /LA · ride legacy:run1 · frame 0 · speed 15 · rider: none/);
     const loaded = await page.waitForFunction(() => (document.getElementById('img') as HTMLImageElement).naturalWidth);
     assert.equal(await loaded.jsonValue(), 64);
     await page.keyboard.press('3');

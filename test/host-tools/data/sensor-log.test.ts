@@ -5,7 +5,10 @@ import { parseGpx, parseSensorCsv, sampleAt } from '../../../host-tools/data/sen
 describe('video sensor logs', () => {
   test('CSV: named columns in any order, seconds or ms, m/s converted', () => {
     const s = parseSensorCsv('speed_ms,time_s,lat,lon,label\n5,1.5,34.1,-118.2,side\n2,0,34.0,-118.2,\n', 'log.csv');
-    assert.deepEqual(s.map((x) => x.tMs), [0, 1500]);
+    assert.deepEqual(
+      s.map((x) => x.tMs),
+      [0, 1500],
+    );
     assert.equal(s[1]!.speedKph, 18);
     assert.equal(s[1]!.label, 'side');
     assert.equal(s[0]!.label, null);
@@ -25,7 +28,10 @@ describe('video sensor logs', () => {
 <trkpt lat="34.0001" lon="-118.0"><ele>90</ele><time>2026-01-01T00:00:02Z</time></trkpt>
 </trkseg></trk></gpx>`;
     const s = parseGpx(gpx, 't.gpx');
-    assert.deepEqual(s.map((x) => x.tMs), [0, 2000]);
+    assert.deepEqual(
+      s.map((x) => x.tMs),
+      [0, 2000],
+    );
     // 0.0001 degree of latitude = 11.12 m in 2 s = 20.0 km/h
     assert.ok(Math.abs(s[1]!.speedKph! - 20.0) < 0.1, String(s[1]!.speedKph));
     assert.throws(() => parseGpx('<gpx>\n<trkpt lat="1" lon="2"></trkpt></gpx>', 'b.gpx'), /b\.gpx line 2: trkpt has no valid <time>/);

@@ -23,12 +23,20 @@ function ffmpeg(args: string[]): Promise<void> {
   });
 }
 
-const jpegsIn = async (dir: string): Promise<string[]> => (await readdir(dir)).filter((f) => f.endsWith('.jpg')).sort().map((f) => join(dir, f));
+const jpegsIn = async (dir: string): Promise<string[]> =>
+  (await readdir(dir))
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .map((f) => join(dir, f));
 
 describe('video frame extraction', () => {
   let dir: string;
-  before(async () => { dir = await makeTempDir('sidewalk-sources-'); });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  before(async () => {
+    dir = await makeTempDir('sidewalk-sources-');
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   test('one decode gives the JPEGs of a bare extraction, complete when handed over, and metrics close to decoding those JPEGs', async () => {
     const out = join(dir, 'ingest');
@@ -68,10 +76,13 @@ describe('video frame extraction', () => {
     const out = join(dir, 'refused');
     await mkdir(out);
     const seen: number[] = [];
-    await assert.rejects(extractFrames(DASHCAM, out, 10, async (index) => {
-      seen.push(index);
-      if (index === 3) throw new Error('frame 3 refused');
-    }), /frame 3 refused/);
+    await assert.rejects(
+      extractFrames(DASHCAM, out, 10, async (index) => {
+        seen.push(index);
+        if (index === 3) throw new Error('frame 3 refused');
+      }),
+      /frame 3 refused/,
+    );
     assert.deepEqual(seen, [0, 1, 2, 3]);
     // ffmpeg has exited by the time the error comes out: the folder no longer changes (it is about to be removed).
     const left = (await jpegsIn(out)).length;
@@ -83,27 +94,44 @@ describe('video frame extraction', () => {
     const bogus = join(dir, 'bogus.mp4');
     await writeFile(bogus, 'not a video at all');
     await mkdir(join(dir, 'bogus'));
-    await assert.rejects(extractFrames(bogus, join(dir, 'bogus'), 5, async () => {}), (err) => {
-      assert.ok(isSidewalkError(err, 'DATA_VIDEO_DECODE'));
-      assert.match(err.message, /bogus\.mp4/);
-      return true;
-    });
+    await assert.rejects(
+      extractFrames(bogus, join(dir, 'bogus'), 5, async () => {}),
+      (err) => {
+        assert.ok(isSidewalkError(err, 'DATA_VIDEO_DECODE'));
+        assert.match(err.message, /bogus\.mp4/);
+        return true;
+      },
+    );
   });
 });
 
 describe('ride folders with a video', () => {
   let ws: Workspace;
-  before(async () => { ws = await workspace(); });
-  after(async () => { await ws.close(); });
+  before(async () => {
+    ws = await workspace();
+  });
+  after(async () => {
+    await ws.close();
+  });
 
   async function videoRide(name: string, records: number, pattern: string): Promise<string> {
     const dir = join(ws.dir, name);
     await mkdir(join(dir, 'frames'), { recursive: true });
     await ffmpeg(['-f', 'lavfi', '-i', `${pattern}=size=160x120:rate=10`, '-frames:v', '12', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', join(dir, 'frames', 'ride.mp4')]);
-    await writeFile(join(dir, 'ride.json'), JSON.stringify({
-      format: 'sidewalk-ride/1', ride_id: name, device: 'pi-1', location: 'LA', model: null, started_at: '2026-05-01T10:00:00Z',
-      ended_at: '2026-05-01T10:00:01.2Z', status: 'complete', frames: { kind: 'video', file: 'frames/ride.mp4', count: 12, fps: 10 },
-    }));
+    await writeFile(
+      join(dir, 'ride.json'),
+      JSON.stringify({
+        format: 'sidewalk-ride/1',
+        ride_id: name,
+        device: 'pi-1',
+        location: 'LA',
+        model: null,
+        started_at: '2026-05-01T10:00:00Z',
+        ended_at: '2026-05-01T10:00:01.2Z',
+        status: 'complete',
+        frames: { kind: 'video', file: 'frames/ride.mp4', count: 12, fps: 10 },
+      }),
+    );
     const lines = Array.from({ length: records }, (_, i) => JSON.stringify({ t_ms: i * 100, frame: i, speed_kph: 12, rider_label: 'side' }));
     await writeFile(join(dir, 'sensors.jsonl'), `${lines.join('\n')}\n`);
     return dir;
@@ -113,9 +141,18 @@ describe('ride folders with a video', () => {
     const good = await videoRide('v-good', 12, 'testsrc2');
     const r = await ingestOne(good, 'ride', { db: ws.db, store: ws.store, config: ws.config });
     assert.equal(r.frames, 12);
-    const rows = ws.db.prepare('SELECT idx, path, luma_mean, blur_var, dhash, width FROM frames WHERE ride_id = ? ORDER BY idx').all(r.rideId) as
-      { idx: number; path: string; luma_mean: number; blur_var: number; dhash: string; width: number }[];
-    assert.deepEqual(rows.map((x) => x.idx), [...Array(12).keys()]);
+    const rows = ws.db.prepare('SELECT idx, path, luma_mean, blur_var, dhash, width FROM frames WHERE ride_id = ? ORDER BY idx').all(r.rideId) as {
+      idx: number;
+      path: string;
+      luma_mean: number;
+      blur_var: number;
+      dhash: string;
+      width: number;
+    }[];
+    assert.deepEqual(
+      rows.map((x) => x.idx),
+      [...Array(12).keys()],
+    );
     assert.ok(rows.every((x) => x.width === 160 && x.blur_var > 20 && /^[0-9a-f]{16}$/.test(x.dhash)));
     const fromStore = await measureJpegs(rows.map((x) => ws.store.abs(x.path)));
     rows.forEach((x, i) => {
@@ -123,7 +160,7 @@ describe('ride folders with a video', () => {
     });
 
     const before = await snapshot(ws);
-    const bad = await videoRide('v-bad', 7, 'testsrc') // other pixels: its objects would be new;
+    const bad = await videoRide('v-bad', 7, 'testsrc'); // other pixels: its objects would be new;
     await assert.rejects(ingestOne(bad, 'ride', { db: ws.db, store: ws.store, config: ws.config }), (err) => {
       assert.ok(isSidewalkError(err, 'DATA_RIDE_MALFORMED'));
       assert.match(err.message, /sensors\.jsonl: no record for frame 7/);

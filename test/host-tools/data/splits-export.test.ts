@@ -36,7 +36,9 @@ describe('splits and export', () => {
     ws = await workspace();
     await ingestPaths([await runs(ws, 'batch1', 12, 0)], { db: ws.db, store: ws.store, config: ws.config, location: 'LA', progress: false });
   });
-  after(async () => { await ws.close(); });
+  after(async () => {
+    await ws.close();
+  });
 
   test('rides are split whole, stratified by class, deterministic from the seed', () => {
     const r = assignSplits(ws.db, { location: 'LA', seed: 7 });
@@ -48,7 +50,10 @@ describe('splits and export', () => {
     // Each class (4 rides of 3 frames) gets rides in more than one split.
     const perClass = ws.db.prepare(`SELECT f.label, COUNT(DISTINCT r.split) AS n FROM rides r JOIN frames f ON f.ride_id = r.id GROUP BY f.label`).all() as { label: string; n: number }[];
     assert.equal(perClass.length, 3);
-    assert.ok(perClass.every((c) => c.n >= 2), JSON.stringify(perClass));
+    assert.ok(
+      perClass.every((c) => c.n >= 2),
+      JSON.stringify(perClass),
+    );
     assignSplits(ws.db, { location: 'LA', seed: 7, reset: true });
     assert.deepEqual(splitsOf(ws), first);
     assignSplits(ws.db, { location: 'LA', seed: 8, reset: true });
@@ -59,13 +64,22 @@ describe('splits and export', () => {
   test('the frozen test split survives new data and resets', async () => {
     assignSplits(ws.db, { location: 'LA', seed: 7, freezeTest: true });
     const before = splitsOf(ws);
-    const testRides = [...before].filter(([, s]) => s === 'test').map(([h]) => h).sort();
+    const testRides = [...before]
+      .filter(([, s]) => s === 'test')
+      .map(([h]) => h)
+      .sort();
     assert.ok(testRides.length > 0);
     await ingestPaths([await runs(ws, 'batch2', 6, 20)], { db: ws.db, store: ws.store, config: ws.config, location: 'LA', progress: false });
     const r = assignSplits(ws.db, { location: 'LA', seed: 99, reset: true });
     assert.ok(r.testFrozen);
     const after = splitsOf(ws);
-    assert.deepEqual([...after].filter(([, s]) => s === 'test').map(([h]) => h).sort(), testRides);
+    assert.deepEqual(
+      [...after]
+        .filter(([, s]) => s === 'test')
+        .map(([h]) => h)
+        .sort(),
+      testRides,
+    );
     assert.equal(after.size, 18);
     assert.ok([...after.values()].every((s) => s !== null));
     const stats = datasetStats(ws.db, 'LA')[0]!;
@@ -88,20 +102,30 @@ describe('splits and export', () => {
       await writeLegacyRun(join(ws.dir, 'four', `run${k}`), { raw, out });
     }
     await ingestPaths([join(ws.dir, 'four')], { db: ws.db, store: ws.store, config: ws.config, location: 'Four', progress: false });
-    ws.db.prepare(`UPDATE rides SET split = CASE WHEN (SELECT MAX(label) FROM frames f WHERE f.ride_id = rides.id) = 'side' THEN 'train'
-      WHEN id % 2 = 0 THEN 'test' ELSE 'val' END WHERE location_id = (SELECT id FROM locations WHERE name = 'Four')`).run();
+    ws.db
+      .prepare(`UPDATE rides SET split = CASE WHEN (SELECT MAX(label) FROM frames f WHERE f.ride_id = rides.id) = 'side' THEN 'train'
+      WHEN id % 2 = 0 THEN 'test' ELSE 'val' END WHERE location_id = (SELECT id FROM locations WHERE name = 'Four')`)
+      .run();
     const r = assignSplits(ws.db, { location: 'Four', seed: 3 });
     assert.deepEqual([r.assigned, r.testMissing], [0, ['side']], JSON.stringify(r));
-    assert.throws(() => assignSplits(ws.db, { location: 'Four', seed: 3, freezeTest: true, by: 'ana' }), (err: unknown) =>
-      isSidewalkError(err, 'DATA_SPLIT_TEST_INCOMPLETE') && /no side frames/.test(err.message));
+    assert.throws(
+      () => assignSplits(ws.db, { location: 'Four', seed: 3, freezeTest: true, by: 'ana' }),
+      (err: unknown) => isSidewalkError(err, 'DATA_SPLIT_TEST_INCOMPLETE') && /no side frames/.test(err.message),
+    );
     assert.equal(datasetStats(ws.db, 'Four')[0]!.testFrozen, false, 'refused: not frozen');
-    assert.throws(() => unfreezeTest(ws.db, 'Four', 'ana'), (err: unknown) => isSidewalkError(err, 'DATA_SPLIT_NOT_FROZEN'));
+    assert.throws(
+      () => unfreezeTest(ws.db, 'Four', 'ana'),
+      (err: unknown) => isSidewalkError(err, 'DATA_SPLIT_NOT_FROZEN'),
+    );
     // A split frozen before this check existed: unfreezing lets --reset move its test rides again.
     ws.db.prepare("UPDATE locations SET test_frozen_at = '2026-01-01T00:00:00.000Z' WHERE name = 'Four'").run();
     assert.deepEqual(assignSplits(ws.db, { location: 'Four', seed: 3 }).testMissing.includes('side'), true, 'still reported while frozen');
     const e = unfreezeTest(ws.db, 'Four', 'ana@laptop', 'no sidewalk frames in test');
     assert.equal(e.by, 'ana@laptop');
-    assert.deepEqual(splitHistory(ws.db, 'Four').map((h) => [h.action, h.by, h.reason]), [['unfreeze', 'ana@laptop', 'no sidewalk frames in test']]);
+    assert.deepEqual(
+      splitHistory(ws.db, 'Four').map((h) => [h.action, h.by, h.reason]),
+      [['unfreeze', 'ana@laptop', 'no sidewalk frames in test']],
+    );
     assert.ok(Date.now() - Date.parse(splitHistory(ws.db, 'Four')[0]!.at) < 60_000);
     assert.equal(datasetStats(ws.db, 'Four')[0]!.testFrozen, false);
   });
@@ -109,7 +133,11 @@ describe('splits and export', () => {
   test('export crops and resizes per the manifest; no ride is in two splits; the snapshot hash is stable', async () => {
     const manifestFile = join(ws.dir, 'manifest.json');
     const manifest: Partial<ModelManifest> = {
-      format: 'sidewalk-model/1', name: 'la', version: '1.0.0', location: 'LA', labels: ['bike_lane', 'crosswalk', 'side', 'street'],
+      format: 'sidewalk-model/1',
+      name: 'la',
+      version: '1.0.0',
+      location: 'LA',
+      labels: ['bike_lane', 'crosswalk', 'side', 'street'],
       input: { width: 32, height: 16, dtype: 'float32', color_order: 'rgb', normalization: { scale: 1 / 255, offset: 0 }, crop: { x: 0, y: 0.5, width: 1, height: 0.5 }, resize: 'bilinear' },
     };
     await writeFile(manifestFile, JSON.stringify(manifest));
@@ -133,7 +161,9 @@ describe('splits and export', () => {
     const total = Object.values(ds.counts).reduce((s, c) => s + Object.values(c).reduce((a, b) => a + b, 0), 0);
     assert.equal(files, total);
     // Every ride's frames sit in one split folder.
-    const rides = ws.db.prepare("SELECT r.content_hash AS ride, f.content_hash AS frame FROM frames f JOIN rides r ON r.id = f.ride_id JOIN locations l ON l.id = r.location_id WHERE l.name = 'LA'").all() as { ride: string; frame: string }[];
+    const rides = ws.db
+      .prepare("SELECT r.content_hash AS ride, f.content_hash AS frame FROM frames f JOIN rides r ON r.id = f.ride_id JOIN locations l ON l.id = r.location_id WHERE l.name = 'LA'")
+      .all() as { ride: string; frame: string }[];
     const rideSplits = new Map<string, Set<string>>();
     for (const r of rides) if (frameSplit.has(r.frame)) rideSplits.set(r.ride, (rideSplits.get(r.ride) ?? new Set()).add(frameSplit.get(r.frame)!));
     assert.ok([...rideSplits.values()].every((s) => s.size === 1));

@@ -7,8 +7,12 @@ import { legacyRows, writeLegacyRun } from '../../helpers/legacy-writer.js';
 import { workspace, type Workspace } from './workspace.js';
 
 let ws: Workspace;
-before(async () => { ws = await workspace(); });
-after(async () => { await ws.close(); });
+before(async () => {
+  ws = await workspace();
+});
+after(async () => {
+  await ws.close();
+});
 
 test('removeOrphans deletes unreferenced objects and temp files, and keeps every referenced frame', async () => {
   const { raw, out } = legacyRows(3);

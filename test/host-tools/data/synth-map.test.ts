@@ -26,7 +26,9 @@ describe('synthetic rides and maps', () => {
     ws = await workspace();
     rides = await synthesizeRides({ outDir: join(ws.dir, 'a'), rides: 2, seed: 5, script: 'side:1,street:0.6,crosswalk:0.6,bike_lane:0.6', fps: 5, width: 96, height: 64, location: 'Denver' });
   });
-  after(async () => { await ws.close(); });
+  after(async () => {
+    await ws.close();
+  });
 
   test('synth writes complete, labelled rides, identical for the same seed', async () => {
     assert.equal(rides.length, 2);
@@ -34,7 +36,10 @@ describe('synthetic rides and maps', () => {
     assert.equal(ride.meta.status, 'complete');
     assert.equal(ride.meta.synthetic, true);
     assert.equal(ride.meta.frames.count, 14);
-    assert.deepEqual(ride.records.map((r) => r.true_label), [...Array(5).fill('side'), ...Array(3).fill('street'), ...Array(3).fill('crosswalk'), ...Array(3).fill('bike_lane')]);
+    assert.deepEqual(
+      ride.records.map((r) => r.true_label),
+      [...Array(5).fill('side'), ...Array(3).fill('street'), ...Array(3).fill('crosswalk'), ...Array(3).fill('bike_lane')],
+    );
     const speeds = ride.records.map((r) => r.speed_kph!);
     assert.ok(speeds.every((s) => s > 0 && s < 40));
     assert.ok(ride.records[13]!.lat !== ride.records[0]!.lat || ride.records[13]!.lon !== ride.records[0]!.lon);
@@ -46,7 +51,10 @@ describe('synthetic rides and maps', () => {
 
   test('synthetic rides ingest with their true labels; the map colours frames by label and prediction', async () => {
     const res = await ingestPaths([join(ws.dir, 'a')], { db: ws.db, store: ws.store, config: ws.config, progress: false });
-    assert.deepEqual(res.map((r) => r.status), ['added', 'added']);
+    assert.deepEqual(
+      res.map((r) => r.status),
+      ['added', 'added'],
+    );
     const bySource = ws.db.prepare('SELECT label_source AS s, COUNT(*) AS n FROM frames GROUP BY label_source').all();
     assert.deepEqual(bySource, [{ s: 'synthetic', n: 28 }]);
     const ride = findRide(ws.db, 'synth-5-0');

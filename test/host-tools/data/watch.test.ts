@@ -14,17 +14,28 @@ describe('data watch', () => {
     ws = await workspace();
     sources = await synthesizeRides({ outDir: join(ws.dir, 'src'), rides: 2, seed: 11, script: 'side:1,street:1.8', fps: 5, width: 64, height: 48, location: 'LA' });
   });
-  after(async () => { await ws.close(); });
+  after(async () => {
+    await ws.close();
+  });
 
   test('a slowly uploaded ride is ingested once, only when complete; the trigger fires at the threshold', async () => {
     const upload = join(ws.dir, 'upload');
     await mkdir(upload);
     const marker = join(ws.dir, 'trigger.txt');
-    const watcher = new RideWatcher({ dir: upload, db: ws.db, store: ws.store, config: ws.config, stablePolls: 2, triggerFrames: 20,
-      triggerCommand: `printf '%s %s' "$SIDEWALK_LOCATION" "$SIDEWALK_TRIGGER_ID" > '${marker}'` });
+    const watcher = new RideWatcher({
+      dir: upload,
+      db: ws.db,
+      store: ws.store,
+      config: ws.config,
+      stablePolls: 2,
+      triggerFrames: 20,
+      triggerCommand: `printf '%s %s' "$SIDEWALK_LOCATION" "$SIDEWALK_TRIGGER_ID" > '${marker}'`,
+    });
     const events: WatchEvent[] = [];
     watcher.onEvent((e) => events.push(e));
-    const scans = async (n: number): Promise<void> => { for (let i = 0; i < n; i++) await watcher.scanOnce(); };
+    const scans = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) await watcher.scanOnce();
+    };
     const rides = (): number => (ws.db.prepare('SELECT COUNT(*) AS n FROM rides').get() as { n: number }).n;
 
     for (const [k, src] of sources.entries()) {
@@ -52,8 +63,14 @@ describe('data watch', () => {
       await scans(4);
       assert.equal(rides(), k + 1);
     }
-    assert.deepEqual(events.filter((e) => e.type === 'ingested').map((e) => (e as { path: string }).path), [join(upload, 'ride0'), join(upload, 'ride1')]);
-    assert.deepEqual(events.filter((e) => e.type === 'failed'), []);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'ingested').map((e) => (e as { path: string }).path),
+      [join(upload, 'ride0'), join(upload, 'ride1')],
+    );
+    assert.deepEqual(
+      events.filter((e) => e.type === 'failed'),
+      [],
+    );
     const triggers = events.filter((e) => e.type === 'trigger') as Extract<WatchEvent, { type: 'trigger' }>[];
     assert.equal(triggers.length, 1, 'first ride has 14 labelled frames (< 20), the second brings 28');
     assert.equal(triggers[0]!.newFrames, 28);

@@ -20,8 +20,15 @@ export async function workspace(): Promise<Workspace> {
   const dbPath = join(dir, 'db', 'dataset.db');
   const db = openDatabase(dbPath);
   return {
-    dir, dbPath, db, store: new FrameStore(storeRootFor(dbPath)), config: structuredClone(DEFAULT_DATA_CONFIG),
-    close: async () => { db.close(); await rm(dir, { recursive: true, force: true }); },
+    dir,
+    dbPath,
+    db,
+    store: new FrameStore(storeRootFor(dbPath)),
+    config: structuredClone(DEFAULT_DATA_CONFIG),
+    close: async () => {
+      db.close();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }
 

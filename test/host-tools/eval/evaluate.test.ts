@@ -42,7 +42,10 @@ function checkConsistent(r: EvalReport): void {
   const safety = safetyFigures(r.confusion, { sidewalk: ['side', 'crosswalk'], road: ['street', 'bike_lane'] });
   assert.equal(r.safety.sidewalk_recall, safety.sidewalk_recall);
   assert.equal(r.safety.road_false_limit_rate, safety.road_false_limit_rate);
-  assert.equal(Object.values(r.per_class).reduce((s, c) => s + c.support, 0), r.dataset.count);
+  assert.equal(
+    Object.values(r.per_class).reduce((s, c) => s + c.support, 0),
+    r.dataset.count,
+  );
   assert.ok(r.latency_ms.mean > 0 && r.latency_ms.p50 > 0 && r.latency_ms.p99 >= r.latency_ms.p50);
   assert.match(r.model.sha256, /^[0-9a-f]{64}$/);
 }
@@ -77,8 +80,7 @@ describe('sidewalk eval (real ffmpeg, real TFLite)', () => {
     assert.equal(r.dataset.count, 32); // test = perClass / 3 rounded, per class
     assert.equal(r.dataset.hash, contentHash);
     assert.equal(r.dataset.split, 'test');
-    assert.deepEqual({ name: r.model.name, version: r.model.version, location: r.model.location },
-      { name: 'sidewalk-demo', version: '1.0.0', location: 'demo' });
+    assert.deepEqual({ name: r.model.name, version: r.model.version, location: r.model.location }, { name: 'sidewalk-demo', version: '1.0.0', location: 'demo' });
     assert.deepEqual(r.confusion.labels, ['bike_lane', 'crosswalk', 'side', 'street']);
     assert.ok(r.accuracy >= 0.9, `demo accuracy ${r.accuracy}`);
     assert.ok(r.safety.sidewalk_recall >= 0.9, `sidewalk recall ${r.safety.sidewalk_recall}`);
@@ -140,8 +142,7 @@ describe('sidewalk eval (real ffmpeg, real TFLite)', () => {
     const jpegRide = join(rides, 'synth-4-0');
     const videoRide = join(root, 'video-ride');
     await mkdir(join(videoRide, 'frames'), { recursive: true });
-    const ff = spawnSync('ffmpeg', ['-v', 'error', '-framerate', '5', '-i', join(jpegRide, 'frames', '%06d.jpg'),
-      '-c:v', 'mjpeg', '-q:v', '2', join(videoRide, 'frames', 'ride.mkv')]);
+    const ff = spawnSync('ffmpeg', ['-v', 'error', '-framerate', '5', '-i', join(jpegRide, 'frames', '%06d.jpg'), '-c:v', 'mjpeg', '-q:v', '2', join(videoRide, 'frames', 'ride.mkv')]);
     assert.equal(ff.status, 0, ff.stderr?.toString());
     await cp(join(jpegRide, 'sensors.jsonl'), join(videoRide, 'sensors.jsonl'));
     const meta = JSON.parse(await readFile(join(jpegRide, 'ride.json'), 'utf8')) as RideMeta;
@@ -155,12 +156,10 @@ describe('sidewalk eval (real ffmpeg, real TFLite)', () => {
   });
 
   test('a missing split and an unknown class folder fail with coded errors naming the folder', async () => {
-    await assert.rejects(evaluateBundle({ model: DEMO_MODEL, data, split: 'holdout' }),
-      (err: unknown) => isSidewalkError(err, 'EVAL_DATA_MISSING') && err.message.includes(join(data, 'holdout')));
+    await assert.rejects(evaluateBundle({ model: DEMO_MODEL, data, split: 'holdout' }), (err: unknown) => isSidewalkError(err, 'EVAL_DATA_MISSING') && err.message.includes(join(data, 'holdout')));
     const odd = join(root, 'odd');
     await cp(join(data, 'test', 'side'), join(odd, 'test', 'grass'), { recursive: true });
     await mkdir(join(odd, 'test', 'side'), { recursive: true });
-    await assert.rejects(evaluateBundle({ model: DEMO_MODEL, data: odd }),
-      (err: unknown) => isSidewalkError(err, 'EVAL_DATA_UNKNOWN_CLASS') && err.message.includes('grass'));
+    await assert.rejects(evaluateBundle({ model: DEMO_MODEL, data: odd }), (err: unknown) => isSidewalkError(err, 'EVAL_DATA_UNKNOWN_CLASS') && err.message.includes('grass'));
   });
 });

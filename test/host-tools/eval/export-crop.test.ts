@@ -37,8 +37,7 @@ after(async () => {
 
 test('an export cropped for another crop is refused, naming both', async () => {
   await setExportCrop(LOWER_HALF);
-  await assert.rejects(evaluateBundle({ model: DEMO_MODEL, data }), (err) =>
-    isSidewalkError(err, 'EVAL_DATASET_CROP') && /dataset\.json/.test(err.message) && /manifest\.json/.test(err.message));
+  await assert.rejects(evaluateBundle({ model: DEMO_MODEL, data }), (err) => isSidewalkError(err, 'EVAL_DATASET_CROP') && /dataset\.json/.test(err.message) && /manifest\.json/.test(err.message));
 });
 
 test('pre-cropped export images are not cropped again', async () => {

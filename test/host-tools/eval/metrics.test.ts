@@ -7,9 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  accuracyOf, addToConfusion, confusionTotal, emptyConfusion, latencySummary, perClassScores, percentile, safetyFigures, type Confusion,
-} from '../../../host-tools/eval/metrics.js';
+import { accuracyOf, addToConfusion, confusionTotal, emptyConfusion, latencySummary, perClassScores, percentile, safetyFigures, type Confusion } from '../../../host-tools/eval/metrics.js';
 import { Canvas, encodePng, PNG_SIGNATURE } from '../../../host-tools/eval/png.js';
 import { confusionPng, perClassPng } from '../../../host-tools/eval/plots.js';
 import { parityOf } from '../../../host-tools/eval/keras.js';
@@ -46,7 +44,10 @@ describe('eval metrics', () => {
     near(s.side!.recall, 16 / 20, 'side recall');
     near(s.street!.precision, 6 / 10, 'street precision');
     near(s.street!.recall, 6 / 10, 'street recall');
-    assert.deepEqual(Object.values(s).map((c) => c.support), [10, 10, 20, 10]);
+    assert.deepEqual(
+      Object.values(s).map((c) => c.support),
+      [10, 10, 20, 10],
+    );
   });
 
   test('safety figures: sidewalk-group recall and road frames wrongly limited', () => {
@@ -114,7 +115,10 @@ describe('eval metrics', () => {
   test('the plots are PNGs that ffmpeg decodes at the size their IHDR states', async () => {
     const dir = await makeTempDir('sidewalk-eval-plots-');
     try {
-      for (const [name, png] of [['confusion', confusionPng(HAND)], ['per-class', perClassPng(perClassScores(HAND))]] as const) {
+      for (const [name, png] of [
+        ['confusion', confusionPng(HAND)],
+        ['per-class', perClassPng(perClassScores(HAND))],
+      ] as const) {
         assert.deepEqual(png.subarray(0, 8), PNG_SIGNATURE, name);
         const width = png.readUInt32BE(16);
         const height = png.readUInt32BE(20);

@@ -37,7 +37,10 @@ describe('sidewalk eval --keras (real TensorFlow + TFLite)', () => {
 
   test('agreement is reported for float32 and int8 against their targets', async () => {
     const reports = await evaluateBundles({
-      models: [join(trained, 'float32'), join(trained, 'int8')], data, keras: join(trained, 'model.keras'), outDir: join(root, 'out'),
+      models: [join(trained, 'float32'), join(trained, 'int8')],
+      data,
+      keras: join(trained, 'model.keras'),
+      outDir: join(root, 'out'),
     });
     assert.equal(reports.length, 2);
     for (const r of reports) {

@@ -35,8 +35,24 @@ function headline(html: string): string[] {
 
 describe('eval report over a split without sidewalk frames', () => {
   // Rows = truth: only road frames (bike_lane, street), one street frame predicted as side.
-  const noSidewalk: Confusion = { labels: LABELS, matrix: [[3, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 1, 6]] };
-  const withSidewalk: Confusion = { labels: LABELS, matrix: [[3, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 2], [0, 0, 1, 6]] };
+  const noSidewalk: Confusion = {
+    labels: LABELS,
+    matrix: [
+      [3, 0, 0, 0],
+      [0, 0, 0, 0],
+      [0, 0, 0, 0],
+      [0, 0, 1, 6],
+    ],
+  };
+  const withSidewalk: Confusion = {
+    labels: LABELS,
+    matrix: [
+      [3, 0, 0, 0],
+      [0, 0, 0, 0],
+      [0, 0, 0, 2],
+      [0, 0, 1, 6],
+    ],
+  };
 
   test('HTML: sidewalk recall and the per-class recall of an absent class read "n/a (0 frames)"', () => {
     const html = reportHtml(report(noSidewalk), { confusion: 'c.png', perClass: 'p.png' });

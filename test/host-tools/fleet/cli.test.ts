@@ -41,7 +41,14 @@ async function sidewalk(...args: string[]): Promise<string> {
   assert.equal(r.code, 0, `sidewalk ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
-const statusOf = async (id: string) => JSON.parse(await sidewalk('fleet', 'status', id, '--json')) as { state: string; step: number; percent: number; counts: { targeted: number; finished: number; succeeded: number }; reason: string | null };
+const statusOf = async (id: string) =>
+  JSON.parse(await sidewalk('fleet', 'status', id, '--json')) as {
+    state: string;
+    step: number;
+    percent: number;
+    counts: { targeted: number; finished: number; succeeded: number };
+    reason: string | null;
+  };
 
 before(async () => {
   root = await tempDir('sidewalk-fleet-cli-');
@@ -53,7 +60,10 @@ before(async () => {
   unsigned = await artifacts.unsigned('1.2.1');
   const tls = await broker.tls(FLEET_TOOL_USER);
   config = join(root, 'fleet.yaml');
-  await writeFile(config, stringify({ broker: { url: tls.url, ca: tls.ca, cert: tls.cert, key: tls.key }, state_dir: join(root, 'registry'), artifacts: { publish_dir: join(root, 'www'), base_url: host.base } }));
+  await writeFile(
+    config,
+    stringify({ broker: { url: tls.url, ca: tls.ca, cert: tls.cert, key: tls.key }, state_dir: join(root, 'registry'), artifacts: { publish_dir: join(root, 'www'), base_url: host.base } }),
+  );
   for (const id of DEVICES) agents.push(await simAgent(broker, join(root, 'devices'), id, 'LA'));
   const probe = await FleetController.open({ broker: { ...tls, client_id: 'probe' }, dbPath: join(root, 'probe.db') });
   await waitFor('all devices reported', () => probe.store.devices().filter((d) => d.reported).length === DEVICES.length);
@@ -70,7 +80,10 @@ after(async () => {
 describe('sidewalk fleet', () => {
   test('devices, deploy with a plan, status, advance, pause, resume and abort, state kept between processes', async () => {
     const devices = JSON.parse(await sidewalk('fleet', 'devices', '--json')) as { id: string; online: boolean; location: string; versions: { model: string } }[];
-    assert.deepEqual(devices.map((d) => [d.id, d.online, d.location, d.versions.model]), DEVICES.map((id) => [id, true, 'LA', '1.0.0']));
+    assert.deepEqual(
+      devices.map((d) => [d.id, d.online, d.location, d.versions.model]),
+      DEVICES.map((id) => [id, true, 'LA', '1.0.0']),
+    );
     assert.match(await sidewalk('fleet', 'devices'), /^cl-1 +online +LA +1\.0 +1\.0\.0 +1\.0\.0 +idle/m);
 
     const plan = join(root, 'plan.yaml');
@@ -127,7 +140,7 @@ describe('sidewalk fleet', () => {
     assert.equal(await exited, 0, out);
   });
 
-  test('deploy --model builds and signs the registry\'s production model and rolls it out', async () => {
+  test("deploy --model builds and signs the registry's production model and rolls it out", async () => {
     const registry = Registry.open(join(root, 'registry'));
     try {
       const b = await fixtureBundle(join(root, 'registry-bundle'), 'LA', '2.0.0');
@@ -144,12 +157,26 @@ describe('sidewalk fleet', () => {
     assert.equal(r.code, 0, r.stderr);
     const id = /^(\S+): model 2\.0\.0 to 100% of LA/m.exec(r.stdout)?.[1];
     assert.ok(id, r.stdout);
-    await waitFor('every device runs the production model', async () => {
-      for (const a of agents) if ((await a.backend.versions()).model !== '2.0.0') return false;
-      return true;
-    }, 60_000);
-    await expectCleanFailure({ name: 'no signing key for --model', args: ['fleet', 'deploy', '--model', 'LA@production', '--location', 'LA', '--percent', '5', '--config', config], code: 'FLEET_NO_SIGNING_KEY', timeoutMs: 30_000 });
-    await expectCleanFailure({ name: 'no canary model', args: ['fleet', 'deploy', '--model', 'LA@canary', '--location', 'LA', '--percent', '5', '--config', withKey], code: 'FLEET_MODEL_UNKNOWN', timeoutMs: 30_000 });
+    await waitFor(
+      'every device runs the production model',
+      async () => {
+        for (const a of agents) if ((await a.backend.versions()).model !== '2.0.0') return false;
+        return true;
+      },
+      60_000,
+    );
+    await expectCleanFailure({
+      name: 'no signing key for --model',
+      args: ['fleet', 'deploy', '--model', 'LA@production', '--location', 'LA', '--percent', '5', '--config', config],
+      code: 'FLEET_NO_SIGNING_KEY',
+      timeoutMs: 30_000,
+    });
+    await expectCleanFailure({
+      name: 'no canary model',
+      args: ['fleet', 'deploy', '--model', 'LA@canary', '--location', 'LA', '--percent', '5', '--config', withKey],
+      code: 'FLEET_MODEL_UNKNOWN',
+      timeoutMs: 30_000,
+    });
   });
 
   test('acl prints the broker ACL for an inventory; the example configs load', async () => {

@@ -23,7 +23,13 @@ describe('health comparison: the cohort against the rest of the location', () =>
   test('a higher fail-safe rate beyond the allowed increase is worse; within it is ok', () => {
     const bad = compareCheck(check('fail-safe activations'), 1, 3, values({ a: 4, b: 3, c: 2, x: 0, y: 1, z: 2 }), groups);
     assert.equal(bad.state, 'worse', bad.detail);
-    assert.deepEqual([bad.cohort, bad.rest], [{ devices: 3, mean: 3 }, { devices: 3, mean: 1 }]);
+    assert.deepEqual(
+      [bad.cohort, bad.rest],
+      [
+        { devices: 3, mean: 3 },
+        { devices: 3, mean: 1 },
+      ],
+    );
     assert.match(bad.detail, /fail-safe activations 3\/h in the cohort \(3 devices\) vs 1\/h in the rest \(3\): over by more than 1\/h/);
     assert.equal(compareCheck(check('fail-safe activations'), 2, 3, values({ a: 4, b: 3, c: 2, x: 0, y: 1, z: 2 }), groups).state, 'ok');
     // Lower is better for a rate: a cohort doing better is never worse.
@@ -67,14 +73,25 @@ describe('health comparison: the cohort against the rest of the location', () =>
       url: 'test',
       instant: async (q: string) => {
         seen.push(q);
-        return [{ labels: { device: 'a' }, value: 2 }, { labels: { device: 'x' }, value: 0 }];
+        return [
+          { labels: { device: 'a' }, value: 2 },
+          { labels: { device: 'x' }, value: 0 },
+        ];
       },
     };
-    const v = await evaluateHealth(api, { ...DEFAULT_HEALTH_POLICY, window_s: 60, min_devices: 1, max_fail_safe_increase_per_hour: null, max_inference_p95_increase_ms: null, max_confidence_drop: null }, 'LA', groups);
+    const v = await evaluateHealth(
+      api,
+      { ...DEFAULT_HEALTH_POLICY, window_s: 60, min_devices: 1, max_fail_safe_increase_per_hour: null, max_inference_p95_increase_ms: null, max_confidence_drop: null },
+      'LA',
+      groups,
+    );
     assert.equal(seen.length, 2);
     for (const q of seen) assert.match(q, /location="LA"/);
     assert.match(seen.join('\n'), /\[60s\]/);
-    assert.deepEqual(v.checks.map((c) => [c.check, c.cohort?.mean, c.state]), [['restarts', 4, 'worse']]);
+    assert.deepEqual(
+      v.checks.map((c) => [c.check, c.cohort?.mean, c.state]),
+      [['restarts', 4, 'worse']],
+    );
   });
 });
 
@@ -90,16 +107,32 @@ describe('PrometheusClient: every bad answer is a coded error', () => {
   const rejects = (c: PrometheusClient, code: ErrorCode, pattern: RegExp) => assert.rejects(c.instant('up'), (e) => isSidewalkError(e, code) && pattern.test(e.message));
 
   test('vector samples come back as numbers; NaN samples are left out', async () => {
-    const body = { status: 'success', data: { resultType: 'vector', result: [{ metric: { device: 'a' }, value: [1, '2.5'] }, { metric: { device: 'b' }, value: [1, 'NaN'] }] } };
+    const body = {
+      status: 'success',
+      data: {
+        resultType: 'vector',
+        result: [
+          { metric: { device: 'a' }, value: [1, '2.5'] },
+          { metric: { device: 'b' }, value: [1, 'NaN'] },
+        ],
+      },
+    };
     await answer(200, JSON.stringify(body), async (c) => assert.deepEqual(await c.instant('up'), [{ labels: { device: 'a' }, value: 2.5 }]));
   });
 
   test('refused query, not JSON, not a vector, malformed sample, bad URL', async () => {
-    await answer(400, JSON.stringify({ status: 'error', errorType: 'bad_data', error: 'parse error at char 3' }), (c) => rejects(c, 'FLEET_PROMETHEUS_QUERY', /query up refused: parse error at char 3/));
+    await answer(400, JSON.stringify({ status: 'error', errorType: 'bad_data', error: 'parse error at char 3' }), (c) =>
+      rejects(c, 'FLEET_PROMETHEUS_QUERY', /query up refused: parse error at char 3/),
+    );
     await answer(502, '<html>bad gateway</html>', (c) => rejects(c, 'FLEET_PROMETHEUS_BAD_ANSWER', /HTTP 502 with a body that is not JSON/));
     await answer(200, JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [] } }), (c) => rejects(c, 'FLEET_PROMETHEUS_BAD_ANSWER', /gave "matrix", expected a vector/));
-    await answer(200, JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, 2] }] } }), (c) => rejects(c, 'FLEET_PROMETHEUS_BAD_ANSWER', /result\[0\] is not a/));
-    assert.throws(() => new PrometheusClient('prometheus:9090'), (e) => isSidewalkError(e, 'FLEET_PROMETHEUS_URL'));
+    await answer(200, JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, 2] }] } }), (c) =>
+      rejects(c, 'FLEET_PROMETHEUS_BAD_ANSWER', /result\[0\] is not a/),
+    );
+    assert.throws(
+      () => new PrometheusClient('prometheus:9090'),
+      (e) => isSidewalkError(e, 'FLEET_PROMETHEUS_URL'),
+    );
   });
 });
 
@@ -117,8 +150,14 @@ describe('fleet.yaml: health policy, Prometheus and metrics settings', () => {
       const d = loadFleetConfig(join(dir, 'fleet.yaml'));
       assert.deepEqual([d.prometheus, d.policy.health?.window_s, d.policy.health?.min_devices, d.metrics.port], [{ url: 'http://fleet-prom:9090', timeout_s: 10 }, 60, 3, null]);
       await writeFile(join(dir, 'fleet.yaml'), `${base}policy: { health: { window_s: 1, max_confidence_drop: 2, restarts: 1 } }\n`);
-      assert.throws(() => loadFleetConfig(join(dir, 'fleet.yaml')), (e) =>
-        isSidewalkError(e, 'FLEET_CONFIG_INVALID') && /policy\.health\.window_s: must be >= 10/.test(e.message) && /policy\.health\.max_confidence_drop: must be <= 1/.test(e.message) && /policy\.health\.restarts: unknown field/.test(e.message));
+      assert.throws(
+        () => loadFleetConfig(join(dir, 'fleet.yaml')),
+        (e) =>
+          isSidewalkError(e, 'FLEET_CONFIG_INVALID') &&
+          /policy\.health\.window_s: must be >= 10/.test(e.message) &&
+          /policy\.health\.max_confidence_drop: must be <= 1/.test(e.message) &&
+          /policy\.health\.restarts: unknown field/.test(e.message),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -48,7 +48,9 @@ describe('the legacy crop through the pipeline', () => {
     const keys = await writeSigningKey(join(ws.dir, 'keys'), 'ec');
     publicKey = await readFile(keys.publicKeyPath, 'utf8');
   });
-  after(async () => { await ws.close(); });
+  after(async () => {
+    await ws.close();
+  });
 
   /** One pipeline run in its own work folder and registry; returns the record and the registered bundle. */
   async function pipeline(name: string): Promise<{ run: RunRecord; bundle: string; manifest: ModelManifest; exportDir: string }> {
@@ -57,7 +59,10 @@ describe('the legacy crop through the pipeline', () => {
     const opts: PipelineOptions = { location: 'LA', db: ws.dbPath, work: join(ws.dir, name, 'work'), registry: join(ws.dir, name, 'registry'), configFile };
     const run = await runPipeline(opts);
     assert.equal(run.status, 'registered', run.reason);
-    assert.deepEqual(run.steps.map((s) => `${s.name}:${s.status}`), ['export:done', 'train:done', 'evaluate:done', 'gate:done', 'register:done', 'package:done']);
+    assert.deepEqual(
+      run.steps.map((s) => `${s.name}:${s.status}`),
+      ['export:done', 'train:done', 'evaluate:done', 'gate:done', 'register:done', 'package:done'],
+    );
     // The bundle the device gets: materialised from the registry, the same files as the signed artifact.
     const bundle = join(ws.dir, name, 'bundle');
     const registry = Registry.open(opts.registry!);
@@ -81,16 +86,23 @@ describe('the legacy crop through the pipeline', () => {
     const summary = JSON.parse(r.stdout) as { frames: number; failSafeFrames: number };
     assert.equal(summary.frames, 40);
     assert.equal(summary.failSafeFrames, 0);
-    const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DecisionLine);
+    const records = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as DecisionLine);
     const truth = SCRIPT.split(',').flatMap((s) => Array<string>(10).fill(s.split(':')[0]!));
     return records.filter((rec, i) => rec.top === truth[i]).length / records.length;
   }
 
   test('a crop in both export.crop and train.crop is refused before anything runs; an identity crop is no crop', () => {
-    assert.throws(() => validatePipelineConfig({ export: { crop: '0.125,0,0.75,1' }, train: { crop: '0.125,0,0.75,1' } }, 'p.yaml'),
-      (err: unknown) => isSidewalkError(err, 'PIPELINE_CONFIG_INVALID') && /export\.crop and train\.crop are both set/.test(err.message));
-    assert.throws(() => validatePipelineConfig({ train: { crop: '0.5,0,0.75,1' } }, 'p.yaml'),
-      (err: unknown) => isSidewalkError(err, 'PIPELINE_CONFIG_INVALID') && /train\.crop "0\.5,0,0\.75,1": expected x,y,width,height/.test(err.message));
+    assert.throws(
+      () => validatePipelineConfig({ export: { crop: '0.125,0,0.75,1' }, train: { crop: '0.125,0,0.75,1' } }, 'p.yaml'),
+      (err: unknown) => isSidewalkError(err, 'PIPELINE_CONFIG_INVALID') && /export\.crop and train\.crop are both set/.test(err.message),
+    );
+    assert.throws(
+      () => validatePipelineConfig({ train: { crop: '0.5,0,0.75,1' } }, 'p.yaml'),
+      (err: unknown) => isSidewalkError(err, 'PIPELINE_CONFIG_INVALID') && /train\.crop "0\.5,0,0\.75,1": expected x,y,width,height/.test(err.message),
+    );
     assert.equal(validatePipelineConfig({ export: { crop: '0,0,1,1' }, train: { crop: '0.125,0,0.75,1' } }).train.crop, '0.125,0,0.75,1');
     assert.equal(loadPipelineConfig().export.crop, '0,0,1,1');
   });

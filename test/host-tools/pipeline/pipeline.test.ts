@@ -42,7 +42,9 @@ describe('sidewalk pipeline run', () => {
   const step = (r: RunRecord, name: string) => r.steps.find((s) => s.name === name)!;
   const withRegistry = <T>(fn: (r: Registry) => T | Promise<T>): Promise<T> => {
     const registry = Registry.open(opts.registry!);
-    return Promise.resolve().then(() => fn(registry)).finally(() => registry.close());
+    return Promise.resolve()
+      .then(() => fn(registry))
+      .finally(() => registry.close());
   };
 
   before(async () => {
@@ -54,7 +56,9 @@ describe('sidewalk pipeline run', () => {
     await writeFile(join(ws.dir, 'pipeline.yaml'), CONFIG);
     opts = { location: 'LA', db: ws.dbPath, work: join(ws.dir, 'work'), registry: join(ws.dir, 'registry'), configFile: join(ws.dir, 'pipeline.yaml') };
   });
-  after(async () => { await ws.close(); });
+  after(async () => {
+    await ws.close();
+  });
 
   test('the config is validated and every violation named as path: message', async () => {
     const bad = join(ws.dir, 'bad.yaml');
@@ -80,7 +84,10 @@ describe('sidewalk pipeline run', () => {
     assert.equal(step(r, 'export').status, 'failed');
     assert.equal(step(r, 'export').error?.code, 'DATA_LOCATION_UNKNOWN');
     assert.match(r.reason ?? '', /export: DATA_LOCATION_UNKNOWN: location "Atlantis" has no rides/);
-    assert.deepEqual(r.steps.slice(1).map((s) => s.status), ['not-run', 'not-run', 'not-run', 'not-run', 'not-run']);
+    assert.deepEqual(
+      r.steps.slice(1).map((s) => s.status),
+      ['not-run', 'not-run', 'not-run', 'not-run', 'not-run'],
+    );
     assert.deepEqual(await readRun(r), r, 'run.json on disk is the returned record');
     assert.match(await readFile(join(r.paths.work, 'runs', r.id, 'logs', 'export.log'), 'utf8'), /failed: DATA_LOCATION_UNKNOWN/);
 
@@ -88,10 +95,15 @@ describe('sidewalk pipeline run', () => {
     registerPipelineCommands(program);
     const write = process.stdout.write.bind(process.stdout);
     let out = '';
-    process.stdout.write = ((chunk: string) => { out += chunk; return true; }) as typeof process.stdout.write;
+    process.stdout.write = ((chunk: string) => {
+      out += chunk;
+      return true;
+    }) as typeof process.stdout.write;
     try {
-      await assert.rejects(program.parseAsync(['pipeline', 'run', '--location', 'Atlantis', '--db', ws.dbPath, '--work', opts.work!, '--registry', opts.registry!,
-        '--config', opts.configFile!], { from: 'user' }), (err: unknown) => isSidewalkError(err, 'DATA_LOCATION_UNKNOWN') && /pipeline step export failed/.test(err.message));
+      await assert.rejects(
+        program.parseAsync(['pipeline', 'run', '--location', 'Atlantis', '--db', ws.dbPath, '--work', opts.work!, '--registry', opts.registry!, '--config', opts.configFile!], { from: 'user' }),
+        (err: unknown) => isSidewalkError(err, 'DATA_LOCATION_UNKNOWN') && /pipeline step export failed/.test(err.message),
+      );
     } finally {
       process.stdout.write = write;
     }
@@ -101,7 +113,10 @@ describe('sidewalk pipeline run', () => {
   test('a run on a synthetic dataset trains, evaluates, gates and registers a candidate with its lineage and a signed artifact', async () => {
     first = await runPipeline(opts);
     assert.equal(first.status, 'registered', first.reason);
-    assert.deepEqual(first.steps.map((s) => `${s.name}:${s.status}`), ['export:done', 'train:done', 'evaluate:done', 'gate:done', 'register:done', 'package:done']);
+    assert.deepEqual(
+      first.steps.map((s) => `${s.name}:${s.status}`),
+      ['export:done', 'train:done', 'evaluate:done', 'gate:done', 'register:done', 'package:done'],
+    );
     assert.deepEqual(first.model, { location: 'LA', version: '1.0.0', stage: 'candidate' });
     for (const s of first.steps) {
       assert.match(s.input_hash ?? '', /^sha256:[0-9a-f]{64}$/, `${s.name} input hash`);
@@ -139,7 +154,10 @@ describe('sidewalk pipeline run', () => {
     const again = await readRun(await runPipeline(opts));
     assert.equal(again.status, 'unchanged');
     assert.notEqual(again.id, first.id);
-    assert.deepEqual(again.steps.map((s) => `${s.name}:${s.status}`), ['export:skipped', 'train:skipped', 'evaluate:skipped', 'gate:skipped', 'register:skipped', 'package:skipped']);
+    assert.deepEqual(
+      again.steps.map((s) => `${s.name}:${s.status}`),
+      ['export:skipped', 'train:skipped', 'evaluate:skipped', 'gate:skipped', 'register:skipped', 'package:skipped'],
+    );
     assert.equal(step(again, 'train').input_hash, step(first, 'train').input_hash);
     assert.match(step(again, 'train').reason ?? '', new RegExp(`inputs unchanged since run ${first.id}`));
     assert.match(step(again, 'register').reason ?? '', /registered already as LA 1\.0\.0 \(candidate\)/);
@@ -148,7 +166,10 @@ describe('sidewalk pipeline run', () => {
   });
 
   test('a deliberately worse model (labels rotated) is evaluated for real and rejected by the gates; nothing is registered', async () => {
-    await withRegistry((r) => { r.promote('LA', '1.0.0', 'canary'); r.promote('LA', '1.0.0', 'production'); });
+    await withRegistry((r) => {
+      r.promote('LA', '1.0.0', 'canary');
+      r.promote('LA', '1.0.0', 'production');
+    });
     const exportDir = join(first.paths.work, 'locations', 'LA', 'export');
     const worse = join(ws.dir, 'worse');
     await cp(join(first.paths.work, 'locations', 'LA', 'train', 'float32'), worse, { recursive: true });
@@ -159,13 +180,21 @@ describe('sidewalk pipeline run', () => {
     const log = (): void => {};
     const candidate = await evaluateModel({ bundleDir: worse, dataDir: exportDir, outDir: join(ws.dir, 'eval-worse'), log });
     const prodBundle = join(ws.dir, 'prod');
-    const production = await withRegistry(async (r) => { await r.materialize(r.get('LA', '1.0.0'), prodBundle); return evaluateModel({ bundleDir: prodBundle, dataDir: exportDir, outDir: join(ws.dir, 'eval-prod'), log }); });
+    const production = await withRegistry(async (r) => {
+      await r.materialize(r.get('LA', '1.0.0'), prodBundle);
+      return evaluateModel({ bundleDir: prodBundle, dataDir: exportDir, outDir: join(ws.dir, 'eval-prod'), log });
+    });
     assert.ok(production.report.accuracy - candidate.report.accuracy > 0.05, `worse: ${candidate.report.accuracy} vs ${production.report.accuracy}`);
     const gates = checkGates('LA', candidate.report, production.report, { accuracyTolerance: 0.05, sidewalkRecallMin: 0, roadFalseLimitMax: 1 });
-    assert.deepEqual(gates.failures.map((f) => f.code), [GateCode.GATE_ACCURACY_REGRESSION]);
+    assert.deepEqual(
+      gates.failures.map((f) => f.code),
+      [GateCode.GATE_ACCURACY_REGRESSION],
+    );
     assert.equal(gates.production?.version, '1.0.0');
-    await assert.rejects(withRegistry((r) => r.register({ bundleDir: worse, report: candidate.report, gates })),
-      (err: unknown) => isSidewalkError(err, 'REGISTRY_GATES_NOT_PASSED'));
+    await assert.rejects(
+      withRegistry((r) => r.register({ bundleDir: worse, report: candidate.report, gates })),
+      (err: unknown) => isSidewalkError(err, 'REGISTRY_GATES_NOT_PASSED'),
+    );
     assert.deepEqual(await withRegistry((r) => r.list().map((m) => `${m.version}:${m.stage}`)), ['1.0.0:production']);
   });
 
@@ -178,7 +207,10 @@ describe('sidewalk pipeline run', () => {
     await writeFile(lenient, CONFIG.replace(/gates: .*/, 'gates: { accuracyTolerance: 1, sidewalkRecallMin: 0, roadFalseLimitMax: 1 }'));
     const r = await readRun(await runPipeline({ ...opts, configFile: lenient }));
     assert.equal(r.status, 'registered', r.reason);
-    assert.deepEqual(r.steps.map((s) => `${s.name}:${s.status}`), ['export:done', 'train:done', 'evaluate:done', 'gate:done', 'register:done', 'package:done']);
+    assert.deepEqual(
+      r.steps.map((s) => `${s.name}:${s.status}`),
+      ['export:done', 'train:done', 'evaluate:done', 'gate:done', 'register:done', 'package:done'],
+    );
     assert.deepEqual((step(r, 'export').outputs as { counts: { test: Record<string, number> } }).counts.test, testBefore, 'the new ride went to train/val');
     const ev = step(r, 'evaluate').outputs as { candidate_report: string; production_report: string };
     const [cand, prod] = await Promise.all([ev.candidate_report, ev.production_report].map(async (f) => JSON.parse(await readFile(f, 'utf8')) as { dataset: unknown; model: { version: string } }));
@@ -197,11 +229,13 @@ describe('sidewalk pipeline run', () => {
     registerPipelineCommands(program);
     const write = process.stdout.write.bind(process.stdout);
     let out = '';
-    process.stdout.write = ((chunk: string) => { out += chunk; return true; }) as typeof process.stdout.write;
+    process.stdout.write = ((chunk: string) => {
+      out += chunk;
+      return true;
+    }) as typeof process.stdout.write;
     let exitCode: typeof process.exitCode;
     try {
-      await program.parseAsync(['pipeline', 'run', '--location', 'LA', '--db', ws.dbPath, '--work', opts.work!, '--registry', opts.registry!,
-        '--config', undertrained, '--json'], { from: 'user' });
+      await program.parseAsync(['pipeline', 'run', '--location', 'LA', '--db', ws.dbPath, '--work', opts.work!, '--registry', opts.registry!, '--config', undertrained, '--json'], { from: 'user' });
     } finally {
       process.stdout.write = write;
       exitCode = process.exitCode;
@@ -210,9 +244,15 @@ describe('sidewalk pipeline run', () => {
     assert.equal(exitCode, 2);
     const r = await readRun(JSON.parse(out) as RunRecord);
     assert.equal(r.status, 'rejected');
-    assert.deepEqual(r.steps.map((s) => `${s.name}:${s.status}`), ['export:skipped', 'train:done', 'evaluate:done', 'gate:rejected', 'register:skipped', 'package:skipped']);
+    assert.deepEqual(
+      r.steps.map((s) => `${s.name}:${s.status}`),
+      ['export:skipped', 'train:done', 'evaluate:done', 'gate:rejected', 'register:skipped', 'package:skipped'],
+    );
     const gate = step(r, 'gate').outputs as { failures: { code: string }[]; production: { version: string }; candidate: { version: string } };
-    assert.ok(gate.failures.some((f) => f.code === GateCode.GATE_ACCURACY_REGRESSION), JSON.stringify(gate.failures));
+    assert.ok(
+      gate.failures.some((f) => f.code === GateCode.GATE_ACCURACY_REGRESSION),
+      JSON.stringify(gate.failures),
+    );
     assert.equal(gate.production.version, '1.0.0');
     assert.equal(gate.candidate.version, '1.2.0');
     assert.match(r.reason ?? '', /GATE_ACCURACY_REGRESSION: accuracy .* below production 1\.0\.0/);

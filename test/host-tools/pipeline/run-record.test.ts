@@ -9,15 +9,30 @@ import { makeTempDir } from '../../helpers/temp.js';
 describe('pipeline run records and step skipping', () => {
   let root: string;
   let n = 0;
-  before(async () => { root = await makeTempDir('sidewalk-runrec-'); });
-  after(async () => { await rm(root, { recursive: true, force: true }); });
+  before(async () => {
+    root = await makeTempDir('sidewalk-runrec-');
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
 
   async function recorder(): Promise<RunRecorder> {
     const id = `run-${++n}`;
-    const rec = new RunRecorder({
-      format: 'sidewalk-pipeline-run/1', id, location: 'LA', status: 'running', started_at: new Date().toISOString(), code_revision: null,
-      paths: { db: 'db', work: root, registry: 'reg', config: null }, config: {}, steps: [],
-    }, join(root, 'runs', id), join(root, 'state.json'));
+    const rec = new RunRecorder(
+      {
+        format: 'sidewalk-pipeline-run/1',
+        id,
+        location: 'LA',
+        status: 'running',
+        started_at: new Date().toISOString(),
+        code_revision: null,
+        paths: { db: 'db', work: root, registry: 'reg', config: null },
+        config: {},
+        steps: [],
+      },
+      join(root, 'runs', id),
+      join(root, 'state.json'),
+    );
     await rec.start();
     return rec;
   }
@@ -53,22 +68,39 @@ describe('pipeline run records and step skipping', () => {
 
   test('a failing step is recorded with its code and reason, and the steps after it are not run', async () => {
     const rec = await recorder();
-    await assert.rejects(rec.run({
-      name: 'export', inputs: () => ({}),
-      run: async (ctx) => { ctx.log('starting'); throw new SidewalkError('DATA_EXPORT_EMPTY', 'location "LA" has nothing to export'); },
-    }), (err: unknown) => err instanceof StepFailed && err.step === 'export');
+    await assert.rejects(
+      rec.run({
+        name: 'export',
+        inputs: () => ({}),
+        run: async (ctx) => {
+          ctx.log('starting');
+          throw new SidewalkError('DATA_EXPORT_EMPTY', 'location "LA" has nothing to export');
+        },
+      }),
+      (err: unknown) => err instanceof StepFailed && err.step === 'export',
+    );
     const record = await rec.finish('failed', 'export failed');
     const onDisk = JSON.parse(await readFile(join(rec.runDir, 'run.json'), 'utf8')) as RunRecord;
     assert.deepEqual(onDisk, record);
     assert.deepEqual(onDisk.steps[0]!.error, { code: 'DATA_EXPORT_EMPTY', message: 'location "LA" has nothing to export' });
     assert.equal(onDisk.steps[0]!.status, 'failed');
-    assert.deepEqual(onDisk.steps.slice(1).map((s) => s.status), ['not-run', 'not-run', 'not-run', 'not-run', 'not-run']);
+    assert.deepEqual(
+      onDisk.steps.slice(1).map((s) => s.status),
+      ['not-run', 'not-run', 'not-run', 'not-run', 'not-run'],
+    );
     const log = await readFile(join(rec.runDir, 'logs', 'export.log'), 'utf8');
     assert.match(log, /starting\n.*failed: DATA_EXPORT_EMPTY: location "LA" has nothing to export/);
     // A failed step leaves no state behind: the next run does not skip it.
     const next = await recorder();
     let ran = false;
-    await next.run({ name: 'export', inputs: () => ({}), run: async () => { ran = true; return {}; } });
+    await next.run({
+      name: 'export',
+      inputs: () => ({}),
+      run: async () => {
+        ran = true;
+        return {};
+      },
+    });
     assert.equal(ran, true);
   });
 });

@@ -44,11 +44,14 @@ describe('scheduled pipeline runs', () => {
       const fake = join(dir, 'sidewalk');
       await writeFile(fake, `#!/bin/sh\necho "$@" >> ${join(dir, 'calls')}\ncase "$5" in Denver) exit 2;; Niwot) exit 1;; esac\nexit 0\n`);
       await chmod(fake, 0o755);
-      const run = (locations: string): number | null => spawnSync('/bin/sh', ['-c', script.replace('/opt/sidewalk/bin/sidewalk', fake)],
-        { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SIDEWALK_PIPELINE_LOCATIONS: locations } }).status;
+      const run = (locations: string): number | null =>
+        spawnSync('/bin/sh', ['-c', script.replace('/opt/sidewalk/bin/sidewalk', fake)], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SIDEWALK_PIPELINE_LOCATIONS: locations } }).status;
       assert.equal(run('LA Denver'), 0, 'a rejected model is not a unit failure');
       assert.equal(run('Niwot LA'), 1, 'a failed location fails the unit');
-      const calls = (await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n').map((l) => l.split(' ')[4]);
+      const calls = (await readFile(join(dir, 'calls'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ')[4]);
       assert.deepEqual(calls, ['LA', 'Denver', 'Niwot', 'LA'], 'every location gets its run even after a failure');
     } finally {
       await rm(dir, { recursive: true, force: true });

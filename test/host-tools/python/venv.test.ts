@@ -57,8 +57,14 @@ describe('trainer venv', () => {
 
   test('the evaluation extras are pinned, installed on top once, again when their file changes, and never re-create the venv', async () => {
     const pins = (await readFile(EVAL_REQUIREMENTS_PATH, 'utf8')).split('\n').filter((l) => l.trim() && !l.startsWith('#'));
-    assert.deepEqual(pins.map((l) => l.split('==')[0]), ['opencv-python-headless']);
-    assert.ok(pins.every((l) => /^[A-Za-z0-9_.-]+==[^\s]+$/.test(l.trim())), pins.join());
+    assert.deepEqual(
+      pins.map((l) => l.split('==')[0]),
+      ['opencv-python-headless'],
+    );
+    assert.ok(
+      pins.every((l) => /^[A-Za-z0-9_.-]+==[^\s]+$/.test(l.trim())),
+      pins.join(),
+    );
 
     const requirements = join(root, 'req-eval-base.txt');
     const extras = join(root, 'req-eval-extras.txt');
@@ -80,13 +86,17 @@ describe('trainer venv', () => {
     assert.equal(changed.created, false, 'the venv itself is kept');
     await stat(marker);
     assert.notEqual(await readFile(hashFile, 'utf8'), before, 'installed again for the changed file');
-    await assert.rejects(ensureEvalVenv({ venvDir: dir, requirementsPath: requirements, evalRequirementsPath: join(root, 'missing.txt') }),
-      (err: unknown) => isSidewalkError(err, 'TRAIN_REQUIREMENTS_MISSING') && err.message.includes('missing.txt'));
+    await assert.rejects(
+      ensureEvalVenv({ venvDir: dir, requirementsPath: requirements, evalRequirementsPath: join(root, 'missing.txt') }),
+      (err: unknown) => isSidewalkError(err, 'TRAIN_REQUIREMENTS_MISSING') && err.message.includes('missing.txt'),
+    );
   });
 
   test('a missing interpreter is reported with what to install', async () => {
-    await assert.rejects(ensureTrainVenv({ venvDir: join(root, 'none'), python: join(root, 'no-such-python3') }),
-      (err: unknown) => isSidewalkError(err, 'TRAIN_PYTHON_MISSING') && /python3 >= 3\.10/.test(err.message));
+    await assert.rejects(
+      ensureTrainVenv({ venvDir: join(root, 'none'), python: join(root, 'no-such-python3') }),
+      (err: unknown) => isSidewalkError(err, 'TRAIN_PYTHON_MISSING') && /python3 >= 3\.10/.test(err.message),
+    );
   });
 
   test('refuses to replace a folder that is not a venv', async () => {
@@ -95,8 +105,7 @@ describe('trainer venv', () => {
     const dir = join(root, 'precious');
     await mkdir(dir);
     await writeFile(join(dir, 'data.txt'), 'keep me');
-    await assert.rejects(ensureTrainVenv({ venvDir: dir, requirementsPath: requirements }),
-      (err: unknown) => isSidewalkError(err, 'TRAIN_VENV_NOT_A_VENV') && err.message.includes(dir));
+    await assert.rejects(ensureTrainVenv({ venvDir: dir, requirementsPath: requirements }), (err: unknown) => isSidewalkError(err, 'TRAIN_VENV_NOT_A_VENV') && err.message.includes(dir));
     assert.equal(await readFile(join(dir, 'data.txt'), 'utf8'), 'keep me');
   });
 });

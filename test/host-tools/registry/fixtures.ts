@@ -7,7 +7,11 @@ import { REPO_ROOT } from '../../helpers/paths.js';
 export const FIXTURE_BUNDLE = join(REPO_ROOT, 'test', 'fixtures', 'models', 'float');
 export const DATASET_HASH = 'sha256:frozen-la-test-snapshot';
 
-export interface ReportFigures { accuracy: number; sidewalkRecall: number; roadFalseLimit: number }
+export interface ReportFigures {
+  accuracy: number;
+  sidewalkRecall: number;
+  roadFalseLimit: number;
+}
 
 /** A report as `sidewalk eval` writes it, with the figures the gates read set by hand. */
 export function report(version: string, f: ReportFigures, opts: { location?: string; sha256?: string; hash?: string; split?: string } = {}): EvalReport {
@@ -28,7 +32,13 @@ export function report(version: string, f: ReportFigures, opts: { location?: str
 /** Copies the float fixture bundle as LOCATION VERSION; returns its folder and model.tflite sha256. */
 export async function fixtureBundle(dir: string, location: string, version: string): Promise<{ dir: string; modelSha: string }> {
   await cp(FIXTURE_BUNDLE, dir, { recursive: true });
-  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { version: string; location: string; name: string; demo_only?: boolean; files: Record<string, { sha256: string }> };
+  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as {
+    version: string;
+    location: string;
+    name: string;
+    demo_only?: boolean;
+    files: Record<string, { sha256: string }>;
+  };
   Object.assign(manifest, { version, location, name: `${location.toLowerCase()}-ground` });
   delete manifest.demo_only; // the fixture is a demo model; the registry refuses those
   await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -71,7 +71,10 @@ describe('promotion gates (hand-written report.json fixtures)', () => {
       assert.equal((await readEvalReport(good)).accuracy, 0.9);
       const bad = join(dir, 'bad.json');
       await writeFile(bad, JSON.stringify({ ...PRODUCTION, safety: { sidewalk_recall: 1.5, road_false_limit_rate: 0 } }));
-      await assert.rejects(readEvalReport(bad), (err: unknown) => isSidewalkError(err, 'REGISTRY_REPORT_INVALID') && /bad\.json: safety\.sidewalk_recall must be a number in \[0, 1\]/.test(err.message));
+      await assert.rejects(
+        readEvalReport(bad),
+        (err: unknown) => isSidewalkError(err, 'REGISTRY_REPORT_INVALID') && /bad\.json: safety\.sidewalk_recall must be a number in \[0, 1\]/.test(err.message),
+      );
       const wrongFormat = join(dir, 'format.json');
       await writeFile(wrongFormat, JSON.stringify({ ...PRODUCTION, format: 'other/2' }));
       await assert.rejects(readEvalReport(wrongFormat), /format must be "sidewalk-eval\/1"/);

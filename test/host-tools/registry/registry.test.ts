@@ -21,7 +21,7 @@ describe('model registry', () => {
   const bundles = new Map<string, { dir: string; modelSha: string }>();
 
   async function add(version: string, figures = GOOD, location = 'LA'): Promise<void> {
-    const b = bundles.get(`${location}/${version}`) ?? await fixtureBundle(join(root, `bundle-${location}-${version}`), location, version);
+    const b = bundles.get(`${location}/${version}`) ?? (await fixtureBundle(join(root, `bundle-${location}-${version}`), location, version));
     bundles.set(`${location}/${version}`, b);
     const candidate = report(version, figures, { sha256: b.modelSha, location });
     const gates = checkGates(location, candidate, registry.current(location, 'production')?.metrics ?? null, GATES);
@@ -48,7 +48,10 @@ describe('model registry', () => {
     assert.deepEqual(m.trainParams, { arch: 'tiny', epochs: 1 });
     assert.equal(m.metrics.accuracy, 0.9);
     assert.equal(m.gates?.passed, true);
-    assert.deepEqual(m.files.map((f) => f.name), ['manifest.json', 'model.tflite']);
+    assert.deepEqual(
+      m.files.map((f) => f.name),
+      ['manifest.json', 'model.tflite'],
+    );
     assert.equal(m.files.find((f) => f.name === 'model.tflite')!.sha256, bundles.get('LA/1.0.0')!.modelSha);
     // The source bundle changing afterwards does not change the registered model.
     const src = bundles.get('LA/1.0.0')!.dir;
@@ -80,14 +83,21 @@ describe('model registry', () => {
     const worseReport = report('1.2.0', { accuracy: 0.8, sidewalkRecall: 0.85, roadFalseLimit: 0.05 }, { sha256: worse.modelSha });
     const gates = checkGates('LA', worseReport, registry.current('LA', 'production')!.metrics, GATES);
     assert.equal(gates.passed, false);
-    assert.deepEqual(gates.failures.map((f) => f.code), [GateCode.GATE_ACCURACY_REGRESSION, GateCode.GATE_SIDEWALK_RECALL_FLOOR]);
+    assert.deepEqual(
+      gates.failures.map((f) => f.code),
+      [GateCode.GATE_ACCURACY_REGRESSION, GateCode.GATE_SIDEWALK_RECALL_FLOOR],
+    );
     assert.equal(gates.production?.version, '1.1.0');
-    await assert.rejects(registry.register({ bundleDir: worse.dir, report: worseReport, gates }),
-      (err: unknown) => isSidewalkError(err, 'REGISTRY_GATES_NOT_PASSED') && /GATE_ACCURACY_REGRESSION, GATE_SIDEWALK_RECALL_FLOOR/.test(err.message));
+    await assert.rejects(
+      registry.register({ bundleDir: worse.dir, report: worseReport, gates }),
+      (err: unknown) => isSidewalkError(err, 'REGISTRY_GATES_NOT_PASSED') && /GATE_ACCURACY_REGRESSION, GATE_SIDEWALK_RECALL_FLOOR/.test(err.message),
+    );
     // A passed decision about another model does not let this one in either.
     const good = checkGates('LA', report('1.2.0', GOOD, { sha256: 'another-model' }), null, GATES);
-    await assert.rejects(registry.register({ bundleDir: worse.dir, report: worseReport, gates: good }),
-      (err: unknown) => isSidewalkError(err, 'REGISTRY_GATES_NOT_PASSED') && /not this report/.test(err.message));
+    await assert.rejects(
+      registry.register({ bundleDir: worse.dir, report: worseReport, gates: good }),
+      (err: unknown) => isSidewalkError(err, 'REGISTRY_GATES_NOT_PASSED') && /not this report/.test(err.message),
+    );
     assert.equal(registry.list().length, before);
     assert.equal(registry.find('LA', '1.2.0'), undefined);
   });
@@ -95,21 +105,35 @@ describe('model registry', () => {
   test('stage rules: canary first, one production per location, the old one retired, rollback allowed', async () => {
     await add('1.2.0');
     await add('1.3.0');
-    assert.throws(() => registry.promote('LA', '1.2.0', 'production'), (err: unknown) => isSidewalkError(err, 'REGISTRY_STAGE_TRANSITION') && /only the canary/.test(err.message));
+    assert.throws(
+      () => registry.promote('LA', '1.2.0', 'production'),
+      (err: unknown) => isSidewalkError(err, 'REGISTRY_STAGE_TRANSITION') && /only the canary/.test(err.message),
+    );
     registry.promote('LA', '1.2.0', 'canary');
     // A new canary replaces the old one.
     const c = registry.promote('LA', '1.3.0', 'canary');
-    assert.deepEqual(c.retired.map((m) => [m.version, m.stage]), [['1.2.0', 'retired']]);
+    assert.deepEqual(
+      c.retired.map((m) => [m.version, m.stage]),
+      [['1.2.0', 'retired']],
+    );
     const p = registry.promote('LA', '1.3.0', 'production', 'canary healthy');
-    assert.deepEqual(p.retired.map((m) => [m.version, m.stage]), [['1.1.0', 'retired']]);
-    assert.deepEqual(registry.list({ location: 'LA', stage: 'production' }).map((m) => m.version), ['1.3.0']);
+    assert.deepEqual(
+      p.retired.map((m) => [m.version, m.stage]),
+      [['1.1.0', 'retired']],
+    );
+    assert.deepEqual(
+      registry.list({ location: 'LA', stage: 'production' }).map((m) => m.version),
+      ['1.3.0'],
+    );
     // Rollback: the retired former production model may come back; a never-production one may not.
     assert.throws(() => registry.promote('LA', '1.2.0', 'production'), /REGISTRY_STAGE_TRANSITION|only the canary/);
     const back = registry.promote('LA', '1.1.0', 'production', 'rollback');
     assert.equal(back.model.stage, 'production');
     assert.equal(registry.get('LA', '1.3.0').stage, 'retired');
-    assert.deepEqual(registry.history(registry.get('LA', '1.1.0')).map((e) => `${e.from ?? '-'}>${e.to}:${e.reason}`),
-      ['->candidate:registered', 'candidate>canary:promoted', 'canary>production:promoted', 'production>retired:replaced by 1.3.0', 'retired>production:rollback']);
+    assert.deepEqual(
+      registry.history(registry.get('LA', '1.1.0')).map((e) => `${e.from ?? '-'}>${e.to}:${e.reason}`),
+      ['->candidate:registered', 'candidate>canary:promoted', 'canary>production:promoted', 'production>retired:replaced by 1.3.0', 'retired>production:rollback'],
+    );
     assert.throws(() => registry.promote('LA', '1.3.0', 'canary'), /only a candidate can become canary/);
     registry.retire('LA', '1.1.0', 'bad rides');
     assert.equal(registry.current('LA', 'production'), undefined);
@@ -121,14 +145,19 @@ describe('model registry', () => {
     assert.equal(registry.nextVersion('Denver'), '1.0.0');
     const again = await fixtureBundle(join(root, 'again'), 'LA', '1.3.0');
     const againReport = report('1.3.0', GOOD, { sha256: again.modelSha });
-    await assert.rejects(registry.register({ bundleDir: again.dir, report: againReport, gates: checkGates('LA', againReport, null, GATES) }),
-      (err: unknown) => isSidewalkError(err, 'REGISTRY_VERSION_EXISTS'));
+    await assert.rejects(registry.register({ bundleDir: again.dir, report: againReport, gates: checkGates('LA', againReport, null, GATES) }), (err: unknown) =>
+      isSidewalkError(err, 'REGISTRY_VERSION_EXISTS'),
+    );
     const other = await fixtureBundle(join(root, 'other'), 'LA', '1.9.0');
     const otherReport = report('1.9.0', GOOD, { sha256: 'not-this-model' });
-    await assert.rejects(registry.register({ bundleDir: other.dir, report: otherReport, gates: checkGates('LA', otherReport, null, GATES) }),
-      (err: unknown) => isSidewalkError(err, 'REGISTRY_REPORT_MISMATCH'));
+    await assert.rejects(registry.register({ bundleDir: other.dir, report: otherReport, gates: checkGates('LA', otherReport, null, GATES) }), (err: unknown) =>
+      isSidewalkError(err, 'REGISTRY_REPORT_MISMATCH'),
+    );
     await add('1.0.0', GOOD, 'Denver');
-    assert.deepEqual(registry.list({ location: 'Denver' }).map((m) => m.version), ['1.0.0']);
+    assert.deepEqual(
+      registry.list({ location: 'Denver' }).map((m) => m.version),
+      ['1.0.0'],
+    );
   });
 
   test('the code revision comes from git when the tree is a checkout', () => {
@@ -143,7 +172,10 @@ describe('model registry', () => {
       registerRegistryCommands(program);
       let out = '';
       const write = process.stdout.write.bind(process.stdout);
-      process.stdout.write = ((chunk: string) => { out += chunk; return true; }) as typeof process.stdout.write;
+      process.stdout.write = ((chunk: string) => {
+        out += chunk;
+        return true;
+      }) as typeof process.stdout.write;
       try {
         await program.parseAsync(args.includes('--registry') ? args : [...args, '--registry', registry.dir], { from: 'user' });
       } finally {
@@ -152,7 +184,10 @@ describe('model registry', () => {
       return out;
     };
     const listed = JSON.parse(await run('models', 'list', '--location', 'LA', '--json')) as { version: string; stage: string; dataset_hash: string }[];
-    assert.deepEqual(listed.map((m) => `${m.version}:${m.stage}`), ['1.0.0:candidate', '1.1.0:retired', '1.2.0:retired', '1.3.0:retired']);
+    assert.deepEqual(
+      listed.map((m) => `${m.version}:${m.stage}`),
+      ['1.0.0:candidate', '1.1.0:retired', '1.2.0:retired', '1.3.0:retired'],
+    );
     assert.equal(listed[0]!.dataset_hash, DATASET_HASH);
     assert.match(await run('models', 'list'), /^LOCATION\s+VERSION\s+NAME\s+STAGE[\s\S]*Denver\s+1\.0\.0\s+denver-ground\s+candidate\s+90\.0%/m);
     assert.match(await run('models', 'promote', 'Denver', '1.0.0', '--to', 'canary'), /Denver 1\.0\.0 is now canary/);

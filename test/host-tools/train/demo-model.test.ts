@@ -14,8 +14,14 @@ import { argmax } from './train-fixtures.js';
 
 const DEMO_DIR = join(REPO_ROOT, 'demo', 'model');
 
-interface NativeTensor { data(): Float32Array | Int8Array | Uint8Array }
-interface NativeRunner { getInputs(): NativeTensor[]; getOutputs(): NativeTensor[]; infer(): boolean }
+interface NativeTensor {
+  data(): Float32Array | Int8Array | Uint8Array;
+}
+interface NativeRunner {
+  getInputs(): NativeTensor[];
+  getOutputs(): NativeTensor[];
+  infer(): boolean;
+}
 type NativeRunnerClass = new (model: ArrayBuffer, options: { threads: number }) => NativeRunner;
 
 describe('demo model (demo/model)', () => {
@@ -36,7 +42,11 @@ describe('demo model (demo/model)', () => {
     let correct = 0;
     let total = 0;
     // Seeds far from the training ranges (1e6..3.1e6), and frame sizes the dataset did not use.
-    for (const [width, height] of [[128, 96], [80, 80], [160, 90]] as const) {
+    for (const [width, height] of [
+      [128, 96],
+      [80, 80],
+      [160, 90],
+    ] as const) {
       const pre = new Preprocessor(bundle.manifest.input, { width, height, stride: width * 3, format: 'rgb24' });
       const rgb = new Uint8Array(width * height * 3);
       for (const [label, kind] of SCENE_KINDS.entries()) {

@@ -31,7 +31,8 @@ describe('exporter runtime guard', () => {
     const venv = await ensureTrainVenv();
     const models = ['float', 'int8', 'too-new', 'int8-per-channel'].map((name) => join(FIXTURES, name, 'model.tflite'));
     const run = spawnSync(venv.python, ['-c', SCRIPT, ...models], {
-      encoding: 'utf8', env: { ...process.env, PYTHONPATH: TRAIN_DIR, PYTHONDONTWRITEBYTECODE: '1', TF_CPP_MIN_LOG_LEVEL: '3' },
+      encoding: 'utf8',
+      env: { ...process.env, PYTHONPATH: TRAIN_DIR, PYTHONDONTWRITEBYTECODE: '1', TF_CPP_MIN_LOG_LEVEL: '3' },
     });
     assert.equal(run.status, 0, run.stderr.slice(-2000));
     const results = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, { ok: boolean; code?: string; message?: string }>;

@@ -23,7 +23,7 @@ describe('sidewalk train checks', () => {
   });
   after(() => rm(root, { recursive: true, force: true }));
 
-  test('--input-size above the export\'s smaller side warns; at or below it, or without dataset.json, it does not', () => {
+  test("--input-size above the export's smaller side warns; at or below it, or without dataset.json, it does not", () => {
     assert.match(upscaleWarning(data, 96) ?? '', /--input-size 96 is above the export's 96x64 images/);
     assert.equal(upscaleWarning(data, 64), null);
     assert.equal(upscaleWarning(data, 32), null);

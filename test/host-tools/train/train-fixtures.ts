@@ -17,7 +17,10 @@ export function renderSample(label: (typeof LABELS)[number], size: number, seed:
   const rand = createPrng(seed);
   const out = new Uint8Array(size * size * 3);
   const base: Record<string, [number, number, number]> = {
-    bike_lane: [40, 150, 70], crosswalk: [90, 90, 95], side: [190, 170, 140], street: [45, 45, 55],
+    bike_lane: [40, 150, 70],
+    crosswalk: [90, 90, 95],
+    side: [190, 170, 140],
+    street: [45, 45, 55],
   };
   const [r, g, b] = base[label]!;
   const phase = Math.floor(rand() * 8);
@@ -39,8 +42,7 @@ export function renderSample(label: (typeof LABELS)[number], size: number, seed:
 export const SPLIT_SIZES = { train: 16, val: 4, test: 6 } as const;
 
 /** DIR/{train,val,test}/<label>/NNNNN.png plus dataset.json; returns the test split's frames. */
-export async function writeColourDataset(dir: string, size: number, contentHash: string):
-Promise<Array<{ label: number; rgb: Uint8Array }>> {
+export async function writeColourDataset(dir: string, size: number, contentHash: string): Promise<Array<{ label: number; rgb: Uint8Array }>> {
   const test: Array<{ label: number; rgb: Uint8Array }> = [];
   let seed = 1;
   for (const [split, count] of Object.entries(SPLIT_SIZES)) {
@@ -54,13 +56,20 @@ Promise<Array<{ label: number; rgb: Uint8Array }>> {
   return test;
 }
 
-interface NativeTensor { dataType: string; shape: number[] | string; data(): Float32Array | Int8Array | Uint8Array }
-interface NativeRunner { getInputs(): NativeTensor[]; getOutputs(): NativeTensor[]; infer(): boolean }
+interface NativeTensor {
+  dataType: string;
+  shape: number[] | string;
+  data(): Float32Array | Int8Array | Uint8Array;
+}
+interface NativeRunner {
+  getInputs(): NativeTensor[];
+  getOutputs(): NativeTensor[];
+  infer(): boolean;
+}
 type NativeRunnerClass = new (model: ArrayBuffer, options: { threads: number }) => NativeRunner;
 
 /** Classifies rgb24 frames with a bundle's model.tflite exactly as the device would prepare them. */
-export async function classifyWithDeviceRuntime(bundleDir: string, frames: Uint8Array[], frameSize: number):
-Promise<{ probabilities: number[][]; inputType: string }> {
+export async function classifyWithDeviceRuntime(bundleDir: string, frames: Uint8Array[], frameSize: number): Promise<{ probabilities: number[][]; inputType: string }> {
   const manifest = JSON.parse(await readFile(join(bundleDir, 'manifest.json'), 'utf8')) as ModelManifest;
   const bytes = await readFile(join(bundleDir, 'model.tflite'));
   const { TFLiteNodeModelRunner } = createRequire(import.meta.url)('tfjs-tflite-node') as { TFLiteNodeModelRunner: NativeRunnerClass };

@@ -36,7 +36,11 @@ describe('sidewalk train (real TensorFlow, device TFLite 2.9)', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  interface Expected { colorOrder: 'rgb' | 'bgr'; crop: { x: number; y: number; width: number; height: number }; size: number }
+  interface Expected {
+    colorOrder: 'rgb' | 'bgr';
+    crop: { x: number; y: number; width: number; height: number };
+    size: number;
+  }
   const WHOLE_FRAME_RGB: Expected = { colorOrder: 'rgb', crop: { x: 0, y: 0, width: 1, height: 1 }, size: SIZE };
 
   async function checkBundle(dir: string, variant: 'float32' | 'int8', expected = WHOLE_FRAME_RGB): Promise<ModelManifest> {
@@ -61,13 +65,16 @@ describe('sidewalk train (real TensorFlow, device TFLite 2.9)', () => {
       assert.equal(m.input.quantization, undefined);
     }
     const info = readTfliteModelInfo(await readFile(join(dir, 'model.tflite')));
-    assert.ok(info.minRuntimeVersion !== undefined && compareVersions(info.minRuntimeVersion, '2.9.0') <= 0,
-      `min_runtime_version ${info.minRuntimeVersion} <= 2.9.0`);
+    assert.ok(info.minRuntimeVersion !== undefined && compareVersions(info.minRuntimeVersion, '2.9.0') <= 0, `min_runtime_version ${info.minRuntimeVersion} <= 2.9.0`);
 
     // Same model, same held-out images, device preprocessing: the accuracy the trainer measured with
     // TensorFlow's interpreter must be what the device gets (no train/serve skew). Resampling
     // implementations differ by a fraction of a grey level, so one borderline image may flip.
-    const { probabilities, inputType } = await classifyWithDeviceRuntime(dir, testFrames.map((f) => f.rgb), SIZE);
+    const { probabilities, inputType } = await classifyWithDeviceRuntime(
+      dir,
+      testFrames.map((f) => f.rgb),
+      SIZE,
+    );
     assert.equal(inputType, variant);
     for (const p of probabilities) {
       assert.equal(p.length, LABELS.length);
@@ -77,8 +84,7 @@ describe('sidewalk train (real TensorFlow, device TFLite 2.9)', () => {
     const deviceAccuracy = correct / testFrames.length;
     const trainerAccuracy = m.metrics?.test_accuracy as number;
     assert.equal(m.metrics?.test_samples, SPLIT_SIZES.test * LABELS.length);
-    assert.ok(Math.abs(deviceAccuracy - trainerAccuracy) <= 1 / testFrames.length + 1e-9,
-      `${variant}: device accuracy ${deviceAccuracy} vs trainer's ${trainerAccuracy}`);
+    assert.ok(Math.abs(deviceAccuracy - trainerAccuracy) <= 1 / testFrames.length + 1e-9, `${variant}: device accuracy ${deviceAccuracy} vs trainer's ${trainerAccuracy}`);
     return m;
   }
 
@@ -86,9 +92,32 @@ describe('sidewalk train (real TensorFlow, device TFLite 2.9)', () => {
     const out = join(root, 'tiny');
     const program = new Command('sidewalk').exitOverride();
     registerTrainCommands(program);
-    await program.parseAsync(['train', '--data', data, '--out', out, '--arch', 'tiny', '--input-size', String(SIZE),
-      '--epochs', '8', '--batch-size', '8', '--seed', '7', '--name', 'test-tiny', '--model-version', '1.2.3', '--location', 'testville'],
-    { from: 'user' });
+    await program.parseAsync(
+      [
+        'train',
+        '--data',
+        data,
+        '--out',
+        out,
+        '--arch',
+        'tiny',
+        '--input-size',
+        String(SIZE),
+        '--epochs',
+        '8',
+        '--batch-size',
+        '8',
+        '--seed',
+        '7',
+        '--name',
+        'test-tiny',
+        '--model-version',
+        '1.2.3',
+        '--location',
+        'testville',
+      ],
+      { from: 'user' },
+    );
     const float = await checkBundle(join(out, 'float32'), 'float32');
     const int8 = await checkBundle(join(out, 'int8'), 'int8');
     assert.equal(float.name, 'test-tiny');
@@ -103,16 +132,35 @@ describe('sidewalk train (real TensorFlow, device TFLite 2.9)', () => {
     const events: TrainEvent[] = [];
     const out = join(root, 'mnv2');
     const result = await runTrainer({
-      data, out, arch: 'mobilenetv2', weights: 'none', alpha: 0.35, inputSize: SIZE, epochs: 1, fineTuneEpochs: 1,
-      fineTuneFrom: 100, batchSize: 16, seed: 3, name: 'test-mnv2', version: '0.0.1', location: 'testville', demoOnly: true,
+      data,
+      out,
+      arch: 'mobilenetv2',
+      weights: 'none',
+      alpha: 0.35,
+      inputSize: SIZE,
+      epochs: 1,
+      fineTuneEpochs: 1,
+      fineTuneFrom: 100,
+      batchSize: 16,
+      seed: 3,
+      name: 'test-mnv2',
+      version: '0.0.1',
+      location: 'testville',
+      demoOnly: true,
       variants: ['int8'], // float32 export is covered by the tiny model; this keeps the suite short
       onEvent: (e) => events.push(e),
     });
     const stages = events.filter((e) => e.event === 'stage');
-    assert.deepEqual(stages.map((e) => e.stage), [1, 2]);
+    assert.deepEqual(
+      stages.map((e) => e.stage),
+      [1, 2],
+    );
     // Stage 2 freezes the first 100 backbone layers, so it trains fewer parameters than stage 1 (all of them).
     assert.ok((stages[1]!.trainable_params as number) < (stages[0]!.trainable_params as number));
-    assert.deepEqual(result.bundles.map((b) => b.variant), ['int8']);
+    assert.deepEqual(
+      result.bundles.map((b) => b.variant),
+      ['int8'],
+    );
     const m = await checkBundle(join(out, 'int8'), 'int8');
     assert.equal(m.demo_only, true);
     // The Edge TPU model is compiled when the compiler is installed, and its absence is said out loud.
@@ -125,14 +173,25 @@ describe('sidewalk train (real TensorFlow, device TFLite 2.9)', () => {
     const out = join(root, 'resume');
     const expected: Expected = { colorOrder: 'bgr', crop: { x: 0.125, y: 0.125, width: 0.75, height: 0.75 }, size: 16 };
     const base = {
-      data, out, arch: 'tiny' as const, inputSize: expected.size, colorOrder: expected.colorOrder, crop: '0.125,0.125,0.75,0.75',
-      batchSize: 8, seed: 5, patience: 50, variants: ['float32' as const],
+      data,
+      out,
+      arch: 'tiny' as const,
+      inputSize: expected.size,
+      colorOrder: expected.colorOrder,
+      crop: '0.125,0.125,0.75,0.75',
+      batchSize: 8,
+      seed: 5,
+      patience: 50,
+      variants: ['float32' as const],
     };
     await runTrainer({ ...base, epochs: 4 });
     const events: TrainEvent[] = [];
     await runTrainer({ ...base, epochs: 8, resume: true, onEvent: (e) => events.push(e) });
     assert.ok(events.some((e) => e.event === 'info' && /resuming from .*last\.keras \(stage 1, 4 epoch/.test(String(e.message))));
-    assert.deepEqual(events.filter((e) => e.event === 'epoch').map((e) => e.epoch), [5, 6, 7, 8]);
+    assert.deepEqual(
+      events.filter((e) => e.event === 'epoch').map((e) => e.epoch),
+      [5, 6, 7, 8],
+    );
     const state = JSON.parse(await readFile(join(out, 'checkpoints', 'state.json'), 'utf8')) as { epochs_done: number };
     assert.equal(state.epochs_done, 8);
     await checkBundle(join(out, 'float32'), 'float32', expected);
@@ -142,7 +201,9 @@ describe('sidewalk train (real TensorFlow, device TFLite 2.9)', () => {
     const broken = join(root, 'broken');
     await cp(data, broken, { recursive: true });
     await rm(join(broken, 'val', 'crosswalk'), { recursive: true });
-    await assert.rejects(runTrainer({ data: broken, out: join(root, 'broken-out'), arch: 'tiny', inputSize: SIZE, epochs: 1 }),
-      (err: unknown) => isSidewalkError(err, 'TRAIN_DATA_EMPTY_CLASS') && err.message.includes(join(broken, 'val')));
+    await assert.rejects(
+      runTrainer({ data: broken, out: join(root, 'broken-out'), arch: 'tiny', inputSize: SIZE, epochs: 1 }),
+      (err: unknown) => isSidewalkError(err, 'TRAIN_DATA_EMPTY_CLASS') && err.message.includes(join(broken, 'val')),
+    );
   });
 });

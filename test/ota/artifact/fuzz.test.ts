@@ -105,7 +105,9 @@ function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, what: string)
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(new Error(`${what}: no verdict within ${CASE_TIMEOUT_MS} ms (hang)`));
     signal.addEventListener('abort', onAbort, { once: true });
-    work(signal).then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    work(signal)
+      .then(resolve, reject)
+      .finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
 
@@ -127,8 +129,7 @@ for (const [label, extra, policy, seed] of [
     const args = extra.map((a) => (a === 'EC' ? keys.ecPrivate : a === 'RSA' ? keys.rsaPrivate : a));
     await menderArtifact(['write', 'module-image', '-T', 'fuzz', '-t', 'dev', '-n', label, '-f', join(dir, 'a.bin'), '-f', join(dir, 'b.txt'), ...args, '-o', file]);
     const original = await readFile(file);
-    const pol: ArtifactPolicy =
-      policy === 'EC' ? { publicKeys: [keys.ecPublicPem] } : policy === 'RSA' ? { publicKeys: [keys.rsaPublicPem] } : { publicKeys: [], allowUnsigned: true };
+    const pol: ArtifactPolicy = policy === 'EC' ? { publicKeys: [keys.ecPublicPem] } : policy === 'RSA' ? { publicKeys: [keys.rsaPublicPem] } : { publicKeys: [], allowUnsigned: true };
     const expected = await readAll(original, pol, AbortSignal.timeout(CASE_TIMEOUT_MS));
     assert.equal(expected.size, 2);
     assert.deepEqual(await readAll(original, pol, AbortSignal.timeout(CASE_TIMEOUT_MS), 'file'), expected);
@@ -155,10 +156,13 @@ test('a failing source is ARTIFACT_READ_FAILED, but a bug inside it (TypeError, 
   const file = join(dir, 'source-failure.mender');
   await menderArtifact(['write', 'module-image', '-T', 'fuzz', '-t', 'dev', '-n', 'source-failure', '-f', join(dir, 'a.bin'), '--compression', 'none', '-o', file]);
   const original = await readFile(file);
-  const failingAfter = (bytes: number, err: Error) => Readable.from((async function* () {
-    yield original.subarray(0, bytes);
-    throw err;
-  })());
+  const failingAfter = (bytes: number, err: Error) =>
+    Readable.from(
+      (async function* () {
+        yield original.subarray(0, bytes);
+        throw err;
+      })(),
+    );
   const policy: ArtifactPolicy = { publicKeys: [], allowUnsigned: true };
   const io = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
   await assert.rejects(openArtifact(failingAfter(100, io), policy), (e) => isSidewalkError(e, 'ARTIFACT_READ_FAILED') && e.cause === io);

@@ -196,7 +196,10 @@ describe('pooled range reads', () => {
   test('a range past the end of its source is ARTIFACT_TRUNCATED with the bytes missing', async () => {
     const range = new PooledRange(source(POOL_CHUNK_BYTES + 100), 0, 2 * POOL_CHUNK_BYTES, where);
     (await range.next())!.release();
-    await assert.rejects(range.next(), (err) => isSidewalkError(err, 'ARTIFACT_TRUNCATED') && err.message.includes(`ends at byte ${512 + POOL_CHUNK_BYTES + 100}, ${POOL_CHUNK_BYTES - 100} of ${2 * POOL_CHUNK_BYTES} bytes missing`));
+    await assert.rejects(
+      range.next(),
+      (err) => isSidewalkError(err, 'ARTIFACT_TRUNCATED') && err.message.includes(`ends at byte ${512 + POOL_CHUNK_BYTES + 100}, ${POOL_CHUNK_BYTES - 100} of ${2 * POOL_CHUNK_BYTES} bytes missing`),
+    );
   });
 
   test('next() waits while the consumer holds every buffer, and goes on when one is released', async () => {

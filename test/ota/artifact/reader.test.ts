@@ -21,9 +21,33 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 async function moduleImage(out: string, extra: string[] = []): Promise<string> {
   const file = join(dir, out);
   await menderArtifact([
-    'write', 'module-image', '-T', 'app-bundle', '-t', 'raspberrypi4', '-t', 'raspberrypi5', '-n', 'sidewalk-app-1.0.0',
-    '--software-name', 'sidewalk-app', '--software-version', '1.0.0', '-p', 'app.build:42', '-d', 'rootfs-image.version:base-os-1',
-    '-f', join(dir, 'big.bin'), '-f', join(dir, 'app.json'), '-m', join(dir, 'meta.json'), '-o', file, ...extra,
+    'write',
+    'module-image',
+    '-T',
+    'app-bundle',
+    '-t',
+    'raspberrypi4',
+    '-t',
+    'raspberrypi5',
+    '-n',
+    'sidewalk-app-1.0.0',
+    '--software-name',
+    'sidewalk-app',
+    '--software-version',
+    '1.0.0',
+    '-p',
+    'app.build:42',
+    '-d',
+    'rootfs-image.version:base-os-1',
+    '-f',
+    join(dir, 'big.bin'),
+    '-f',
+    join(dir, 'app.json'),
+    '-m',
+    join(dir, 'meta.json'),
+    '-o',
+    file,
+    ...extra,
   ]);
   return file;
 }
@@ -94,9 +118,33 @@ describe('reader on artifacts written by mender-artifact 3.9.0', () => {
   test('state scripts are listed; rootfs-image with the empty type-info type reads as rootfs-image', async () => {
     const file = join(dir, 'rootfs.mender');
     await menderArtifact([
-      'write', 'rootfs-image', '--no-progress', '-t', 'raspberrypi4', '-n', 'os-2025.01', '--software-version', '2025.01', '-N', 'os-2024.12',
-      '-g', 'stable', '-G', 'beta', '-f', join(dir, 'big.bin'), '-s', join(dir, 'ArtifactInstall_Enter_00'),
-      '-s', join(dir, 'ArtifactCommit_Leave_10_notify'), '--compression', 'lzma', '-k', keys.rsaPrivate, '-o', file,
+      'write',
+      'rootfs-image',
+      '--no-progress',
+      '-t',
+      'raspberrypi4',
+      '-n',
+      'os-2025.01',
+      '--software-version',
+      '2025.01',
+      '-N',
+      'os-2024.12',
+      '-g',
+      'stable',
+      '-G',
+      'beta',
+      '-f',
+      join(dir, 'big.bin'),
+      '-s',
+      join(dir, 'ArtifactInstall_Enter_00'),
+      '-s',
+      join(dir, 'ArtifactCommit_Leave_10_notify'),
+      '--compression',
+      'lzma',
+      '-k',
+      keys.rsaPrivate,
+      '-o',
+      file,
     ]);
     const info = await inspectArtifact(file, { publicKeys: [keys.rsaPublicPem] });
     assert.equal(info.payloadType, 'rootfs-image');
@@ -159,10 +207,7 @@ describe('reader on artifacts written by mender-artifact 3.9.0', () => {
     for await (const p of opened.payloads()) {
       const failed = new Promise<unknown>((resolve) => p.stream.on('error', resolve).on('close', () => resolve(null)));
       await once(p.stream, 'data');
-      await Promise.race([
-        opened.close(),
-        new Promise((_, reject) => AbortSignal.timeout(10_000).addEventListener('abort', () => reject(new Error('close() hung')))),
-      ]);
+      await Promise.race([opened.close(), new Promise((_, reject) => AbortSignal.timeout(10_000).addEventListener('abort', () => reject(new Error('close() hung'))))]);
       await failed;
       assert.equal(p.stream.readableEnded, false, 'a cut-off payload never ends cleanly');
       break;

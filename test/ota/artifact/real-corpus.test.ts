@@ -73,10 +73,7 @@ describe('real Mender artifacts from public repositories', () => {
     test(`${file} verifies with ${own} and is refused with ${other}`, async () => {
       const ok = await inspectArtifact(join(DIR, file), { publicKeys: [await readFile(join(DIR, own), 'utf8')] });
       assert.equal(ok.signature?.verified, true);
-      await assert.rejects(
-        inspectArtifact(join(DIR, file), { publicKeys: [await readFile(join(DIR, other), 'utf8')] }),
-        (err) => isSidewalkError(err, 'ARTIFACT_SIGNATURE_INVALID'),
-      );
+      await assert.rejects(inspectArtifact(join(DIR, file), { publicKeys: [await readFile(join(DIR, other), 'utf8')] }), (err) => isSidewalkError(err, 'ARTIFACT_SIGNATURE_INVALID'));
       // With both keys configured (key rollover), the right one is found.
       const both = await inspectArtifact(join(DIR, file), {
         publicKeys: [await readFile(join(DIR, other), 'utf8'), await readFile(join(DIR, own), 'utf8')],

@@ -74,7 +74,17 @@ describe('refusals, each with its code', () => {
   test('the untouched fixtures are accepted (control)', async () => {
     assert.ok((await readAll(signed, EC())).get('model.bin')!.equals(payload));
     assert.ok((await readAll(unsigned, UNSIGNED_OK)).get('model.bin')!.equals(payload));
-    assert.ok((await readAll(edit(signed, (m) => m), EC())).get('model.bin')!.equals(payload), 'split/join round trip');
+    assert.ok(
+      (
+        await readAll(
+          edit(signed, (m) => m),
+          EC(),
+        )
+      )
+        .get('model.bin')!
+        .equals(payload),
+      'split/join round trip',
+    );
   });
 
   test('tampered payload: the payload stream itself errors with ARTIFACT_PAYLOAD_CHECKSUM', async () => {
@@ -127,9 +137,17 @@ describe('refusals, each with its code', () => {
 
   test('wrong key, missing signature, signature garbage', async () => {
     await refused(signed, { publicKeys: [keys.rsaPublicPem] }, 'ARTIFACT_SIGNATURE_INVALID');
-    await refused(edit(signed, (ms) => ms.filter((m) => m.name !== 'manifest.sig')), EC(), 'ARTIFACT_UNSIGNED');
+    await refused(
+      edit(signed, (ms) => ms.filter((m) => m.name !== 'manifest.sig')),
+      EC(),
+      'ARTIFACT_UNSIGNED',
+    );
     await refused(unsigned, EC(), 'ARTIFACT_UNSIGNED');
-    await refused(edit(signed, (ms) => setData(ms, 'manifest.sig', '%%%not base64')), EC(), 'ARTIFACT_SIGNATURE_INVALID');
+    await refused(
+      edit(signed, (ms) => setData(ms, 'manifest.sig', '%%%not base64')),
+      EC(),
+      'ARTIFACT_SIGNATURE_INVALID',
+    );
     await assert.rejects(readAll(signed, { publicKeys: ['-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'] }), (err) => isSidewalkError(err, 'ARTIFACT_KEY_INVALID'));
   });
 
@@ -152,13 +170,43 @@ describe('refusals, each with its code', () => {
 
   test('extra, unknown and reordered members', async () => {
     const extra = { name: 'evil.sh', data: Buffer.from('#!/bin/sh\n') };
-    await refused(edit(signed, (ms) => [...ms, extra]), EC(), 'ARTIFACT_UNEXPECTED_MEMBER', /evil\.sh/);
-    await refused(edit(signed, (ms) => [ms[0]!, ms[1]!, extra, ...ms.slice(2)]), EC(), 'ARTIFACT_UNEXPECTED_MEMBER');
-    await refused(edit(signed, (ms) => [ms[1]!, ms[0]!, ...ms.slice(2)]), EC(), 'ARTIFACT_BAD_MEMBER_ORDER', /version/);
-    await refused(edit(signed, (ms) => [ms[0]!, ms[1]!, ms[2]!, ms[4]!, ms[3]!]), EC(), 'ARTIFACT_BAD_MEMBER_ORDER');
-    await refused(edit(signed, (ms) => [...ms, { name: 'data/0001.tar.gz', data: member(ms, 'data/0000.tar.gz').data }]), EC(), 'ARTIFACT_UNSUPPORTED');
-    await refused(edit(signed, (ms) => [...ms.slice(0, 3), { name: 'manifest-augment', data: Buffer.alloc(0) }, ...ms.slice(3)]), EC(), 'ARTIFACT_UNSUPPORTED');
-    await refused(edit(signed, (ms) => [...ms, ms[4]!]), EC(), 'ARTIFACT_UNSUPPORTED'); // a second data/0000
+    await refused(
+      edit(signed, (ms) => [...ms, extra]),
+      EC(),
+      'ARTIFACT_UNEXPECTED_MEMBER',
+      /evil\.sh/,
+    );
+    await refused(
+      edit(signed, (ms) => [ms[0]!, ms[1]!, extra, ...ms.slice(2)]),
+      EC(),
+      'ARTIFACT_UNEXPECTED_MEMBER',
+    );
+    await refused(
+      edit(signed, (ms) => [ms[1]!, ms[0]!, ...ms.slice(2)]),
+      EC(),
+      'ARTIFACT_BAD_MEMBER_ORDER',
+      /version/,
+    );
+    await refused(
+      edit(signed, (ms) => [ms[0]!, ms[1]!, ms[2]!, ms[4]!, ms[3]!]),
+      EC(),
+      'ARTIFACT_BAD_MEMBER_ORDER',
+    );
+    await refused(
+      edit(signed, (ms) => [...ms, { name: 'data/0001.tar.gz', data: member(ms, 'data/0000.tar.gz').data }]),
+      EC(),
+      'ARTIFACT_UNSUPPORTED',
+    );
+    await refused(
+      edit(signed, (ms) => [...ms.slice(0, 3), { name: 'manifest-augment', data: Buffer.alloc(0) }, ...ms.slice(3)]),
+      EC(),
+      'ARTIFACT_UNSUPPORTED',
+    );
+    await refused(
+      edit(signed, (ms) => [...ms, ms[4]!]),
+      EC(),
+      'ARTIFACT_UNSUPPORTED',
+    ); // a second data/0000
   });
 
   test('a data file the manifest does not list, and a listed file that is missing', async () => {
@@ -177,10 +225,23 @@ describe('refusals, each with its code', () => {
   });
 
   test('bad version member and header problems', async () => {
-    await refused(edit(unsigned, (ms) => setData(ms, 'version', '{"format":"mender","version":2}')), UNSIGNED_OK, 'ARTIFACT_BAD_VERSION');
-    await refused(edit(unsigned, (ms) => setData(ms, 'version', '{"format":"other","version":3}')), UNSIGNED_OK, 'ARTIFACT_BAD_VERSION');
+    await refused(
+      edit(unsigned, (ms) => setData(ms, 'version', '{"format":"mender","version":2}')),
+      UNSIGNED_OK,
+      'ARTIFACT_BAD_VERSION',
+    );
+    await refused(
+      edit(unsigned, (ms) => setData(ms, 'version', '{"format":"other","version":3}')),
+      UNSIGNED_OK,
+      'ARTIFACT_BAD_VERSION',
+    );
     // A prettier version is fine only if the manifest says so: here it does not.
-    await refused(edit(unsigned, (ms) => setData(ms, 'version', '{ "format": "mender", "version": 3 }')), UNSIGNED_OK, 'ARTIFACT_MANIFEST_CHECKSUM', /version/);
+    await refused(
+      edit(unsigned, (ms) => setData(ms, 'version', '{ "format": "mender", "version": 3 }')),
+      UNSIGNED_OK,
+      'ARTIFACT_MANIFEST_CHECKSUM',
+      /version/,
+    );
     const headerWith = (extra: TarMember): Buffer =>
       edit(unsigned, (ms) => {
         const h = member(ms, 'header.tar.gz');

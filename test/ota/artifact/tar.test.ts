@@ -39,7 +39,10 @@ describe('streaming tar reader', () => {
       const out = join(dir, `${format}.tar`);
       await run('tar', [`--format=${format}`, '-cf', out, '-C', join(dir, 'src'), 'short.txt', longName]);
       const entries = await list(await readFile(out));
-      assert.deepEqual(entries.map((e) => e.name), ['short.txt', longName]);
+      assert.deepEqual(
+        entries.map((e) => e.name),
+        ['short.txt', longName],
+      );
       assert.equal(entries[0]!.data.toString(), 'short\n');
       assert.ok(entries[1]!.data.equals(content));
     });
@@ -53,13 +56,19 @@ describe('streaming tar reader', () => {
       return `${len} ${k}=${v}\n`;
     };
     const pax = Buffer.from(rec('path', 'from-pax.bin'));
-    const tarBytes = joinTar([{ name: 'PaxHeader', data: pax }, { name: 'ignored', data: Buffer.from('abc') }]);
+    const tarBytes = joinTar([
+      { name: 'PaxHeader', data: pax },
+      { name: 'ignored', data: Buffer.from('abc') },
+    ]);
     tarBytes[156] = 'x'.charCodeAt(0); // make the first entry a PAX header and fix its checksum
     let sum = 0;
     for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : tarBytes[i]!;
     tarBytes.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
     const entries = await list(tarBytes);
-    assert.deepEqual(entries.map((e) => [e.name, e.data.toString()]), [['from-pax.bin', 'abc']]);
+    assert.deepEqual(
+      entries.map((e) => [e.name, e.data.toString()]),
+      [['from-pax.bin', 'abc']],
+    );
   });
 
   test('a damaged header checksum and a body cut short are refused with codes', async () => {

@@ -26,7 +26,10 @@ describe('autoboot.txt', () => {
     assert.throws(() => parseAutoboot('[all]\nboot_partition=2\n[pi5]\n'), /line 3: unsupported filter \[pi5\]/);
     assert.throws(() => parseAutoboot('[all]\nboot_partition two\n'), /line 2: expected key=value/);
     assert.throws(() => parseAutoboot('[tryboot]\nboot_partition=3\n'), /\[all\] has no boot_partition/);
-    assert.throws(() => parseAutoboot(`[all]\nboot_partition=2\n#${'x'.repeat(600)}\n`), (e) => isSidewalkError(e, 'OTA_AUTOBOOT_INVALID') && /512/.test(e.message));
+    assert.throws(
+      () => parseAutoboot(`[all]\nboot_partition=2\n#${'x'.repeat(600)}\n`),
+      (e) => isSidewalkError(e, 'OTA_AUTOBOOT_INVALID') && /512/.test(e.message),
+    );
   });
 });
 

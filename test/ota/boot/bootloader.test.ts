@@ -19,11 +19,20 @@ describe('bootloader version', () => {
   test('2022-11-25 is the first build accepted by date; capabilities decide when present', () => {
     assert.equal(MIN_TRYBOOT_BOOTLOADER.unixSeconds, day('2022-11-25'));
     checkTrybootSupport({ buildTimestamp: day('2022-11-25'), capabilities: null }, '/dt');
-    assert.throws(() => checkTrybootSupport({ buildTimestamp: day('2022-11-24'), capabilities: null }, '/dt'), (e) => tooOld(e, /built 2022-11-24/));
-    assert.throws(() => checkTrybootSupport({ buildTimestamp: null, capabilities: null }, '/dt'), (e) => tooOld(e, /no build_timestamp/));
+    assert.throws(
+      () => checkTrybootSupport({ buildTimestamp: day('2022-11-24'), capabilities: null }, '/dt'),
+      (e) => tooOld(e, /built 2022-11-24/),
+    );
+    assert.throws(
+      () => checkTrybootSupport({ buildTimestamp: null, capabilities: null }, '/dt'),
+      (e) => tooOld(e, /no build_timestamp/),
+    );
     // bit 2 TRYBOOT_A_B, bit 3 TRYBOOT
     checkTrybootSupport({ buildTimestamp: day('2020-01-01'), capabilities: 0b1100 }, '/dt');
-    assert.throws(() => checkTrybootSupport({ buildTimestamp: day('2024-01-01'), capabilities: 0b1011 }, '/dt'), (e) => tooOld(e, /lack TRYBOOT_A_B/));
+    assert.throws(
+      () => checkTrybootSupport({ buildTimestamp: day('2024-01-01'), capabilities: 0b1011 }, '/dt'),
+      (e) => tooOld(e, /lack TRYBOOT_A_B/),
+    );
   });
 
   test('an OS update on an old EEPROM is refused before the inactive slot is touched', async () => {

@@ -38,7 +38,7 @@ describe('FAT reader and in-place rewrite (images made by mkfs.fat + mcopy)', ()
       assert.equal(file.volume.fatBits, fatBits);
       assert.equal(file.size, AUTOBOOT_A.length);
       assert.equal(file.extents.length, 1);
-      if (fatBits === 32) assert.ok(file.entryOffset >= file.volume.dataOffset + file.volume.bytesPerCluster, 'entry beyond the root directory\'s first cluster');
+      if (fatBits === 32) assert.ok(file.entryOffset >= file.volume.dataOffset + file.volume.bytesPerCluster, "entry beyond the root directory's first cluster");
       assert.equal(image.toString('utf8', file.extents[0]!.offset, file.extents[0]!.offset + file.size), AUTOBOOT_A);
       assert.equal((await readFatFile(nodeFs, img, 'AUTOBOOT.TXT')).content.toString(), AUTOBOOT_A);
 
@@ -58,7 +58,10 @@ describe('FAT reader and in-place rewrite (images made by mkfs.fat + mcopy)', ()
     execFileSync('mkfs.fat', ['-C', '-F', '32', img, String(16 * 1024)], { stdio: 'pipe' });
     const image = readFileSync(img);
     assert.equal(parseSync(readVolume(img), image).fatBits, 32);
-    assert.throws(() => parseSync(locateFile('autoboot.txt', img), image), (e) => isSidewalkError(e, 'OTA_AUTOBOOT_MISSING'));
+    assert.throws(
+      () => parseSync(locateFile('autoboot.txt', img), image),
+      (e) => isSidewalkError(e, 'OTA_AUTOBOOT_MISSING'),
+    );
   });
 
   test('bytes past the end of the file in its sector are preserved (read-modify-write)', async () => {
@@ -77,11 +80,13 @@ describe('FAT reader and in-place rewrite (images made by mkfs.fat + mcopy)', ()
     const img = join(dir, 'refuse.img');
     createFatImage(img, { 'autoboot.txt': AUTOBOOT_A, 'big.txt': 'y'.repeat(700) });
     const before = readFileSync(img);
-    await assert.rejects(rewriteInPlace(nodeFs, img, 'autoboot.txt', Buffer.from(`${AUTOBOOT_B}#`)), (e) =>
-      isSidewalkError(e, 'OTA_SELECTOR_NOT_IN_PLACE') && e.message.includes(`is ${AUTOBOOT_A.length} bytes, the new content ${AUTOBOOT_A.length + 1}`),
+    await assert.rejects(
+      rewriteInPlace(nodeFs, img, 'autoboot.txt', Buffer.from(`${AUTOBOOT_B}#`)),
+      (e) => isSidewalkError(e, 'OTA_SELECTOR_NOT_IN_PLACE') && e.message.includes(`is ${AUTOBOOT_A.length} bytes, the new content ${AUTOBOOT_A.length + 1}`),
     );
-    await assert.rejects(rewriteInPlace(nodeFs, img, 'big.txt', Buffer.from('z'.repeat(700))), (e) =>
-      isSidewalkError(e, 'OTA_SELECTOR_NOT_IN_PLACE') && /not within one 512-byte sector/.test(e.message),
+    await assert.rejects(
+      rewriteInPlace(nodeFs, img, 'big.txt', Buffer.from('z'.repeat(700))),
+      (e) => isSidewalkError(e, 'OTA_SELECTOR_NOT_IN_PLACE') && /not within one 512-byte sector/.test(e.message),
     );
     assert.ok(readFileSync(img).equals(before));
   });
@@ -154,7 +159,12 @@ describe('autoboot.txt on a selector device', () => {
     const disk = join(dir, 'disk');
     const config = validateOtaConfig({ device_type: 'raspberrypi4', boot: { backend: 'simulated', simulated_dir: disk, selector_device: join(disk, 'p1.vfat') } });
     // The updater refuses a simulated_dir without a disk (OTA_SIM_MISSING), so the disk is made first.
-    SimulatedFirmware.createDisk(simulatedLayout(disk, { selectorImage: join(disk, 'p1.vfat') }), { bootBytes: 4096, rootBytes: 8192, bootA: makeSimImage({ version: 'boot-1', bodyBytes: 100 }), rootA: makeSimImage({ version: '1', bodyBytes: 100 }) });
+    SimulatedFirmware.createDisk(simulatedLayout(disk, { selectorImage: join(disk, 'p1.vfat') }), {
+      bootBytes: 4096,
+      rootBytes: 8192,
+      bootA: makeSimImage({ version: 'boot-1', bodyBytes: 100 }),
+      rootA: makeSimImage({ version: '1', bodyBytes: 100 }),
+    });
     const firmware = simulatedFirmware(config);
     assert.equal(firmware.layout.selectorImage, join(disk, 'p1.vfat'));
     const { slots: s } = firmware.layout;

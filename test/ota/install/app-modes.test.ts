@@ -90,7 +90,16 @@ describe('app store: modes and bundle manifest', () => {
     const tarball = join(dir, 'sidewalk-app-2.0.0-arm64.tar.gz');
     await packBundle(bundle, tarball, EPOCH);
     const bad = join(dir, 'v2.mender');
-    await writeArtifact({ kind: 'module-image', type: 'sidewalk-app', name: 'sidewalk-app-2.0.0', deviceTypes: ['raspberrypi4'], output: bad, files: [tarball], softwareName: 'sidewalk-app', softwareVersion: '2.0.0' });
+    await writeArtifact({
+      kind: 'module-image',
+      type: 'sidewalk-app',
+      name: 'sidewalk-app-2.0.0',
+      deviceTypes: ['raspberrypi4'],
+      output: bad,
+      files: [tarball],
+      softwareName: 'sidewalk-app',
+      softwareVersion: '2.0.0',
+    });
     const second = await open(bad);
     await assert.rejects(stageBundle(store, second, '2.0.0'), (err) => isSidewalkError(err, 'OTA_APP_MANIFEST') && /dist\/main\.js: sha256/.test(err.message));
     await second.close();
@@ -105,7 +114,16 @@ describe('app store: modes and bundle manifest', () => {
     const tarball = join(dir, 'sidewalk-app-3.0.0-arm64.tar.gz');
     await packBundle(bundle, tarball, EPOCH);
     const out = join(dir, 'v3.mender');
-    await writeArtifact({ kind: 'module-image', type: 'sidewalk-app', name: 'sidewalk-app-3.0.0', deviceTypes: ['raspberrypi4'], output: out, files: [tarball], softwareName: 'sidewalk-app', softwareVersion: '3.0.0' });
+    await writeArtifact({
+      kind: 'module-image',
+      type: 'sidewalk-app',
+      name: 'sidewalk-app-3.0.0',
+      deviceTypes: ['raspberrypi4'],
+      output: out,
+      files: [tarball],
+      softwareName: 'sidewalk-app',
+      softwareVersion: '3.0.0',
+    });
     const store = new VersionStore(nodeFs, join(dir, 'store-modes'), 'app');
     const artifact = await open(out);
     await assert.rejects(stageBundle(store, artifact, '3.0.0'), (err) => isSidewalkError(err, 'OTA_APP_MANIFEST') && /dist\/main\.js: mode 0644/.test(err.message));

@@ -22,9 +22,13 @@ const criteria: HealthCriteria = {
 
 /** A clock that advances only when slept on. */
 function fakeClock(): HealthClock & { t: number } {
-  const c = { t: 0, now: () => c.t, sleep: async (ms: number) => {
-    c.t += ms;
-  } };
+  const c = {
+    t: 0,
+    now: () => c.t,
+    sleep: async (ms: number) => {
+      c.t += ms;
+    },
+  };
   return c;
 }
 
@@ -55,45 +59,98 @@ const scripted = (fn: (i: number) => RuntimeStatus | Error): RuntimeProbe => {
 
 describe('health window', () => {
   test('passes a healthy runtime with the expected model', async () => {
-    const r = await runHealthWindow(scripted(() => healthy()), { ...criteria, expectModelVersion: '2.0.0' }, fakeClock());
+    const r = await runHealthWindow(
+      scripted(() => healthy()),
+      { ...criteria, expectModelVersion: '2.0.0' },
+      fakeClock(),
+    );
     assert.deepEqual(r, { ok: true, polls: 10 });
   });
 
   test('fails when the runtime never reports the new model', async () => {
-    const r = await runHealthWindow(scripted(() => healthy({ modelVersion: '1.0.0' })), { ...criteria, expectModelVersion: '2.0.0' }, fakeClock());
+    const r = await runHealthWindow(
+      scripted(() => healthy({ modelVersion: '1.0.0' })),
+      { ...criteria, expectModelVersion: '2.0.0' },
+      fakeClock(),
+    );
     assert.deepEqual(r, { ok: false, reason: 'not ready within 1000 ms: runtime reports model 1.0.0, expected 2.0.0' });
   });
 
   test('an app update is healthy only when the runtime reports the new app version', async () => {
     const expect = { ...criteria, expectAppVersion: '2.0.0' };
-    assert.equal((await runHealthWindow(scripted(() => healthy({ appVersion: '2.0.0' })), expect, fakeClock())).ok, true);
-    const silent = await runHealthWindow(scripted(() => healthy({ appVersion: null })), expect, fakeClock());
+    assert.equal(
+      (
+        await runHealthWindow(
+          scripted(() => healthy({ appVersion: '2.0.0' })),
+          expect,
+          fakeClock(),
+        )
+      ).ok,
+      true,
+    );
+    const silent = await runHealthWindow(
+      scripted(() => healthy({ appVersion: null })),
+      expect,
+      fakeClock(),
+    );
     assert.match(!silent.ok ? silent.reason : '', /runtime reports app \(none\), expected 2.0.0/);
-    const old = await runHealthWindow(scripted(() => healthy({ appVersion: '1.0.0' })), expect, fakeClock());
+    const old = await runHealthWindow(
+      scripted(() => healthy({ appVersion: '1.0.0' })),
+      expect,
+      fakeClock(),
+    );
     assert.match(!old.ok ? old.reason : '', /runtime reports app 1.0.0, expected 2.0.0/);
   });
 
   test('fails on a crash loop (process start changes) and on unreachable runtime', async () => {
-    const loop = await runHealthWindow(scripted((i) => healthy({ processStartS: 100 + Math.floor(i / 3) })), criteria, fakeClock());
+    const loop = await runHealthWindow(
+      scripted((i) => healthy({ processStartS: 100 + Math.floor(i / 3) })),
+      criteria,
+      fakeClock(),
+    );
     assert.equal(loop.ok, false);
     assert.match(!loop.ok ? loop.reason : '', /restarted 1 times.*crash loop/);
-    const gone = await runHealthWindow(scripted((i) => (i < 2 ? healthy() : new Error('connection refused'))), criteria, fakeClock());
+    const gone = await runHealthWindow(
+      scripted((i) => (i < 2 ? healthy() : new Error('connection refused'))),
+      criteria,
+      fakeClock(),
+    );
     assert.match(!gone.ok ? gone.reason : '', /unreachable for 3 polls: connection refused/);
   });
 
   test('fails on stale decisions, low confidence and slow inference', async () => {
-    const stale = await runHealthWindow(scripted((i) => healthy({ lastDecisionAgeMs: i > 4 ? 900 : 10 })), criteria, fakeClock());
+    const stale = await runHealthWindow(
+      scripted((i) => healthy({ lastDecisionAgeMs: i > 4 ? 900 : 10 })),
+      criteria,
+      fakeClock(),
+    );
     assert.match(!stale.ok ? stale.reason : '', /stale.*900 ms ago, limit 500/);
-    const unsure = await runHealthWindow(scripted(() => healthy({ confidence: 0.4 })), { ...criteria, minConfidence: 0.6 }, fakeClock());
+    const unsure = await runHealthWindow(
+      scripted(() => healthy({ confidence: 0.4 })),
+      { ...criteria, minConfidence: 0.6 },
+      fakeClock(),
+    );
     assert.match(!unsure.ok ? unsure.reason : '', /mean confidence 0.400 below 0.6/);
-    const slow = await runHealthWindow(scripted(() => healthy({ inferenceMs: 120 })), { ...criteria, maxInferenceMs: 80 }, fakeClock());
+    const slow = await runHealthWindow(
+      scripted(() => healthy({ inferenceMs: 120 })),
+      { ...criteria, maxInferenceMs: 80 },
+      fakeClock(),
+    );
     assert.match(!slow.ok ? slow.reason : '', /mean inference 120.0 ms above 80 ms/);
   });
 
   test('runs the extra check commands', async () => {
-    const ok = await runHealthWindow(scripted(() => healthy()), { ...criteria, commands: [['true']] }, fakeClock());
+    const ok = await runHealthWindow(
+      scripted(() => healthy()),
+      { ...criteria, commands: [['true']] },
+      fakeClock(),
+    );
     assert.equal(ok.ok, true);
-    const bad = await runHealthWindow(scripted(() => healthy()), { ...criteria, commands: [['sh', '-c', 'echo camera missing >&2; exit 3']] }, fakeClock());
+    const bad = await runHealthWindow(
+      scripted(() => healthy()),
+      { ...criteria, commands: [['sh', '-c', 'echo camera missing >&2; exit 3']] },
+      fakeClock(),
+    );
     assert.deepEqual(bad, { ok: false, reason: 'check command sh -c echo camera missing >&2; exit 3 exited 3: camera missing' });
   });
 });

@@ -36,7 +36,10 @@ interface Counters {
 
 /** Partitions in memory, with the faults of cards that acknowledge writes they never store. */
 function memoryBoot(sizes: { boot: number; root: number }, faults: SlotFaults = {}): { boot: BootControl; parts: Map<string, Buffer>; n: Counters } {
-  const parts = new Map([['B:boot', Buffer.alloc(sizes.boot)], ['B:root', Buffer.alloc(sizes.root)]]);
+  const parts = new Map([
+    ['B:boot', Buffer.alloc(sizes.boot)],
+    ['B:root', Buffer.alloc(sizes.root)],
+  ]);
   const n: Counters = { reads: 0, readBytes: 0, syncs: 0, syncsIdle: 0, inFlight: 0, maxInFlight: 0, maxInFlightBytes: 0, inFlightAtClose: 0 };
   const jitter = faults.jitterSeed === undefined ? null : createPrng(faults.jitterSeed);
   let inFlightBytes = 0;
@@ -143,7 +146,10 @@ describe('writing OS payloads onto a slot', () => {
     assert.deepEqual(ok.parts.get('B:root')!.subarray(0, BIG_ROOT), bigArtifact.files[0]!.data);
     assert.equal(ok.n.readBytes, SAMPLE_COUNT * SAMPLE_BYTES);
     assert.equal(progress.at(-1), BIG_ROOT);
-    assert.ok(progress.every((d, i) => i === 0 || d > progress[i - 1]!), 'progress only grows');
+    assert.ok(
+      progress.every((d, i) => i === 0 || d > progress[i - 1]!),
+      'progress only grows',
+    );
   });
 
   test('writes overlap the stream within a bounded window, completing out of order', async () => {

@@ -88,12 +88,18 @@ describe('slot read-back from the medium', () => {
     const how = await writeAndCheck(await fileBoot('cached'), 'sampled', image, undefined, false);
     assert.match(how, /\(cache dropped\)$/, how);
     await assert.rejects(
-      writeAndCheck(await fileBoot('cached-bad'), 'full', image, async (path) => {
-        const h = await open(path, 'r+');
-        await h.write(Buffer.from([image[4096]! ^ 1]), 0, 1, 4096);
-        await h.sync();
-        await h.close();
-      }, false),
+      writeAndCheck(
+        await fileBoot('cached-bad'),
+        'full',
+        image,
+        async (path) => {
+          const h = await open(path, 'r+');
+          await h.write(Buffer.from([image[4096]! ^ 1]), 0, 1, 4096);
+          await h.sync();
+          await h.close();
+        },
+        false,
+      ),
       (err) => isSidewalkError(err, 'OTA_SLOT_VERIFY') && /read back sha256/.test(err.message),
     );
   });

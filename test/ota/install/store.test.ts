@@ -53,7 +53,8 @@ describe('version store', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const tarOf = (py: string) => execFileSync('python3', ['-c', `import io,sys,tarfile\nb=io.BytesIO()\nt=tarfile.open(fileobj=b,mode='w:gz')\n${py}\nt.close()\nsys.stdout.buffer.write(b.getvalue())`]);
+  const tarOf = (py: string) =>
+    execFileSync('python3', ['-c', `import io,sys,tarfile\nb=io.BytesIO()\nt=tarfile.open(fileobj=b,mode='w:gz')\n${py}\nt.close()\nsys.stdout.buffer.write(b.getvalue())`]);
   const addFile = (name: string, text: string) => `d=${JSON.stringify(text)}.encode()\ni=tarfile.TarInfo(${JSON.stringify(name)}); i.size=len(d); t.addfile(i, io.BytesIO(d))`;
 
   test('stages an app tarball, switches atomically, and keeps current and previous', async () => {

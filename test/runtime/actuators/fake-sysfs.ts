@@ -27,26 +27,26 @@ function runKernel(root: string, dirs: string[], prefix: string, files: Record<s
       });
   };
   const step = async (): Promise<void> => {
-      for (const dir of dirs) {
-        const exp = (await readFile(join(dir, 'export'), 'utf8').catch(() => '')).trim();
-        if (exp) {
-          await writeFile(join(dir, 'export'), '');
-          // Build the entry aside and rename it in, so it appears complete in one step like sysfs.
-          const staging = join(dir, `.staging-${prefix}${exp}`);
-          await mkdir(staging, { recursive: true });
-          for (const [f, v] of Object.entries(files)) await writeFile(join(staging, f), v);
-          await rename(staging, join(dir, `${prefix}${exp}`));
-        }
-        const unexp = (await readFile(join(dir, 'unexport'), 'utf8').catch(() => '')).trim();
-        if (unexp) {
-          await writeFile(join(dir, 'unexport'), '');
-          const entry = join(dir, `${prefix}${unexp}`);
-          const snapshot: Record<string, string> = {};
-          for (const f of await readdir(entry).catch(() => [] as string[])) snapshot[f] = (await readFile(join(entry, f), 'utf8')).trim();
-          released.set(`${prefix}${unexp}`, snapshot);
-          await rm(entry, { recursive: true, force: true });
-        }
+    for (const dir of dirs) {
+      const exp = (await readFile(join(dir, 'export'), 'utf8').catch(() => '')).trim();
+      if (exp) {
+        await writeFile(join(dir, 'export'), '');
+        // Build the entry aside and rename it in, so it appears complete in one step like sysfs.
+        const staging = join(dir, `.staging-${prefix}${exp}`);
+        await mkdir(staging, { recursive: true });
+        for (const [f, v] of Object.entries(files)) await writeFile(join(staging, f), v);
+        await rename(staging, join(dir, `${prefix}${exp}`));
       }
+      const unexp = (await readFile(join(dir, 'unexport'), 'utf8').catch(() => '')).trim();
+      if (unexp) {
+        await writeFile(join(dir, 'unexport'), '');
+        const entry = join(dir, `${prefix}${unexp}`);
+        const snapshot: Record<string, string> = {};
+        for (const f of await readdir(entry).catch(() => [] as string[])) snapshot[f] = (await readFile(join(entry, f), 'utf8')).trim();
+        released.set(`${prefix}${unexp}`, snapshot);
+        await rm(entry, { recursive: true, force: true });
+      }
+    }
   };
   const timer = setInterval(tick, 3);
   return {

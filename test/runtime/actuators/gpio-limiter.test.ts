@@ -28,7 +28,11 @@ for (const tools of [
       sidewalkLimitKph: SIDEWALK,
       libgpiod: { gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, gpioinfoPath: fake.gpioinfoPath, settleMs: 30 },
     });
-    const holders = () => settle(() => fake.running(), (m) => m.size === 1);
+    const holders = () =>
+      settle(
+        () => fake.running(),
+        (m) => m.size === 1,
+      );
     return {
       limiter,
       safeLimitKph: SIDEWALK,
@@ -37,7 +41,16 @@ for (const tools of [
       observe: async () => ({ level: await fake.level(), holders: [...(await holders()).values()].map((a) => a.startsWith(tools.holder)) }),
       expectedFor: (kph) => ({ level: levelFor(kph), holders: [true] }),
       assertReleased: async () => {
-        assert.equal((await settle(() => fake.running(), (m) => m.size === 0)).size, 0, 'no gpioset holds the line after close');
+        assert.equal(
+          (
+            await settle(
+              () => fake.running(),
+              (m) => m.size === 0,
+            )
+          ).size,
+          0,
+          'no gpioset holds the line after close',
+        );
         assert.equal(await fake.level(), '0', 'the line was left limited');
         if (tools.interactive) assert.equal((await fake.invocations()).length, 1, 'one gpioset for the whole run: no level change released the line');
       },
@@ -125,7 +138,11 @@ describe('gpio limiter', () => {
     const fake = await fakeGpiod();
     try {
       const limiter = new GpioLimiter({
-        kind: 'gpio', backend: 'libgpiod', line: 'GPIO99', activeLow: true, sidewalkLimitKph: 6,
+        kind: 'gpio',
+        backend: 'libgpiod',
+        line: 'GPIO99',
+        activeLow: true,
+        sidewalkLimitKph: 6,
         libgpiod: { gpiosetPath: fake.gpiosetPath, gpiofindPath: fake.gpiofindPath, gpioinfoPath: fake.gpioinfoPath },
       });
       await assert.rejects(limiter.init(), (e: unknown) => isSidewalkError(e, 'LIMITER_GPIO_LINE_NOT_FOUND') && /GPIO99/.test((e as Error).message));
@@ -164,9 +181,17 @@ describe('gpio limiter', () => {
     try {
       await limiter.init();
       await limiter.setLimit(25);
-      const [pid] = (await settle(() => fake.running(), (m) => m.size === 1)).keys();
+      const [pid] = (
+        await settle(
+          () => fake.running(),
+          (m) => m.size === 1,
+        )
+      ).keys();
       process.kill(pid!, 'SIGKILL');
-      const after = await settle(() => fake.running(), (m) => m.size === 1 && !m.has(pid!));
+      const after = await settle(
+        () => fake.running(),
+        (m) => m.size === 1 && !m.has(pid!),
+      );
       assert.deepEqual([...after.values()], ['--mode=signal gpiochip3 17=1']);
       assert.equal(backend.restarts, 1);
       assert.match(backend.lastError ?? '', /died/);

@@ -55,17 +55,57 @@ test('pwm: the mapping is linear and clamped; 6 km/h of 25 is 1.24 ms', () => {
 test('pwm: picks the chip by device path or device name, not pwmchip0, and reports a wrong path with what it found', async () => {
   const kernel = await fakePwmSysfs();
   try {
-    const ok = new PwmLimiter({ kind: 'pwm', chipPath: kernel.devicePath, channel: 0, periodNs: PERIOD_NS, dutyAtZeroNs: ZERO_NS, dutyAtFullNs: FULL_NS, fullSpeedKph: 25, safeLimitKph: 6, sysfsRoot: kernel.classDir });
+    const ok = new PwmLimiter({
+      kind: 'pwm',
+      chipPath: kernel.devicePath,
+      channel: 0,
+      periodNs: PERIOD_NS,
+      dutyAtZeroNs: ZERO_NS,
+      dutyAtFullNs: FULL_NS,
+      fullSpeedKph: 25,
+      safeLimitKph: 6,
+      sysfsRoot: kernel.classDir,
+    });
     await ok.init();
     assert.equal(ok.paths.chipDir, join(kernel.classDir, 'pwmchip2'));
     await ok.close();
-    const byName = new PwmLimiter({ kind: 'pwm', chipPath: '1f00098000.pwm', channel: 2, periodNs: PERIOD_NS, dutyAtZeroNs: ZERO_NS, dutyAtFullNs: FULL_NS, fullSpeedKph: 25, safeLimitKph: 6, sysfsRoot: kernel.classDir });
+    const byName = new PwmLimiter({
+      kind: 'pwm',
+      chipPath: '1f00098000.pwm',
+      channel: 2,
+      periodNs: PERIOD_NS,
+      dutyAtZeroNs: ZERO_NS,
+      dutyAtFullNs: FULL_NS,
+      fullSpeedKph: 25,
+      safeLimitKph: 6,
+      sysfsRoot: kernel.classDir,
+    });
     await byName.init();
     assert.equal(byName.paths.chipDir, join(kernel.classDir, 'pwmchip2'), 'the device name finds the RP1 chip');
     await byName.close();
-    const wrong = new PwmLimiter({ kind: 'pwm', chipPath: join(kernel.root, 'devices', 'platform', 'soc', 'fe20c000.pwm'), channel: 0, periodNs: PERIOD_NS, dutyAtZeroNs: ZERO_NS, dutyAtFullNs: FULL_NS, fullSpeedKph: 25, safeLimitKph: 6, sysfsRoot: kernel.classDir });
+    const wrong = new PwmLimiter({
+      kind: 'pwm',
+      chipPath: join(kernel.root, 'devices', 'platform', 'soc', 'fe20c000.pwm'),
+      channel: 0,
+      periodNs: PERIOD_NS,
+      dutyAtZeroNs: ZERO_NS,
+      dutyAtFullNs: FULL_NS,
+      fullSpeedKph: 25,
+      safeLimitKph: 6,
+      sysfsRoot: kernel.classDir,
+    });
     await assert.rejects(wrong.init(), (e: unknown) => isSidewalkError(e, 'LIMITER_PWM_UNAVAILABLE') && /1f00098000\.pwm/.test((e as Error).message));
-    const badChannel = new PwmLimiter({ kind: 'pwm', chipPath: kernel.devicePath, channel: 4, periodNs: PERIOD_NS, dutyAtZeroNs: ZERO_NS, dutyAtFullNs: FULL_NS, fullSpeedKph: 25, safeLimitKph: 6, sysfsRoot: kernel.classDir });
+    const badChannel = new PwmLimiter({
+      kind: 'pwm',
+      chipPath: kernel.devicePath,
+      channel: 4,
+      periodNs: PERIOD_NS,
+      dutyAtZeroNs: ZERO_NS,
+      dutyAtFullNs: FULL_NS,
+      fullSpeedKph: 25,
+      safeLimitKph: 6,
+      sysfsRoot: kernel.classDir,
+    });
     await assert.rejects(badChannel.init(), (e: unknown) => isSidewalkError(e, 'LIMITER_PWM_UNAVAILABLE') && /npwm=4/.test((e as Error).message));
   } finally {
     await kernel.stop();
@@ -81,6 +121,12 @@ test('pwm: a duty above the period is refused at construction', () => {
 
 test('pwm: the chip and the channel must be named (no default is right on both Pi 4 and Pi 5)', () => {
   const base = { kind: 'pwm', periodNs: PERIOD_NS, dutyAtZeroNs: ZERO_NS, dutyAtFullNs: FULL_NS, fullSpeedKph: 25, safeLimitKph: 6 } as const;
-  assert.throws(() => new PwmLimiter({ ...base, chipPath: null, channel: 2 }), (e: unknown) => isSidewalkError(e, 'LIMITER_PWM_CONFIG_INVALID') && /chip_path is required.*1f00098000\.pwm/.test((e as Error).message));
-  assert.throws(() => new PwmLimiter({ ...base, chipPath: '1f00098000.pwm', channel: null }), (e: unknown) => isSidewalkError(e, 'LIMITER_PWM_CONFIG_INVALID') && /channel 2 on a Pi 5/.test((e as Error).message));
+  assert.throws(
+    () => new PwmLimiter({ ...base, chipPath: null, channel: 2 }),
+    (e: unknown) => isSidewalkError(e, 'LIMITER_PWM_CONFIG_INVALID') && /chip_path is required.*1f00098000\.pwm/.test((e as Error).message),
+  );
+  assert.throws(
+    () => new PwmLimiter({ ...base, chipPath: '1f00098000.pwm', channel: null }),
+    (e: unknown) => isSidewalkError(e, 'LIMITER_PWM_CONFIG_INVALID') && /channel 2 on a Pi 5/.test((e as Error).message),
+  );
 });

@@ -65,6 +65,9 @@ describe('ramp', () => {
   });
 
   test('refuses a zero ramp with a coded error', () => {
-    assert.throws(() => resolveRampConfig({ rampS: 0 }), (e: unknown) => isSidewalkError(e, 'RAMP_CONFIG_INVALID') && /rampS/.test((e as Error).message));
+    assert.throws(
+      () => resolveRampConfig({ rampS: 0 }),
+      (e: unknown) => isSidewalkError(e, 'RAMP_CONFIG_INVALID') && /rampS/.test((e as Error).message),
+    );
   });
 });

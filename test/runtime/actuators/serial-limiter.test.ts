@@ -94,19 +94,14 @@ async function serialHarness(protocol: 'line' | 'vesc'): Promise<LimiterHarness>
 }
 
 async function serialHarnessExpect(protocol: 'line' | 'vesc'): Promise<(kph: number) => unknown> {
-  return (kph) =>
-    protocol === 'line' ? `LIMIT ${kph.toFixed(1)}` : { id: 49, flags: [0, 0, 1, 0], speedMaxMps: Math.fround(kph / 3.6), speedMinMps: reverse(kph) };
+  return (kph) => (protocol === 'line' ? `LIMIT ${kph.toFixed(1)}` : { id: 49, flags: [0, 0, 1, 0], speedMaxMps: Math.fround(kph / 3.6), speedMinMps: reverse(kph) });
 }
 
 describeSpeedLimiterContract('serial line protocol (socat pty pair)', () => serialHarness('line'));
 describeSpeedLimiterContract('serial VESC COMM_SET_MCCONF_TEMP_SETUP (socat pty pair)', () => serialHarness('vesc'));
 
 describe('serial limiter', () => {
-  const withPair = async (
-    reply: () => Reply,
-    config: Partial<SerialLimiterConfig>,
-    fn: (limiter: SpeedLimiter, lines: string[], device: string, peer: PtyPeer) => Promise<void>,
-  ) => {
+  const withPair = async (reply: () => Reply, config: Partial<SerialLimiterConfig>, fn: (limiter: SpeedLimiter, lines: string[], device: string, peer: PtyPeer) => Promise<void>) => {
     const pair = await socatPair();
     const peer = await openPeer(pair.peer);
     const lines = lineResponder(peer, reply);
@@ -121,31 +116,50 @@ describe('serial limiter', () => {
   };
 
   test('a silent controller fails init with LIMITER_SERIAL_TIMEOUT and the tty is released', () =>
-    withPair(() => 'silent', { replyTimeoutMs: 100 }, async (limiter, lines, device) => {
-      await assert.rejects(limiter.init(), (e: unknown) => isSidewalkError(e, 'LIMITER_SERIAL_TIMEOUT') && /LIMIT 6\.0/.test((e as Error).message));
-      assert.deepEqual(lines, ['LIMIT 6.0']);
-      assert.equal(await holdsDevice(device), false);
-    }));
+    withPair(
+      () => 'silent',
+      { replyTimeoutMs: 100 },
+      async (limiter, lines, device) => {
+        await assert.rejects(limiter.init(), (e: unknown) => isSidewalkError(e, 'LIMITER_SERIAL_TIMEOUT') && /LIMIT 6\.0/.test((e as Error).message));
+        assert.deepEqual(lines, ['LIMIT 6.0']);
+        assert.equal(await holdsDevice(device), false);
+      },
+    ));
 
   test('an ERR reply rejects the command with the controller text', () => {
     let n = 0;
-    return withPair(() => (n++ === 0 ? 'ok' : 'err'), {}, async (limiter) => {
-      await limiter.init();
-      await assert.rejects(limiter.setLimit(25), (e: unknown) => isSidewalkError(e, 'LIMITER_SERIAL_REJECTED') && /out of range/.test((e as Error).message));
-    });
+    return withPair(
+      () => (n++ === 0 ? 'ok' : 'err'),
+      {},
+      async (limiter) => {
+        await limiter.init();
+        await assert.rejects(limiter.setLimit(25), (e: unknown) => isSidewalkError(e, 'LIMITER_SERIAL_REJECTED') && /out of range/.test((e as Error).message));
+      },
+    );
   });
 
   test('unchanged limits are not re-sent per frame; the keepalive repeats the last limit', () =>
-    withPair(() => 'ok', { keepaliveMs: 40 }, async (limiter, lines) => {
-      await limiter.init();
-      await limiter.setLimit(25);
-      await limiter.setLimit(25.01);
-      await limiter.setLimit(25);
-      const seen = await settle(async () => lines.length, (n) => n >= 5, 5000);
-      assert.ok(seen >= 5, `saw ${seen} lines`);
-      assert.deepEqual(lines.slice(0, 2), ['LIMIT 6.0', 'LIMIT 25.0']);
-      assert.ok(lines.slice(2).every((l) => l === 'LIMIT 25.0'), 'keepalive repeats the current limit');
-    }));
+    withPair(
+      () => 'ok',
+      { keepaliveMs: 40 },
+      async (limiter, lines) => {
+        await limiter.init();
+        await limiter.setLimit(25);
+        await limiter.setLimit(25.01);
+        await limiter.setLimit(25);
+        const seen = await settle(
+          async () => lines.length,
+          (n) => n >= 5,
+          5000,
+        );
+        assert.ok(seen >= 5, `saw ${seen} lines`);
+        assert.deepEqual(lines.slice(0, 2), ['LIMIT 6.0', 'LIMIT 25.0']);
+        assert.ok(
+          lines.slice(2).every((l) => l === 'LIMIT 25.0'),
+          'keepalive repeats the current limit',
+        );
+      },
+    ));
 
   test('an unplugged adapter fails commands; plugged back in, the current limit is sent again', async () => {
     const pair = await socatPair();
@@ -157,13 +171,15 @@ describe('serial limiter', () => {
       await limiter.setLimit(25);
       await peer.close();
       await pair.unplug();
-      await assert.rejects(limiter.setLimit(20), (e: unknown) =>
-        (['LIMITER_SERIAL_LOST', 'LIMITER_SERIAL_TIMEOUT', 'SERIAL_WRITE_FAILED'] as const).some((code) => isSidewalkError(e, code)),
-      );
+      await assert.rejects(limiter.setLimit(20), (e: unknown) => (['LIMITER_SERIAL_LOST', 'LIMITER_SERIAL_TIMEOUT', 'SERIAL_WRITE_FAILED'] as const).some((code) => isSidewalkError(e, code)));
       await pair.plug();
       peer = await openPeer(pair.peer);
       const lines = lineResponder(peer, () => 'ok');
-      await settle(async () => lines.includes('LIMIT 20.0'), (seen) => seen, 5000);
+      await settle(
+        async () => lines.includes('LIMIT 20.0'),
+        (seen) => seen,
+        5000,
+      );
       assert.ok(lines.includes('LIMIT 20.0'), 'the wanted limit reaches the controller after replug');
       await limiter.setLimit(21);
       assert.equal(lines.at(-1), 'LIMIT 21.0');
@@ -175,15 +191,19 @@ describe('serial limiter', () => {
   });
 
   test('an echoed OK for another value is a stale reply and does not acknowledge the command', () =>
-    withPair(() => 'silent', { replyTimeoutMs: 300 }, async (limiter, lines, _device, peer) => {
-      peer.onData(() => {
-        // Always "OK 6.0": right for the init command, a stale echo for LIMIT 25.0.
-        peer.write('OK 6.0\n');
-      });
-      await limiter.init();
-      await assert.rejects(limiter.setLimit(25), (e: unknown) => isSidewalkError(e, 'LIMITER_SERIAL_TIMEOUT') && /LIMIT 25\.0/.test((e as Error).message));
-      assert.deepEqual(lines, ['LIMIT 6.0', 'LIMIT 25.0']);
-    }));
+    withPair(
+      () => 'silent',
+      { replyTimeoutMs: 300 },
+      async (limiter, lines, _device, peer) => {
+        peer.onData(() => {
+          // Always "OK 6.0": right for the init command, a stale echo for LIMIT 25.0.
+          peer.write('OK 6.0\n');
+        });
+        await limiter.init();
+        await assert.rejects(limiter.setLimit(25), (e: unknown) => isSidewalkError(e, 'LIMITER_SERIAL_TIMEOUT') && /LIMIT 25\.0/.test((e as Error).message));
+        assert.deepEqual(lines, ['LIMIT 6.0', 'LIMIT 25.0']);
+      },
+    ));
 
   test('a missing device fails with SERIAL_OPEN_FAILED naming it', async () => {
     const limiter = new SerialLimiter({ kind: 'serial', device: '/nonexistent/ttyX', baud: 115200, protocol: 'line', safeLimitKph: 6, replyTimeoutMs: 200 });

@@ -17,7 +17,10 @@ describeSpeedLimiterContract('simulated', async () => {
     observe: async () => limiter.currentLimitKph,
     expectedFor: (kph) => kph,
     assertReleased: async () => {
-      const lines = (await readFile(logFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as LimitCommand);
+      const lines = (await readFile(logFile, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as LimitCommand);
       assert.deepEqual(lines, limiter.commands, 'the JSONL file holds every command, flushed on close');
       assert.equal(lines.at(-1)!.safe, true);
       assert.equal(lines.at(-1)!.limitKph, 6);

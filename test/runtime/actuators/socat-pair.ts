@@ -19,7 +19,15 @@ export interface PtyPair {
 async function startSocat(device: string, peer: string): Promise<ChildProcess> {
   const child = spawn('socat', [`pty,raw,echo=0,link=${device}`, `pty,raw,echo=0,link=${peer}`], { stdio: 'ignore' });
   const deadline = Date.now() + 5000;
-  const ready = async () => (await access(device).then(() => true, () => false)) && (await access(peer).then(() => true, () => false));
+  const ready = async () =>
+    (await access(device).then(
+      () => true,
+      () => false,
+    )) &&
+    (await access(peer).then(
+      () => true,
+      () => false,
+    ));
   while (!(await ready())) {
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill('SIGKILL');

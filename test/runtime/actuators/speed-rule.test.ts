@@ -98,20 +98,23 @@ describe('safety property (property-based): on a sidewalk the commanded limit ne
 
   test('over random speed and decision sequences', () => {
     const step = fc.record({ dtMs: fc.integer({ min: 0, max: 3000 }), onSidewalk: fc.boolean(), failSafe: fc.boolean(), speed });
-    fc.assert(fc.property(config, fc.array(step, { minLength: 1, maxLength: 200 }), (c, steps) => {
-      const rule = new MeasuredSpeedLimitRule(c.start, { fullSpeedKph: c.full, sidewalkLimitKph: c.sidewalk, rampS: c.rampS });
-      let nowMs = 0;
-      for (const s of steps) {
-        nowMs += s.dtMs;
-        const target = s.failSafe || s.onSidewalk ? c.sidewalk : c.full;
-        const limit = rule.next({ targetKph: target, onSidewalk: s.onSidewalk, failSafe: s.failSafe, speedKph: s.speed, nowMs });
-        if (s.speed !== null && (s.onSidewalk || s.failSafe)) {
-          if (limit > Math.max(s.speed, c.sidewalk)) return false;
+    fc.assert(
+      fc.property(config, fc.array(step, { minLength: 1, maxLength: 200 }), (c, steps) => {
+        const rule = new MeasuredSpeedLimitRule(c.start, { fullSpeedKph: c.full, sidewalkLimitKph: c.sidewalk, rampS: c.rampS });
+        let nowMs = 0;
+        for (const s of steps) {
+          nowMs += s.dtMs;
+          const target = s.failSafe || s.onSidewalk ? c.sidewalk : c.full;
+          const limit = rule.next({ targetKph: target, onSidewalk: s.onSidewalk, failSafe: s.failSafe, speedKph: s.speed, nowMs });
+          if (s.speed !== null && (s.onSidewalk || s.failSafe)) {
+            if (limit > Math.max(s.speed, c.sidewalk)) return false;
+          }
+          if (s.speed !== null && !(limit >= c.sidewalk && limit <= Math.max(c.full, s.speed))) return false;
         }
-        if (s.speed !== null && !(limit >= c.sidewalk && limit <= Math.max(c.full, s.speed))) return false;
-      }
-      return true;
-    }), { numRuns: 300, seed: 20261206 });
+        return true;
+      }),
+      { numRuns: 300, seed: 20261206 },
+    );
   });
 
   test('with the decision engine deciding from random frames', () => {
@@ -121,18 +124,21 @@ describe('safety property (property-based): on a sidewalk the commanded limit ne
       dtMs: fc.integer({ min: 10, max: 2000 }),
       speed,
     });
-    fc.assert(fc.property(config, fc.array(frame, { minLength: 1, maxLength: 150 }), (c, frames) => {
-      const engine = new DecisionEngine({ sidewalkLimitKph: c.sidewalk, fullSpeedKph: c.full });
-      const rule = new MeasuredSpeedLimitRule(c.start, { fullSpeedKph: c.full, sidewalkLimitKph: c.sidewalk, rampS: c.rampS });
-      let nowMs = 0;
-      for (const f of frames) {
-        nowMs += f.dtMs;
-        const out = engine.step({ nowMs, probabilities: f.dropped ? null : f.probs, labels: LABELS, groups: GROUPS, speedKph: f.speed });
-        const limit = rule.next({ targetKph: out.targetLimitKph, onSidewalk: out.onSidewalk, failSafe: out.failSafe, speedKph: f.speed, nowMs });
-        if (out.onSidewalk && f.speed !== null && limit > Math.max(f.speed, c.sidewalk)) return false;
-      }
-      return true;
-    }), { numRuns: 200, seed: 7 });
+    fc.assert(
+      fc.property(config, fc.array(frame, { minLength: 1, maxLength: 150 }), (c, frames) => {
+        const engine = new DecisionEngine({ sidewalkLimitKph: c.sidewalk, fullSpeedKph: c.full });
+        const rule = new MeasuredSpeedLimitRule(c.start, { fullSpeedKph: c.full, sidewalkLimitKph: c.sidewalk, rampS: c.rampS });
+        let nowMs = 0;
+        for (const f of frames) {
+          nowMs += f.dtMs;
+          const out = engine.step({ nowMs, probabilities: f.dropped ? null : f.probs, labels: LABELS, groups: GROUPS, speedKph: f.speed });
+          const limit = rule.next({ targetKph: out.targetLimitKph, onSidewalk: out.onSidewalk, failSafe: out.failSafe, speedKph: f.speed, nowMs });
+          if (out.onSidewalk && f.speed !== null && limit > Math.max(f.speed, c.sidewalk)) return false;
+        }
+        return true;
+      }),
+      { numRuns: 200, seed: 7 },
+    );
   });
 
   test('the property has teeth: the time ramp breaks it', () => {

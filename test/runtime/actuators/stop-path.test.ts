@@ -43,7 +43,10 @@ async function runAndKill(configPath: string, overrides: Partial<SpeedLimiterCon
   // Half the kills land while the driver holds its last confirmed change (it stops changing after
   // `changes`, so a slow test process cannot miss the moment), half somewhere in the middle of a change.
   const midChange = !hold && Math.random() < 0.5;
-  const child = spawn(process.execPath, [DRIVER, configPath, JSON.stringify(overrides), ...(midChange ? [] : [String(changes)])], { env: { ...process.env, ...env, SIDEWALK_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [DRIVER, configPath, JSON.stringify(overrides), ...(midChange ? [] : [String(changes)])], {
+    env: { ...process.env, ...env, SIDEWALK_LOG: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
@@ -70,7 +73,14 @@ async function runAndKill(configPath: string, overrides: Partial<SpeedLimiterCon
  * KILLS rounds of: run the driver, SIGKILL it, check the output still reads `fullLevel` when it was
  * holding full speed, run the stop path in-process, check the output reads `limitedLevel`.
  */
-async function killThenStopPath(configPath: string, overrides: Partial<SpeedLimiterConfig>, read: () => Promise<string>, fullLevel: string, limitedLevel: string, after?: () => Promise<void>): Promise<void> {
+async function killThenStopPath(
+  configPath: string,
+  overrides: Partial<SpeedLimiterConfig>,
+  read: () => Promise<string>,
+  fullLevel: string,
+  limitedLevel: string,
+  after?: () => Promise<void>,
+): Promise<void> {
   for (let i = 0; i < KILLS; i++) {
     const kill = await runAndKill(configPath, overrides, {});
     if (kill.holding && kill.lastReported === 'full') assert.equal(await read(), fullLevel, 'full speed until the stop path runs');
@@ -158,7 +168,14 @@ describe('stop path after SIGKILL (ExecStopPost: sidewalk limiter safe)', () => 
       const overrides = { sysfsRoot: kernel.classDir } as Partial<SpeedLimiterConfig>;
       const read = (f: string) => readFile(join(kernel.chipDir, 'pwm2', f), 'utf8').then((s) => s.trim());
       // Full speed is a 2 ms duty; the safe state is 6 km/h of 25 between 1 and 2 ms, and the channel stays enabled.
-      await killThenStopPath(configPath, overrides, () => read('duty_cycle'), '2000000', '1240000', async () => assert.equal(await read('enable'), '1'));
+      await killThenStopPath(
+        configPath,
+        overrides,
+        () => read('duty_cycle'),
+        '2000000',
+        '1240000',
+        async () => assert.equal(await read('enable'), '1'),
+      );
     } finally {
       await kernel.stop();
       await rm(dir, { recursive: true, force: true });

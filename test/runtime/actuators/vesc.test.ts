@@ -11,15 +11,21 @@ test('crc16 XMODEM matches the standard check value and Python-derived frame vec
 
 test('COMM_SET_MCCONF_TEMP_SETUP for 6 km/h encodes to the documented frame', () => {
   const payload = setMcconfTempSetupPayload({
-    store: false, forwardCan: false, ack: true, divideByControllers: false,
-    currentMinScale: 1, currentMaxScale: 1, speedMinMps: -6 / 3.6, speedMaxMps: 6 / 3.6,
-    dutyMin: 0.005, dutyMax: 0.95, wattMin: -1.5e6, wattMax: 1.5e6,
+    store: false,
+    forwardCan: false,
+    ack: true,
+    divideByControllers: false,
+    currentMinScale: 1,
+    currentMaxScale: 1,
+    speedMinMps: -6 / 3.6,
+    speedMaxMps: 6 / 3.6,
+    dutyMin: 0.005,
+    dutyMax: 0.95,
+    wattMin: -1.5e6,
+    wattMax: 1.5e6,
   });
   assert.equal(payload.length, 37);
-  assert.equal(
-    encodeFrame(payload).toString('hex'),
-    '022531000001003f8000003f800000bfd555553fd555553ba3d70a3f733333c9b71b0049b71b00a0c903',
-  );
+  assert.equal(encodeFrame(payload).toString('hex'), '022531000001003f8000003f800000bfd555553fd555553ba3d70a3f733333c9b71b0049b71b00a0c903');
 });
 
 test('float32_auto sends IEEE single bits, subnormals as zero', () => {
@@ -37,7 +43,10 @@ test('decodeFrames skips garbage and bad CRCs, keeps partial frames, handles lon
   assert.equal(long.readUInt16BE(1), 300);
   const stream = Buffer.concat([Buffer.from('noise'), bad, good, long, good.subarray(0, 3)]);
   const { payloads, rest } = decodeFrames(stream);
-  assert.deepEqual(payloads.map((p) => p.length), [1, 300]);
+  assert.deepEqual(
+    payloads.map((p) => p.length),
+    [1, 300],
+  );
   assert.equal(payloads[0]![0], 49);
   assert.deepEqual([...rest], [...good.subarray(0, 3)]);
   assert.equal(decodeFrames(Buffer.concat([rest, good.subarray(3)])).payloads.length, 1);

@@ -50,29 +50,44 @@ function describeFrameSourceContract(name: string, options: CameraOptions): void
   });
 }
 
-describeFrameSourceContract('rpicam (fake rpicam-vid)', cameraOptions({
-  source: 'rpicam',
-  width: 128,
-  height: 96,
-  fps: 30,
-  rpicam: { binary: join(REPO_ROOT, 'test', 'fixtures', 'fake-rpicam-vid'), env: { ...process.env, FAKE_RPICAM_SCRIPT: 'crosswalk:1,bike_lane:1' } },
-}));
-describeFrameSourceContract('replay (video)', cameraOptions({
-  source: 'replay',
-  width: 160,
-  height: 90,
-  fps: 15,
-  replay: { input: DASHCAM_VIDEO, realtime: false },
-}));
-describeFrameSourceContract('synthetic (yuv420, real time)', cameraOptions({
-  source: 'synthetic',
-  width: 100,
-  height: 50,
-  fps: 50,
-  synthetic: { script: 'side:1', format: 'yuv420', realtime: true },
-}));
+describeFrameSourceContract(
+  'rpicam (fake rpicam-vid)',
+  cameraOptions({
+    source: 'rpicam',
+    width: 128,
+    height: 96,
+    fps: 30,
+    rpicam: { binary: join(REPO_ROOT, 'test', 'fixtures', 'fake-rpicam-vid'), env: { ...process.env, FAKE_RPICAM_SCRIPT: 'crosswalk:1,bike_lane:1' } },
+  }),
+);
+describeFrameSourceContract(
+  'replay (video)',
+  cameraOptions({
+    source: 'replay',
+    width: 160,
+    height: 90,
+    fps: 15,
+    replay: { input: DASHCAM_VIDEO, realtime: false },
+  }),
+);
+describeFrameSourceContract(
+  'synthetic (yuv420, real time)',
+  cameraOptions({
+    source: 'synthetic',
+    width: 100,
+    height: 50,
+    fps: 50,
+    synthetic: { script: 'side:1', format: 'yuv420', realtime: true },
+  }),
+);
 
 test('createFrameSource refuses a replay without input and an unknown source', () => {
-  assert.throws(() => createFrameSource(cameraOptions({ source: 'replay', width: 64, height: 64, fps: 10, replay: { input: null } })), (e: unknown) => isSidewalkError(e, 'CAMERA_OPTIONS_INVALID'));
-  assert.throws(() => createFrameSource(cameraOptions({ source: 'usb' as 'rpicam', width: 64, height: 64, fps: 10 })), (e: unknown) => isSidewalkError(e, 'CAMERA_OPTIONS_INVALID'));
+  assert.throws(
+    () => createFrameSource(cameraOptions({ source: 'replay', width: 64, height: 64, fps: 10, replay: { input: null } })),
+    (e: unknown) => isSidewalkError(e, 'CAMERA_OPTIONS_INVALID'),
+  );
+  assert.throws(
+    () => createFrameSource(cameraOptions({ source: 'usb' as 'rpicam', width: 64, height: 64, fps: 10 })),
+    (e: unknown) => isSidewalkError(e, 'CAMERA_OPTIONS_INVALID'),
+  );
 });

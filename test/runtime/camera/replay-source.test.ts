@@ -117,7 +117,10 @@ describe('ReplaySource: folders', () => {
     const seen: { luma: number; mediaTimeMs: number }[] = [];
     for (let f = await source.next(); f; f = await source.next()) seen.push({ luma: meanLuma(f), mediaTimeMs: f.mediaTimeMs! });
     assert.equal(seen.length, names.length);
-    assert.deepEqual(seen.map((s) => s.mediaTimeMs), [0, 200, 400, 600, 800]);
+    assert.deepEqual(
+      seen.map((s) => s.mediaTimeMs),
+      [0, 200, 400, 600, 800],
+    );
     seen.forEach((s, i) => {
       assert.ok(Math.abs(s.luma - (30 + 40 * i)) < 6, `frame ${i} luma ${s.luma}`);
     });
@@ -135,20 +138,38 @@ describe('ReplaySource: folders', () => {
     const dir = join(tmp, 'run3');
     await mkdir(dir);
     const times = [0, 0.25, 0.6, 1.0]; // seconds since the run started, as scooter.py logged them
-    writeLegacyTexts(dir, times.map((time, i) => ({ frame: i + 1, time, lat: 40, lon: -105.2, alt: 1600, speed: 12.5, joystick: 1 })), null);
+    writeLegacyTexts(
+      dir,
+      times.map((time, i) => ({ frame: i + 1, time, lat: 40, lon: -105.2, alt: 1600, speed: 12.5, joystick: 1 })),
+      null,
+    );
     for (let i = 0; i < times.length; i++) writeGreyJpeg(join(dir, `img_${String(i + 1).padStart(5, '0')}.jpg`), 40 + 50 * i);
     const source = new ReplaySource({ input: dir, width: 32, height: 24, realtime: false, fps: 10 });
     await source.start();
     assert.equal(source.inputKind, 'legacy-run');
     const seen: { luma: number; mediaTimeMs: number }[] = [];
     for (let f = await source.next(); f; f = await source.next()) seen.push({ luma: meanLuma(f), mediaTimeMs: f.mediaTimeMs! });
-    assert.deepEqual(seen.map((s) => Math.round(s.mediaTimeMs)), [0, 250, 600, 1000]);
+    assert.deepEqual(
+      seen.map((s) => Math.round(s.mediaTimeMs)),
+      [0, 250, 600, 1000],
+    );
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.luma > seen[i - 1]!.luma + 30);
     await source.stop();
   });
 
   test('legacy media times fall back to +1/fps where the log has no usable time', () => {
-    const times = legacyMediaTimes([1, 2, 3, 4], new Map([[1, 10], [2, 10.5], [4, 10.4]]), 10);
-    assert.deepEqual(times.map((t) => Math.round(t)), [0, 500, 600, 700]);
+    const times = legacyMediaTimes(
+      [1, 2, 3, 4],
+      new Map([
+        [1, 10],
+        [2, 10.5],
+        [4, 10.4],
+      ]),
+      10,
+    );
+    assert.deepEqual(
+      times.map((t) => Math.round(t)),
+      [0, 500, 600, 700],
+    );
   });
 });

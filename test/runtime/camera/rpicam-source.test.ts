@@ -162,7 +162,10 @@ describe('RpicamSource with the fake rpicam-vid', () => {
   });
 
   test('the default stride follows the board in the device tree: bcm2712 (Pi 5) -> 128-byte rows', async () => {
-    for (const [compatible, stride] of [['raspberrypi,5-model-b\0brcm,bcm2712\0', 384], ['raspberrypi,4-model-b\0brcm,bcm2711\0', 320]] as const) {
+    for (const [compatible, stride] of [
+      ['raspberrypi,5-model-b\0brcm,bcm2712\0', 384],
+      ['raspberrypi,4-model-b\0brcm,bcm2711\0', 320],
+    ] as const) {
       const dtRoot = join(tmp, `dt-${stride}`);
       await mkdir(dtRoot, { recursive: true });
       await writeFile(join(dtRoot, 'compatible'), compatible);

@@ -1,17 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import {
-  SCENE_KINDS,
-  defaultStride,
-  i420FrameBytes,
-  parseSceneScript,
-  renderScene,
-  rgbToI420,
-  sceneAt,
-  sceneScriptDurationS,
-  type SceneKind,
-} from '../../../runtime/camera/scenes.js';
+import { SCENE_KINDS, defaultStride, i420FrameBytes, parseSceneScript, renderScene, rgbToI420, sceneAt, sceneScriptDurationS, type SceneKind } from '../../../runtime/camera/scenes.js';
 import { isSidewalkError } from '../../../lib/errors.js';
 
 const W = 96;
@@ -66,8 +56,14 @@ describe('renderScene', () => {
   });
 
   test('rejects an output buffer that is too small and an unknown kind', () => {
-    assert.throws(() => renderScene('side', { width: W, height: H }, new Uint8Array(W * H * 3 - 1)), (e: unknown) => isSidewalkError(e, 'CAMERA_BUFFER_TOO_SMALL'));
-    assert.throws(() => renderScene('grass' as SceneKind, { width: W, height: H }, new Uint8Array(W * H * 3)), (e: unknown) => isSidewalkError(e, 'CAMERA_SCENE_UNKNOWN'));
+    assert.throws(
+      () => renderScene('side', { width: W, height: H }, new Uint8Array(W * H * 3 - 1)),
+      (e: unknown) => isSidewalkError(e, 'CAMERA_BUFFER_TOO_SMALL'),
+    );
+    assert.throws(
+      () => renderScene('grass' as SceneKind, { width: W, height: H }, new Uint8Array(W * H * 3)),
+      (e: unknown) => isSidewalkError(e, 'CAMERA_SCENE_UNKNOWN'),
+    );
   });
 });
 
@@ -83,7 +79,29 @@ describe('rgbToI420', () => {
     renderScene('bike_lane', { width, height, seed: 5 }, rgb);
     const ours = new Uint8Array(i420FrameBytes(stride, height));
     rgbToI420(rgb, width, height, stride, ours);
-    const ff = execFileSync('ffmpeg', ['-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-i', '-', '-vf', 'scale=out_range=full:flags=area+accurate_rnd', '-pix_fmt', 'yuv420p', '-f', 'rawvideo', '-'], { input: rgb });
+    const ff = execFileSync(
+      'ffmpeg',
+      [
+        '-v',
+        'error',
+        '-f',
+        'rawvideo',
+        '-pix_fmt',
+        'rgb24',
+        '-s',
+        `${width}x${height}`,
+        '-i',
+        '-',
+        '-vf',
+        'scale=out_range=full:flags=area+accurate_rnd',
+        '-pix_fmt',
+        'yuv420p',
+        '-f',
+        'rawvideo',
+        '-',
+      ],
+      { input: rgb },
+    );
     assert.equal(ff.length, width * height * 1.5);
     let maxY = 0;
     let maxC = 0;
@@ -104,7 +122,10 @@ describe('rgbToI420', () => {
   });
 
   test('refuses a stride below the width', () => {
-    assert.throws(() => rgbToI420(new Uint8Array(64 * 2 * 3), 64, 2, 62, new Uint8Array(1000)), (e: unknown) => isSidewalkError(e, 'CAMERA_STRIDE_INVALID'));
+    assert.throws(
+      () => rgbToI420(new Uint8Array(64 * 2 * 3), 64, 2, 62, new Uint8Array(1000)),
+      (e: unknown) => isSidewalkError(e, 'CAMERA_STRIDE_INVALID'),
+    );
   });
 });
 
@@ -127,8 +148,17 @@ describe('scene scripts', () => {
   });
 
   test('a bad item is named in the error', () => {
-    assert.throws(() => parseSceneScript('side:2,grass:3'), (e: unknown) => isSidewalkError(e, 'CAMERA_SCENE_SCRIPT') && e.message.includes('item 2 "grass:3"'));
-    assert.throws(() => parseSceneScript('side:0'), (e: unknown) => isSidewalkError(e, 'CAMERA_SCENE_SCRIPT'));
-    assert.throws(() => parseSceneScript(''), (e: unknown) => isSidewalkError(e, 'CAMERA_SCENE_SCRIPT'));
+    assert.throws(
+      () => parseSceneScript('side:2,grass:3'),
+      (e: unknown) => isSidewalkError(e, 'CAMERA_SCENE_SCRIPT') && e.message.includes('item 2 "grass:3"'),
+    );
+    assert.throws(
+      () => parseSceneScript('side:0'),
+      (e: unknown) => isSidewalkError(e, 'CAMERA_SCENE_SCRIPT'),
+    );
+    assert.throws(
+      () => parseSceneScript(''),
+      (e: unknown) => isSidewalkError(e, 'CAMERA_SCENE_SCRIPT'),
+    );
   });
 });

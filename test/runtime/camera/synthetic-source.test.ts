@@ -28,7 +28,10 @@ describe('SyntheticSource', () => {
     assert.deepEqual(first.data.subarray(0, expected.length), expected);
     const rest = await drain(source);
     assert.equal(rest.length, 19);
-    assert.deepEqual(rest.map((f) => f.mediaTimeMs), Array.from({ length: 19 }, (_, i) => (i + 1) * 50));
+    assert.deepEqual(
+      rest.map((f) => f.mediaTimeMs),
+      Array.from({ length: 19 }, (_, i) => (i + 1) * 50),
+    );
     const parsed = parseSceneScript(script);
     const side = rest.filter((f) => sceneAt(parsed, f.mediaTimeMs / 1000) === 'side').map((f) => f.luma);
     const street = rest.filter((f) => sceneAt(parsed, f.mediaTimeMs / 1000) === 'street').map((f) => f.luma);
@@ -84,7 +87,13 @@ describe('SyntheticSource', () => {
   });
 
   test('invalid options are refused', () => {
-    assert.throws(() => new SyntheticSource({ script: 'side:1', width: 0, height: 16, fps: 10, seed: 1 }), (e: unknown) => isSidewalkError(e, 'CAMERA_OPTIONS_INVALID'));
-    assert.throws(() => new SyntheticSource({ script: 'sidewalk:1', width: 16, height: 16, fps: 10, seed: 1 }), (e: unknown) => isSidewalkError(e, 'CAMERA_SCENE_SCRIPT'));
+    assert.throws(
+      () => new SyntheticSource({ script: 'side:1', width: 0, height: 16, fps: 10, seed: 1 }),
+      (e: unknown) => isSidewalkError(e, 'CAMERA_OPTIONS_INVALID'),
+    );
+    assert.throws(
+      () => new SyntheticSource({ script: 'sidewalk:1', width: 16, height: 16, fps: 10, seed: 1 }),
+      (e: unknown) => isSidewalkError(e, 'CAMERA_SCENE_SCRIPT'),
+    );
   });
 });

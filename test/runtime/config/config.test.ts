@@ -51,7 +51,10 @@ test('every violation is reported as path: message', () => {
 
 test('YAML syntax errors name the line', async () => {
   await withFile('model:\n  bundle: [unclosed\n', (path) => {
-    assert.throws(() => loadConfigFile(path), (err: unknown) => isSidewalkError(err, 'CONFIG_INVALID') && /line \d+/.test(err.message));
+    assert.throws(
+      () => loadConfigFile(path),
+      (err: unknown) => isSidewalkError(err, 'CONFIG_INVALID') && /line \d+/.test(err.message),
+    );
   });
 });
 

@@ -1,22 +1,18 @@
 import { createPrng } from '../../../lib/prng.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  decide,
-  DecisionEngine,
-  initialDecisionState,
-  resolveDecisionConfig,
-  type DecisionConfig,
-  type DecisionInput,
-  type DecisionOutput,
-} from '../../../runtime/decision/index.js';
+import { decide, DecisionEngine, initialDecisionState, resolveDecisionConfig, type DecisionConfig, type DecisionInput, type DecisionOutput } from '../../../runtime/decision/index.js';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { legacyPython } from '../../helpers/legacy-writer.js';
 
 /** The legacy model's classes, in its output order. */
 const LEGACY_LABELS = ['bike_lane', 'crosswalk', 'side', 'street'] as const;
 
-interface LegacyStep { swFlag: 0 | 1; sw_avg: number; street_avg: number }
+interface LegacyStep {
+  swFlag: 0 | 1;
+  sw_avg: number;
+  street_avg: number;
+}
 /** The legacy decision itself: the lines of the legacy scooter, run by python3 (test/helpers/legacy_scooter.py). */
 const legacyDecide = (frames: readonly ArrayLike<number>[]): LegacyStep[] => legacyPython<LegacyStep[]>({ cmd: 'decide', imclass: frames.map((f) => Array.from(f)) });
 
@@ -59,14 +55,16 @@ function run(config: Partial<DecisionConfig>, steps: DecisionInput[]): DecisionO
   return steps.map((s) => engine.step(s));
 }
 
-const transitions = (outs: readonly { onSidewalk: boolean }[]): number =>
-  outs.reduce((n, o, i) => (i > 0 && o.onSidewalk !== outs[i - 1]!.onSidewalk ? n + 1 : n), 0);
+const transitions = (outs: readonly { onSidewalk: boolean }[]): number => outs.reduce((n, o, i) => (i > 0 && o.onSidewalk !== outs[i - 1]!.onSidewalk ? n + 1 : n), 0);
 
 describe('decide: the legacy rule, run by python3, is the default', () => {
   /** Steps the engine and requires per-frame equality with Python: flag, and both averages bit for bit. */
   function agree(seq: readonly Float32Array[] | readonly number[][], config: Partial<DecisionConfig> = {}): DecisionOutput[] {
     const legacy = legacyDecide(seq);
-    const outs = run(config, seq.map((p, i) => input(i * FRAME_MS, p)));
+    const outs = run(
+      config,
+      seq.map((p, i) => input(i * FRAME_MS, p)),
+    );
     seq.forEach((_, i) => {
       const got = outs[i]!;
       const want = legacy[i]!;
@@ -110,7 +108,7 @@ describe('decide: the legacy rule, run by python3, is the default', () => {
       const window = seq.slice(i - 5, i + 1).map((f) => Math.max(f[2]!, f[1]!));
       const forward = window.reduce((a, b) => a + b, 0) / 6;
       const backward = [...window].reverse().reduce((a, b) => a + b, 0) / 6;
-      if ((forward > 0.5) !== (backward > 0.5)) orderSensitive++;
+      if (forward > 0.5 !== backward > 0.5) orderSensitive++;
     }
     assert.ok(orderSensitive > 0, 'no window in the edge set is sensitive to the summation order');
     assert.ok(outs.some((o) => o.onSidewalk) && outs.some((o) => !o.onSidewalk));
@@ -125,7 +123,7 @@ describe('decide: the legacy rule, run by python3, is the default', () => {
     assert.equal(a.onSidewalk, false, 'one sidewalk frame after start is 1/6, not 1');
     for (let t = 1; t < 3; t++) engine.step(input(t * 66, Float32Array.from([0, 0.2, 0.7, 0.1])));
     const d = engine.step(input(198, Float32Array.from([0, 0.2, 0.7, 0.1])));
-    assert.equal(d.sidewalkScore, (((1 + 0.699999988079071) + 0.699999988079071) + 0.699999988079071) / 6, 'max(side, crosswalk) per frame, not their sum');
+    assert.equal(d.sidewalkScore, (1 + 0.699999988079071 + 0.699999988079071 + 0.699999988079071) / 6, 'max(side, crosswalk) per frame, not their sum');
     assert.equal(d.onSidewalk, true);
   });
 
@@ -140,7 +138,10 @@ describe('decide: the legacy rule, run by python3, is the default', () => {
     assert.equal(b.onSidewalk, false, '0.5 is not > 0.5');
     const sum = new DecisionEngine({ groupScore: 'sum' }).step(input(0, Float32Array.from([0, 0.25, 0.5, 0.25])));
     assert.equal(sum.sidewalkScore, 0.25 / 6 + 0.5 / 6, 'sum of the per-class averages, zero-filled');
-    assert.throws(() => resolveDecisionConfig({ groupScore: 'mean' as 'max' }), (e: unknown) => isSidewalkError(e, 'DECISION_CONFIG_INVALID') && /groupScore/.test((e as Error).message));
+    assert.throws(
+      () => resolveDecisionConfig({ groupScore: 'mean' as 'max' }),
+      (e: unknown) => isSidewalkError(e, 'DECISION_CONFIG_INVALID') && /groupScore/.test((e as Error).message),
+    );
   });
 });
 
@@ -218,7 +219,10 @@ describe('decide: fail-safe', () => {
 
   test('with no valid input at all it engages failSafeAfterMs after the first step, at sidewalk speed by default', () => {
     const outs = run({}, [input(1000, null), input(2499, null), input(2500, null)]);
-    assert.deepEqual(outs.map((o) => o.failSafe), [false, false, true]);
+    assert.deepEqual(
+      outs.map((o) => o.failSafe),
+      [false, false, true],
+    );
     assert.equal(outs[2]!.targetLimitKph, 6);
   });
 
@@ -267,7 +271,13 @@ describe('decide: purity and validation', () => {
       () => engine.step({ ...input(0, null), groups: { sidewalk: ['sidewalk'], road: ['street'] } }),
       (e: unknown) => isSidewalkError(e, 'DECISION_UNKNOWN_LABEL') && /"sidewalk"/.test((e as Error).message),
     );
-    assert.throws(() => resolveDecisionConfig({ windowFrames: 0 }), (e: unknown) => isSidewalkError(e, 'DECISION_CONFIG_INVALID') && /windowFrames/.test((e as Error).message));
-    assert.throws(() => resolveDecisionConfig({ failSafeAfterMs: -1 }), (e: unknown) => isSidewalkError(e, 'DECISION_CONFIG_INVALID'));
+    assert.throws(
+      () => resolveDecisionConfig({ windowFrames: 0 }),
+      (e: unknown) => isSidewalkError(e, 'DECISION_CONFIG_INVALID') && /windowFrames/.test((e as Error).message),
+    );
+    assert.throws(
+      () => resolveDecisionConfig({ failSafeAfterMs: -1 }),
+      (e: unknown) => isSidewalkError(e, 'DECISION_CONFIG_INVALID'),
+    );
   });
 });

@@ -21,12 +21,21 @@ import { makeTempDir } from '../../helpers/temp.js';
 const run = promisify(execFile);
 const REFERENCE = join(REPO_ROOT, 'test', 'helpers', 'opencv_reference.py');
 const STANDIN = join(FIXTURES, 'models', 'legacy', 'mobileV2_standin.tflite');
-interface Runner { getInputs(): { data(): Float32Array }[]; getOutputs(): { data(): Float32Array }[]; infer(): boolean }
+interface Runner {
+  getInputs(): { data(): Float32Array }[];
+  getOutputs(): { data(): Float32Array }[];
+  infer(): boolean;
+}
 const { TFLiteNodeModelRunner } = createRequire(import.meta.url)('tfjs-tflite-node') as { TFLiteNodeModelRunner: new (model: ArrayBuffer, o: { threads: number }) => Runner };
 /** Interpreters are never finalized while the process runs (as in classifier-worker.ts). */
 const keepAlive: Runner[] = [];
 
-interface RawFrame { path: string; width: number; height: number; rgb: Uint8Array }
+interface RawFrame {
+  path: string;
+  width: number;
+  height: number;
+  rgb: Uint8Array;
+}
 let dir: string;
 let python: string;
 /** Native 960x540 frames at three moments of the clip. */
@@ -34,8 +43,23 @@ const frames: RawFrame[] = [];
 
 async function extract(name: string, second: number, size?: [number, number]): Promise<RawFrame> {
   const path = join(dir, `${name}.rgb`);
-  await run('ffmpeg', ['-v', 'error', '-y', '-ss', String(second), '-i', DASHCAM_VIDEO, '-frames:v', '1',
-    ...(size ? ['-vf', `scale=${size[0]}:${size[1]}:flags=bicubic`] : []), '-f', 'rawvideo', '-pix_fmt', 'rgb24', path]);
+  await run('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-ss',
+    String(second),
+    '-i',
+    DASHCAM_VIDEO,
+    '-frames:v',
+    '1',
+    ...(size ? ['-vf', `scale=${size[0]}:${size[1]}:flags=bicubic`] : []),
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    path,
+  ]);
   const rgb = await readFile(path);
   return { path, width: size?.[0] ?? 960, height: size?.[1] ?? 540, rgb };
 }
@@ -45,7 +69,9 @@ function reference(job: object): Promise<void> {
   return new Promise((resolve, reject) => {
     const p = spawn(python, [REFERENCE], { env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' }, stdio: ['pipe', 'ignore', 'pipe'] });
     let err = '';
-    p.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
+    p.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+    });
     p.on('error', reject);
     p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`opencv_reference.py exited ${code}: ${err}`))));
     p.stdin.end(JSON.stringify(job));
@@ -61,7 +87,9 @@ before(async () => {
   python = (await ensureEvalVenv()).python;
   for (const second of [1, 4, 7]) frames.push(await extract(`f${second}`, second));
 });
-after(async () => { await rm(dir, { recursive: true, force: true }); });
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 describe('resize: area matches cv2.resize(INTER_AREA)', () => {
   // [name, crop rectangle in pixels or null, output size, shrinks on both axes]
@@ -83,7 +111,18 @@ describe('resize: area matches cv2.resize(INTER_AREA)', () => {
     for (const frame of frames) {
       for (const [name, crop, w, h, shrink] of cases) {
         const out = join(dir, `ref-${expected.length}.rgb`);
-        job.cases.push({ src: frame.path, width: frame.width, height: frame.height, out, ops: crop ? [['crop', ...crop], ['resize', w, h]] : [['resize', w, h]] });
+        job.cases.push({
+          src: frame.path,
+          width: frame.width,
+          height: frame.height,
+          out,
+          ops: crop
+            ? [
+                ['crop', ...crop],
+                ['resize', w, h],
+              ]
+            : [['resize', w, h]],
+        });
         expected.push({ frame, name, crop, w, h, shrink, out });
       }
     }
@@ -115,14 +154,50 @@ describe('resize: area matches cv2.resize(INTER_AREA)', () => {
 });
 
 describe('resize: area on yuv420 camera frames', () => {
-  test('the frame is made RGB first, then resized as OpenCV does: on average within a quarter level of cv2 on ffmpeg\'s RGB', async () => {
+  test("the frame is made RGB first, then resized as OpenCV does: on average within a quarter level of cv2 on ffmpeg's RGB", async () => {
     // The camera's I420 of a real frame, and ffmpeg's full-chroma RGB of that I420 as OpenCV's input.
     const yuvPath = join(dir, 'f4.yuv');
     const rgbPath = join(dir, 'f4-from-yuv.rgb');
-    await run('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', '960x540', '-i', frames[1]!.path,
-      '-vf', 'scale=out_range=full', '-pix_fmt', 'yuvj420p', '-f', 'rawvideo', yuvPath]);
-    await run('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'yuvj420p', '-s', '960x540', '-i', yuvPath,
-      '-vf', 'scale=flags=bilinear+accurate_rnd+full_chroma_int+full_chroma_inp', '-f', 'rawvideo', '-pix_fmt', 'rgb24', rgbPath]);
+    await run('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-s',
+      '960x540',
+      '-i',
+      frames[1]!.path,
+      '-vf',
+      'scale=out_range=full',
+      '-pix_fmt',
+      'yuvj420p',
+      '-f',
+      'rawvideo',
+      yuvPath,
+    ]);
+    await run('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'yuvj420p',
+      '-s',
+      '960x540',
+      '-i',
+      yuvPath,
+      '-vf',
+      'scale=flags=bilinear+accurate_rnd+full_chroma_int+full_chroma_inp',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      rgbPath,
+    ]);
     const out = join(dir, 'yuv-640.rgb');
     await reference({ cases: [{ src: rgbPath, width: 960, height: 540, ops: [['resize', 640, 480]], out }] });
     const ours = new Preprocessor(areaSpec(640, 480), { width: 960, height: 540, stride: 960, format: 'yuv420' }).run(await readFile(yuvPath));

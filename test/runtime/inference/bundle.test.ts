@@ -14,8 +14,12 @@ type Json = Record<string, any>;
 
 let root: string;
 let counter = 0;
-before(async () => { root = await makeTempDir('sidewalk-bundle-'); });
-after(async () => { await rm(root, { recursive: true, force: true }); });
+before(async () => {
+  root = await makeTempDir('sidewalk-bundle-');
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
 
 /** A private copy of a fixture bundle. */
 async function copyBundle(name: string): Promise<string> {
@@ -41,7 +45,10 @@ async function replaceModel(dir: string, bytes: Uint8Array): Promise<void> {
 
 async function rejectsWith(dir: string, code: ErrorCode, ...patterns: RegExp[]): Promise<SidewalkError> {
   let caught: unknown;
-  await assert.rejects(loadModelBundle(dir), (err) => { caught = err; return true; });
+  await assert.rejects(loadModelBundle(dir), (err) => {
+    caught = err;
+    return true;
+  });
   assert.ok(isSidewalkError(caught, code), `expected ${code}, got ${String(caught)}`);
   for (const pattern of patterns) assert.match(caught.message, pattern);
   return caught;
@@ -98,7 +105,9 @@ describe('loadModelBundle', () => {
 
   test('min_app_version newer than the app is MODEL_APP_TOO_OLD', async () => {
     const dir = await copyBundle('float');
-    await editManifest(dir, (m) => { m.min_app_version = '99.0.0'; });
+    await editManifest(dir, (m) => {
+      m.min_app_version = '99.0.0';
+    });
     await rejectsWith(dir, 'MODEL_APP_TOO_OLD', /min_app_version 99\.0\.0/);
     await assert.doesNotReject(loadModelBundle(dir, { appVersion: '99.1.0' }));
   });
@@ -113,13 +122,16 @@ describe('loadModelBundle', () => {
       m.labels = 'street';
       m.files['../escape.bin'] = { sha256: 'x', bytes: 1 };
     });
-    const err = await rejectsWith(dir, 'MODEL_MANIFEST_INVALID',
+    const err = await rejectsWith(
+      dir,
+      'MODEL_MANIFEST_INVALID',
       /manifest\.json: \(root\): must have required property 'name'/,
       /manifest\.json: input\.dtype: must be equal to one of the allowed values \(float32, uint8, int8\)/,
       /manifest\.json: input\.crop\.x: must be <= 1/,
       /manifest\.json: input: must NOT have additional properties 'colour_order'/,
       /manifest\.json: labels: must be array/,
-      /manifest\.json: files: property name must be valid/);
+      /manifest\.json: files: property name must be valid/,
+    );
     assert.ok((err.details.problems as string[]).length >= 6);
   });
 
@@ -129,10 +141,13 @@ describe('loadModelBundle', () => {
       m.input.resize = 'nearest';
       m.input.pre_resize = { width: 0, height: 480, method: 'area' };
     });
-    await rejectsWith(dir, 'MODEL_MANIFEST_INVALID',
+    await rejectsWith(
+      dir,
+      'MODEL_MANIFEST_INVALID',
       /manifest\.json: input\.resize: must be equal to one of the allowed values \(bilinear, area\)/,
       /manifest\.json: input\.pre_resize\.width: must be >= 1/,
-      /manifest\.json: input\.pre_resize: must NOT have additional properties 'method'/);
+      /manifest\.json: input\.pre_resize: must NOT have additional properties 'method'/,
+    );
     const legacy = await copyBundle('float');
     await editManifest(legacy, (m) => {
       m.input = { ...m.input, pre_resize: { width: 640, height: 480 }, crop: { x: 0.125, y: 0, width: 0.75, height: 1 }, resize: 'area', color_order: 'bgr' };
@@ -150,11 +165,14 @@ describe('loadModelBundle', () => {
       m.input.crop = { x: 0.5, y: 0.5, width: 0.75, height: 0.5 };
       m.input.quantization = { scale: 0.1, zero_point: 0 };
     });
-    await rejectsWith(dir, 'MODEL_MANIFEST_INVALID',
+    await rejectsWith(
+      dir,
+      'MODEL_MANIFEST_INVALID',
       /groups\.sidewalk\.0: 'sidwalk' is not one of labels/,
       /groups\.road\.2: 'crosswalk' is also in groups\.sidewalk/,
       /input\.crop: x \+ width = 1\.25 exceeds 1/,
-      /input\.quantization: not allowed for dtype float32/);
+      /input\.quantization: not allowed for dtype float32/,
+    );
   });
 
   test('not JSON is MODEL_MANIFEST_INVALID', async () => {
@@ -165,13 +183,18 @@ describe('loadModelBundle', () => {
 
   test('a manifest whose quantisation disagrees with the model is MODEL_INPUT_MISMATCH', async () => {
     const dir = await copyBundle('int8');
-    await editManifest(dir, (m) => { m.input.quantization.zero_point = 0; });
+    await editManifest(dir, (m) => {
+      m.input.quantization.zero_point = 0;
+    });
     await rejectsWith(dir, 'MODEL_INPUT_MISMATCH', /input\.quantization is scale [\d.e-]+ zero_point 0 but the model has .* zero_point -1/);
   });
 
   test('a manifest whose input size disagrees with the model is MODEL_INPUT_MISMATCH', async () => {
     const dir = await copyBundle('float');
-    await editManifest(dir, (m) => { m.input.width = 96; m.labels.push('grass'); });
+    await editManifest(dir, (m) => {
+      m.input.width = 96;
+      m.labels.push('grass');
+    });
     await rejectsWith(dir, 'MODEL_INPUT_MISMATCH', /input shape \[1,64,64,3\] but manifest\.json input is \[1,64,96,3\]/, /has 5 labels/);
   });
 });

@@ -31,7 +31,10 @@ function groundRgb(label: string): Uint8Array {
       else if (label === 'side') c = [175, 175, 165];
       else if (label === 'street') c = [45, 45, 45];
       else c = x % 70 < 35 ? [225, 225, 225] : [50, 50, 50];
-      data.set(c.map((v) => v + noise), (y * W + x) * 3);
+      data.set(
+        c.map((v) => v + noise),
+        (y * W + x) * 3,
+      );
     }
   }
   return data;
@@ -69,15 +72,18 @@ let tmp: string;
 before(async () => {
   tmp = await makeTempDir('sidewalk-classifier-');
   const out = join(tmp, 'frame.rgb');
-  await promisify(execFile)('ffmpeg', ['-v', 'error', '-y', '-ss', '3', '-i', DASHCAM_VIDEO,
-    '-frames:v', '1', '-vf', `scale=${W}:${H}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', out]);
+  await promisify(execFile)('ffmpeg', ['-v', 'error', '-y', '-ss', '3', '-i', DASHCAM_VIDEO, '-frames:v', '1', '-vf', `scale=${W}:${H}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', out]);
   dashcam = await readFile(out);
 });
-after(async () => { await rm(tmp, { recursive: true, force: true }); });
+after(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
 
 describe('TFLite classifier, XNNPACK vs plain interpreter', () => {
   const classifiers: TfliteClassifier[] = [];
-  after(async () => { await Promise.all(classifiers.map((c) => c.close())); });
+  after(async () => {
+    await Promise.all(classifiers.map((c) => c.close()));
+  });
 
   for (const fixture of ['float', 'int8']) {
     test(`${fixture}: both backends find the trained class on rgb24 and padded yuv420 frames`, async () => {
@@ -169,33 +175,38 @@ describe('TFLite classifier failures', () => {
   test('the worker checks the real input tensor against the manifest (MODEL_INPUT_MISMATCH)', async () => {
     const bundle = await loadModelBundle(join(FIXTURES, 'float'));
     const lying = { ...bundle, manifest: { ...bundle.manifest, input: { ...bundle.manifest.input, width: 32 } } };
-    await assert.rejects(createTfliteClassifier(lying, { delegate: 'cpu' }), (err) =>
-      isSidewalkError(err, 'MODEL_INPUT_MISMATCH') && /shape \[1,64,64,3\], manifest\.json input says \[1,64,32,3\]/.test(err.message));
+    await assert.rejects(
+      createTfliteClassifier(lying, { delegate: 'cpu' }),
+      (err) => isSidewalkError(err, 'MODEL_INPUT_MISMATCH') && /shape \[1,64,64,3\], manifest\.json input says \[1,64,32,3\]/.test(err.message),
+    );
   });
 
   test('a worker that dies rejects the pending classify with MODEL_WORKER_CRASHED instead of hanging', async () => {
     const c = await createTfliteClassifier(join(FIXTURES, 'float'), {
-      delegate: 'cpu', workerUrl: new URL('./crashing-worker.js', import.meta.url),
+      delegate: 'cpu',
+      workerUrl: new URL('./crashing-worker.js', import.meta.url),
     });
-    await assert.rejects(c.classify(rgbFrame(groundRgb('side'), 1)), (err) =>
-      isSidewalkError(err, 'MODEL_WORKER_CRASHED') && /simulated native failure/.test(err.message));
+    await assert.rejects(c.classify(rgbFrame(groundRgb('side'), 1)), (err) => isSidewalkError(err, 'MODEL_WORKER_CRASHED') && /simulated native failure/.test(err.message));
     await assert.rejects(c.classify(rgbFrame(groundRgb('side'), 2)), (err) => isSidewalkError(err, 'MODEL_WORKER_CRASHED'));
     await c.close();
   });
 
   test('a classify that never returns is MODEL_INFERENCE_TIMEOUT and the worker is stopped', async () => {
     const c = await createTfliteClassifier(join(FIXTURES, 'float'), {
-      delegate: 'cpu', timeoutMs: 300, workerUrl: new URL('./silent-worker.js', import.meta.url),
+      delegate: 'cpu',
+      timeoutMs: 300,
+      workerUrl: new URL('./silent-worker.js', import.meta.url),
     });
-    await assert.rejects(c.classify(rgbFrame(groundRgb('side'), 7)), (err) =>
-      isSidewalkError(err, 'MODEL_INFERENCE_TIMEOUT') && /frame 7 took longer than 300 ms/.test(err.message));
+    await assert.rejects(c.classify(rgbFrame(groundRgb('side'), 7)), (err) => isSidewalkError(err, 'MODEL_INFERENCE_TIMEOUT') && /frame 7 took longer than 300 ms/.test(err.message));
     await assert.rejects(c.classify(rgbFrame(groundRgb('side'), 8)), (err) => isSidewalkError(err, 'MODEL_INFERENCE_TIMEOUT'));
     await c.close();
   });
 
   test('a missing XNNPACK shim is MODEL_DELEGATE_UNAVAILABLE', async () => {
-    await assert.rejects(createTfliteClassifier(join(FIXTURES, 'float'), { delegate: 'xnnpack', xnnpackLibrary: join(tmp, 'nope.so') }),
-      (err) => isSidewalkError(err, 'MODEL_DELEGATE_UNAVAILABLE') && /nope\.so/.test(err.message));
+    await assert.rejects(
+      createTfliteClassifier(join(FIXTURES, 'float'), { delegate: 'xnnpack', xnnpackLibrary: join(tmp, 'nope.so') }),
+      (err) => isSidewalkError(err, 'MODEL_DELEGATE_UNAVAILABLE') && /nope\.so/.test(err.message),
+    );
   });
 
   test('a bundle the loader refuses never reaches a worker', async () => {

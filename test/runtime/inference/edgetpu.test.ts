@@ -13,15 +13,21 @@ import { REPO_ROOT } from '../../helpers/paths.js';
 import { makeTempDir } from '../../helpers/temp.js';
 
 let tmp: string;
-before(async () => { tmp = await makeTempDir('sidewalk-edgetpu-'); });
-after(async () => { await rm(tmp, { recursive: true, force: true }); });
+before(async () => {
+  tmp = await makeTempDir('sidewalk-edgetpu-');
+});
+after(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
 
 describe('Edge TPU probe', () => {
   test('no libedgetpu.so.1: EDGETPU_UNAVAILABLE naming the library and where it looked', async () => {
     const empty = join(tmp, 'empty-lib');
     await mkdir(empty, { recursive: true });
-    await assert.rejects(probeEdgeTpu({ libraryDirs: [empty], useLdconfig: false }), (err) =>
-      isSidewalkError(err, 'EDGETPU_UNAVAILABLE') && /libedgetpu\.so\.1 not found/.test(err.message) && err.message.includes(empty));
+    await assert.rejects(
+      probeEdgeTpu({ libraryDirs: [empty], useLdconfig: false }),
+      (err) => isSidewalkError(err, 'EDGETPU_UNAVAILABLE') && /libedgetpu\.so\.1 not found/.test(err.message) && err.message.includes(empty),
+    );
   });
 
   test('library present but no accelerator: EDGETPU_UNAVAILABLE; a USB accelerator in sysfs is found', async () => {
@@ -31,8 +37,7 @@ describe('Edge TPU probe', () => {
     await writeFile(join(lib, 'libedgetpu.so.1'), '');
     await mkdir(join(sys, 'dev'), { recursive: true });
     assert.equal(await findEdgeTpuLibrary({ libraryDirs: [lib] }), join(lib, 'libedgetpu.so.1'));
-    await assert.rejects(probeEdgeTpu({ libraryDirs: [lib], sysRoot: sys }), (err) =>
-      isSidewalkError(err, 'EDGETPU_UNAVAILABLE') && /no Coral accelerator was found/.test(err.message));
+    await assert.rejects(probeEdgeTpu({ libraryDirs: [lib], sysRoot: sys }), (err) => isSidewalkError(err, 'EDGETPU_UNAVAILABLE') && /no Coral accelerator was found/.test(err.message));
     const usb = join(sys, 'sys/bus/usb/devices/1-1.2');
     await mkdir(usb, { recursive: true });
     await writeFile(join(usb, 'idVendor'), '18d1\n');
@@ -43,9 +48,9 @@ describe('Edge TPU probe', () => {
   test('createTfliteClassifier with delegate edgetpu and no library rejects before any interpreter exists', async () => {
     const empty = join(tmp, 'empty-lib-2');
     await mkdir(empty, { recursive: true });
-    await assert.rejects(
-      createTfliteClassifier(join(REPO_ROOT, 'test/fixtures/models/float'), { delegate: 'edgetpu', edgetpu: { libraryDirs: [empty], useLdconfig: false } }),
-      (err) => isSidewalkError(err, 'EDGETPU_UNAVAILABLE'));
+    await assert.rejects(createTfliteClassifier(join(REPO_ROOT, 'test/fixtures/models/float'), { delegate: 'edgetpu', edgetpu: { libraryDirs: [empty], useLdconfig: false } }), (err) =>
+      isSidewalkError(err, 'EDGETPU_UNAVAILABLE'),
+    );
   });
 
   test('this machine: the default probe (ldconfig + library dirs) agrees with the filesystem', async () => {

@@ -27,30 +27,53 @@ let reference: Uint8Array;
 before(async () => {
   dir = await makeTempDir('sidewalk-preprocess-direct-');
   const yuv = join(dir, 'frame.yuv');
-  await run('ffmpeg', ['-v', 'error', '-y', '-ss', '3', '-i', VIDEO, '-frames:v', '1', '-vf', `scale=${W}:${H},scale=out_range=full`,
-    '-pix_fmt', 'yuvj420p', '-f', 'rawvideo', yuv]);
+  await run('ffmpeg', ['-v', 'error', '-y', '-ss', '3', '-i', VIDEO, '-frames:v', '1', '-vf', `scale=${W}:${H},scale=out_range=full`, '-pix_fmt', 'yuvj420p', '-f', 'rawvideo', yuv]);
   i420 = await readFile(yuv);
   // ffmpeg's own conversion of the same I420 bytes to RGB at the same size (chroma upsampled bilinearly).
   const rgb = join(dir, 'frame.rgb');
-  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'yuvj420p', '-s', `${W}x${H}`, '-i', yuv,
+  await run('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'yuvj420p',
+    '-s',
+    `${W}x${H}`,
+    '-i',
+    yuv,
     // At 1:1 swscale's direct yuv420->rgb converter repeats chroma samples, so chroma is first
     // upsampled on its own (bilinear, centre-sited) to 4:4:4, which then converts pixel by pixel.
-    '-vf', `scale=${W}:${H}:flags=bilinear+accurate_rnd+full_chroma_inp:in_h_chr_pos=128:in_v_chr_pos=128,format=yuvj444p,`
-      + `scale=${W}:${H}:flags=bilinear+accurate_rnd+full_chroma_int`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', rgb]);
+    '-vf',
+    `scale=${W}:${H}:flags=bilinear+accurate_rnd+full_chroma_inp:in_h_chr_pos=128:in_v_chr_pos=128,format=yuvj444p,` + `scale=${W}:${H}:flags=bilinear+accurate_rnd+full_chroma_int`,
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    rgb,
+  ]);
   reference = await readFile(rgb);
 });
-after(async () => { await rm(dir, { recursive: true, force: true }); });
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 function spec(overrides: Partial<ModelInputSpec> = {}): ModelInputSpec {
   return {
-    width: W, height: H, dtype: 'float32', color_order: 'rgb', normalization: { scale: 1, offset: 0 },
-    crop: { x: 0, y: 0, width: 1, height: 1 }, resize: 'bilinear', ...overrides,
+    width: W,
+    height: H,
+    dtype: 'float32',
+    color_order: 'rgb',
+    normalization: { scale: 1, offset: 0 },
+    crop: { x: 0, y: 0, width: 1, height: 1 },
+    resize: 'bilinear',
+    ...overrides,
   };
 }
 
 /** I420 with luma stride `stride` and chroma stride `stride / 2`, padding filled with noise. */
-function layout(y: (x: number, row: number) => number, u: (x: number, row: number) => number, v: (x: number, row: number) => number,
-  width: number, height: number, stride: number): Uint8Array {
+function layout(y: (x: number, row: number) => number, u: (x: number, row: number) => number, v: (x: number, row: number) => number, width: number, height: number, stride: number): Uint8Array {
   const cs = stride / 2;
   const out = new Uint8Array(stride * height + cs * height).map((_, i) => (i * 37) & 0xff);
   for (let r = 0; r < height; r++) for (let x = 0; x < width; x++) out[r * stride + x] = y(x, r);
@@ -101,18 +124,27 @@ describe('Preprocessor direct path (frame at model size)', () => {
     assert.ok(q.mean < 0.5 && q.max <= 2, `uint8: mean ${q.mean.toFixed(3)}, max ${q.max.toFixed(2)}`);
   });
 
-  for (const [name, x0, y0] of [['even', 64, 32], ['odd', 65, 33]] as const) {
+  for (const [name, x0, y0] of [
+    ['even', 64, 32],
+    ['odd', 65, 33],
+  ] as const) {
     test(`${name} crop offsets: luma 1:1, chroma ramps interpolated at the right positions`, () => {
       // Frame 448x256 (stride 512); model 224x128 cropped at (x0, y0). Luma is a hash of its position,
       // kept in [100, 150] so nothing clamps; U ramps along x, V along y (both linear, so bilinear is exact).
       const fw = 448;
       const fh = 256;
       const luma = (x: number, r: number): number => 100 + ((x * 7 + r * 13) % 51);
-      const frame = layout(luma, (x) => 20 + x, (_x, r) => 40 + r, fw, fh, 512);
+      const frame = layout(
+        luma,
+        (x) => 20 + x,
+        (_x, r) => 40 + r,
+        fw,
+        fh,
+        512,
+      );
       const outW = 224;
       const outH = 128;
-      const p = new Preprocessor(spec({ width: outW, height: outH, crop: { x: x0 / fw, y: y0 / fh, width: outW / fw, height: outH / fh } }),
-        { width: fw, height: fh, stride: 512, format: 'yuv420' });
+      const p = new Preprocessor(spec({ width: outW, height: outH, crop: { x: x0 / fw, y: y0 / fh, width: outW / fw, height: outH / fh } }), { width: fw, height: fh, stride: 512, format: 'yuv420' });
       assert.deepEqual(p.crop, { x: x0, y: y0, width: outW, height: outH });
       const out = p.run(frame);
       for (let dy = 1; dy < outH - 1; dy++) {
@@ -122,8 +154,7 @@ describe('Preprocessor direct path (frame at model size)', () => {
           // Centre-sited chroma: frame pixel X sits at chroma coordinate (X + 0.5) / 2 - 0.5.
           const u = 20 + (x0 + dx + 0.5) / 2 - 0.5;
           const v = 40 + (y0 + dy + 0.5) / 2 - 0.5;
-          const expect = [yy + 1.402 * (v - 128), yy - 0.344136 * (u - 128) - 0.714136 * (v - 128), yy + 1.772 * (u - 128)]
-            .map((c) => Math.min(255, Math.max(0, c)));
+          const expect = [yy + 1.402 * (v - 128), yy - 0.344136 * (u - 128) - 0.714136 * (v - 128), yy + 1.772 * (u - 128)].map((c) => Math.min(255, Math.max(0, c)));
           for (let c = 0; c < 3; c++) {
             assert.ok(Math.abs(out[o + c]! - expect[c]!) < 1e-3, `(${dx}, ${dy}) channel ${c}: ${out[o + c]} != ${expect[c]}`);
           }

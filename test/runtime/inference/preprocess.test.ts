@@ -28,27 +28,69 @@ before(async () => {
   dir = await makeTempDir('sidewalk-preprocess-');
   // One real frame as packed RGB, and the same picture as full-range I420 (what rpicam-vid emits).
   await run('ffmpeg', ['-v', 'error', '-y', '-ss', '2', '-i', VIDEO, '-frames:v', '1', '-vf', `scale=${W}:${H}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', join(dir, 'src.rgb')]);
-  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${W}x${H}`, '-i', join(dir, 'src.rgb'),
-    '-vf', 'scale=out_range=full', '-pix_fmt', 'yuvj420p', '-f', 'rawvideo', join(dir, 'src.yuv')]);
+  await run('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    '-s',
+    `${W}x${H}`,
+    '-i',
+    join(dir, 'src.rgb'),
+    '-vf',
+    'scale=out_range=full',
+    '-pix_fmt',
+    'yuvj420p',
+    '-f',
+    'rawvideo',
+    join(dir, 'src.yuv'),
+  ]);
   rgb = await readFile(join(dir, 'src.rgb'));
   i420 = await readFile(join(dir, 'src.yuv'));
 });
-after(async () => { await rm(dir, { recursive: true, force: true }); });
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 /** ffmpeg's crop+resize of the source file to packed RGB. */
 async function ffmpegReference(format: 'rgb24' | 'yuv420', crop: { x: number; y: number; width: number; height: number }, outW: number, outH: number): Promise<Uint8Array> {
   const out = join(dir, `ref-${format}-${outW}x${outH}-${crop.x}-${crop.y}.rgb`);
-  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', format === 'rgb24' ? 'rgb24' : 'yuvj420p', '-s', `${W}x${H}`,
-    '-i', join(dir, format === 'rgb24' ? 'src.rgb' : 'src.yuv'),
-    '-vf', `crop=${crop.width}:${crop.height}:${crop.x}:${crop.y},scale=${outW}:${outH}:flags=bilinear+accurate_rnd+full_chroma_int+full_chroma_inp`,
-    '-f', 'rawvideo', '-pix_fmt', 'rgb24', out]);
+  await run('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    format === 'rgb24' ? 'rgb24' : 'yuvj420p',
+    '-s',
+    `${W}x${H}`,
+    '-i',
+    join(dir, format === 'rgb24' ? 'src.rgb' : 'src.yuv'),
+    '-vf',
+    `crop=${crop.width}:${crop.height}:${crop.x}:${crop.y},scale=${outW}:${outH}:flags=bilinear+accurate_rnd+full_chroma_int+full_chroma_inp`,
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    out,
+  ]);
   return readFile(out);
 }
 
 function spec(overrides: Partial<ModelInputSpec> = {}): ModelInputSpec {
   return {
-    width: 64, height: 64, dtype: 'float32', color_order: 'rgb', normalization: { scale: 1, offset: 0 },
-    crop: { x: 0, y: 0.25, width: 1, height: 0.75 }, resize: 'bilinear', ...overrides,
+    width: 64,
+    height: 64,
+    dtype: 'float32',
+    color_order: 'rgb',
+    normalization: { scale: 1, offset: 0 },
+    crop: { x: 0, y: 0.25, width: 1, height: 0.75 },
+    resize: 'bilinear',
+    ...overrides,
   };
 }
 
@@ -135,21 +177,26 @@ describe('Preprocessor vs ffmpeg', () => {
     const out = p.run(rgb);
     assert.ok(out instanceof Float32Array);
     assert.ok(out.every((v) => v >= -1 && v <= 1));
-    assertClose(compare(out, await ffmpegReference('rgb24', p.crop, 64, 64), (v) => (v + 1) * 127.5), 'normalised');
+    assertClose(
+      compare(out, await ffmpegReference('rgb24', p.crop, 64, 64), (v) => (v + 1) * 127.5),
+      'normalised',
+    );
   });
 
   test('int8 and uint8 quantisation', async () => {
     const ref = await ffmpegReference('yuv420', { x: 0, y: 90, width: 640, height: 270 }, 64, 64);
     const normalization = { scale: 1 / 127.5, offset: -1 };
-    const int8 = new Preprocessor(spec({ dtype: 'int8', normalization, quantization: { scale: 2 / 255, zero_point: -1 } }),
-      { width: W, height: H, stride: W, format: 'yuv420' });
+    const int8 = new Preprocessor(spec({ dtype: 'int8', normalization, quantization: { scale: 2 / 255, zero_point: -1 } }), { width: W, height: H, stride: W, format: 'yuv420' });
     const q8 = int8.run(i420);
     assert.ok(q8 instanceof Int8Array);
     // real = level/127.5 - 1; q = real / (2/255) - 1 = level - 128.5 -> level = q + 128.5
     // q is an integer and level - 128.5 is not: half a step more than the float tolerance.
-    assertClose(compare(q8, ref, (q) => q + 128.5), 'int8', { mean: 1, max: 2.5 });
-    const uint8 = new Preprocessor(spec({ dtype: 'uint8', normalization: { scale: 1, offset: 0 }, quantization: { scale: 1, zero_point: 0 } }),
-      { width: W, height: H, stride: W, format: 'yuv420' });
+    assertClose(
+      compare(q8, ref, (q) => q + 128.5),
+      'int8',
+      { mean: 1, max: 2.5 },
+    );
+    const uint8 = new Preprocessor(spec({ dtype: 'uint8', normalization: { scale: 1, offset: 0 }, quantization: { scale: 1, zero_point: 0 } }), { width: W, height: H, stride: W, format: 'yuv420' });
     const u8 = uint8.run(i420);
     assert.ok(u8 instanceof Uint8Array);
     assertClose(compare(u8, ref), 'uint8');
@@ -170,10 +217,17 @@ describe('Preprocessor vs ffmpeg', () => {
 describe('Preprocessor frame checks', () => {
   test('short buffers and bad geometry are MODEL_FRAME_INVALID', () => {
     const p = new Preprocessor(spec(), { width: W, height: H, stride: 704, format: 'yuv420' });
-    assert.throws(() => p.run(i420), (err) => isSidewalkError(err, 'MODEL_FRAME_INVALID') && /expected at least 380160/.test(err.message));
-    assert.throws(() => new Preprocessor(spec(), { width: W, height: H, stride: W * 2, format: 'rgb24' }),
-      (err) => isSidewalkError(err, 'MODEL_FRAME_INVALID') && /stride must be >= 1920/.test(err.message));
-    assert.throws(() => new Preprocessor(spec(), { width: 641, height: H, stride: 704, format: 'yuv420' }),
-      (err) => isSidewalkError(err, 'MODEL_FRAME_INVALID') && /even/.test(err.message));
+    assert.throws(
+      () => p.run(i420),
+      (err) => isSidewalkError(err, 'MODEL_FRAME_INVALID') && /expected at least 380160/.test(err.message),
+    );
+    assert.throws(
+      () => new Preprocessor(spec(), { width: W, height: H, stride: W * 2, format: 'rgb24' }),
+      (err) => isSidewalkError(err, 'MODEL_FRAME_INVALID') && /stride must be >= 1920/.test(err.message),
+    );
+    assert.throws(
+      () => new Preprocessor(spec(), { width: 641, height: H, stride: 704, format: 'yuv420' }),
+      (err) => isSidewalkError(err, 'MODEL_FRAME_INVALID') && /even/.test(err.message),
+    );
   });
 });

@@ -9,8 +9,7 @@ import { REPO_ROOT } from '../../helpers/paths.js';
 
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'models');
 const model = (name: string): Promise<Uint8Array> => readFile(join(FIXTURES, name, 'model.tflite'));
-const manifest = async (name: string): Promise<{ input: { quantization?: { scale: number; zero_point: number } } }> =>
-  JSON.parse(await readFile(join(FIXTURES, name, 'manifest.json'), 'utf8'));
+const manifest = async (name: string): Promise<{ input: { quantization?: { scale: number; zero_point: number } } }> => JSON.parse(await readFile(join(FIXTURES, name, 'manifest.json'), 'utf8'));
 
 describe('readTfliteModelInfo on the fixture models', () => {
   test('float model: schema 3, min_runtime_version 1.6.0, ops and tensors', async () => {
@@ -19,8 +18,14 @@ describe('readTfliteModelInfo on the fixture models', () => {
     assert.equal(info.minRuntimeVersion, '1.6.0');
     assert.deepEqual(info.operators.map((op) => op.name).sort(), ['CONV_2D', 'FULLY_CONNECTED', 'MEAN', 'SOFTMAX']);
     assert.ok(info.operators.every((op) => op.version === 1));
-    assert.deepEqual(info.inputs.map((t) => [t.shape, t.type]), [[[1, 64, 64, 3], 'float32']]);
-    assert.deepEqual(info.outputs.map((t) => [t.shape, t.type]), [[[1, 4], 'float32']]);
+    assert.deepEqual(
+      info.inputs.map((t) => [t.shape, t.type]),
+      [[[1, 64, 64, 3], 'float32']],
+    );
+    assert.deepEqual(
+      info.outputs.map((t) => [t.shape, t.type]),
+      [[[1, 4], 'float32']],
+    );
     assert.deepEqual(info.incompatibilities, []);
     assert.doesNotThrow(() => assertRuntimeSupports(info, 'float/model.tflite'));
   });
@@ -39,9 +44,15 @@ describe('readTfliteModelInfo on the fixture models', () => {
   test('too-new model: min_runtime_version 2.17.0 is refused naming both versions', async () => {
     const info = readTfliteModelInfo(await model('too-new'));
     assert.equal(info.minRuntimeVersion, '2.17.0');
-    assert.throws(() => assertRuntimeSupports(info, 'too-new/model.tflite'), (err) =>
-      isSidewalkError(err, 'MODEL_RUNTIME_TOO_OLD') && /too-new\/model\.tflite/.test(err.message) &&
-      /2\.17\.0/.test(err.message) && /2\.9\.0/.test(err.message) && /FULLY_CONNECTED v1/.test(err.message));
+    assert.throws(
+      () => assertRuntimeSupports(info, 'too-new/model.tflite'),
+      (err) =>
+        isSidewalkError(err, 'MODEL_RUNTIME_TOO_OLD') &&
+        /too-new\/model\.tflite/.test(err.message) &&
+        /2\.17\.0/.test(err.message) &&
+        /2\.9\.0/.test(err.message) &&
+        /FULLY_CONNECTED v1/.test(err.message),
+    );
   });
 
   test('per-channel FULLY_CONNECTED weights are flagged although the metadata says 1.14.0', async () => {
@@ -49,7 +60,10 @@ describe('readTfliteModelInfo on the fixture models', () => {
     assert.equal(info.minRuntimeVersion, '1.14.0');
     assert.equal(info.incompatibilities.length, 1);
     assert.match(info.incompatibilities[0]!, /FULLY_CONNECTED has per-channel quantised weights \(4 scales\)/);
-    assert.throws(() => assertRuntimeSupports(info, 'x.tflite'), (err) => isSidewalkError(err, 'MODEL_RUNTIME_TOO_OLD'));
+    assert.throws(
+      () => assertRuntimeSupports(info, 'x.tflite'),
+      (err) => isSidewalkError(err, 'MODEL_RUNTIME_TOO_OLD'),
+    );
   });
 });
 
@@ -57,15 +71,20 @@ describe('readTfliteModelInfo on damaged bytes', () => {
   test('wrong file identifier names the file and byte 4', async () => {
     const bytes = new Uint8Array(await model('float'));
     bytes.set([0x4a, 0x50, 0x45, 0x47], 4);
-    assert.throws(() => readTfliteModelInfo(bytes, 'm.tflite'), (err) =>
-      isSidewalkError(err, 'MODEL_CORRUPT') && /^m\.tflite: .*"JPEG" is not "TFL3" at byte 4/.test(err.message));
+    assert.throws(
+      () => readTfliteModelInfo(bytes, 'm.tflite'),
+      (err) => isSidewalkError(err, 'MODEL_CORRUPT') && /^m\.tflite: .*"JPEG" is not "TFL3" at byte 4/.test(err.message),
+    );
   });
 
   test('truncated and tiny files are MODEL_CORRUPT with an offset', async () => {
     const bytes = await model('float');
     for (const length of [0, 7, 12, 200, bytes.length - 300]) {
-      assert.throws(() => readTfliteModelInfo(bytes.subarray(0, length), 'cut.tflite'), (err) =>
-        isSidewalkError(err, 'MODEL_CORRUPT') && /cut\.tflite/.test(err.message) && /at byte \d+/.test(err.message), `length ${length}`);
+      assert.throws(
+        () => readTfliteModelInfo(bytes.subarray(0, length), 'cut.tflite'),
+        (err) => isSidewalkError(err, 'MODEL_CORRUPT') && /cut\.tflite/.test(err.message) && /at byte \d+/.test(err.message),
+        `length ${length}`,
+      );
     }
   });
 

@@ -10,8 +10,7 @@ import { withTempDir } from '../../helpers/temp.js';
 
 const withTmp = <T>(fn: (dir: string) => Promise<T>): Promise<T> => withTempDir('legacy-run-', fn);
 
-const outRows = (scores: number[][], start = 0): LegacyOutInput[] =>
-  scores.map((s, i) => ({ frame: start + i, joystick: i % 4, scores: s, sidewalk: (i % 2) as 0 | 1 }));
+const outRows = (scores: number[][], start = 0): LegacyOutInput[] => scores.map((s, i) => ({ frame: start + i, joystick: i % 4, scores: s, sidewalk: (i % 2) as 0 | 1 }));
 
 /** Writes the files with python3 and returns their text. */
 async function texts(dir: string, out: LegacyOutInput[] | null, options: Parameters<typeof writeLegacyTexts>[3] = {}) {
@@ -26,7 +25,17 @@ async function texts(dir: string, out: LegacyOutInput[] | null, options: Paramet
 describe('legacy run reader: the files as scooter.py wrote them', () => {
   test('live path: 19 raw fields, 16 out fields with the trailing comma, classes in imclass order', async () => {
     await withTmp(async (dir) => {
-      const t = await texts(dir, outRows([[0.05, 0.1, 0.8, 0.05], [0.6, 0.1, 0.1, 0.2], [0, 0.01, 0.98, 0.01]], 7));
+      const t = await texts(
+        dir,
+        outRows(
+          [
+            [0.05, 0.1, 0.8, 0.05],
+            [0.6, 0.1, 0.1, 0.2],
+            [0, 0.01, 0.98, 0.01],
+          ],
+          7,
+        ),
+      );
       // The bytes the format strings give (a regression guard on the writer, too).
       assert.equal(t.out.split('\n')[0], '00007,0,0.05,0.10,0.80,0.05,0.00,0.00,0,   0.000000000,   0.000000000,   0.000000000, 0.00, 0.00, 0.00,');
       assert.match(t.raw.split('\n')[1]!, /^00001, {5}0\.20, {2}34\.050010000,-118\.250000000, {4}90\.10, 0\.00, 0\.00, 0\.00,(.{5},){9}121\.00,1$/);
@@ -36,15 +45,28 @@ describe('legacy run reader: the files as scooter.py wrote them', () => {
       assert.equal(raw[0]!.imu[5], 9.81);
       const out = parseLegacyOutData(t.out);
       assert.equal(out.layout, 'live');
-      assert.deepEqual(out.rows.map((r) => r.frame), [7, 8, 9]);
+      assert.deepEqual(
+        out.rows.map((r) => r.frame),
+        [7, 8, 9],
+      );
       assert.deepEqual(out.rows[1]!.scores, [0.6, 0.1, 0.1, 0.2]);
-      assert.deepEqual(out.rows.map((r) => [r.joystick, r.sidewalk]), [[0, 0], [1, 1], [2, 0]]);
+      assert.deepEqual(
+        out.rows.map((r) => [r.joystick, r.sidewalk]),
+        [
+          [0, 0],
+          [1, 1],
+          [2, 0],
+        ],
+      );
     });
   });
 
   test('post-process path: space-padded frames and classes shifted by one column are read when unambiguous', async () => {
     await withTmp(async (dir) => {
-      const scores = [[0, 0.1, 0.9, 0], [0.2, 0.1, 0.3, 0.4]];
+      const scores = [
+        [0, 0.1, 0.9, 0],
+        [0.2, 0.1, 0.3, 0.4],
+      ];
       const t = await texts(dir, outRows(scores), { path: 'post-process', frame: 'space' });
       assert.match(t.out, /^ {4}0,0,0\.00,0\.00,0\.10,0\.90,0\.00,0\.00,0,/);
       const out = parseLegacyOutData(t.out);
@@ -60,33 +82,64 @@ describe('legacy run reader: the files as scooter.py wrote them', () => {
   test('a file that fits both paths, or mixes them, is refused with a coded error naming the file', async () => {
     await withTmp(async (dir) => {
       // bike_lane 0.00 throughout (live) reads the same as street missing and 0 (post-process).
-      const t = await texts(dir, outRows([[0, 0.2, 0.7, 0.1], [0, 0.5, 0.5, 0]]), { path: 'live' });
-      assert.throws(() => parseLegacyOutData(t.out, '/r/out_data.txt'), (err) => {
-        assert.ok(isSidewalkError(err, 'DATA_LEGACY_LAYOUT_AMBIGUOUS'));
-        assert.match(err.message, /\/r\/out_data\.txt: .*fits both/);
-        return true;
-      });
+      const t = await texts(
+        dir,
+        outRows([
+          [0, 0.2, 0.7, 0.1],
+          [0, 0.5, 0.5, 0],
+        ]),
+        { path: 'live' },
+      );
+      assert.throws(
+        () => parseLegacyOutData(t.out, '/r/out_data.txt'),
+        (err) => {
+          assert.ok(isSidewalkError(err, 'DATA_LEGACY_LAYOUT_AMBIGUOUS'));
+          assert.match(err.message, /\/r\/out_data\.txt: .*fits both/);
+          return true;
+        },
+      );
       assert.deepEqual(parseLegacyOutData(t.out, 'x', 'live').rows[0]!.scores, [0, 0.2, 0.7, 0.1]);
       const mixed = t.out.replace(/^00001,/m, '    1,').replace(/^00000,0,0\.00/, '00000,0,0.30');
-      assert.throws(() => parseLegacyOutData(mixed), (err) => isSidewalkError(err, 'DATA_LEGACY_LAYOUT_AMBIGUOUS') && /line 2 .*line 1/.test(err.message));
+      assert.throws(
+        () => parseLegacyOutData(mixed),
+        (err) => isSidewalkError(err, 'DATA_LEGACY_LAYOUT_AMBIGUOUS') && /line 2 .*line 1/.test(err.message),
+      );
     });
   });
 
   test('bad bytes are refused naming file, line and field', async () => {
     await withTmp(async (dir) => {
-      const t = await texts(dir, outRows([[0.05, 0.1, 0.8, 0.05], [0.6, 0.1, 0.1, 0.2]]));
+      const t = await texts(
+        dir,
+        outRows([
+          [0.05, 0.1, 0.8, 0.05],
+          [0.6, 0.1, 0.1, 0.2],
+        ]),
+      );
       const rawLines = t.raw.split('\n');
       const outLines = t.out.split('\n');
-      const bad = (fn: () => unknown, re: RegExp) =>
-        assert.throws(fn, (err) => isSidewalkError(err, 'DATA_LEGACY_MALFORMED') && re.test(err.message) ? true : assert.fail(String(err)));
-      const dropField = (line: string, i: number) => line.split(',').filter((_, k) => k !== i).join(',');
-      bad(() => parseLegacyRawData([rawLines[0], dropField(rawLines[1]!, 4), ''].join('\n'), '/r/raw_data.txt'),
-        /^\/r\/raw_data\.txt line 2: expected 19 comma-separated fields, got 18$/);
+      const bad = (fn: () => unknown, re: RegExp) => assert.throws(fn, (err) => (isSidewalkError(err, 'DATA_LEGACY_MALFORMED') && re.test(err.message) ? true : assert.fail(String(err))));
+      const dropField = (line: string, i: number) =>
+        line
+          .split(',')
+          .filter((_, k) => k !== i)
+          .join(',');
+      bad(() => parseLegacyRawData([rawLines[0], dropField(rawLines[1]!, 4), ''].join('\n'), '/r/raw_data.txt'), /^\/r\/raw_data\.txt line 2: expected 19 comma-separated fields, got 18$/);
       bad(() => parseLegacyRawData(`${rawLines[0]!.replace(/,\d+$/, ',1.5')}\n`), /line 1 field 19 \(joystick\): "1\.5" is not an integer/);
       bad(() => parseLegacyRawData(`${rawLines[0]!.replace(/^00000,/, '0x000,')}\n`), /line 1 field 1 \(frame\)/);
       bad(() => parseLegacyRawData(t.raw.slice(0, -10)), /line 2: the last line has no newline/);
       bad(() => parseLegacyOutData(`${outLines[0]!.replace(/,$/, '')}\n`), /line 1: expected 16 comma-separated fields \(the last one empty/);
-      bad(() => parseLegacyOutData(`${outLines[0]!}\n${outLines[1]!.split(',').map((f, k) => (k === 8 ? '2' : f)).join(',')}\n`, 'o'), /^o line 2 field 9 \(swFlag\): swFlag must be 0 or 1/);
+      bad(
+        () =>
+          parseLegacyOutData(
+            `${outLines[0]!}\n${outLines[1]!
+              .split(',')
+              .map((f, k) => (k === 8 ? '2' : f))
+              .join(',')}\n`,
+            'o',
+          ),
+        /^o line 2 field 9 \(swFlag\): swFlag must be 0 or 1/,
+      );
       bad(() => parseLegacyOutData(`${outLines[0]!.replace('0.80', '0.8e0')}\n`), /line 1 field 5 \(score_2\): "0\.8e0" is not a %f number/);
       bad(() => parseLegacyOutData(`${outLines[0]!.replace(/,0\.00,0\.00,0,/, ',0.30,0.00,0,')}\n`), /line 1 field 7 \(score_4\): expected 0\.00/);
     });
@@ -108,7 +161,10 @@ describe('legacy run reader: the files as scooter.py wrote them', () => {
       assert.equal(run.raw.length, 4);
       assert.equal(run.out?.length, 4);
       assert.equal(run.outLayout, 'live');
-      assert.deepEqual(run.images.map((i) => i.frame), [8, 9, 10, 11]);
+      assert.deepEqual(
+        run.images.map((i) => i.frame),
+        [8, 9, 10, 11],
+      );
       assert.equal(run.images[3]!.name, 'img_00011.jpg');
       await writeFile(join(dir, 'run1', 'out_data.txt'), '1,2,3\n');
       await assert.rejects(readLegacyRun(join(dir, 'run1')), /out_data\.txt line 1/);

@@ -22,7 +22,10 @@ describe('NMEA GPS source over a serial pty (socat)', () => {
       peer.write(`${RMC_CLASSIC.replace('022.4', '092.4')}\r\n`);
       peer.write(RMC_CLASSIC.slice(0, 20));
       peer.write(`${RMC_CLASSIC.slice(20)}\r\n`);
-      const first = await settle(async () => source.current(), (r) => r !== null);
+      const first = await settle(
+        async () => source.current(),
+        (r) => r !== null,
+      );
       assert.ok(first);
       assert.ok(Math.abs(first.speedKph - 22.4 * 1.852) < 1e-9);
       assert.ok(first.position && Math.abs(first.position.lat - (48 + 7.038 / 60)) < 1e-9);
@@ -31,7 +34,10 @@ describe('NMEA GPS source over a serial pty (socat)', () => {
 
       clockMs = 2_000;
       peer.write(`${GNVTG_LA}\r\n`);
-      const vtg = await settle(async () => source.current(), (r) => r !== null && r.atMs === 2_000);
+      const vtg = await settle(
+        async () => source.current(),
+        (r) => r !== null && r.atMs === 2_000,
+      );
       assert.ok(vtg);
       assert.equal(vtg.speedKph, 22.502);
       assert.ok(vtg.position, 'VTG keeps the last RMC position');
@@ -42,7 +48,10 @@ describe('NMEA GPS source over a serial pty (socat)', () => {
       assert.equal(source.current(), null, 'older than staleAfterMs is no reading');
 
       peer.write(`${GNVTG_LA}\r\n${RMC_NO_FIX}\r\n`);
-      await settle(async () => source.stats.noFix, (n) => n === 1);
+      await settle(
+        async () => source.stats.noFix,
+        (n) => n === 1,
+      );
       assert.equal(source.current(), null, 'a receiver without a fix means unknown speed');
     } finally {
       await source.stop();
@@ -59,7 +68,10 @@ test('NMEA source: the GPS unplugged and plugged back in is read again', async (
   try {
     await source.start();
     peer.write(`${RMC_CLASSIC}\r\n`);
-    await settle(async () => source.current(), (r) => r !== null);
+    await settle(
+      async () => source.current(),
+      (r) => r !== null,
+    );
     await peer.close();
     await pair.unplug();
     await pair.plug();
@@ -105,7 +117,17 @@ describe('simulated speed source', () => {
     assert.equal(scripted.current()?.speedKph, 10);
     assert.equal(scripted.current(22_500)?.speedKph, 11.5);
     assert.equal(scripted.current(99_000)?.speedKph, 3);
-    assert.throws(() => new SimulatedSpeedSource({ kind: 'simulated', script: [{ atMs: 5, speedKph: 1 }, { atMs: 1, speedKph: 1 }] }), (e: unknown) => isSidewalkError(e, 'SENSOR_CONFIG_INVALID'));
+    assert.throws(
+      () =>
+        new SimulatedSpeedSource({
+          kind: 'simulated',
+          script: [
+            { atMs: 5, speedKph: 1 },
+            { atMs: 1, speedKph: 1 },
+          ],
+        }),
+      (e: unknown) => isSidewalkError(e, 'SENSOR_CONFIG_INVALID'),
+    );
   });
 });
 
@@ -130,6 +152,9 @@ describe('replay-log speed source', () => {
     assert.equal(source.current(1000)?.speedKph, 10);
     assert.equal(source.current(3499)?.speedKph, 15);
     assert.equal(source.current(3501), null, 'stale past the last sample');
-    assert.throws(() => new ReplayLogSpeedSource({ kind: 'replay-log', samples: [], speedScale: 0 }), (e: unknown) => isSidewalkError(e, 'SENSOR_CONFIG_INVALID') && /speedScale/.test((e as Error).message));
+    assert.throws(
+      () => new ReplayLogSpeedSource({ kind: 'replay-log', samples: [], speedScale: 0 }),
+      (e: unknown) => isSidewalkError(e, 'SENSOR_CONFIG_INVALID') && /speedScale/.test((e as Error).message),
+    );
   });
 });

@@ -28,7 +28,10 @@ async function runWith(prepare: (dir: string) => Promise<Record<string, unknown>
     await writeFile(join(dir, 'runtime.yaml'), stringify(config));
     const r = runCliSync(['run', '--config', join(dir, 'runtime.yaml')], { timeoutMs: 60000 });
     const commands = existsSync(limiterLog)
-      ? (await readFile(limiterLog, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { limitKph: number; safe?: true })
+      ? (await readFile(limiterLog, 'utf8'))
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { limitKph: number; safe?: true })
       : null;
     return { status: r.code, stderr: r.stderr, commands, dir };
   } finally {
@@ -38,7 +41,10 @@ async function runWith(prepare: (dir: string) => Promise<Record<string, unknown>
 
 function assertSafe(commands: { limitKph: number; safe?: true }[] | null) {
   assert.ok(commands && commands.length > 0, 'the limiter was driven');
-  assert.ok(commands.every((c) => c.safe === true && c.limitKph === 6), 'only safe-state commands');
+  assert.ok(
+    commands.every((c) => c.safe === true && c.limitKph === 6),
+    'only safe-state commands',
+  );
 }
 
 test('missing model: MODEL_FILE_MISSING naming the bundle, limiter safe', async () => {

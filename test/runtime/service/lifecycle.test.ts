@@ -35,20 +35,23 @@ test('a release that never finishes is abandoned after RELEASE_STEP_MS and the r
   await held.hold('stuck camera', never);
   assert.deepEqual(await held.releaseAll(), ['stuck camera']);
   assert.deepEqual(order, ['limiter']);
-  assert.ok(RELEASE_STEP_MS < 15_000 / 3, 'three stuck steps still fit in the unit\'s TimeoutStopSec');
+  assert.ok(RELEASE_STEP_MS < 15_000 / 3, "three stuck steps still fit in the unit's TimeoutStopSec");
 });
 
 test('something acquired after the stop began is released at once and start-up ends with RUNTIME_STOPPING', async () => {
   const held = new Acquired();
   await held.releaseAll();
   let released = false;
-  await assert.rejects(held.hold('model', async () => {
-    released = true;
-  }), (err: unknown) => isSidewalkError(err, 'RUNTIME_STOPPING'));
+  await assert.rejects(
+    held.hold('model', async () => {
+      released = true;
+    }),
+    (err: unknown) => isSidewalkError(err, 'RUNTIME_STOPPING'),
+  );
   assert.ok(released);
 });
 
-test('withDeadline: the work\'s own result, or RUNTIME_STOP_TIMEOUT naming what hung', async () => {
+test("withDeadline: the work's own result, or RUNTIME_STOP_TIMEOUT naming what hung", async () => {
   assert.equal(await withDeadline(Promise.resolve(7), 1000, 'quick'), 7);
   await assert.rejects(withDeadline(never(), 20, 'draining the pipeline'), (err: unknown) => isSidewalkError(err, 'RUNTIME_STOP_TIMEOUT') && /draining the pipeline/.test(err.message));
 });
@@ -69,6 +72,11 @@ test('DeadlineLimiter: a command the device never answers is LIMITER_TIMEOUT, no
 test('DeadlineLimiter: an open that hangs is LIMITER_TIMEOUT; an uncoded open error becomes LIMITER_OPEN_FAILED', async () => {
   const hanging = new DeadlineLimiter({ ...silentLimiter(), init: never }, { openMs: 30, commandMs: 30 });
   await assert.rejects(hanging.init(), (err: unknown) => isSidewalkError(err, 'LIMITER_TIMEOUT') && /could not open/.test(err.message));
-  const failing = new DeadlineLimiter({ ...silentLimiter(), init: async () => { throw new Error('EACCES: permission denied'); } });
+  const failing = new DeadlineLimiter({
+    ...silentLimiter(),
+    init: async () => {
+      throw new Error('EACCES: permission denied');
+    },
+  });
   await assert.rejects(failing.init(), (err: unknown) => isSidewalkError(err, 'LIMITER_OPEN_FAILED') && /EACCES/.test(err.message));
 });

@@ -33,9 +33,7 @@ async function runScript(script: string, options: { failBetweenMs?: [number, num
     source,
     classifier: new OracleClassifier(script, options),
     decision: new DecisionEngine({ sidewalkLimitKph: 6, fullSpeedKph: 25, failSafeAfterMs: 1500 }),
-    limitRule: options.speed
-      ? new MeasuredSpeedLimitRule(6, { rampS: 10, fullSpeedKph: 25, sidewalkLimitKph: 6 })
-      : new Ramp(6, { rampS: 10, fullSpeedKph: 25, sidewalkLimitKph: 6 }),
+    limitRule: options.speed ? new MeasuredSpeedLimitRule(6, { rampS: 10, fullSpeedKph: 25, sidewalkLimitKph: 6 }) : new Ramp(6, { rampS: 10, fullSpeedKph: 25, sidewalkLimitKph: 6 }),
     limiter: options.monitor ? null : limiter,
     speedSource: options.speed ?? null,
     metrics,

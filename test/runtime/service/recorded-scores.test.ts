@@ -35,8 +35,12 @@ async function replayJson(args: string[]): Promise<RecordedAgreement> {
 
 describe('replay --recorded-scores', () => {
   let dir = '';
-  before(async () => { dir = await makeTempDir('recorded-'); });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  before(async () => {
+    dir = await makeTempDir('recorded-');
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   test("a legacy run's recorded imclass reproduces its swFlag on every frame, reported per frame and in the summary", async () => {
     const run = join(dir, 'run1');
@@ -49,10 +53,19 @@ describe('replay --recorded-scores', () => {
     assert.equal(s.kind, 'legacy-run');
     assert.deepEqual([s.frames, s.compared, s.agreeing, s.agreement], [600, 600, 600, 1]);
     assert.deepEqual(s.disagreeing_frames, []);
-    const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as RecordedDecision);
-    assert.deepEqual(records.map((r) => r.frame), imclass.map((_, i) => i));
-    assert.deepEqual(records.map((r) => (r.on_sidewalk ? 1 : 0)), swFlags);
-    assert.ok(records.every((r) => r.agree === true && r.recorded_on_sidewalk === (r.on_sidewalk)));
+    const records = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as RecordedDecision);
+    assert.deepEqual(
+      records.map((r) => r.frame),
+      imclass.map((_, i) => i),
+    );
+    assert.deepEqual(
+      records.map((r) => (r.on_sidewalk ? 1 : 0)),
+      swFlags,
+    );
+    assert.ok(records.every((r) => r.agree === true && r.recorded_on_sidewalk === r.on_sidewalk));
     assert.ok(Math.abs(records[3]!.t_ms - 1000) < 1e-6, 'times from raw_data.txt (3 frames/s)');
 
     // The comparison has teeth: the earlier rule, from a config file, disagrees on some frames.
@@ -65,14 +78,28 @@ describe('replay --recorded-scores', () => {
   test('runs it cannot replay fail with one coded line', async () => {
     const post = join(dir, 'run2');
     const { raw } = legacyRows(3);
-    writeLegacyTexts(post, raw, raw.map((r) => ({ frame: r.frame, joystick: 1, scores: [0.1, 0.2, 0.3, 0.4], sidewalk: 0 as const })), { path: 'post-process', frame: 'space' });
+    writeLegacyTexts(
+      post,
+      raw,
+      raw.map((r) => ({ frame: r.frame, joystick: 1, scores: [0.1, 0.2, 0.3, 0.4], sidewalk: 0 as const })),
+      { path: 'post-process', frame: 'space' },
+    );
     await expectCleanFailure({ name: 'post-process run', args: ['replay', post, '--recorded-scores'], code: 'REPLAY_SCORES_INCOMPLETE' });
     const noOut = join(dir, 'run3');
     writeLegacyTexts(noOut, raw, null);
-    await expectCleanFailure({ name: 'no out_data', args: ['replay', noOut, '--recorded-scores', '--out', join(dir, 'x.jsonl')], code: 'REPLAY_NO_RECORDED_SCORES', mustNotExist: [join(dir, 'x.jsonl')] });
+    await expectCleanFailure({
+      name: 'no out_data',
+      args: ['replay', noOut, '--recorded-scores', '--out', join(dir, 'x.jsonl')],
+      code: 'REPLAY_NO_RECORDED_SCORES',
+      mustNotExist: [join(dir, 'x.jsonl')],
+    });
     await expectCleanFailure({ name: 'not a run', args: ['replay', dir, '--recorded-scores'], code: 'REPLAY_INPUT_UNKNOWN' });
     const both = join(dir, 'run4');
-    writeLegacyTexts(both, raw, raw.map((r) => ({ frame: r.frame, joystick: 1, scores: [0, 0.2, 0.7, 0.1], sidewalk: 0 as const })));
+    writeLegacyTexts(
+      both,
+      raw,
+      raw.map((r) => ({ frame: r.frame, joystick: 1, scores: [0, 0.2, 0.7, 0.1], sidewalk: 0 as const })),
+    );
     await expectCleanFailure({ name: 'ambiguous layout', args: ['replay', both, '--recorded-scores'], code: 'DATA_LEGACY_LAYOUT_AMBIGUOUS' });
     assert.equal((await replayJson([both, '--recorded-scores', '--legacy-layout', 'live'])).compared, 3);
     await expectCleanFailure({ name: 'no model', args: ['replay', post], code: 'REPLAY_MODEL_REQUIRED' });
@@ -85,9 +112,21 @@ describe('replay --recorded-scores', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /recorded decision reproduced on 400 of 400 frames of 2 runs \(100\.00%\)/);
     const report = JSON.parse(await readFile(join(out, 'recorded-scores.json'), 'utf8')) as { runs: RecordedAgreement[]; agreement: number };
-    assert.deepEqual(report.runs.map((x) => [x.frames, x.agreeing]), [[200, 200], [200, 200]]);
-    const lines = (await readFile(join(out, 'recorded-decisions.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as RecordedDecision);
-    assert.deepEqual(lines.map((l) => (l.on_sidewalk ? 1 : 0)), [...flags[0]!, ...flags[1]!]);
+    assert.deepEqual(
+      report.runs.map((x) => [x.frames, x.agreeing]),
+      [
+        [200, 200],
+        [200, 200],
+      ],
+    );
+    const lines = (await readFile(join(out, 'recorded-decisions.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as RecordedDecision);
+    assert.deepEqual(
+      lines.map((l) => (l.on_sidewalk ? 1 : 0)),
+      [...flags[0]!, ...flags[1]!],
+    );
     await expectCleanFailure({ name: 'eval without model or recorded scores', args: ['eval', '--rides', runs], code: 'EVAL_ARGS_MISSING' });
   });
 });

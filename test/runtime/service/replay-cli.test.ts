@@ -31,7 +31,10 @@ test('the bundled sample ride: the demo model finds both sidewalk stretches and 
     const totalS = truth.segments.at(-1)!.endS;
     assert.ok(Math.abs(s.sidewalkShare - sidewalkS / totalS) < 0.03, `sidewalk share ${s.sidewalkShare} vs truth ${sidewalkS / totalS}`);
     assert.ok(s.timeToLimitS.count >= 1 && s.timeToLimitS.max! <= 10.5, 'the ramp reaches sidewalk speed within its 10 s');
-    const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DecisionLine);
+    const records = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as DecisionLine);
     assert.equal(records.length, truth.frames);
     for (const r of records.slice(0, 20)) {
       assert.deepEqual(Object.keys(r.probabilities), ['bike_lane', 'crosswalk', 'side', 'street'], 'probabilities keyed by label, in label order');
@@ -55,17 +58,26 @@ test('the real dashcam video (H.264 with audio, 960x540, real timestamps) replay
   assert.equal(s.failSafeFrames, 0);
 });
 
-test("a legacy run folder replays with its raw_data.txt speed column as the speed source", async () => {
+test('a legacy run folder replays with its raw_data.txt speed column as the speed source', async () => {
   await withTmp(async (dir) => {
     const rows = legacyRows(20, { speed: (i) => (i < 10 ? 500 : 75) });
     const run = await writeLegacyRun(join(dir, 'run7'), { raw: rows.raw, out: rows.out });
     const out = join(dir, 'decisions.jsonl');
     const s = replay([run, '--model', DEMO_MODEL, '--out', out]);
     assert.equal(s.frames, 20);
-    const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DecisionLine);
+    const records = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as DecisionLine);
     // The speed column is motor rpm: 160 rpm ~ 4 mph (scooter.py), the default replay_log.speed_scale.
-    assert.deepEqual(records.map((r) => r.speedKph), rows.raw.map((r) => r.speed * 0.0402336));
-    assert.deepEqual(records.map((r) => Math.round(r.mediaTimeMs!)), rows.raw.map((_, i) => i * 200));
+    assert.deepEqual(
+      records.map((r) => r.speedKph),
+      rows.raw.map((r) => r.speed * 0.0402336),
+    );
+    assert.deepEqual(
+      records.map((r) => Math.round(r.mediaTimeMs!)),
+      rows.raw.map((_, i) => i * 200),
+    );
     // A run whose out_data.txt scooter.py's post-process path rewrote: the images still replay.
     const post = await writeLegacyRun(join(dir, 'run8'), { raw: rows.raw, out: rows.out, options: { path: 'post-process', frame: 'space' } });
     assert.equal(replay([post, '--model', DEMO_MODEL]).frames, 20);
@@ -77,14 +89,26 @@ test("the project's own ride folders (sidewalk-ride/1, as `data synth` and recor
     const synth = runCliSync(['data', 'synth', '--out', join(dir, 'rides'), '--rides', '1', '--script', 'street:2,side:2', '--fps', '5', '--size', '64x48'], { timeoutMs: 120000 });
     assert.equal(synth.code, 0, synth.stderr);
     const ride = join(dir, 'rides', 'synth-1-0');
-    const sensors = (await readFile(join(ride, 'sensors.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { frame?: number; t_ms: number; speed_kph?: number });
+    const sensors = (await readFile(join(ride, 'sensors.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { frame?: number; t_ms: number; speed_kph?: number });
     const perFrame = sensors.filter((r) => r.frame !== undefined).sort((a, b) => a.frame! - b.frame!);
     const out = join(dir, 'decisions.jsonl');
     const s = replay([ride, '--model', DEMO_MODEL, '--out', out]);
     assert.equal(s.frames, perFrame.length);
-    const records = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as DecisionLine);
-    assert.deepEqual(records.map((r) => r.speedKph), perFrame.map((r) => r.speed_kph));
-    assert.deepEqual(records.map((r) => Math.round(r.mediaTimeMs!)), perFrame.map((r) => r.t_ms - perFrame[0]!.t_ms));
+    const records = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as DecisionLine);
+    assert.deepEqual(
+      records.map((r) => r.speedKph),
+      perFrame.map((r) => r.speed_kph),
+    );
+    assert.deepEqual(
+      records.map((r) => Math.round(r.mediaTimeMs!)),
+      perFrame.map((r) => r.t_ms - perFrame[0]!.t_ms),
+    );
   });
 });
 

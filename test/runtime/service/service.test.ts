@@ -35,13 +35,20 @@ test('limits on the sidewalk, releases after, survives a camera crash with the f
   try {
     await svc.waitFor(() => svc.notify.messages.some((m) => m.includes('READY=1')), 30000, 'READY=1');
     // One loop of the scene script: street, sidewalk, street again.
-    await svc.waitFor(async () => {
-      const limits = (await svc.limiterCommands()).filter((c) => !c.safe).map((c) => c.limitKph);
-      const firstFull = limits.indexOf(25);
-      const limited = limits.indexOf(6, firstFull);
-      return firstFull >= 0 && limited > firstFull && limits.indexOf(25, limited) > limited;
-    }, 20000, 'full speed on the street, sidewalk speed on the sidewalk, full speed again');
-    assert.ok(svc.notify.messages.some((m) => m.startsWith('STATUS=') || m.includes('\nSTATUS=')), 'STATUS= sent');
+    await svc.waitFor(
+      async () => {
+        const limits = (await svc.limiterCommands()).filter((c) => !c.safe).map((c) => c.limitKph);
+        const firstFull = limits.indexOf(25);
+        const limited = limits.indexOf(6, firstFull);
+        return firstFull >= 0 && limited > firstFull && limits.indexOf(25, limited) > limited;
+      },
+      20000,
+      'full speed on the street, sidewalk speed on the sidewalk, full speed again',
+    );
+    assert.ok(
+      svc.notify.messages.some((m) => m.startsWith('STATUS=') || m.includes('\nSTATUS=')),
+      'STATUS= sent',
+    );
     await svc.waitFor(() => svc.notify.messages.includes('WATCHDOG=1'), 5000, 'WATCHDOG=1');
     // The count before the crash, not zero: on a loaded machine a late first frame may already have
     // engaged the fail-safe (as it should), which says nothing about the crash below.
@@ -81,10 +88,11 @@ test('limits on the sidewalk, releases after, survives a camera crash with the f
 });
 
 test('no WATCHDOG=1 while the pipeline is stalled, and the fail-safe holds the limit', async () => {
-  const svc = await startService(
-    baseConfig({ camera: { rpicam: { binary: FAKE_RPICAM, frame_timeout_ms: 60000, restart_min_ms: 1000, restart_max_ms: 2000 } } }),
-    { FAKE_RPICAM_SCRIPT: 'street:10', FAKE_RPICAM_STALL_AFTER_FRAMES: '25', WATCHDOG_USEC: '400000' },
-  );
+  const svc = await startService(baseConfig({ camera: { rpicam: { binary: FAKE_RPICAM, frame_timeout_ms: 60000, restart_min_ms: 1000, restart_max_ms: 2000 } } }), {
+    FAKE_RPICAM_SCRIPT: 'street:10',
+    FAKE_RPICAM_STALL_AFTER_FRAMES: '25',
+    WATCHDOG_USEC: '400000',
+  });
   try {
     await svc.waitFor(() => svc.notify.messages.includes('WATCHDOG=1'), 30000, 'WATCHDOG=1 while frames flow');
     await svc.waitFor(async () => (await svc.metric('sidewalk_fail_safe_active')) === 1, 10000, 'fail-safe after the stall');
@@ -93,7 +101,10 @@ test('no WATCHDOG=1 while the pipeline is stalled, and the fail-safe holds the l
     await new Promise((r) => setTimeout(r, 1000));
     const mark = svc.notify.messages.length;
     await new Promise((r) => setTimeout(r, 1500));
-    assert.deepEqual(svc.notify.messages.slice(mark).filter((m) => m.includes('WATCHDOG=1')), []);
+    assert.deepEqual(
+      svc.notify.messages.slice(mark).filter((m) => m.includes('WATCHDOG=1')),
+      [],
+    );
     const commands = await svc.limiterCommands();
     assert.equal(commands.at(-1)!.limitKph, 6, 'ramped down to the fail-safe limit');
   } finally {

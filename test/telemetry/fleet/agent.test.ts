@@ -52,7 +52,11 @@ describe('device agent', () => {
     const tls = await broker.tls(FLEET_TOOL_USER);
     const raw = await connectAsync(tls.url, { protocolVersion: 5, clientId: 'tool-raw', ca: readFileSync(tls.ca), cert: readFileSync(tls.cert), key: readFileSync(tls.key), reconnectPeriod: 0 });
     const before = dev.agent.link.invalid.total;
-    for (const body of ['not json', JSON.stringify({ generation: 'one', rollout_id: 'r', percent: 100, mode: 'install' }), JSON.stringify({ generation: 9, rollout_id: 'r', percent: 100, mode: 'install', artifact: { kind: 'model', name: 'm', version: '9', url: 'ftp://x', size: 1, sha256: 'a'.repeat(64) } })]) {
+    for (const body of [
+      'not json',
+      JSON.stringify({ generation: 'one', rollout_id: 'r', percent: 100, mode: 'install' }),
+      JSON.stringify({ generation: 9, rollout_id: 'r', percent: 100, mode: 'install', artifact: { kind: 'model', name: 'm', version: '9', url: 'ftp://x', size: 1, sha256: 'a'.repeat(64) } }),
+    ]) {
       await raw.publishAsync(topics.desiredLocation('X'), body, { qos: 1, retain: true });
     }
     await waitFor('three invalid messages counted', () => dev.agent.link.invalid.total === before + 3);
@@ -76,11 +80,17 @@ describe('device agent', () => {
     assert.ok(dev.spool.queued >= 3, `${dev.spool.queued} events spooled`);
     await broker.restart();
     await waitFor('the committed event reached the fleet tool', () => ctl.store.events('sp-1').some((e) => e.step === 'committed'), 15_000).catch((err: Error) => {
-      throw new Error(`${err.message}; stored ${JSON.stringify(ctl.store.events('sp-1').map((e) => [e.seq, e.step]))}, spooled ${dev.spool.queued}, agent connected ${dev.agent.link.connected}, tool connected ${ctl.link.connected}\n${broker.log().slice(-3000)}`);
+      throw new Error(
+        `${err.message}; stored ${JSON.stringify(ctl.store.events('sp-1').map((e) => [e.seq, e.step]))}, spooled ${dev.spool.queued}, agent connected ${dev.agent.link.connected}, tool connected ${ctl.link.connected}\n${broker.log().slice(-3000)}`,
+      );
     });
     await waitFor('the spool drained', () => dev.spool.queued === 0);
     const seqs = ctl.store.events('sp-1').map((e) => e.seq);
-    assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'every event once, in order, from 1');
+    assert.deepEqual(
+      seqs,
+      seqs.map((_, i) => i + 1),
+      'every event once, in order, from 1',
+    );
     const steps = ctl.store.events('sp-1').map((e) => e.step);
     assert.deepEqual([...new Set(steps)], ['desired', 'download', 'downloaded', 'install', 'committed']);
     await waitFor('the rollout counts the device', () => ctl.status(r.id).counts.succeeded === 1);

@@ -87,7 +87,10 @@ describe('artifact host: the shipped nginx config', () => {
     const shipped = await readFile(SHIPPED_NGINX_CONF, 'utf8');
     const local = localServerBlock(shipped, { port: 1234, cert: { cert: '/c.crt', key: '/c.key' }, root: '/r' });
     const differing = local.split('\n').filter((line, i) => line !== shipped.split('\n')[i]);
-    assert.deepEqual(differing.map((l) => l.trim()), ['listen 127.0.0.1:1234 ssl;', 'ssl_certificate /c.crt;', 'ssl_certificate_key /c.key;', 'root /r;']);
+    assert.deepEqual(
+      differing.map((l) => l.trim()),
+      ['listen 127.0.0.1:1234 ssl;', 'ssl_certificate /c.crt;', 'ssl_certificate_key /c.key;', 'root /r;'],
+    );
     assert.throws(() => localServerBlock(shipped.replace(/^\s*root .*$/m, ''), { port: 1, cert: { cert: 'a', key: 'b' }, root: '/r' }), /expected one/);
   });
 
@@ -106,7 +109,12 @@ describe('artifact host: the shipped nginx config', () => {
       assert.equal(got.resumedFrom.length, 1);
       const have = got.resumedFrom[0]!;
       assert.ok(have > 0 && have < blob.length, `resumed from byte ${have}`);
-      assert.equal(createHash('sha256').update(await readFile(dest)).digest('hex'), sha);
+      assert.equal(
+        createHash('sha256')
+          .update(await readFile(dest))
+          .digest('hex'),
+        sha,
+      );
       const log = (await nginx.accessLog()).filter((l) => l.includes(sha));
       assert.equal(log.length, 2, log.join('\n'));
       assert.match(log[0]!, /^GET \S+ 200 "-" \d+$/);

@@ -79,7 +79,8 @@ describe('fleet broker ACL (real Mosquitto, TLS client certificates)', () => {
       [topics.desiredLocation('LA'), 'LA plan'],
       [topics.desiredLocation('denver'), 'denver plan'],
       [topics.desiredDevice('sc-2'), 'sc-2 override'],
-    ]) await tool.publishAsync(topic!, body!, { qos: 1, retain: true });
+    ])
+      await tool.publishAsync(topic!, body!, { qos: 1, retain: true });
     const sc1 = await client('sc-1', 'sc-1-reader');
     const got = inbox(sc1);
     await sc1.subscribeAsync([topics.desiredLocation('denver'), topics.desiredDevice('sc-2'), topics.reported('sc-2'), 'fleet/v1/#'], { qos: 1 }).catch(() => []);
@@ -104,9 +105,7 @@ describe('fleet broker ACL (real Mosquitto, TLS client certificates)', () => {
     try {
       const foreign = await makePki(dir, { caName: 'not-the-fleet-ca' });
       const c = await foreign.client('sc-1');
-      await assert.rejects(
-        connectAsync(t.url, { protocolVersion: 5, ca: readFileSync(t.ca), cert: readFileSync(c.cert), key: readFileSync(c.key), reconnectPeriod: 0, connectTimeout: 5000 }),
-      );
+      await assert.rejects(connectAsync(t.url, { protocolVersion: 5, ca: readFileSync(t.ca), cert: readFileSync(c.cert), key: readFileSync(c.key), reconnectPeriod: 0, connectTimeout: 5000 }));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -77,7 +77,11 @@ describe('broker restart during a rollout step', () => {
     for (const a of agents) {
       const events = ctl.store.events(a.id);
       const seqs = events.map((e) => e.seq);
-      assert.deepEqual(seqs, seqs.map((_, i) => i + 1), `${a.id}: every event once, in order, from 1`);
+      assert.deepEqual(
+        seqs,
+        seqs.map((_, i) => i + 1),
+        `${a.id}: every event once, in order, from 1`,
+      );
       assert.ok(events.length > storedBefore.get(a.id)!, `${a.id}: events arrived after the restart`);
       const steps = events.filter((e) => e.rollout_id === r.id).map((e) => e.step);
       assert.deepEqual([...new Set(steps)], STEPS, a.id);

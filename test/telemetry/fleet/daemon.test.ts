@@ -59,7 +59,10 @@ describe('sidewalk ota daemon --fleet', () => {
     const dir = join(root, 'pi');
     mkdirSync(join(dir, 'disk'), { recursive: true });
     SimulatedFirmware.createDisk(simulatedLayout(join(dir, 'disk')), {
-      bootBytes: 64 * 1024, rootBytes: 256 * 1024, bootA: makeSimImage({ version: 'boot-1.0', bodyBytes: 1000 }), rootA: makeSimImage({ version: '1.0', bodyBytes: 50_000 }),
+      bootBytes: 64 * 1024,
+      rootBytes: 256 * 1024,
+      bootA: makeSimImage({ version: 'boot-1.0', bodyBytes: 1000 }),
+      rootA: makeSimImage({ version: '1.0', bodyBytes: 50_000 }),
     });
     mkdirSync(join(dir, 'models', 'versions', '1.0.0'), { recursive: true });
     for (const f of modelBundle('1.0.0')) writeFileSync(join(dir, 'models', 'versions', '1.0.0', f.name), f.data);
@@ -104,7 +107,11 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
       assert.deepEqual(row.reported!.versions, { os: '1.0', model: '1.0.0', app: null });
       assert.equal(row.reported!.ota.state, 'idle');
       const art = await publishArtifact(await artifacts.signed('1.2.0'), join(root, 'www'), host.base);
-      const r = await ctl.deploy({ location: 'LA', artifact: art, plan: { steps: [100], min_finished: 1, soak_s: 0, max_failure_percent: 0, min_devices_before_decision: 1, in_progress_timeout_s: 600, auto_advance: false } });
+      const r = await ctl.deploy({
+        location: 'LA',
+        artifact: art,
+        plan: { steps: [100], min_finished: 1, soak_s: 0, max_failure_percent: 0, min_devices_before_decision: 1, in_progress_timeout_s: 600, auto_advance: false },
+      });
       await waitFor('the device committed the model', () => ctl.status(r.id).counts.succeeded === 1, 60_000).catch((e: Error) => {
         throw new Error(`${e.message}\n${stderr}`);
       });
@@ -123,7 +130,11 @@ writeFileSync(${JSON.stringify(join(dir, 'status.json'))}, JSON.stringify({ read
       // A model that never gets ready: rolled back by the health window, and counted.
       assert.deepEqual(await ctl.tick(), [`${r.id}: completed`]);
       const bad = await publishArtifact(await artifacts.signed('3.0.0'), join(root, 'www'), host.base);
-      const r3 = await ctl.deploy({ location: 'LA', artifact: bad, plan: { steps: [100], min_finished: 1, soak_s: 0, max_failure_percent: 100, min_devices_before_decision: 1, in_progress_timeout_s: 600, auto_advance: false } });
+      const r3 = await ctl.deploy({
+        location: 'LA',
+        artifact: bad,
+        plan: { steps: [100], min_finished: 1, soak_s: 0, max_failure_percent: 100, min_devices_before_decision: 1, in_progress_timeout_s: 600, auto_advance: false },
+      });
       await waitFor('the device failed the bad model', () => ctl.status(r3.id).counts.failed === 1, 60_000).catch((e: Error) => {
         throw new Error(`${e.message}\n${stderr}`);
       });

@@ -28,9 +28,15 @@ test('the limiter never runs more than n tasks at once and runs every task', asy
     ),
   );
   assert.equal(peak, 3);
-  assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => i));
+  assert.deepEqual(
+    results,
+    Array.from({ length: 20 }, (_, i) => i),
+  );
   // A failing task frees its slot.
-  await assert.rejects(limit(async () => Promise.reject(new Error('boom'))), /boom/);
+  await assert.rejects(
+    limit(async () => Promise.reject(new Error('boom'))),
+    /boom/,
+  );
   assert.equal(await limit(async () => 'next'), 'next');
 });
 
@@ -42,7 +48,13 @@ test('certificates made under a concurrency limit verify against the CA, one per
     const certs = await Promise.all(cns.map((cn) => pki.client(cn)));
     assert.equal(await pki.client('dev-0'), certs[2], 'the same files for the same CN');
     const { stdout } = await run('openssl', ['verify', '-CAfile', pki.ca, ...certs.map((c) => c.cert)]);
-    assert.equal(stdout.trim().split('\n').filter((l) => l.endsWith(': OK')).length, cns.length);
+    assert.equal(
+      stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l.endsWith(': OK')).length,
+      cns.length,
+    );
     const { stdout: subject } = await run('openssl', ['x509', '-in', certs[3]!.cert, '-noout', '-subject', '-ext', 'subjectAltName']);
     assert.match(subject, /CN ?= ?dev-1/);
     const { stdout: server } = await run('openssl', ['x509', '-in', certs[0]!.cert, '-noout', '-ext', 'subjectAltName']);

@@ -52,8 +52,16 @@ describe('fleet topic map', () => {
 
   test('a reported state must name the device of its topic', () => {
     const reported = {
-      device: 'sc-2', location: 'LA', cohort: 1, boot_id: 'b', at_ms: 1, versions: { os: '1', model: null, app: null },
-      ota: { state: 'idle', last: null }, rollout: null, health: null, spool: { queued: 0, dropped: 0 },
+      device: 'sc-2',
+      location: 'LA',
+      cohort: 1,
+      boot_id: 'b',
+      at_ms: 1,
+      versions: { os: '1', model: null, app: null },
+      ota: { state: 'idle', last: null },
+      rollout: null,
+      health: null,
+      spool: { queued: 0, dropped: 0 },
     };
     assert.equal(decode(topics.reported('sc-2'), json(reported)).ok, true);
     const r = decode(topics.reported('sc-1'), json(reported));
@@ -82,8 +90,17 @@ describe('fleet topic map', () => {
     assert.match(acl, /^user sc-1\ntopic read fleet\/v1\/desired\/location\/LA$/m);
     assert.match(acl, /^pattern write fleet\/v1\/device\/%u\/reported$/m);
     assert.doesNotMatch(acl, /pattern write fleet\/v1\/desired/);
-    assert.throws(() => mosquittoAcl([{ id: 'sc/1', location: 'LA' }]), (e) => isSidewalkError(e, 'FLEET_DEVICE_ID_INVALID'));
-    assert.throws(() => mosquittoAcl([{ id: 'sc-1', location: 'L#' }]), (e) => isSidewalkError(e, 'FLEET_LOCATION_INVALID'));
-    assert.throws(() => mosquittoAcl([{ id: 'fleet-tool', location: 'LA' }]), (e) => isSidewalkError(e, 'FLEET_DEVICE_ID_INVALID'));
+    assert.throws(
+      () => mosquittoAcl([{ id: 'sc/1', location: 'LA' }]),
+      (e) => isSidewalkError(e, 'FLEET_DEVICE_ID_INVALID'),
+    );
+    assert.throws(
+      () => mosquittoAcl([{ id: 'sc-1', location: 'L#' }]),
+      (e) => isSidewalkError(e, 'FLEET_LOCATION_INVALID'),
+    );
+    assert.throws(
+      () => mosquittoAcl([{ id: 'fleet-tool', location: 'LA' }]),
+      (e) => isSidewalkError(e, 'FLEET_DEVICE_ID_INVALID'),
+    );
   });
 });

@@ -90,8 +90,15 @@ function agentConfig(remoteWrite: string): string {
 }
 
 const plan = (o: Partial<RolloutPlan>): RolloutPlan => ({
-  steps: [50, 100], min_finished: 4, soak_s: 3600, max_failure_percent: 20, min_devices_before_decision: 4, in_progress_timeout_s: 3600, auto_advance: true,
-  health: { ...DEFAULT_HEALTH_POLICY, window_s: 20, min_devices: 3 }, ...o,
+  steps: [50, 100],
+  min_finished: 4,
+  soak_s: 3600,
+  max_failure_percent: 20,
+  min_devices_before_decision: 4,
+  in_progress_timeout_s: 3600,
+  auto_advance: true,
+  health: { ...DEFAULT_HEALTH_POLICY, window_s: 20, min_devices: 3 },
+  ...o,
 });
 
 before(async () => {
@@ -120,10 +127,12 @@ before(async () => {
 
 after(async () => {
   clearInterval(ticker);
-  await Promise.all([...devices.values()].map(async (d) => {
-    await d.agent.agent.stop().catch(() => {});
-    await d.server.close();
-  }));
+  await Promise.all(
+    [...devices.values()].map(async (d) => {
+      await d.agent.agent.stop().catch(() => {});
+      await d.server.close();
+    }),
+  );
   await ctl?.close();
   for (const p of [deviceAgent, fleetServer]) {
     if (!p) continue;
@@ -185,9 +194,15 @@ describe('rollouts judged on health metrics from the fleet Prometheus', () => {
       return h.state !== 'unknown' ? h : null;
     });
     assert.equal(ok.state, 'ok', ok.reason);
-    assert.deepEqual(ok.checks.map((c) => [c.check, c.cohort!.devices, c.rest!.devices]), [
-      ['fail-safe activations', 4, 4], ['inference p95', 4, 4], ['mean confidence', 4, 4], ['restarts', 4, 4],
-    ]);
+    assert.deepEqual(
+      ok.checks.map((c) => [c.check, c.cohort!.devices, c.rest!.devices]),
+      [
+        ['fail-safe activations', 4, 4],
+        ['inference p95', 4, 4],
+        ['mean confidence', 4, 4],
+        ['restarts', 4, 4],
+      ],
+    );
     assert.deepEqual(await ctl.tick(), [`${r.id}: advanced to 100%`]);
     await waitFor('every device installed', () => dn.every((d) => d.agent.backend.installed.model === '1.2.0'));
   });

@@ -40,7 +40,14 @@ const sims = new Map<string, SimAgent>();
 const reals: Awaited<ReturnType<typeof realAgent>>[] = [];
 
 const plan = (o: Partial<RolloutPlan> = {}): RolloutPlan => ({
-  steps: [10, 50, 100], min_finished: 2, soak_s: 60, max_failure_percent: 20, min_devices_before_decision: 3, in_progress_timeout_s: 3600, auto_advance: false, ...o,
+  steps: [10, 50, 100],
+  min_finished: 2,
+  soak_s: 60,
+  max_failure_percent: 20,
+  min_devices_before_decision: 3,
+  in_progress_timeout_s: 3600,
+  auto_advance: false,
+  ...o,
 });
 const group = (list: string[]) => list.map((id) => sims.get(id)!);
 const publish = (file: string, allowUnsigned = false) => publishArtifact(file, host.publishDir, host.base, { allowUnsigned });
@@ -101,7 +108,10 @@ describe('staged rollouts over the real broker', () => {
     for (const a of group([...DENVER, ...NIWOT])) assert.deepEqual(a.backend.history, [], `${a.id} is not in LA`);
     // Every step of an install arrives as an event, in order, once.
     const events = ctl.store.events(la.find((a) => a.agent.cohort < 10)!.id);
-    assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => events[0]!.seq + i));
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      events.map((_, i) => events[0]!.seq + i),
+    );
     const steps = events.filter((e) => e.rollout_id === r.id).map((e) => e.step);
     assert.deepEqual([...new Set(steps)], ['desired', 'download', 'downloaded', 'install', 'committed']);
     const served = (await host.accessLog()).filter((l) => l.startsWith(`GET /artifacts/${art.sha256}/`) && / 200 /.test(l));
@@ -187,7 +197,10 @@ describe('staged rollouts over the real broker', () => {
     for (const a of reals) {
       assert.equal((await a.backend.versions()).model, '1.2.0');
       assert.equal(a.dev.provides()['rootfs-image.sidewalk-model.version'], '1.2.0');
-      const steps = ctl.store.events(a.id).filter((e) => e.rollout_id === r.id).map((e) => e.step);
+      const steps = ctl.store
+        .events(a.id)
+        .filter((e) => e.rollout_id === r.id)
+        .map((e) => e.step);
       assert.deepEqual([...new Set(steps)], ['desired', 'download', 'downloaded', 'install', 'committed']);
     }
     assert.equal(ctl.link.invalid.total, 0, 'no invalid message reached the fleet tool');
