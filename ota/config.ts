@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { SidewalkError } from '../lib/errors.js';
 import { compileConfigSchema, readYamlFile, validateConfigObject } from '../lib/config-file.js';
+import { schemaDefaults } from '../lib/schema-defaults.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sidewalk/ota.yaml';
 
@@ -172,6 +173,9 @@ export type HealthConfig = OtaConfig['health']['os'];
 export type SlotYaml = NonNullable<OtaConfig['boot']['slots']>['A'];
 
 const validate = compileConfigSchema<OtaConfig>(otaConfigSchema);
+
+/** The schema's defaults, for code that runs without a loaded config (e.g. a download started by a test). */
+export const OTA_DEFAULTS = schemaDefaults(otaConfigSchema) as OtaConfig;
 
 export function validateOtaConfig(raw: unknown, source = 'ota config'): OtaConfig {
   const data = validateConfigObject(validate, raw, source);

@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { SidewalkError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { nodeFs, readIfExists, replaceFile, type OtaFs } from './fs.js';
+import { OTA_DEFAULTS } from './config.js';
 
 const log = createLogger('ota:download');
 
@@ -40,6 +41,9 @@ interface PartMeta {
   total: number | null;
 }
 
+/** Options left out take the OTA config schema's `download` defaults (ota/config.ts). */
+const DEFAULTS = OTA_DEFAULTS.download;
+
 class RetryableError extends Error {}
 
 function request(url: string, headers: Record<string, string>, idleTimeoutMs: number): Promise<IncomingMessage> {
@@ -53,7 +57,9 @@ function request(url: string, headers: Record<string, string>, idleTimeoutMs: nu
 
 /** The back-off waits between attempts (ms), as `download` sleeps them. */
 export function retryWaitsMs(o: Pick<DownloadOptions, 'retries' | 'backoffMs' | 'maxBackoffMs'>): number[] {
-  return Array.from({ length: o.retries ?? 5 }, (_, i) => Math.min((o.backoffMs ?? 1000) * 2 ** i, o.maxBackoffMs ?? 60_000));
+  const backoffMs = o.backoffMs ?? DEFAULTS.backoff_s * 1000;
+  const maxBackoffMs = o.maxBackoffMs ?? DEFAULTS.max_backoff_s * 1000;
+  return Array.from({ length: o.retries ?? DEFAULTS.retries }, (_, i) => Math.min(backoffMs * 2 ** i, maxBackoffMs));
 }
 
 /** "8 min 30 s": how long a download of an unreachable URL keeps trying (waits only), for people. */
@@ -61,16 +67,16 @@ export function retryBudgetText(o: Pick<DownloadOptions, 'retries' | 'backoffMs'
   const waits = retryWaitsMs(o);
   const total = Math.round(waits.reduce((a, b) => a + b, 0) / 1000);
   const span = total >= 60 ? `${Math.floor(total / 60)} min${total % 60 ? ` ${total % 60} s` : ''}` : `${total} s`;
-  return `${span} (${waits.length} retries, back-off ${waits.map((w) => w / 1000).join(', ')} s; each attempt also waits up to ${(o.idleTimeoutMs ?? 30_000) / 1000} s for data)`;
+  return `${span} (${waits.length} retries, back-off ${waits.map((w) => w / 1000).join(', ')} s; each attempt also waits up to ${(o.idleTimeoutMs ?? DEFAULTS.idle_timeout_s * 1000) / 1000} s for data)`;
 }
 
 export async function download(options: DownloadOptions): Promise<DownloadResult> {
   const fs = options.fs ?? nodeFs;
   const part = `${options.dest}.part`;
   const metaPath = `${part}.json`;
-  const retries = options.retries ?? 5;
+  const retries = options.retries ?? DEFAULTS.retries;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const idle = options.idleTimeoutMs ?? 30_000;
+  const idle = options.idleTimeoutMs ?? DEFAULTS.idle_timeout_s * 1000;
   await fs.mkdir(dirname(options.dest));
 
   let meta: PartMeta | null = null;

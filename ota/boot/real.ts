@@ -21,6 +21,7 @@ import { basename } from 'node:path';
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { runProcess } from '../../lib/run-process.js';
+import { OTA_DEFAULTS } from '../config.js';
 import { nodeFs, type OtaFileHandle } from '../fs.js';
 import { DeviceAutobootFile } from './autoboot-device.js';
 import { checkTrybootSupport, readBootloaderInfo, readBootState } from './device-tree.js';
@@ -103,7 +104,7 @@ export class RealBootControl implements BootControl {
   constructor(options: RealBootOptions) {
     this.slots = options.slots;
     this.#dtRoot = options.dtRoot ?? '/proc/device-tree';
-    this.#method = options.trybootMethod ?? 'vcmailbox';
+    this.#method = options.trybootMethod ?? OTA_DEFAULTS.boot.tryboot_method;
     this.#run = options.run ?? defaultRun;
     const mounted = new AutobootFile(nodeFs, options.selectorDir, options.slots);
     this.#renamedPath = options.selectorDevice ? null : mounted.path;

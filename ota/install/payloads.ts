@@ -6,6 +6,7 @@
  */
 import { SidewalkError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
+import { OTA_DEFAULTS } from '../config.js';
 import type { OpenedArtifact } from '../artifact/types.js';
 import type { BootControl, PartitionKind, SlotName } from '../boot/types.js';
 import { SlotChecker, type SlotVerify } from './slot-verify.js';
@@ -42,7 +43,7 @@ export function partitionFor(payloadName: string): PartitionKind {
  * the slot as written: on a too-large or misplaced image, a failed write, a checksum or a read-back.
  */
 export async function writeRootfsPayloads(boot: BootControl, slot: SlotName, artifact: OpenedArtifact, onProgress?: Progress, options: SlotWriteOptions = {}): Promise<void> {
-  const verify = options.verifySlot ?? 'sampled';
+  const verify = options.verifySlot ?? OTA_DEFAULTS.boot.verify_slot;
   const seen = new Set<PartitionKind>();
   const onWritten = progressCounter(artifact, onProgress);
   for await (const payload of artifact.payloads()) {

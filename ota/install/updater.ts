@@ -12,6 +12,7 @@ import { createLogger } from '../../lib/log.js';
 import type { OpenedArtifact } from '../artifact/types.js';
 import { otherSlot, type BootControl, type SlotName } from '../boot/types.js';
 import { Journal, type OtaState } from '../journal.js';
+import { OTA_DEFAULTS } from '../config.js';
 import { commitProvides, readProvides } from './provides.js';
 import { stageBundle, writeRootfsPayloads } from './payloads.js';
 import type { StoreKind } from './store.js';
@@ -400,7 +401,7 @@ export class Updater {
       if (limit > 0 && this.#now() - start >= limit) {
         throw new SidewalkError('OTA_SCOOTER_MOVING', `scooter kept moving for ${limit} ms; did not ${what}`);
       }
-      await this.#sleep(this.#o.lockPollMs ?? 2000);
+      await this.#sleep(this.#o.lockPollMs ?? OTA_DEFAULTS.lock.poll_s * 1000);
     }
   }
 }
