@@ -5,11 +5,8 @@
  * can never inject YAML.
  */
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { SidewalkError } from '../lib/errors.js';
 
-/** The template in the repository (compiled code runs from dist/telemetry; the template is not compiled). */
-export const AGENT_TEMPLATE_PATH = fileURLToPath(new URL('../../telemetry/prometheus/agent.yml.tmpl', import.meta.url));
 /** Where the image ships the template and where the unit reads the rendered config (on the data partition). */
 export const DEVICE_AGENT_TEMPLATE = '/etc/prometheus/sidewalk-agent.yml.tmpl';
 export const DEVICE_AGENT_CONFIG = '/var/lib/sidewalk/device/prometheus-agent.yml';
