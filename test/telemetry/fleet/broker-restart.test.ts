@@ -67,6 +67,8 @@ describe('broker restart during a rollout step', () => {
     await broker.restart();
     await waitFor('the fleet tool counts every device succeeded', () => ctl.status(r.id).counts.succeeded === DEVICES.length, 60_000);
     await waitFor('every spool drained', () => agents.every((a) => a.spool.queued === 0));
+    // A drained spool means the broker has the events; the fleet tool may still be storing them.
+    await waitFor('the fleet tool stored every committed event', () => agents.every((a) => ctl.store.events(a.id).some((e) => e.rollout_id === r.id && e.step === 'committed')));
     await waitFor('every device online again', () => ctl.store.devices('oslo').every((d) => d.online));
 
     const s = ctl.status(r.id);
