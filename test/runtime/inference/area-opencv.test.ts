@@ -5,20 +5,19 @@
  * up to a stand-in for the legacy mobileV2_*.tflite run by the device's classifier.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { ensureEvalVenv } from '../../../host-tools/python/venv.js';
 import { createTfliteClassifier } from '../../../runtime/inference/classifier.js';
 import { LEGACY_INPUT, legacyManifest } from '../../../runtime/inference/legacy.js';
 import { Preprocessor, type ModelInputSpec } from '../../../runtime/inference/preprocess.js';
 import { DASHCAM_VIDEO, FIXTURES, REPO_ROOT } from '../../helpers/paths.js';
+import { convertRawFrame, ffmpeg } from '../../helpers/ffmpeg.js';
 import { makeTempDir } from '../../helpers/temp.js';
 
-const run = promisify(execFile);
 const REFERENCE = join(REPO_ROOT, 'test', 'helpers', 'opencv_reference.py');
 const STANDIN = join(FIXTURES, 'models', 'legacy', 'mobileV2_standin.tflite');
 interface Runner {
@@ -43,23 +42,7 @@ const frames: RawFrame[] = [];
 
 async function extract(name: string, second: number, size?: [number, number]): Promise<RawFrame> {
   const path = join(dir, `${name}.rgb`);
-  await run('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-ss',
-    String(second),
-    '-i',
-    DASHCAM_VIDEO,
-    '-frames:v',
-    '1',
-    ...(size ? ['-vf', `scale=${size[0]}:${size[1]}:flags=bicubic`] : []),
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
-    'rgb24',
-    path,
-  ]);
+  await ffmpeg(['-ss', String(second), '-i', DASHCAM_VIDEO, '-frames:v', '1', ...(size ? ['-vf', `scale=${size[0]}:${size[1]}:flags=bicubic`] : []), '-f', 'rawvideo', '-pix_fmt', 'rgb24', path]);
   const rgb = await readFile(path);
   return { path, width: size?.[0] ?? 960, height: size?.[1] ?? 540, rgb };
 }
@@ -158,46 +141,8 @@ describe('resize: area on yuv420 camera frames', () => {
     // The camera's I420 of a real frame, and ffmpeg's full-chroma RGB of that I420 as OpenCV's input.
     const yuvPath = join(dir, 'f4.yuv');
     const rgbPath = join(dir, 'f4-from-yuv.rgb');
-    await run('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-s',
-      '960x540',
-      '-i',
-      frames[1]!.path,
-      '-vf',
-      'scale=out_range=full',
-      '-pix_fmt',
-      'yuvj420p',
-      '-f',
-      'rawvideo',
-      yuvPath,
-    ]);
-    await run('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'yuvj420p',
-      '-s',
-      '960x540',
-      '-i',
-      yuvPath,
-      '-vf',
-      'scale=flags=bilinear+accurate_rnd+full_chroma_int+full_chroma_inp',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      rgbPath,
-    ]);
+    await convertRawFrame({ path: frames[1]!.path, pixFmt: 'rgb24', width: 960, height: 540 }, 'scale=out_range=full', 'yuvj420p', yuvPath);
+    await convertRawFrame({ path: yuvPath, pixFmt: 'yuvj420p', width: 960, height: 540 }, 'scale=flags=bilinear+accurate_rnd+full_chroma_int+full_chroma_inp', 'rgb24', rgbPath);
     const out = join(dir, 'yuv-640.rgb');
     await reference({ cases: [{ src: rgbPath, width: 960, height: 540, ops: [['resize', 640, 480]], out }] });
     const ours = new Preprocessor(areaSpec(640, 480), { width: 960, height: 540, stride: 960, format: 'yuv420' }).run(await readFile(yuvPath));

@@ -5,16 +5,14 @@
  * chroma ramps) for crops at odd offsets, where chroma sits half a sample off the 2x grid.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Preprocessor, type ModelInputSpec } from '../../../runtime/inference/preprocess.js';
 import { DASHCAM_VIDEO } from '../../helpers/paths.js';
+import { convertRawFrame, ffmpeg } from '../../helpers/ffmpeg.js';
 import { makeTempDir } from '../../helpers/temp.js';
 
-const run = promisify(execFile);
 const W = 320;
 const H = 180;
 const STRIDE = 384; // padded to 64 bytes, as the Pi 4 ISP does
@@ -27,32 +25,18 @@ let reference: Uint8Array;
 before(async () => {
   dir = await makeTempDir('sidewalk-preprocess-direct-');
   const yuv = join(dir, 'frame.yuv');
-  await run('ffmpeg', ['-v', 'error', '-y', '-ss', '3', '-i', VIDEO, '-frames:v', '1', '-vf', `scale=${W}:${H},scale=out_range=full`, '-pix_fmt', 'yuvj420p', '-f', 'rawvideo', yuv]);
+  await ffmpeg(['-ss', '3', '-i', VIDEO, '-frames:v', '1', '-vf', `scale=${W}:${H},scale=out_range=full`, '-pix_fmt', 'yuvj420p', '-f', 'rawvideo', yuv]);
   i420 = await readFile(yuv);
   // ffmpeg's own conversion of the same I420 bytes to RGB at the same size (chroma upsampled bilinearly).
   const rgb = join(dir, 'frame.rgb');
-  await run('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
-    'yuvj420p',
-    '-s',
-    `${W}x${H}`,
-    '-i',
-    yuv,
-    // At 1:1 swscale's direct yuv420->rgb converter repeats chroma samples, so chroma is first
-    // upsampled on its own (bilinear, centre-sited) to 4:4:4, which then converts pixel by pixel.
-    '-vf',
+  // At 1:1 swscale's direct yuv420->rgb converter repeats chroma samples, so chroma is first
+  // upsampled on its own (bilinear, centre-sited) to 4:4:4, which then converts pixel by pixel.
+  await convertRawFrame(
+    { path: yuv, pixFmt: 'yuvj420p', width: W, height: H },
     `scale=${W}:${H}:flags=bilinear+accurate_rnd+full_chroma_inp:in_h_chr_pos=128:in_v_chr_pos=128,format=yuvj444p,` + `scale=${W}:${H}:flags=bilinear+accurate_rnd+full_chroma_int`,
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
     'rgb24',
     rgb,
-  ]);
+  );
   reference = await readFile(rgb);
 });
 after(async () => {

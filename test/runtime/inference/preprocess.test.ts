@@ -5,17 +5,15 @@
  * mean of ~0.25 is the floor); int8 outputs whose steps fall between levels get half a step more.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { Preprocessor, type ModelInputSpec } from '../../../runtime/inference/preprocess.js';
 import { DASHCAM_VIDEO } from '../../helpers/paths.js';
+import { convertRawFrame, ffmpeg } from '../../helpers/ffmpeg.js';
 import { makeTempDir } from '../../helpers/temp.js';
 
-const run = promisify(execFile);
 const W = 640;
 const H = 360;
 const VIDEO = DASHCAM_VIDEO;
@@ -27,27 +25,8 @@ let i420: Uint8Array;
 before(async () => {
   dir = await makeTempDir('sidewalk-preprocess-');
   // One real frame as packed RGB, and the same picture as full-range I420 (what rpicam-vid emits).
-  await run('ffmpeg', ['-v', 'error', '-y', '-ss', '2', '-i', VIDEO, '-frames:v', '1', '-vf', `scale=${W}:${H}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', join(dir, 'src.rgb')]);
-  await run('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
-    'rgb24',
-    '-s',
-    `${W}x${H}`,
-    '-i',
-    join(dir, 'src.rgb'),
-    '-vf',
-    'scale=out_range=full',
-    '-pix_fmt',
-    'yuvj420p',
-    '-f',
-    'rawvideo',
-    join(dir, 'src.yuv'),
-  ]);
+  await ffmpeg(['-ss', '2', '-i', VIDEO, '-frames:v', '1', '-vf', `scale=${W}:${H}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', join(dir, 'src.rgb')]);
+  await convertRawFrame({ path: join(dir, 'src.rgb'), pixFmt: 'rgb24', width: W, height: H }, 'scale=out_range=full', 'yuvj420p', join(dir, 'src.yuv'));
   rgb = await readFile(join(dir, 'src.rgb'));
   i420 = await readFile(join(dir, 'src.yuv'));
 });
@@ -58,26 +37,12 @@ after(async () => {
 /** ffmpeg's crop+resize of the source file to packed RGB. */
 async function ffmpegReference(format: 'rgb24' | 'yuv420', crop: { x: number; y: number; width: number; height: number }, outW: number, outH: number): Promise<Uint8Array> {
   const out = join(dir, `ref-${format}-${outW}x${outH}-${crop.x}-${crop.y}.rgb`);
-  await run('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
-    format === 'rgb24' ? 'rgb24' : 'yuvj420p',
-    '-s',
-    `${W}x${H}`,
-    '-i',
-    join(dir, format === 'rgb24' ? 'src.rgb' : 'src.yuv'),
-    '-vf',
+  await convertRawFrame(
+    { path: join(dir, format === 'rgb24' ? 'src.rgb' : 'src.yuv'), pixFmt: format === 'rgb24' ? 'rgb24' : 'yuvj420p', width: W, height: H },
     `crop=${crop.width}:${crop.height}:${crop.x}:${crop.y},scale=${outW}:${outH}:flags=bilinear+accurate_rnd+full_chroma_int+full_chroma_inp`,
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
     'rgb24',
     out,
-  ]);
+  );
   return readFile(out);
 }
 
