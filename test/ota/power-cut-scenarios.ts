@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { OtaState } from '../../ota/journal.js';
 import type { Outcome, Updater } from '../../ota/install/updater.js';
 import { runWithCut, type CutRun } from './power-cut-harness.js';
-import { SimDevice, appArtifact, modelArtifact, osArtifact, type FakeArtifact } from './sim-device.js';
+import { type SimDevice, appArtifact, modelArtifact, osArtifact, type FakeArtifact } from './sim-device.js';
 
 export const ARTIFACT = '/data/ota/downloads/next.mender';
 export type Result = CutRun['result'];
