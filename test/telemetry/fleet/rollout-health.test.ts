@@ -149,7 +149,12 @@ describe('rollouts judged on health metrics from the fleet Prometheus', () => {
   test('a cohort whose fail-safe rate rises aborts, its devices roll back, and the fleet tool exports the abort', async () => {
     const la = LA.map((id) => devices.get(id)!);
     const cohort = la.filter((d) => d.agent.agent.cohort < 50);
-    const r = await ctl.deploy({ location: 'LA', artifact: await publishArtifact(await artifacts.signed(BAD_MODEL), join(root, 'www'), host.base), plan: plan({}) });
+    // Only the fail-safe check judges this cohort: a p95 from a few histogram samples can swing under load.
+    const r = await ctl.deploy({
+      location: 'LA',
+      artifact: await publishArtifact(await artifacts.signed(BAD_MODEL), join(root, 'www'), host.base),
+      plan: plan({ health: { ...DEFAULT_HEALTH_POLICY, window_s: 20, min_devices: 3, max_inference_p95_increase_ms: null, max_confidence_drop: null, max_restart_increase_per_hour: null } }),
+    });
     // Every install succeeds (no failure rate to abort on): only the metrics tell.
     await waitFor('the cohort installed', () => ctl.status(r.id).counts.succeeded === cohort.length);
     const actions = await waitUntil('the policy to abort on health', 60_000, async () => {
