@@ -22,6 +22,7 @@ export const CLI_AREAS: readonly CliArea[] = [
   { commands: ['models'], load: async () => (await import('../host-tools/registry/cli.js')).registerRegistryCommands },
   { commands: ['image'], load: async () => (await import('../image/cli.js')).registerImageCommands },
   { commands: ['provision'], device: true, load: async () => (await import('../image/provision-cli.js')).registerProvisionCommands },
+  { commands: ['grow-data'], device: true, load: async () => (await import('../image/grow-data-cli.js')).registerGrowDataCommand },
   { commands: ['pipeline'], load: async () => (await import('../host-tools/pipeline/cli.js')).registerPipelineCommands },
   { commands: ['fleet'], load: async () => (await import('../host-tools/fleet/cli.js')).registerFleetCommands },
   { commands: ['errors'], load: async () => (await import('../host-tools/errors/cli.js')).registerErrorsCommands },

@@ -23,6 +23,14 @@ export const IMAGE_ERRORS = {
     summary: 'qemu-aarch64 is not registered with binfmt_misc, so arm64 package scripts cannot run.',
     action: 'Do as root what the message lists (qemu-user-static, binfmt-support, update-binfmts).',
   },
+  GROW_TABLE_INVALID: {
+    summary: "The card's partition table is not the image's MBR layout (the message names the sector or the fstab line), so the data partition is not grown.",
+    action: 'Nothing is written; the data partition keeps its size. Write the SD card again from a built image.',
+  },
+  GROW_RESIZE_FAILED: {
+    summary: 'resize2fs could not grow the data filesystem to its partition (the message has its output).',
+    action: 'The next boot tries again; if it keeps failing, check the card with e2fsck.',
+  },
   PROVISION_MISSING: { summary: 'The boot partition has no provisioning file.', action: "Write one onto the SD card's boot partition (image/README.md); until then the runtime only monitors." },
   PROVISION_UNREADABLE: { summary: 'The provisioning file cannot be read.', action: 'Write it again onto the boot partition.' },
   PROVISION_INVALID: {

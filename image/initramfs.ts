@@ -6,7 +6,8 @@
  * per run, reference image.md section 6), so the base skips it (INITRD=No in debian-base.ts).
  *
  * /init loads the modules, waits for the partition named by root=PARTUUID= (MBR: the disk signature in
- * the MBR and the partition number), mounts it read-only and switches to its /sbin/init. The archive is a newc cpio written here (owners 0:0, fixed mtime, sorted), gzipped: the
+ * the MBR and the partition number), mounts it read-only, keeps the card's machine-id on the data
+ * partition and switches to its /sbin/init. The archive is a newc cpio written here (owners 0:0, fixed mtime, sorted), gzipped: the
  * same base gives the same bytes, and no root or device nodes on the host are needed.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -80,6 +81,9 @@ export function moduleLoadOrder(modulesDep: string, builtin: string, wanted: rea
   return order;
 }
 
+/** awk program printing the data partition's PARTUUID from an fstab (image/overlay.ts writes that line). */
+export const DATA_PARTUUID_AWK = '$2 == "/data" && $1 ~ /^PARTUUID=/ { print tolower(substr($1, 10)) }';
+
 /** The /init script; `modules` are loaded in this order (paths under /lib/modules). */
 export function initScript(modules: readonly string[]): string {
   return `#!/bin/busybox sh
@@ -106,15 +110,15 @@ done
 [ -n "$root" ] || fail "no root=PARTUUID= on the kernel command line"
 # The kernel's partition uevent has no PARTUUID (Linux 6.1), so an MBR PARTUUID (<disk signature>-<nn>)
 # is resolved here: the disk whose MBR bytes 440-443 hold the signature, its partition number nn (hex).
-case "$root" in
-  [0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]) ;;
-  *) fail "root=PARTUUID=$root: this initramfs resolves MBR PARTUUIDs (xxxxxxxx-nn) only" ;;
-esac
-sig=\${root%-*}
-num=$((0x\${root#*-}))
-dev=
-tries=0
-while [ -z "$dev" ]; do
+# Sets dev (e.g. vda5) or returns 1.
+find_partuuid() {
+  case "$1" in
+    [0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]) ;;
+    *) return 1 ;;
+  esac
+  sig=\${1%-*}
+  num=$((0x\${1#*-}))
+  dev=
   for d in /sys/block/*; do
     disk=\${d##*/}
     s=$(dd if="/dev/$disk" bs=1 skip=440 count=4 2>/dev/null | od -An -tx4 | tr -d ' \n')
@@ -123,13 +127,44 @@ while [ -z "$dev" ]; do
       [ "$(cat "$p/partition" 2>/dev/null)" = "$num" ] && dev=\${p##*/}
     done
   done
-  [ -n "$dev" ] && break
+  [ -n "$dev" ]
+}
+case "$root" in
+  [0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]) ;;
+  *) fail "root=PARTUUID=$root: this initramfs resolves MBR PARTUUIDs (xxxxxxxx-nn) only" ;;
+esac
+tries=0
+until find_partuuid "$root"; do
   tries=$((tries + 1))
   [ $tries -le 60 ] || fail "no partition with PARTUUID $root after 30 s"
   sleep 0.5
 done
 echo "initramfs: root PARTUUID=$root is /dev/$dev"
 mount -t "$fstype" -o ro "/dev/$dev" /root || fail "cannot mount /dev/$dev ($fstype)"
+# One machine-id per card for all its boots (the journal's folder on /data is named by it): the image's
+# /etc/machine-id is empty on a read-only root, where systemd would make a new one at every boot. It is
+# kept in /data/device/machine-id (made here on the first boot) and bind-mounted over /etc/machine-id
+# from a /run that systemd then keeps. Any problem leaves systemd's own per-boot id; the boot goes on.
+keep_machine_id() {
+  [ -f /root/etc/machine-id ] && [ ! -s /root/etc/machine-id ] || return 0
+  data=$(awk '${DATA_PARTUUID_AWK}' /root/etc/fstab 2>/dev/null)
+  [ -n "$data" ] || return 0
+  find_partuuid "$data" || { echo "initramfs: machine-id: no data partition PARTUUID=$data"; return 0; }
+  mkdir -p /data
+  mount -t ext4 -o rw,nodev,nosuid,noexec "/dev/$dev" /data || { echo "initramfs: machine-id: cannot mount /dev/$dev"; return 0; }
+  id=$(cat /data/device/machine-id 2>/dev/null)
+  how=kept
+  if ! echo "$id" | grep -qx '[0-9a-f]\\{32\\}'; then
+    id=$(sed 's/-//g' /proc/sys/kernel/random/uuid)
+    how=new
+    mkdir -p /data/device && echo "$id" > /data/device/machine-id.tmp && sync && mv /data/device/machine-id.tmp /data/device/machine-id && sync || how="new, not saved"
+  fi
+  umount /data
+  mount -t tmpfs -o mode=0755,nodev,nosuid,size=20% tmpfs /root/run || return 0
+  echo "$id" > /root/run/machine-id && chmod 0444 /root/run/machine-id && mount -o bind /root/run/machine-id /root/etc/machine-id || return 0
+  echo "initramfs: machine-id $id ($how, /dev/$dev)"
+}
+keep_machine_id
 umount /proc /sys
 mount -o move /dev /root/dev || umount /dev
 exec switch_root /root "$init" "$@"

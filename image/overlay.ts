@@ -63,7 +63,8 @@ export async function applyOverlay(rootDir: string, dataDir: string, layout: Lay
   await writeFile(join(rootDir, 'etc/fstab'), fstab(layout));
   await mkdir(join(rootDir, 'etc/systemd/system/boot-firmware.mount.d'), { recursive: true });
   await writeFile(join(rootDir, 'etc/systemd/system/boot-firmware.mount.d/10-slot-a-only.conf'), bootMountDropIn(layout));
-  if (!existsSync(join(rootDir, 'etc/machine-id'))) await writeFile(join(rootDir, 'etc/machine-id'), '');
+  // Every card gets its own id on its first boot (image/initramfs.ts keeps it on /data): a base's id is dropped.
+  await writeFile(join(rootDir, 'etc/machine-id'), '');
   await mkdir(join(rootDir, 'etc/wpa_supplicant'), { recursive: true });
   await rm(join(rootDir, 'etc/wpa_supplicant/wpa_supplicant-wlan0.conf'), { force: true });
   await symlink(join(DATA_MOUNT, WIFI_CONFIG), join(rootDir, 'etc/wpa_supplicant/wpa_supplicant-wlan0.conf'));

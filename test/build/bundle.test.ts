@@ -128,10 +128,12 @@ describe('import closure guard', () => {
   });
 
   test("the repository's device CLI loads only what the bundle carries", async () => {
-    // First-boot provisioning lives in image/ beside its unit; it is the one device module outside the
-    // device folders, and ships as a loaded extra (anything else appearing here is a new dependency to review).
+    // First-boot provisioning and data partition growth live in image/ beside their units; they are the device
+    // modules outside the device folders, and ship as loaded extras (anything else appearing here is a new dependency to review).
     assert.deepEqual(await deviceClosureExtras(REPO_ROOT, await deviceDistFiles(REPO_ROOT), await devicePackages(REPO_ROOT)), [
       'dist/image/device-paths.js',
+      'dist/image/grow-data-cli.js',
+      'dist/image/grow-data.js',
       'dist/image/provision-cli.js',
       'dist/image/provision.js',
     ]);

@@ -4,12 +4,15 @@
  * The boot itself is proved in the slow tier (debian-base.slow.ts boots it under qemu-system-aarch64).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { buildInitramfs, moduleLoadOrder } from '../../image/initramfs.js';
+import { buildInitramfs, DATA_PARTUUID_AWK, moduleLoadOrder } from '../../image/initramfs.js';
+import { makeLayout } from '../../image/layout.js';
+import { fstab } from '../../image/overlay.js';
 import { isSidewalkError } from '../../lib/errors.js';
 
 interface Member {
@@ -120,7 +123,17 @@ describe('initramfs made from the base root', () => {
     assert.ok(loads.indexOf('/lib/modules/kernel/drivers/mmc/host/sdhci.ko') < loads.indexOf('/lib/modules/kernel/drivers/mmc/host/sdhci-iproc.ko'));
     assert.match(init, /root=PARTUUID=\*\)/);
     assert.match(init, /exec switch_root \/root "\$init"/);
+    assert.ok(init.indexOf('\nkeep_machine_id\n') < init.indexOf('exec switch_root'), 'the machine-id is bound before systemd starts');
+    assert.ok(init.includes(`awk '${DATA_PARTUUID_AWK}' /root/etc/fstab`), "the data partition is found through the root's fstab");
+    const syntax = spawnSync('sh', ['-n'], { input: init, encoding: 'utf8' });
+    assert.equal(syntax.status, 0, `/init: ${syntax.stderr}`);
     assert.deepEqual(buildInitramfs(root, '6.1.0-test-arm64', 1_700_000_000), image);
+  });
+
+  test("the data partition's PARTUUID, where the machine-id is kept, is read from the image's own fstab", () => {
+    const tab = fstab(makeLayout('mbr'));
+    const r = spawnSync('awk', [DATA_PARTUUID_AWK], { input: tab, encoding: 'utf8' });
+    assert.equal(r.stdout, 'ab12cd34-07\n');
   });
 
   test('a base without busybox-static or without depmod output is refused with what to include', () => {
