@@ -3,7 +3,7 @@
 # run one file at a time with a 30-minute timeout through scripts/test.sh, after scripts/slow-prereqs.sh
 # (slow-tier Debian packages, qemu-aarch64 binfmt registration when root).
 #   bash scripts/test-slow.sh                       every slow test
-#   bash scripts/test-slow.sh dist/test/build       only those under these compiled folders or files
+#   bash scripts/test-slow.sh dist/test/image       only those under these compiled folders or files
 #   SIDEWALK_SKIP_SETUP=1 bash scripts/test-slow.sh ...   skip installing/building (after `npm run build`)
 set -euo pipefail
 cd "$(dirname "$0")/.."

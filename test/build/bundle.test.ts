@@ -1,7 +1,7 @@
 /**
  * The arm64 app bundle's pieces on small inputs (fast tier): which packages and files go in, the
  * import-closure guard, the manifest and the reproducible tarball, the Node pin, and the CLI's errors.
- * The full bundle (cross-compiled, run under qemu-user) is tested in test/build/arm64-bundle.slow.ts.
+ * The full bundle (cross-compiled, run under qemu-user) is tested in test/build/arm64-bundle.test.ts.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

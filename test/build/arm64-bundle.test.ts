@@ -1,5 +1,5 @@
 /**
- * Slow tier (`npm run test:slow`, build/README.md): the real arm64 app bundle.
+ * The real arm64 app bundle (default suite, build/README.md; about 100 s on a quiet 2-core machine).
  * Built twice into different folders -> byte-identical tarballs; only device code, every binary
  * AArch64; then the bundle's own Node and CLI run under qemu-user, and its `sidewalk replay` of the
  * sample ride gives exactly the x86-64 run's class counts and limit activations. Needs the Debian
