@@ -88,7 +88,7 @@ export async function ensureDebianBase(options: DebianBaseOptions): Promise<stri
       ],
       {
         // INITRD=No: the kernel's initramfs hook would run mkinitramfs under qemu-user (about 10 min per run,
-        // reference image.md section 6); the image gets its own small initramfs, made on the host (image/initramfs.ts).
+        // image/README.md, "Initramfs"); the image gets its own small initramfs, made on the host (image/initramfs.ts).
         env: toolEnv({ INITRD: 'No' }),
         heartbeat: (s) => options.log(`base: mmdebstrap still running (${s} s)`),
       },

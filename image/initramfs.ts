@@ -3,7 +3,7 @@
  * busybox of Debian's busybox-static and the kernel modules that mounting the root needs (Debian's
  * linux-image-arm64 builds ext4, virtio and the Pi's SD host drivers as modules). Debian's generic
  * initrd would have to be made by mkinitramfs under qemu-user while the base is built (about 10 min
- * per run, reference image.md section 6), so the base skips it (INITRD=No in debian-base.ts).
+ * per run, image/README.md), so the base skips it (INITRD=No in debian-base.ts).
  *
  * /init loads the modules, waits for the partition named by root=PARTUUID= (MBR: the disk signature in
  * the MBR and the partition number), mounts it read-only, keeps the card's machine-id on the data

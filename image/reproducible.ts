@@ -6,7 +6,7 @@
  *    superblock times: E2FSPROGS_FAKE_TIME and genimage's fs-timestamp;
  *  - ext4 inode change times: mke2fs 1.47.0 (bookworm) copies each source file's ctime, which no tool
  *    can set, so they are rewritten to the epoch afterwards with debugfs (e2fsprogs >= 1.47.1 would
- *    honour SOURCE_DATE_EPOCH itself; reference image.md section 1);
+ *    honour SOURCE_DATE_EPOCH itself; image/README.md, "Reproducible bytes");
  *  - FAT volume ids and times: mkfs.fat --invariant -i (layout.ts).
  */
 import { writeFile } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 /**
  * image/systemd/sidewalk-ota.service passes `systemd-analyze verify` with no output at all
- * (its exit code alone misses unknown keys, reference image.md §5), in a root that holds the host's
+ * (its exit code alone misses unknown keys: image/README.md, "Tests"), in a root that holds the host's
  * systemd units and a stand-in for the sidewalk binary.
  */
 import assert from 'node:assert/strict';
