@@ -2,7 +2,9 @@
  * One MQTT 5 connection over TLS with a client certificate, as used by both the device agent and the
  * fleet tool. Inbound messages go through the codec (decode) before any handler sees them; publishing
  * validates the outgoing payload against the same map and never throws into the caller (it resolves
- * false when the message could not be handed to the broker).
+ * false when the message could not be handed to the broker). A lost or failed connection is retried with
+ * exponential back-off and jitter (reconnectDelayMs), so that a fleet that lost its broker together does
+ * not come back as one wave of TLS handshakes every few seconds.
  */
 import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
@@ -24,7 +26,10 @@ export interface TlsFiles {
 
 export interface LinkOptions extends TlsFiles {
   clientId: string;
+  /** First reconnect delay (then doubling, with jitter); default 2 s. */
   reconnectMs?: number;
+  /** Longest reconnect delay; default 60 s. */
+  reconnectMaxMs?: number;
   connectTimeoutMs?: number;
   /** How long a QoS 1 publish may wait for its PUBACK before it counts as not delivered. */
   publishTimeoutMs?: number;
@@ -53,12 +58,26 @@ function readPem(path: string, what: string): Buffer {
   }
 }
 
+/**
+ * Delay before reconnect attempt `attempt` (1, 2, ...): the ceiling doubles from `baseMs` up to `maxMs`,
+ * and the delay is half the ceiling plus a random part of the other half ("equal jitter"): never sooner
+ * than half the ceiling, and devices that lost the broker together spread out over the rest.
+ */
+export function reconnectDelayMs(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt, 1) - 1, 30));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
 export class FleetLink {
   readonly invalid = new InvalidCounter();
   /** Publishes refused before reaching the broker (not connected, invalid payload, no PUBACK). */
   publishFailures = 0;
+  /** Reconnect attempts since the last successful connection. */
+  reconnectAttempts = 0;
   #client: MqttClient;
   #o: LinkOptions;
+  #retry: NodeJS.Timeout | null = null;
+  #ended = false;
 
   constructor(options: LinkOptions, handlers: LinkHandlers) {
     this.#o = options;
@@ -72,15 +91,22 @@ export class FleetLink {
       cert: readPem(options.cert, 'client certificate'),
       key: readPem(options.key, 'client key'),
       rejectUnauthorized: true,
-      reconnectPeriod: options.reconnectMs ?? 2000,
+      // mqtt.js reconnects at a fixed period; the back-off is ours (#scheduleReconnect).
+      reconnectPeriod: 0,
       connectTimeout: options.connectTimeoutMs ?? 10_000,
       queueQoSZero: false,
       manualConnect: true,
       ...(will ? { will: { topic: will.topic, payload: will.payload, qos: 1, retain: true } } : {}),
     };
     this.#client = connect(options.url, mqttOptions);
-    this.#client.on('connect', () => handlers.onConnect?.());
-    this.#client.on('close', () => handlers.onClose?.());
+    this.#client.on('connect', () => {
+      this.reconnectAttempts = 0;
+      handlers.onConnect?.();
+    });
+    this.#client.on('close', () => {
+      this.#scheduleReconnect();
+      handlers.onClose?.();
+    });
     this.#client.on('reconnect', () => {
       const next = options.will?.();
       if (next && this.#client.options.will) this.#client.options.will = { ...this.#client.options.will, topic: next.topic, payload: next.payload };
@@ -111,6 +137,18 @@ export class FleetLink {
 
   start(): void {
     this.#client.connect();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#ended || this.#retry) return;
+    this.reconnectAttempts++;
+    const delay = reconnectDelayMs(this.reconnectAttempts, this.#o.reconnectMs ?? 2000, this.#o.reconnectMaxMs ?? 60_000);
+    this.#retry = setTimeout(() => {
+      this.#retry = null;
+      if (this.#ended || this.#client.connected) return;
+      // The same stores as before, as mqtt.js's own reconnect keeps them.
+      this.#client.reconnect({ incomingStore: this.#client.incomingStore, outgoingStore: this.#client.outgoingStore });
+    }, delay);
   }
 
   /** Resolves when connected (or rejects after `timeoutMs` with FLEET_BROKER_UNREACHABLE). */
@@ -166,6 +204,9 @@ export class FleetLink {
 
   /** Disconnects; `graceful` false drops the TCP connection so the broker publishes the last will. */
   async end(graceful = true): Promise<void> {
+    this.#ended = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#retry = null;
     if (!graceful) {
       (this.#client as unknown as { stream?: { destroy(): void } }).stream?.destroy();
       await this.#client.endAsync(true).catch(() => {});

@@ -43,7 +43,7 @@ export async function startAgent<B extends SimulatedUpdaterBackend | OtaUpdaterB
     device: id,
     location,
     bootId,
-    link: { ...(await broker.tls(id)), reconnectMs: 200 },
+    link: { ...(await broker.tls(id)), reconnectMs: 200, reconnectMaxMs: 2000 },
     backend,
     spool,
     stateFile: join(dir, 'agent-state.json'),
