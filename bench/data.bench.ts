@@ -23,7 +23,7 @@ import { DEFAULT_DATA_CONFIG } from '../host-tools/data/config.js';
 import { locationId, openDatabase, type Db } from '../host-tools/data/db.js';
 import { CROSS_RIDE_FLAG, findCrossRideDuplicates, flagLocationDuplicates } from '../host-tools/data/near-duplicates.js';
 import { checkJpeg, sha256 } from '../host-tools/data/images.js';
-import { extractFrames } from '../host-tools/data/sources.js';
+import { extractFrames } from '../host-tools/data/sources/video.js';
 import { FrameStore } from '../host-tools/data/store.js';
 import { insertSyntheticRows, vmHwmBytes } from './data-rows.js';
 import { formatRatios, interleavedRounds, median, sameRoundRatios, Targets } from './report.js';

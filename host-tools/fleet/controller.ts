@@ -58,7 +58,10 @@ export class FleetController {
     this.#prometheus = o.prometheus ?? null;
     this.store = new FleetStore(o.dbPath);
     this.#clientId = o.persistent ? o.broker.client_id : `${o.broker.client_id}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.link = new FleetLink({ ...o.broker, clientId: this.#clientId, reconnectMs: 1000, reconnectMaxMs: 10_000, ...(o.persistent ? { sessionExpiryS: 7 * 24 * 3600 } : {}) }, { onMessage: (m) => this.#ingest(m) });
+    this.link = new FleetLink(
+      { ...o.broker, clientId: this.#clientId, reconnectMs: 1000, reconnectMaxMs: 10_000, ...(o.persistent ? { sessionExpiryS: 7 * 24 * 3600 } : {}) },
+      { onMessage: (m) => this.#ingest(m) },
+    );
   }
 
   /** Connects, subscribes to every device's status, reported state, events and responses, and reads the retained backlog. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { isSidewalkError } from '../../../lib/errors.js';
 import { checkJpeg, hammingHex, measureJpegs, sha256, type FrameMetrics } from '../../../host-tools/data/images.js';
 import { ingestOne } from '../../../host-tools/data/ingest.js';
-import { extractFrames } from '../../../host-tools/data/sources.js';
+import { extractFrames } from '../../../host-tools/data/sources/video.js';
 import { DASHCAM_VIDEO } from '../../helpers/paths.js';
 import { snapshot, workspace, type Workspace } from './workspace.js';
 import { makeTempDir } from '../../helpers/temp.js';

@@ -23,8 +23,16 @@ describe('reconnect back-off', () => {
       ],
     );
     assert.deepEqual([reconnectDelayMs(6, 2000, 60_000, () => 0), reconnectDelayMs(6, 2000, 60_000, () => 1)], [30_000, 60_000], 'capped');
-    assert.equal(reconnectDelayMs(5000, 2000, 60_000, () => 0.5), 45_000, 'no overflow after many attempts');
-    assert.equal(reconnectDelayMs(0, 2000, 60_000, () => 0), 1000, 'attempt numbers start at 1');
+    assert.equal(
+      reconnectDelayMs(5000, 2000, 60_000, () => 0.5),
+      45_000,
+      'no overflow after many attempts',
+    );
+    assert.equal(
+      reconnectDelayMs(0, 2000, 60_000, () => 0),
+      1000,
+      'attempt numbers start at 1',
+    );
     // Many devices that lost the broker together spread over the whole upper half.
     const draws = Array.from({ length: 1000 }, () => reconnectDelayMs(3, 2000, 60_000));
     assert.ok(Math.min(...draws) >= 4000 && Math.max(...draws) <= 8000);
