@@ -180,7 +180,9 @@ export class FleetController {
 
   /**
    * The current step's health: its devices that run the new version against the location's devices
-   * outside the step. Null when the plan has no health checks.
+   * outside the step; when fewer than `min_devices` are outside it (a last step at 100 %, a small
+   * location), the devices this step added against themselves before the step began. Null when the
+   * plan has no health checks.
    */
   async health(id: string): Promise<HealthVerdict | null> {
     const r = this.store.rollout(id);
@@ -188,9 +190,12 @@ export class FleetController {
     if (!this.#prometheus) return { state: 'unknown', reason: 'health unknown: no fleet Prometheus configured (prometheus.url in fleet.yaml)', checks: [] };
     const devices = this.store.devices(r.location);
     const { outcomes, percent } = countStep(r, devices, this.#now());
-    const cohort = new Set([...outcomes].filter(([, o]) => o === 'succeeded').map(([d]) => d));
+    const succeeded = new Set([...outcomes].filter(([, o]) => o === 'succeeded').map(([d]) => d));
     const rest = new Set(devices.filter((d) => d.cohort !== null && d.cohort >= percent).map((d) => d.id));
-    return evaluateHealth(this.#prometheus, r.plan.health, r.location, { cohort, rest });
+    if (rest.size >= r.plan.health.min_devices) return evaluateHealth(this.#prometheus, r.plan.health, r.location, { cohort: succeeded, rest });
+    const previous = r.step === 0 ? 0 : r.plan.steps[r.step - 1]!;
+    const added = new Set(devices.filter((d) => succeeded.has(d.id) && d.cohort !== null && d.cohort >= previous).map((d) => d.id));
+    return evaluateHealth(this.#prometheus, r.plan.health, r.location, { cohort: added, stepAgeS: (this.#now() - r.stepStartedMs) / 1000 });
   }
 
   /** Next step; refused while the policy says wait or the health is unknown (unless forced), when failing, and at the last step. */

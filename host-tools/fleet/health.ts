@@ -1,9 +1,11 @@
 /**
  * Health criteria of a rollout (host-tools/fleet/README.md, "Health checks"): the devices of the
  * current step that run the new version (the cohort) against the location's devices outside the
- * step (the rest), on metrics the scooters remote-write to the fleet Prometheus. Each check takes
- * one value per device over the last `window_s`, averages it per group and calls the cohort worse
- * when it differs from the rest by more than the plan allows. Worse = abort. A check that cannot be
+ * step (the rest), on metrics the scooters remote-write to the fleet Prometheus; where the step leaves
+ * too few devices outside it (a last step at 100 %, a small location), the devices the step added
+ * against themselves in the window before the step began. Each check takes one value per device over
+ * `window_s`, averages it per group and calls the cohort worse when it differs from the baseline by
+ * more than the plan allows. Worse = abort. A check that cannot be
  * made (Prometheus unreachable, too few devices with data) is `unknown`: never a reason to abort,
  * but the rollout does not advance by itself until it is known (`advance --force` can).
  */
@@ -39,11 +41,16 @@ interface CheckDef {
   unit: string;
   /** Higher is worse (rates, latency) or lower is worse (confidence). */
   worse: 'higher' | 'lower';
-  /** Instant queries giving one value per `device`; a device's values are summed. */
-  queries(selector: string, w: number): string[];
+  /** Instant queries giving one value per `device` (a device's values are summed); `range` is `[w]` plus any offset. */
+  queries(selector: string, w: number, range: (subquery?: boolean) => string): string[];
 }
 
 const perHour = (w: number) => `* 3600 / ${w}`;
+
+/** The range of a check's window, `offsetS` seconds back (PromQL's offset goes after the range). */
+function rangeOf(w: number, offsetS: number): (subquery?: boolean) => string {
+  return (subquery = false) => `[${w}s${subquery ? ':' : ''}]${offsetS > 0 ? ` offset ${offsetS}s` : ''}`;
+}
 
 export const HEALTH_CHECKS: readonly CheckDef[] = [
   {
@@ -51,31 +58,31 @@ export const HEALTH_CHECKS: readonly CheckDef[] = [
     limit: 'max_fail_safe_increase_per_hour',
     unit: '/h',
     worse: 'higher',
-    queries: (sel, w) => [`sum by (device) (increase(sidewalk_fail_safe_activations_total{${sel}}[${w}s])) ${perHour(w)}`],
+    queries: (sel, w, range) => [`sum by (device) (increase(sidewalk_fail_safe_activations_total{${sel}}${range()})) ${perHour(w)}`],
   },
   {
     name: 'inference p95',
     limit: 'max_inference_p95_increase_ms',
     unit: ' ms',
     worse: 'higher',
-    queries: (sel, w) => [`histogram_quantile(0.95, sum by (device, le) (rate(sidewalk_inference_duration_seconds_bucket{${sel}}[${w}s]))) * 1000`],
+    queries: (sel, _w, range) => [`histogram_quantile(0.95, sum by (device, le) (rate(sidewalk_inference_duration_seconds_bucket{${sel}}${range()}))) * 1000`],
   },
   {
     name: 'mean confidence',
     limit: 'max_confidence_drop',
     unit: '',
     worse: 'lower',
-    queries: (sel, w) => [`avg_over_time((max by (device) (sidewalk_class_confidence_ratio{${sel}}))[${w}s:])`],
+    queries: (sel, _w, range) => [`avg_over_time((max by (device) (sidewalk_class_confidence_ratio{${sel}}))${range(true)})`],
   },
   {
     name: 'restarts',
     limit: 'max_restart_increase_per_hour',
     unit: '/h',
     worse: 'higher',
-    queries: (sel, w) => [
+    queries: (sel, w, range) => [
       // A new process_start_time_seconds value = the runtime process restarted.
-      `sum by (device) (changes(process_start_time_seconds{job="sidewalk-runtime",${sel}}[${w}s])) ${perHour(w)}`,
-      `sum by (device) (increase(sidewalk_camera_restarts_total{${sel}}[${w}s])) ${perHour(w)}`,
+      `sum by (device) (changes(process_start_time_seconds{job="sidewalk-runtime",${sel}}${range()})) ${perHour(w)}`,
+      `sum by (device) (increase(sidewalk_camera_restarts_total{${sel}}${range()})) ${perHour(w)}`,
     ],
   },
 ];
@@ -102,6 +109,14 @@ export interface HealthGroups {
   rest: ReadonlySet<string>;
 }
 
+/** The step's own devices against themselves before the step began (no rest to compare with). */
+export interface BeforeStepGroups {
+  /** Devices the current step added that run the new version. */
+  cohort: ReadonlySet<string>;
+  /** Seconds since the step began: the baseline window ends there. */
+  stepAgeS: number;
+}
+
 function stat(values: ReadonlyMap<string, number>, group: ReadonlySet<string>): GroupStat {
   let sum = 0;
   let n = 0;
@@ -115,16 +130,26 @@ function stat(values: ReadonlyMap<string, number>, group: ReadonlySet<string>): 
 
 const fmt = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(3));
 
-/** One check from per-device values (pure). */
+/** One check from per-device values (pure): the cohort against the rest of the location. */
 export function compareCheck(def: CheckDef, limit: number, minDevices: number, values: ReadonlyMap<string, number>, groups: HealthGroups): CheckResult {
-  const cohort = stat(values, groups.cohort);
-  const rest = stat(values, groups.rest);
-  const base = { check: def.name, cohort, rest };
-  if (cohort.devices < minDevices || rest.devices < minDevices) {
-    return { ...base, state: 'unknown', detail: `${def.name}: data from ${cohort.devices} cohort and ${rest.devices} other devices, ${minDevices} of each needed` };
+  return judge(def, limit, minDevices, stat(values, groups.cohort), stat(values, groups.rest), 'rest');
+}
+
+/** One check (pure): the cohort now against the same devices in the window before the step began. */
+export function compareBeforeStep(def: CheckDef, limit: number, minDevices: number, now: ReadonlyMap<string, number>, before: ReadonlyMap<string, number>, cohort: ReadonlySet<string>): CheckResult {
+  return judge(def, limit, minDevices, stat(now, cohort), stat(before, cohort), 'before');
+}
+
+/** `rest` in the result is the baseline: the rest of the location, or the cohort before the step. */
+function judge(def: CheckDef, limit: number, minDevices: number, cohort: GroupStat, baseline: GroupStat, against: 'rest' | 'before'): CheckResult {
+  const base = { check: def.name, cohort, rest: baseline };
+  if (cohort.devices < minDevices || baseline.devices < minDevices) {
+    const who = against === 'rest' ? `${baseline.devices} other devices` : `${baseline.devices} of them before the step`;
+    return { ...base, state: 'unknown', detail: `${def.name}: data from ${cohort.devices} cohort and ${who}, ${minDevices} of each needed` };
   }
-  const by = def.worse === 'higher' ? cohort.mean - rest.mean : rest.mean - cohort.mean;
-  const said = `${def.name} ${fmt(cohort.mean)}${def.unit} in the cohort (${cohort.devices} devices) vs ${fmt(rest.mean)}${def.unit} in the rest (${rest.devices})`;
+  const by = def.worse === 'higher' ? cohort.mean - baseline.mean : baseline.mean - cohort.mean;
+  const where = against === 'rest' ? `in the rest (${baseline.devices})` : `in the same devices before the step (${baseline.devices})`;
+  const said = `${def.name} ${fmt(cohort.mean)}${def.unit} in the cohort (${cohort.devices} devices) vs ${fmt(baseline.mean)}${def.unit} ${where}`;
   if (by > limit) return { ...base, state: 'worse', detail: `${said}: ${def.worse === 'higher' ? 'over' : 'under'} by more than ${fmt(limit)}${def.unit}` };
   return { ...base, state: 'ok', detail: said };
 }
@@ -139,26 +164,31 @@ export function verdictOf(checks: CheckResult[]): HealthVerdict {
 }
 
 /** Runs the enabled checks for one location against the fleet Prometheus. */
-export async function evaluateHealth(api: PrometheusApi, policy: HealthPolicy, location: string, groups: HealthGroups): Promise<HealthVerdict> {
+export async function evaluateHealth(api: PrometheusApi, policy: HealthPolicy, location: string, groups: HealthGroups | BeforeStepGroups): Promise<HealthVerdict> {
   const enabled = HEALTH_CHECKS.filter((d) => policy[d.limit] !== null);
   if (enabled.length === 0) return { state: 'ok', reason: 'health: every check is switched off', checks: [] };
   const selector = `location=${JSON.stringify(location)}`;
   const w = Math.round(policy.window_s);
+  const perDevice = async (def: CheckDef, offsetS: number): Promise<Map<string, number>> => {
+    const values = new Map<string, number>();
+    for (const q of def.queries(selector, w, rangeOf(w, offsetS))) {
+      for (const s of await api.instant(q)) {
+        const device = s.labels.device;
+        if (device) values.set(device, (values.get(device) ?? 0) + s.value);
+      }
+    }
+    return values;
+  };
   const checks: CheckResult[] = [];
   for (const def of enabled) {
-    const values = new Map<string, number>();
+    const limit = policy[def.limit]!;
     try {
-      for (const q of def.queries(selector, w)) {
-        for (const s of await api.instant(q)) {
-          const device = s.labels.device;
-          if (device) values.set(device, (values.get(device) ?? 0) + s.value);
-        }
-      }
+      if ('rest' in groups) checks.push(compareCheck(def, limit, policy.min_devices, await perDevice(def, 0), groups));
+      else checks.push(compareBeforeStep(def, limit, policy.min_devices, await perDevice(def, 0), await perDevice(def, Math.max(1, Math.round(groups.stepAgeS))), groups.cohort));
     } catch (err) {
       // No data is not bad data: an unreachable Prometheus never aborts a rollout.
       return { state: 'unknown', reason: `health unknown: ${errorMessage(err)}`, checks };
     }
-    checks.push(compareCheck(def, policy[def.limit]!, policy.min_devices, values, groups));
   }
   return verdictOf(checks);
 }

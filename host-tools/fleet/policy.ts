@@ -67,10 +67,15 @@ export function decide(rollout: Rollout, c: StepCounts, nowMs: number): Decision
     };
   }
   const last = rollout.step === p.steps.length - 1;
-  if (last) return c.finished === c.targeted ? { action: 'complete' } : { action: 'wait', reason: `${c.targeted - c.finished} of ${c.targeted} devices have not finished` };
+  const soakLeft = rollout.stepStartedMs + p.soak_s * 1000 - nowMs;
+  if (last) {
+    if (c.finished < c.targeted) return { action: 'wait', reason: `${c.targeted - c.finished} of ${c.targeted} devices have not finished` };
+    // With health checks the last step soaks too, so that they can still abort it (against the devices before the step).
+    if (p.health && soakLeft > 0) return { action: 'wait', reason: `soaking for another ${Math.ceil(soakLeft / 1000)} s under health checks` };
+    return { action: 'complete' };
+  }
   const need = Math.min(p.min_finished, c.targeted);
   if (c.finished < need) return { action: 'wait', reason: `${c.finished} of the ${need} finished devices this step needs` };
-  const soakLeft = rollout.stepStartedMs + p.soak_s * 1000 - nowMs;
   if (soakLeft > 0) return { action: 'wait', reason: `soaking for another ${Math.ceil(soakLeft / 1000)} s` };
   return { action: 'advance' };
 }

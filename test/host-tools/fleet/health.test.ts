@@ -9,8 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadFleetConfig } from '../../../host-tools/fleet/config.js';
-import { DEFAULT_HEALTH_POLICY, HEALTH_CHECKS, compareCheck, evaluateHealth, verdictOf, type HealthGroups } from '../../../host-tools/fleet/health.js';
+import { DEFAULT_HEALTH_POLICY, HEALTH_CHECKS, compareBeforeStep, compareCheck, evaluateHealth, verdictOf, type HealthGroups } from '../../../host-tools/fleet/health.js';
+import { decide } from '../../../host-tools/fleet/policy.js';
 import { PrometheusClient } from '../../../host-tools/fleet/prometheus.js';
+import type { Rollout } from '../../../host-tools/fleet/store.js';
 import { type ErrorCode, isSidewalkError } from '../../../lib/errors.js';
 import { serveLocal } from '../../helpers/local-http.js';
 import { freePort } from '../../helpers/service-process.js';
@@ -95,6 +97,40 @@ describe('health comparison: the cohort against the rest of the location', () =>
   });
 });
 
+describe("health with no rest to compare with: the step's devices against themselves before the step", () => {
+  const cohort = new Set(['a', 'b', 'c']);
+
+  test('worse or ok against the same devices in the window before the step; too few of them is unknown', () => {
+    const worse = compareBeforeStep(check('fail-safe activations'), 1, 3, values({ a: 4, b: 3, c: 2 }), values({ a: 0, b: 1, c: 0.5, x: 50 }), cohort);
+    assert.equal(worse.state, 'worse');
+    assert.match(worse.detail, /fail-safe activations 3\/h in the cohort \(3 devices\) vs 0\.500\/h in the same devices before the step \(3\): over by more than 1\/h/);
+    assert.equal(compareBeforeStep(check('fail-safe activations'), 1, 3, values({ a: 1, b: 1, c: 1 }), values({ a: 1, b: 1, c: 1 }), cohort).state, 'ok');
+    const unknown = compareBeforeStep(check('mean confidence'), 0.1, 3, values({ a: 0.9, b: 0.9, c: 0.9 }), values({ a: 0.9 }), cohort);
+    assert.equal(unknown.state, 'unknown');
+    assert.match(unknown.detail, /data from 3 cohort and 1 of them before the step, 3 of each needed/);
+  });
+
+  test('each query runs twice: over the last window, and over the window ending where the step began (offset)', async () => {
+    const seen: string[] = [];
+    const api = {
+      url: 'test',
+      instant: async (q: string) => {
+        seen.push(q);
+        const before = q.includes(' offset ');
+        return ['a', 'b', 'c'].map((device) => ({ labels: { device }, value: before ? 0.9 : 0.5 }));
+      },
+    };
+    const policy = { ...DEFAULT_HEALTH_POLICY, window_s: 60, min_devices: 3, max_fail_safe_increase_per_hour: null, max_inference_p95_increase_ms: null, max_restart_increase_per_hour: null };
+    const v = await evaluateHealth(api, policy, 'niwot', { cohort, stepAgeS: 754.4 });
+    assert.deepEqual(seen, [
+      'avg_over_time((max by (device) (sidewalk_class_confidence_ratio{location="niwot"}))[60s:])',
+      'avg_over_time((max by (device) (sidewalk_class_confidence_ratio{location="niwot"}))[60s:] offset 754s)',
+    ]);
+    assert.equal(v.state, 'degraded');
+    assert.match(v.reason, /mean confidence 0\.500 in the cohort \(3 devices\) vs 0\.900 in the same devices before the step \(3\): under by more than 0\.100/);
+  });
+});
+
 describe('PrometheusClient: every bad answer is a coded error', () => {
   const answer = async (status: number, body: string, fn: (c: PrometheusClient) => Promise<void>) => {
     const server = await serveLocal((_req, res) => res.writeHead(status, { 'content-type': 'application/json' }).end(body));
@@ -161,5 +197,28 @@ describe('fleet.yaml: health policy, Prometheus and metrics settings', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the last step under health checks', () => {
+  const rollout = (health: Rollout['plan']['health']): Rollout => ({
+    id: 'r1',
+    location: 'niwot',
+    artifact: { kind: 'model', version: '2.0.0' } as Rollout['artifact'],
+    plan: { steps: [100], min_finished: 1, soak_s: 600, max_failure_percent: 10, min_devices_before_decision: 1, in_progress_timeout_s: 3600, auto_advance: false, health },
+    step: 0,
+    state: 'active',
+    stepStartedMs: 0,
+    createdMs: 0,
+    updatedMs: 0,
+    reason: null,
+    desired: {} as Rollout['desired'],
+  });
+  const allDone = { percent: 100, targeted: 4, succeeded: 4, failed: 0, rejected: 0, in_progress: 0, timed_out: 0, pending: 0, finished: 4, failure_percent: 0 };
+
+  test('soaks before it completes, so that the checks can still abort it; without checks it completes at once', () => {
+    assert.deepEqual(decide(rollout(DEFAULT_HEALTH_POLICY), allDone, 60_000), { action: 'wait', reason: 'soaking for another 540 s under health checks' });
+    assert.deepEqual(decide(rollout(DEFAULT_HEALTH_POLICY), allDone, 600_000), { action: 'complete' });
+    assert.deepEqual(decide(rollout(null), allDone, 60_000), { action: 'complete' });
   });
 });
