@@ -36,7 +36,7 @@ describe('reconnect back-off', () => {
     // Many devices that lost the broker together spread over the whole upper half.
     const draws = Array.from({ length: 1000 }, () => reconnectDelayMs(3, 2000, 60_000));
     assert.ok(Math.min(...draws) >= 4000 && Math.max(...draws) <= 8000);
-    assert.ok(new Set(draws.map((d) => Math.floor(d / 500))).size === 8, 'every 500 ms bucket of 4-8 s is used');
+    assert.equal(new Set(draws.map((d) => Math.min(7, Math.floor((d - 4000) / 500)))).size, 8, 'every 500 ms bucket of 4-8 s is used');
   });
 
   describe('against a real broker that goes away', () => {
