@@ -13,6 +13,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
+import * as common from '@grafana/grafana-foundation-sdk/common';
 
 /** Every panel and query uses the dashboard's datasource variable, so one file fits any Prometheus. */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own variable syntax, substituted by Grafana.
@@ -31,6 +32,11 @@ function graph(title: string, description: string, unit: string, targets: promet
 
 function single(title: string, description: string, unit: string, t: prometheus.DataqueryBuilder, span = 4): stat.PanelBuilder {
   return new stat.PanelBuilder().title(title).description(description).unit(unit).datasource(DS).height(4).span(span).withTarget(t);
+}
+
+/** A stat that shows its series' legend (a label such as the updater state) instead of the value. */
+function label(title: string, description: string, t: prometheus.DataqueryBuilder, span = 4): stat.PanelBuilder {
+  return single(title, description, 'none', t, span).textMode(common.BigValueTextMode.Name);
 }
 
 function instantTable(title: string, description: string, t: prometheus.DataqueryBuilder, span = 12): table.PanelBuilder {
@@ -92,6 +98,22 @@ export function fleetOverview(): dashboard.DashboardBuilder {
     .withPanel(graph('Fail-safe activations', 'Fail-safe engagements per minute, per location.', 'none', [target(rate('sidewalk_fail_safe_activations_total'), '{{location}}')], 8))
     .withPanel(graph('Limit engagements', 'Sidewalk limit engagements per minute, per location.', 'none', [target(rate('sidewalk_limit_activations_total'), '{{location}}')], 8))
     .withPanel(graph('Limiter errors', 'Failed speed limiter commands per minute, per location.', 'none', [target(rate('sidewalk_limiter_errors_total'), '{{location}}')], 8))
+    .withRow(new dashboard.RowBuilder('Updates'))
+    .withPanel(
+      graph(
+        'Updates by result',
+        "Updates the scooters' updaters finished per minute, per location and result.",
+        'none',
+        [target(`60 * sum by (location, result) (rate(sidewalk_ota_updates_total{${LOC}}[$__rate_interval]))`, '{{location}} {{result}}')],
+        8,
+      ),
+    )
+    .withPanel(
+      graph('Rollbacks', 'Updates rolled back per minute (install, health window, trial boot or command), per location.', 'none', [target(rate('sidewalk_ota_rollbacks_total'), '{{location}}')], 8),
+    )
+    .withPanel(
+      instantTable('Updater states', 'Devices per updater journal state (idle between updates).', target(`count by (location, state) (sidewalk_ota_state{${LOC}} == 1)`, '{{location}} {{state}}'), 8),
+    )
     .withRow(new dashboard.RowBuilder('Latency'))
     .withPanel(
       graph('Inference p95', 'TFLite invoke time, 95th percentile over 5 minutes, per location.', 's', [target(`location:sidewalk_inference_duration_seconds:p95_5m{${LOC}}`, '{{location}}')]),
@@ -152,6 +174,16 @@ export function deviceDashboard(): dashboard.DashboardBuilder {
         target(quantile(0.95, 'sidewalk_frame_to_actuation_seconds'), 'frame to actuation p95', 'B'),
       ]),
     )
+    .withRow(new dashboard.RowBuilder('Updates'))
+    .withPanel(label('Updater state', "The updater journal's current state (idle between updates).", target(`sidewalk_ota_state{${DEV}} == 1`, '{{state}}')))
+    .withPanel(label('Last update', 'The last finished update: kind, artifact and result.', target(`sidewalk_ota_last_result_info{${DEV}}`, '{{kind}} {{artifact}}: {{result}}'), 8))
+    .withPanel(
+      graph('Updates and rollbacks', 'Updates finished per interval by result, and rollbacks.', 'none', [
+        target(`sum by (result) (increase(sidewalk_ota_updates_total{${DEV}}[$__rate_interval]))`, '{{result}}'),
+        target(`sum(increase(sidewalk_ota_rollbacks_total{${DEV}}[$__rate_interval]))`, 'rollbacks', 'B'),
+      ]),
+    )
+    .withPanel(graph('Update downloads', 'Artifact bytes downloaded per second.', 'Bps', [target(`rate(sidewalk_ota_download_bytes_total{${DEV}}[$__rate_interval])`, 'download')]))
     .withRow(new dashboard.RowBuilder('Runtime process'))
     .withPanel(
       graph('Runtime CPU', "The runtime process's CPU use (1 = one core).", 'percentunit', [target(`rate(process_cpu_seconds_total{job="sidewalk-runtime",${DEV}}[$__rate_interval])`, 'cpu')]),
