@@ -113,7 +113,9 @@ export function fstab(layout: Layout): string {
     ...binds,
     'tmpfs\t/tmp\ttmpfs\tnosuid,nodev,mode=1777,size=64M\t0 0',
     'tmpfs\t/var/tmp\ttmpfs\tnosuid,nodev,mode=1777,size=16M\t0 0',
-    `PARTUUID=${bootA}\t${PROVISION_BOOT_MOUNT}\tvfat\tnoauto,nofail,nodev,nosuid,noexec,umask=0077,x-systemd.device-timeout=10s\t0 0`,
+    // device-timeout: long enough for a slow first boot's udev (10 s was too short under QEMU, and
+    // provisioning would then have run without its file); nofail keeps the boot going if it ever expires.
+    `PARTUUID=${bootA}\t${PROVISION_BOOT_MOUNT}\tvfat\tnoauto,nofail,nodev,nosuid,noexec,umask=0077,x-systemd.device-timeout=60s\t0 0`,
     '',
   ].join('\n');
 }

@@ -20,6 +20,7 @@ import { stringify } from 'yaml';
 import { buildAppBundle } from '../../build/bundle/index.js';
 import { ALIGN_SECTORS } from '../../image/grow-data.js';
 import { runSidewalk } from '../helpers/cli-guard.js';
+import { makeCert, provisionYaml } from './certs.js';
 import { Card, e2fsck, makeVerifyKey } from './image-fixtures.js';
 import { makeTempDirSync } from '../helpers/temp.js';
 import { bootUntil } from './qemu-boot.js';
@@ -79,7 +80,9 @@ describe('image build from the mmdebstrap Debian bookworm arm64 base (slow tier)
   });
 
   test('root A boots under qemu-system-aarch64 -M virt and the runtime in replay mode reaches READY', async () => {
-    // A provisioned card whose runtime replays the sample ride: written into the data partition (p7).
+    // The card as an operator prepares it: a provisioning file on boot slot A (p2), which the first full
+    // boot applies. The runtime replays the sample ride instead of a camera: its config, the demo model
+    // and the video go onto the data partition (p7), and a test-only drop-in points the unit at it.
     const data = join(work, 'data-in');
     mkdirSync(data);
     const config = {
@@ -91,27 +94,38 @@ describe('image build from the mmdebstrap Debian bookworm arm64 base (slow tier)
       speed_source: { kind: 'none' },
     };
     writeFileSync(join(data, 'runtime.yaml'), stringify(config));
-    writeFileSync(join(data, 'provisioned'), 'qemu-virt\n');
+    const certs = join(work, 'certs');
+    mkdirSync(certs);
+    writeFileSync(join(data, 'sidewalk-provision.yaml'), provisionYaml({ deviceId: 'scooter-qemu', ca: makeCert(certs, 'fleet-ca'), client: makeCert(certs, 'scooter-qemu') }));
+    execFileSync('mcopy', ['-i', `${card.path}@@${card.offset(2)}`, join(data, 'sidewalk-provision.yaml'), '::sidewalk-provision.yaml'], { env: ENV });
     const cmds = [
       'mkdir /sidewalk/replay',
       `write ${join(REPO, 'demo/sample-ride.mp4')} /sidewalk/replay/sample-ride.mp4`,
       'mkdir /sidewalk/models',
       'mkdir /sidewalk/models/current',
       ...['model.tflite', 'manifest.json'].map((f) => `write ${join(REPO, 'demo/model', f)} /sidewalk/models/current/${f}`),
-      'rm /device/runtime.yaml',
-      `write ${join(data, 'runtime.yaml')} /device/runtime.yaml`,
-      `write ${join(data, 'provisioned')} /device/provisioned`,
+      `write ${join(data, 'runtime.yaml')} /sidewalk/qemu-runtime.yaml`,
     ];
     writeFileSync(join(work, 'data.debugfs'), `${cmds.join('\n')}\n`);
     execFileSync('debugfs', ['-w', '-f', join(work, 'data.debugfs'), `${card.path}?offset=${card.offset(7)}`], { env: ENV, stdio: 'ignore' });
     assert.equal(e2fsck(`${card.path}?offset=${card.offset(7)}`).status, 0);
     // Emulation (TCG) runs the Pi's start-up far slower than a Pi: the unit's 90 s start limit would end
-    // the runtime before its first frame. A drop-in on this test card's root A gives it 15 minutes and,
-    // once the runtime has sent READY=1 (ExecStartPost runs only after it, for Type=notify), powers the
+    // the runtime before its first frame. A drop-in on this test card's root A runs it on the replay
+    // config, gives it 15 minutes and, once the runtime has sent READY=1 (ExecStartPost runs only after it, for Type=notify), powers the
     // guest off, so that the journal on the data partition is complete and clean for reading back.
     // (systemd stops printing unit status on the console once boot is over, and the sandboxed unit's
     // ExecStartPost output to /dev/console or /dev/kmsg never showed there, so READY is read from the journal.)
-    const dropIn = ['# qemu slow tier only', '[Service]', 'TimeoutStartSec=15min', 'ExecStartPost=+/bin/systemctl --no-block start poweroff.target', ''].join('\n');
+    const dropIn = [
+      '# qemu slow tier only',
+      '[Service]',
+      'TimeoutStartSec=15min',
+      'ExecStart=',
+      'ExecStart=/opt/sidewalk/bin/sidewalk run --config /var/lib/sidewalk/qemu-runtime.yaml',
+      'ExecStartPost=+/bin/systemctl --no-block start poweroff.target',
+      'ExecStopPost=',
+      'ExecStopPost=/opt/sidewalk/bin/sidewalk limiter safe --config /var/lib/sidewalk/qemu-runtime.yaml',
+      '',
+    ].join('\n');
     writeFileSync(join(data, 'tcg.conf'), dropIn);
     writeFileSync(join(work, 'root.debugfs'), `write ${join(data, 'tcg.conf')} /etc/systemd/system/sidewalk-runtime.service.d/90-qemu-tcg.conf\n`);
     execFileSync('debugfs', ['-w', '-f', join(work, 'root.debugfs'), `${card.path}?offset=${card.offset(5)}`], { env: ENV, stdio: 'ignore' });
@@ -159,25 +173,35 @@ describe('image build from the mmdebstrap Debian bookworm arm64 base (slow tier)
     const secondLog = join(tmpdir(), 'sidewalk-qemu-boot-2.log');
     const result = await boot(secondLog, /reboot: Power down/);
     say(`boot 2 (to READY): ${result.why} after ${result.seconds.toFixed(0)} s; milestones ${JSON.stringify(result.milestones)} (console: ${secondLog})`);
-    assert.ok(result.reached, `${result.why}\n${result.consoleTail}`);
-    for (const m of ['initramfs', 'machineId', 'systemd', 'data', 'provisioning']) assert.ok(result.milestones[m] !== undefined, `no ${m} milestone in boot 2`);
-    assert.equal(machineIdOf(secondLog, 'kept'), machineId, 'the second boot keeps the machine-id');
-
-    // Read back from the card: a clean data partition that fills p7, the marker, and one journal folder
-    // (named by the kept machine-id) holding the growth and the runtime's READY.
+    // The card's journal first, so that whatever fails below can be read (kept in $TMPDIR after the test).
     const dataAt = `${card.path}?offset=${grown.offset(7)}`;
-    assert.equal(e2fsck(dataAt).status, 0, 'the data partition is clean after the power-off');
-    const blocks = Number(/Block count:\s+(\d+)/.exec(grown.debugfs(7, 'stats'))![1]);
-    assert.equal(blocks * 4096, grown.part(7).size * 512, 'the filesystem fills the grown partition');
-    assert.match(grown.debugfs(7, 'cat /device/data-grown'), /^grown: /);
-    // Kept after the test (beside the console copies) for reading when something fails.
     const logs = join(tmpdir(), 'sidewalk-qemu-journal');
     rmSync(logs, { recursive: true, force: true });
     mkdirSync(logs);
     execFileSync('debugfs', ['-R', `rdump /log/journal ${logs}`, dataAt], { env: ENV, stdio: 'ignore' });
-    assert.deepEqual(readdirSync(join(logs, 'journal')), [machineId], 'one journal folder, named by the kept machine-id');
     const journal = (unit: string, format = 'cat') => execFileSync('journalctl', ['--directory', join(logs, 'journal'), '--no-pager', '-o', format, '-u', unit], { encoding: 'utf8' });
+    const provisionLog = journal('sidewalk-provision.service');
+    assert.ok(result.reached, `${result.why}\n${result.consoleTail}`);
+    for (const m of ['initramfs', 'machineId', 'systemd', 'data', 'provisioning']) assert.ok(result.milestones[m] !== undefined, `no ${m} milestone in boot 2; provisioning said:\n${provisionLog}`);
+    assert.equal(machineIdOf(secondLog, 'kept'), machineId, 'the second boot keeps the machine-id');
+
+    // Read back from the card: a clean data partition that fills p7, the marker, and one journal folder
+    // (named by the kept machine-id) holding the growth, the provisioning and the runtime's READY.
+    assert.equal(e2fsck(dataAt).status, 0, 'the data partition is clean after the power-off');
+    const blocks = Number(/Block count:\s+(\d+)/.exec(grown.debugfs(7, 'stats'))![1]);
+    assert.equal(blocks * 4096, grown.part(7).size * 512, 'the filesystem fills the grown partition');
+    assert.match(grown.debugfs(7, 'cat /device/data-grown'), /^grown: /);
+    assert.deepEqual(readdirSync(join(logs, 'journal')), [machineId], 'one journal folder, named by the kept machine-id');
     assert.match(journal('sidewalk-grow-data.service'), /p7 1024 -> \d+ MiB in the partition table; rebooting once[\s\S]*filesystem fills p7/);
+    // Provisioning ran for real in boot 2: boot slot A mounted, the file applied, the secrets gone from FAT.
+    assert.match(journal('boot-firmware.mount'), /Mounted boot-firmware\.mount/);
+    assert.match(provisionLog, /provision: provisioned scooter-qemu; secrets moved/);
+    assert.deepEqual(
+      new Card(card.path).fatList(2).filter((f) => f.startsWith('sidewalk-provision')),
+      ['sidewalk-provision.done.yaml'],
+    );
+    assert.match(grown.debugfs(7, 'cat /device/identity.yaml'), /scooter-qemu/);
+    assert.deepEqual([grown.inode(7, '/device/secrets/client.key').mode, grown.inode(7, '/device/secrets/client.key').uid], ['0640', 0]);
     // short-monotonic: seconds since the kernel started, about the same as since QEMU started.
     const ready = /^\[\s*(\d+\.\d+)\].*first frame classified: ready/m.exec(journal('sidewalk-runtime.service', 'short-monotonic'));
     assert.ok(ready, 'the runtime logged its first classified frame (it sends READY=1 right after)');

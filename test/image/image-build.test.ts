@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { validateOtaConfig } from '../../ota/config.js';
 import { runSidewalk } from '../helpers/cli-guard.js';
-import { REPO_ROOT } from '../helpers/paths.js';
+import { DIST_ROOT, REPO_ROOT } from '../helpers/paths.js';
 import { makeCert, provisionYaml } from './certs.js';
 import { Card, e2fsck, fsckFat, makeAppBundle, makeSyntheticTar, makeVerifyKey } from './image-fixtures.js';
 import { makeTempDirSync } from '../helpers/temp.js';
@@ -257,6 +257,23 @@ describe('image build (MBR, synthetic base tarball)', () => {
       const again = await provision(c);
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stderr, /already provisioned as scooter-0042/);
+    });
+
+    test("with only the unit's capabilities (root, CapabilityBoundingSet=): a valid file is applied", async (t) => {
+      // As on the scooter: root, but without the capabilities the unit's bounding set leaves out (the data
+      // partition's state folder belongs to the service user, so root needs CAP_DAC_OVERRIDE to reach it).
+      if (process.getuid?.() !== 0) return t.skip('needs root: the point is root without capabilities');
+      const unit = readFileSync(join(rootDump, 'etc/systemd/system/sidewalk-provision.service'), 'utf8');
+      const caps = /^CapabilityBoundingSet=(.+)$/m.exec(unit)![1]!.trim().split(/\s+/);
+      const c = copies('prov-caps');
+      const certs = join(work, 'certs-caps');
+      mkdirSync(certs, { recursive: true });
+      writeFileSync(join(c.boot, 'sidewalk-provision.yaml'), provisionYaml({ deviceId: 'scooter-0043', ca: makeCert(certs, 'fleet-ca'), client: makeCert(certs, 'scooter-0043') }));
+      const bounding = ['-all', ...caps.map((cap) => `+${cap.replace(/^CAP_/, '').toLowerCase()}`)].join(',');
+      const args = ['provision', '--boot', c.boot, '--data', c.data, '--runtime-config', join(rootDump, 'etc/sidewalk/runtime.yaml'), '--group-file', join(rootDump, 'etc/group')];
+      const r = spawnSync('setpriv', [`--bounding-set=${bounding}`, '--inh-caps=-all', '--', process.execPath, join(DIST_ROOT, 'bin/sidewalk.js'), ...args], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `setpriv --bounding-set=${bounding}: ${r.stderr}`);
+      assert.match(readFileSync(join(c.data, 'device/provisioned'), 'utf8'), /^scooter-0043\n/);
     });
 
     test('no file on a fresh card: monitor-mode runtime config, a coded failure in the journal, nothing half-written', async () => {
