@@ -17,6 +17,21 @@ import { type ErrorCode, isSidewalkError } from '../../../lib/errors.js';
 import { serveLocal } from '../../helpers/local-http.js';
 import { freePort } from '../../helpers/service-process.js';
 
+/** A Prometheus API stand-in that records each query and answers with `answer(query)`. */
+function recordingApi(answer: (query: string) => { labels: Record<string, string>; value: number }[]) {
+  const seen: string[] = [];
+  return {
+    seen,
+    api: {
+      url: 'test',
+      instant: async (q: string) => {
+        seen.push(q);
+        return answer(q);
+      },
+    },
+  };
+}
+
 const check = (name: string) => HEALTH_CHECKS.find((c) => c.name === name)!;
 const groups: HealthGroups = { cohort: new Set(['a', 'b', 'c']), rest: new Set(['x', 'y', 'z']) };
 const values = (o: Record<string, number>) => new Map(Object.entries(o));
@@ -70,17 +85,10 @@ describe('health comparison: the cohort against the rest of the location', () =>
   });
 
   test('the queries select the location and sum several queries per device (restarts)', async () => {
-    const seen: string[] = [];
-    const api = {
-      url: 'test',
-      instant: async (q: string) => {
-        seen.push(q);
-        return [
-          { labels: { device: 'a' }, value: 2 },
-          { labels: { device: 'x' }, value: 0 },
-        ];
-      },
-    };
+    const { seen, api } = recordingApi(() => [
+      { labels: { device: 'a' }, value: 2 },
+      { labels: { device: 'x' }, value: 0 },
+    ]);
     const v = await evaluateHealth(
       api,
       { ...DEFAULT_HEALTH_POLICY, window_s: 60, min_devices: 1, max_fail_safe_increase_per_hour: null, max_inference_p95_increase_ms: null, max_confidence_drop: null },
@@ -111,15 +119,7 @@ describe("health with no rest to compare with: the step's devices against themse
   });
 
   test('each query runs twice: over the last window, and over the window ending where the step began (offset)', async () => {
-    const seen: string[] = [];
-    const api = {
-      url: 'test',
-      instant: async (q: string) => {
-        seen.push(q);
-        const before = q.includes(' offset ');
-        return ['a', 'b', 'c'].map((device) => ({ labels: { device }, value: before ? 0.9 : 0.5 }));
-      },
-    };
+    const { seen, api } = recordingApi((q) => ['a', 'b', 'c'].map((device) => ({ labels: { device }, value: q.includes(' offset ') ? 0.9 : 0.5 })));
     const policy = { ...DEFAULT_HEALTH_POLICY, window_s: 60, min_devices: 3, max_fail_safe_increase_per_hour: null, max_inference_p95_increase_ms: null, max_restart_increase_per_hour: null };
     const v = await evaluateHealth(api, policy, 'niwot', { cohort, stepAgeS: 754.4 });
     assert.deepEqual(seen, [
